@@ -1,0 +1,37 @@
+/**
+ * Stable error codes. Append only: a code, once released, is never renamed, reused or given a
+ * different HTTP status. docs/errors.md lists every code; a test keeps the two in agreement.
+ */
+export const ERROR_CODES = {
+  'spec.invalid_value': {
+    status: 400,
+    summary: 'A flavor extra spec or image property has a value outside its allowed set.',
+  },
+  'spec.unknown_key': {
+    status: 400,
+    summary: 'A flavor extra spec in a namespace vpmu validates (hw:, hw_rng:, hw_video:) is unknown.',
+  },
+  'spec.flavor_image_conflict': {
+    status: 400,
+    summary: 'The flavor and the image both set a setting, to different values.',
+  },
+  'spec.unsupported_for_guest': {
+    status: 400,
+    summary: 'A valid setting cannot be honoured for this guest (for example hw:pmu=false on ppc64).',
+  },
+  'spec.invalid_topology': {
+    status: 400,
+    summary: 'The requested CPU sockets, cores and threads do not multiply to the vCPU count.',
+  },
+  'input.invalid': {
+    status: 400,
+    summary: 'An input document or argument is malformed (bad JSON, wrong type, missing field).',
+  },
+  'cli.usage': {
+    status: 400,
+    summary: 'The command line is malformed: unknown command or option, or a bad option value.',
+  },
+} as const satisfies Record<string, { status: number; summary: string }>;
+
+/** One of the registered error codes. */
+export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,2 @@
+export { ERROR_CODES, type ErrorCode } from './codes.js';
+export { ComputeError, type Issue } from './compute-error.js';

@@ -1,0 +1,4 @@
+export * from './parse-domain.js';
+export * from './render-domain.js';
+export * from './stringify.js';
+export * from './tree.js';
