@@ -15,7 +15,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   notifications: ['domain', 'errors'],
   ports: ['domain', 'errors'],
   services: ['domain', 'errors', 'specs', 'design', 'xml', 'scheduler', 'notifications', 'ports'],
-  adapters: ['domain', 'errors', 'ports', 'xml'],
+  adapters: ['domain', 'errors', 'ports'],
   api: ['services', 'domain', 'errors'],
   cli: ['services', 'domain', 'errors'],
 };
