@@ -9,7 +9,8 @@ export const ERROR_CODES = {
   },
   'spec.unknown_key': {
     status: 400,
-    summary: 'A flavor extra spec in a namespace vpmu validates (hw:, hw_rng:, hw_video:) is unknown.',
+    summary:
+      'A flavor extra spec in a namespace vpmu validates (hw:, hw_rng:, hw_video:) is unknown.',
   },
   'spec.flavor_image_conflict': {
     status: 400,
@@ -17,7 +18,8 @@ export const ERROR_CODES = {
   },
   'spec.unsupported_for_guest': {
     status: 400,
-    summary: 'A valid setting cannot be honoured for this guest (for example hw:pmu=false on ppc64).',
+    summary:
+      'A valid setting cannot be honoured for this guest (for example hw:pmu=false on ppc64).',
   },
   'spec.invalid_topology': {
     status: 400,

@@ -1,2 +1,3 @@
 export { ERROR_CODES, type ErrorCode } from './codes.js';
 export { ComputeError, type Issue } from './compute-error.js';
+export { renderErrorsMarkdown } from './docs.js';
