@@ -33,6 +33,10 @@ export const ERROR_CODES = {
     status: 400,
     summary: 'The command line is malformed: unknown command or option, or a bad option value.',
   },
+  'scheduler.no_valid_host': {
+    status: 500,
+    summary: 'No compute host passed the scheduler filters (Nova\'s "No valid host was found.").',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */
