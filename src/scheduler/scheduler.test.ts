@@ -95,7 +95,9 @@ describe('checkHost()', () => {
     { name: 'a forbidden trait is present',         host: aHostState('a', { traits: ['CUSTOM_GPU'] }), req: { forbiddenTraits: new Set(['CUSTOM_GPU']) }, want: 'traits' },
   ];
   for (const c of CASES) {
-    it(c.name, () => { assert.equal(checkHost(c.host, request(c.req)), c.want); });
+    it(c.name, () => {
+      assert.equal(checkHost(c.host, request(c.req)), c.want);
+    });
   }
 });
 

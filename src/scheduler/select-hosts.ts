@@ -141,7 +141,11 @@ function topIndexes(
     const last = best[best.length - 1];
     if (best.length === count && last !== undefined && !better(candidate, last)) continue;
     let at = best.length;
-    for (let previous = best[at - 1]; previous && better(candidate, previous); previous = best[at - 1]) {
+    for (
+      let previous = best[at - 1];
+      previous && better(candidate, previous);
+      previous = best[at - 1]
+    ) {
       at--;
     }
     best.splice(at, 0, candidate);
