@@ -5,7 +5,7 @@ import { aFlavor, anImage } from '../testing/fixtures.js';
 import { aHostState, syntheticHosts } from '../testing/hosts.js';
 import { freeCapacity } from './host-state.js';
 import { buildRequestSpec, VPMU_TRAIT, type RequestSpec } from './request-spec.js';
-import { checkHost, selectHosts } from './select-hosts.js';
+import { checkHost, HostIndex, selectHosts } from './select-hosts.js';
 
 const UNSET: PmuResolution = {
   requested: { flavor: null, image: null },
@@ -192,5 +192,34 @@ describe('selectHosts()', () => {
       got.value.hosts.map((h) => h.name),
       expected,
     );
+  });
+});
+
+describe('HostIndex', () => {
+  it('follows updates: a host filled by claims stops being chosen', () => {
+    const index = new HostIndex([aHostState('a'), aHostState('b', { memoryMiB: 32768 })]);
+    const first = index.select(request());
+    assert.ok(first.ok);
+    assert.equal(first.value.hosts[0]?.name, 'a');
+    index.update(aHostState('a', { used: { MEMORY_MB: 65536 } }));
+    const second = index.select(request());
+    assert.ok(second.ok);
+    assert.equal(second.value.hosts[0]?.name, 'b');
+    assert.equal(second.value.rejected.MEMORY_MB, 1);
+  });
+
+  it('follows trait changes on update', () => {
+    const index = new HostIndex([aHostState('a', { traits: [VPMU_TRAIT] })]);
+    const req = request({ requiredTraits: new Set([VPMU_TRAIT]) });
+    assert.ok(index.select(req).ok);
+    index.update(aHostState('a', { traits: [] }));
+    assert.ok(!index.select(req).ok);
+  });
+
+  it('refuses duplicate host names and unknown hosts', () => {
+    assert.throws(() => new HostIndex([aHostState('a'), aHostState('a')]), RangeError);
+    assert.throws(() => {
+      new HostIndex([]).update(aHostState('x'));
+    }, RangeError);
   });
 });

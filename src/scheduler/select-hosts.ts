@@ -1,10 +1,11 @@
 /**
- * Host filters and weighers over plain data. One pass filters and scores, a second normalises, so
- * a decision grows linearly with the number of hosts; equal weights are broken by host name so the
- * same inputs always choose the same host.
+ * Host filters and weighers. Hosts are laid out column by column (free capacity in typed arrays,
+ * one membership column per trait), so a decision is one tight pass over numbers: it grows
+ * linearly with the number of hosts and allocates nothing per host. Equal weights are broken by
+ * host name, so the same inputs always choose the same host.
  */
 import { fail, ok, type Result } from '../domain/index.js';
-import { freeCapacity, RESOURCE_CLASSES, type HostState } from './host-state.js';
+import { freeCapacity, type HostState } from './host-state.js';
 import type { RequestSpec } from './request-spec.js';
 
 /** Weigher multipliers (Nova's ram/cpu/disk_weight_multiplier; positive spreads, negative packs). */
@@ -25,133 +26,194 @@ export interface Selection {
   readonly rejected: Readonly<Record<RejectReason, number>>;
 }
 
-/** Undefined when a host passes every filter; otherwise the first reason it fails. */
-export function checkHost(host: HostState, request: RequestSpec): RejectReason | undefined {
-  return rejectReason(host, request, [...request.requiredTraits], [...request.forbiddenTraits]);
+export interface SelectOptions {
+  /** How many hosts to return: the choice plus alternates. @default 1 */
+  readonly count?: number;
+  readonly multipliers?: WeigherMultipliers;
 }
 
-// Traits come as arrays so the hot loop does not build a Set iterator per host.
-function rejectReason(
-  host: HostState,
-  request: RequestSpec,
-  required: readonly string[],
-  forbidden: readonly string[],
-): RejectReason | undefined {
+/** Undefined when a host passes every filter; otherwise the first reason it fails. */
+export function checkHost(host: HostState, request: RequestSpec): RejectReason | undefined {
   if (!host.enabled) return 'disabled';
-  for (const resourceClass of RESOURCE_CLASSES) {
-    if (freeCapacity(host, resourceClass) < request.resources[resourceClass]) return resourceClass;
-  }
-  for (const trait of required) if (!host.traits.has(trait)) return 'traits';
-  for (const trait of forbidden) if (host.traits.has(trait)) return 'traits';
+  if (freeCapacity(host, 'VCPU') < request.resources.VCPU) return 'VCPU';
+  if (freeCapacity(host, 'MEMORY_MB') < request.resources.MEMORY_MB) return 'MEMORY_MB';
+  if (freeCapacity(host, 'DISK_GB') < request.resources.DISK_GB) return 'DISK_GB';
+  for (const trait of request.requiredTraits) if (!host.traits.has(trait)) return 'traits';
+  for (const trait of request.forbiddenTraits) if (host.traits.has(trait)) return 'traits';
   return undefined;
 }
 
-/**
- * Filters and weighs the hosts and returns up to `count` of them, best first (the first is the
- * choice; the rest are alternates). No host passing is "No valid host was found."
- */
+/** Filters and weighs the hosts once; for repeated decisions keep a HostIndex instead. */
 export function selectHosts(
   hosts: readonly HostState[],
   request: RequestSpec,
-  options: { readonly count?: number; readonly multipliers?: WeigherMultipliers } = {},
+  options: SelectOptions = {},
 ): Result<Selection> {
-  const count = options.count ?? 1;
-  const multipliers = options.multipliers ?? DEFAULT_MULTIPLIERS;
-  const required = [...request.requiredTraits];
-  const forbidden = [...request.forbiddenTraits];
-  const rejected: Record<RejectReason, number> = {
-    disabled: 0,
-    VCPU: 0,
-    MEMORY_MB: 0,
-    DISK_GB: 0,
-    traits: 0,
-  };
-  const passed = new Int32Array(hosts.length);
-  const free = {
-    ram: new Float64Array(hosts.length),
-    cpu: new Float64Array(hosts.length),
-    disk: new Float64Array(hosts.length),
-  };
-  let found = 0;
-  for (let i = 0; i < hosts.length; i++) {
-    const host = hosts[i];
-    if (host === undefined) continue;
-    const reason = rejectReason(host, request, required, forbidden);
-    if (reason !== undefined) {
-      rejected[reason]++;
-      continue;
-    }
-    passed[found] = i;
-    free.ram[found] = freeCapacity(host, 'MEMORY_MB');
-    free.cpu[found] = freeCapacity(host, 'VCPU');
-    free.disk[found] = freeCapacity(host, 'DISK_GB');
-    found++;
-  }
-  if (found === 0) {
-    return fail({
-      code: 'scheduler.no_valid_host',
-      path: [],
-      // NOTE: Nova wording (nova/exception.py NoValidHost), then what the filters saw.
-      message: `No valid host was found. ${describeRejections(hosts.length, rejected)}`,
+  return new HostIndex(hosts).select(request, options);
+}
+
+/**
+ * The hosts in columns, kept current with `update()` as claims change them, so each decision
+ * costs one pass over typed arrays.
+ */
+export class HostIndex {
+  private readonly hosts: HostState[];
+  private readonly positions = new Map<string, number>();
+  private readonly enabled: Uint8Array;
+  private readonly free: { vcpu: Int32Array; ram: Int32Array; disk: Int32Array };
+  private readonly traitColumns = new Map<string, Uint8Array>();
+  // Scratch space reused by every decision.
+  private readonly passed: Int32Array;
+  private readonly weights: Float64Array;
+
+  constructor(hosts: readonly HostState[]) {
+    this.hosts = [...hosts];
+    const n = hosts.length;
+    this.enabled = new Uint8Array(n);
+    this.free = { vcpu: new Int32Array(n), ram: new Int32Array(n), disk: new Int32Array(n) };
+    this.passed = new Int32Array(n);
+    this.weights = new Float64Array(n);
+    this.hosts.forEach((host, i) => {
+      if (this.positions.has(host.name))
+        throw new RangeError(`Host name "${host.name}" is not unique`);
+      this.positions.set(host.name, i);
+      this.write(i, host);
     });
   }
-  const weights = new Float64Array(found);
-  addNormalised(weights, free.ram, found, multipliers.ram);
-  addNormalised(weights, free.cpu, found, multipliers.cpu);
-  addNormalised(weights, free.disk, found, multipliers.disk);
-  const best = topIndexes(hosts, passed, weights, found, count);
-  return ok({ hosts: best.flatMap((i) => hosts[i] ?? []), rejected });
-}
 
-/** Adds multiplier x (value scaled to 0..1 across hosts), as Nova's weighers normalise. */
-function addNormalised(
-  weights: Float64Array,
-  values: Float64Array,
-  length: number,
-  multiplier: number,
-): void {
-  if (multiplier === 0) return;
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < length; i++) {
-    const value = values[i] ?? 0;
-    if (value < min) min = value;
-    if (value > max) max = value;
+  /** Replaces the state of a host already in the index (after a claim or a release). */
+  update(host: HostState): void {
+    const i = this.positions.get(host.name);
+    if (i === undefined) throw new RangeError(`Host "${host.name}" is not in the index`);
+    for (const column of this.traitColumns.values()) column[i] = 0;
+    this.hosts[i] = host;
+    this.write(i, host);
   }
-  const range = max - min;
-  if (range === 0) return;
-  for (let i = 0; i < length; i++)
-    weights[i] = (weights[i] ?? 0) + (multiplier * ((values[i] ?? min) - min)) / range;
-}
 
-/** Indexes (into `hosts`) of the `count` best by weight, then name; a bounded insertion keeps this linear. */
-function topIndexes(
-  hosts: readonly HostState[],
-  passed: Int32Array,
-  weights: Float64Array,
-  length: number,
-  count: number,
-): number[] {
-  const best: { index: number; weight: number }[] = [];
-  const better = (a: { index: number; weight: number }, b: { index: number; weight: number }) =>
-    a.weight > b.weight ||
-    (a.weight === b.weight && (hosts[a.index]?.name ?? '') < (hosts[b.index]?.name ?? ''));
-  for (let i = 0; i < length; i++) {
-    const candidate = { index: passed[i] ?? 0, weight: weights[i] ?? 0 };
-    const last = best[best.length - 1];
-    if (best.length === count && last !== undefined && !better(candidate, last)) continue;
-    let at = best.length;
-    for (
-      let previous = best[at - 1];
-      previous && better(candidate, previous);
-      previous = best[at - 1]
-    ) {
-      at--;
+  /** Filters and weighs; returns up to `count` hosts, best first, or "No valid host was found." */
+  select(request: RequestSpec, options: SelectOptions = {}): Result<Selection> {
+    const n = this.hosts.length;
+    const { enabled, free, passed } = this;
+    const rejected: Record<RejectReason, number> = {
+      disabled: 0,
+      VCPU: 0,
+      MEMORY_MB: 0,
+      DISK_GB: 0,
+      traits: 0,
+    };
+    const empty = new Uint8Array(0);
+    const required = [...request.requiredTraits].map(
+      (trait) => this.traitColumns.get(trait) ?? empty,
+    );
+    const forbidden = [...request.forbiddenTraits].flatMap(
+      (trait) => this.traitColumns.get(trait) ?? [],
+    );
+    const { VCPU: vcpu, MEMORY_MB: ram, DISK_GB: disk } = request.resources;
+    let found = 0;
+    hosts: for (let i = 0; i < n; i++) {
+      if (enabled[i] === 0) {
+        rejected.disabled++;
+      } else if ((free.vcpu[i] ?? 0) < vcpu) {
+        rejected.VCPU++;
+      } else if ((free.ram[i] ?? 0) < ram) {
+        rejected.MEMORY_MB++;
+      } else if ((free.disk[i] ?? 0) < disk) {
+        rejected.DISK_GB++;
+      } else {
+        for (const column of required) {
+          if (column[i] !== 1) {
+            rejected.traits++;
+            continue hosts;
+          }
+        }
+        for (const column of forbidden) {
+          if (column[i] === 1) {
+            rejected.traits++;
+            continue hosts;
+          }
+        }
+        passed[found++] = i;
+      }
     }
-    best.splice(at, 0, candidate);
-    if (best.length > count) best.pop();
+    if (found === 0) {
+      return fail({
+        code: 'scheduler.no_valid_host',
+        path: [],
+        // NOTE: Nova wording (nova/exception.py NoValidHost), then what the filters saw.
+        message: `No valid host was found. ${describeRejections(n, rejected)}`,
+      });
+    }
+    const multipliers = options.multipliers ?? DEFAULT_MULTIPLIERS;
+    this.weights.fill(0, 0, found);
+    this.addNormalised(free.ram, found, multipliers.ram);
+    this.addNormalised(free.vcpu, found, multipliers.cpu);
+    this.addNormalised(free.disk, found, multipliers.disk);
+    return ok({ hosts: this.best(found, options.count ?? 1), rejected });
   }
-  return best.map((entry) => entry.index);
+
+  private write(i: number, host: HostState): void {
+    this.enabled[i] = host.enabled ? 1 : 0;
+    // Requests are whole units, so flooring keeps "fits" exact and halves the working set.
+    this.free.vcpu[i] = clampToInt32(freeCapacity(host, 'VCPU'));
+    this.free.ram[i] = clampToInt32(freeCapacity(host, 'MEMORY_MB'));
+    this.free.disk[i] = clampToInt32(freeCapacity(host, 'DISK_GB'));
+    for (const trait of host.traits) {
+      let column = this.traitColumns.get(trait);
+      if (column === undefined) {
+        column = new Uint8Array(this.hosts.length);
+        this.traitColumns.set(trait, column);
+      }
+      column[i] = 1;
+    }
+  }
+
+  /** Adds multiplier x (free capacity scaled to 0..1 across passing hosts), as Nova's weighers do. */
+  private addNormalised(values: Int32Array, found: number, multiplier: number): void {
+    if (multiplier === 0) return;
+    const { passed, weights } = this;
+    let min = Infinity;
+    let max = -Infinity;
+    for (let k = 0; k < found; k++) {
+      const value = values[passed[k] ?? 0] ?? 0;
+      if (value < min) min = value;
+      if (value > max) max = value;
+    }
+    const range = max - min;
+    if (range === 0) return;
+    for (let k = 0; k < found; k++) {
+      weights[k] = (weights[k] ?? 0) + (multiplier * ((values[passed[k] ?? 0] ?? 0) - min)) / range;
+    }
+  }
+
+  /** The `count` best passing hosts by weight, then name; a bounded insertion keeps this linear. */
+  private best(found: number, count: number): HostState[] {
+    const { hosts, passed, weights } = this;
+    const top: { host: HostState; weight: number }[] = [];
+    const better = (a: (typeof top)[number], b: (typeof top)[number]) =>
+      a.weight > b.weight || (a.weight === b.weight && a.host.name < b.host.name);
+    for (let k = 0; k < found; k++) {
+      const host = hosts[passed[k] ?? 0];
+      if (host === undefined) continue;
+      const candidate = { host, weight: weights[k] ?? 0 };
+      const last = top[top.length - 1];
+      if (top.length === count && last !== undefined && !better(candidate, last)) continue;
+      let at = top.length;
+      for (
+        let previous = top[at - 1];
+        previous && better(candidate, previous);
+        previous = top[at - 1]
+      ) {
+        at--;
+      }
+      top.splice(at, 0, candidate);
+      if (top.length > count) top.pop();
+    }
+    return top.map((entry) => entry.host);
+  }
+}
+
+function clampToInt32(value: number): number {
+  return Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.floor(value)));
 }
 
 function describeRejections(
@@ -161,9 +223,10 @@ function describeRejections(
   if (total === 0) return 'There are no compute hosts.';
   const parts = Object.entries(rejected)
     .filter(([, n]) => n > 0)
-    .map(
-      ([reason, n]) =>
-        `${n} ${reason === 'disabled' ? 'disabled' : reason === 'traits' ? 'without the required traits' : `without enough ${reason}`}`,
-    );
+    .map(([reason, n]) => {
+      if (reason === 'disabled') return `${n} disabled`;
+      if (reason === 'traits') return `${n} without the required traits`;
+      return `${n} without enough ${reason}`;
+    });
   return `${total} host${total === 1 ? '' : 's'} checked: ${parts.join(', ')}.`;
 }
