@@ -71,6 +71,7 @@ def one_guest():
 
     nic = vconfig.LibvirtConfigGuestInterface()
     nic.net_type, nic.source_dev, nic.model = "network", "default", "virtio"
+    nic.mac_addr = "fa:16:3e:00:00:01"
     guest.add_device(nic)
 
     serial = vconfig.LibvirtConfigGuestSerial()
