@@ -1,2 +1,7 @@
 export { ERROR_CODES, type ErrorCode } from './codes.js';
 export { ComputeError, type Issue } from './compute-error.js';
+export {
+  HypervisorError,
+  type HypervisorErrorCode,
+  type HypervisorErrorProps,
+} from './hypervisor-error.js';
