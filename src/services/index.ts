@@ -1,1 +1,4 @@
 export * from './guest-config.js';
+export * from './guest-lifecycle.js';
+export * from './host-info.js';
+export * from './readback.js';
