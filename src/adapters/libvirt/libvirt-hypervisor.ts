@@ -54,7 +54,7 @@ export interface LibvirtHypervisorOptions {
 
 const NOT_FOUND = /\b(Domain not found|no domain with matching)\b/u;
 const CONNECTION_LOST =
-  /(Broken pipe|client socket is closed|invalid connection pointer|Cannot recv data|Cannot write data|End of file while reading|Connection reset|Failed to connect socket|no connection driver available|not connected)/iu;
+  /(Broken pipe|client socket is closed|invalid connection pointer|Cannot recv data|Cannot write data|End of file while reading|Connection reset|Failed to connect socket|no connection driver available|not connected|failed to connect to the hypervisor)/iu;
 
 /** A read can be retried on a new connection; a change cannot (it may have happened). */
 type CallKind = 'read' | 'change';
