@@ -4,7 +4,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { it } from 'node:test';
 
-const PURE = new Set(['errors', 'domain', 'specs', 'design', 'xml', 'host', 'scheduler', 'notifications']);
+const PURE = new Set([
+  'errors',
+  'domain',
+  'specs',
+  'design',
+  'xml',
+  'host',
+  'scheduler',
+  'notifications',
+]);
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   errors: [],
   domain: ['errors'],
@@ -15,7 +24,17 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   scheduler: ['domain', 'specs', 'errors'],
   notifications: ['domain', 'errors'],
   ports: ['domain', 'errors'],
-  services: ['domain', 'errors', 'specs', 'design', 'xml', 'host', 'scheduler', 'notifications', 'ports'],
+  services: [
+    'domain',
+    'errors',
+    'specs',
+    'design',
+    'xml',
+    'host',
+    'scheduler',
+    'notifications',
+    'ports',
+  ],
   adapters: ['domain', 'errors', 'ports'],
   api: ['services', 'domain', 'errors'],
   cli: ['services', 'domain', 'errors'],
@@ -36,7 +55,8 @@ it('src/ layers import only what their layer allows', () => {
         problems.push(`${rel} imports ${spec}`);
       }
       if (!spec.startsWith('.')) continue;
-      const target = path.relative('src', path.join('src', path.dirname(rel), spec)).split(path.sep)[0] ?? '';
+      const target =
+        path.relative('src', path.join('src', path.dirname(rel), spec)).split(path.sep)[0] ?? '';
       if (target !== layer && !allowed.includes(target)) problems.push(`${rel} imports ${target}/`);
     }
     if (PURE.has(layer) && /\bprocess\.(env|argv|cwd|exit)/u.test(source)) {

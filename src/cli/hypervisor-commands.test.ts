@@ -17,7 +17,9 @@ interface Captured {
   readonly opened: { uri: string; instanceDir: string }[];
 }
 
-function capture(session: Omit<HypervisorSession, 'probe'> & { facts?: HostFacts } | undefined): Captured {
+function capture(
+  session: (Omit<HypervisorSession, 'probe'> & { facts?: HostFacts }) | undefined,
+): Captured {
   let out = '';
   let err = '';
   const opened: { uri: string; instanceDir: string }[] = [];
@@ -40,22 +42,44 @@ function capture(session: Omit<HypervisorSession, 'probe'> & { facts?: HostFacts
   return { io, out: () => out, err: () => err, opened };
 }
 
-const GUEST = ['--virt-type', 'qemu', '--cpu-mode', 'custom', '--cpu-model', 'qemu64', '--network', 'none', '--instance-dir', '/srv/i'];
+const GUEST = [
+  '--virt-type',
+  'qemu',
+  '--cpu-mode',
+  'custom',
+  '--cpu-model',
+  'qemu64',
+  '--network',
+  'none',
+  '--instance-dir',
+  '/srv/i',
+];
 
 describe('vpmu host-info', () => {
   it('says this TCG machine gives guests no vPMU, and why', async () => {
     const c = capture({ hypervisor: new FakeHypervisor(), disks: new MemoryDisks() });
     assert.equal(await runCli(['host-info'], c.io), 0);
-    assert.deepEqual(c.opened.map((o) => o.uri), ['qemu:///system']);
+    assert.deepEqual(
+      c.opened.map((o) => o.uri),
+      ['qemu:///system'],
+    );
     assert.match(c.out(), /^vPMU for guests: not available$/mu);
     assert.match(c.out(), /x86 guests under TCG \(virt type qemu\) have no working vPMU\./u);
     assert.doesNotMatch(c.out(), /CUSTOM_HW_VPMU/u);
   });
 
   it('prints JSON with --json, and reports CUSTOM_HW_VPMU on a KVM host', async () => {
-    const c = capture({ hypervisor: new FakeHypervisor(), disks: new MemoryDisks(), facts: loadHostFixture('intel-kvm') });
+    const c = capture({
+      hypervisor: new FakeHypervisor(),
+      disks: new MemoryDisks(),
+      facts: loadHostFixture('intel-kvm'),
+    });
     assert.equal(await runCli(['host-info', '--uri', 'qemu:///system', '--json'], c.io), 0);
-    const report = JSON.parse(c.out()) as { uri: string; vpmu: { available: boolean }; traits: string[] };
+    const report = JSON.parse(c.out()) as {
+      uri: string;
+      vpmu: { available: boolean };
+      traits: string[];
+    };
     assert.equal(report.uri, 'fake:///default');
     assert.equal(report.vpmu.available, true);
     assert.ok(report.traits.includes('CUSTOM_HW_VPMU'));
@@ -77,7 +101,8 @@ describe('vpmu host-info', () => {
             Promise.reject(
               new HypervisorError('hypervisor.unavailable', {
                 operation: 'connect to qemu:///system',
-                detail: "Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory",
+                detail:
+                  "Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory",
               }),
             ),
         },
@@ -96,25 +121,74 @@ describe('vpmu guest', () => {
     const hv = new FakeHypervisor();
     const disks = new MemoryDisks();
     const c = capture({ hypervisor: hv, disks });
-    assert.equal(await runCli(['guest', 'up', ...GUEST, '--flavor-property', 'hw:pmu=on', '--uri', 'qemu:///system'], c.io), 0, c.err());
+    assert.equal(
+      await runCli(
+        ['guest', 'up', ...GUEST, '--flavor-property', 'hw:pmu=on', '--uri', 'qemu:///system'],
+        c.io,
+      ),
+      0,
+      c.err(),
+    );
     assert.match(c.out(), /^Guest instance-0f3a1c9e is running on qemu:\/\/\/system$/mu);
     assert.match(c.out(), new RegExp(`^  uuid: ${UUID}$`, 'mu'));
     assert.match(c.out(), /^ {2}vPMU: off \(requested on, source: flavor\)$/mu);
     assert.deepEqual(c.opened, [{ uri: 'qemu:///system', instanceDir: '/srv/i' }]);
-    assert.deepEqual(hv.domains.map((d) => d.state), ['running']);
+    assert.deepEqual(
+      hv.domains.map((d) => d.state),
+      ['running'],
+    );
     assert.ok(hv.calls.includes('close'));
 
     const d = capture({ hypervisor: hv, disks });
-    assert.equal(await runCli(['guest', 'down', 'instance-0f3a1c9e', '--uri', 'qemu:///system', '--instance-dir', '/srv/i', '--json'], d.io), 0, d.err());
-    assert.deepEqual(JSON.parse(d.out()), { name: 'instance-0f3a1c9e', uuid: UUID, stop: 'shutdown', removedDirectory: `/srv/i/${UUID}` });
+    assert.equal(
+      await runCli(
+        [
+          'guest',
+          'down',
+          'instance-0f3a1c9e',
+          '--uri',
+          'qemu:///system',
+          '--instance-dir',
+          '/srv/i',
+          '--json',
+        ],
+        d.io,
+      ),
+      0,
+      d.err(),
+    );
+    assert.deepEqual(JSON.parse(d.out()), {
+      name: 'instance-0f3a1c9e',
+      uuid: UUID,
+      stop: 'shutdown',
+      removedDirectory: `/srv/i/${UUID}`,
+    });
     assert.deepEqual(hv.domains, []);
   });
 
   it('up --json prints the pmu report', async () => {
     const c = capture({ hypervisor: new FakeHypervisor(), disks: new MemoryDisks() });
-    assert.equal(await runCli(['guest', 'up', ...GUEST, '--image-property', 'hw_pmu=false', '--uri', 'test:///default', '--json'], c.io), 0);
+    assert.equal(
+      await runCli(
+        [
+          'guest',
+          'up',
+          ...GUEST,
+          '--image-property',
+          'hw_pmu=false',
+          '--uri',
+          'test:///default',
+          '--json',
+        ],
+        c.io,
+      ),
+      0,
+    );
     const up = JSON.parse(c.out()) as { name: string; pmu: { resolved: boolean; source: string } };
-    assert.deepEqual([up.name, up.pmu.resolved, up.pmu.source], ['instance-0f3a1c9e', false, 'image']);
+    assert.deepEqual(
+      [up.name, up.pmu.resolved, up.pmu.source],
+      ['instance-0f3a1c9e', false, 'image'],
+    );
   });
 
   // prettier-ignore

@@ -28,7 +28,9 @@ export interface HypervisorCommandIo {
 
 /** What runCli lends this module so guest options parse exactly as for render/explain. */
 export interface GuestInputReader {
-  readonly options: Readonly<Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>;
+  readonly options: Readonly<
+    Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>
+  >;
   read(values: Record<string, unknown>): Promise<DesignInput>;
 }
 
@@ -57,12 +59,20 @@ export async function runHypervisorCommand(
   guestInput: GuestInputReader,
 ): Promise<number> {
   if (command === 'host-info') {
-    const values = parse(args, { uri: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, false).values;
+    const values = parse(
+      args,
+      { uri: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      false,
+    ).values;
     if (values.help === true) return help(io);
     const session = open(io, stringValue(values.uri) ?? DEFAULT_URI, DEFAULT_INSTANCE_DIR);
     try {
       const caps = await describeHost(session.probe);
-      io.out(values.json === true ? `${JSON.stringify({ uri: session.hypervisor.uri, ...caps }, null, 2)}\n` : formatHost(session.hypervisor.uri, caps));
+      io.out(
+        values.json === true
+          ? `${JSON.stringify({ uri: session.hypervisor.uri, ...caps }, null, 2)}\n`
+          : formatHost(session.hypervisor.uri, caps),
+      );
     } finally {
       await session.hypervisor.close();
     }
@@ -72,7 +82,12 @@ export async function runHypervisorCommand(
   if (sub === 'up') {
     const parsed = parse(
       rest,
-      { ...guestInput.options, 'image-file': { type: 'string' }, uri: { type: 'string' }, json: { type: 'boolean' } },
+      {
+        ...guestInput.options,
+        'image-file': { type: 'string' },
+        uri: { type: 'string' },
+        json: { type: 'boolean' },
+      },
       false,
     );
     const values = parsed.values as Record<string, unknown>;
@@ -83,7 +98,9 @@ export async function runHypervisorCommand(
     try {
       const imageFile = stringValue(values['image-file']);
       const up = await guestUp({ ...input, imageFile }, session);
-      io.out(values.json === true ? `${JSON.stringify(withoutXml(up), null, 2)}\n` : formatUp(uri, up));
+      io.out(
+        values.json === true ? `${JSON.stringify(withoutXml(up), null, 2)}\n` : formatUp(uri, up),
+      );
     } finally {
       await session.hypervisor.close();
     }
@@ -133,11 +150,18 @@ function help(io: HypervisorCommandIo): number {
 
 function parse(
   args: readonly string[],
-  options: Readonly<Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>,
+  options: Readonly<
+    Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>
+  >,
   allowPositionals: boolean,
 ): { values: Record<string, unknown>; positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({ args: [...args], options, allowPositionals, strict: true });
+    const { values, positionals } = parseArgs({
+      args: [...args],
+      options,
+      allowPositionals,
+      strict: true,
+    });
     return { values: values as Record<string, unknown>, positionals };
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
@@ -146,7 +170,10 @@ function parse(
 
 function open(io: HypervisorCommandIo, uri: string, instanceDir: string): HypervisorSession {
   if (io.hypervisor === undefined) {
-    throw new ComputeError('hypervisor.unavailable', 'Cannot reach a hypervisor: this vpmu was built without one');
+    throw new ComputeError(
+      'hypervisor.unavailable',
+      'Cannot reach a hypervisor: this vpmu was built without one',
+    );
   }
   return io.hypervisor({ uri, instanceDir });
 }
@@ -154,7 +181,9 @@ function open(io: HypervisorCommandIo, uri: string, instanceDir: string): Hyperv
 function requireUri(value: unknown): string {
   const uri = stringValue(value);
   if (uri === undefined || uri === '') {
-    throw new UsageError('Cannot run a guest command without --uri (for example --uri qemu:///system)');
+    throw new UsageError(
+      'Cannot run a guest command without --uri (for example --uri qemu:///system)',
+    );
   }
   return uri;
 }
@@ -172,7 +201,9 @@ function formatHost(uri: string, caps: HostCapabilities): string {
   const cpu = [caps.cpuVendor, caps.cpuModel].filter((part) => part !== undefined).join(' ');
   return [
     `Host ${uri}: ${caps.arch}${cpu === '' ? '' : ` (${cpu})`}`,
-    ...caps.virtTypes.map((v) => `  ${v.virtType.padEnd(5)} ${v.usable ? 'usable' : 'not usable'}: ${v.reason}`),
+    ...caps.virtTypes.map(
+      (v) => `  ${v.virtType.padEnd(5)} ${v.usable ? 'usable' : 'not usable'}: ${v.reason}`,
+    ),
     `  host PMU: ${caps.hostPmu.present ? 'present' : 'absent'}: ${caps.hostPmu.evidence}`,
     `  KVM enable_pmu: ${caps.kvmPmuEnabled === undefined ? 'no switch' : caps.kvmPmuEnabled ? 'Y' : 'N'}`,
     `vPMU for guests: ${caps.vpmu.available ? 'available' : 'not available'}`,
@@ -195,6 +226,13 @@ function formatUp(uri: string, up: GuestUpResult): string {
 }
 
 function formatDown(down: GuestDownResult): string {
-  const how = { 'already-stopped': 'was already stopped', shutdown: 'shut down', destroyed: 'did not shut down in time and was destroyed' }[down.stop];
-  return [`Guest ${down.name} (${down.uuid}) ${how}, was undefined, and ${down.removedDirectory} was removed`, ''].join('\n');
+  const how = {
+    'already-stopped': 'was already stopped',
+    shutdown: 'shut down',
+    destroyed: 'did not shut down in time and was destroyed',
+  }[down.stop];
+  return [
+    `Guest ${down.name} (${down.uuid}) ${how}, was undefined, and ${down.removedDirectory} was removed`,
+    '',
+  ].join('\n');
 }

@@ -75,7 +75,6 @@ Guest options:
 Exit status: 0 success, 1 invalid input or a conflict, 2 misuse.
 `;
 
-
 /** Runs the CLI and returns its exit status. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -98,7 +97,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     );
     return 2;
   }
-  const json = (command === 'explain' || hypervisorCommand !== undefined) && rest.includes('--json');
+  const json =
+    (command === 'explain' || hypervisorCommand !== undefined) && rest.includes('--json');
   try {
     if (command !== 'render' && command !== 'explain') {
       if (hypervisorCommand === undefined) throw new TypeError('unreachable: unknown command');
@@ -128,10 +128,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     if (error instanceof ComputeError) {
       const issues: readonly Issue[] =
-        error.issues.length > 0 ? error.issues : [{ code: error.code, path: [], message: error.message }];
+        error.issues.length > 0
+          ? error.issues
+          : [{ code: error.code, path: [], message: error.message }];
       io.err(issues.map((issue) => `Error: ${issue.message} [${issue.code}]\n`).join(''));
       if (json) {
-        io.out(`${JSON.stringify({ error: { code: error.code, message: error.message, issues } }, null, 2)}\n`);
+        io.out(
+          `${JSON.stringify({ error: { code: error.code, message: error.message, issues } }, null, 2)}\n`,
+        );
       }
       return 1;
     }

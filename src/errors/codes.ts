@@ -9,7 +9,8 @@ export const ERROR_CODES = {
   },
   'spec.unknown_key': {
     status: 400,
-    summary: 'A flavor extra spec in a namespace vpmu validates (hw:, hw_rng:, hw_video:) is unknown.',
+    summary:
+      'A flavor extra spec in a namespace vpmu validates (hw:, hw_rng:, hw_video:) is unknown.',
   },
   'spec.flavor_image_conflict': {
     status: 400,
@@ -17,7 +18,8 @@ export const ERROR_CODES = {
   },
   'spec.unsupported_for_guest': {
     status: 400,
-    summary: 'A valid setting cannot be honoured for this guest (for example hw:pmu=false on ppc64).',
+    summary:
+      'A valid setting cannot be honoured for this guest (for example hw:pmu=false on ppc64).',
   },
   'spec.invalid_topology': {
     status: 400,
@@ -33,7 +35,8 @@ export const ERROR_CODES = {
   },
   'hypervisor.operation_failed': {
     status: 500,
-    summary: 'libvirt refused or failed an operation (define, start, stop, read-back); the message names the operation, the domain and libvirt\'s reason.',
+    summary:
+      "libvirt refused or failed an operation (define, start, stop, read-back); the message names the operation, the domain and libvirt's reason.",
   },
   'hypervisor.not_found': {
     status: 404,
@@ -41,19 +44,22 @@ export const ERROR_CODES = {
   },
   'hypervisor.unavailable': {
     status: 503,
-    summary: 'The hypervisor cannot be reached (daemon down, connection lost) or its client library is not installed.',
+    summary:
+      'The hypervisor cannot be reached (daemon down, connection lost) or its client library is not installed.',
   },
   'hypervisor.readback_mismatch': {
     status: 500,
-    summary: 'The domain libvirt holds differs from the guest vpmu designed (name, UUID or vPMU state).',
+    summary:
+      'The domain libvirt holds differs from the guest vpmu designed (name, UUID or vPMU state).',
   },
   'host.probe_failed': {
     status: 500,
-    summary: 'The host probe could not read the host\'s capabilities, CPU flags or KVM parameters.',
+    summary: "The host probe could not read the host's capabilities, CPU flags or KVM parameters.",
   },
   'disk.operation_failed': {
     status: 500,
-    summary: 'An instance disk could not be created or removed (qemu-img failed, missing image file).',
+    summary:
+      'An instance disk could not be created or removed (qemu-img failed, missing image file).',
   },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

@@ -17,7 +17,8 @@ export function parseCpuinfo(text: string): CpuInfo {
     if (at < 0) continue;
     const key = line.slice(0, at).trim().toLowerCase();
     const value = line.slice(at + 1).trim();
-    if (vendorId === undefined && (key === 'vendor_id' || key === 'cpu implementer')) vendorId = value;
+    if (vendorId === undefined && (key === 'vendor_id' || key === 'cpu implementer'))
+      vendorId = value;
     if (!flagsSeen && (key === 'flags' || key === 'features')) {
       flags = new Set(value.split(/\s+/u).filter((flag) => flag !== ''));
       flagsSeen = true;

@@ -40,8 +40,10 @@ describe('decideHostCapabilities() on captured hosts', () => {
       assert.equal(caps.vpmu.available, c.vpmu);
       assert.match(caps.vpmu.reason, c.reason);
       assert.equal(caps.virtTypes.find((v) => v.virtType === 'kvm')?.usable, c.kvm);
-      for (const trait of c.traits) assert.ok(caps.traits.includes(trait), `${trait} in ${caps.traits.join(' ')}`);
-      for (const trait of c.absent) assert.ok(!caps.traits.includes(trait), `${trait} not expected`);
+      for (const trait of c.traits)
+        assert.ok(caps.traits.includes(trait), `${trait} in ${caps.traits.join(' ')}`);
+      for (const trait of c.absent)
+        assert.ok(!caps.traits.includes(trait), `${trait} not expected`);
       assert.deepEqual([...caps.traits], [...caps.traits].sort());
       await assertGolden(`host-capabilities/${c.host}.json`, `${JSON.stringify(caps, null, 2)}\n`);
     });
@@ -51,7 +53,10 @@ describe('decideHostCapabilities() on captured hosts', () => {
     const caps = decide(loadHostFixture('this-machine-tcg'));
     assert.deepEqual(
       caps.virtTypes.map((v) => [v.virtType, v.usable]),
-      [['kvm', false], ['qemu', true]],
+      [
+        ['kvm', false],
+        ['qemu', true],
+      ],
     );
     assert.ok(caps.cpuModels.includes('qemu64'));
     assert.equal(caps.hostPmu.present, false);
@@ -91,14 +96,19 @@ describe('decideHostCapabilities() decisions', () => {
   });
 
   it('returns an issue when the capabilities lack a host architecture', () => {
-    const result = decideHostCapabilities({ ...intel, capabilitiesXml: '<capabilities><host/></capabilities>' });
+    const result = decideHostCapabilities({
+      ...intel,
+      capabilitiesXml: '<capabilities><host/></capabilities>',
+    });
     assert.equal(result.ok, false);
   });
 });
 
 describe('parseCpuinfo()', () => {
   it('reads the vendor and the flags of the first x86 processor', () => {
-    const info = parseCpuinfo('processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu arch_perfmon pdcm\n\nprocessor\t: 1\nvendor_id\t: Other\nflags\t: none\n');
+    const info = parseCpuinfo(
+      'processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu arch_perfmon pdcm\n\nprocessor\t: 1\nvendor_id\t: Other\nflags\t: none\n',
+    );
     assert.equal(info.vendorId, 'GenuineIntel');
     assert.deepEqual([...info.flags], ['fpu', 'arch_perfmon', 'pdcm']);
   });

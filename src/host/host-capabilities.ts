@@ -106,7 +106,9 @@ export function decideHostCapabilities(facts: HostFacts): Result<HostCapabilitie
   const hostPmu = decideHostPmu(host.arch, cpu, facts.perfEventDevices);
   const vpmu = decideVpmu(host.arch, kvmUsable, virtTypes, kvmPmuEnabled, hostPmu);
   const best = domcaps.get(kvmUsable ? 'kvm' : 'qemu');
-  const guestArches = [...new Set(caps.value.guests.map((g) => g.arch).filter((a) => a !== ''))].sort();
+  const guestArches = [
+    ...new Set(caps.value.guests.map((g) => g.arch).filter((a) => a !== '')),
+  ].sort();
 
   const traits = new Set<string>([`HW_ARCH_${traitName(host.arch)}`]);
   for (const arch of guestArches) traits.add(`COMPUTE_ARCH_${traitName(arch)}`);
@@ -156,13 +158,25 @@ function decideVirtTypes(caps: ParsedCapabilities, facts: HostFacts): VirtTypeSu
   } else if (!facts.kvmDevice) {
     kvm = { virtType: 'kvm', usable: false, reason: '/dev/kvm is missing or cannot be opened' };
   } else if (kvmRefusal !== undefined) {
-    kvm = { virtType: 'kvm', usable: false, reason: `libvirt refuses kvm domain capabilities: ${kvmRefusal}` };
+    kvm = {
+      virtType: 'kvm',
+      usable: false,
+      reason: `libvirt refuses kvm domain capabilities: ${kvmRefusal}`,
+    };
   } else {
-    kvm = { virtType: 'kvm', usable: true, reason: '/dev/kvm opens and libvirt offers the kvm domain type' };
+    kvm = {
+      virtType: 'kvm',
+      usable: true,
+      reason: '/dev/kvm opens and libvirt offers the kvm domain type',
+    };
   }
   const qemu: VirtTypeSupport = qemuOffered
     ? { virtType: 'qemu', usable: true, reason: 'libvirt offers the qemu (TCG) domain type' }
-    : { virtType: 'qemu', usable: false, reason: `libvirt offers no qemu domain type for ${caps.host.arch} guests` };
+    : {
+        virtType: 'qemu',
+        usable: false,
+        reason: `libvirt offers no qemu domain type for ${caps.host.arch} guests`,
+      };
   return [kvm, qemu];
 }
 
@@ -186,19 +200,28 @@ function decideHostPmu(
     const flag = amdLike ? 'perfctr_core' : 'arch_perfmon';
     const pdcm = cpu.flags.has('pdcm') ? ' and pdcm' : '';
     if (cpu.flags.has(flag)) {
-      return { present: true, evidence: `/proc/cpuinfo (${vendor}) has the ${flag}${pdcm} flag${pdcm === '' ? '' : 's'}` };
+      return {
+        present: true,
+        evidence: `/proc/cpuinfo (${vendor}) has the ${flag}${pdcm} flag${pdcm === '' ? '' : 's'}`,
+      };
     }
     if (cpu.flags.has('arch_perfmon')) {
       return { present: true, evidence: `/proc/cpuinfo (${vendor}) has the arch_perfmon flag` };
     }
-    const virtual = cpu.flags.has('hypervisor') ? ' (the hypervisor flag says this host is itself a VM, and its hypervisor does not pass a PMU through)' : '';
+    const virtual = cpu.flags.has('hypervisor')
+      ? ' (the hypervisor flag says this host is itself a VM, and its hypervisor does not pass a PMU through)'
+      : '';
     return { present: false, evidence: `/proc/cpuinfo (${vendor}) has no ${flag} flag${virtual}` };
   }
   if (arch === 'aarch64') {
-    if (perfDevices === undefined) return { present: false, evidence: '/sys/bus/event_source/devices could not be read' };
+    if (perfDevices === undefined)
+      return { present: false, evidence: '/sys/bus/event_source/devices could not be read' };
     const pmu = perfDevices.find((d) => d.startsWith('armv8_'));
     return pmu === undefined
-      ? { present: false, evidence: 'no Arm PMUv3 perf device (armv8_*) under /sys/bus/event_source/devices' }
+      ? {
+          present: false,
+          evidence: 'no Arm PMUv3 perf device (armv8_*) under /sys/bus/event_source/devices',
+        }
       : { present: true, evidence: `the Arm PMUv3 perf device ${pmu} is present` };
   }
   if (arch === 'ppc64' || arch === 'ppc64le') {
@@ -216,7 +239,10 @@ function decideVpmu(
 ): HostCapabilities['vpmu'] {
   if (!kvmUsable) {
     const why = virtTypes.find((v) => v.virtType === 'kvm')?.reason ?? 'KVM is not usable';
-    const tcg = arch === 'x86_64' || arch === 'i686' ? 'x86 guests under TCG (virt type qemu) have no working vPMU' : 'guests would run under TCG, where QEMU offers no vPMU backed by a host PMU';
+    const tcg =
+      arch === 'x86_64' || arch === 'i686'
+        ? 'x86 guests under TCG (virt type qemu) have no working vPMU'
+        : 'guests would run under TCG, where QEMU offers no vPMU backed by a host PMU';
     return { available: false, reason: `KVM is not usable (${why}); ${tcg}.` };
   }
   if (kvmPmuEnabled === false) {
@@ -229,7 +255,9 @@ function decideVpmu(
     return { available: false, reason: `The host has no PMU to virtualise: ${hostPmu.evidence}.` };
   }
   const switchState =
-    kvmPmuEnabled === undefined ? 'this kernel has no enable_pmu switch (always on)' : 'enable_pmu is Y';
+    kvmPmuEnabled === undefined
+      ? 'this kernel has no enable_pmu switch (always on)'
+      : 'enable_pmu is Y';
   return { available: true, reason: `KVM is usable, ${switchState}, and ${hostPmu.evidence}.` };
 }
 

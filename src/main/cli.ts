@@ -31,8 +31,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
   } catch (error) {
     // A bug, not bad input: say so without a stack trace unless asked for one.
-    const detail = process.env.VPMU_DEBUG === '1' && error instanceof Error ? error.stack : String(error);
-    process.stderr.write(`vpmu: internal error: ${detail ?? ''}\nThis is a bug in vpmu; please report it.\n`);
+    const detail =
+      process.env.VPMU_DEBUG === '1' && error instanceof Error ? error.stack : String(error);
+    process.stderr.write(
+      `vpmu: internal error: ${detail ?? ''}\nThis is a bug in vpmu; please report it.\n`,
+    );
     return 70;
   }
 }

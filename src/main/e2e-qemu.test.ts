@@ -41,14 +41,22 @@ after(() => {
 });
 
 async function virsh(...args: string[]): Promise<string> {
-  const { stdout } = await run('virsh', ['-q', '-c', uri, ...args], { timeout: 30_000, encoding: 'utf8' });
+  const { stdout } = await run('virsh', ['-q', '-c', uri, ...args], {
+    timeout: 30_000,
+    encoding: 'utf8',
+  });
   return stdout.trim();
 }
 
 /** QEMU's own answer: the `pmu` property of vCPU 0, over QMP. */
 async function qomPmu(domain: string): Promise<boolean> {
-  const command = { execute: 'qom-get', arguments: { path: '/machine/unattached/device[0]', property: 'pmu' } };
-  const reply = JSON.parse(await virsh('qemu-monitor-command', domain, JSON.stringify(command))) as { return?: unknown };
+  const command = {
+    execute: 'qom-get',
+    arguments: { path: '/machine/unattached/device[0]', property: 'pmu' },
+  };
+  const reply = JSON.parse(
+    await virsh('qemu-monitor-command', domain, JSON.stringify(command)),
+  ) as { return?: unknown };
   assert.equal(typeof reply.return, 'boolean', JSON.stringify(reply));
   return reply.return as boolean;
 }
@@ -125,7 +133,10 @@ describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
         // Under TCG an x86 guest never has a working vPMU, whatever was asked.
         assert.equal(up.pmu.effective, 'off');
       } finally {
-        const down = await guestDown({ guest: up.uuid, instanceDir, stopTimeoutMs: 1_000 }, { hypervisor, disks });
+        const down = await guestDown(
+          { guest: up.uuid, instanceDir, stopTimeoutMs: 1_000 },
+          { hypervisor, disks },
+        );
         assert.notEqual(down.stop, 'already-stopped');
       }
       assert.equal(await hypervisor.find(uuid), undefined);
@@ -138,7 +149,10 @@ describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
     assert.ok(caps.virtTypes.some((v) => v.virtType === 'qemu' && v.usable));
     if (!caps.virtTypes.some((v) => v.virtType === 'kvm' && v.usable)) {
       assert.equal(caps.vpmu.available, false);
-      assert.match(caps.vpmu.reason, /x86 guests under TCG \(virt type qemu\) have no working vPMU/u);
+      assert.match(
+        caps.vpmu.reason,
+        /x86 guests under TCG \(virt type qemu\) have no working vPMU/u,
+      );
       assert.ok(!caps.traits.includes('CUSTOM_HW_VPMU'));
     }
   });
@@ -148,19 +162,33 @@ describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
     assert.equal(bad.code, 'hypervisor.operation_failed');
     assert.match(bad.message, /^Cannot define domain 'vpmu-test-bad'|^Cannot define: /u);
     const maybe = await rejection(
-      hypervisor.define(tinyDomainXml('qemu', { name: 'vpmu-test-maybe' }).replace('<acpi/>', '<acpi/><pmu state="maybe"/>')),
+      hypervisor.define(
+        tinyDomainXml('qemu', { name: 'vpmu-test-maybe' }).replace(
+          '<acpi/>',
+          '<acpi/><pmu state="maybe"/>',
+        ),
+      ),
     );
     assert.match(maybe.message, /Invalid value for attribute 'state' in element 'pmu': 'maybe'/u);
     const ghost = await rejection(hypervisor.start('vpmu-test-ghost'));
-    assert.equal(ghost.message, "Cannot start domain 'vpmu-test-ghost': Domain not found: no domain with matching name 'vpmu-test-ghost'");
+    assert.equal(
+      ghost.message,
+      "Cannot start domain 'vpmu-test-ghost': Domain not found: no domain with matching name 'vpmu-test-ghost'",
+    );
     if (!existsSync('/dev/kvm')) {
-      const kvm = await rejection(hypervisor.define(tinyDomainXml('kvm', { name: 'vpmu-test-kvm' })));
+      const kvm = await rejection(
+        hypervisor.define(tinyDomainXml('kvm', { name: 'vpmu-test-kvm' })),
+      );
       assert.equal(kvm.code, 'hypervisor.operation_failed');
     }
   });
 
   it('the vpmu command prints one line and exits 1 for an unknown guest (no stack trace)', async () => {
-    const result = await run('node', ['bin/vpmu.js', 'guest', 'down', 'vpmu-test-ghost', '--uri', uri], { encoding: 'utf8' }).then(
+    const result = await run(
+      'node',
+      ['bin/vpmu.js', 'guest', 'down', 'vpmu-test-ghost', '--uri', uri],
+      { encoding: 'utf8' },
+    ).then(
       () => assert.fail('expected exit 1'),
       (error: unknown) => error as { code: number; stderr: string },
     );
@@ -174,34 +202,54 @@ describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
 
 describe(`a libvirtd that dies mid-test (${uri})`, { skip }, () => {
   const pidFile = path.join(STATE_DIR, 'libvirtd.pid');
-  const why = existsSync(pidFile) ? false : `no ${pidFile}: the daemon was not started by scripts/libvirtd.sh`;
-  it('gives a clear unavailable error, no crash or hang, and reconnects once it is back', { skip: why }, async () => {
-    const hypervisor = new LibvirtHypervisor({ uri, connectAttempts: 2, backoffMs: 100, callTimeoutMs: 10_000 });
-    try {
-      assert.ok(Array.isArray(await hypervisor.list()));
-      const pid = Number(readFileSync(pidFile, 'utf8').trim());
-      process.kill(pid, 'SIGTERM');
-      for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 100));
-      assert.equal(isAlive(pid), false, 'libvirtd did not stop');
+  const why = existsSync(pidFile)
+    ? false
+    : `no ${pidFile}: the daemon was not started by scripts/libvirtd.sh`;
+  it(
+    'gives a clear unavailable error, no crash or hang, and reconnects once it is back',
+    { skip: why },
+    async () => {
+      const hypervisor = new LibvirtHypervisor({
+        uri,
+        connectAttempts: 2,
+        backoffMs: 100,
+        callTimeoutMs: 10_000,
+      });
+      try {
+        assert.ok(Array.isArray(await hypervisor.list()));
+        const pid = Number(readFileSync(pidFile, 'utf8').trim());
+        process.kill(pid, 'SIGTERM');
+        for (let i = 0; i < 100 && isAlive(pid); i++)
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal(isAlive(pid), false, 'libvirtd did not stop');
 
-      const began = Date.now();
-      const down = await rejection(hypervisor.list());
-      assert.equal(down.code, 'hypervisor.unavailable');
-      assert.match(down.message, /^Cannot (list domains|connect to qemu)/u);
-      assert.ok(Date.now() - began < 15_000, 'bounded');
+        const began = Date.now();
+        const down = await rejection(hypervisor.list());
+        assert.equal(down.code, 'hypervisor.unavailable');
+        assert.match(down.message, /^Cannot (list domains|connect to qemu)/u);
+        assert.ok(Date.now() - began < 15_000, 'bounded');
 
-      const cli = await run('node', ['bin/vpmu.js', 'host-info', '--uri', uri], { encoding: 'utf8' }).then(
-        () => assert.fail('expected exit 1'),
-        (error: unknown) => error as { code: number; stderr: string },
-      );
-      assert.equal(cli.code, 1);
-      assert.match(cli.stderr, /^Error: Cannot [^\n]*qemu:\/\/\/system: [^\n]*Failed to connect socket [^\n]* \[hypervisor\.unavailable\]\n$/u);
-    } finally {
-      execFileSync('bash', ['scripts/libvirtd.sh', 'start', STATE_DIR], { stdio: 'ignore', timeout: 90_000 });
-    }
-    assert.ok(Array.isArray(await hypervisor.list()), 'the same adapter reconnects');
-    await hypervisor.close();
-  });
+        const cli = await run('node', ['bin/vpmu.js', 'host-info', '--uri', uri], {
+          encoding: 'utf8',
+        }).then(
+          () => assert.fail('expected exit 1'),
+          (error: unknown) => error as { code: number; stderr: string },
+        );
+        assert.equal(cli.code, 1);
+        assert.match(
+          cli.stderr,
+          /^Error: Cannot [^\n]*qemu:\/\/\/system: [^\n]*Failed to connect socket [^\n]* \[hypervisor\.unavailable\]\n$/u,
+        );
+      } finally {
+        execFileSync('bash', ['scripts/libvirtd.sh', 'start', STATE_DIR], {
+          stdio: 'ignore',
+          timeout: 90_000,
+        });
+      }
+      assert.ok(Array.isArray(await hypervisor.list()), 'the same adapter reconnects');
+      await hypervisor.close();
+    },
+  );
 });
 
 function isAlive(pid: number): boolean {

@@ -31,10 +31,7 @@ export interface ContractSubject {
 const PMU_STATE = /<pmu\s+state=["'](on|off)["']\s*\/>/u;
 
 /** Runs the shared Hypervisor suite against one adapter. */
-export function hypervisorContract(
-  label: string,
-  make: () => Promise<ContractSubject>,
-): void {
+export function hypervisorContract(label: string, make: () => Promise<ContractSubject>): void {
   describe(`Hypervisor contract: ${label}`, () => {
     const opened: Hypervisor[] = [];
     const created: { hv: Hypervisor; name: string }[] = [];
@@ -99,7 +96,9 @@ export function hypervisorContract(
     it('define() of a taken name with another UUID fails with operation_failed naming the domain', async () => {
       const s = await subject();
       const first = await defineNew(s);
-      const error = await rejection(s.hypervisor.define(s.domainXml({ name: first.name, uuid: randomUUID() })));
+      const error = await rejection(
+        s.hypervisor.define(s.domainXml({ name: first.name, uuid: randomUUID() })),
+      );
       assert.equal(error.code, 'hypervisor.operation_failed');
       assert.equal(error.operation, 'define');
       assert.match(error.message, new RegExp(first.name, 'u'));
@@ -145,7 +144,10 @@ export function hypervisorContract(
       await s.hypervisor.undefine(ref);
       assert.equal(await s.hypervisor.find(ref.name), undefined);
       assert.equal(await s.hypervisor.find(ref.uuid), undefined);
-      assert.equal((await s.hypervisor.list()).some((d) => d.uuid === ref.uuid), false);
+      assert.equal(
+        (await s.hypervisor.list()).some((d) => d.uuid === ref.uuid),
+        false,
+      );
     });
 
     it('every per-domain call on an unknown domain fails with not_found naming it', async () => {

@@ -9,7 +9,13 @@ import { guestDown, guestUp } from './guest-lifecycle.js';
 import { renderGuest, type DesignInput } from './guest-config.js';
 import { compareReadback } from './readback.js';
 
-const HOST = aHost({ virtType: 'qemu', cpuMode: 'custom', cpuModel: 'qemu64', network: { type: 'none' }, instanceDir: '/srv/instances' });
+const HOST = aHost({
+  virtType: 'qemu',
+  cpuMode: 'custom',
+  cpuModel: 'qemu64',
+  network: { type: 'none' },
+  instanceDir: '/srv/instances',
+});
 
 function input(overrides: Partial<DesignInput> = {}): DesignInput {
   return { flavor: aFlavor({ diskGiB: 1 }), image: anImage(), host: HOST, ...IDS, ...overrides };
@@ -31,13 +37,22 @@ describe('guestUp()', () => {
     const disks = new MemoryDisks();
     disks.images.add('/images/cirros.qcow2');
     const up = await guestUp(
-      { ...input({ flavor: aFlavor({ diskGiB: 1, extraSpecs: { 'hw:pmu': 'false' } }) }), imageFile: '/images/cirros.qcow2' },
+      {
+        ...input({ flavor: aFlavor({ diskGiB: 1, extraSpecs: { 'hw:pmu': 'false' } }) }),
+        imageFile: '/images/cirros.qcow2',
+      },
       { hypervisor: hv, disks },
     );
-    assert.deepEqual([up.name, up.uuid, up.disk], [IDS.name, IDS.uuid, `/srv/instances/${IDS.uuid}/disk`]);
+    assert.deepEqual(
+      [up.name, up.uuid, up.disk],
+      [IDS.name, IDS.uuid, `/srv/instances/${IDS.uuid}/disk`],
+    );
     assert.deepEqual([up.pmu.resolved, up.pmu.effective, up.pmu.source], [false, 'off', 'flavor']);
     assert.deepEqual(hv.domains, [{ name: IDS.name, uuid: IDS.uuid, state: 'running' }]);
-    assert.deepEqual(disks.files.get(`/srv/instances/${IDS.uuid}/disk`), { sizeGiB: 1, backingFile: '/images/cirros.qcow2' });
+    assert.deepEqual(disks.files.get(`/srv/instances/${IDS.uuid}/disk`), {
+      sizeGiB: 1,
+      backingFile: '/images/cirros.qcow2',
+    });
     assert.match(await hv.domainXml(IDS.uuid), /<pmu state="off"\/>/u);
   });
 
@@ -46,7 +61,10 @@ describe('guestUp()', () => {
     const disks = new MemoryDisks();
     const error = await rejection(
       guestUp(
-        input({ flavor: aFlavor({ extraSpecs: { 'hw:pmu': 'true' } }), image: anImage({ properties: { hw_pmu: 'false' } }) }),
+        input({
+          flavor: aFlavor({ extraSpecs: { 'hw:pmu': 'true' } }),
+          image: anImage({ properties: { hw_pmu: 'false' } }),
+        }),
         { hypervisor: hv, disks },
       ),
     );
@@ -57,9 +75,14 @@ describe('guestUp()', () => {
   it('creates nothing when the image file is missing, and names it', async () => {
     const hv = new FakeHypervisor();
     const disks = new MemoryDisks();
-    const error = await rejection(guestUp({ ...input(), imageFile: '/nope.qcow2' }, { hypervisor: hv, disks }));
+    const error = await rejection(
+      guestUp({ ...input(), imageFile: '/nope.qcow2' }, { hypervisor: hv, disks }),
+    );
     assert.equal(error.code, 'input.invalid');
-    assert.match(error.message, /Cannot use image file \/nope\.qcow2 for guest 'instance-00000001': the file does not exist/u);
+    assert.match(
+      error.message,
+      /Cannot use image file \/nope\.qcow2 for guest 'instance-00000001': the file does not exist/u,
+    );
     assert.deepEqual([hv.calls.includes('define'), disks.files.size], [false, 0]);
   });
 
@@ -73,10 +96,15 @@ describe('guestUp()', () => {
   });
 
   it('undoes define and disk when libvirt reads back a different vPMU, naming both values', async () => {
-    const hv = new FakeHypervisor({ transformXml: (xml) => xml.replace(/\s*<pmu state="on"\/>/u, '') });
+    const hv = new FakeHypervisor({
+      transformXml: (xml) => xml.replace(/\s*<pmu state="on"\/>/u, ''),
+    });
     const disks = new MemoryDisks();
     const error = await rejection(
-      guestUp(input({ image: anImage({ properties: { hw_pmu: 'yes' } }) }), { hypervisor: hv, disks }),
+      guestUp(input({ image: anImage({ properties: { hw_pmu: 'yes' } }) }), {
+        hypervisor: hv,
+        disks,
+      }),
     );
     assert.ok(error instanceof HypervisorError);
     assert.equal(error.code, 'hypervisor.readback_mismatch');
@@ -95,8 +123,16 @@ describe('guestDown()', () => {
       const hv = new FakeHypervisor();
       const disks = new MemoryDisks();
       await guestUp(input(), { hypervisor: hv, disks });
-      const down = await guestDown({ guest: key, instanceDir: '/srv/instances/', stopTimeoutMs: 100 }, { hypervisor: hv, disks });
-      assert.deepEqual(down, { name: IDS.name, uuid: IDS.uuid, stop: 'shutdown', removedDirectory: `/srv/instances/${IDS.uuid}` });
+      const down = await guestDown(
+        { guest: key, instanceDir: '/srv/instances/', stopTimeoutMs: 100 },
+        { hypervisor: hv, disks },
+      );
+      assert.deepEqual(down, {
+        name: IDS.name,
+        uuid: IDS.uuid,
+        stop: 'shutdown',
+        removedDirectory: `/srv/instances/${IDS.uuid}`,
+      });
       assert.deepEqual([hv.domains, disks.files.size], [[], 0]);
     }
   });
@@ -104,7 +140,10 @@ describe('guestDown()', () => {
   it('says not found for an unknown guest, and touches nothing', async () => {
     const disks = new MemoryDisks();
     const error = await rejection(
-      guestDown({ guest: 'ghost', instanceDir: '/srv/instances', stopTimeoutMs: 100 }, { hypervisor: new FakeHypervisor(), disks }),
+      guestDown(
+        { guest: 'ghost', instanceDir: '/srv/instances', stopTimeoutMs: 100 },
+        { hypervisor: new FakeHypervisor(), disks },
+      ),
     );
     assert.equal(error.code, 'hypervisor.not_found');
     assert.deepEqual(disks.removed, []);

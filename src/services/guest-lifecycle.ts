@@ -48,10 +48,21 @@ export async function guestUp(
     throw new ComputeError(
       'input.invalid',
       `Cannot use image file ${input.imageFile} for guest '${spec.name}': the file does not exist`,
-      { issues: [{ code: 'input.invalid', path: ['image_file'], message: `Image file ${input.imageFile} does not exist` }] },
+      {
+        issues: [
+          {
+            code: 'input.invalid',
+            path: ['image_file'],
+            message: `Image file ${input.imageFile} does not exist`,
+          },
+        ],
+      },
     );
   }
-  if ((await deps.hypervisor.find(spec.uuid)) !== undefined || (await deps.hypervisor.find(spec.name)) !== undefined) {
+  if (
+    (await deps.hypervisor.find(spec.uuid)) !== undefined ||
+    (await deps.hypervisor.find(spec.name)) !== undefined
+  ) {
     throw new ComputeError(
       'input.invalid',
       `Cannot create guest '${spec.name}' (${spec.uuid}) on ${deps.hypervisor.uri}: a domain with that name or UUID is already defined`,
@@ -62,7 +73,11 @@ export async function guestUp(
   try {
     if (rootDisk !== undefined && instancePath !== undefined) {
       undo.push(() => deps.disks.remove(instancePath));
-      await deps.disks.create({ path: rootDisk.path, sizeGiB: input.flavor.diskGiB, backingFile: input.imageFile });
+      await deps.disks.create({
+        path: rootDisk.path,
+        sizeGiB: input.flavor.diskGiB,
+        backingFile: input.imageFile,
+      });
     }
     const ref = await deps.hypervisor.define(xml);
     undo.push(() => deps.hypervisor.undefine(ref));

@@ -16,12 +16,17 @@ export interface ReadbackMismatch {
 /** Compares a designed guest with what libvirt read back; an empty list means they agree. */
 export function compareReadback(spec: GuestSpec, actual: DomainSummary): ReadbackMismatch[] {
   const mismatches: ReadbackMismatch[] = [];
-  if (actual.name !== spec.name) mismatches.push({ field: 'name', designed: spec.name, actual: actual.name });
+  if (actual.name !== spec.name)
+    mismatches.push({ field: 'name', designed: spec.name, actual: actual.name });
   if (actual.uuid.toLowerCase() !== spec.uuid.toLowerCase()) {
     mismatches.push({ field: 'uuid', designed: spec.uuid, actual: actual.uuid });
   }
   if (actual.pmu !== spec.features.pmu) {
-    mismatches.push({ field: 'pmu', designed: describePmu(spec.features.pmu), actual: describePmu(actual.pmu) });
+    mismatches.push({
+      field: 'pmu',
+      designed: describePmu(spec.features.pmu),
+      actual: describePmu(actual.pmu),
+    });
   }
   return mismatches;
 }
@@ -52,5 +57,9 @@ export function verifyReadback(spec: GuestSpec, xml: string, stage: string): voi
 }
 
 function describePmu(pmu: boolean | undefined): string {
-  return pmu === undefined ? 'unset (no <pmu> element)' : pmu ? '<pmu state="on">' : '<pmu state="off">';
+  return pmu === undefined
+    ? 'unset (no <pmu> element)'
+    : pmu
+      ? '<pmu state="on">'
+      : '<pmu state="off">';
 }

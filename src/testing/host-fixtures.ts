@@ -29,7 +29,10 @@ export function loadHostFixture(name: string): HostFacts {
   for (const file of readdirSync(dir).sort()) {
     const match = /^domcapabilities-(\w+)\.xml$/u.exec(file);
     if (match?.[1] !== undefined) {
-      domainCapabilities.push({ virtType: match[1], xml: readFileSync(path.join(dir, file), 'utf8') });
+      domainCapabilities.push({
+        virtType: match[1],
+        xml: readFileSync(path.join(dir, file), 'utf8'),
+      });
     }
   }
   for (const [virtType, error] of Object.entries(facts.domainCapabilitiesErrors ?? {})) {

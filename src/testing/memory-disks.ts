@@ -6,13 +6,18 @@ export class MemoryDisks implements InstanceDisks {
   readonly removed: string[] = [];
   readonly images = new Set<string>();
 
-  async create(request: { path: string; sizeGiB: number; backingFile?: string | undefined }): Promise<void> {
+  async create(request: {
+    path: string;
+    sizeGiB: number;
+    backingFile?: string | undefined;
+  }): Promise<void> {
     this.files.set(request.path, { sizeGiB: request.sizeGiB, backingFile: request.backingFile });
   }
 
   async remove(instancePath: string): Promise<void> {
     this.removed.push(instancePath);
-    for (const file of [...this.files.keys()]) if (file.startsWith(`${instancePath}/`)) this.files.delete(file);
+    for (const file of [...this.files.keys()])
+      if (file.startsWith(`${instancePath}/`)) this.files.delete(file);
   }
 
   async exists(file: string): Promise<boolean> {

@@ -12,7 +12,10 @@ describe('parseCapabilitiesXml()', () => {
     assert.ok(host.cpuFeatures.includes('avx2'));
     assert.deepEqual(
       guests.map((g) => [g.arch, g.virtTypes]),
-      [['i686', ['qemu']], ['x86_64', ['qemu']]],
+      [
+        ['i686', ['qemu']],
+        ['x86_64', ['qemu']],
+      ],
     );
     assert.ok(guests[1]?.machines.includes('pc-i440fx-7.2'));
   });
@@ -20,7 +23,10 @@ describe('parseCapabilitiesXml()', () => {
   it('reads both kvm and qemu on a KVM host, and a host without a named model', () => {
     const intel = parseCapabilitiesXml(loadHostFixture('intel-kvm').capabilitiesXml);
     assert.ok(intel.ok);
-    assert.deepEqual(intel.value.guests.find((g) => g.arch === 'x86_64')?.virtTypes, ['qemu', 'kvm']);
+    assert.deepEqual(intel.value.guests.find((g) => g.arch === 'x86_64')?.virtTypes, [
+      'qemu',
+      'kvm',
+    ]);
     const arm = parseCapabilitiesXml(loadHostFixture('aarch64-kvm').capabilitiesXml);
     assert.ok(arm.ok);
     assert.equal(arm.value.host.cpuModel, undefined);
@@ -42,7 +48,9 @@ describe('parseCapabilitiesXml()', () => {
 
 describe('parseDomainCapabilitiesXml()', () => {
   it('reads supported CPU modes, usable models and the host-model expansion', () => {
-    const fact = loadHostFixture('this-machine-tcg').domainCapabilities.find((d) => d.virtType === 'qemu');
+    const fact = loadHostFixture('this-machine-tcg').domainCapabilities.find(
+      (d) => d.virtType === 'qemu',
+    );
     const result = parseDomainCapabilitiesXml(fact?.xml ?? '');
     assert.ok(result.ok);
     assert.equal(result.value.virtType, 'qemu');

@@ -119,7 +119,9 @@ function parseDocument(xml: string, rootName: string): Result<Node> {
   const root = doc[rootName];
   if (root === '') return ok({});
   const found = node(root);
-  return found === undefined ? invalid(rootName, `the root element is not <${rootName}>`) : ok(found);
+  return found === undefined
+    ? invalid(rootName, `the root element is not <${rootName}>`)
+    : ok(found);
 }
 
 function invalid<T>(rootName: string, detail: string): Result<T> {
@@ -131,7 +133,9 @@ function invalid<T>(rootName: string, detail: string): Result<T> {
 }
 
 function node(value: unknown): Node | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Node) : undefined;
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Node)
+    : undefined;
 }
 
 function list(value: unknown): Node[] {

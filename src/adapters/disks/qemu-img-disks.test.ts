@@ -15,8 +15,14 @@ after(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function info(file: string): { format: string; 'virtual-size': number; 'backing-filename'?: string } {
-  return JSON.parse(execFileSync('qemu-img', ['info', '--output=json', file], { encoding: 'utf8' })) as {
+function info(file: string): {
+  format: string;
+  'virtual-size': number;
+  'backing-filename'?: string;
+} {
+  return JSON.parse(
+    execFileSync('qemu-img', ['info', '--output=json', file], { encoding: 'utf8' }),
+  ) as {
     format: string;
     'virtual-size': number;
     'backing-filename'?: string;
@@ -61,12 +67,21 @@ describe('QemuImgDisks', { skip }, () => {
 
   it('refuses bad requests with the file and the reason', async () => {
     const missing = await failure(
-      disks.create({ path: path.join(root, 'd', 'disk'), sizeGiB: 1, backingFile: path.join(scratch, 'nope.img') }),
+      disks.create({
+        path: path.join(root, 'd', 'disk'),
+        sizeGiB: 1,
+        backingFile: path.join(scratch, 'nope.img'),
+      }),
     );
-    assert.match(missing.message, /^Cannot create disk .*nope\.img: the image file does not exist$/u);
+    assert.match(
+      missing.message,
+      /^Cannot create disk .*nope\.img: the image file does not exist$/u,
+    );
     const zero = await failure(disks.create({ path: path.join(root, 'e', 'disk'), sizeGiB: 0 }));
     assert.match(zero.message, /needs a size above 0 GiB/u);
-    const outside = await failure(disks.create({ path: path.join(scratch, 'elsewhere'), sizeGiB: 1 }));
+    const outside = await failure(
+      disks.create({ path: path.join(scratch, 'elsewhere'), sizeGiB: 1 }),
+    );
     assert.match(outside.message, /outside the instance directory/u);
     const rootItself = await failure(disks.remove(root));
     assert.match(rootItself.message, /refusing to remove the instance root/u);
@@ -78,6 +93,9 @@ describe('QemuImgDisks', { skip }, () => {
   it('reports a missing qemu-img as what to install', async () => {
     const broken = new QemuImgDisks({ instanceRoot: root, qemuImg: 'vpmu-no-such-qemu-img' });
     const error = await failure(broken.create({ path: path.join(root, 'g', 'disk'), sizeGiB: 1 }));
-    assert.match(error.message, /vpmu-no-such-qemu-img is not installed \(apt-get install qemu-utils\)/u);
+    assert.match(
+      error.message,
+      /vpmu-no-such-qemu-img is not installed \(apt-get install qemu-utils\)/u,
+    );
   });
 });

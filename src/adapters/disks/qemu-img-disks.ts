@@ -32,13 +32,25 @@ export class QemuImgDisks implements InstanceDisks {
     this.timeoutMs = options.timeoutMs ?? 60_000;
   }
 
-  async create(request: { path: string; sizeGiB: number; backingFile?: string | undefined }): Promise<void> {
+  async create(request: {
+    path: string;
+    sizeGiB: number;
+    backingFile?: string | undefined;
+  }): Promise<void> {
     const file = this.inside(request.path, 'create');
     if (!Number.isInteger(request.sizeGiB) || request.sizeGiB < 0) {
-      throw failure('create', file, `the size must be a whole number of GiB, not ${request.sizeGiB}`);
+      throw failure(
+        'create',
+        file,
+        `the size must be a whole number of GiB, not ${request.sizeGiB}`,
+      );
     }
     if (request.backingFile === undefined && request.sizeGiB === 0) {
-      throw failure('create', file, 'a blank disk needs a size above 0 GiB (the flavor has disk 0 and no image file was given)');
+      throw failure(
+        'create',
+        file,
+        'a blank disk needs a size above 0 GiB (the flavor has disk 0 and no image file was given)',
+      );
     }
     await mkdir(path.dirname(file), { recursive: true });
     if (await exists(file)) throw failure('create', file, 'the file already exists');
@@ -56,7 +68,8 @@ export class QemuImgDisks implements InstanceDisks {
 
   async remove(instancePath: string): Promise<void> {
     const dir = this.inside(instancePath, 'remove');
-    if (dir === this.root) throw failure('remove', dir, 'refusing to remove the instance root itself');
+    if (dir === this.root)
+      throw failure('remove', dir, 'refusing to remove the instance root itself');
     try {
       await rm(dir, { recursive: true, force: true });
     } catch (error) {
@@ -89,17 +102,22 @@ export class QemuImgDisks implements InstanceDisks {
 
   private run(args: readonly string[], operation: string, file: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      execFile(this.qemuImg, [...args], { timeout: this.timeoutMs, encoding: 'utf8' }, (error, stdout, stderr) => {
-        if (error === null) {
-          resolve(stdout);
-          return;
-        }
-        const reason =
-          (error as NodeJS.ErrnoException).code === 'ENOENT'
-            ? `${this.qemuImg} is not installed (apt-get install qemu-utils)`
-            : stderr.trim() || error.message;
-        reject(failure(operation, file, reason.replace(/^qemu-img: /u, '')));
-      });
+      execFile(
+        this.qemuImg,
+        [...args],
+        { timeout: this.timeoutMs, encoding: 'utf8' },
+        (error, stdout, stderr) => {
+          if (error === null) {
+            resolve(stdout);
+            return;
+          }
+          const reason =
+            (error as NodeJS.ErrnoException).code === 'ENOENT'
+              ? `${this.qemuImg} is not installed (apt-get install qemu-utils)`
+              : stderr.trim() || error.message;
+          reject(failure(operation, file, reason.replace(/^qemu-img: /u, '')));
+        },
+      );
     });
   }
 }

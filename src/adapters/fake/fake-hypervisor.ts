@@ -41,7 +41,11 @@ interface FakeDomain {
   state: DomainState;
 }
 
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false });
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  parseTagValue: false,
+});
 
 const DEFAULT_CAPABILITIES = `<capabilities>
   <host>
@@ -120,11 +124,15 @@ export class FakeHypervisor implements Hypervisor {
   async start(domain: DomainKey): Promise<void> {
     this.calls.push('start');
     const d = this.get(domain, 'start');
-    if (d.state === 'running') fail('start', d.name, 'Requested operation is not valid: domain is already running');
+    if (d.state === 'running')
+      fail('start', d.name, 'Requested operation is not valid: domain is already running');
     d.state = 'running';
   }
 
-  async stop(domain: DomainKey, options: { timeoutMs: number; pollMs?: number }): Promise<StopOutcome> {
+  async stop(
+    domain: DomainKey,
+    options: { timeoutMs: number; pollMs?: number },
+  ): Promise<StopOutcome> {
     this.calls.push('stop');
     const d = this.get(domain, 'stop');
     if (d.state === 'shutoff') return 'already-stopped';
@@ -140,7 +148,8 @@ export class FakeHypervisor implements Hypervisor {
   async destroy(domain: DomainKey): Promise<void> {
     this.calls.push('destroy');
     const d = this.get(domain, 'destroy');
-    if (d.state !== 'running') fail('destroy', d.name, 'Requested operation is not valid: domain is not running');
+    if (d.state !== 'running')
+      fail('destroy', d.name, 'Requested operation is not valid: domain is not running');
     d.state = 'shutoff';
   }
 
@@ -215,7 +224,8 @@ function fail(operation: string, domain: string | undefined, detail: string): ne
 
 function parseDefinition(xml: string): { name: string; uuid: string | undefined } {
   const valid = XMLValidator.validate(xml);
-  if (valid !== true) fail('define', undefined, `XML error: ${valid.err.msg} (line ${valid.err.line})`);
+  if (valid !== true)
+    fail('define', undefined, `XML error: ${valid.err.msg} (line ${valid.err.line})`);
   const doc = parser.parse(xml) as { domain?: { name?: unknown; uuid?: unknown } };
   const name = doc.domain?.name;
   if (typeof name !== 'string' || name === '') {

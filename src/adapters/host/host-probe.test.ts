@@ -35,32 +35,47 @@ describe('LocalHostProbe', () => {
       'sys/bus/event_source/devices/cpu': '',
       'sys/bus/event_source/devices/msr': '',
     });
-    const hv = new FakeHypervisor({ capabilitiesXml: intel.capabilitiesXml, domainCapabilitiesXml: kvmCaps });
+    const hv = new FakeHypervisor({
+      capabilitiesXml: intel.capabilitiesXml,
+      domainCapabilitiesXml: kvmCaps,
+    });
     const facts = await new LocalHostProbe(hv, { root }).facts();
     assert.equal(facts.capabilitiesXml, intel.capabilitiesXml);
-    assert.deepEqual(facts.domainCapabilities.map((d) => d.virtType), ['kvm', 'qemu']);
+    assert.deepEqual(
+      facts.domainCapabilities.map((d) => d.virtType),
+      ['kvm', 'qemu'],
+    );
     assert.equal(facts.cpuinfo, intel.cpuinfo);
     assert.equal(facts.kvmDevice, true);
     assert.equal(facts.kvmEnablePmu, 'Y');
     assert.deepEqual(facts.perfEventDevices, ['cpu', 'msr']);
   });
 
-  it('reports what is missing as absent, and a refused domcapabilities as that virt type\'s error', async () => {
+  it("reports what is missing as absent, and a refused domcapabilities as that virt type's error", async () => {
     const root = fakeRoot('bare', { 'proc/version': 'Linux' });
     const facts = await new LocalHostProbe(new FakeHypervisor(), { root }).facts();
     assert.equal(facts.cpuinfo, undefined);
     assert.equal(facts.kvmDevice, false);
     assert.equal(facts.kvmEnablePmu, undefined);
     assert.equal(facts.perfEventDevices, undefined);
-    assert.match(facts.domainCapabilities[0]?.error ?? '', /not supported by the connection driver/u);
+    assert.match(
+      facts.domainCapabilities[0]?.error ?? '',
+      /not supported by the connection driver/u,
+    );
   });
 
   it('fails with the hypervisor error when libvirt is unreachable', async () => {
     const hv = new FakeHypervisor();
     hv.capabilitiesXml = () =>
       Promise.reject(
-        new HypervisorError('hypervisor.unavailable', { operation: 'connect to qemu:///system', detail: 'down' }),
+        new HypervisorError('hypervisor.unavailable', {
+          operation: 'connect to qemu:///system',
+          detail: 'down',
+        }),
       );
-    await assert.rejects(new LocalHostProbe(hv, { root: scratch }).facts(), /Cannot connect to qemu:\/\/\/system: down/u);
+    await assert.rejects(
+      new LocalHostProbe(hv, { root: scratch }).facts(),
+      /Cannot connect to qemu:\/\/\/system: down/u,
+    );
   });
 });

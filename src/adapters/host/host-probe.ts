@@ -38,7 +38,8 @@ export class LocalHostProbe implements HostProbe {
         const xml = await this.hypervisor.domainCapabilitiesXml({ virtType, arch: info.arch });
         domainCapabilities.push({ virtType, xml });
       } catch (error) {
-        if (!(error instanceof HypervisorError) || error.code === 'hypervisor.unavailable') throw error;
+        if (!(error instanceof HypervisorError) || error.code === 'hypervisor.unavailable')
+          throw error;
         domainCapabilities.push({ virtType, error: error.detail });
       }
     }
@@ -57,7 +58,14 @@ export class LocalHostProbe implements HostProbe {
         () => undefined,
       ),
     ]);
-    return { capabilitiesXml, domainCapabilities, cpuinfo, kvmDevice, kvmEnablePmu, perfEventDevices };
+    return {
+      capabilitiesXml,
+      domainCapabilities,
+      cpuinfo,
+      kvmDevice,
+      kvmEnablePmu,
+      perfEventDevices,
+    };
   }
 
   private at(relative: string): string {

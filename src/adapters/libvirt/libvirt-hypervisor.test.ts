@@ -65,16 +65,28 @@ describe('LibvirtHypervisor failure handling', () => {
       uri: 'test:///x',
       connectionFactory: async () =>
         scripted({
-          domainLookupByName: () => Promise.reject(new Error("Domain not found: no domain with matching name 'ghost'")),
-          domainCreate: () => Promise.reject(new Error('Requested operation is not valid: domain is already running')),
+          domainLookupByName: () =>
+            Promise.reject(new Error("Domain not found: no domain with matching name 'ghost'")),
+          domainCreate: () =>
+            Promise.reject(
+              new Error('Requested operation is not valid: domain is already running'),
+            ),
         }),
     });
     const missing = await rejection(hv.state('ghost'));
     assert.equal(missing.code, 'hypervisor.not_found');
-    assert.equal(missing.message, "Cannot read the state of domain 'ghost': Domain not found: no domain with matching name 'ghost'");
-    const refused = await rejection(hv.start({ name: 'g1', uuid: '0f3a1c9e-8d5b-4c0a-9a57-2f1e6b7d4c21' }));
+    assert.equal(
+      missing.message,
+      "Cannot read the state of domain 'ghost': Domain not found: no domain with matching name 'ghost'",
+    );
+    const refused = await rejection(
+      hv.start({ name: 'g1', uuid: '0f3a1c9e-8d5b-4c0a-9a57-2f1e6b7d4c21' }),
+    );
     assert.equal(refused.code, 'hypervisor.operation_failed');
-    assert.equal(refused.message, "Cannot start domain 'g1': Requested operation is not valid: domain is already running");
+    assert.equal(
+      refused.message,
+      "Cannot start domain 'g1': Requested operation is not valid: domain is already running",
+    );
   });
 
   it('reconnects after a lost connection and retries a read once', async () => {
@@ -87,7 +99,9 @@ describe('LibvirtHypervisor failure handling', () => {
         const generation = opened;
         return scripted({
           domainGetInfo: () =>
-            generation === 1 ? Promise.reject(new Error('Cannot write data: Broken pipe')) : Promise.resolve({ state: 1 }),
+            generation === 1
+              ? Promise.reject(new Error('Cannot write data: Broken pipe'))
+              : Promise.resolve({ state: 1 }),
         });
       },
     });
@@ -110,7 +124,10 @@ describe('LibvirtHypervisor failure handling', () => {
     const error = await rejection(hv.start('g1'));
     assert.equal(error.code, 'hypervisor.unavailable');
     assert.equal(error.status, 503);
-    assert.match(error.message, /client socket is closed; the connection was lost during the call/u);
+    assert.match(
+      error.message,
+      /client socket is closed; the connection was lost during the call/u,
+    );
     assert.equal(creates, 1);
   });
 
@@ -124,13 +141,20 @@ describe('LibvirtHypervisor failure handling', () => {
         scripted({
           connectOpen: () => {
             attempts.push(Date.now());
-            return Promise.reject(new Error("Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory"));
+            return Promise.reject(
+              new Error(
+                "Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory",
+              ),
+            );
           },
         }),
     });
     const error = await rejection(hv.list());
     assert.equal(error.code, 'hypervisor.unavailable');
-    assert.match(error.message, /^Cannot connect to qemu:\/\/\/system: Failed to connect socket .* \(after 3 attempts; is libvirtd running\?\)$/u);
+    assert.match(
+      error.message,
+      /^Cannot connect to qemu:\/\/\/system: Failed to connect socket .* \(after 3 attempts; is libvirtd running\?\)$/u,
+    );
     assert.equal(attempts.length, 3);
     const [a = 0, b = 0, c = 0] = attempts;
     assert.ok(b - a >= 15 && c - b >= 35, `backoff doubles: ${b - a} ms, ${c - b} ms`);
@@ -140,7 +164,8 @@ describe('LibvirtHypervisor failure handling', () => {
     const hv = new LibvirtHypervisor({
       uri: 'test:///x',
       callTimeoutMs: 50,
-      connectionFactory: async () => scripted({ domainCreate: () => new Promise<never>(() => undefined) }),
+      connectionFactory: async () =>
+        scripted({ domainCreate: () => new Promise<never>(() => undefined) }),
     });
     const began = Date.now();
     const error = await rejection(hv.start('g1'));
@@ -149,13 +174,21 @@ describe('LibvirtHypervisor failure handling', () => {
     assert.ok(Date.now() - began < 1_000);
   });
 
-  it('reports virsh failures for capabilities as operation_failed with virsh\'s message', async () => {
+  it("reports virsh failures for capabilities as operation_failed with virsh's message", async () => {
     const hv = new LibvirtHypervisor({
       uri: 'test:///default',
-      runVirsh: () => Promise.reject(new Error('this function is not supported by the connection driver: virConnectGetDomainCapabilities')),
+      runVirsh: () =>
+        Promise.reject(
+          new Error(
+            'this function is not supported by the connection driver: virConnectGetDomainCapabilities',
+          ),
+        ),
     });
     const error = await rejection(hv.domainCapabilitiesXml({ virtType: 'kvm' }));
     assert.equal(error.code, 'hypervisor.operation_failed');
-    assert.match(error.message, /^Cannot read the kvm domain capabilities of test:\/\/\/default: this function is not supported/u);
+    assert.match(
+      error.message,
+      /^Cannot read the kvm domain capabilities of test:\/\/\/default: this function is not supported/u,
+    );
   });
 });

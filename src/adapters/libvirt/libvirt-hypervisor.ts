@@ -103,7 +103,10 @@ export class LibvirtHypervisor implements Hypervisor {
     await this.onDomain('start', domain, 'change', (conn, d) => conn.domainCreate(d));
   }
 
-  async stop(domain: DomainKey, options: { timeoutMs: number; pollMs?: number }): Promise<StopOutcome> {
+  async stop(
+    domain: DomainKey,
+    options: { timeoutMs: number; pollMs?: number },
+  ): Promise<StopOutcome> {
     const pollMs = Math.max(10, options.pollMs ?? 500);
     const ref = await this.lookupAs('stop', domain);
     if ((await this.state(ref)) === 'shutoff') return 'already-stopped';
@@ -111,7 +114,8 @@ export class LibvirtHypervisor implements Hypervisor {
       await this.onDomain('shut down', ref, 'change', (conn, d) => conn.domainShutdown(d));
     } catch (error) {
       // A guest that cannot take an ACPI request (or stopped meanwhile) is handled below.
-      if (!(error instanceof HypervisorError) || error.code !== 'hypervisor.operation_failed') throw error;
+      if (!(error instanceof HypervisorError) || error.code !== 'hypervisor.operation_failed')
+        throw error;
     }
     const deadline = Date.now() + Math.max(0, options.timeoutMs);
     while (Date.now() < deadline) {
@@ -160,7 +164,8 @@ export class LibvirtHypervisor implements Hypervisor {
     try {
       return await this.lookup(domain);
     } catch (error) {
-      if (error instanceof HypervisorError && error.code === 'hypervisor.not_found') return undefined;
+      if (error instanceof HypervisorError && error.code === 'hypervisor.not_found')
+        return undefined;
       throw error;
     }
   }
@@ -215,7 +220,9 @@ export class LibvirtHypervisor implements Hypervisor {
   ): Promise<T> {
     const key = typeof domain === 'string' ? domain : domain.uuid;
     return this.call(operation, describeKey(domain), kind, async (conn) => {
-      const found = isUuid(key) ? await conn.domainLookupByUUIDString(key) : await conn.domainLookupByName(key);
+      const found = isUuid(key)
+        ? await conn.domainLookupByUUIDString(key)
+        : await conn.domainLookupByName(key);
       return fn(conn, found);
     });
   }
@@ -304,7 +311,11 @@ export class LibvirtHypervisor implements Hypervisor {
       const code: HypervisorErrorCode = CONNECTION_LOST.test(message)
         ? 'hypervisor.unavailable'
         : 'hypervisor.operation_failed';
-      throw new HypervisorError(code, { operation: `${operation} ${this.uri}`, detail: message, cause: error });
+      throw new HypervisorError(code, {
+        operation: `${operation} ${this.uri}`,
+        detail: message,
+        cause: error,
+      });
     }
   }
 }
@@ -326,7 +337,10 @@ async function bounded<T>(promise: Promise<T>, timeoutMs: number, operation: str
 }
 
 async function refOf(conn: NativeConnection, domain: NativeDomain): Promise<DomainRef> {
-  const [name, uuid] = await Promise.all([conn.domainGetName(domain), conn.domainGetUUIDString(domain)]);
+  const [name, uuid] = await Promise.all([
+    conn.domainGetName(domain),
+    conn.domainGetUUIDString(domain),
+  ]);
   return { name, uuid };
 }
 
