@@ -90,7 +90,7 @@ export async function runHypervisorCommand(
       },
       false,
     );
-    const values = parsed.values as Record<string, unknown>;
+    const values = parsed.values;
     if (values.help === true) return help(io);
     const uri = requireUri(values.uri);
     const input = await guestInput.read(values);
@@ -162,7 +162,7 @@ function parse(
       allowPositionals,
       strict: true,
     });
-    return { values: values as Record<string, unknown>, positionals };
+    return { values, positionals };
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }

@@ -104,7 +104,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       if (hypervisorCommand === undefined) throw new TypeError('unreachable: unknown command');
       return await runHypervisorCommand(hypervisorCommand, rest, io, {
         options: GUEST_OPTIONS,
-        read: (values) => readGuestInput(values as GuestValues, io),
+        read: (values) => readGuestInput(values, io),
       });
     }
     const values = parseOptions(command, rest);

@@ -89,8 +89,7 @@ describe('decideHostCapabilities() decisions', () => {
 
   it('returns an issue, not a throw, for malformed capabilities XML', () => {
     const result = decideHostCapabilities({ ...intel, capabilitiesXml: '<capabilities><host>' });
-    assert.equal(result.ok, false);
-    if (result.ok) return;
+    assert.ok(!result.ok);
     assert.equal(result.issues[0].code, 'host.probe_failed');
     assert.match(result.issues[0].message, /^Cannot read libvirt capabilities XML: /u);
   });

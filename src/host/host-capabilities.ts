@@ -265,17 +265,14 @@ function traitName(arch: string): string {
   return arch.toUpperCase().replace(/[^A-Z0-9]/gu, '_');
 }
 
+/** /proc/cpuinfo vendor ids → the names libvirt uses. */
+const VENDOR_NAMES: Readonly<Record<string, string>> = {
+  GenuineIntel: 'Intel',
+  AuthenticAMD: 'AMD',
+  HygonGenuine: 'Hygon',
+  '0x41': 'ARM',
+};
+
 function vendorName(vendorId: string | undefined): string | undefined {
-  switch (vendorId) {
-    case 'GenuineIntel':
-      return 'Intel';
-    case 'AuthenticAMD':
-      return 'AMD';
-    case 'HygonGenuine':
-      return 'Hygon';
-    case '0x41':
-      return 'ARM';
-    default:
-      return vendorId;
-  }
+  return vendorId === undefined ? undefined : (VENDOR_NAMES[vendorId] ?? vendorId);
 }

@@ -40,8 +40,8 @@ describe('parseCapabilitiesXml()', () => {
       ['<capabilities><host><cpu/></host></capabilities>', /<host><cpu><arch> is missing/u],
     ] as const) {
       const result = parseCapabilitiesXml(xml);
-      assert.equal(result.ok, false, xml);
-      if (!result.ok) assert.match(result.issues[0].message, detail);
+      assert.ok(!result.ok, xml);
+      assert.match(result.issues[0].message, detail);
     }
   });
 });

@@ -3,7 +3,8 @@
  * and domain capabilities (`virsh domcapabilities`, https://libvirt.org/formatdomaincaps.html)
  * into the few facts vpmu decides on. Pure: text in, data or issues out.
  */
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLParser } from 'fast-xml-parser';
+import { SyntaxValidator } from 'fast-xml-validator';
 import { fail, ok, type Result } from '../domain/index.js';
 
 /** The parts of `<capabilities>` vpmu uses. */
@@ -111,9 +112,10 @@ export function parseDomainCapabilitiesXml(xml: string): Result<ParsedDomainCapa
 }
 
 function parseDocument(xml: string, rootName: string): Result<Node> {
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) {
-    return invalid(rootName, `${valid.err.msg} (line ${valid.err.line})`);
+  try {
+    SyntaxValidator.validate(xml);
+  } catch (error) {
+    return invalid(rootName, error instanceof Error ? error.message : String(error));
   }
   const doc = parser.parse(xml) as Node;
   const root = doc[rootName];

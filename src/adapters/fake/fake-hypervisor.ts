@@ -4,7 +4,8 @@
  * same contract suite as the libvirt adapter.
  */
 import { randomUUID } from 'node:crypto';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLParser } from 'fast-xml-parser';
+import { SyntaxValidator } from 'fast-xml-validator';
 import { HypervisorError } from '../../errors/index.js';
 import {
   describeKey,
@@ -223,9 +224,15 @@ function fail(operation: string, domain: string | undefined, detail: string): ne
 }
 
 function parseDefinition(xml: string): { name: string; uuid: string | undefined } {
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true)
-    fail('define', undefined, `XML error: ${valid.err.msg} (line ${valid.err.line})`);
+  try {
+    SyntaxValidator.validate(xml);
+  } catch (error) {
+    fail(
+      'define',
+      undefined,
+      `XML error: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
   const doc = parser.parse(xml) as { domain?: { name?: unknown; uuid?: unknown } };
   const name = doc.domain?.name;
   if (typeof name !== 'string' || name === '') {
@@ -236,5 +243,5 @@ function parseDefinition(xml: string): { name: string; uuid: string | undefined 
 }
 
 function withUuid(xml: string, uuid: string): string {
-  return /<uuid>/u.test(xml) ? xml : xml.replace(/<\/name>/u, `</name>\n  <uuid>${uuid}</uuid>`);
+  return xml.includes('<uuid>') ? xml : xml.replace(/<\/name>/u, `</name>\n  <uuid>${uuid}</uuid>`);
 }
