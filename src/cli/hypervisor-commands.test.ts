@@ -81,6 +81,13 @@ describe('vpmu host-info', () => {
       traits: string[];
     };
     assert.equal(report.uri, 'fake:///default');
+    const tcg = capture({
+      hypervisor: new FakeHypervisor(),
+      disks: new MemoryDisks(),
+      facts: loadHostFixture('aarch64-kvm'),
+    });
+    assert.equal(await runCli(['host-info', '--json'], tcg.io), 0);
+    assert.equal((JSON.parse(tcg.out()) as { cpuModel: unknown }).cpuModel, null);
     assert.equal(report.vpmu.available, true);
     assert.ok(report.traits.includes('CUSTOM_HW_VPMU'));
   });

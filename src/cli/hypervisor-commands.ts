@@ -70,7 +70,7 @@ export async function runHypervisorCommand(
       const caps = await describeHost(session.probe);
       io.out(
         values.json === true
-          ? `${JSON.stringify({ uri: session.hypervisor.uri, ...caps }, null, 2)}\n`
+          ? toJson({ uri: session.hypervisor.uri, ...caps })
           : formatHost(session.hypervisor.uri, caps),
       );
     } finally {
@@ -98,9 +98,7 @@ export async function runHypervisorCommand(
     try {
       const imageFile = stringValue(values['image-file']);
       const up = await guestUp({ ...input, imageFile }, session);
-      io.out(
-        values.json === true ? `${JSON.stringify(withoutXml(up), null, 2)}\n` : formatUp(uri, up),
-      );
+      io.out(values.json === true ? toJson(withoutXml(up)) : formatUp(uri, up));
     } finally {
       await session.hypervisor.close();
     }
@@ -133,7 +131,7 @@ export async function runHypervisorCommand(
     const session = open(io, uri, instanceDir);
     try {
       const down = await guestDown({ guest, instanceDir, stopTimeoutMs: seconds * 1000 }, session);
-      io.out(parsed.values.json === true ? `${JSON.stringify(down, null, 2)}\n` : formatDown(down));
+      io.out(parsed.values.json === true ? toJson(down) : formatDown(down));
     } finally {
       await session.hypervisor.close();
     }
@@ -190,6 +188,11 @@ function requireUri(value: unknown): string {
 
 function stringValue(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
+}
+
+/** JSON for scripts: unknown values are printed as null rather than left out. */
+function toJson(value: unknown): string {
+  return `${JSON.stringify(value, (_key, field: unknown) => (field === undefined ? null : field), 2)}\n`;
 }
 
 function withoutXml(up: GuestUpResult): Omit<GuestUpResult, 'xml'> {

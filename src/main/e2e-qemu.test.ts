@@ -10,7 +10,15 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -181,6 +189,12 @@ describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
       );
       assert.equal(kvm.code, 'hypervisor.operation_failed');
     }
+  });
+
+  it('leaves no vpmu-test-* guest and no instance directory behind', async () => {
+    const left = (await hypervisor.list()).filter((d) => d.name.startsWith('vpmu-test-'));
+    assert.deepEqual(left, []);
+    assert.deepEqual(existsSync(instanceDir) ? readdirSync(instanceDir) : [], []);
   });
 
   it('the vpmu command prints one line and exits 1 for an unknown guest (no stack trace)', async () => {
