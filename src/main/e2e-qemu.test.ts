@@ -191,6 +191,76 @@ describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
     }
   });
 
+  it('the vpmu command brings a guest up and down through the real adapters', async () => {
+    const uuid = randomUUID();
+    const name = `vpmu-test-cli-${uuid.slice(0, 8)}`;
+    const { stdout } = await run(
+      'node',
+      [
+        'bin/vpmu.js',
+        'guest',
+        'up',
+        '--virt-type',
+        'qemu',
+        '--cpu-mode',
+        'custom',
+        '--cpu-model',
+        'qemu64',
+        '--network',
+        'none',
+        '--instance-dir',
+        instanceDir,
+        '--image-property',
+        'hw_pmu=off',
+        '--name',
+        name,
+        '--uuid',
+        uuid,
+        '--uri',
+        uri,
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
+    const up = JSON.parse(stdout) as {
+      name: string;
+      uuid: string;
+      disk: string;
+      pmu: { resolved: boolean };
+    };
+    assert.deepEqual(
+      [up.name, up.uuid, up.disk, up.pmu.resolved],
+      [name, uuid, path.join(instanceDir, uuid, 'disk'), false],
+    );
+    assert.equal(await qomPmu(name), false);
+    const down = await run(
+      'node',
+      [
+        'bin/vpmu.js',
+        'guest',
+        'down',
+        uuid,
+        '--uri',
+        uri,
+        '--instance-dir',
+        instanceDir,
+        '--timeout',
+        '1',
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.match(
+      down.stdout,
+      new RegExp(
+        `^Guest ${name} \\(${uuid}\\) did not shut down in time and was destroyed, was undefined, and .* was removed\\n$`,
+        'u',
+      ),
+    );
+    assert.equal(await hypervisor.find(uuid), undefined);
+  });
+
   it('leaves no vpmu-test-* guest and no instance directory behind', async () => {
     const left = (await hypervisor.list()).filter((d) => d.name.startsWith('vpmu-test-'));
     assert.deepEqual(left, []);
