@@ -9,7 +9,8 @@ export const ERROR_CODES = {
   },
   'spec.unknown_key': {
     status: 400,
-    summary: 'A flavor extra spec in a namespace vpmu validates (hw:, hw_rng:, hw_video:) is unknown.',
+    summary:
+      'A flavor extra spec in a namespace vpmu validates (hw:, hw_rng:, hw_video:) is unknown.',
   },
   'spec.flavor_image_conflict': {
     status: 400,
@@ -17,7 +18,8 @@ export const ERROR_CODES = {
   },
   'spec.unsupported_for_guest': {
     status: 400,
-    summary: 'A valid setting cannot be honoured for this guest (for example hw:pmu=false on ppc64).',
+    summary:
+      'A valid setting cannot be honoured for this guest (for example hw:pmu=false on ppc64).',
   },
   'spec.invalid_topology': {
     status: 400,
@@ -30,6 +32,69 @@ export const ERROR_CODES = {
   'cli.usage': {
     status: 400,
     summary: 'The command line is malformed: unknown command or option, or a bad option value.',
+  },
+  'request.invalid': {
+    status: 400,
+    summary:
+      'An HTTP request is malformed: bad JSON, a missing or mistyped field, an unknown query value.',
+  },
+  'request.not_acceptable': {
+    status: 406,
+    summary: 'The requested compute API microversion is outside the supported range.',
+  },
+  'request.unsupported_media_type': {
+    status: 415,
+    summary: 'The request body has a content type the endpoint does not accept.',
+  },
+  'auth.unauthorized': {
+    status: 401,
+    summary:
+      'The request carries no token, or an unknown or expired one, or the credentials are wrong.',
+  },
+  'auth.forbidden': {
+    status: 403,
+    summary: 'The caller is authenticated but its roles do not allow the action.',
+  },
+  'route.not_found': {
+    status: 404,
+    summary: 'No API endpoint answers this path.',
+  },
+  'flavor.not_found': {
+    status: 404,
+    summary: 'No flavor with this id is visible to the caller.',
+  },
+  'flavor.extra_spec_not_found': {
+    status: 404,
+    summary: 'The flavor has no extra spec with this key.',
+  },
+  'flavor.exists': {
+    status: 409,
+    summary: 'A flavor with this id or name already exists.',
+  },
+  'flavor.access_exists': {
+    status: 409,
+    summary: 'The project already has access to the private flavor.',
+  },
+  'image.not_found': {
+    status: 404,
+    summary: 'No image with this id is visible to the caller.',
+  },
+  'image.exists': {
+    status: 409,
+    summary: 'An image with this id already exists.',
+  },
+  'image.conflict': {
+    status: 409,
+    summary:
+      'The image is not in a state that allows the change (data already uploaded, property missing for replace or remove).',
+  },
+  'image.data_not_found': {
+    status: 404,
+    summary: 'The image has no data to download.',
+  },
+  'internal.unexpected': {
+    status: 500,
+    summary: 'An unexpected error; the detail is in the service log under the request id.',
   },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
