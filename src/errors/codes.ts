@@ -55,6 +55,10 @@ export const ERROR_CODES = {
     status: 403,
     summary: 'The caller is authenticated but its roles do not allow the action.',
   },
+  'auth.token_not_found': {
+    status: 404,
+    summary: 'The token to validate (X-Subject-Token) is unknown or expired.',
+  },
   'route.not_found': {
     status: 404,
     summary: 'No API endpoint answers this path.',
@@ -75,6 +79,10 @@ export const ERROR_CODES = {
     status: 409,
     summary: 'The project already has access to the private flavor.',
   },
+  'flavor.is_public': {
+    status: 409,
+    summary: 'Access lists apply only to private flavors; the flavor is public.',
+  },
   'image.not_found': {
     status: 404,
     summary: 'No image with this id is visible to the caller.',
@@ -83,14 +91,18 @@ export const ERROR_CODES = {
     status: 409,
     summary: 'An image with this id already exists.',
   },
+  'image.read_only': {
+    status: 403,
+    summary: 'The image attribute cannot be changed by a patch (id, status, size, checksums, …).',
+  },
+  'image.protected': {
+    status: 403,
+    summary: 'The image is protected and cannot be deleted; clear protected first.',
+  },
   'image.conflict': {
     status: 409,
     summary:
       'The image is not in a state that allows the change (data already uploaded, property missing for replace or remove).',
-  },
-  'image.data_not_found': {
-    status: 404,
-    summary: 'The image has no data to download.',
   },
   'internal.unexpected': {
     status: 500,
