@@ -35,7 +35,8 @@ it('src/ layers import only what their layer allows', () => {
         problems.push(`${rel} imports ${spec}`);
       }
       if (!spec.startsWith('.')) continue;
-      const target = path.relative('src', path.join('src', path.dirname(rel), spec)).split(path.sep)[0] ?? '';
+      const target =
+        path.relative('src', path.join('src', path.dirname(rel), spec)).split(path.sep)[0] ?? '';
       if (target !== layer && !allowed.includes(target)) problems.push(`${rel} imports ${target}/`);
     }
     if (PURE.has(layer) && /\bprocess\.(env|argv|cwd|exit)/u.test(source)) {

@@ -5,7 +5,10 @@ import type { RequestContext } from '../services/index.js';
 import type { ApiEnv } from './deps.js';
 
 /** The request's body parsed as a JSON object, or `request.invalid` naming what is wrong. */
-export async function readJsonObject(c: Context<ApiEnv>, what: string): Promise<Record<string, unknown>> {
+export async function readJsonObject(
+  c: Context<ApiEnv>,
+  what: string,
+): Promise<Record<string, unknown>> {
   const text = await c.req.text();
   let value: unknown;
   try {
@@ -15,7 +18,10 @@ export async function readJsonObject(c: Context<ApiEnv>, what: string): Promise<
     throw new ComputeError('request.invalid', `Malformed request body: expected a JSON ${what}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ComputeError('request.invalid', `Malformed request body: expected a JSON ${what}, not ${JSON.stringify(value)}`);
+    throw new ComputeError(
+      'request.invalid',
+      `Malformed request body: expected a JSON ${what}, not ${JSON.stringify(value)}`,
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -24,7 +30,10 @@ export async function readJsonObject(c: Context<ApiEnv>, what: string): Promise<
 export function member(body: Record<string, unknown>, key: string): Record<string, unknown> {
   const value = body[key];
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ComputeError('request.invalid', `Invalid input for field/attribute ${key}. Value: ${JSON.stringify(value ?? null)}. '${key}' is a required object`);
+    throw new ComputeError(
+      'request.invalid',
+      `Invalid input for field/attribute ${key}. Value: ${JSON.stringify(value ?? null)}. '${key}' is a required object`,
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -37,7 +46,8 @@ export function origin(c: Context<ApiEnv>): string {
 /** The authenticated caller; set by the token middleware. */
 export function caller(c: Context<ApiEnv>): RequestContext {
   const ctx = c.get('caller');
-  if (ctx === undefined) throw new TypeError('caller() used on a route without the token middleware');
+  if (ctx === undefined)
+    throw new TypeError('caller() used on a route without the token middleware');
   return ctx;
 }
 
@@ -57,7 +67,9 @@ export function toWebStream(source: AsyncIterable<Uint8Array>): ReadableStream<U
 }
 
 /** Reads a web stream (a request body) as an async iterable of bytes. */
-export async function* fromWebStream(stream: ReadableStream<Uint8Array> | null): AsyncIterable<Uint8Array> {
+export async function* fromWebStream(
+  stream: ReadableStream<Uint8Array> | null,
+): AsyncIterable<Uint8Array> {
   if (stream === null) return;
   const reader = stream.getReader();
   try {

@@ -51,7 +51,10 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   app.route('/image', imageRoutes(deps));
 
   app.notFound((c) => {
-    const err = new ComputeError('route.not_found', `The resource could not be found: no endpoint answers ${c.req.method} ${c.req.path}.`);
+    const err = new ComputeError(
+      'route.not_found',
+      `The resource could not be found: no endpoint answers ${c.req.method} ${c.req.path}.`,
+    );
     return respond(c.req.path, err, c.get('requestId'), deps, (fault) => {
       c.header('X-Compute-Error-Code', fault.code);
       return c.json(fault.body, fault.status as ContentfulStatusCode);
@@ -78,11 +81,19 @@ function respond(
   deps: ApiDeps,
   send: (fault: ReturnType<typeof toFault>) => Response,
 ): Response {
-  const family: ApiFamily = path.startsWith('/identity') ? 'identity' : path.startsWith('/image') ? 'image' : 'compute';
+  const family: ApiFamily = path.startsWith('/identity')
+    ? 'identity'
+    : path.startsWith('/image')
+      ? 'image'
+      : 'compute';
   const fault = toFault(err, family, requestId);
   if (fault.unexpected) {
     deps.log.error(
-      { requestId, path, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) },
+      {
+        requestId,
+        path,
+        err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err),
+      },
       'unexpected error',
     );
   } else {

@@ -45,13 +45,18 @@ export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
       { rel: 'self', href: `${origin(c)}/compute/v2.1/` },
       { rel: 'describedby', type: 'text/html', href: 'https://docs.openstack.org/' },
     ],
-    'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' }],
+    'media-types': [
+      { base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' },
+    ],
   });
 
   // Microversion headers on every /v2.1 response, errors included (Nova does the same).
   app.use('/v2.1/*', async (c, next) => {
     c.header('Vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version');
-    const version = negotiateVersion(c.req.header('OpenStack-API-Version'), c.req.header('X-OpenStack-Nova-API-Version'));
+    const version = negotiateVersion(
+      c.req.header('OpenStack-API-Version'),
+      c.req.header('X-OpenStack-Nova-API-Version'),
+    );
     c.set('microversion', version);
     c.header('OpenStack-API-Version', `compute ${formatVersion(version)}`);
     c.header('X-OpenStack-Nova-API-Version', formatVersion(version));
@@ -82,7 +87,10 @@ export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
 
   app.post('/v2.1/flavors', async (c) => {
     const mv = c.get('microversion');
-    const input = parseNewFlavor(member(await readJsonObject(c, 'object with "flavor"'), 'flavor'), mv);
+    const input = parseNewFlavor(
+      member(await readJsonObject(c, 'object with "flavor"'), 'flavor'),
+      mv,
+    );
     const flavor = await createFlavor(deps, caller(c), input);
     return c.json({ flavor: flavorView(c, flavor, mv, true) });
   });
@@ -137,7 +145,8 @@ export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
     const body = await readJsonObject(c, `object with "${key}"`);
     const keys = Object.keys(body);
     // NOTE: Nova wording (nova/api/openstack/compute/flavors_extraspecs.py update).
-    if (keys.length > 1) throw new ComputeError('request.invalid', 'Request body contains too many items');
+    if (keys.length > 1)
+      throw new ComputeError('request.invalid', 'Request body contains too many items');
     if (keys[0] !== key) throw new ComputeError('request.invalid', 'Request body and URI mismatch');
     const specs = parseSpecs(body);
     await setExtraSpecs(deps, caller(c), c.req.param('id'), specs, rules(c.get('microversion')));
@@ -157,7 +166,12 @@ function rules(mv: Microversion): { rejectUnknownKeys: boolean } {
 }
 
 /** Nova's flavor view (nova/api/openstack/compute/views/flavors.py), by microversion. */
-function flavorView(c: Context<ApiEnv>, flavor: FlavorRecord, mv: Microversion, detail: boolean): Record<string, unknown> {
+function flavorView(
+  c: Context<ApiEnv>,
+  flavor: FlavorRecord,
+  mv: Microversion,
+  detail: boolean,
+): Record<string, unknown> {
   const links = [
     { rel: 'self', href: `${origin(c)}/compute/v2.1/flavors/${flavor.id}` },
     { rel: 'bookmark', href: `${origin(c)}/compute/flavors/${flavor.id}` },
@@ -191,7 +205,8 @@ function parsePublicFilter(raw: string | undefined): PublicFilter {
   if (raw.toLowerCase() === 'none') return 'all';
   const value = parseBoolean(raw);
   // NOTE: Nova wording (nova/api/openstack/compute/flavors.py _parse_is_public).
-  if (value === undefined) throw new ComputeError('request.invalid', `Invalid is_public filter [${raw}]`);
+  if (value === undefined)
+    throw new ComputeError('request.invalid', `Invalid is_public filter [${raw}]`);
   return value ? 'public' : 'private';
 }
 
@@ -204,8 +219,16 @@ function invalidField(field: string, value: unknown, why: string): ComputeError 
 }
 
 const FLAVOR_FIELDS = new Set([
-  'name', 'id', 'ram', 'vcpus', 'disk', 'swap', 'OS-FLV-EXT-DATA:ephemeral', 'rxtx_factor',
-  'os-flavor-access:is_public', 'description',
+  'name',
+  'id',
+  'ram',
+  'vcpus',
+  'disk',
+  'swap',
+  'OS-FLV-EXT-DATA:ephemeral',
+  'rxtx_factor',
+  'os-flavor-access:is_public',
+  'description',
 ]);
 
 function parseNewFlavor(body: Record<string, unknown>, mv: Microversion): NewFlavor {
@@ -219,30 +242,55 @@ function parseNewFlavor(body: Record<string, unknown>, mv: Microversion): NewFla
   }
   const name = body.name;
   if (typeof name !== 'string' || name.length === 0 || name.length > 255 || name.trim() !== name) {
-    throw invalidField('name', name, 'The flavor name must be 1 to 255 characters with no leading or trailing whitespace');
+    throw invalidField(
+      'name',
+      name,
+      'The flavor name must be 1 to 255 characters with no leading or trailing whitespace',
+    );
   }
   const id = parseFlavorId(body.id);
   const count = (field: string, min: number, fallback?: number): number => {
     const raw = body[field];
     if (raw === undefined && fallback !== undefined) return fallback;
     const value = typeof raw === 'string' && /^\s*\d+\s*$/u.test(raw) ? Number(raw) : raw;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2147483647) {
-      throw invalidField(field, raw, `Flavor '${name}' needs ${field} as a whole number from ${min} to 2147483647`);
+    if (
+      typeof value !== 'number' ||
+      !Number.isInteger(value) ||
+      value < min ||
+      value > 2147483647
+    ) {
+      throw invalidField(
+        field,
+        raw,
+        `Flavor '${name}' needs ${field} as a whole number from ${min} to 2147483647`,
+      );
     }
     return value;
   };
   const rxtx = body.rxtx_factor ?? 1;
   const rxtxFactor = typeof rxtx === 'string' ? Number(rxtx) : rxtx;
   if (typeof rxtxFactor !== 'number' || !(rxtxFactor > 0) || rxtxFactor > 3.40282e38) {
-    throw invalidField('rxtx_factor', rxtx, `Flavor '${name}' needs rxtx_factor as a number greater than 0`);
+    throw invalidField(
+      'rxtx_factor',
+      rxtx,
+      `Flavor '${name}' needs rxtx_factor as a number greater than 0`,
+    );
   }
   const isPublic = body['os-flavor-access:is_public'] ?? true;
   if (typeof isPublic !== 'boolean') {
-    throw invalidField('os-flavor-access:is_public', isPublic, `Flavor '${name}' needs os-flavor-access:is_public as true or false`);
+    throw invalidField(
+      'os-flavor-access:is_public',
+      isPublic,
+      `Flavor '${name}' needs os-flavor-access:is_public as true or false`,
+    );
   }
   const description = body.description ?? null;
   if (description !== null && (typeof description !== 'string' || description.length > 65535)) {
-    throw invalidField('description', description, `Flavor '${name}' needs a description string of at most 65535 characters, or null`);
+    throw invalidField(
+      'description',
+      description,
+      `Flavor '${name}' needs a description string of at most 65535 characters, or null`,
+    );
   }
   return {
     id,
@@ -262,7 +310,11 @@ function parseFlavorId(raw: unknown): string | undefined {
   if (raw === undefined || raw === null || raw === 'auto') return undefined;
   const id = typeof raw === 'number' && Number.isInteger(raw) ? String(raw) : raw;
   if (typeof id !== 'string' || !/^(?! )[a-zA-Z0-9. _-]{1,255}(?<! )$/u.test(id)) {
-    throw invalidField('id', raw, 'A flavor id is 1 to 255 letters, digits, ".", "_", "-" or inner spaces');
+    throw invalidField(
+      'id',
+      raw,
+      'A flavor id is 1 to 255 letters, digits, ".", "_", "-" or inner spaces',
+    );
   }
   return id;
 }
@@ -272,15 +324,27 @@ function parseSpecs(body: Record<string, unknown>): Record<string, string> {
   const specs: Record<string, string> = {};
   for (const [key, raw] of Object.entries(body)) {
     if (!/^[a-zA-Z0-9-_:. /]{1,255}$/u.test(key)) {
-      throw invalidField(`extra_specs.${key}`, raw, `The key '${key}' must be 1 to 255 letters, digits or "-_:. /"`);
+      throw invalidField(
+        `extra_specs.${key}`,
+        raw,
+        `The key '${key}' must be 1 to 255 letters, digits or "-_:. /"`,
+      );
     }
     // NOTE: Nova's schema allows strings and numbers and str()s numbers before validating them.
     if (typeof raw !== 'string' && typeof raw !== 'number') {
-      throw invalidField(`extra_specs.${key}`, raw, `The value of '${key}' must be a string or a number, not ${JSON.stringify(raw)}`);
+      throw invalidField(
+        `extra_specs.${key}`,
+        raw,
+        `The value of '${key}' must be a string or a number, not ${JSON.stringify(raw)}`,
+      );
     }
     const value = String(raw);
     if (value.length > 255) {
-      throw invalidField(`extra_specs.${key}`, raw, `The value of '${key}' is ${value.length} characters long; the maximum is 255`);
+      throw invalidField(
+        `extra_specs.${key}`,
+        raw,
+        `The value of '${key}' is ${value.length} characters long; the maximum is 255`,
+      );
     }
     specs[key] = value;
   }

@@ -25,7 +25,9 @@ export function identityRoutes(deps: ApiDeps): Hono<ApiEnv> {
     status: 'stable',
     updated: '2020-04-07T00:00:00Z',
     links: [{ rel: 'self', href: `${origin(c)}/identity/v3/` }],
-    'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.identity-v3+json' }],
+    'media-types': [
+      { base: 'application/json', type: 'application/vnd.openstack.identity-v3+json' },
+    ],
   });
 
   app.get('/', (c) => c.json({ versions: { values: [versionDoc(c)] } }, 300));
@@ -63,7 +65,11 @@ export function identityRoutes(deps: ApiDeps): Hono<ApiEnv> {
 }
 
 /** Keystone's token body, with a catalog whose URLs point back at the host the client used. */
-function tokenBody(c: Context<ApiEnv>, deps: ApiDeps, ctx: RequestContext): Record<string, unknown> {
+function tokenBody(
+  c: Context<ApiEnv>,
+  deps: ApiDeps,
+  ctx: RequestContext,
+): Record<string, unknown> {
   const base = origin(c);
   const service = (type: string, name: string, url: string) => ({
     id: `${name}-service`,
@@ -119,7 +125,10 @@ function parsePasswordAuth(body: Record<string, unknown>): PasswordAuth {
   const user = member(member(identity, 'password'), 'user');
   const password = user.password;
   if (typeof password !== 'string') {
-    throw new ComputeError('request.invalid', 'Invalid input for field/attribute auth.identity.password.user.password. Value: null. A string is required');
+    throw new ComputeError(
+      'request.invalid',
+      'Invalid input for field/attribute auth.identity.password.user.password. Value: null. A string is required',
+    );
   }
   const scope = auth.scope;
   const project =

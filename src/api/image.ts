@@ -35,15 +35,33 @@ const PATCH_TYPES = [
 ];
 
 /** Image attributes a create request may set, by wire name. */
-const CORE_CREATE = ['name', 'visibility', 'protected', 'os_hidden', 'disk_format', 'container_format', 'min_disk', 'min_ram', 'tags'] as const;
-const CORE_KEYS: Readonly<Record<(typeof CORE_CREATE)[number], keyof ImageCore>> = {
-  name: 'name', visibility: 'visibility', protected: 'protected', os_hidden: 'osHidden',
-  disk_format: 'diskFormat', container_format: 'containerFormat', min_disk: 'minDiskGiB',
-  min_ram: 'minRamMiB', tags: 'tags',
-};
+const CORE_KEYS = {
+  name: 'name',
+  visibility: 'visibility',
+  protected: 'protected',
+  os_hidden: 'osHidden',
+  disk_format: 'diskFormat',
+  container_format: 'containerFormat',
+  min_disk: 'minDiskGiB',
+  min_ram: 'minRamMiB',
+  tags: 'tags',
+} as const satisfies Record<string, keyof ImageCore>;
 const READ_ONLY_ON_CREATE = new Set([
-  'status', 'owner', 'size', 'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value',
-  'created_at', 'updated_at', 'file', 'self', 'schema', 'direct_url', 'locations', 'stores',
+  'status',
+  'owner',
+  'size',
+  'virtual_size',
+  'checksum',
+  'os_hash_algo',
+  'os_hash_value',
+  'created_at',
+  'updated_at',
+  'file',
+  'self',
+  'schema',
+  'direct_url',
+  'locations',
+  'stores',
 ]);
 
 /** The image routes, to be mounted at `/image`. */
@@ -75,12 +93,18 @@ export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
   });
 
   app.post('/v2/images', async (c) => {
-    const image = await createImage(deps, caller(c), parseNewImage(await readJsonObject(c, 'image object')));
+    const image = await createImage(
+      deps,
+      caller(c),
+      parseNewImage(await readJsonObject(c, 'image object')),
+    );
     c.header('Location', `${origin(c)}/image/v2/images/${image.id}`);
     return c.json(imageView(image), 201);
   });
 
-  app.get('/v2/images/:id', async (c) => c.json(imageView(await showImage(deps, caller(c), c.req.param('id')))));
+  app.get('/v2/images/:id', async (c) =>
+    c.json(imageView(await showImage(deps, caller(c), c.req.param('id')))),
+  );
 
   app.patch('/v2/images/:id', async (c) => {
     const type = (c.req.header('Content-Type') ?? '').split(';')[0]?.trim() ?? '';
@@ -117,11 +141,9 @@ export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
 
   app.get('/v2/metadefs/namespaces', (c) =>
     c.json({
-      namespaces: listMetadefNamespaces().map((ns) => {
-        const { properties, ...rest } = ns;
-        void properties;
-        return namespaceView(rest);
-      }),
+      namespaces: listMetadefNamespaces().map((ns) =>
+        namespaceView({ ...ns, properties: undefined }),
+      ),
       first: '/v2/metadefs/namespaces',
       schema: '/v2/schemas/metadefs/namespaces',
     }),
@@ -131,7 +153,10 @@ export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
     const name = c.req.param('ns');
     const ns = findMetadefNamespace(name);
     if (ns === undefined) {
-      throw new ComputeError('route.not_found', `Metadata definition namespace=${name} was not found.`);
+      throw new ComputeError(
+        'route.not_found',
+        `Metadata definition namespace=${name} was not found.`,
+      );
     }
     return c.json(namespaceView(ns));
   });
@@ -168,7 +193,11 @@ function imageView(image: ImageRecord): Record<string, unknown> {
   };
 }
 
-function namespaceView(ns: Omit<MetadefNamespace, 'properties'> & { properties?: MetadefNamespace['properties'] }): Record<string, unknown> {
+function namespaceView(
+  ns: Omit<MetadefNamespace, 'properties'> & {
+    properties: MetadefNamespace['properties'] | undefined;
+  },
+): Record<string, unknown> {
   return {
     ...ns,
     created_at: '2026-01-01T00:00:00Z',
@@ -187,7 +216,11 @@ function parseListFilter(c: Context<ApiEnv>): ImageListFilter {
   const name = c.req.query('name');
   const owner = c.req.query('owner');
   const visibility = c.req.query('visibility');
-  if (visibility !== undefined && visibility !== 'all' && !(VISIBILITIES as readonly string[]).includes(visibility)) {
+  if (
+    visibility !== undefined &&
+    visibility !== 'all' &&
+    !(VISIBILITIES as readonly string[]).includes(visibility)
+  ) {
     throw new ComputeError(
       'request.invalid',
       `Cannot list images with visibility=${visibility}: use one of all, ${VISIBILITIES.join(', ')}`,
@@ -207,8 +240,16 @@ function parseNewImage(body: Record<string, unknown>): NewImage {
   let id: string | undefined;
   for (const [key, value] of Object.entries(body)) {
     if (key === 'id') {
-      if (typeof value !== 'string' || !/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/u.test(value)) {
-        throw new ComputeError('request.invalid', `Cannot create image ${label}: id ${JSON.stringify(value)} is not a UUID`);
+      if (
+        typeof value !== 'string' ||
+        !/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/u.test(
+          value,
+        )
+      ) {
+        throw new ComputeError(
+          'request.invalid',
+          `Cannot create image ${label}: id ${JSON.stringify(value)} is not a UUID`,
+        );
       }
       id = value.toLowerCase();
     } else if (READ_ONLY_ON_CREATE.has(key)) {
@@ -216,7 +257,8 @@ function parseNewImage(body: Record<string, unknown>): NewImage {
       throw new ComputeError('image.read_only', `Attribute '${key}' is read-only.`);
     } else if (Object.hasOwn(CORE_KEYS, key)) {
       const parsed = parseCoreValue(key, value, label);
-      if (!parsed.ok) throw new ComputeError(parsed.issue.code, parsed.issue.message, { issues: [parsed.issue] });
+      if (!parsed.ok)
+        throw new ComputeError(parsed.issue.code, parsed.issue.message, { issues: [parsed.issue] });
       core[CORE_KEYS[key as keyof typeof CORE_KEYS]] = parsed.value;
     } else if (typeof value === 'string') {
       properties[key] = value;
@@ -236,31 +278,49 @@ async function readJsonArray(c: Context<ApiEnv>): Promise<unknown[]> {
   try {
     value = JSON.parse(text) as unknown;
   } catch {
-    throw new ComputeError('request.invalid', 'Malformed request body: expected a JSON-patch array');
+    throw new ComputeError(
+      'request.invalid',
+      'Malformed request body: expected a JSON-patch array',
+    );
   }
   if (!Array.isArray(value)) {
-    throw new ComputeError('request.invalid', `Malformed request body: expected a JSON-patch array, not ${JSON.stringify(value)}`);
+    throw new ComputeError(
+      'request.invalid',
+      `Malformed request body: expected a JSON-patch array, not ${JSON.stringify(value)}`,
+    );
   }
-  return value;
+  return value as unknown[];
 }
 
 /** RFC 6902 operations restricted to what Glance allows: add, replace, remove on top-level paths. */
 function parsePatch(ops: readonly unknown[]): ImageChange[] {
   return ops.map((raw, index) => {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-      throw new ComputeError('request.invalid', `Cannot apply JSON-patch operation ${index}: expected an object, not ${JSON.stringify(raw)}`);
+      throw new ComputeError(
+        'request.invalid',
+        `Cannot apply JSON-patch operation ${index}: expected an object, not ${JSON.stringify(raw)}`,
+      );
     }
     const { op, path, value } = raw as Record<string, unknown>;
     if (op !== 'add' && op !== 'replace' && op !== 'remove') {
-      throw new ComputeError('request.invalid', `Cannot apply JSON-patch operation ${index}: op ${JSON.stringify(op ?? null)} is not one of add, replace, remove`);
+      throw new ComputeError(
+        'request.invalid',
+        `Cannot apply JSON-patch operation ${index}: op ${JSON.stringify(op ?? null)} is not one of add, replace, remove`,
+      );
     }
     if (typeof path !== 'string' || !/^\/[^/]+$/u.test(path)) {
-      throw new ComputeError('request.invalid', `Cannot apply JSON-patch operation ${index}: path ${JSON.stringify(path ?? null)} must name one top-level attribute, like "/hw_pmu"`);
+      throw new ComputeError(
+        'request.invalid',
+        `Cannot apply JSON-patch operation ${index}: path ${JSON.stringify(path ?? null)} must name one top-level attribute, like "/hw_pmu"`,
+      );
     }
     const name = path.slice(1).replaceAll('~1', '/').replaceAll('~0', '~');
     if (op === 'remove') return { op, name };
     if (value === undefined) {
-      throw new ComputeError('request.invalid', `Cannot apply JSON-patch operation ${index} (${op} ${path}): it has no value`);
+      throw new ComputeError(
+        'request.invalid',
+        `Cannot apply JSON-patch operation ${index} (${op} ${path}): it has no value`,
+      );
     }
     return { op, name, value };
   });

@@ -54,7 +54,11 @@ export function negotiateVersion(
     );
   }
   const version = { major: Number(match[1]), minor: Number(match[2]) };
-  if (!atLeast(version, MIN_VERSION.major, MIN_VERSION.minor) || atLeast(version, MAX_VERSION.major, MAX_VERSION.minor + 1) || version.major !== 2) {
+  if (
+    !atLeast(version, MIN_VERSION.major, MIN_VERSION.minor) ||
+    atLeast(version, MAX_VERSION.major, MAX_VERSION.minor + 1) ||
+    version.major !== 2
+  ) {
     // NOTE: Nova wording (nova/api/openstack/wsgi.py).
     throw new ComputeError(
       'request.not_acceptable',

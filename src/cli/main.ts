@@ -48,6 +48,8 @@ const EXPLAIN_OPTIONS = { ...GUEST_OPTIONS, json: { type: 'boolean' } } as const
 export const USAGE = `Usage:
   vpmu render  [GUEST OPTIONS]          print the libvirt domain XML for a guest
   vpmu explain [GUEST OPTIONS] [--json] say which vPMU the guest gets, and why
+  vpmu serve   [--host ADDR] [--port N] [--state-dir DIR] [--config FILE]
+                                        run the identity, compute and image APIs (vpmu serve --help)
   vpmu --version | --help
 
 Guest options:
@@ -86,7 +88,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return 2;
   }
   if (command !== 'render' && command !== 'explain') {
-    io.err(`Error: Cannot run "${command}": unknown command; known: render, explain [cli.usage]\n\n${USAGE}`);
+    io.err(
+      `Error: Cannot run "${command}": unknown command; known: render, explain, serve [cli.usage]\n\n${USAGE}`,
+    );
     return 2;
   }
   const json = command === 'explain' && rest.includes('--json');
@@ -112,10 +116,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     if (error instanceof ComputeError) {
       const issues: readonly Issue[] =
-        error.issues.length > 0 ? error.issues : [{ code: error.code, path: [], message: error.message }];
+        error.issues.length > 0
+          ? error.issues
+          : [{ code: error.code, path: [], message: error.message }];
       io.err(issues.map((issue) => `Error: ${issue.message} [${issue.code}]\n`).join(''));
       if (json) {
-        io.out(`${JSON.stringify({ error: { code: error.code, message: error.message, issues } }, null, 2)}\n`);
+        io.out(
+          `${JSON.stringify({ error: { code: error.code, message: error.message, issues } }, null, 2)}\n`,
+        );
       }
       return 1;
     }

@@ -101,7 +101,8 @@ export function designGuest(input: DesignInput): Result<GuestDesign> {
   const arch = (imageValue(HW_ARCHITECTURE) as Architecture | undefined) ?? host.arch;
   const osType = imageValue(OS_TYPE) ?? 'linux';
   const isHvm = host.virtType !== 'lxc';
-  const machine = imageValue(HW_MACHINE_TYPE) ?? host.machineTypes?.[arch] ?? DEFAULT_MACHINE_TYPES[arch];
+  const machine =
+    imageValue(HW_MACHINE_TYPE) ?? host.machineTypes?.[arch] ?? DEFAULT_MACHINE_TYPES[arch];
   const diskBus = (imageValue(HW_DISK_BUS) as DiskBus | undefined) ?? 'virtio';
 
   const pmu = resolvePmu(flavor, image);
@@ -112,7 +113,8 @@ export function designGuest(input: DesignInput): Result<GuestDesign> {
   issues.push(...checkPlacement(input, arch, machine, diskBus, isHvm));
   const unbuildable = failIfAny(issues);
   if (unbuildable) return unbuildable;
-  if (!guarded.ok || !hidden.ok || !topology.ok) throw new TypeError('unreachable: issues were collected');
+  if (!guarded.ok || !hidden.ok || !topology.ok)
+    throw new TypeError('unreachable: issues were collected');
 
   const x86 = arch === 'x86_64' || arch === 'i686';
   const windows = osType === 'windows';
@@ -267,7 +269,12 @@ function designDevices(
   const defaultVideo = arch === 'ppc64' || arch === 'ppc64le' ? 'vga' : 'virtio';
   return {
     rootDisk: isHvm
-      ? { path: `${instancePath}/disk`, format: 'qcow2', bus: diskBus, targetDev: DISK_TARGETS[diskBus] }
+      ? {
+          path: `${instancePath}/disk`,
+          format: 'qcow2',
+          bus: diskBus,
+          targetDev: DISK_TARGETS[diskBus],
+        }
       : undefined,
     rootFilesystem: isHvm ? undefined : { sourceDir: `${instancePath}/rootfs` },
     interface: {
@@ -287,7 +294,9 @@ function designMetadata(input: DesignInput): GuestMetadata {
     flavor: {
       id: flavor.id,
       name: flavor.name,
-      extraSpecs: Object.entries(flavor.extraSpecs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+      extraSpecs: Object.entries(flavor.extraSpecs).sort(([a], [b]) =>
+        a < b ? -1 : a > b ? 1 : 0,
+      ),
     },
     image: { id: image.id, name: image.name },
     owner: owner === undefined ? undefined : { projectId: owner.projectId, userId: owner.userId },

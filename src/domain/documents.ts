@@ -8,10 +8,32 @@ import type { Flavor, Image, PropertyValue } from './types.js';
 
 /** Glance v2 image fields that are not properties (a flat image holds properties beside them). */
 const GLANCE_CORE_FIELDS = new Set([
-  'checksum', 'container_format', 'created_at', 'direct_url', 'disk_format', 'file', 'id',
-  'locations', 'min_disk', 'min_ram', 'name', 'os_hash_algo', 'os_hash_value', 'os_hidden',
-  'owner', 'properties', 'protected', 'schema', 'self', 'size', 'status', 'stores', 'tags',
-  'updated_at', 'virtual_size', 'visibility',
+  'checksum',
+  'container_format',
+  'created_at',
+  'direct_url',
+  'disk_format',
+  'file',
+  'id',
+  'locations',
+  'min_disk',
+  'min_ram',
+  'name',
+  'os_hash_algo',
+  'os_hash_value',
+  'os_hidden',
+  'owner',
+  'properties',
+  'protected',
+  'schema',
+  'self',
+  'size',
+  'status',
+  'stores',
+  'tags',
+  'updated_at',
+  'virtual_size',
+  'visibility',
 ]);
 
 /** Parses a flavor document; `source` names it in messages (a file name, say). */
@@ -34,7 +56,14 @@ export function parseFlavorDocument(doc: unknown, source: string): Result<Flavor
   const id = typeof body.id === 'string' ? body.id : undefined;
   return (
     failIfAny(issues) ??
-    ok({ ...(id === undefined ? {} : { id }), name: name ?? '', vcpus, memoryMiB, diskGiB, extraSpecs })
+    ok({
+      ...(id === undefined ? {} : { id }),
+      name: name ?? '',
+      vcpus,
+      memoryMiB,
+      diskGiB,
+      extraSpecs,
+    })
   );
 }
 

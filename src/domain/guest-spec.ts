@@ -96,7 +96,10 @@ export interface GuestDevices {
     | undefined;
   /** Root filesystem directory for container guests. */
   readonly rootFilesystem: { readonly sourceDir: string } | undefined;
-  readonly interface: { readonly attachment: NetworkAttachment; readonly model: string | undefined };
+  readonly interface: {
+    readonly attachment: NetworkAttachment;
+    readonly model: string | undefined;
+  };
   readonly serialConsole: boolean;
   readonly video: string | undefined;
   readonly memballoon: 'virtio' | undefined;

@@ -16,7 +16,9 @@ export function fail<T = never>(...issues: readonly [Issue, ...Issue[]]): Result
 }
 
 /** A failed result holding every issue in the list, or undefined when the list is empty. */
-export function failIfAny(issues: readonly Issue[]): Extract<Result<never>, { ok: false }> | undefined {
+export function failIfAny(
+  issues: readonly Issue[],
+): Extract<Result<never>, { ok: false }> | undefined {
   const [first, ...rest] = issues;
   return first === undefined ? undefined : { ok: false, issues: [first, ...rest] };
 }

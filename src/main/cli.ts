@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { runCli } from '../cli/main.js';
+import { runServe } from './serve.js';
 
 const packageJson = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
@@ -11,6 +12,12 @@ const packageJson = JSON.parse(
 /** Runs `vpmu` with the process's arguments and returns the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
+    if (argv[0] === 'serve') {
+      return await runServe(argv.slice(1), {
+        out: (text) => process.stdout.write(text),
+        err: (text) => process.stderr.write(text),
+      });
+    }
     return await runCli(argv, {
       out: (text) => process.stdout.write(text),
       err: (text) => process.stderr.write(text),
@@ -20,8 +27,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
   } catch (error) {
     // A bug, not bad input: say so without a stack trace unless asked for one.
-    const detail = process.env.VPMU_DEBUG === '1' && error instanceof Error ? error.stack : String(error);
-    process.stderr.write(`vpmu: internal error: ${detail ?? ''}\nThis is a bug in vpmu; please report it.\n`);
+    const detail =
+      process.env.VPMU_DEBUG === '1' && error instanceof Error ? error.stack : String(error);
+    process.stderr.write(
+      `vpmu: internal error: ${detail ?? ''}\nThis is a bug in vpmu; please report it.\n`,
+    );
     return 70;
   }
 }

@@ -35,7 +35,11 @@ export interface NewFlavor {
 }
 
 /** Creates a flavor (admin only). */
-export async function createFlavor(deps: FlavorDeps, ctx: RequestContext, input: NewFlavor): Promise<FlavorRecord> {
+export async function createFlavor(
+  deps: FlavorDeps,
+  ctx: RequestContext,
+  input: NewFlavor,
+): Promise<FlavorRecord> {
   requireAdmin(ctx, 'os_compute_api:os-flavor-manage:create');
   const flavor: FlavorRecord = {
     ...input,
@@ -75,14 +79,22 @@ export async function listFlavors(
 }
 
 /** One flavor the caller may see, or `flavor.not_found`. */
-export async function showFlavor(deps: FlavorDeps, ctx: RequestContext, id: string): Promise<FlavorRecord> {
+export async function showFlavor(
+  deps: FlavorDeps,
+  ctx: RequestContext,
+  id: string,
+): Promise<FlavorRecord> {
   const flavor = await deps.store.getFlavor(id);
   if (flavor === undefined || !(await canSee(deps, ctx, flavor))) throw flavorNotFound(id);
   return flavor;
 }
 
 /** Deletes a flavor (admin only). */
-export async function deleteFlavor(deps: FlavorDeps, ctx: RequestContext, id: string): Promise<void> {
+export async function deleteFlavor(
+  deps: FlavorDeps,
+  ctx: RequestContext,
+  id: string,
+): Promise<void> {
   requireAdmin(ctx, 'os_compute_api:os-flavor-manage:delete');
   if (!(await deps.store.deleteFlavor(id))) throw flavorNotFound(id);
 }
@@ -106,7 +118,11 @@ export async function addFlavorAccess(
 }
 
 /** The projects with access to a private flavor (admin only). */
-export async function listFlavorAccess(deps: FlavorDeps, ctx: RequestContext, id: string): Promise<string[]> {
+export async function listFlavorAccess(
+  deps: FlavorDeps,
+  ctx: RequestContext,
+  id: string,
+): Promise<string[]> {
   requireAdmin(ctx, 'os_compute_api:os-flavor-access');
   const flavor = await deps.store.getFlavor(id);
   if (flavor === undefined) throw flavorNotFound(id);
@@ -195,11 +211,20 @@ export function toFlavor(record: FlavorRecord): Flavor {
 
 function extraSpecNotFound(id: string, key: string): ComputeError {
   // NOTE: Nova wording (nova/exception.py FlavorExtraSpecsNotFound).
-  return new ComputeError('flavor.extra_spec_not_found', `Flavor ${id} has no extra specs with key ${key}.`);
+  return new ComputeError(
+    'flavor.extra_spec_not_found',
+    `Flavor ${id} has no extra specs with key ${key}.`,
+  );
 }
 
-async function canSee(deps: FlavorDeps, ctx: RequestContext, flavor: FlavorRecord): Promise<boolean> {
+async function canSee(
+  deps: FlavorDeps,
+  ctx: RequestContext,
+  flavor: FlavorRecord,
+): Promise<boolean> {
   return (
-    flavor.isPublic || isAdmin(ctx) || (await deps.store.listFlavorAccess(flavor.id)).includes(ctx.projectId)
+    flavor.isPublic ||
+    isAdmin(ctx) ||
+    (await deps.store.listFlavorAccess(flavor.id)).includes(ctx.projectId)
   );
 }

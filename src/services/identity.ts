@@ -27,7 +27,11 @@ export interface RequestContext {
   readonly projectId: string;
   readonly projectName: string;
   readonly roles: readonly Role[];
-  readonly token: { readonly issuedAt: string; readonly expiresAt: string; readonly auditId: string };
+  readonly token: {
+    readonly issuedAt: string;
+    readonly expiresAt: string;
+    readonly auditId: string;
+  };
 }
 
 /** What identity use cases need. */
@@ -90,11 +94,15 @@ export async function authenticatePassword(
   auth: PasswordAuth,
 ): Promise<IssuedToken> {
   const user = await findUser(deps.store, auth.user);
-  if (user === undefined || !user.enabled || !(await verifyPassword(auth.password, user.passwordHash))) {
+  if (
+    user === undefined ||
+    !user.enabled ||
+    !(await verifyPassword(auth.password, user.passwordHash))
+  ) {
     throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   }
   const project = await findProject(deps.store, auth.project);
-  if (project === undefined || !project.enabled) {
+  if (!project?.enabled) {
     throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   }
   const roles = await deps.store.listRoles(user.id, project.id);
@@ -132,7 +140,10 @@ export async function authenticatePassword(
 }
 
 /** The context a token carries; `auth.unauthorized` when it is unknown or expired. */
-export async function validateToken(deps: IdentityDeps, text: string | undefined): Promise<RequestContext> {
+export async function validateToken(
+  deps: IdentityDeps,
+  text: string | undefined,
+): Promise<RequestContext> {
   if (text === undefined || text === '') throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   const token = await deps.store.getToken(digest(text));
   const now = deps.clock.now().toISOString();
@@ -140,7 +151,10 @@ export async function validateToken(deps: IdentityDeps, text: string | undefined
   if (token.expiresAt <= now) {
     await deps.store.deleteExpiredTokens(now);
     // NOTE: Keystone wording (keystone/exception.py TokenNotFound).
-    throw new ComputeError('auth.unauthorized', `The token has expired: it expired at ${token.expiresAt}.`);
+    throw new ComputeError(
+      'auth.unauthorized',
+      `The token has expired: it expired at ${token.expiresAt}.`,
+    );
   }
   const [user, project] = await Promise.all([
     deps.store.getUser(token.userId),
@@ -160,7 +174,10 @@ export async function validateToken(deps: IdentityDeps, text: string | undefined
 }
 
 /** Looks a project up by id, for views. */
-export async function showProject(deps: IdentityDeps, id: string): Promise<ProjectRecord | undefined> {
+export async function showProject(
+  deps: IdentityDeps,
+  id: string,
+): Promise<ProjectRecord | undefined> {
   return deps.store.getProject(id);
 }
 
@@ -184,7 +201,10 @@ export async function bootstrapIdentity(
   adminPassword: string,
   seed: IdentitySeed,
 ): Promise<void> {
-  const projects = [{ name: 'admin', description: 'Bootstrap project for initializing the cloud.' }, ...seed.projects];
+  const projects = [
+    { name: 'admin', description: 'Bootstrap project for initializing the cloud.' },
+    ...seed.projects,
+  ];
   for (const project of projects) {
     if ((await deps.store.findProject(project.name, DEFAULT_DOMAIN.id)) !== undefined) continue;
     await deps.store.createProject({
@@ -195,7 +215,15 @@ export async function bootstrapIdentity(
       enabled: true,
     });
   }
-  const users = [{ name: 'admin', password: adminPassword, project: 'admin', roles: ['admin', 'member', 'reader'] as const }, ...seed.users];
+  const users = [
+    {
+      name: 'admin',
+      password: adminPassword,
+      project: 'admin',
+      roles: ['admin', 'member', 'reader'] as const,
+    },
+    ...seed.users,
+  ];
   for (const spec of users) {
     const project = await deps.store.findProject(spec.project, DEFAULT_DOMAIN.id);
     if (project === undefined) {
@@ -207,7 +235,13 @@ export async function bootstrapIdentity(
     const hash = await hashPassword(spec.password);
     let user: UserRecord | undefined = await deps.store.findUser(spec.name, DEFAULT_DOMAIN.id);
     if (user === undefined) {
-      user = { id: deps.ids.newUuid().replaceAll('-', ''), name: spec.name, domainId: DEFAULT_DOMAIN.id, passwordHash: hash, enabled: true };
+      user = {
+        id: deps.ids.newUuid().replaceAll('-', ''),
+        name: spec.name,
+        domainId: DEFAULT_DOMAIN.id,
+        passwordHash: hash,
+        enabled: true,
+      };
       await deps.store.createUser(user);
     } else if (!(await verifyPassword(spec.password, user.passwordHash))) {
       await deps.store.setPassword(user.id, hash);
@@ -240,7 +274,10 @@ async function findUser(store: Store, ref: PasswordAuth['user']): Promise<UserRe
   return store.findUser(ref.name, DEFAULT_DOMAIN.id);
 }
 
-async function findProject(store: Store, ref: PasswordAuth['project']): Promise<ProjectRecord | undefined> {
+async function findProject(
+  store: Store,
+  ref: PasswordAuth['project'],
+): Promise<ProjectRecord | undefined> {
   if (ref.id !== undefined) return store.getProject(ref.id);
   if (ref.name === undefined || !isDefaultDomain(ref.domain)) return undefined;
   return store.findProject(ref.name, DEFAULT_DOMAIN.id);

@@ -51,23 +51,68 @@ export type ImageChange =
 
 /** Attributes Glance computes; a patch may not touch them. */
 const READ_ONLY = new Set([
-  'id', 'status', 'owner', 'size', 'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value',
-  'created_at', 'updated_at', 'file', 'self', 'schema', 'direct_url', 'locations', 'stores',
+  'id',
+  'status',
+  'owner',
+  'size',
+  'virtual_size',
+  'checksum',
+  'os_hash_algo',
+  'os_hash_value',
+  'created_at',
+  'updated_at',
+  'file',
+  'self',
+  'schema',
+  'direct_url',
+  'locations',
+  'stores',
 ]);
 
 /** Patchable core attributes by wire name. */
 const CORE_FIELDS = {
-  name: 'name', visibility: 'visibility', protected: 'protected', os_hidden: 'osHidden',
-  disk_format: 'diskFormat', container_format: 'containerFormat', min_disk: 'minDiskGiB',
-  min_ram: 'minRamMiB', tags: 'tags',
+  name: 'name',
+  visibility: 'visibility',
+  protected: 'protected',
+  os_hidden: 'osHidden',
+  disk_format: 'diskFormat',
+  container_format: 'containerFormat',
+  min_disk: 'minDiskGiB',
+  min_ram: 'minRamMiB',
+  tags: 'tags',
 } as const satisfies Record<string, keyof ImageCore>;
 
 /** Glance's disk and container formats. */
-export const DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'] as const;
-export const CONTAINER_FORMATS = ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'] as const;
+export const DISK_FORMATS = [
+  'ami',
+  'ari',
+  'aki',
+  'vhd',
+  'vhdx',
+  'vmdk',
+  'raw',
+  'qcow2',
+  'vdi',
+  'iso',
+  'ploop',
+] as const;
+export const CONTAINER_FORMATS = [
+  'ami',
+  'ari',
+  'aki',
+  'bare',
+  'ovf',
+  'ova',
+  'docker',
+  'compressed',
+] as const;
 
 /** Creates a queued image owned by the caller's project. */
-export async function createImage(deps: ImageDeps, ctx: RequestContext, input: NewImage): Promise<ImageRecord> {
+export async function createImage(
+  deps: ImageDeps,
+  ctx: RequestContext,
+  input: NewImage,
+): Promise<ImageRecord> {
   requireWriter(ctx, 'create an image');
   const now = deps.clock.now().toISOString();
   const image: ImageRecord = {
@@ -115,13 +160,19 @@ export async function listImages(
   const images = await deps.store.listImages({
     ...(filter.name === undefined ? {} : { name: filter.name }),
     ...(filter.owner === undefined ? {} : { owner: filter.owner }),
-    ...(filter.visibility === undefined || filter.visibility === 'all' ? {} : { visibility: filter.visibility }),
+    ...(filter.visibility === undefined || filter.visibility === 'all'
+      ? {}
+      : { visibility: filter.visibility }),
   });
   return images.filter((image) => {
     if (!canSee(ctx, image)) return false;
     // NOTE: as in Glance, community images are listed only when asked for, and hidden images
     // only when named.
-    if (filter.visibility === undefined && image.visibility === 'community' && image.owner !== ctx.projectId) {
+    if (
+      filter.visibility === undefined &&
+      image.visibility === 'community' &&
+      image.owner !== ctx.projectId
+    ) {
       return false;
     }
     return !image.osHidden || filter.name !== undefined;
@@ -129,7 +180,11 @@ export async function listImages(
 }
 
 /** One image the caller may see, or `image.not_found`. */
-export async function showImage(deps: ImageDeps, ctx: RequestContext, id: string): Promise<ImageRecord> {
+export async function showImage(
+  deps: ImageDeps,
+  ctx: RequestContext,
+  id: string,
+): Promise<ImageRecord> {
   const image = await deps.store.getImage(id);
   if (image === undefined || !canSee(ctx, image)) throw imageNotFound(id);
   return image;
@@ -156,7 +211,10 @@ export async function updateImage(
     if (Object.hasOwn(CORE_FIELDS, name)) {
       const field = CORE_FIELDS[name as keyof typeof CORE_FIELDS];
       if (change.op === 'remove') {
-        throw new ComputeError('image.read_only', `Cannot remove attribute '${name}' of image ${id}: it is a core attribute; replace it instead`);
+        throw new ComputeError(
+          'image.read_only',
+          `Cannot remove attribute '${name}' of image ${id}: it is a core attribute; replace it instead`,
+        );
       }
       const parsed = parseCoreValue(name, change.value, id);
       if (!parsed.ok) issues.push(parsed.issue);
@@ -257,12 +315,20 @@ export async function downloadImageData(
   id: string,
 ): Promise<{ image: ImageRecord; data: AsyncIterable<Uint8Array> | undefined }> {
   const image = await showImage(deps, ctx, id);
-  return { image, data: image.dataLocation === null ? undefined : deps.files.read(image.dataLocation) };
+  return {
+    image,
+    data: image.dataLocation === null ? undefined : deps.files.read(image.dataLocation),
+  };
 }
 
 /** The domain Image a record describes (what designGuest() and the resolvers read). */
 export function toImage(record: ImageRecord): Image {
-  return { id: record.id, name: record.name ?? record.id, owner: record.owner, properties: record.properties };
+  return {
+    id: record.id,
+    name: record.name ?? record.id,
+    owner: record.owner,
+    properties: record.properties,
+  };
 }
 
 function canSee(ctx: RequestContext, image: ImageRecord): boolean {
@@ -274,7 +340,12 @@ function canSee(ctx: RequestContext, image: ImageRecord): boolean {
   );
 }
 
-async function writableImage(deps: ImageDeps, ctx: RequestContext, id: string, action: string): Promise<ImageRecord> {
+async function writableImage(
+  deps: ImageDeps,
+  ctx: RequestContext,
+  id: string,
+  action: string,
+): Promise<ImageRecord> {
   const image = await showImage(deps, ctx, id);
   if (!isAdmin(ctx) && image.owner !== ctx.projectId) {
     throw new ComputeError(
@@ -289,7 +360,10 @@ async function writableImage(deps: ImageDeps, ctx: RequestContext, id: string, a
 function checkPublicize(ctx: RequestContext, visibility: Visibility): void {
   if (visibility === 'public' && !isAdmin(ctx)) {
     // NOTE: Glance wording (policy publicize_image).
-    throw new ComputeError('auth.forbidden', 'You are not authorized to complete publicize_image action.');
+    throw new ComputeError(
+      'auth.forbidden',
+      'You are not authorized to complete publicize_image action.',
+    );
   }
 }
 
@@ -337,7 +411,8 @@ export function parseCoreValue(
     case 'os_hidden':
       return typeof value === 'boolean' ? { ok: true, value } : bad('true or false');
     case 'disk_format':
-      return value === null || (typeof value === 'string' && (DISK_FORMATS as readonly string[]).includes(value))
+      return value === null ||
+        (typeof value === 'string' && (DISK_FORMATS as readonly string[]).includes(value))
         ? { ok: true, value }
         : bad(`one of ${DISK_FORMATS.join(', ')}, or null`);
     case 'container_format':

@@ -25,7 +25,10 @@ export interface MetadefNamespace {
   readonly visibility: 'public';
   readonly protected: true;
   readonly owner: string;
-  readonly resource_type_associations: readonly { readonly name: string; readonly prefix?: string }[];
+  readonly resource_type_associations: readonly {
+    readonly name: string;
+    readonly prefix?: string;
+  }[];
   readonly properties: Readonly<Record<string, MetadefProperty>>;
 }
 
@@ -107,5 +110,9 @@ function schemaOf(spec: SpecEntry): Omit<MetadefProperty, 'title' | 'description
 
 function titleOf(key: string): string {
   const words = key.replace(/^(hw[:_]|img_|os_)/u, '').split(/[_:]/u);
-  return words.map((w) => (w === 'cpu' || w === 'pmu' ? w.toUpperCase() : w.charAt(0).toUpperCase() + w.slice(1))).join(' ');
+  return words
+    .map((w) =>
+      w === 'cpu' || w === 'pmu' ? w.toUpperCase() : w.charAt(0).toUpperCase() + w.slice(1),
+    )
+    .join(' ');
 }

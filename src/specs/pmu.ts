@@ -98,7 +98,9 @@ export function explainPmu(pmu: PmuResolution, guest: PmuGuest): PmuExplanation 
       reason:
         'x86 guests under TCG (virt type qemu) get no working vPMU, because QEMU emulates the ' +
         'x86 PMU only with KVM' +
-        (pmu.resolved === true ? `; ${asked ?? ''} is written to the XML but cannot take effect` : '') +
+        (pmu.resolved === true
+          ? `; ${asked ?? ''} is written to the XML but cannot take effect`
+          : '') +
         '.',
     };
   }
@@ -133,7 +135,12 @@ function describeRequest(pmu: PmuResolution): string {
   const parts: string[] = [];
   if (pmu.requested.flavor !== null) parts.push(`hw:pmu=${pmu.requested.flavor}`);
   if (pmu.requested.image !== null) parts.push(`hw_pmu=${pmu.requested.image}`);
-  const who = { flavor: 'the flavor asks', image: 'the image asks', both: 'the flavor and image ask', unset: 'nothing asks' }[pmu.source];
+  const who = {
+    flavor: 'the flavor asks',
+    image: 'the image asks',
+    both: 'the flavor and image ask',
+    unset: 'nothing asks',
+  }[pmu.source];
   return `${who} for ${parts.join(' and ') || 'a vPMU'}`;
 }
 

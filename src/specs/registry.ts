@@ -129,7 +129,8 @@ export const OS_TYPE = {
   imageKey: 'os_type',
   value: { kind: 'enum', values: ['linux', 'windows'] },
   combine: 'image-only',
-  description: 'Guest operating system family; windows adds Hyper-V enlightenments and a local clock.',
+  description:
+    'Guest operating system family; windows adds Hyper-V enlightenments and a local clock.',
 } as const satisfies SpecEntry;
 
 /** Every setting vpmu knows, in documentation order. */

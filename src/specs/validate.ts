@@ -65,7 +65,10 @@ export function parseSettingValue(
       const value = /^[0-9]+$/u.test(trimmed) ? Number(trimmed) : Number.NaN;
       return Number.isInteger(value) && value >= min && value <= max
         ? { ok: true, value }
-        : invalid(`'${text}' is not a valid integer value.`, `a whole number from ${min} to ${max}`);
+        : invalid(
+            `'${text}' is not a valid integer value.`,
+            `a whole number from ${min} to ${max}`,
+          );
     }
     case 'enum': {
       const { values } = spec.value;

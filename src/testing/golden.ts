@@ -20,7 +20,9 @@ export async function assertGolden(relPath: string, actual: string): Promise<voi
   try {
     expected = await readFile(file, 'utf8');
   } catch (cause) {
-    throw new Error(`Cannot read golden file "${relPath}": run npm run test:update-golden`, { cause });
+    throw new Error(`Cannot read golden file "${relPath}": run npm run test:update-golden`, {
+      cause,
+    });
   }
   assert.equal(actual, expected, `Output differs from golden file "${relPath}"`);
 }

@@ -6,7 +6,11 @@
 import { spawnSync } from 'node:child_process';
 
 /** `false` when the command runs; otherwise a skip reason (locally) or a thrown error (in CI). */
-export function requireTool(command: string, args: readonly string[], installHint: string): false | string {
+export function requireTool(
+  command: string,
+  args: readonly string[],
+  installHint: string,
+): false | string {
   const probe = spawnSync(command, [...args], { encoding: 'utf8' });
   if (probe.error === undefined) return false;
   const reason = `${command} is not available (${installHint})`;

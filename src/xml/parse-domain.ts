@@ -40,7 +40,8 @@ export function parseDomainXml(xml: string): Result<DomainSummary> {
   if (pmuElement !== undefined) {
     // NOTE: libvirt reads <pmu/> without a state as on (formatdomain: "default on").
     const state = text(asRecord(pmuElement)?.['@state']) ?? 'on';
-    if (state !== 'on' && state !== 'off') return invalid(`<pmu state="${state}"> is not on or off`);
+    if (state !== 'on' && state !== 'off')
+      return invalid(`<pmu state="${state}"> is not on or off`);
     pmu = state === 'on';
   }
   return ok({ virtType: text(domain['@type']) ?? '', name, uuid, pmu });

@@ -143,7 +143,8 @@ function renderDevices(devices: GuestDevices): XmlElement {
     devices.serialConsole &&
       el('console', { type: 'pty' }, el('target', { type: rootDisk ? 'serial' : 'lxc', port: 0 })),
     devices.video !== undefined && el('video', {}, el('model', { type: devices.video })),
-    devices.memballoon && el('memballoon', { model: devices.memballoon }, el('stats', { period: 10 })),
+    devices.memballoon &&
+      el('memballoon', { model: devices.memballoon }, el('stats', { period: 10 })),
     devices.rng &&
       el('rng', { model: devices.rng }, el('backend', { model: 'random' }, '/dev/urandom')),
   );

@@ -12,7 +12,9 @@ export function stringify(root: XmlElement): string {
 }
 
 function printElement(node: XmlElement, indent: string): string {
-  const attrs = node.attrs.map(([key, value]) => ` ${key}="${escape(value, ATTR_ESCAPES)}"`).join('');
+  const attrs = node.attrs
+    .map(([key, value]) => ` ${key}="${escape(value, ATTR_ESCAPES)}"`)
+    .join('');
   const open = `${indent}<${node.name}${attrs}`;
   if (node.children.length === 0) return `${open}/>`;
   const texts = node.children.filter((child) => typeof child === 'string');
@@ -20,7 +22,9 @@ function printElement(node: XmlElement, indent: string): string {
     return `${open}>${texts.map((text) => escape(text, TEXT_ESCAPES)).join('')}</${node.name}>`;
   }
   const inner = node.children.map((child: XmlNode) =>
-    typeof child === 'string' ? `${indent}  ${escape(child, TEXT_ESCAPES)}` : printElement(child, `${indent}  `),
+    typeof child === 'string'
+      ? `${indent}  ${escape(child, TEXT_ESCAPES)}`
+      : printElement(child, `${indent}  `),
   );
   return `${open}>\n${inner.join('\n')}\n${indent}</${node.name}>`;
 }
