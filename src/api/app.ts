@@ -16,7 +16,7 @@ export type { ApiDeps, ApiLogger } from './deps.js';
 
 /** Builds the whole API. */
 export function createApi(deps: ApiDeps): Hono<ApiEnv> {
-  const app = new Hono<ApiEnv>();
+  const app = new Hono<ApiEnv>({ strict: false });
 
   app.use('*', async (c, next) => {
     const requestId = `req-${deps.ids.newUuid()}`;

@@ -34,7 +34,7 @@ import {
 
 /** The compute routes, to be mounted at `/compute`. */
 export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
-  const app = new Hono<ApiEnv>();
+  const app = new Hono<ApiEnv>({ strict: false });
   const versionDoc = (c: Context<ApiEnv>) => ({
     id: 'v2.1',
     status: 'CURRENT',

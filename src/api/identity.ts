@@ -19,7 +19,7 @@ const IDENTITY_VERSION = 'v3.14';
 
 /** The identity routes, to be mounted at `/identity`. */
 export function identityRoutes(deps: ApiDeps): Hono<ApiEnv> {
-  const app = new Hono<ApiEnv>();
+  const app = new Hono<ApiEnv>({ strict: false });
   const versionDoc = (c: Context<ApiEnv>) => ({
     id: IDENTITY_VERSION,
     status: 'stable',

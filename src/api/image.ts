@@ -66,7 +66,7 @@ const READ_ONLY_ON_CREATE = new Set([
 
 /** The image routes, to be mounted at `/image`. */
 export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
-  const app = new Hono<ApiEnv>();
+  const app = new Hono<ApiEnv>({ strict: false });
   const versions = (c: Context<ApiEnv>) => ({
     versions: ['v2.16', 'v2.1', 'v2.0'].map((id, i) => ({
       id,
