@@ -165,7 +165,11 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       close: async () => {
         await server.close();
         await store.close();
-        logger.flush();
+        await new Promise<void>((resolve) => {
+          logger.flush(() => {
+            resolve();
+          });
+        });
       },
     };
   } catch (error) {
