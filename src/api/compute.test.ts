@@ -124,8 +124,9 @@ describe('compute API: versions and microversions', () => {
     });
     assert.doesNotMatch(res.text, /secret|fire|at /u);
     const logged = api.logged.find((l) => l.level === 'error');
-    assert.equal(logged?.fields.requestId, requestId);
-    assert.match(JSON.stringify(logged?.fields.err), /disk on fire/u);
+    assert.ok(logged !== undefined);
+    assert.equal(logged.fields.requestId, requestId);
+    assert.match(JSON.stringify(logged.fields.err), /disk on fire/u);
   });
 });
 

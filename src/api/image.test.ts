@@ -311,7 +311,8 @@ describe('image API', () => {
       404,
     );
     await assert.rejects(async () => {
-      for await (const chunk of api.deps.files.read(id)) void chunk;
+      for await (const chunk of api.deps.files.read(id))
+        assert.fail(`data left behind: ${chunk.length} bytes`);
     });
   });
 
