@@ -78,7 +78,7 @@ describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, 
   });
 
   after(async () => {
-    if (server !== undefined && server.exitCode === null) {
+    if (server?.exitCode === null) {
       const exited = new Promise((resolve) => server?.once('exit', resolve));
       server.kill('SIGTERM');
       await exited;
