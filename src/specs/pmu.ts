@@ -67,8 +67,8 @@ export function checkPmuForGuest(
       code: 'spec.unsupported_for_guest',
       path: requestPath(pmu),
       message:
-        `Cannot turn the vPMU off for a ${guest.arch} guest: ${describeRequest(pmu)}, but ` +
-        `${guest.arch} guests always have a PMU and libvirt refuses to start them with it off`,
+        `Cannot honour ${describeRequest(pmu)} for a ${guest.arch} guest: ${guest.arch} guests ` +
+        'always have a PMU, and libvirt refuses to start them with it off',
     });
   }
   return ok(pmu);
@@ -107,7 +107,7 @@ export function explainPmu(pmu: PmuResolution, guest: PmuGuest): PmuExplanation 
   if (pmu.resolved !== null) {
     return {
       effective: pmu.resolved ? 'on' : 'off',
-      reason: `${capitalise(asked ?? '')}; libvirt passes pmu=${pmu.resolved ? 'on' : 'off'} to QEMU.`,
+      reason: `Requested by ${asked ?? ''}; libvirt passes pmu=${pmu.resolved ? 'on' : 'off'} to QEMU.`,
     };
   }
   if (guest.arch === 'aarch64') {
@@ -130,18 +130,12 @@ export function explainPmu(pmu: PmuResolution, guest: PmuGuest): PmuExplanation 
   };
 }
 
-/** "the flavor asks for hw:pmu=false", "the image asks for hw_pmu=yes", or both. */
+/** "hw:pmu=false from the flavor", "hw_pmu=yes from the image", or both joined by "and". */
 function describeRequest(pmu: PmuResolution): string {
   const parts: string[] = [];
-  if (pmu.requested.flavor !== null) parts.push(`hw:pmu=${pmu.requested.flavor}`);
-  if (pmu.requested.image !== null) parts.push(`hw_pmu=${pmu.requested.image}`);
-  const who = {
-    flavor: 'the flavor asks',
-    image: 'the image asks',
-    both: 'the flavor and image ask',
-    unset: 'nothing asks',
-  }[pmu.source];
-  return `${who} for ${parts.join(' and ') || 'a vPMU'}`;
+  if (pmu.requested.flavor !== null) parts.push(`hw:pmu=${pmu.requested.flavor} from the flavor`);
+  if (pmu.requested.image !== null) parts.push(`hw_pmu=${pmu.requested.image} from the image`);
+  return parts.join(' and ');
 }
 
 function requestPath(pmu: PmuResolution): readonly string[] {
@@ -156,8 +150,4 @@ function isPpc64(arch: Architecture): boolean {
 
 function isX86(arch: Architecture): boolean {
   return arch === 'x86_64' || arch === 'i686';
-}
-
-function capitalise(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }

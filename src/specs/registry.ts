@@ -41,7 +41,7 @@ export const HW_PMU = {
   value: BOOLEAN,
   combine: 'conflict',
   description:
-    'Turns the guest vPMU on or off (libvirt <pmu state="on|off"/>); unset leaves it to the hypervisor.',
+    'Turns the guest vPMU on or off (libvirt `<pmu state="on|off"/>`); unset leaves it to the hypervisor.',
 } as const satisfies SpecEntry;
 
 export const HW_HIDE_HYPERVISOR_ID = {
@@ -50,7 +50,8 @@ export const HW_HIDE_HYPERVISOR_ID = {
   imageKey: 'img_hide_hypervisor_id',
   value: BOOLEAN,
   combine: 'either',
-  description: 'Hides the KVM signature from the guest (libvirt <kvm><hidden state="on"/></kvm>).',
+  description:
+    'Hides the KVM signature from the guest (libvirt `<kvm><hidden state="on"/></kvm>`).',
 } as const satisfies SpecEntry;
 
 export const HW_CPU_SOCKETS = {
