@@ -4,6 +4,7 @@
  * through toFault(); unexpected errors are logged with their stack and answered with a bare 500.
  */
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ComputeError } from '../errors/index.js';
 import { computeRoutes } from './compute.js';
@@ -13,6 +14,9 @@ import { identityRoutes } from './identity.js';
 import { imageRoutes } from './image.js';
 
 export type { ApiDeps, ApiLogger } from './deps.js';
+
+/** The largest JSON request body accepted. */
+export const JSON_BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** Builds the whole API. */
 export function createApi(deps: ApiDeps): Hono<ApiEnv> {
@@ -38,6 +42,21 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
       },
       'request',
     );
+  });
+
+  // JSON documents are small; only image data (PUT …/file) may be large.
+  const jsonLimit = bodyLimit({
+    maxSize: JSON_BODY_LIMIT_BYTES,
+    onError: () => {
+      throw new ComputeError(
+        'request.too_large',
+        `Cannot accept a request body over ${JSON_BODY_LIMIT_BYTES} bytes; only image data uploads may be larger`,
+      );
+    },
+  });
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'PUT' && c.req.path.endsWith('/file')) return next();
+    return jsonLimit(c, next);
   });
 
   app.get('/', (c) =>

@@ -98,6 +98,21 @@ describe('compute API: versions and microversions', () => {
     assert.match(JSON.stringify(bad.body), /API Version String two is of invalid format/u);
   });
 
+  it('refuses a JSON body over 1 MiB with 413 overLimit, storing nothing', async () => {
+    const api = await makeTestApi();
+    const huge = {
+      flavor: { name: 'big', ram: 64, vcpus: 1, disk: 0, description: 'x'.repeat(1024 * 1024) },
+    };
+    const res = await api.request('POST', '/compute/v2.1/flavors', {
+      body: huge,
+      headers: { 'OpenStack-API-Version': 'compute 2.55' },
+    });
+    assert.equal(res.status, 413);
+    assert.equal(res.headers.get('X-Compute-Error-Code'), 'request.too_large');
+    assert.ok('overLimit' in (res.body as object));
+    assert.deepEqual(await api.store.listFlavors(), []);
+  });
+
   it('answers unknown paths with a Nova itemNotFound fault', async () => {
     const api = await makeTestApi();
     const res = await api.request('GET', '/compute/v2.1/nothing-here');

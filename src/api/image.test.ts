@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { makeTestApi, type TestApi } from '../testing/api.js';
+import { JSON_BODY_LIMIT_BYTES } from './app.js';
 
 const PATCH = { 'Content-Type': 'application/openstack-images-v2.1-json-patch' };
 
@@ -283,6 +284,30 @@ describe('image API', () => {
       (await api.request('GET', `/image/v2/images/${id}/file`, { as: 'member' })).text,
       data,
     );
+  });
+
+  it('refuses image data sent as anything but application/octet-stream (415, image stays queued)', async () => {
+    const api = await makeTestApi();
+    const id = String((await createImage(api, 'member')).id);
+    const res = await api.request('PUT', `/image/v2/images/${id}/file`, {
+      as: 'member',
+      rawBody: 'x',
+      headers: { 'Content-Type': 'text/plain' },
+    });
+    assert.equal(res.status, 415);
+    assert.equal((await api.store.getImage(id))?.status, 'queued');
+  });
+
+  it('accepts image data larger than the JSON body limit', async () => {
+    const api = await makeTestApi();
+    const id = String((await createImage(api, 'member')).id);
+    const big = new Uint8Array(JSON_BODY_LIMIT_BYTES + 10).fill(7);
+    const res = await api.request('PUT', `/image/v2/images/${id}/file`, {
+      as: 'member',
+      rawBody: big,
+    });
+    assert.equal(res.status, 204);
+    assert.equal((await api.store.getImage(id))?.size, JSON_BODY_LIMIT_BYTES + 10);
   });
 
   it('deletes an image and its data; a protected image is refused with 403', async () => {

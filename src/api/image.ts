@@ -125,6 +125,13 @@ export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
   });
 
   app.put('/v2/images/:id/file', async (c) => {
+    const type = (c.req.header('Content-Type') ?? 'application/octet-stream').split(';')[0]?.trim();
+    if (type !== 'application/octet-stream') {
+      throw new ComputeError(
+        'request.unsupported_media_type',
+        `Cannot upload data to image ${c.req.param('id')}: Content-Type "${type ?? ''}" is not supported; use application/octet-stream`,
+      );
+    }
     await uploadImageData(deps, caller(c), c.req.param('id'), fromWebStream(c.req.raw.body));
     return c.body(null, 204);
   });

@@ -46,6 +46,10 @@ export const ERROR_CODES = {
     status: 415,
     summary: 'The request body has a content type the endpoint does not accept.',
   },
+  'request.too_large': {
+    status: 413,
+    summary: 'The request body is larger than the endpoint accepts (1 MiB for JSON documents).',
+  },
   'auth.unauthorized': {
     status: 401,
     summary:

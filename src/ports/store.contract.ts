@@ -215,6 +215,29 @@ export function storeContract(
       await store.close();
     });
 
+    it('creates a flavor and its access list together', async () => {
+      const store = await make();
+      await store.createFlavor(aFlavorRecord({ isPublic: false }), ['p9', 'p1']);
+      assert.deepEqual(await store.listFlavorAccess('f1'), ['p1', 'p9']);
+      await store.close();
+    });
+
+    it('lets exactly one of many concurrent creates of the same flavor name win', async () => {
+      const store = await make();
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          store.createFlavor(aFlavorRecord({ id: `f${i}`, extraSpecs: { 'hw:pmu': 'on' } })),
+        ),
+      );
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      for (const r of results) {
+        if (r.status === 'rejected')
+          assert.ok(hasCode('flavor.exists')(r.reason), String(r.reason));
+      }
+      assert.equal((await store.listFlavors()).length, 1);
+      await store.close();
+    });
+
     it('keeps flavor access per project and refuses a duplicate grant', async () => {
       const store = await make();
       await store.createFlavor(aFlavorRecord({ isPublic: false }));

@@ -126,8 +126,11 @@ export interface Store {
   /** Deletes tokens that expired at or before `now`; returns how many. */
   deleteExpiredTokens(now: string): Promise<number>;
 
-  /** Rejects with `flavor.exists` when the id or the name is taken. */
-  createFlavor(flavor: FlavorRecord): Promise<void>;
+  /**
+   * Creates a flavor and, in the same transaction, its access list. Rejects with `flavor.exists`
+   * when the id or the name is taken.
+   */
+  createFlavor(flavor: FlavorRecord, accessProjectIds?: readonly string[]): Promise<void>;
   getFlavor(id: string): Promise<FlavorRecord | undefined>;
   /** Sorted by id. */
   listFlavors(): Promise<FlavorRecord[]>;

@@ -47,9 +47,8 @@ export async function createFlavor(
     extraSpecs: {},
     createdAt: deps.clock.now().toISOString(),
   };
-  await deps.store.createFlavor(flavor);
   // NOTE: as in Nova, a private flavor is usable at once by the project that created it.
-  if (!flavor.isPublic) await deps.store.addFlavorAccess(flavor.id, ctx.projectId);
+  await deps.store.createFlavor(flavor, flavor.isPublic ? [] : [ctx.projectId]);
   return flavor;
 }
 

@@ -228,7 +228,7 @@ export async function bootstrapIdentity(
     const project = await deps.store.findProject(spec.project, DEFAULT_DOMAIN.id);
     if (project === undefined) {
       throw new ComputeError(
-        'request.invalid',
+        'input.invalid',
         `Cannot bootstrap user "${spec.name}": project "${spec.project}" is not configured`,
       );
     }

@@ -120,8 +120,12 @@ export async function makeTestApi(
       if (as !== null)
         headers['X-Auth-Token'] = typeof as === 'string' ? await api.token(as) : as.token;
       let body: string | Uint8Array | undefined;
-      if (call.rawBody !== undefined) body = call.rawBody;
-      else if (call.body !== undefined) {
+      if (call.rawBody !== undefined) {
+        body = call.rawBody;
+        if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
+          headers['Content-Type'] = 'application/octet-stream';
+        }
+      } else if (call.body !== undefined) {
         body = JSON.stringify(call.body);
         headers['Content-Type'] ??= 'application/json';
       }

@@ -102,13 +102,16 @@ export class MemoryStore implements Store {
     return count;
   }
 
-  async createFlavor(flavor: FlavorRecord): Promise<void> {
+  async createFlavor(
+    flavor: FlavorRecord,
+    accessProjectIds: readonly string[] = [],
+  ): Promise<void> {
     if (this.#flavors.has(flavor.id)) throw flavorIdExists(flavor.id);
     if ([...this.#flavors.values()].some((f) => f.name === flavor.name)) {
       throw flavorNameExists(flavor.name);
     }
     this.#flavors.set(flavor.id, copyFlavor(flavor));
-    this.#access.set(flavor.id, new Set());
+    this.#access.set(flavor.id, new Set(accessProjectIds));
   }
 
   async getFlavor(id: string): Promise<FlavorRecord | undefined> {

@@ -360,7 +360,10 @@ export class SqliteStore implements Store {
     return Number(result.numDeletedRows);
   }
 
-  async createFlavor(flavor: FlavorRecord): Promise<void> {
+  async createFlavor(
+    flavor: FlavorRecord,
+    accessProjectIds: readonly string[] = [],
+  ): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
       const clash = await trx
         .selectFrom('flavors')
@@ -386,6 +389,11 @@ export class SqliteStore implements Store {
         })
         .execute();
       await insertSpecs(trx, flavor.id, flavor.extraSpecs);
+      const access = [...new Set(accessProjectIds)].map((project_id) => ({
+        flavor_id: flavor.id,
+        project_id,
+      }));
+      if (access.length > 0) await trx.insertInto('flavor_access').values(access).execute();
     });
   }
 
