@@ -3,7 +3,7 @@
  * (`/image`) on one port, devstack-style. Every response carries a request id; every error goes
  * through toFault(); unexpected errors are logged with their stack and answered with a bare 500.
  */
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ComputeError } from '../errors/index.js';
@@ -45,7 +45,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   });
 
   // JSON documents are small; only image data (PUT …/file) may be large.
-  const jsonLimit = bodyLimit({
+  const jsonLimit: MiddlewareHandler<ApiEnv> = bodyLimit({
     maxSize: JSON_BODY_LIMIT_BYTES,
     onError: () => {
       throw new ComputeError(
