@@ -54,10 +54,9 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
       );
     },
   });
-  app.use('*', async (c, next) => {
-    if (c.req.method === 'PUT' && c.req.path.endsWith('/file')) return next();
-    return jsonLimit(c, next);
-  });
+  app.use('/identity/*', jsonLimit);
+  app.use('/compute/*', jsonLimit);
+  app.on(['POST', 'PATCH'], '/image/*', jsonLimit);
 
   app.get('/', (c) =>
     c.json({
