@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -145,15 +145,50 @@ describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, 
     );
   });
 
-  it('creates a private image, sets hw_pmu=true on it and shows it', () => {
+  it('lists flavors with their properties', () => {
+    const listed = JSON.parse(
+      openstack('admin', 'flavor', 'list', '--long', '-f', 'json').stdout,
+    ) as Record<string, unknown>[];
+    assert.deepEqual(
+      listed.map((f) => [f.Name, f.Properties]),
+      [['vran', { 'hw:pmu': 'false' }]],
+    );
+  });
+
+  it('creates a private image from a file, sets hw_pmu=true on it, shows it and saves its data', () => {
+    const disk = path.join(dir, 'disk.img');
+    writeFileSync(disk, 'not really a disk, but bytes all the same\n');
     const created = json(
-      openstack('admin', 'image', 'create', '--private', 'profiling', '-f', 'json'),
+      openstack(
+        'admin',
+        'image',
+        'create',
+        '--private',
+        '--disk-format',
+        'raw',
+        '--file',
+        disk,
+        'profiling',
+        '-f',
+        'json',
+      ),
     );
     assert.equal(created.visibility, 'private');
     const set = openstack('admin', 'image', 'set', '--property', 'hw_pmu=true', 'profiling');
     assert.equal(set.status, 0, set.stderr);
+    const refused = openstack('admin', 'image', 'set', '--property', 'hw_pmu=maybe', 'profiling');
+    assert.equal(refused.status, 1);
+    assert.match(
+      refused.stderr,
+      /'maybe' is not a valid boolean-like value\. The property 'hw_pmu' of image 'profiling'/u,
+    );
     const shown = json(openstack('admin', 'image', 'show', 'profiling', '-f', 'json'));
     assert.equal((shown.properties as Record<string, unknown>).hw_pmu, 'true');
+    assert.deepEqual([shown.status, shown.size], ['active', 42]);
+    const saved = path.join(dir, 'saved.img');
+    const save = openstack('admin', 'image', 'save', '--file', saved, 'profiling');
+    assert.equal(save.status, 0, save.stderr);
+    assert.equal(readFileSync(saved, 'utf8'), readFileSync(disk, 'utf8'));
   });
 
   it('keeps the private image invisible to a member of another project, and flavors admin-only', () => {
