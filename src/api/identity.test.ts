@@ -136,6 +136,41 @@ describe('identity API', () => {
     assert.equal(bogus.headers.get('X-Compute-Error-Code'), 'auth.token_not_found');
   });
 
+  it('revokes a token with DELETE /v3/auth/tokens; it stops working at once', async () => {
+    const api = await makeTestApi();
+    const member = await api.token('member');
+    const other = await api.token('other');
+    const foreign = await api.request('DELETE', '/identity/v3/auth/tokens', {
+      as: 'member',
+      headers: { 'X-Subject-Token': other },
+    });
+    assert.equal(foreign.status, 403);
+    assert.equal((await api.request('GET', '/compute/v2.1/flavors', { as: 'other' })).status, 200);
+    const own = await api.request('DELETE', '/identity/v3/auth/tokens', {
+      as: 'member',
+      headers: { 'X-Subject-Token': member },
+    });
+    assert.equal(own.status, 204);
+    assert.equal(
+      (await api.request('GET', '/compute/v2.1/flavors', { as: { token: member } })).status,
+      401,
+    );
+    const byAdmin = await api.request('DELETE', '/identity/v3/auth/tokens', {
+      as: 'admin',
+      headers: { 'X-Subject-Token': other },
+    });
+    assert.equal(byAdmin.status, 204);
+    assert.equal(
+      (await api.request('GET', '/image/v2/images', { as: { token: other } })).status,
+      401,
+    );
+    const again = await api.request('DELETE', '/identity/v3/auth/tokens', {
+      as: 'admin',
+      headers: { 'X-Subject-Token': other },
+    });
+    assert.equal(again.status, 404);
+  });
+
   it('expires tokens after their lifetime, everywhere', async () => {
     const api = await makeTestApi({ tokenTtlSeconds: 60 });
     const token = await api.token('member');

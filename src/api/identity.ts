@@ -8,6 +8,7 @@ import { ComputeError } from '../errors/index.js';
 import {
   authenticatePassword,
   DEFAULT_DOMAIN,
+  revokeToken,
   validateToken,
   type PasswordAuth,
   type RequestContext,
@@ -59,6 +60,12 @@ export function identityRoutes(deps: ApiDeps): Hono<ApiEnv> {
     }
     c.header('X-Subject-Token', subject ?? '');
     return c.json(tokenBody(c, deps, subjectContext));
+  });
+
+  app.delete('/v3/auth/tokens', async (c) => {
+    const callerContext = await validateToken(deps, c.req.header('X-Auth-Token'));
+    await revokeToken(deps, callerContext, c.req.header('X-Subject-Token'));
+    return c.body(null, 204);
   });
 
   return app;

@@ -147,6 +147,9 @@ export function storeContract(
       assert.equal(await store.deleteExpiredTokens('2026-01-01T02:00:00Z'), 1);
       assert.equal(await store.getToken('t-old'), undefined);
       assert.equal((await store.getToken('t-new'))?.userId, 'u1');
+      assert.equal(await store.deleteToken('t-new'), true);
+      assert.equal(await store.deleteToken('t-new'), false);
+      assert.equal(await store.getToken('t-new'), undefined);
       await store.close();
     });
 

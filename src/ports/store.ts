@@ -123,6 +123,8 @@ export interface Store {
 
   putToken(token: TokenRecord): Promise<void>;
   getToken(id: string): Promise<TokenRecord | undefined>;
+  /** Deletes one token (revocation); false when it did not exist. */
+  deleteToken(id: string): Promise<boolean>;
   /** Deletes tokens that expired at or before `now`; returns how many. */
   deleteExpiredTokens(now: string): Promise<number>;
 

@@ -173,6 +173,31 @@ export async function validateToken(
   };
 }
 
+/**
+ * Revokes a token. Users revoke their own tokens; admins any. `auth.token_not_found` when the
+ * token is unknown or expired.
+ */
+export async function revokeToken(
+  deps: IdentityDeps,
+  caller: RequestContext,
+  text: string | undefined,
+): Promise<void> {
+  let subject: RequestContext;
+  try {
+    subject = await validateToken(deps, text);
+  } catch {
+    // NOTE: Keystone wording (keystone/exception.py TokenNotFound).
+    throw new ComputeError('auth.token_not_found', `Could not find token: ${text ?? ''}.`);
+  }
+  if (!isAdmin(caller) && caller.userId !== subject.userId) {
+    throw new ComputeError(
+      'auth.forbidden',
+      `Cannot revoke a token of user ${subject.userName}: only admins revoke other users' tokens`,
+    );
+  }
+  await deps.store.deleteToken(digest(text ?? ''));
+}
+
 /** Looks a project up by id, for views. */
 export async function showProject(
   deps: IdentityDeps,

@@ -91,6 +91,10 @@ export class MemoryStore implements Store {
     return token === undefined ? undefined : { ...token, roles: [...token.roles] };
   }
 
+  async deleteToken(id: string): Promise<boolean> {
+    return this.#tokens.delete(id);
+  }
+
   async deleteExpiredTokens(now: string): Promise<number> {
     let count = 0;
     for (const [id, token] of this.#tokens) {

@@ -352,6 +352,11 @@ export class SqliteStore implements Store {
     };
   }
 
+  async deleteToken(id: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom('tokens').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
   async deleteExpiredTokens(now: string): Promise<number> {
     const result = await this.#db
       .deleteFrom('tokens')
