@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -255,5 +256,57 @@ describe('startService()', () => {
       startService(config),
       /Cannot bootstrap user "a": project "nowhere" is not configured/u,
     );
+  });
+});
+
+describe('vpmu serve (the process)', () => {
+  /** Starts `vpmu serve`, waits until it listens, stops it with SIGTERM; returns its output. */
+  async function runOnce(stateDir: string): Promise<{ out: string; code: number | null }> {
+    const child = spawn(
+      process.execPath,
+      ['bin/vpmu.js', 'serve', '--port', '0', '--state-dir', stateDir],
+      {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VPMU_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    for (let i = 0; i < 200 && !out.includes('vpmu listening on'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const url = /vpmu listening on (\S+)/u.exec(out)?.[1];
+    assert.ok(url !== undefined, `no listening line in: ${out}`);
+    assert.equal((await fetch(`${url}/compute/v2.1`)).status, 200);
+    child.kill('SIGTERM');
+    const code = await exited;
+    return { out, code };
+  }
+
+  it('prints a generated admin password once, and stops cleanly on SIGTERM', async () => {
+    const stateDir = path.join(dir, 'process');
+    const first = await runOnce(stateDir);
+    const password = /Generated the password of user "admin": (\S+)/u.exec(first.out)?.[1];
+    assert.equal(password, readFileSync(path.join(stateDir, 'admin-password'), 'utf8').trim());
+    assert.match(first.out, /vpmu stopped/u);
+    assert.equal(first.code, 0);
+    const second = await runOnce(stateDir);
+    assert.doesNotMatch(second.out, /Generated the password/u);
+    assert.equal(second.code, 0);
+  });
+
+  it('explains a bad flag with exit status 2 and the usage', () => {
+    const result = spawnSync(process.execPath, ['bin/vpmu.js', 'serve', '--port', 'eighty'], {
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 2);
+    assert.match(
+      result.stderr,
+      /Cannot use port "eighty": expected a whole number from 0 to 65535 \[cli\.usage\]/u,
+    );
+    assert.match(result.stderr, /Usage: vpmu serve/u);
   });
 });
