@@ -265,6 +265,9 @@ export async function deleteImage(deps: ImageDeps, ctx: RequestContext, id: stri
   if (image.dataLocation !== null) await deps.files.delete(image.dataLocation);
 }
 
+/** Images whose data is being uploaded right now, per store (one service process owns a store). */
+const UPLOADING = new WeakMap<Store, Set<string>>();
+
 /** Stores an image's data (only once, while queued), with its size and checksums; the image becomes active. */
 export async function uploadImageData(
   deps: ImageDeps,
@@ -279,6 +282,27 @@ export async function uploadImageData(
       `Cannot upload data to image ${id}: it is ${image.status} and its data was already uploaded`,
     );
   }
+  const uploading = UPLOADING.get(deps.store) ?? new Set<string>();
+  UPLOADING.set(deps.store, uploading);
+  if (uploading.has(id)) {
+    throw new ComputeError(
+      'image.conflict',
+      `Cannot upload data to image ${id}: another upload to it is in progress`,
+    );
+  }
+  uploading.add(id);
+  try {
+    return await storeData(deps, image, chunks);
+  } finally {
+    uploading.delete(id);
+  }
+}
+
+async function storeData(
+  deps: ImageDeps,
+  image: ImageRecord,
+  chunks: AsyncIterable<Uint8Array>,
+): Promise<ImageRecord> {
   const md5 = createHash('md5');
   const sha512 = createHash('sha512');
   const hashed = (async function* () {
@@ -288,7 +312,7 @@ export async function uploadImageData(
       yield chunk;
     }
   })();
-  const stored = await deps.files.write(id, hashed);
+  const stored = await deps.files.write(image.id, hashed);
   const updated: ImageRecord = {
     ...image,
     status: 'active',

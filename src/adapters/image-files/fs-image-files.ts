@@ -1,4 +1,5 @@
 /** Image data as files under a directory: `<dir>/<image id>`, written to a temporary name first. */
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,7 +21,8 @@ export class FsImageFiles implements ImageFiles {
     }
     await mkdir(this.#dir, { recursive: true });
     const final = path.join(this.#dir, imageId);
-    const partial = `${final}.partial`;
+    // A unique temporary name: concurrent writers never share a file.
+    const partial = `${final}.${randomUUID()}.partial`;
     let size = 0;
     const counted = Readable.from(
       (async function* () {
