@@ -163,9 +163,7 @@ validation and revocation: no \`/v3/projects\`, \`/v3/users\` or role APIs (user
 from the configuration file). Flavor and image lists are not paged (\`limit\`/\`marker\` are
 ignored), and flavors have no \`minRam\`/\`minDisk\` filters. Images have no members (so
 \`shared\` means owner-only), no locations, no import API and no \`/v2/schemas\`. Image faults use
-Nova's JSON body rather than Glance's text body. A JSON number in an extra-spec value is turned
-into text the JavaScript way, so \`1.0\` becomes \`"1"\` (Nova's Python gives \`"1.0"\`, which it
-refuses for a boolean).
+Nova's JSON body rather than Glance's text body.
 
 The samples below were recorded in order by the test, as users \`admin\` (project admin),
 \`member\` (project demo) and \`other\` (project other); tokens are shortened to fixed strings.

@@ -29,6 +29,11 @@ async function createFlavor(
   return (res.body as { flavor: { id: string } }).flavor.id;
 }
 
+function message(res: { body: unknown }): string {
+  const [fault] = Object.values(res.body as Record<string, { message: string }>);
+  return fault?.message ?? '';
+}
+
 function extraSpecs(res: { body: unknown }): unknown {
   return (res.body as { extra_specs: unknown }).extra_specs;
 }
@@ -495,6 +500,36 @@ describe('compute API: os-extra_specs', () => {
       (unknown.body as { badRequest: { message: string } }).badRequest.message,
       /^Validation failed; extra spec 'hw:pmuu' does not appear to be a valid extra spec\..*Did you mean 'hw:pmu'\?$/u,
     );
+  });
+
+  it('str()s JSON numbers as Nova does: 1 is "1", 1.0 is "1.0" (not a boolean), strings untouched', async () => {
+    const api = await makeTestApi();
+    await createFlavor(api, { id: 'f1' });
+    const post = (raw: string) =>
+      api.request('POST', '/compute/v2.1/flavors/f1/os-extra_specs', {
+        rawBody: raw,
+        headers: { 'Content-Type': 'application/json', ...MV('2.61') },
+      });
+    const float = await post('{"extra_specs": {"hw:pmu": 1.0}}');
+    assert.equal(float.status, 400);
+    assert.match(message(float), /^Validation failed; '1\.0' is not a valid boolean-like value\./u);
+    const cores = await post('{"extra_specs": {"hw:cpu_cores": 2.0}}');
+    assert.match(message(cores), /^Validation failed; '2\.0' is not a valid integer value\./u);
+    const huge = await post('{"extra_specs": {"trait:X": 1e20, "trait:Y": -2.5E-7}}');
+    assert.deepEqual(extraSpecs(huge), { 'trait:X': '1e+20', 'trait:Y': '-2.5e-07' });
+    const int = await post('{"extra_specs": {"hw:pmu": 1, "trait:Z": "1.0 \\" 2.5e3"}}');
+    assert.deepEqual(extraSpecs(int), { 'hw:pmu': '1', 'trait:Z': '1.0 " 2.5e3' });
+    const put = await api.request('PUT', '/compute/v2.1/flavors/f1/os-extra_specs/hw:pmu', {
+      rawBody: '{"hw:pmu": 0.0}',
+      headers: { 'Content-Type': 'application/json' },
+    });
+    assert.equal(put.status, 400);
+    assert.deepEqual((await api.store.getFlavor('f1'))?.extraSpecs, {
+      'hw:pmu': '1',
+      'trait:X': '1e+20',
+      'trait:Y': '-2.5e-07',
+      'trait:Z': '1.0 " 2.5e3',
+    });
   });
 
   it('checks that a PUT body names exactly the key in the URL', async () => {

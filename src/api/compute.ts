@@ -21,7 +21,7 @@ import {
   type NewFlavor,
   type PublicFilter,
 } from '../services/index.js';
-import { caller, member, origin, readJsonObject } from './_http.js';
+import { caller, FLOAT_LITERAL, member, origin, pythonFloat, readJsonObject } from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import {
   atLeast,
@@ -128,7 +128,7 @@ export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
   });
 
   app.post('/v2.1/flavors/:id/os-extra_specs', async (c) => {
-    const body = await readJsonObject(c, 'object with "extra_specs"');
+    const body = await readJsonObject(c, 'object with "extra_specs"', { floatLiterals: true });
     const specs = parseSpecs(member(body, 'extra_specs'));
     await setExtraSpecs(deps, caller(c), c.req.param('id'), specs, rules(c.get('microversion')));
     return c.json({ extra_specs: specs });
@@ -142,7 +142,7 @@ export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
 
   app.put('/v2.1/flavors/:id/os-extra_specs/:key', async (c) => {
     const key = c.req.param('key');
-    const body = await readJsonObject(c, `object with "${key}"`);
+    const body = await readJsonObject(c, `object with "${key}"`, { floatLiterals: true });
     const keys = Object.keys(body);
     // NOTE: Nova wording (nova/api/openstack/compute/flavors_extraspecs.py update).
     if (keys.length > 1)
@@ -319,10 +319,22 @@ function parseFlavorId(raw: unknown): string | undefined {
   return id;
 }
 
+/** Python's str() of a float literal marked by readJsonObject({ floatLiterals: true }). */
+function asFloatLiteral(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const entries = Object.entries(value);
+  const [first] = entries;
+  if (entries.length !== 1 || first?.[0] !== FLOAT_LITERAL || typeof first[1] !== 'string') {
+    return undefined;
+  }
+  return pythonFloat(first[1]);
+}
+
 /** Nova's extra-spec body: keys of 1–255 safe characters, string or number values of at most 255. */
 function parseSpecs(body: Record<string, unknown>): Record<string, string> {
   const specs: Record<string, string> = {};
-  for (const [key, raw] of Object.entries(body)) {
+  for (const [key, given] of Object.entries(body)) {
+    const raw = asFloatLiteral(given) ?? given;
     if (!/^[a-zA-Z0-9-_:. /]{1,255}$/u.test(key)) {
       throw invalidField(
         `extra_specs.${key}`,
@@ -330,7 +342,8 @@ function parseSpecs(body: Record<string, unknown>): Record<string, string> {
         `The key '${key}' must be 1 to 255 letters, digits or "-_:. /"`,
       );
     }
-    // NOTE: Nova's schema allows strings and numbers and str()s numbers before validating them.
+    // NOTE: Nova's schema allows strings and numbers and str()s numbers before validating them,
+    // so 1 becomes "1" and 1.0 becomes "1.0" (asFloatLiteral keeps Python's spelling).
     if (typeof raw !== 'string' && typeof raw !== 'number') {
       throw invalidField(
         `extra_specs.${key}`,
