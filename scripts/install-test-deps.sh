@@ -2,12 +2,13 @@
 # Installs the Debian packages the test suite needs (needs root; idempotent).
 #   libvirt-clients  virsh and virt-xml-validate (golden XML, test:///default define/read-back)
 #   libxml2-utils    xmllint, which virt-xml-validate runs
+#   python3-openstackclient  the stock `openstack` client for the end-to-end API test
 #   libvirt-dev      headers the optional @unraid/libvirt binding builds against (npm ci)
 #   qemu-utils       qemu-img, for instance disks
 # and, without recommends (no systemd, no desktop stack), a real daemon for the end-to-end tests:
 #   libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
 set -euo pipefail
-packages=(libvirt-clients libxml2-utils libvirt-dev qemu-utils)
+packages=(libvirt-clients libxml2-utils libvirt-dev qemu-utils python3-openstackclient)
 daemon_packages=(libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86)
 
 missing_of() {

@@ -65,6 +65,85 @@ export const ERROR_CODES = {
     summary:
       'An instance disk could not be created or removed (qemu-img failed, missing image file).',
   },
+  'request.invalid': {
+    status: 400,
+    summary:
+      'An HTTP request is malformed: bad JSON, a missing or mistyped field, an unknown query value.',
+  },
+  'request.not_acceptable': {
+    status: 406,
+    summary: 'The requested compute API microversion is outside the supported range.',
+  },
+  'request.unsupported_media_type': {
+    status: 415,
+    summary: 'The request body has a content type the endpoint does not accept.',
+  },
+  'request.too_large': {
+    status: 413,
+    summary: 'The request body is larger than the endpoint accepts (1 MiB for JSON documents).',
+  },
+  'auth.unauthorized': {
+    status: 401,
+    summary:
+      'The request carries no token, or an unknown or expired one, or the credentials are wrong.',
+  },
+  'auth.forbidden': {
+    status: 403,
+    summary: 'The caller is authenticated but its roles do not allow the action.',
+  },
+  'auth.token_not_found': {
+    status: 404,
+    summary: 'The token to validate (X-Subject-Token) is unknown or expired.',
+  },
+  'route.not_found': {
+    status: 404,
+    summary: 'No API endpoint answers this path.',
+  },
+  'flavor.not_found': {
+    status: 404,
+    summary: 'No flavor with this id is visible to the caller.',
+  },
+  'flavor.extra_spec_not_found': {
+    status: 404,
+    summary: 'The flavor has no extra spec with this key.',
+  },
+  'flavor.exists': {
+    status: 409,
+    summary: 'A flavor with this id or name already exists.',
+  },
+  'flavor.access_exists': {
+    status: 409,
+    summary: 'The project already has access to the private flavor.',
+  },
+  'flavor.is_public': {
+    status: 409,
+    summary: 'Access lists apply only to private flavors; the flavor is public.',
+  },
+  'image.not_found': {
+    status: 404,
+    summary: 'No image with this id is visible to the caller.',
+  },
+  'image.exists': {
+    status: 409,
+    summary: 'An image with this id already exists.',
+  },
+  'image.read_only': {
+    status: 403,
+    summary: 'The image attribute cannot be changed by a patch (id, status, size, checksums, …).',
+  },
+  'image.protected': {
+    status: 403,
+    summary: 'The image is protected and cannot be deleted; clear protected first.',
+  },
+  'image.conflict': {
+    status: 409,
+    summary:
+      'The image is not in a state that allows the change (data already uploaded, property missing for replace or remove).',
+  },
+  'internal.unexpected': {
+    status: 500,
+    summary: 'An unexpected error; the detail is in the service log under the request id.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

@@ -6,6 +6,7 @@ import { QemuImgDisks } from '../adapters/disks/qemu-img-disks.js';
 import { LocalHostProbe } from '../adapters/host/host-probe.js';
 import { LibvirtHypervisor } from '../adapters/libvirt/libvirt-hypervisor.js';
 import { runCli } from '../cli/main.js';
+import { runServe } from './serve.js';
 
 const packageJson = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
@@ -14,6 +15,12 @@ const packageJson = JSON.parse(
 /** Runs `vpmu` with the process's arguments and returns the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
+    if (argv[0] === 'serve') {
+      return await runServe(argv.slice(1), {
+        out: (text) => process.stdout.write(text),
+        err: (text) => process.stderr.write(text),
+      });
+    }
     return await runCli(argv, {
       out: (text) => process.stdout.write(text),
       err: (text) => process.stderr.write(text),

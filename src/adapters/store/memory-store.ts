@@ -1,0 +1,221 @@
+/** An in-memory Store for tests and throwaway runs. Every method is synchronous underneath, so atomic. */
+import {
+  ROLES,
+  type FlavorRecord,
+  type ImageFilter,
+  type ImageRecord,
+  type ProjectRecord,
+  type Role,
+  type RoleAssignment,
+  type Store,
+  type TokenRecord,
+  type UserRecord,
+} from '../../ports/store.js';
+import {
+  flavorAccessExists,
+  flavorIdExists,
+  flavorNameExists,
+  flavorNotFound,
+  imageExists,
+  imageNotFound,
+} from '../../ports/store-errors.js';
+
+/** Keeps everything in maps; records are copied in and out so callers cannot alias them. */
+export class MemoryStore implements Store {
+  readonly #projects = new Map<string, ProjectRecord>();
+  readonly #users = new Map<string, UserRecord>();
+  readonly #roles = new Set<string>();
+  readonly #tokens = new Map<string, TokenRecord>();
+  readonly #flavors = new Map<string, FlavorRecord>();
+  readonly #access = new Map<string, Set<string>>();
+  readonly #images = new Map<string, ImageRecord>();
+
+  async createProject(project: ProjectRecord): Promise<void> {
+    if (this.#projects.has(project.id) || this.#findProjectSync(project.name, project.domainId)) {
+      throw new Error(`Cannot create project "${project.name}": it already exists`);
+    }
+    this.#projects.set(project.id, { ...project });
+  }
+
+  async getProject(id: string): Promise<ProjectRecord | undefined> {
+    return copy(this.#projects.get(id));
+  }
+
+  async findProject(name: string, domainId: string): Promise<ProjectRecord | undefined> {
+    return copy(this.#findProjectSync(name, domainId));
+  }
+
+  async listProjects(): Promise<ProjectRecord[]> {
+    return [...this.#projects.values()]
+      .sort((a, b) => compare(a.name, b.name))
+      .map((p) => ({ ...p }));
+  }
+
+  async createUser(user: UserRecord): Promise<void> {
+    const taken = [...this.#users.values()].some(
+      (u) => u.id === user.id || (u.name === user.name && u.domainId === user.domainId),
+    );
+    if (taken) throw new Error(`Cannot create user "${user.name}": it already exists`);
+    this.#users.set(user.id, { ...user });
+  }
+
+  async getUser(id: string): Promise<UserRecord | undefined> {
+    return copy(this.#users.get(id));
+  }
+
+  async findUser(name: string, domainId: string): Promise<UserRecord | undefined> {
+    return copy([...this.#users.values()].find((u) => u.name === name && u.domainId === domainId));
+  }
+
+  async setPassword(userId: string, passwordHash: string): Promise<void> {
+    const user = this.#users.get(userId);
+    if (user === undefined)
+      throw new Error(`Cannot set the password of user ${userId}: no such user`);
+    this.#users.set(userId, { ...user, passwordHash });
+  }
+
+  async assignRole(assignment: RoleAssignment): Promise<void> {
+    this.#roles.add(JSON.stringify([assignment.userId, assignment.projectId, assignment.role]));
+  }
+
+  async listRoles(userId: string, projectId: string): Promise<Role[]> {
+    return ROLES.filter((role) => this.#roles.has(JSON.stringify([userId, projectId, role])));
+  }
+
+  async putToken(token: TokenRecord): Promise<void> {
+    this.#tokens.set(token.id, { ...token, roles: [...token.roles] });
+  }
+
+  async getToken(id: string): Promise<TokenRecord | undefined> {
+    const token = this.#tokens.get(id);
+    return token === undefined ? undefined : { ...token, roles: [...token.roles] };
+  }
+
+  async deleteToken(id: string): Promise<boolean> {
+    return this.#tokens.delete(id);
+  }
+
+  async deleteExpiredTokens(now: string): Promise<number> {
+    let count = 0;
+    for (const [id, token] of this.#tokens) {
+      if (token.expiresAt <= now) {
+        this.#tokens.delete(id);
+        count++;
+      }
+    }
+    return count;
+  }
+
+  async createFlavor(
+    flavor: FlavorRecord,
+    accessProjectIds: readonly string[] = [],
+  ): Promise<void> {
+    if (this.#flavors.has(flavor.id)) throw flavorIdExists(flavor.id);
+    if ([...this.#flavors.values()].some((f) => f.name === flavor.name)) {
+      throw flavorNameExists(flavor.name);
+    }
+    this.#flavors.set(flavor.id, copyFlavor(flavor));
+    this.#access.set(flavor.id, new Set(accessProjectIds));
+  }
+
+  async getFlavor(id: string): Promise<FlavorRecord | undefined> {
+    const flavor = this.#flavors.get(id);
+    return flavor === undefined ? undefined : copyFlavor(flavor);
+  }
+
+  async listFlavors(): Promise<FlavorRecord[]> {
+    return [...this.#flavors.values()].sort((a, b) => compare(a.id, b.id)).map(copyFlavor);
+  }
+
+  async deleteFlavor(id: string): Promise<boolean> {
+    this.#access.delete(id);
+    return this.#flavors.delete(id);
+  }
+
+  async setExtraSpecs(
+    flavorId: string,
+    specs: Readonly<Record<string, string>>,
+  ): Promise<FlavorRecord> {
+    const flavor = this.#flavors.get(flavorId);
+    if (flavor === undefined) throw flavorNotFound(flavorId);
+    const updated = { ...flavor, extraSpecs: { ...flavor.extraSpecs, ...specs } };
+    this.#flavors.set(flavorId, updated);
+    return copyFlavor(updated);
+  }
+
+  async deleteExtraSpec(flavorId: string, key: string): Promise<boolean> {
+    const flavor = this.#flavors.get(flavorId);
+    if (flavor === undefined || !Object.hasOwn(flavor.extraSpecs, key)) return false;
+    const extraSpecs = { ...flavor.extraSpecs };
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a map keyed by spec name
+    delete extraSpecs[key];
+    this.#flavors.set(flavorId, { ...flavor, extraSpecs });
+    return true;
+  }
+
+  async addFlavorAccess(flavorId: string, projectId: string): Promise<void> {
+    const access = this.#access.get(flavorId);
+    if (access === undefined) throw flavorNotFound(flavorId);
+    if (access.has(projectId)) throw flavorAccessExists(flavorId, projectId);
+    access.add(projectId);
+  }
+
+  async listFlavorAccess(flavorId: string): Promise<string[]> {
+    return [...(this.#access.get(flavorId) ?? [])].sort(compare);
+  }
+
+  async createImage(image: ImageRecord): Promise<void> {
+    if (this.#images.has(image.id)) throw imageExists(image.id);
+    this.#images.set(image.id, copyImage(image));
+  }
+
+  async getImage(id: string): Promise<ImageRecord | undefined> {
+    const image = this.#images.get(id);
+    return image === undefined ? undefined : copyImage(image);
+  }
+
+  async listImages(filter: ImageFilter = {}): Promise<ImageRecord[]> {
+    return [...this.#images.values()]
+      .filter(
+        (i) =>
+          (filter.name === undefined || i.name === filter.name) &&
+          (filter.owner === undefined || i.owner === filter.owner) &&
+          (filter.visibility === undefined || i.visibility === filter.visibility),
+      )
+      .sort((a, b) => compare(a.createdAt, b.createdAt) || compare(a.id, b.id))
+      .map(copyImage);
+  }
+
+  async saveImage(image: ImageRecord): Promise<void> {
+    if (!this.#images.has(image.id)) throw imageNotFound(image.id);
+    this.#images.set(image.id, copyImage(image));
+  }
+
+  async deleteImage(id: string): Promise<boolean> {
+    return this.#images.delete(id);
+  }
+
+  async close(): Promise<void> {
+    // nothing to release
+  }
+
+  #findProjectSync(name: string, domainId: string): ProjectRecord | undefined {
+    return [...this.#projects.values()].find((p) => p.name === name && p.domainId === domainId);
+  }
+}
+
+function copy<T extends object>(value: T | undefined): T | undefined {
+  return value === undefined ? undefined : { ...value };
+}
+
+function copyFlavor(flavor: FlavorRecord): FlavorRecord {
+  return { ...flavor, extraSpecs: { ...flavor.extraSpecs } };
+}
+
+function copyImage(image: ImageRecord): ImageRecord {
+  return { ...image, tags: [...image.tags], properties: { ...image.properties } };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { storeContract } from '../../ports/store.contract.js';
+import type { Store } from '../../ports/store.js';
+import { openSqliteStore } from './sqlite-store.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-sqlite-'));
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+let n = 0;
+const files = new WeakMap<Store, string>();
+
+storeContract(
+  'SqliteStore',
+  async () => {
+    const file = path.join(dir, `store-${++n}.db`);
+    const store = await openSqliteStore(file);
+    files.set(store, file);
+    return store;
+  },
+  async (store) => {
+    const file = files.get(store);
+    assert.ok(file !== undefined);
+    await store.close();
+    return openSqliteStore(file);
+  },
+);
+
+describe('openSqliteStore()', () => {
+  it('applies migrations once: opening an existing file twice keeps its data', async () => {
+    const file = path.join(dir, 'twice.db');
+    const first = await openSqliteStore(file);
+    await first.createProject({
+      id: 'p',
+      name: 'p',
+      domainId: 'default',
+      description: '',
+      enabled: true,
+    });
+    await first.close();
+    const second = await openSqliteStore(file);
+    assert.equal((await second.listProjects()).length, 1);
+    await second.close();
+  });
+
+  it('rolls back a failed flavor create: no extra specs are left behind', async () => {
+    const store = await openSqliteStore(path.join(dir, 'atomic.db'));
+    await store.createFlavor({
+      id: 'f1',
+      name: 'a',
+      vcpus: 1,
+      memoryMiB: 1,
+      diskGiB: 0,
+      swapMiB: 0,
+      ephemeralGiB: 0,
+      rxtxFactor: 1,
+      isPublic: true,
+      description: null,
+      extraSpecs: {},
+      createdAt: 'now',
+    });
+    await assert.rejects(
+      store.createFlavor({
+        id: 'f2',
+        name: 'a',
+        vcpus: 1,
+        memoryMiB: 1,
+        diskGiB: 0,
+        swapMiB: 0,
+        ephemeralGiB: 0,
+        rxtxFactor: 1,
+        isPublic: true,
+        description: null,
+        extraSpecs: { 'hw:pmu': 'on' },
+        createdAt: 'now',
+      }),
+    );
+    assert.equal(await store.getFlavor('f2'), undefined);
+    await assert.rejects(store.setExtraSpecs('f2', { 'hw:pmu': 'on' }));
+    await store.close();
+  });
+});

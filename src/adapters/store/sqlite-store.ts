@@ -1,0 +1,668 @@
+/**
+ * The embedded Store: Kysely over better-sqlite3, one file under the state directory. Migrations
+ * are code, applied in order at open; each write runs in one transaction.
+ */
+import Database from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, sql, type Migration, type Transaction } from 'kysely';
+import {
+  flavorAccessExists,
+  flavorIdExists,
+  flavorNameExists,
+  flavorNotFound,
+  imageExists,
+  imageNotFound,
+} from '../../ports/store-errors.js';
+import {
+  ROLES,
+  type FlavorRecord,
+  type ImageFilter,
+  type ImageRecord,
+  type ProjectRecord,
+  type Role,
+  type RoleAssignment,
+  type Store,
+  type TokenRecord,
+  type UserRecord,
+  type Visibility,
+  type ImageStatus,
+} from '../../ports/store.js';
+
+interface Tables {
+  projects: { id: string; name: string; domain_id: string; description: string; enabled: number };
+  users: { id: string; name: string; domain_id: string; password_hash: string; enabled: number };
+  role_assignments: { user_id: string; project_id: string; role: string };
+  tokens: {
+    id: string;
+    user_id: string;
+    project_id: string;
+    roles: string;
+    issued_at: string;
+    expires_at: string;
+    audit_id: string;
+  };
+  flavors: {
+    id: string;
+    name: string;
+    vcpus: number;
+    memory_mib: number;
+    disk_gib: number;
+    swap_mib: number;
+    ephemeral_gib: number;
+    rxtx_factor: number;
+    is_public: number;
+    description: string | null;
+    created_at: string;
+  };
+  flavor_extra_specs: { flavor_id: string; key: string; value: string };
+  flavor_access: { flavor_id: string; project_id: string };
+  images: {
+    id: string;
+    name: string | null;
+    owner: string;
+    visibility: string;
+    status: string;
+    protected: number;
+    os_hidden: number;
+    disk_format: string | null;
+    container_format: string | null;
+    min_disk_gib: number;
+    min_ram_mib: number;
+    tags: string;
+    size: number | null;
+    checksum: string | null;
+    os_hash_algo: string | null;
+    os_hash_value: string | null;
+    data_location: string | null;
+    created_at: string;
+    updated_at: string;
+  };
+  image_properties: { image_id: string; key: string; value: string };
+}
+
+/** Schema history. Append only: a released migration is never edited. */
+const MIGRATIONS: Record<string, Migration> = {
+  '0001_identity_flavors_images': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('projects')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('domain_id', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('enabled', 'integer', (c) => c.notNull())
+        .addUniqueConstraint('projects_name_domain', ['name', 'domain_id'])
+        .execute();
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('domain_id', 'text', (c) => c.notNull())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('enabled', 'integer', (c) => c.notNull())
+        .addUniqueConstraint('users_name_domain', ['name', 'domain_id'])
+        .execute();
+      await db.schema
+        .createTable('role_assignments')
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('project_id', 'text', (c) =>
+          c.notNull().references('projects.id').onDelete('cascade'),
+        )
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('role_assignments_pk', ['user_id', 'project_id', 'role'])
+        .execute();
+      await db.schema
+        .createTable('tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('roles', 'text', (c) => c.notNull())
+        .addColumn('issued_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('audit_id', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('flavors')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('vcpus', 'integer', (c) => c.notNull())
+        .addColumn('memory_mib', 'integer', (c) => c.notNull())
+        .addColumn('disk_gib', 'integer', (c) => c.notNull())
+        .addColumn('swap_mib', 'integer', (c) => c.notNull())
+        .addColumn('ephemeral_gib', 'integer', (c) => c.notNull())
+        .addColumn('rxtx_factor', 'real', (c) => c.notNull())
+        .addColumn('is_public', 'integer', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('flavor_extra_specs')
+        .addColumn('flavor_id', 'text', (c) =>
+          c.notNull().references('flavors.id').onDelete('cascade'),
+        )
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('flavor_extra_specs_pk', ['flavor_id', 'key'])
+        .execute();
+      await db.schema
+        .createTable('flavor_access')
+        .addColumn('flavor_id', 'text', (c) =>
+          c.notNull().references('flavors.id').onDelete('cascade'),
+        )
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('flavor_access_pk', ['flavor_id', 'project_id'])
+        .execute();
+      await db.schema
+        .createTable('images')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text')
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('visibility', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('protected', 'integer', (c) => c.notNull())
+        .addColumn('os_hidden', 'integer', (c) => c.notNull())
+        .addColumn('disk_format', 'text')
+        .addColumn('container_format', 'text')
+        .addColumn('min_disk_gib', 'integer', (c) => c.notNull())
+        .addColumn('min_ram_mib', 'integer', (c) => c.notNull())
+        .addColumn('tags', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer')
+        .addColumn('checksum', 'text')
+        .addColumn('os_hash_algo', 'text')
+        .addColumn('os_hash_value', 'text')
+        .addColumn('data_location', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('image_properties')
+        .addColumn('image_id', 'text', (c) =>
+          c.notNull().references('images.id').onDelete('cascade'),
+        )
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('image_properties_pk', ['image_id', 'key'])
+        .execute();
+    },
+  },
+};
+
+/** Opens (creating if needed) the database file and applies pending migrations. */
+export async function openSqliteStore(file: string): Promise<SqliteStore> {
+  const database = new Database(file);
+  database.pragma('journal_mode = WAL');
+  database.pragma('foreign_keys = ON');
+  database.pragma('busy_timeout = 5000');
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => MIGRATIONS },
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    await db.destroy();
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`Cannot migrate the database ${file}: migration ${failed} failed`, {
+      cause: error,
+    });
+  }
+  return new SqliteStore(db);
+}
+
+/** The SQLite Store; get one from openSqliteStore(). */
+export class SqliteStore implements Store {
+  readonly #db: Kysely<Tables>;
+
+  constructor(db: Kysely<Tables>) {
+    this.#db = db;
+  }
+
+  async createProject(project: ProjectRecord): Promise<void> {
+    await this.#db
+      .insertInto('projects')
+      .values({
+        id: project.id,
+        name: project.name,
+        domain_id: project.domainId,
+        description: project.description,
+        enabled: project.enabled ? 1 : 0,
+      })
+      .execute();
+  }
+
+  async getProject(id: string): Promise<ProjectRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('projects')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toProject(row);
+  }
+
+  async findProject(name: string, domainId: string): Promise<ProjectRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('projects')
+      .selectAll()
+      .where('name', '=', name)
+      .where('domain_id', '=', domainId)
+      .executeTakeFirst();
+    return row && toProject(row);
+  }
+
+  async listProjects(): Promise<ProjectRecord[]> {
+    const rows = await this.#db.selectFrom('projects').selectAll().orderBy('name').execute();
+    return rows.map(toProject);
+  }
+
+  async createUser(user: UserRecord): Promise<void> {
+    await this.#db
+      .insertInto('users')
+      .values({
+        id: user.id,
+        name: user.name,
+        domain_id: user.domainId,
+        password_hash: user.passwordHash,
+        enabled: user.enabled ? 1 : 0,
+      })
+      .execute();
+  }
+
+  async getUser(id: string): Promise<UserRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async findUser(name: string, domainId: string): Promise<UserRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('users')
+      .selectAll()
+      .where('name', '=', name)
+      .where('domain_id', '=', domainId)
+      .executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async setPassword(userId: string, passwordHash: string): Promise<void> {
+    const result = await this.#db
+      .updateTable('users')
+      .set({ password_hash: passwordHash })
+      .where('id', '=', userId)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) {
+      throw new Error(`Cannot set the password of user ${userId}: no such user`);
+    }
+  }
+
+  async assignRole(assignment: RoleAssignment): Promise<void> {
+    await this.#db
+      .insertInto('role_assignments')
+      .values({
+        user_id: assignment.userId,
+        project_id: assignment.projectId,
+        role: assignment.role,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  async listRoles(userId: string, projectId: string): Promise<Role[]> {
+    const rows = await this.#db
+      .selectFrom('role_assignments')
+      .select('role')
+      .where('user_id', '=', userId)
+      .where('project_id', '=', projectId)
+      .execute();
+    const held = new Set(rows.map((r) => r.role));
+    return ROLES.filter((role) => held.has(role));
+  }
+
+  async putToken(token: TokenRecord): Promise<void> {
+    await this.#db
+      .insertInto('tokens')
+      .values({
+        id: token.id,
+        user_id: token.userId,
+        project_id: token.projectId,
+        roles: JSON.stringify(token.roles),
+        issued_at: token.issuedAt,
+        expires_at: token.expiresAt,
+        audit_id: token.auditId,
+      })
+      .execute();
+  }
+
+  async getToken(id: string): Promise<TokenRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('tokens')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    return {
+      id: row.id,
+      userId: row.user_id,
+      projectId: row.project_id,
+      roles: JSON.parse(row.roles) as Role[],
+      issuedAt: row.issued_at,
+      expiresAt: row.expires_at,
+      auditId: row.audit_id,
+    };
+  }
+
+  async deleteToken(id: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom('tokens').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async deleteExpiredTokens(now: string): Promise<number> {
+    const result = await this.#db
+      .deleteFrom('tokens')
+      .where('expires_at', '<=', now)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async createFlavor(
+    flavor: FlavorRecord,
+    accessProjectIds: readonly string[] = [],
+  ): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const clash = await trx
+        .selectFrom('flavors')
+        .select(['id', 'name'])
+        .where((eb) => eb.or([eb('id', '=', flavor.id), eb('name', '=', flavor.name)]))
+        .execute();
+      if (clash.some((row) => row.id === flavor.id)) throw flavorIdExists(flavor.id);
+      if (clash.length > 0) throw flavorNameExists(flavor.name);
+      await trx
+        .insertInto('flavors')
+        .values({
+          id: flavor.id,
+          name: flavor.name,
+          vcpus: flavor.vcpus,
+          memory_mib: flavor.memoryMiB,
+          disk_gib: flavor.diskGiB,
+          swap_mib: flavor.swapMiB,
+          ephemeral_gib: flavor.ephemeralGiB,
+          rxtx_factor: flavor.rxtxFactor,
+          is_public: flavor.isPublic ? 1 : 0,
+          description: flavor.description,
+          created_at: flavor.createdAt,
+        })
+        .execute();
+      await insertSpecs(trx, flavor.id, flavor.extraSpecs);
+      const access = [...new Set(accessProjectIds)].map((project_id) => ({
+        flavor_id: flavor.id,
+        project_id,
+      }));
+      if (access.length > 0) await trx.insertInto('flavor_access').values(access).execute();
+    });
+  }
+
+  async getFlavor(id: string): Promise<FlavorRecord | undefined> {
+    return (await this.#readFlavors(this.#db, id))[0];
+  }
+
+  async listFlavors(): Promise<FlavorRecord[]> {
+    return this.#readFlavors(this.#db);
+  }
+
+  async deleteFlavor(id: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom('flavors').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async setExtraSpecs(
+    flavorId: string,
+    specs: Readonly<Record<string, string>>,
+  ): Promise<FlavorRecord> {
+    return this.#db.transaction().execute(async (trx) => {
+      const exists = await trx
+        .selectFrom('flavors')
+        .select('id')
+        .where('id', '=', flavorId)
+        .executeTakeFirst();
+      if (exists === undefined) throw flavorNotFound(flavorId);
+      await insertSpecs(trx, flavorId, specs);
+      const [flavor] = await this.#readFlavors(trx, flavorId);
+      if (flavor === undefined) throw flavorNotFound(flavorId);
+      return flavor;
+    });
+  }
+
+  async deleteExtraSpec(flavorId: string, key: string): Promise<boolean> {
+    const result = await this.#db
+      .deleteFrom('flavor_extra_specs')
+      .where('flavor_id', '=', flavorId)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async addFlavorAccess(flavorId: string, projectId: string): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const exists = await trx
+        .selectFrom('flavors')
+        .select('id')
+        .where('id', '=', flavorId)
+        .executeTakeFirst();
+      if (exists === undefined) throw flavorNotFound(flavorId);
+      const result = await trx
+        .insertInto('flavor_access')
+        .values({ flavor_id: flavorId, project_id: projectId })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      if (result.numInsertedOrUpdatedRows === 0n) throw flavorAccessExists(flavorId, projectId);
+    });
+  }
+
+  async listFlavorAccess(flavorId: string): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('flavor_access')
+      .select('project_id')
+      .where('flavor_id', '=', flavorId)
+      .orderBy('project_id')
+      .execute();
+    return rows.map((r) => r.project_id);
+  }
+
+  async createImage(image: ImageRecord): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const exists = await trx
+        .selectFrom('images')
+        .select('id')
+        .where('id', '=', image.id)
+        .executeTakeFirst();
+      if (exists !== undefined) throw imageExists(image.id);
+      await trx.insertInto('images').values(toImageRow(image)).execute();
+      await insertProperties(trx, image.id, image.properties);
+    });
+  }
+
+  async getImage(id: string): Promise<ImageRecord | undefined> {
+    return (await this.#readImages({ id }))[0];
+  }
+
+  async listImages(filter: ImageFilter = {}): Promise<ImageRecord[]> {
+    return this.#readImages(filter);
+  }
+
+  async saveImage(image: ImageRecord): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const { id, ...row } = toImageRow(image);
+      const result = await trx
+        .updateTable('images')
+        .set(row)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) throw imageNotFound(id);
+      await trx.deleteFrom('image_properties').where('image_id', '=', id).execute();
+      await insertProperties(trx, id, image.properties);
+    });
+  }
+
+  async deleteImage(id: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom('images').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async close(): Promise<void> {
+    await this.#db.destroy();
+  }
+
+  async #readFlavors(
+    db: Kysely<Tables> | Transaction<Tables>,
+    id?: string,
+  ): Promise<FlavorRecord[]> {
+    let query = db.selectFrom('flavors').selectAll().orderBy('id');
+    if (id !== undefined) query = query.where('id', '=', id);
+    const rows = await query.execute();
+    if (rows.length === 0) return [];
+    let specQuery = db.selectFrom('flavor_extra_specs').selectAll().orderBy('key');
+    if (id !== undefined) specQuery = specQuery.where('flavor_id', '=', id);
+    const specs = groupBy(await specQuery.execute(), (s) => s.flavor_id);
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      vcpus: row.vcpus,
+      memoryMiB: row.memory_mib,
+      diskGiB: row.disk_gib,
+      swapMiB: row.swap_mib,
+      ephemeralGiB: row.ephemeral_gib,
+      rxtxFactor: row.rxtx_factor,
+      isPublic: row.is_public === 1,
+      description: row.description,
+      extraSpecs: Object.fromEntries((specs.get(row.id) ?? []).map((s) => [s.key, s.value])),
+      createdAt: row.created_at,
+    }));
+  }
+
+  async #readImages(filter: ImageFilter & { id?: string }): Promise<ImageRecord[]> {
+    let query = this.#db.selectFrom('images').selectAll().orderBy('created_at').orderBy('id');
+    if (filter.id !== undefined) query = query.where('id', '=', filter.id);
+    if (filter.name !== undefined) query = query.where('name', '=', filter.name);
+    if (filter.owner !== undefined) query = query.where('owner', '=', filter.owner);
+    if (filter.visibility !== undefined) query = query.where('visibility', '=', filter.visibility);
+    const rows = await query.execute();
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const props = groupBy(
+      await this.#db
+        .selectFrom('image_properties')
+        .selectAll()
+        .where('image_id', 'in', ids)
+        .orderBy('key')
+        .execute(),
+      (p) => p.image_id,
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      owner: row.owner,
+      visibility: row.visibility as Visibility,
+      status: row.status as ImageStatus,
+      protected: row.protected === 1,
+      osHidden: row.os_hidden === 1,
+      diskFormat: row.disk_format,
+      containerFormat: row.container_format,
+      minDiskGiB: row.min_disk_gib,
+      minRamMiB: row.min_ram_mib,
+      tags: JSON.parse(row.tags) as string[],
+      properties: Object.fromEntries((props.get(row.id) ?? []).map((p) => [p.key, p.value])),
+      size: row.size,
+      checksum: row.checksum,
+      osHashAlgo: row.os_hash_algo,
+      osHashValue: row.os_hash_value,
+      dataLocation: row.data_location,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }));
+  }
+}
+
+async function insertSpecs(
+  trx: Transaction<Tables>,
+  flavorId: string,
+  specs: Readonly<Record<string, string>>,
+): Promise<void> {
+  const rows = Object.entries(specs).map(([key, value]) => ({ flavor_id: flavorId, key, value }));
+  if (rows.length === 0) return;
+  await trx
+    .insertInto('flavor_extra_specs')
+    .values(rows)
+    .onConflict((oc) =>
+      oc.columns(['flavor_id', 'key']).doUpdateSet({ value: sql`excluded.value` }),
+    )
+    .execute();
+}
+
+async function insertProperties(
+  trx: Transaction<Tables>,
+  imageId: string,
+  properties: Readonly<Record<string, string>>,
+): Promise<void> {
+  const rows = Object.entries(properties).map(([key, value]) => ({
+    image_id: imageId,
+    key,
+    value,
+  }));
+  if (rows.length > 0) await trx.insertInto('image_properties').values(rows).execute();
+}
+
+function toProject(row: Tables['projects']): ProjectRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    domainId: row.domain_id,
+    description: row.description,
+    enabled: row.enabled === 1,
+  };
+}
+
+function toUser(row: Tables['users']): UserRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    domainId: row.domain_id,
+    passwordHash: row.password_hash,
+    enabled: row.enabled === 1,
+  };
+}
+
+function toImageRow(image: ImageRecord): Tables['images'] {
+  return {
+    id: image.id,
+    name: image.name,
+    owner: image.owner,
+    visibility: image.visibility,
+    status: image.status,
+    protected: image.protected ? 1 : 0,
+    os_hidden: image.osHidden ? 1 : 0,
+    disk_format: image.diskFormat,
+    container_format: image.containerFormat,
+    min_disk_gib: image.minDiskGiB,
+    min_ram_mib: image.minRamMiB,
+    tags: JSON.stringify(image.tags),
+    size: image.size,
+    checksum: image.checksum,
+    os_hash_algo: image.osHashAlgo,
+    os_hash_value: image.osHashValue,
+    data_location: image.dataLocation,
+    created_at: image.createdAt,
+    updated_at: image.updatedAt,
+  };
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group === undefined) groups.set(k, [item]);
+    else group.push(item);
+  }
+  return groups;
+}

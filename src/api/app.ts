@@ -1,0 +1,121 @@
+/**
+ * The HTTP edge: one Hono app serving identity (`/identity`), compute (`/compute`) and image
+ * (`/image`) on one port, devstack-style. Every response carries a request id; every error goes
+ * through toFault(); unexpected errors are logged with their stack and answered with a bare 500.
+ */
+import { Hono, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { ComputeError } from '../errors/index.js';
+import { computeRoutes } from './compute.js';
+import type { ApiDeps, ApiEnv } from './deps.js';
+import { toFault, type ApiFamily } from './faults.js';
+import { identityRoutes } from './identity.js';
+import { imageRoutes } from './image.js';
+
+export type { ApiDeps, ApiLogger } from './deps.js';
+
+/** The largest JSON request body accepted. */
+export const JSON_BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Builds the whole API. */
+export function createApi(deps: ApiDeps): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>({ strict: false });
+
+  app.use('*', async (c, next) => {
+    const requestId = `req-${deps.ids.newUuid()}`;
+    c.set('requestId', requestId);
+    c.set('caller', undefined);
+    const started = performance.now();
+    await next();
+    c.header('X-OpenStack-Request-ID', requestId);
+    if (c.req.path.startsWith('/compute')) c.header('X-Compute-Request-ID', requestId);
+    const who = c.get('caller');
+    deps.log.info(
+      {
+        requestId,
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ...(who === undefined ? {} : { user: who.userName, project: who.projectName }),
+      },
+      'request',
+    );
+  });
+
+  // JSON documents are small; only image data (PUT …/file) may be large.
+  const jsonLimit: MiddlewareHandler<ApiEnv> = bodyLimit({
+    maxSize: JSON_BODY_LIMIT_BYTES,
+    onError: () => {
+      throw new ComputeError(
+        'request.too_large',
+        `Cannot accept a request body over ${JSON_BODY_LIMIT_BYTES} bytes; only image data uploads may be larger`,
+      );
+    },
+  });
+  app.use('/identity/*', jsonLimit);
+  app.use('/compute/*', jsonLimit);
+  app.on(['POST', 'PATCH'], '/image/*', jsonLimit);
+
+  app.get('/', (c) =>
+    c.json({
+      name: 'vpmu',
+      endpoints: { identity: '/identity/v3', compute: '/compute/v2.1', image: '/image' },
+    }),
+  );
+  app.route('/identity', identityRoutes(deps));
+  app.route('/compute', computeRoutes(deps));
+  app.route('/image', imageRoutes(deps));
+
+  app.notFound((c) => {
+    const err = new ComputeError(
+      'route.not_found',
+      `The resource could not be found: no endpoint answers ${c.req.method} ${c.req.path}.`,
+    );
+    return respond(c.req.path, err, c.get('requestId'), deps, (fault) => {
+      c.header('X-Compute-Error-Code', fault.code);
+      return c.json(fault.body, fault.status as ContentfulStatusCode);
+    });
+  });
+
+  app.onError((err, c) =>
+    respond(c.req.path, err, c.get('requestId'), deps, (fault) => {
+      c.header('X-Compute-Error-Code', fault.code);
+      if (fault.status === 401 && c.req.path.startsWith('/identity')) {
+        c.header('WWW-Authenticate', 'Keystone uri="/identity"');
+      }
+      return c.json(fault.body, fault.status as ContentfulStatusCode);
+    }),
+  );
+
+  return app;
+}
+
+function respond(
+  path: string,
+  err: unknown,
+  requestId: string,
+  deps: ApiDeps,
+  send: (fault: ReturnType<typeof toFault>) => Response,
+): Response {
+  const family: ApiFamily = path.startsWith('/identity')
+    ? 'identity'
+    : path.startsWith('/image')
+      ? 'image'
+      : 'compute';
+  const fault = toFault(err, family, requestId);
+  if (fault.unexpected) {
+    deps.log.error(
+      {
+        requestId,
+        path,
+        err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err),
+      },
+      'unexpected error',
+    );
+  } else {
+    deps.log.info({ requestId, path, code: fault.code, status: fault.status }, 'fault');
+  }
+  return send(fault);
+}

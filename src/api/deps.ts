@@ -1,0 +1,32 @@
+/** What the HTTP API needs; src/main/ builds it from configuration and adapters. */
+import type { Clock, ImageFiles, Ids, RequestContext, Store } from '../services/index.js';
+import type { Microversion } from './microversion.js';
+
+/** Structured logging, as pino offers it (fields first, then the message). */
+export interface ApiLogger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+/** Ports and settings the API routes use. */
+export interface ApiDeps {
+  readonly store: Store;
+  readonly files: ImageFiles;
+  readonly clock: Clock;
+  readonly ids: Ids;
+  /** Lifetime of issued tokens. */
+  readonly tokenTtlSeconds: number;
+  /** Region named in the service catalog. @default "RegionOne" */
+  readonly region: string;
+  readonly log: ApiLogger;
+}
+
+/** Hono variables every route can read. */
+export interface ApiEnv {
+  Variables: {
+    requestId: string;
+    caller: RequestContext | undefined;
+    microversion: Microversion;
+  };
+}

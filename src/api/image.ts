@@ -1,0 +1,334 @@
+/**
+ * Image API, a Glance v2 subset under `/image`: version discovery, images (create, list, show,
+ * JSON-patch update, delete), image data upload and download, and metadata definitions.
+ * Faults use Nova's body shape (one shape for the whole service) with Glance's messages.
+ */
+import { Hono, type Context } from 'hono';
+import { ComputeError } from '../errors/index.js';
+import {
+  createImage,
+  deleteImage,
+  downloadImageData,
+  findMetadefNamespace,
+  listImages,
+  listMetadefNamespaces,
+  parseCoreValue,
+  showImage,
+  updateImage,
+  uploadImageData,
+  validateToken,
+  VISIBILITIES,
+  type ImageChange,
+  type ImageCore,
+  type ImageListFilter,
+  type ImageRecord,
+  type MetadefNamespace,
+  type NewImage,
+  type Visibility,
+} from '../services/index.js';
+import { caller, fromWebStream, origin, readJsonObject, toWebStream } from './_http.js';
+import type { ApiDeps, ApiEnv } from './deps.js';
+
+const PATCH_TYPES = [
+  'application/openstack-images-v2.1-json-patch',
+  'application/openstack-images-v2.0-json-patch',
+];
+
+/** Image attributes a create request may set, by wire name. */
+const CORE_KEYS = {
+  name: 'name',
+  visibility: 'visibility',
+  protected: 'protected',
+  os_hidden: 'osHidden',
+  disk_format: 'diskFormat',
+  container_format: 'containerFormat',
+  min_disk: 'minDiskGiB',
+  min_ram: 'minRamMiB',
+  tags: 'tags',
+} as const satisfies Record<string, keyof ImageCore>;
+const READ_ONLY_ON_CREATE = new Set([
+  'status',
+  'owner',
+  'size',
+  'virtual_size',
+  'checksum',
+  'os_hash_algo',
+  'os_hash_value',
+  'created_at',
+  'updated_at',
+  'file',
+  'self',
+  'schema',
+  'direct_url',
+  'locations',
+  'stores',
+]);
+
+/** The image routes, to be mounted at `/image`. */
+export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>({ strict: false });
+  const versions = (c: Context<ApiEnv>) => ({
+    versions: ['v2.16', 'v2.1', 'v2.0'].map((id, i) => ({
+      id,
+      status: i === 0 ? 'CURRENT' : 'SUPPORTED',
+      links: [{ rel: 'self', href: `${origin(c)}/image/v2/` }],
+    })),
+  });
+  // NOTE: Glance answers its root with 300 Multiple Choices and a versions list.
+  app.get('/', (c) => c.json(versions(c), 300));
+  app.get('/versions', (c) => c.json(versions(c)));
+
+  app.use('/v2/*', async (c, next) => {
+    c.set('caller', await validateToken(deps, c.req.header('X-Auth-Token')));
+    await next();
+  });
+
+  app.get('/v2/images', async (c) => {
+    const images = await listImages(deps, caller(c), parseListFilter(c));
+    return c.json({
+      images: images.map(imageView),
+      first: '/v2/images',
+      schema: '/v2/schemas/images',
+    });
+  });
+
+  app.post('/v2/images', async (c) => {
+    const image = await createImage(
+      deps,
+      caller(c),
+      parseNewImage(await readJsonObject(c, 'image object')),
+    );
+    c.header('Location', `${origin(c)}/image/v2/images/${image.id}`);
+    return c.json(imageView(image), 201);
+  });
+
+  app.get('/v2/images/:id', async (c) =>
+    c.json(imageView(await showImage(deps, caller(c), c.req.param('id')))),
+  );
+
+  app.patch('/v2/images/:id', async (c) => {
+    const type = (c.req.header('Content-Type') ?? '').split(';')[0]?.trim() ?? '';
+    if (!PATCH_TYPES.includes(type)) {
+      throw new ComputeError(
+        'request.unsupported_media_type',
+        `Cannot update image ${c.req.param('id')}: Content-Type "${type}" is not supported; use ${PATCH_TYPES[0] ?? ''}`,
+      );
+    }
+    const changes = parsePatch(await readJsonArray(c));
+    const image = await updateImage(deps, caller(c), c.req.param('id'), changes);
+    return c.json(imageView(image));
+  });
+
+  app.delete('/v2/images/:id', async (c) => {
+    await deleteImage(deps, caller(c), c.req.param('id'));
+    return c.body(null, 204);
+  });
+
+  app.put('/v2/images/:id/file', async (c) => {
+    const type = (c.req.header('Content-Type') ?? 'application/octet-stream').split(';')[0]?.trim();
+    if (type !== 'application/octet-stream') {
+      throw new ComputeError(
+        'request.unsupported_media_type',
+        `Cannot upload data to image ${c.req.param('id')}: Content-Type "${type ?? ''}" is not supported; use application/octet-stream`,
+      );
+    }
+    await uploadImageData(deps, caller(c), c.req.param('id'), fromWebStream(c.req.raw.body));
+    return c.body(null, 204);
+  });
+
+  app.get('/v2/images/:id/file', async (c) => {
+    const { image, data } = await downloadImageData(deps, caller(c), c.req.param('id'));
+    // NOTE: Glance answers 204 No Content for an image without data.
+    if (data === undefined) return c.body(null, 204);
+    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
+    if (image.size !== null) headers['Content-Length'] = String(image.size);
+    if (image.checksum !== null) headers['Content-MD5'] = image.checksum;
+    return new Response(toWebStream(data), { status: 200, headers });
+  });
+
+  app.get('/v2/metadefs/namespaces', (c) =>
+    c.json({
+      namespaces: listMetadefNamespaces().map((ns) =>
+        namespaceView({ ...ns, properties: undefined }),
+      ),
+      first: '/v2/metadefs/namespaces',
+      schema: '/v2/schemas/metadefs/namespaces',
+    }),
+  );
+
+  app.get('/v2/metadefs/namespaces/:ns', (c) => {
+    const name = c.req.param('ns');
+    const ns = findMetadefNamespace(name);
+    if (ns === undefined) {
+      throw new ComputeError(
+        'route.not_found',
+        `Metadata definition namespace=${name} was not found.`,
+      );
+    }
+    return c.json(namespaceView(ns));
+  });
+
+  return app;
+}
+
+/** Glance's flat image view: core attributes and properties side by side. */
+function imageView(image: ImageRecord): Record<string, unknown> {
+  return {
+    ...image.properties,
+    id: image.id,
+    name: image.name,
+    status: image.status,
+    visibility: image.visibility,
+    protected: image.protected,
+    os_hidden: image.osHidden,
+    owner: image.owner,
+    disk_format: image.diskFormat,
+    container_format: image.containerFormat,
+    min_disk: image.minDiskGiB,
+    min_ram: image.minRamMiB,
+    size: image.size,
+    virtual_size: null,
+    checksum: image.checksum,
+    os_hash_algo: image.osHashAlgo,
+    os_hash_value: image.osHashValue,
+    tags: image.tags,
+    created_at: glanceTime(image.createdAt),
+    updated_at: glanceTime(image.updatedAt),
+    self: `/v2/images/${image.id}`,
+    file: `/v2/images/${image.id}/file`,
+    schema: '/v2/schemas/image',
+  };
+}
+
+function namespaceView(
+  ns: Omit<MetadefNamespace, 'properties'> & {
+    properties: MetadefNamespace['properties'] | undefined;
+  },
+): Record<string, unknown> {
+  return {
+    ...ns,
+    created_at: '2026-01-01T00:00:00Z',
+    updated_at: '2026-01-01T00:00:00Z',
+    self: `/v2/metadefs/namespaces/${ns.namespace}`,
+    schema: '/v2/schemas/metadefs/namespace',
+  };
+}
+
+/** Glance prints seconds: 2026-01-01T00:00:00Z. */
+function glanceTime(iso: string): string {
+  return iso.replace(/\.\d+Z$/u, 'Z');
+}
+
+function parseListFilter(c: Context<ApiEnv>): ImageListFilter {
+  const name = c.req.query('name');
+  const owner = c.req.query('owner');
+  const visibility = c.req.query('visibility');
+  if (
+    visibility !== undefined &&
+    visibility !== 'all' &&
+    !(VISIBILITIES as readonly string[]).includes(visibility)
+  ) {
+    throw new ComputeError(
+      'request.invalid',
+      `Cannot list images with visibility=${visibility}: use one of all, ${VISIBILITIES.join(', ')}`,
+    );
+  }
+  return {
+    ...(name === undefined ? {} : { name }),
+    ...(owner === undefined ? {} : { owner }),
+    ...(visibility === undefined ? {} : { visibility: visibility as Visibility | 'all' }),
+  };
+}
+
+function parseNewImage(body: Record<string, unknown>): NewImage {
+  const label = typeof body.name === 'string' ? `'${body.name}'` : 'being created';
+  const core: Record<string, unknown> = {};
+  const properties: Record<string, string> = {};
+  let id: string | undefined;
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'id') {
+      if (
+        typeof value !== 'string' ||
+        !/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/u.test(
+          value,
+        )
+      ) {
+        throw new ComputeError(
+          'request.invalid',
+          `Cannot create image ${label}: id ${JSON.stringify(value)} is not a UUID`,
+        );
+      }
+      id = value.toLowerCase();
+    } else if (READ_ONLY_ON_CREATE.has(key)) {
+      // NOTE: Glance wording.
+      throw new ComputeError('image.read_only', `Attribute '${key}' is read-only.`);
+    } else if (Object.hasOwn(CORE_KEYS, key)) {
+      const parsed = parseCoreValue(key, value, label);
+      if (!parsed.ok)
+        throw new ComputeError(parsed.issue.code, parsed.issue.message, { issues: [parsed.issue] });
+      core[CORE_KEYS[key as keyof typeof CORE_KEYS]] = parsed.value;
+    } else if (typeof value === 'string') {
+      properties[key] = value;
+    } else {
+      throw new ComputeError(
+        'request.invalid',
+        `Cannot create image ${label}: property '${key}' must be a string, not ${JSON.stringify(value)}`,
+      );
+    }
+  }
+  return { ...(core as ImageCore), ...(id === undefined ? {} : { id }), properties };
+}
+
+async function readJsonArray(c: Context<ApiEnv>): Promise<unknown[]> {
+  const text = await c.req.text();
+  let value: unknown;
+  try {
+    value = JSON.parse(text) as unknown;
+  } catch {
+    throw new ComputeError(
+      'request.invalid',
+      'Malformed request body: expected a JSON-patch array',
+    );
+  }
+  if (!Array.isArray(value)) {
+    throw new ComputeError(
+      'request.invalid',
+      `Malformed request body: expected a JSON-patch array, not ${JSON.stringify(value)}`,
+    );
+  }
+  return value as unknown[];
+}
+
+/** RFC 6902 operations restricted to what Glance allows: add, replace, remove on top-level paths. */
+function parsePatch(ops: readonly unknown[]): ImageChange[] {
+  return ops.map((raw, index) => {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw new ComputeError(
+        'request.invalid',
+        `Cannot apply JSON-patch operation ${index}: expected an object, not ${JSON.stringify(raw)}`,
+      );
+    }
+    const { op, path, value } = raw as Record<string, unknown>;
+    if (op !== 'add' && op !== 'replace' && op !== 'remove') {
+      throw new ComputeError(
+        'request.invalid',
+        `Cannot apply JSON-patch operation ${index}: op ${JSON.stringify(op ?? null)} is not one of add, replace, remove`,
+      );
+    }
+    if (typeof path !== 'string' || !/^\/[^/]+$/u.test(path)) {
+      throw new ComputeError(
+        'request.invalid',
+        `Cannot apply JSON-patch operation ${index}: path ${JSON.stringify(path ?? null)} must name one top-level attribute, like "/hw_pmu"`,
+      );
+    }
+    const name = path.slice(1).replaceAll('~1', '/').replaceAll('~0', '~');
+    if (op === 'remove') return { op, name };
+    if (value === undefined) {
+      throw new ComputeError(
+        'request.invalid',
+        `Cannot apply JSON-patch operation ${index} (${op} ${path}): it has no value`,
+      );
+    }
+    return { op, name, value };
+  });
+}

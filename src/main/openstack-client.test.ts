@@ -1,0 +1,208 @@
+/**
+ * End to end with the stock `openstack` client (Debian's python3-openstackclient) against a real
+ * `vpmu serve` on a free port, with password auth through clouds.yaml, as an operator would use it.
+ * Locally it skips when the client is missing; in CI (CI=true) it must run.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { requireTool } from '../testing/tools.js';
+
+const OPENSTACK = '/usr/bin/openstack';
+const skip = requireTool(
+  OPENSTACK,
+  ['--version'],
+  'run scripts/install-test-deps.sh, which installs python3-openstackclient',
+);
+
+describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-osc-'));
+  let server: ChildProcess | undefined;
+  let url = '';
+
+  before(async () => {
+    const config = {
+      projects: [{ name: 'demo' }, { name: 'other' }],
+      users: [{ name: 'eve', password: 'eve-secret', project: 'other', roles: ['member'] }],
+    };
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    server = spawn(
+      process.execPath,
+      [
+        'bin/vpmu.js',
+        'serve',
+        '--port',
+        '0',
+        '--state-dir',
+        path.join(dir, 'state'),
+        '--config',
+        path.join(dir, 'config.json'),
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VPMU_ADMIN_PASSWORD: 'admin-secret' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      server?.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString('utf8');
+        const match = /vpmu listening on (http:\/\/\S+)/u.exec(out);
+        if (match?.[1] !== undefined) resolve(match[1]);
+      });
+      server?.once('exit', (code) => {
+        reject(new Error(`vpmu serve exited with ${String(code)} before listening: ${out}`));
+      });
+    });
+    mkdirSync(path.join(dir, 'home'));
+    const cloud = (user: string, password: string, project: string) =>
+      [
+        `  ${user}:`,
+        '    auth_type: password',
+        '    auth:',
+        `      auth_url: ${url}/identity/v3`,
+        `      username: ${user}`,
+        `      password: ${password}`,
+        `      project_name: ${project}`,
+        '      user_domain_name: Default',
+        '      project_domain_name: Default',
+        '    region_name: RegionOne',
+      ].join('\n');
+    writeFileSync(
+      path.join(dir, 'clouds.yaml'),
+      `clouds:\n${cloud('admin', 'admin-secret', 'admin')}\n${cloud('eve', 'eve-secret', 'other')}\n`,
+    );
+  });
+
+  after(async () => {
+    if (server?.exitCode === null) {
+      const exited = new Promise((resolve) => server?.once('exit', resolve));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Runs `openstack --os-cloud <cloud> ...args` in an empty environment. */
+  function openstack(
+    cloud: string,
+    ...args: string[]
+  ): { status: number | null; stdout: string; stderr: string } {
+    const result = spawnSync(OPENSTACK, ['--os-cloud', cloud, ...args], {
+      encoding: 'utf8',
+      env: {
+        HOME: path.join(dir, 'home'),
+        PATH: '/usr/bin:/bin',
+        OS_CLIENT_CONFIG_FILE: path.join(dir, 'clouds.yaml'),
+      },
+      timeout: 60_000,
+    });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  function json(result: {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+  }): Record<string, unknown> {
+    assert.equal(result.status, 0, result.stderr);
+    return JSON.parse(result.stdout) as Record<string, unknown>;
+  }
+
+  it('creates a flavor with hw:pmu=false, refuses hw:pmu=maybe with a clear message, and shows it unchanged', () => {
+    const created = json(
+      openstack(
+        'admin',
+        'flavor',
+        'create',
+        '--ram',
+        '64',
+        '--disk',
+        '0',
+        '--vcpus',
+        '1',
+        '--property',
+        'hw:pmu=false',
+        'vran',
+        '-f',
+        'json',
+      ),
+    );
+    assert.deepEqual(created.properties, { 'hw:pmu': 'false' });
+    const refused = openstack('admin', 'flavor', 'set', '--property', 'hw:pmu=maybe', 'vran');
+    assert.equal(refused.status, 1);
+    assert.match(
+      refused.stderr,
+      /Validation failed; 'maybe' is not a valid boolean-like value\. The extra spec 'hw:pmu' of flavor 'vran' accepts true\/false/u,
+    );
+    const shown = json(openstack('admin', 'flavor', 'show', 'vran', '-f', 'json'));
+    assert.deepEqual(
+      [shown.name, shown.vcpus, shown.ram, shown.properties],
+      ['vran', 1, 64, { 'hw:pmu': 'false' }],
+    );
+  });
+
+  it('lists flavors with their properties', () => {
+    const listed = JSON.parse(
+      openstack('admin', 'flavor', 'list', '--long', '-f', 'json').stdout,
+    ) as Record<string, unknown>[];
+    assert.deepEqual(
+      listed.map((f) => [f.Name, f.Properties]),
+      [['vran', { 'hw:pmu': 'false' }]],
+    );
+  });
+
+  it('creates a private image from a file, sets hw_pmu=true on it, shows it and saves its data', () => {
+    const disk = path.join(dir, 'disk.img');
+    writeFileSync(disk, 'not really a disk, but bytes all the same\n');
+    const created = json(
+      openstack(
+        'admin',
+        'image',
+        'create',
+        '--private',
+        '--disk-format',
+        'raw',
+        '--file',
+        disk,
+        'profiling',
+        '-f',
+        'json',
+      ),
+    );
+    assert.equal(created.visibility, 'private');
+    const set = openstack('admin', 'image', 'set', '--property', 'hw_pmu=true', 'profiling');
+    assert.equal(set.status, 0, set.stderr);
+    const refused = openstack('admin', 'image', 'set', '--property', 'hw_pmu=maybe', 'profiling');
+    assert.equal(refused.status, 1);
+    assert.match(
+      refused.stderr,
+      /'maybe' is not a valid boolean-like value\. The property 'hw_pmu' of image 'profiling'/u,
+    );
+    const shown = json(openstack('admin', 'image', 'show', 'profiling', '-f', 'json'));
+    assert.equal((shown.properties as Record<string, unknown>).hw_pmu, 'true');
+    assert.deepEqual([shown.status, shown.size], ['active', 42]);
+    const saved = path.join(dir, 'saved.img');
+    const save = openstack('admin', 'image', 'save', '--file', saved, 'profiling');
+    assert.equal(save.status, 0, save.stderr);
+    assert.equal(readFileSync(saved, 'utf8'), readFileSync(disk, 'utf8'));
+  });
+
+  it('keeps the private image invisible to a member of another project, and flavors admin-only', () => {
+    const listed = openstack('eve', 'image', 'list', '-f', 'json');
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.deepEqual(JSON.parse(listed.stdout), []);
+    const show = openstack('eve', 'image', 'show', 'profiling');
+    assert.equal(show.status, 1);
+    assert.match(show.stderr, /profiling/u);
+    const set = openstack('eve', 'flavor', 'set', '--property', 'hw:pmu=true', 'vran');
+    assert.equal(set.status, 1);
+    assert.match(
+      set.stderr,
+      /Policy doesn't allow os_compute_api:os-flavor-extra-specs:create to be performed\./u,
+    );
+  });
+});

@@ -1,0 +1,312 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ComputeError } from '../errors/index.js';
+import { passwordAuth } from '../testing/api.js';
+import { loadServeConfig, startService, type ServeConfig } from './serve.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-serve-'));
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const noFile = (file: string): string => {
+  throw new Error(`ENOENT: ${file}`);
+};
+
+function code(c: string): (err: unknown) => boolean {
+  return (err) => err instanceof ComputeError && err.code === c;
+}
+
+describe('loadServeConfig()', () => {
+  it('defaults to 127.0.0.1:8774 and ./.vpmu', () => {
+    const config = loadServeConfig([], {}, noFile);
+    assert.deepEqual(
+      [
+        config.host,
+        config.port,
+        config.stateDir,
+        config.tokenTtlSeconds,
+        config.region,
+        config.adminPassword,
+      ],
+      ['127.0.0.1', 8774, path.resolve('.vpmu'), 3600, 'RegionOne', undefined],
+    );
+  });
+
+  it('takes flags over environment over the config file', () => {
+    const file = JSON.stringify({
+      host: '0.0.0.0',
+      port: 1,
+      stateDir: '/from/file',
+      region: 'FileRegion',
+      tokenTtlSeconds: 5,
+    });
+    const fromFile = loadServeConfig(['--config', 'c.json'], {}, () => file);
+    assert.deepEqual(
+      [fromFile.host, fromFile.port, fromFile.stateDir, fromFile.region, fromFile.tokenTtlSeconds],
+      ['0.0.0.0', 1, '/from/file', 'FileRegion', 5],
+    );
+    const env = {
+      VPMU_CONFIG: 'c.json',
+      VPMU_PORT: '2',
+      VPMU_STATE_DIR: '/from/env',
+      VPMU_ADMIN_PASSWORD: 'pw',
+    };
+    const fromEnv = loadServeConfig([], env, () => file);
+    assert.deepEqual(
+      [fromEnv.host, fromEnv.port, fromEnv.stateDir, fromEnv.adminPassword],
+      ['0.0.0.0', 2, '/from/env', 'pw'],
+    );
+    const fromFlags = loadServeConfig(
+      ['--port', '3', '--state-dir', '/from/flag', '--host', '::1'],
+      env,
+      () => file,
+    );
+    assert.deepEqual(
+      [fromFlags.host, fromFlags.port, fromFlags.stateDir],
+      ['::1', 3, '/from/flag'],
+    );
+  });
+
+  it('reads extra projects and users for demos and tests', () => {
+    const file = JSON.stringify({
+      projects: [{ name: 'demo', description: 'Demo' }],
+      users: [
+        { name: 'alice', password: 'pw', project: 'demo', roles: ['member', 'reader'] },
+        { name: 'bob', password: 'pw', project: 'demo' },
+      ],
+    });
+    const config = loadServeConfig(['--config', 'c.json'], {}, () => file);
+    assert.deepEqual(config.seed, {
+      projects: [{ name: 'demo', description: 'Demo' }],
+      users: [
+        { name: 'alice', password: 'pw', project: 'demo', roles: ['member', 'reader'] },
+        { name: 'bob', password: 'pw', project: 'demo', roles: ['member'] },
+      ],
+    });
+  });
+
+  // prettier-ignore
+  const BAD = [
+    { name: 'a port out of range', argv: ['--port', '70000'], file: '{}', want: 'cli.usage' },
+    { name: 'a port that is not a number', argv: ['--port', 'http'], file: '{}', want: 'cli.usage' },
+    { name: 'an unknown flag', argv: ['--colour'], file: '{}', want: 'cli.usage' },
+    { name: 'a missing config file', argv: ['--config', 'missing.json'], file: undefined, want: 'input.invalid' },
+    { name: 'a config file that is not JSON', argv: ['--config', 'c'], file: 'port: 1', want: 'input.invalid' },
+    { name: 'an unknown config setting', argv: ['--config', 'c'], file: '{"prot": 1}', want: 'input.invalid' },
+    { name: 'a user with an unknown role', argv: ['--config', 'c'], file: '{"users": [{"name": "a", "password": "p", "project": "admin", "roles": ["root"]}]}', want: 'input.invalid' },
+    { name: 'a project without a name', argv: ['--config', 'c'], file: '{"projects": [{}]}', want: 'input.invalid' },
+  ];
+  for (const row of BAD) {
+    it(`refuses ${row.name} with ${row.want}`, () => {
+      assert.throws(
+        () => loadServeConfig(row.argv, {}, row.file === undefined ? noFile : () => row.file),
+        code(row.want),
+      );
+    });
+  }
+});
+
+async function json(res: Response): Promise<Record<string, unknown>> {
+  return (await res.json()) as Record<string, unknown>;
+}
+
+async function login(
+  url: string,
+  user: string,
+  password: string,
+  project: string,
+): Promise<string> {
+  const res = await fetch(`${url}/identity/v3/auth/tokens`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(passwordAuth(user, password, project)),
+  });
+  assert.equal(res.status, 201);
+  return res.headers.get('X-Subject-Token') ?? '';
+}
+
+describe('startService()', () => {
+  it('generates the admin password once (mode 0600), seeds users, and keeps everything across a restart', async () => {
+    const stateDir = path.join(dir, 'state');
+    const config: ServeConfig = {
+      ...loadServeConfig(['--port', '0', '--state-dir', stateDir], {}, noFile),
+      seed: {
+        projects: [{ name: 'demo' }],
+        users: [{ name: 'alice', password: 'alice-pw', project: 'demo', roles: ['member'] }],
+      },
+    };
+    const first = await startService(config);
+    let second: Awaited<ReturnType<typeof startService>> | undefined;
+    try {
+      const password = first.generatedAdminPassword ?? '';
+      assert.ok(password.length >= 20);
+      const file = path.join(stateDir, 'admin-password');
+      assert.equal(readFileSync(file, 'utf8').trim(), password);
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      const admin = await login(first.url, 'admin', password, 'admin');
+      const created = await fetch(`${first.url}/compute/v2.1/flavors`, {
+        method: 'POST',
+        headers: { 'X-Auth-Token': admin, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ flavor: { name: 'vran', id: 'vran', ram: 64, vcpus: 1, disk: 0 } }),
+      });
+      assert.equal(created.status, 200);
+      const specs = await fetch(`${first.url}/compute/v2.1/flavors/vran/os-extra_specs`, {
+        method: 'POST',
+        headers: { 'X-Auth-Token': admin, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ extra_specs: { 'hw:pmu': 'false' } }),
+      });
+      assert.equal(specs.status, 200);
+      const alice = await login(first.url, 'alice', 'alice-pw', 'demo');
+      const image = await json(
+        await fetch(`${first.url}/image/v2/images`, {
+          method: 'POST',
+          headers: { 'X-Auth-Token': alice, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ name: 'profiling', hw_pmu: 'true', visibility: 'private' }),
+        }),
+      );
+      const upload = await fetch(`${first.url}/image/v2/images/${String(image.id)}/file`, {
+        method: 'PUT',
+        headers: { 'X-Auth-Token': alice, 'Content-Type': 'application/octet-stream' },
+        body: 'disk bytes',
+      });
+      assert.equal(upload.status, 204);
+      await first.close();
+      // Structured request logs with request ids land in the state directory.
+      const log = readFileSync(path.join(stateDir, 'logs', 'vpmu.log'), 'utf8')
+        .trim()
+        .split('\n');
+      const upserted = log
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((l) => l.method === 'PUT');
+      assert.deepEqual(
+        [upserted?.msg, upserted?.status, upserted?.user],
+        ['request', 204, 'alice'],
+      );
+      assert.match(String(upserted?.requestId), /^req-[0-9a-f-]{36}$/u);
+
+      second = await startService(config);
+      assert.equal(second.generatedAdminPassword, undefined);
+      const admin2 = await login(second.url, 'admin', password, 'admin');
+      const flavor = await json(
+        await fetch(`${second.url}/compute/v2.1/flavors/vran/os-extra_specs`, {
+          headers: { 'X-Auth-Token': admin2 },
+        }),
+      );
+      assert.deepEqual(flavor, { extra_specs: { 'hw:pmu': 'false' } });
+      // Tokens survive a restart too.
+      const data = await fetch(`${second.url}/image/v2/images/${String(image.id)}/file`, {
+        headers: { 'X-Auth-Token': alice },
+      });
+      assert.equal(await data.text(), 'disk bytes');
+      const shown = await json(
+        await fetch(`${second.url}/image/v2/images/${String(image.id)}`, {
+          headers: { 'X-Auth-Token': alice },
+        }),
+      );
+      assert.deepEqual([shown.hw_pmu, shown.status, shown.size], ['true', 'active', 10]);
+    } finally {
+      await second?.close();
+    }
+  });
+
+  it('uses VPMU_ADMIN_PASSWORD and refuses the old password after it changes', async () => {
+    const stateDir = path.join(dir, 'env-password');
+    const base = loadServeConfig(
+      ['--port', '0', '--state-dir', stateDir],
+      { VPMU_ADMIN_PASSWORD: 'one', VPMU_LOG_LEVEL: 'warn' },
+      noFile,
+    );
+    const first = await startService(base);
+    assert.equal(first.generatedAdminPassword, undefined);
+    await login(first.url, 'admin', 'one', 'admin');
+    await first.close();
+    const second = await startService({ ...base, adminPassword: 'two' });
+    try {
+      await login(second.url, 'admin', 'two', 'admin');
+      const old = await fetch(`${second.url}/identity/v3/auth/tokens`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(passwordAuth('admin', 'one', 'admin')),
+      });
+      assert.equal(old.status, 401);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('fails to start, with a clear error, when a seeded user names an unknown project', async () => {
+    const stateDir = path.join(dir, 'bad-seed');
+    const config: ServeConfig = {
+      ...loadServeConfig(
+        ['--port', '0', '--state-dir', stateDir],
+        { VPMU_ADMIN_PASSWORD: 'x', VPMU_LOG_LEVEL: 'warn' },
+        noFile,
+      ),
+      seed: {
+        projects: [],
+        users: [{ name: 'a', password: 'p', project: 'nowhere', roles: ['member'] }],
+      },
+    };
+    await assert.rejects(
+      startService(config),
+      /Cannot bootstrap user "a": project "nowhere" is not configured/u,
+    );
+  });
+});
+
+describe('vpmu serve (the process)', () => {
+  /** Starts `vpmu serve`, waits until it listens, stops it with SIGTERM; returns its output. */
+  async function runOnce(stateDir: string): Promise<{ out: string; code: number | null }> {
+    const child = spawn(
+      process.execPath,
+      ['bin/vpmu.js', 'serve', '--port', '0', '--state-dir', stateDir],
+      {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VPMU_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    for (let i = 0; i < 200 && !out.includes('vpmu listening on'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const url = /vpmu listening on (\S+)/u.exec(out)?.[1];
+    assert.ok(url !== undefined, `no listening line in: ${out}`);
+    assert.equal((await fetch(`${url}/compute/v2.1`)).status, 200);
+    child.kill('SIGTERM');
+    const code = await exited;
+    return { out, code };
+  }
+
+  it('prints a generated admin password once, and stops cleanly on SIGTERM', async () => {
+    const stateDir = path.join(dir, 'process');
+    const first = await runOnce(stateDir);
+    const password = /Generated the password of user "admin": (\S+)/u.exec(first.out)?.[1];
+    assert.equal(password, readFileSync(path.join(stateDir, 'admin-password'), 'utf8').trim());
+    assert.match(first.out, /vpmu stopped/u);
+    assert.equal(first.code, 0);
+    const second = await runOnce(stateDir);
+    assert.doesNotMatch(second.out, /Generated the password/u);
+    assert.equal(second.code, 0);
+  });
+
+  it('explains a bad flag with exit status 2 and the usage', () => {
+    const result = spawnSync(process.execPath, ['bin/vpmu.js', 'serve', '--port', 'eighty'], {
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 2);
+    assert.match(
+      result.stderr,
+      /Cannot use port "eighty": expected a whole number from 0 to 65535 \[cli\.usage\]/u,
+    );
+    assert.match(result.stderr, /Usage: vpmu serve/u);
+  });
+});

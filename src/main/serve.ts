@@ -1,0 +1,363 @@
+/**
+ * Composition root of `vpmu serve`: configuration (flags, then environment, then a JSON file, then
+ * defaults) → state directory → SQLite store, image files, pino logs → identity bootstrap → the
+ * HTTP API on one port. This is the only place that reads configuration.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { FsImageFiles } from '../adapters/image-files/fs-image-files.js';
+import { openSqliteStore } from '../adapters/store/sqlite-store.js';
+import { createApi, type ApiLogger } from '../api/app.js';
+import { listen } from '../api/listen.js';
+import { ComputeError } from '../errors/index.js';
+import { ROLES } from '../ports/store.js';
+import { bootstrapIdentity, type IdentitySeed, type Role } from '../services/index.js';
+
+/** Everything `vpmu serve` can be configured with. */
+export interface ServeConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly stateDir: string;
+  readonly tokenTtlSeconds: number;
+  readonly region: string;
+  readonly logLevel: string;
+  /** From VPMU_ADMIN_PASSWORD; when undefined the stored or a generated one is used. */
+  readonly adminPassword: string | undefined;
+  readonly seed: IdentitySeed;
+}
+
+export const SERVE_USAGE = `Usage: vpmu serve [--host ADDR] [--port N] [--state-dir DIR] [--config FILE]
+
+Runs the identity (/identity/v3), compute (/compute/v2.1) and image (/image) APIs on one port.
+
+Options (each overrides its environment variable, which overrides the config file):
+  --host ADDR        address to listen on          VPMU_HOST        (default 127.0.0.1)
+  --port N           TCP port; 0 picks a free one  VPMU_PORT        (default 8774)
+  --state-dir DIR    database, image files, logs   VPMU_STATE_DIR   (default ./.vpmu)
+  --config FILE      JSON configuration file       VPMU_CONFIG
+Environment only:
+  VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir)
+  VPMU_TOKEN_TTL_SECONDS   token lifetime (default 3600)
+  VPMU_LOG_LEVEL           pino level: trace, debug, info, warn, error (default info)
+  VPMU_REGION              region named in the service catalog (default RegionOne)
+`;
+
+/** Reads the configuration; `env` and `readText` are injected so tests need no real process. */
+export function loadServeConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  readText: (file: string) => string,
+): ServeConfig {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: [...argv],
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'state-dir': { type: 'string' },
+        config: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new ComputeError('cli.usage', error instanceof Error ? error.message : String(error));
+  }
+  const configFile = str(values.config) ?? env.VPMU_CONFIG;
+  const file = configFile === undefined ? {} : readConfigFile(configFile, readText);
+  const pick = (flag: string | undefined, envName: string, key: string): string | undefined =>
+    flag ?? env[envName] ?? fileString(file, key, configFile);
+  const port = integer(pick(str(values.port), 'VPMU_PORT', 'port') ?? '8774', 'port', 0, 65535);
+  const ttl = integer(
+    pick(undefined, 'VPMU_TOKEN_TTL_SECONDS', 'tokenTtlSeconds') ?? '3600',
+    'token lifetime',
+    1,
+    31_536_000,
+  );
+  const stateDir = pick(str(values['state-dir']), 'VPMU_STATE_DIR', 'stateDir') ?? '.vpmu';
+  return {
+    host: pick(str(values.host), 'VPMU_HOST', 'host') ?? '127.0.0.1',
+    port,
+    stateDir: path.resolve(stateDir),
+    tokenTtlSeconds: ttl,
+    region: pick(undefined, 'VPMU_REGION', 'region') ?? 'RegionOne',
+    logLevel: pick(undefined, 'VPMU_LOG_LEVEL', 'logLevel') ?? 'info',
+    adminPassword: env.VPMU_ADMIN_PASSWORD === '' ? undefined : env.VPMU_ADMIN_PASSWORD,
+    seed: readSeed(file, configFile ?? ''),
+  };
+}
+
+/** A running service. */
+export interface RunningService {
+  readonly url: string;
+  readonly port: number;
+  /** Set when this start generated the admin password (printed once). */
+  readonly generatedAdminPassword: string | undefined;
+  close(): Promise<void>;
+}
+
+/** Opens the state directory and starts the API. */
+export async function startService(config: ServeConfig): Promise<RunningService> {
+  mkdirSync(path.join(config.stateDir, 'logs'), { recursive: true, mode: 0o700 });
+  mkdirSync(path.join(config.stateDir, 'images'), { recursive: true, mode: 0o700 });
+  const logger = pino(
+    { level: config.logLevel, base: { service: 'vpmu' } },
+    pino.multistream([
+      { level: 'warn', stream: process.stderr },
+      {
+        level: config.logLevel,
+        stream: pino.destination({
+          dest: path.join(config.stateDir, 'logs', 'vpmu.log'),
+          mkdir: true,
+          sync: false,
+        }),
+      },
+    ]),
+  );
+  const log: ApiLogger = {
+    info: (fields, message) => {
+      logger.info(fields, message);
+    },
+    warn: (fields, message) => {
+      logger.warn(fields, message);
+    },
+    error: (fields, message) => {
+      logger.error(fields, message);
+    },
+  };
+
+  const { password, generated } = adminPassword(config);
+  const store = await openSqliteStore(path.join(config.stateDir, 'vpmu.db'));
+  const clock = { now: () => new Date() };
+  const ids = {
+    newUuid: () => randomUUID(),
+    newSecret: () => randomBytes(32).toString('base64url'),
+  };
+  try {
+    await bootstrapIdentity(
+      { store, clock, ids, tokenTtlSeconds: config.tokenTtlSeconds },
+      password,
+      config.seed,
+    );
+    await store.deleteExpiredTokens(clock.now().toISOString());
+    const app = createApi({
+      store,
+      files: new FsImageFiles(path.join(config.stateDir, 'images')),
+      clock,
+      ids,
+      tokenTtlSeconds: config.tokenTtlSeconds,
+      region: config.region,
+      log,
+    });
+    const server = await listen(app, config.host, config.port);
+    const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = `http://${shownHost}:${server.port}`;
+    logger.info({ url, stateDir: config.stateDir }, 'listening');
+    return {
+      url,
+      port: server.port,
+      generatedAdminPassword: generated ? password : undefined,
+      close: async () => {
+        await server.close();
+        await store.close();
+        await new Promise<void>((resolve) => {
+          logger.flush(() => {
+            resolve();
+          });
+        });
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+/** `vpmu serve`: starts, prints where it listens, and runs until SIGINT or SIGTERM. */
+export async function runServe(
+  argv: readonly string[],
+  io: { out(text: string): void; err(text: string): void },
+): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(SERVE_USAGE);
+    return 0;
+  }
+  let config: ServeConfig;
+  try {
+    config = loadServeConfig(argv, process.env, (file) => readFileSync(file, 'utf8'));
+  } catch (error) {
+    if (error instanceof ComputeError) {
+      io.err(
+        `Error: ${error.message} [${error.code}]\n${error.code === 'cli.usage' ? SERVE_USAGE : ''}`,
+      );
+      return error.code === 'cli.usage' ? 2 : 1;
+    }
+    throw error;
+  }
+  let service: RunningService;
+  try {
+    service = await startService(config);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    io.err(`Error: Cannot start vpmu on ${config.host}:${config.port}: ${reason}\n`);
+    return 1;
+  }
+  if (service.generatedAdminPassword !== undefined) {
+    io.out(
+      `Generated the password of user "admin": ${service.generatedAdminPassword}\n` +
+        `(stored in ${path.join(config.stateDir, 'admin-password')}, mode 0600; set VPMU_ADMIN_PASSWORD to choose one)\n`,
+    );
+  }
+  io.out(
+    `vpmu listening on ${service.url}\n` +
+      `  identity ${service.url}/identity/v3   compute ${service.url}/compute/v2.1   image ${service.url}/image\n` +
+      `  state directory ${config.stateDir} (logs in logs/vpmu.log)\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await service.close();
+  io.out('vpmu stopped\n');
+  return 0;
+}
+
+function adminPassword(config: ServeConfig): { password: string; generated: boolean } {
+  if (config.adminPassword !== undefined)
+    return { password: config.adminPassword, generated: false };
+  const file = path.join(config.stateDir, 'admin-password');
+  if (existsSync(file)) return { password: readFileSync(file, 'utf8').trim(), generated: false };
+  const password = randomBytes(18).toString('base64url');
+  writeFileSync(file, `${password}\n`, { mode: 0o600, flag: 'wx' });
+  return { password, generated: true };
+}
+
+function readConfigFile(file: string, readText: (file: string) => string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readText(file);
+  } catch (error) {
+    throw new ComputeError(
+      'input.invalid',
+      `Cannot read config file ${file}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ComputeError(
+      'input.invalid',
+      `Cannot parse config file ${file} as JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ComputeError(
+      'input.invalid',
+      `Cannot use config file ${file}: expected a JSON object`,
+    );
+  }
+  const known = new Set([
+    'host',
+    'port',
+    'stateDir',
+    'tokenTtlSeconds',
+    'region',
+    'logLevel',
+    'projects',
+    'users',
+  ]);
+  for (const key of Object.keys(value)) {
+    if (!known.has(key)) {
+      throw new ComputeError(
+        'input.invalid',
+        `Cannot use config file ${file}: unknown setting "${key}"; known: ${[...known].join(', ')}`,
+      );
+    }
+  }
+  return value as Record<string, unknown>;
+}
+
+function fileString(
+  file: Record<string, unknown>,
+  key: string,
+  name: string | undefined,
+): string | undefined {
+  const value = file[key];
+  if (value === undefined) return undefined;
+  if (typeof value === 'string' || typeof value === 'number') return String(value);
+  throw new ComputeError(
+    'input.invalid',
+    `Cannot use config file ${name ?? ''}: "${key}" must be a string or number, not ${JSON.stringify(value)}`,
+  );
+}
+
+function readSeed(file: Record<string, unknown>, name: string): IdentitySeed {
+  const bad = (what: string, value: unknown) =>
+    new ComputeError(
+      'input.invalid',
+      `Cannot use config file ${name}: ${what}, not ${JSON.stringify(value)}`,
+    );
+  const projects = file.projects ?? [];
+  const users = file.users ?? [];
+  if (!Array.isArray(projects)) throw bad('"projects" must be a list', projects);
+  if (!Array.isArray(users)) throw bad('"users" must be a list', users);
+  return {
+    projects: projects.map((p: unknown) => {
+      const r = p as Record<string, unknown> | null;
+      if (typeof r?.name !== 'string' || r.name === '')
+        throw bad('each project needs a "name" string', p);
+      return {
+        name: r.name,
+        ...(typeof r.description === 'string' ? { description: r.description } : {}),
+      };
+    }),
+    users: users.map((u: unknown) => {
+      const r = u as Record<string, unknown> | null;
+      if (
+        typeof r?.name !== 'string' ||
+        typeof r.password !== 'string' ||
+        typeof r.project !== 'string'
+      ) {
+        throw bad('each user needs "name", "password" and "project" strings', u);
+      }
+      const roles = r.roles ?? ['member'];
+      if (
+        !Array.isArray(roles) ||
+        roles.length === 0 ||
+        !roles.every((role) => (ROLES as readonly unknown[]).includes(role))
+      ) {
+        throw bad(
+          `the roles of user "${r.name}" must be a non-empty list of ${ROLES.join(', ')}`,
+          roles,
+        );
+      }
+      return { name: r.name, password: r.password, project: r.project, roles: roles as Role[] };
+    }),
+  };
+}
+
+function str(value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function integer(text: string, what: string, min: number, max: number): number {
+  const value = /^\d+$/u.test(text.trim()) ? Number(text.trim()) : Number.NaN;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ComputeError(
+      'cli.usage',
+      `Cannot use ${what} "${text}": expected a whole number from ${min} to ${max}`,
+    );
+  }
+  return value;
+}

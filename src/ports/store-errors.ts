@@ -1,0 +1,36 @@
+/** The errors every Store adapter and the services raise for missing or duplicate records. */
+import { ComputeError } from '../errors/index.js';
+
+// NOTE: Nova wording for the flavor messages (nova/exception.py FlavorIdExists, FlavorExists).
+/** `flavor.exists` for a taken id. */
+export function flavorIdExists(id: string): ComputeError {
+  return new ComputeError('flavor.exists', `Flavor with ID ${id} already exists.`);
+}
+
+/** `flavor.exists` for a taken name. */
+export function flavorNameExists(name: string): ComputeError {
+  return new ComputeError('flavor.exists', `Flavor with name ${name} already exists.`);
+}
+
+/** `flavor.not_found`, Nova's FlavorNotFound. */
+export function flavorNotFound(id: string): ComputeError {
+  return new ComputeError('flavor.not_found', `Flavor ${id} could not be found.`);
+}
+
+/** `flavor.access_exists`, Nova's FlavorAccessExists. */
+export function flavorAccessExists(flavorId: string, projectId: string): ComputeError {
+  return new ComputeError(
+    'flavor.access_exists',
+    `Flavor access already exists for flavor ${flavorId} and project ${projectId} combination.`,
+  );
+}
+
+/** `image.exists`, Glance's Duplicate. */
+export function imageExists(id: string): ComputeError {
+  return new ComputeError('image.exists', `Image with identifier ${id} already exists!`);
+}
+
+/** `image.not_found`, Glance's wording. */
+export function imageNotFound(id: string): ComputeError {
+  return new ComputeError('image.not_found', `No image found with ID ${id}`);
+}

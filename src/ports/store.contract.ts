@@ -1,0 +1,345 @@
+/** Behaviour every Store adapter shares; each adapter's test file calls storeContract(). */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ComputeError } from '../errors/index.js';
+import type { FlavorRecord, ImageRecord, Store } from './store.js';
+
+/** A valid flavor record; tests override what matters. */
+export function aFlavorRecord(overrides: Partial<FlavorRecord> = {}): FlavorRecord {
+  return {
+    id: 'f1',
+    name: 'm1.small',
+    vcpus: 2,
+    memoryMiB: 2048,
+    diskGiB: 10,
+    swapMiB: 0,
+    ephemeralGiB: 0,
+    rxtxFactor: 1,
+    isPublic: true,
+    description: null,
+    extraSpecs: {},
+    createdAt: '2026-01-01T00:00:00Z',
+    ...overrides,
+  };
+}
+
+/** A valid queued image record; tests override what matters. */
+export function anImageRecord(overrides: Partial<ImageRecord> = {}): ImageRecord {
+  return {
+    id: '11111111-2222-4333-8444-555555555555',
+    name: 'cirros',
+    owner: 'p1',
+    visibility: 'private',
+    status: 'queued',
+    protected: false,
+    osHidden: false,
+    diskFormat: 'qcow2',
+    containerFormat: 'bare',
+    minDiskGiB: 0,
+    minRamMiB: 0,
+    tags: [],
+    properties: {},
+    size: null,
+    checksum: null,
+    osHashAlgo: null,
+    osHashValue: null,
+    dataLocation: null,
+    createdAt: '2026-01-01T00:00:00Z',
+    updatedAt: '2026-01-01T00:00:00Z',
+    ...overrides,
+  };
+}
+
+function hasCode(code: string): (err: unknown) => boolean {
+  return (err) => err instanceof ComputeError && err.code === code;
+}
+
+/**
+ * Runs the contract against stores made by `make`. `reopen`, when given, closes a store and opens
+ * the same persistent state again (for adapters that keep state across restarts).
+ */
+export function storeContract(
+  name: string,
+  make: () => Promise<Store>,
+  reopen?: (store: Store) => Promise<Store>,
+): void {
+  describe(`Store contract: ${name}`, () => {
+    it('creates and finds projects and users, and lists projects by name', async () => {
+      const store = await make();
+      await store.createProject({
+        id: 'p2',
+        name: 'zeta',
+        domainId: 'default',
+        description: '',
+        enabled: true,
+      });
+      await store.createProject({
+        id: 'p1',
+        name: 'alpha',
+        domainId: 'default',
+        description: 'd',
+        enabled: true,
+      });
+      assert.equal((await store.findProject('alpha', 'default'))?.id, 'p1');
+      assert.equal(await store.findProject('alpha', 'other'), undefined);
+      assert.deepEqual(
+        (await store.listProjects()).map((p) => p.name),
+        ['alpha', 'zeta'],
+      );
+      await store.createUser({
+        id: 'u1',
+        name: 'ann',
+        domainId: 'default',
+        passwordHash: 'h1',
+        enabled: true,
+      });
+      await store.setPassword('u1', 'h2');
+      assert.equal((await store.findUser('ann', 'default'))?.passwordHash, 'h2');
+      assert.equal(await store.getUser('nope'), undefined);
+      await assert.rejects(
+        store.createProject({
+          id: 'p3',
+          name: 'alpha',
+          domainId: 'default',
+          description: '',
+          enabled: true,
+        }),
+      );
+      await store.close();
+    });
+
+    it('assigns roles idempotently and lists them in ROLES order', async () => {
+      const store = await make();
+      await store.createProject({
+        id: 'p1',
+        name: 'a',
+        domainId: 'default',
+        description: '',
+        enabled: true,
+      });
+      await store.createUser({
+        id: 'u1',
+        name: 'ann',
+        domainId: 'default',
+        passwordHash: 'h',
+        enabled: true,
+      });
+      await store.assignRole({ userId: 'u1', projectId: 'p1', role: 'reader' });
+      await store.assignRole({ userId: 'u1', projectId: 'p1', role: 'admin' });
+      await store.assignRole({ userId: 'u1', projectId: 'p1', role: 'admin' });
+      assert.deepEqual(await store.listRoles('u1', 'p1'), ['admin', 'reader']);
+      assert.deepEqual(await store.listRoles('u1', 'p2'), []);
+      await store.close();
+    });
+
+    it('stores tokens and deletes only the expired ones', async () => {
+      const store = await make();
+      const base = {
+        userId: 'u1',
+        projectId: 'p1',
+        roles: ['member' as const],
+        issuedAt: '2026-01-01T00:00:00Z',
+        auditId: 'a',
+      };
+      await store.putToken({ ...base, id: 't-old', expiresAt: '2026-01-01T01:00:00Z' });
+      await store.putToken({ ...base, id: 't-new', expiresAt: '2026-01-01T03:00:00Z' });
+      assert.deepEqual((await store.getToken('t-old'))?.roles, ['member']);
+      assert.equal(await store.deleteExpiredTokens('2026-01-01T02:00:00Z'), 1);
+      assert.equal(await store.getToken('t-old'), undefined);
+      assert.equal((await store.getToken('t-new'))?.userId, 'u1');
+      assert.equal(await store.deleteToken('t-new'), true);
+      assert.equal(await store.deleteToken('t-new'), false);
+      assert.equal(await store.getToken('t-new'), undefined);
+      await store.close();
+    });
+
+    it('creates flavors with extra specs and refuses a duplicate id or name', async () => {
+      const store = await make();
+      await store.createFlavor(aFlavorRecord({ extraSpecs: { 'hw:pmu': 'false' } }));
+      assert.deepEqual(
+        await store.getFlavor('f1'),
+        aFlavorRecord({ extraSpecs: { 'hw:pmu': 'false' } }),
+      );
+      await assert.rejects(
+        store.createFlavor(aFlavorRecord({ name: 'other' })),
+        hasCode('flavor.exists'),
+      );
+      await assert.rejects(
+        store.createFlavor(aFlavorRecord({ id: 'f2' })),
+        hasCode('flavor.exists'),
+      );
+      assert.equal((await store.listFlavors()).length, 1);
+      await store.close();
+    });
+
+    it('merges extra specs, deletes one, and cascades on flavor delete', async () => {
+      const store = await make();
+      await store.createFlavor(
+        aFlavorRecord({ extraSpecs: { 'hw:pmu': 'false', 'trait:X': 'required' } }),
+      );
+      const updated = await store.setExtraSpecs('f1', { 'hw:pmu': 'true', 'hw:cpu_cores': '2' });
+      assert.deepEqual(updated.extraSpecs, {
+        'hw:cpu_cores': '2',
+        'hw:pmu': 'true',
+        'trait:X': 'required',
+      });
+      assert.equal(await store.deleteExtraSpec('f1', 'trait:X'), true);
+      assert.equal(await store.deleteExtraSpec('f1', 'trait:X'), false);
+      assert.deepEqual((await store.getFlavor('f1'))?.extraSpecs, {
+        'hw:cpu_cores': '2',
+        'hw:pmu': 'true',
+      });
+      await assert.rejects(store.setExtraSpecs('nope', { a: 'b' }), hasCode('flavor.not_found'));
+      await store.addFlavorAccess('f1', 'p1');
+      assert.equal(await store.deleteFlavor('f1'), true);
+      assert.equal(await store.deleteFlavor('f1'), false);
+      assert.equal(await store.getFlavor('f1'), undefined);
+      // A flavor re-created under the same id starts clean: no stale specs or access.
+      await store.createFlavor(aFlavorRecord());
+      assert.deepEqual((await store.getFlavor('f1'))?.extraSpecs, {});
+      assert.deepEqual(await store.listFlavorAccess('f1'), []);
+      await store.close();
+    });
+
+    it('lists flavors sorted by id', async () => {
+      const store = await make();
+      await store.createFlavor(aFlavorRecord({ id: 'b', name: 'b' }));
+      await store.createFlavor(
+        aFlavorRecord({ id: 'a', name: 'a', isPublic: false, description: 'x' }),
+      );
+      const flavors = await store.listFlavors();
+      assert.deepEqual(
+        flavors.map((f) => [f.id, f.isPublic, f.description]),
+        [
+          ['a', false, 'x'],
+          ['b', true, null],
+        ],
+      );
+      await store.close();
+    });
+
+    it('creates a flavor and its access list together', async () => {
+      const store = await make();
+      await store.createFlavor(aFlavorRecord({ isPublic: false }), ['p9', 'p1']);
+      assert.deepEqual(await store.listFlavorAccess('f1'), ['p1', 'p9']);
+      await store.close();
+    });
+
+    it('lets exactly one of many concurrent creates of the same flavor name win', async () => {
+      const store = await make();
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          store.createFlavor(aFlavorRecord({ id: `f${i}`, extraSpecs: { 'hw:pmu': 'on' } })),
+        ),
+      );
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      for (const r of results) {
+        if (r.status === 'rejected')
+          assert.ok(hasCode('flavor.exists')(r.reason), String(r.reason));
+      }
+      assert.equal((await store.listFlavors()).length, 1);
+      await store.close();
+    });
+
+    it('keeps flavor access per project and refuses a duplicate grant', async () => {
+      const store = await make();
+      await store.createFlavor(aFlavorRecord({ isPublic: false }));
+      await store.addFlavorAccess('f1', 'p2');
+      await store.addFlavorAccess('f1', 'p1');
+      assert.deepEqual(await store.listFlavorAccess('f1'), ['p1', 'p2']);
+      await assert.rejects(store.addFlavorAccess('f1', 'p1'), hasCode('flavor.access_exists'));
+      await assert.rejects(store.addFlavorAccess('nope', 'p1'), hasCode('flavor.not_found'));
+      await store.close();
+    });
+
+    it('creates, filters, saves and deletes images with properties and tags', async () => {
+      const store = await make();
+      const a = anImageRecord({ properties: { hw_pmu: 'true' }, tags: ['x'] });
+      const b = anImageRecord({
+        id: 'b',
+        name: 'other',
+        owner: 'p2',
+        visibility: 'public',
+        createdAt: '2026-01-02T00:00:00Z',
+      });
+      await store.createImage(b);
+      await store.createImage(a);
+      assert.deepEqual(await store.getImage(a.id), a);
+      await assert.rejects(store.createImage(a), hasCode('image.exists'));
+      assert.deepEqual(
+        (await store.listImages()).map((i) => i.id),
+        [a.id, 'b'],
+      );
+      assert.deepEqual(
+        (await store.listImages({ name: 'other' })).map((i) => i.id),
+        ['b'],
+      );
+      assert.deepEqual(
+        (await store.listImages({ owner: 'p1' })).map((i) => i.id),
+        [a.id],
+      );
+      assert.deepEqual(
+        (await store.listImages({ visibility: 'public' })).map((i) => i.id),
+        ['b'],
+      );
+      const saved = {
+        ...a,
+        properties: { hw_vif_model: 'e1000' },
+        status: 'active' as const,
+        size: 3,
+        dataLocation: 'x',
+      };
+      await store.saveImage(saved);
+      assert.deepEqual(await store.getImage(a.id), saved);
+      await assert.rejects(
+        store.saveImage(anImageRecord({ id: 'ghost' })),
+        hasCode('image.not_found'),
+      );
+      assert.equal(await store.deleteImage(a.id), true);
+      assert.equal(await store.deleteImage(a.id), false);
+      assert.equal(await store.getImage(a.id), undefined);
+      await store.close();
+    });
+
+    it('returns copies: changing a returned record changes nothing stored', async () => {
+      const store = await make();
+      await store.createFlavor(aFlavorRecord({ extraSpecs: { 'hw:pmu': 'on' } }));
+      const flavor = await store.getFlavor('f1');
+      (flavor?.extraSpecs as Record<string, string>)['hw:pmu'] = 'off';
+      assert.equal((await store.getFlavor('f1'))?.extraSpecs['hw:pmu'], 'on');
+      await store.close();
+    });
+
+    if (reopen !== undefined) {
+      it('keeps everything across a restart', async () => {
+        const store = await make();
+        await store.createProject({
+          id: 'p1',
+          name: 'a',
+          domainId: 'default',
+          description: '',
+          enabled: true,
+        });
+        await store.createUser({
+          id: 'u1',
+          name: 'ann',
+          domainId: 'default',
+          passwordHash: 'h',
+          enabled: true,
+        });
+        await store.assignRole({ userId: 'u1', projectId: 'p1', role: 'member' });
+        await store.createFlavor(aFlavorRecord({ extraSpecs: { 'hw:pmu': 'false' } }));
+        await store.addFlavorAccess('f1', 'p1');
+        await store.createImage(anImageRecord({ properties: { hw_pmu: 'true' } }));
+        const again = await reopen(store);
+        assert.deepEqual(await again.listRoles('u1', 'p1'), ['member']);
+        assert.deepEqual((await again.getFlavor('f1'))?.extraSpecs, { 'hw:pmu': 'false' });
+        assert.deepEqual(await again.listFlavorAccess('f1'), ['p1']);
+        assert.deepEqual((await again.getImage(anImageRecord().id))?.properties, {
+          hw_pmu: 'true',
+        });
+        await again.close();
+      });
+    }
+  });
+}

@@ -1,0 +1,229 @@
+/**
+ * Flavor use cases: create, list, show, delete, access, and extra specs validated from the specs
+ * registry. Policy (Nova's defaults): only admins write; everyone sees public flavors; a private
+ * flavor is visible to admins and to projects on its access list, and is a 404 to anyone else.
+ */
+import type { Flavor } from '../domain/index.js';
+import { ComputeError, type Issue } from '../errors/index.js';
+import type { Clock, Ids } from '../ports/clock.js';
+import { flavorNotFound } from '../ports/store-errors.js';
+import type { FlavorRecord, Store } from '../ports/store.js';
+import { validateFlavorExtraSpecs } from '../specs/index.js';
+import { isAdmin, requireAdmin, type RequestContext } from './identity.js';
+
+export type { FlavorRecord } from '../ports/store.js';
+
+/** What flavor use cases need. */
+export interface FlavorDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly ids: Ids;
+}
+
+/** A flavor create request, shape-checked by the API. `id` undefined means "make a UUID". */
+export interface NewFlavor {
+  readonly id: string | undefined;
+  readonly name: string;
+  readonly vcpus: number;
+  readonly memoryMiB: number;
+  readonly diskGiB: number;
+  readonly swapMiB: number;
+  readonly ephemeralGiB: number;
+  readonly rxtxFactor: number;
+  readonly isPublic: boolean;
+  readonly description: string | null;
+}
+
+/** Creates a flavor (admin only). */
+export async function createFlavor(
+  deps: FlavorDeps,
+  ctx: RequestContext,
+  input: NewFlavor,
+): Promise<FlavorRecord> {
+  requireAdmin(ctx, 'os_compute_api:os-flavor-manage:create');
+  const flavor: FlavorRecord = {
+    ...input,
+    id: input.id ?? deps.ids.newUuid(),
+    extraSpecs: {},
+    createdAt: deps.clock.now().toISOString(),
+  };
+  // NOTE: as in Nova, a private flavor is usable at once by the project that created it.
+  await deps.store.createFlavor(flavor, flavor.isPublic ? [] : [ctx.projectId]);
+  return flavor;
+}
+
+/** Which flavors a list shows: public only (the default), private only, or all (admins). */
+export type PublicFilter = 'public' | 'private' | 'all';
+
+/** Lists the flavors the caller may see, sorted by id. */
+export async function listFlavors(
+  deps: FlavorDeps,
+  ctx: RequestContext,
+  filter: PublicFilter,
+): Promise<FlavorRecord[]> {
+  const flavors = await deps.store.listFlavors();
+  const visible: FlavorRecord[] = [];
+  for (const flavor of flavors) {
+    if (isAdmin(ctx)) {
+      if (filter === 'all' || (filter === 'public') === flavor.isPublic) visible.push(flavor);
+      continue;
+    }
+    // NOTE: Nova shows a non-admin the public flavors plus the private ones shared with its
+    // project, whatever is_public says.
+    if (flavor.isPublic || (await deps.store.listFlavorAccess(flavor.id)).includes(ctx.projectId)) {
+      visible.push(flavor);
+    }
+  }
+  return visible;
+}
+
+/** One flavor the caller may see, or `flavor.not_found`. */
+export async function showFlavor(
+  deps: FlavorDeps,
+  ctx: RequestContext,
+  id: string,
+): Promise<FlavorRecord> {
+  const flavor = await deps.store.getFlavor(id);
+  if (flavor === undefined || !(await canSee(deps, ctx, flavor))) throw flavorNotFound(id);
+  return flavor;
+}
+
+/** Deletes a flavor (admin only). */
+export async function deleteFlavor(
+  deps: FlavorDeps,
+  ctx: RequestContext,
+  id: string,
+): Promise<void> {
+  requireAdmin(ctx, 'os_compute_api:os-flavor-manage:delete');
+  if (!(await deps.store.deleteFlavor(id))) throw flavorNotFound(id);
+}
+
+/** Grants a project access to a private flavor (admin only). */
+export async function addFlavorAccess(
+  deps: FlavorDeps,
+  ctx: RequestContext,
+  id: string,
+  projectId: string,
+): Promise<string[]> {
+  requireAdmin(ctx, 'os_compute_api:os-flavor-access:add_tenant_access');
+  const flavor = await deps.store.getFlavor(id);
+  if (flavor === undefined) throw flavorNotFound(id);
+  if (flavor.isPublic) {
+    // NOTE: Nova wording (nova/api/openstack/compute/flavor_access.py).
+    throw new ComputeError('flavor.is_public', 'Can not add access to a public flavor.');
+  }
+  await deps.store.addFlavorAccess(id, projectId);
+  return deps.store.listFlavorAccess(id);
+}
+
+/** The projects with access to a private flavor (admin only). */
+export async function listFlavorAccess(
+  deps: FlavorDeps,
+  ctx: RequestContext,
+  id: string,
+): Promise<string[]> {
+  requireAdmin(ctx, 'os_compute_api:os-flavor-access');
+  const flavor = await deps.store.getFlavor(id);
+  if (flavor === undefined) throw flavorNotFound(id);
+  return deps.store.listFlavorAccess(id);
+}
+
+/** Options for setting extra specs. */
+export interface SetExtraSpecsOptions {
+  /**
+   * Refuse unknown keys in the namespaces vpmu validates (Nova does this from microversion 2.86).
+   * Bad values for known keys are refused regardless (DESIGN §2.4).
+   */
+  readonly rejectUnknownKeys: boolean;
+}
+
+/**
+ * Validates and merges extra specs into a flavor (admin only). All keys are checked before
+ * anything is written; one bad key means nothing changes.
+ */
+export async function setExtraSpecs(
+  deps: FlavorDeps,
+  ctx: RequestContext,
+  id: string,
+  specs: Readonly<Record<string, string>>,
+  options: SetExtraSpecsOptions,
+): Promise<FlavorRecord> {
+  requireAdmin(ctx, 'os_compute_api:os-flavor-extra-specs:create');
+  const flavor = await deps.store.getFlavor(id);
+  if (flavor === undefined) throw flavorNotFound(id);
+  const issues = checkExtraSpecs(flavor, specs, options);
+  const [first] = issues;
+  if (first !== undefined) {
+    throw new ComputeError(first.code, issues.map((issue) => issue.message).join('\n'), { issues });
+  }
+  return deps.store.setExtraSpecs(id, specs);
+}
+
+/** Deletes one extra spec (admin only). */
+export async function deleteExtraSpec(
+  deps: FlavorDeps,
+  ctx: RequestContext,
+  id: string,
+  key: string,
+): Promise<void> {
+  requireAdmin(ctx, 'os_compute_api:os-flavor-extra-specs:delete');
+  if ((await deps.store.getFlavor(id)) === undefined) throw flavorNotFound(id);
+  if (!(await deps.store.deleteExtraSpec(id, key))) throw extraSpecNotFound(id, key);
+}
+
+/** One extra spec's value, or `flavor.extra_spec_not_found`. */
+export async function showExtraSpec(
+  deps: FlavorDeps,
+  ctx: RequestContext,
+  id: string,
+  key: string,
+): Promise<string> {
+  const flavor = await showFlavor(deps, ctx, id);
+  const value = flavor.extraSpecs[key];
+  if (value === undefined) throw extraSpecNotFound(id, key);
+  return value;
+}
+
+/** The issues with extra specs about to be set on a flavor. */
+export function checkExtraSpecs(
+  flavor: FlavorRecord,
+  specs: Readonly<Record<string, string>>,
+  options: SetExtraSpecsOptions,
+): Issue[] {
+  const candidate: Flavor = { ...toFlavor(flavor), extraSpecs: specs };
+  return validateFlavorExtraSpecs(candidate).filter(
+    (issue) => options.rejectUnknownKeys || issue.code !== 'spec.unknown_key',
+  );
+}
+
+/** The domain Flavor a record describes (what designGuest() and the resolvers read). */
+export function toFlavor(record: FlavorRecord): Flavor {
+  return {
+    id: record.id,
+    name: record.name,
+    vcpus: record.vcpus,
+    memoryMiB: record.memoryMiB,
+    diskGiB: record.diskGiB,
+    extraSpecs: record.extraSpecs,
+  };
+}
+
+function extraSpecNotFound(id: string, key: string): ComputeError {
+  // NOTE: Nova wording (nova/exception.py FlavorExtraSpecsNotFound).
+  return new ComputeError(
+    'flavor.extra_spec_not_found',
+    `Flavor ${id} has no extra specs with key ${key}.`,
+  );
+}
+
+async function canSee(
+  deps: FlavorDeps,
+  ctx: RequestContext,
+  flavor: FlavorRecord,
+): Promise<boolean> {
+  return (
+    flavor.isPublic ||
+    isAdmin(ctx) ||
+    (await deps.store.listFlavorAccess(flavor.id)).includes(ctx.projectId)
+  );
+}

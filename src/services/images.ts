@@ -1,0 +1,459 @@
+/**
+ * Image use cases (a Glance v2 subset): create, list, show, JSON-patch update, delete, data
+ * upload and download. Policy (Glance's defaults): an image is visible to its owner project, to
+ * admins, and to everyone when public or community; anyone else gets a 404. Only the owner's
+ * members (or an admin) change it; only admins make an image public. Registry-known properties
+ * such as `hw_pmu` are validated whenever they are set, so a bad value never gets stored.
+ */
+import { createHash } from 'node:crypto';
+import type { Image } from '../domain/index.js';
+import { ComputeError, type Issue } from '../errors/index.js';
+import type { Clock, Ids } from '../ports/clock.js';
+import type { ImageFiles } from '../ports/image-files.js';
+import { imageNotFound } from '../ports/store-errors.js';
+import { VISIBILITIES, type ImageRecord, type Store, type Visibility } from '../ports/store.js';
+import { validateImageProperties } from '../specs/index.js';
+import { isAdmin, requireWriter, type RequestContext } from './identity.js';
+
+export { VISIBILITIES, type ImageRecord, type Visibility } from '../ports/store.js';
+
+/** What image use cases need. */
+export interface ImageDeps {
+  readonly store: Store;
+  readonly files: ImageFiles;
+  readonly clock: Clock;
+  readonly ids: Ids;
+}
+
+/** Core attributes a client may set at create time or change with a patch. */
+export interface ImageCore {
+  readonly name?: string | null;
+  readonly visibility?: Visibility;
+  readonly protected?: boolean;
+  readonly osHidden?: boolean;
+  readonly diskFormat?: string | null;
+  readonly containerFormat?: string | null;
+  readonly minDiskGiB?: number;
+  readonly minRamMiB?: number;
+  readonly tags?: readonly string[];
+}
+
+/** An image create request, shape-checked by the API. */
+export interface NewImage extends ImageCore {
+  readonly id?: string;
+  readonly properties: Readonly<Record<string, string>>;
+}
+
+/** One JSON-patch change, its path already reduced to an attribute or property name. */
+export type ImageChange =
+  | { readonly op: 'add' | 'replace'; readonly name: string; readonly value: unknown }
+  | { readonly op: 'remove'; readonly name: string };
+
+/** Attributes Glance computes; a patch may not touch them. */
+const READ_ONLY = new Set([
+  'id',
+  'status',
+  'owner',
+  'size',
+  'virtual_size',
+  'checksum',
+  'os_hash_algo',
+  'os_hash_value',
+  'created_at',
+  'updated_at',
+  'file',
+  'self',
+  'schema',
+  'direct_url',
+  'locations',
+  'stores',
+]);
+
+/** Patchable core attributes by wire name. */
+const CORE_FIELDS = {
+  name: 'name',
+  visibility: 'visibility',
+  protected: 'protected',
+  os_hidden: 'osHidden',
+  disk_format: 'diskFormat',
+  container_format: 'containerFormat',
+  min_disk: 'minDiskGiB',
+  min_ram: 'minRamMiB',
+  tags: 'tags',
+} as const satisfies Record<string, keyof ImageCore>;
+
+/** Glance's disk and container formats. */
+export const DISK_FORMATS = [
+  'ami',
+  'ari',
+  'aki',
+  'vhd',
+  'vhdx',
+  'vmdk',
+  'raw',
+  'qcow2',
+  'vdi',
+  'iso',
+  'ploop',
+] as const;
+export const CONTAINER_FORMATS = [
+  'ami',
+  'ari',
+  'aki',
+  'bare',
+  'ovf',
+  'ova',
+  'docker',
+  'compressed',
+] as const;
+
+/** Creates a queued image owned by the caller's project. */
+export async function createImage(
+  deps: ImageDeps,
+  ctx: RequestContext,
+  input: NewImage,
+): Promise<ImageRecord> {
+  requireWriter(ctx, 'create an image');
+  const now = deps.clock.now().toISOString();
+  const image: ImageRecord = {
+    id: input.id ?? deps.ids.newUuid(),
+    name: input.name ?? null,
+    owner: ctx.projectId,
+    // NOTE: Glance's default visibility since Pike is "shared" (owner and members only).
+    visibility: input.visibility ?? 'shared',
+    status: 'queued',
+    protected: input.protected ?? false,
+    osHidden: input.osHidden ?? false,
+    diskFormat: input.diskFormat ?? null,
+    containerFormat: input.containerFormat ?? null,
+    minDiskGiB: input.minDiskGiB ?? 0,
+    minRamMiB: input.minRamMiB ?? 0,
+    tags: [...new Set(input.tags ?? [])],
+    properties: { ...input.properties },
+    size: null,
+    checksum: null,
+    osHashAlgo: null,
+    osHashValue: null,
+    dataLocation: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  checkPublicize(ctx, image.visibility);
+  throwIfAny(checkProperties(image, input.properties));
+  await deps.store.createImage(image);
+  return image;
+}
+
+/** Filters of an image list. `visibility` undefined means Glance's default listing. */
+export interface ImageListFilter {
+  readonly name?: string;
+  readonly owner?: string;
+  readonly visibility?: Visibility | 'all';
+}
+
+/** The images the caller may see, oldest first. */
+export async function listImages(
+  deps: ImageDeps,
+  ctx: RequestContext,
+  filter: ImageListFilter,
+): Promise<ImageRecord[]> {
+  const images = await deps.store.listImages({
+    ...(filter.name === undefined ? {} : { name: filter.name }),
+    ...(filter.owner === undefined ? {} : { owner: filter.owner }),
+    ...(filter.visibility === undefined || filter.visibility === 'all'
+      ? {}
+      : { visibility: filter.visibility }),
+  });
+  return images.filter((image) => {
+    if (!canSee(ctx, image)) return false;
+    // NOTE: as in Glance, community images are listed only when asked for, and hidden images
+    // only when named.
+    if (
+      filter.visibility === undefined &&
+      image.visibility === 'community' &&
+      image.owner !== ctx.projectId
+    ) {
+      return false;
+    }
+    return !image.osHidden || filter.name !== undefined;
+  });
+}
+
+/** One image the caller may see, or `image.not_found`. */
+export async function showImage(
+  deps: ImageDeps,
+  ctx: RequestContext,
+  id: string,
+): Promise<ImageRecord> {
+  const image = await deps.store.getImage(id);
+  if (image === undefined || !canSee(ctx, image)) throw imageNotFound(id);
+  return image;
+}
+
+/** Applies JSON-patch changes in order; all are checked before anything is saved. */
+export async function updateImage(
+  deps: ImageDeps,
+  ctx: RequestContext,
+  id: string,
+  changes: readonly ImageChange[],
+): Promise<ImageRecord> {
+  const image = await writableImage(deps, ctx, id, 'update');
+  let core: Record<string, unknown> = {};
+  const properties: Record<string, string> = { ...image.properties };
+  const set: Record<string, string> = {};
+  const issues: Issue[] = [];
+  for (const change of changes) {
+    const { name } = change;
+    if (READ_ONLY.has(name)) {
+      // NOTE: Glance wording (glance/api/v2/images.py).
+      throw new ComputeError('image.read_only', `Attribute '${name}' is read-only.`);
+    }
+    if (Object.hasOwn(CORE_FIELDS, name)) {
+      const field = CORE_FIELDS[name as keyof typeof CORE_FIELDS];
+      if (change.op === 'remove') {
+        throw new ComputeError(
+          'image.read_only',
+          `Cannot remove attribute '${name}' of image ${id}: it is a core attribute; replace it instead`,
+        );
+      }
+      const parsed = parseCoreValue(name, change.value, id);
+      if (!parsed.ok) issues.push(parsed.issue);
+      else core = { ...core, [field]: parsed.value };
+      continue;
+    }
+    if (change.op === 'remove') {
+      if (!Object.hasOwn(properties, name)) throw propertyMissing(name);
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a map keyed by property name
+      delete properties[name];
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a map keyed by property name
+      delete set[name];
+      continue;
+    }
+    if (change.op === 'replace' && !Object.hasOwn(properties, name)) throw propertyMissing(name);
+    if (typeof change.value !== 'string') {
+      issues.push({
+        code: 'request.invalid',
+        path: ['image', name],
+        message: `Cannot set property '${name}' of image ${id} to ${JSON.stringify(change.value)}: property values must be strings`,
+      });
+      continue;
+    }
+    properties[name] = change.value;
+    set[name] = change.value;
+  }
+  throwIfAny(issues);
+  const updated: ImageRecord = {
+    ...image,
+    ...(core as Partial<ImageRecord>),
+    properties,
+    updatedAt: deps.clock.now().toISOString(),
+  };
+  if (updated.visibility !== image.visibility) checkPublicize(ctx, updated.visibility);
+  throwIfAny(checkProperties(updated, set));
+  await deps.store.saveImage(updated);
+  return updated;
+}
+
+/** Deletes an image and its data. */
+export async function deleteImage(deps: ImageDeps, ctx: RequestContext, id: string): Promise<void> {
+  const image = await writableImage(deps, ctx, id, 'delete');
+  if (image.protected) {
+    // NOTE: Glance wording.
+    throw new ComputeError('image.protected', `Image ${id} is protected and cannot be deleted.`);
+  }
+  if (!(await deps.store.deleteImage(id))) throw imageNotFound(id);
+  if (image.dataLocation !== null) await deps.files.delete(image.dataLocation);
+}
+
+/** Images whose data is being uploaded right now, per store (one service process owns a store). */
+const UPLOADING = new WeakMap<Store, Set<string>>();
+
+/** Stores an image's data (only once, while queued), with its size and checksums; the image becomes active. */
+export async function uploadImageData(
+  deps: ImageDeps,
+  ctx: RequestContext,
+  id: string,
+  chunks: AsyncIterable<Uint8Array>,
+): Promise<ImageRecord> {
+  const image = await writableImage(deps, ctx, id, 'upload data to');
+  if (image.status !== 'queued') {
+    throw new ComputeError(
+      'image.conflict',
+      `Cannot upload data to image ${id}: it is ${image.status} and its data was already uploaded`,
+    );
+  }
+  const uploading = UPLOADING.get(deps.store) ?? new Set<string>();
+  UPLOADING.set(deps.store, uploading);
+  if (uploading.has(id)) {
+    throw new ComputeError(
+      'image.conflict',
+      `Cannot upload data to image ${id}: another upload to it is in progress`,
+    );
+  }
+  uploading.add(id);
+  try {
+    return await storeData(deps, image, chunks);
+  } finally {
+    uploading.delete(id);
+  }
+}
+
+async function storeData(
+  deps: ImageDeps,
+  image: ImageRecord,
+  chunks: AsyncIterable<Uint8Array>,
+): Promise<ImageRecord> {
+  const md5 = createHash('md5');
+  const sha512 = createHash('sha512');
+  const hashed = (async function* () {
+    for await (const chunk of chunks) {
+      md5.update(chunk);
+      sha512.update(chunk);
+      yield chunk;
+    }
+  })();
+  const stored = await deps.files.write(image.id, hashed);
+  const updated: ImageRecord = {
+    ...image,
+    status: 'active',
+    size: stored.size,
+    checksum: md5.digest('hex'),
+    osHashAlgo: 'sha512',
+    osHashValue: sha512.digest('hex'),
+    dataLocation: stored.location,
+    updatedAt: deps.clock.now().toISOString(),
+  };
+  try {
+    await deps.store.saveImage(updated);
+  } catch (error) {
+    await deps.files.delete(stored.location);
+    throw error;
+  }
+  return updated;
+}
+
+/** The image and its data stream, or the image and undefined when it has no data yet. */
+export async function downloadImageData(
+  deps: ImageDeps,
+  ctx: RequestContext,
+  id: string,
+): Promise<{ image: ImageRecord; data: AsyncIterable<Uint8Array> | undefined }> {
+  const image = await showImage(deps, ctx, id);
+  return {
+    image,
+    data: image.dataLocation === null ? undefined : deps.files.read(image.dataLocation),
+  };
+}
+
+/** The domain Image a record describes (what designGuest() and the resolvers read). */
+export function toImage(record: ImageRecord): Image {
+  return {
+    id: record.id,
+    name: record.name ?? record.id,
+    owner: record.owner,
+    properties: record.properties,
+  };
+}
+
+function canSee(ctx: RequestContext, image: ImageRecord): boolean {
+  return (
+    isAdmin(ctx) ||
+    image.owner === ctx.projectId ||
+    image.visibility === 'public' ||
+    image.visibility === 'community'
+  );
+}
+
+async function writableImage(
+  deps: ImageDeps,
+  ctx: RequestContext,
+  id: string,
+  action: string,
+): Promise<ImageRecord> {
+  const image = await showImage(deps, ctx, id);
+  if (!isAdmin(ctx) && image.owner !== ctx.projectId) {
+    throw new ComputeError(
+      'auth.forbidden',
+      `Cannot ${action} image ${id}: it belongs to project ${image.owner}, not to ${ctx.projectName}`,
+    );
+  }
+  requireWriter(ctx, `${action} image ${id}`);
+  return image;
+}
+
+function checkPublicize(ctx: RequestContext, visibility: Visibility): void {
+  if (visibility === 'public' && !isAdmin(ctx)) {
+    // NOTE: Glance wording (policy publicize_image).
+    throw new ComputeError(
+      'auth.forbidden',
+      'You are not authorized to complete publicize_image action.',
+    );
+  }
+}
+
+/** Validates the registry-known properties among `set`, naming the image. */
+function checkProperties(image: ImageRecord, set: Readonly<Record<string, string>>): Issue[] {
+  return validateImageProperties({ id: image.id, name: image.name ?? image.id, properties: set });
+}
+
+function throwIfAny(issues: readonly Issue[]): void {
+  const [first] = issues;
+  if (first !== undefined) {
+    throw new ComputeError(first.code, issues.map((issue) => issue.message).join('\n'), { issues });
+  }
+}
+
+function propertyMissing(name: string): ComputeError {
+  // NOTE: Glance wording (glance/api/v2/images.py).
+  return new ComputeError('image.conflict', `Property ${name} does not exist.`);
+}
+
+/** Checks one core attribute's new value; used by patches and, through the API, by creates. */
+export function parseCoreValue(
+  name: string,
+  value: unknown,
+  imageLabel: string,
+): { ok: true; value: unknown } | { ok: false; issue: Issue } {
+  const bad = (expected: string) => ({
+    ok: false as const,
+    issue: {
+      code: 'request.invalid' as const,
+      path: ['image', name],
+      message: `Cannot set '${name}' of image ${imageLabel} to ${JSON.stringify(value)}: expected ${expected}`,
+    },
+  });
+  switch (name) {
+    case 'name':
+      return value === null || (typeof value === 'string' && value.length <= 255)
+        ? { ok: true, value }
+        : bad('a string of at most 255 characters, or null');
+    case 'visibility':
+      return typeof value === 'string' && (VISIBILITIES as readonly string[]).includes(value)
+        ? { ok: true, value }
+        : bad(`one of ${VISIBILITIES.join(', ')}`);
+    case 'protected':
+    case 'os_hidden':
+      return typeof value === 'boolean' ? { ok: true, value } : bad('true or false');
+    case 'disk_format':
+      return value === null ||
+        (typeof value === 'string' && (DISK_FORMATS as readonly string[]).includes(value))
+        ? { ok: true, value }
+        : bad(`one of ${DISK_FORMATS.join(', ')}, or null`);
+    case 'container_format':
+      return value === null ||
+        (typeof value === 'string' && (CONTAINER_FORMATS as readonly string[]).includes(value))
+        ? { ok: true, value }
+        : bad(`one of ${CONTAINER_FORMATS.join(', ')}, or null`);
+    case 'min_disk':
+    case 'min_ram':
+      return typeof value === 'number' && Number.isInteger(value) && value >= 0
+        ? { ok: true, value }
+        : bad('a whole number of at least 0');
+    case 'tags':
+      return Array.isArray(value) && value.every((t) => typeof t === 'string' && t.length <= 255)
+        ? { ok: true, value: [...new Set(value as string[])] }
+        : bad('a list of strings');
+    default:
+      return bad('a known attribute');
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * An in-process API for HTTP tests: memory store and image files, a settable clock, sequential
+ * ids, and four users: admin (project admin), member and reader (project demo), and other
+ * (project other, member). Requests go through Hono's app.request(); no port is opened.
+ */
+import { MemoryImageFiles } from '../adapters/image-files/memory-image-files.js';
+import { MemoryStore } from '../adapters/store/memory-store.js';
+import { createApi, type ApiDeps } from '../api/app.js';
+import type { Store } from '../ports/store.js';
+import { bootstrapIdentity } from '../services/index.js';
+
+/** One recorded exchange, for API samples. */
+export interface Exchange {
+  readonly method: string;
+  readonly path: string;
+  readonly requestHeaders: Readonly<Record<string, string>>;
+  readonly requestBody: unknown;
+  readonly status: number;
+  readonly responseHeaders: Readonly<Record<string, string>>;
+  readonly responseBody: unknown;
+}
+
+/** Options of a request. */
+export interface Call {
+  /** Whose token to send: a user name, a raw token text, or none. */
+  readonly as?: 'admin' | 'member' | 'reader' | 'other' | { token: string } | null;
+  readonly body?: unknown;
+  /** Sent as-is (not JSON-encoded). */
+  readonly rawBody?: string | Uint8Array;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** A parsed response. */
+export interface Reply {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: unknown;
+  readonly text: string;
+}
+
+export const START = new Date('2026-01-01T00:00:00.000Z');
+
+/** The test API and helpers around it. */
+export interface TestApi {
+  readonly store: Store;
+  readonly clock: { now(): Date; set(date: Date): void };
+  readonly deps: ApiDeps;
+  readonly logged: { level: string; fields: Record<string, unknown>; message: string }[];
+  request(method: string, path: string, call?: Call): Promise<Reply>;
+  /** Issues a token for a user; cached per user. */
+  token(user: 'admin' | 'member' | 'reader' | 'other'): Promise<string>;
+  /** Exchanges seen since the last call to take(), then forgets them. */
+  take(): Exchange[];
+}
+
+const PASSWORDS = {
+  admin: 'admin-secret',
+  member: 'member-secret',
+  reader: 'reader-secret',
+  other: 'other-secret',
+};
+const PROJECTS = { admin: 'admin', member: 'demo', reader: 'demo', other: 'other' };
+
+/** Builds a fresh API; `store` lets a test inject a failing or persistent one. */
+export async function makeTestApi(
+  options: { store?: Store; tokenTtlSeconds?: number } = {},
+): Promise<TestApi> {
+  let now = START;
+  let uuid = 0;
+  let secret = 0;
+  const clock = {
+    now: () => now,
+    set: (date: Date) => {
+      now = date;
+    },
+  };
+  const ids = {
+    newUuid: () => `00000000-0000-4000-8000-${String(++uuid).padStart(12, '0')}`,
+    newSecret: () => `token-${String(++secret).padStart(4, '0')}`,
+  };
+  const store = options.store ?? new MemoryStore();
+  const logged: TestApi['logged'] = [];
+  const deps: ApiDeps = {
+    store,
+    files: new MemoryImageFiles(),
+    clock,
+    ids,
+    tokenTtlSeconds: options.tokenTtlSeconds ?? 3600,
+    region: 'RegionOne',
+    log: {
+      info: (fields, message) => logged.push({ level: 'info', fields, message }),
+      warn: (fields, message) => logged.push({ level: 'warn', fields, message }),
+      error: (fields, message) => logged.push({ level: 'error', fields, message }),
+    },
+  };
+  await bootstrapIdentity(
+    { store, clock, ids, tokenTtlSeconds: deps.tokenTtlSeconds },
+    PASSWORDS.admin,
+    {
+      projects: [{ name: 'demo' }, { name: 'other' }],
+      users: [
+        { name: 'member', password: PASSWORDS.member, project: 'demo', roles: ['member'] },
+        { name: 'reader', password: PASSWORDS.reader, project: 'demo', roles: ['reader'] },
+        { name: 'other', password: PASSWORDS.other, project: 'other', roles: ['member'] },
+      ],
+    },
+  );
+  const app = createApi(deps);
+  const tokens = new Map<string, string>();
+  let exchanges: Exchange[] = [];
+
+  const api: TestApi = {
+    store,
+    clock,
+    deps,
+    logged,
+    async request(method, path, call = {}) {
+      const headers: Record<string, string> = { ...call.headers };
+      const as = call.as === undefined ? 'admin' : call.as;
+      if (as !== null)
+        headers['X-Auth-Token'] = typeof as === 'string' ? await api.token(as) : as.token;
+      let body: string | Uint8Array | undefined;
+      if (call.rawBody !== undefined) {
+        body = call.rawBody;
+        if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
+          headers['Content-Type'] = 'application/octet-stream';
+        }
+      } else if (call.body !== undefined) {
+        body = JSON.stringify(call.body);
+        headers['Content-Type'] ??= 'application/json';
+      }
+      const res = await app.request(`http://vpmu.test${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text === '' ? null : (JSON.parse(text) as unknown);
+      } catch {
+        // not JSON: keep the text
+      }
+      exchanges.push({
+        method,
+        path,
+        requestHeaders: headers,
+        requestBody: call.body ?? (typeof call.rawBody === 'string' ? call.rawBody : null),
+        status: res.status,
+        responseHeaders: Object.fromEntries(res.headers.entries()),
+        responseBody: parsed,
+      });
+      return { status: res.status, headers: res.headers, body: parsed, text };
+    },
+    async token(user) {
+      const cached = tokens.get(user);
+      if (cached !== undefined) return cached;
+      const res = await app.request('http://vpmu.test/identity/v3/auth/tokens', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(passwordAuth(user, PASSWORDS[user], PROJECTS[user])),
+      });
+      const token = res.headers.get('X-Subject-Token');
+      if (res.status !== 201 || token === null)
+        throw new Error(`Cannot get a token for ${user}: ${res.status}`);
+      tokens.set(user, token);
+      return token;
+    },
+    take() {
+      const taken = exchanges;
+      exchanges = [];
+      return taken;
+    },
+  };
+  return api;
+}
+
+/** The body `openstack` sends for password auth with project scope. */
+export function passwordAuth(
+  user: string,
+  password: string,
+  project: string,
+): Record<string, unknown> {
+  return {
+    auth: {
+      identity: {
+        methods: ['password'],
+        password: { user: { name: user, domain: { name: 'Default' }, password } },
+      },
+      scope: { project: { name: project, domain: { name: 'Default' } } },
+    },
+  };
+}
