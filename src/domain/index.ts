@@ -2,3 +2,4 @@ export * from './guest-spec.js';
 export * from './result.js';
 export * from './types.js';
 export * from './documents.js';
+export * from './notification.js';

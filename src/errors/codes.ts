@@ -33,6 +33,11 @@ export const ERROR_CODES = {
     status: 400,
     summary: 'The command line is malformed: unknown command or option, or a bad option value.',
   },
+  'notifier.invalid_transport_url': {
+    status: 400,
+    summary:
+      'The notification transport URL is not rabbit://USER:PASS@HOST:PORT/VHOST (bad scheme, host, port or encoding).',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */
