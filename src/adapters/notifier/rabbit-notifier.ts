@@ -164,7 +164,7 @@ export class RabbitNotifier implements Notifier {
     this.#stopping = true;
     this.#signal();
     this.#interrupt?.();
-    await within(this.#loop, Math.max(1, deadline - Date.now()), 'stopping').catch(() => {
+    await within(this.#loop, Math.max(100, deadline - Date.now()), 'stopping').catch(() => {
       this.#o.log('warn', 'notifier.close_timeout', { timeout_ms: timeoutMs });
     });
     for (const n of this.#queue.splice(0)) this.#drop(n, 'not delivered before close');
@@ -204,6 +204,7 @@ export class RabbitNotifier implements Notifier {
         await this.#sleep(this.#backoff(failures), true);
       }
     }
+    await this.#disconnect(this.#o.connectTimeoutMs);
   }
 
   #backoff(failures: number): number {
@@ -244,6 +245,12 @@ export class RabbitNotifier implements Notifier {
     })();
     try {
       const link = await within(attempt, this.#o.connectTimeoutMs, `connecting to ${where}`);
+      if (this.#stopping) {
+        await within(link.connection.close(), this.#o.connectTimeoutMs, 'closing').catch(
+          () => undefined,
+        );
+        return false;
+      }
       const markLost = (): void => {
         if (!link.lost) {
           link.lost = true;
