@@ -47,7 +47,7 @@ export function notifierContract(name: string, make: () => Promise<NotifierUnder
       const t = await make();
       try {
         const sent = [aNotification(), aNotification('instance.delete.start'), aNotification()];
-        for (const n of sent) assert.equal(t.notifier.publish(n), undefined);
+        for (const n of sent) t.notifier.publish(n);
         assert.equal(await t.notifier.flush(10_000), true);
         assert.deepEqual(
           await t.delivered(),
