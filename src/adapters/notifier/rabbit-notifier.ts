@@ -72,13 +72,12 @@ class Timeout extends Error {
   override readonly name = 'Timeout';
 }
 
-/** Races a promise against a timer; the timer never keeps the process alive. */
+/** Races a promise against a timer (cleared as soon as the promise settles). */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       reject(new Timeout(`${what} took longer than ${ms} ms`));
     }, ms);
-    timer.unref();
     promise.then(
       (value) => {
         clearTimeout(timer);
@@ -373,6 +372,10 @@ export class RabbitNotifier implements Notifier {
    */
   #sleep(ms: number, backoff: boolean): Promise<void> {
     return new Promise((resolve) => {
+      if (backoff && this.#stopping) {
+        resolve();
+        return;
+      }
       const timer = setTimeout(() => {
         if (backoff) this.#interrupt = undefined;
         resolve();
