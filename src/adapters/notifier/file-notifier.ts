@@ -48,7 +48,14 @@ export class FileNotifier implements Notifier {
   async flush(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (this.#writing !== undefined && Date.now() < deadline) {
-      await Promise.race([this.#writing, sleep(Math.max(1, deadline - Date.now()))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.#writing,
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        }),
+      ]);
+      clearTimeout(timer);
     }
     return this.#pending.length === 0 && this.#writing === undefined;
   }
@@ -101,8 +108,4 @@ export class FileNotifier implements Notifier {
       dropped_total: this.#dropped,
     });
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
