@@ -81,6 +81,7 @@ interface Received {
   readonly priority: string;
   readonly publisher_id: string;
   readonly event_type: string;
+  readonly message_id: string;
   readonly payload: {
     readonly 'nova_object.data': {
       readonly image: {
@@ -319,6 +320,10 @@ describe('RabbitNotifier on a real broker', { skip: SKIP }, () => {
       info.map((r) => r.event_type),
       sent.map((n) => n.eventType),
     );
+    assert.deepEqual(
+      info.map((r) => r.message_id),
+      sent.map((n) => n.messageId),
+    );
     assert.deepEqual(info.map(hwPmuOf), expectedPmu);
     for (const r of received) assert.equal(r.publisher_id, `vpmu-compute:${host}`);
     assert.deepEqual(
@@ -390,6 +395,10 @@ describe('RabbitNotifier on a real broker', { skip: SKIP }, () => {
       const listener = await startListener(exchange, 4);
       const { code, received } = await listener.done;
       assert.equal(code, 0);
+      assert.deepEqual(
+        received.map((r) => r.message_id),
+        during.slice(0, 4).map((n) => n.messageId),
+      );
       assert.deepEqual(
         received.map((r) => r.publisher_id),
         Array<string>(4).fill(`vpmu-compute:${host}`),
