@@ -66,19 +66,20 @@ export const ACTION_PHASES: Readonly<Record<InstanceAction, readonly Phase[]>> =
 };
 
 const ACTION_WHEN: Readonly<Record<InstanceAction, string>> = {
-  create: 'a server is built on a compute host',
-  delete: 'a server is deleted',
-  rebuild: 'a server is rebuilt, possibly from another image',
-  resize: 'a server moves to another flavor',
-  power_on: 'a server is started',
-  power_off: 'a server is stopped',
+  create: 'building a server on a compute host',
+  delete: 'deleting a server',
+  rebuild: 'rebuilding a server (possibly from another image)',
+  resize: 'moving a server to another flavor',
+  power_on: 'starting a server',
+  power_off: 'stopping a server',
 };
 
-const PHASE_WHEN: Readonly<Record<Phase, string>> = {
-  start: 'Before',
-  end: 'After',
-  error: 'When it fails while',
-};
+function whenText(action: InstanceAction, phase: Phase): string {
+  const what = ACTION_WHEN[action];
+  if (phase === 'start') return `Before ${what}.`;
+  if (phase === 'end') return `After ${what}.`;
+  return `When ${what} fails; \`fault\` says why.`;
+}
 
 function actionSchema(action: InstanceAction): PayloadSchema {
   if (action === 'create') return INSTANCE_CREATE_PAYLOAD;
@@ -99,7 +100,7 @@ export const EVENTS: readonly EventSpec[] = [
         priority: priorityOf(phase),
         service: 'vpmu-compute' as const,
         payload: actionSchema(action),
-        when: `${PHASE_WHEN[phase]} ${ACTION_WHEN[action]}.`,
+        when: whenText(action, phase),
       })),
   ),
   {

@@ -106,9 +106,10 @@ export const SAMPLE_CONTEXT: ActionContext = {
 };
 
 export const SAMPLE_FAULT: FaultInput = {
-  exception: 'HypervisorError',
+  exception: 'ComputeError',
   message:
-    'Cannot start domain "instance-00000001": internal error: process exited while connecting to monitor',
+    'Cannot honour hw:pmu=false from the flavor for a ppc64le guest: ppc64le guests always have ' +
+    'a PMU, and libvirt refuses to start them with it off',
   code: 'spec.unsupported_for_guest',
   functionName: 'createServer',
   moduleName: 'services/create-server',
