@@ -4,17 +4,37 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { it } from 'node:test';
 
-const PURE = new Set(['errors', 'domain', 'specs', 'design', 'xml', 'scheduler', 'notifications']);
+const PURE = new Set([
+  'errors',
+  'domain',
+  'specs',
+  'design',
+  'xml',
+  'host',
+  'scheduler',
+  'notifications',
+]);
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   errors: [],
   domain: ['errors'],
   specs: ['domain', 'errors'],
   design: ['domain', 'specs', 'errors'],
   xml: ['domain', 'errors'],
+  host: ['domain', 'errors', 'xml'],
   scheduler: ['domain', 'specs', 'errors'],
   notifications: ['domain', 'errors'],
   ports: ['domain', 'errors'],
-  services: ['domain', 'errors', 'specs', 'design', 'xml', 'scheduler', 'notifications', 'ports'],
+  services: [
+    'domain',
+    'errors',
+    'specs',
+    'design',
+    'xml',
+    'host',
+    'scheduler',
+    'notifications',
+    'ports',
+  ],
   adapters: ['domain', 'errors', 'ports'],
   api: ['services', 'domain', 'errors'],
   cli: ['services', 'domain', 'errors'],

@@ -17,9 +17,16 @@ import {
 } from '../domain/index.js';
 import { ComputeError, type Issue } from '../errors/index.js';
 import { explainGuest, renderGuest, type DesignInput, type PmuReport } from '../services/index.js';
+import {
+  HYPERVISOR_COMMANDS,
+  HYPERVISOR_USAGE,
+  runHypervisorCommand,
+  type HypervisorCommandIo,
+} from './hypervisor-commands.js';
+import { UsageError } from './usage-error.js';
 
 /** What the CLI needs from the outside world; src/main/ provides the real one. */
-export interface CliIo {
+export interface CliIo extends HypervisorCommandIo {
   out(text: string): void;
   err(text: string): void;
   readText(path: string): Promise<string>;
@@ -48,6 +55,7 @@ const EXPLAIN_OPTIONS = { ...GUEST_OPTIONS, json: { type: 'boolean' } } as const
 export const USAGE = `Usage:
   vpmu render  [GUEST OPTIONS]          print the libvirt domain XML for a guest
   vpmu explain [GUEST OPTIONS] [--json] say which vPMU the guest gets, and why
+  vpmu host-info | guest up | guest down  see "vpmu guest --help"
   vpmu --version | --help
 
 Guest options:
@@ -67,9 +75,6 @@ Guest options:
 Exit status: 0 success, 1 invalid input or a conflict, 2 misuse.
 `;
 
-/** A command-line mistake: printed with the usage hint, exit status 2. */
-class UsageError extends Error {}
-
 /** Runs the CLI and returns its exit status. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -85,14 +90,23 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.err(USAGE);
     return 2;
   }
-  if (command !== 'render' && command !== 'explain') {
+  const hypervisorCommand = HYPERVISOR_COMMANDS.find((known) => known === command);
+  if (command !== 'render' && command !== 'explain' && hypervisorCommand === undefined) {
     io.err(
-      `Error: Cannot run "${command}": unknown command; known: render, explain [cli.usage]\n\n${USAGE}`,
+      `Error: Cannot run "${command}": unknown command; known: render, explain, ${HYPERVISOR_COMMANDS.join(', ')} [cli.usage]\n\n${USAGE}${HYPERVISOR_USAGE}`,
     );
     return 2;
   }
-  const json = command === 'explain' && rest.includes('--json');
+  const json =
+    (command === 'explain' || hypervisorCommand !== undefined) && rest.includes('--json');
   try {
+    if (command !== 'render' && command !== 'explain') {
+      if (hypervisorCommand === undefined) throw new TypeError('unreachable: unknown command');
+      return await runHypervisorCommand(hypervisorCommand, rest, io, {
+        options: GUEST_OPTIONS,
+        read: (values) => readGuestInput(values, io),
+      });
+    }
     const values = parseOptions(command, rest);
     if (values.help === true) {
       io.out(USAGE);

@@ -33,6 +33,38 @@ export const ERROR_CODES = {
     status: 400,
     summary: 'The command line is malformed: unknown command or option, or a bad option value.',
   },
+  'scheduler.no_valid_host': {
+    status: 500,
+    summary: 'No compute host passed the scheduler filters (Nova\'s "No valid host was found.").',
+  },
+  'hypervisor.operation_failed': {
+    status: 500,
+    summary:
+      "libvirt refused or failed an operation (define, start, stop, read-back); the message names the operation, the domain and libvirt's reason.",
+  },
+  'hypervisor.not_found': {
+    status: 404,
+    summary: 'No domain with that name or UUID is defined on the hypervisor.',
+  },
+  'hypervisor.unavailable': {
+    status: 503,
+    summary:
+      'The hypervisor cannot be reached (daemon down, connection lost) or its client library is not installed.',
+  },
+  'hypervisor.readback_mismatch': {
+    status: 500,
+    summary:
+      'The domain libvirt holds differs from the guest vpmu designed (name, UUID or vPMU state).',
+  },
+  'host.probe_failed': {
+    status: 500,
+    summary: "The host probe could not read the host's capabilities, CPU flags or KVM parameters.",
+  },
+  'disk.operation_failed': {
+    status: 500,
+    summary:
+      'An instance disk could not be created or removed (qemu-img failed, missing image file).',
+  },
   'notifier.invalid_transport_url': {
     status: 400,
     summary:

@@ -1,3 +1,8 @@
 export { ERROR_CODES, type ErrorCode } from './codes.js';
 export { ComputeError, type Issue } from './compute-error.js';
 export { renderErrorsMarkdown } from './docs.js';
+export {
+  HypervisorError,
+  type HypervisorErrorCode,
+  type HypervisorErrorProps,
+} from './hypervisor-error.js';

@@ -2,6 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { QemuImgDisks } from '../adapters/disks/qemu-img-disks.js';
+import { LocalHostProbe } from '../adapters/host/host-probe.js';
+import { LibvirtHypervisor } from '../adapters/libvirt/libvirt-hypervisor.js';
 import { runCli } from '../cli/main.js';
 
 const packageJson = JSON.parse(
@@ -17,6 +20,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       readText: (path) => readFile(path, 'utf8'),
       newUuid: () => randomUUID(),
       version: packageJson.version,
+      hypervisor: ({ uri, instanceDir }) => {
+        const hypervisor = new LibvirtHypervisor({ uri });
+        return {
+          hypervisor,
+          disks: new QemuImgDisks({ instanceRoot: instanceDir }),
+          probe: new LocalHostProbe(hypervisor),
+        };
+      },
     });
   } catch (error) {
     // A bug, not bad input: say so without a stack trace unless asked for one.

@@ -15,11 +15,13 @@ export function el(
   attrs: Readonly<Record<string, string | number | undefined>> = {},
   ...children: readonly (XmlNode | undefined | false)[]
 ): XmlElement {
-  return {
-    name,
-    attrs: Object.entries(attrs).flatMap(([key, value]) =>
-      value === undefined ? [] : [[key, String(value)] as const],
-    ),
-    children: children.filter((child): child is XmlNode => child !== undefined && child !== false),
-  };
+  // Plain loops: this runs for every element of every guest, so it avoids per-call closures.
+  const pairs: (readonly [string, string])[] = [];
+  for (const key in attrs) {
+    const value = attrs[key];
+    if (value !== undefined) pairs.push([key, typeof value === 'string' ? value : String(value)]);
+  }
+  const kept: XmlNode[] = [];
+  for (const child of children) if (child !== undefined && child !== false) kept.push(child);
+  return { name, attrs: pairs, children: kept };
 }

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ComputeError } from '../../errors/index.js';
+import { requireTool } from '../../testing/tools.js';
+import { QemuImgDisks } from './qemu-img-disks.js';
+
+const skip = requireTool('qemu-img', ['--version'], 'apt-get install qemu-utils');
+const scratch = mkdtempSync(path.join(tmpdir(), 'vpmu-disks-'));
+const root = path.join(scratch, 'instances');
+after(() => {
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function info(file: string): {
+  format: string;
+  'virtual-size': number;
+  'backing-filename'?: string;
+} {
+  return JSON.parse(
+    execFileSync('qemu-img', ['info', '--output=json', file], { encoding: 'utf8' }),
+  ) as {
+    format: string;
+    'virtual-size': number;
+    'backing-filename'?: string;
+  };
+}
+
+async function failure(promise: Promise<unknown>): Promise<ComputeError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof ComputeError, String(error));
+    assert.equal(error.code, 'disk.operation_failed');
+    return error;
+  }
+  assert.fail('expected a rejection');
+}
+
+describe('QemuImgDisks', { skip }, () => {
+  const disks = new QemuImgDisks({ instanceRoot: root });
+
+  it('creates a blank qcow2 of the flavor size and removes it with its directory', async () => {
+    const file = path.join(root, 'a', 'disk');
+    await disks.create({ path: file, sizeGiB: 1 });
+    assert.deepEqual([info(file).format, info(file)['virtual-size']], ['qcow2', 1024 ** 3]);
+    await disks.remove(path.join(root, 'a'));
+    assert.equal(existsSync(path.join(root, 'a')), false);
+    await disks.remove(path.join(root, 'a')); // a second removal is fine
+  });
+
+  it('creates an overlay backed by the image file, at least as large as the image', async () => {
+    const image = path.join(scratch, 'image.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', image, '2G']);
+    const file = path.join(root, 'b', 'disk');
+    await disks.create({ path: file, sizeGiB: 1, backingFile: image });
+    const overlay = info(file);
+    assert.equal(overlay['backing-filename'], image);
+    assert.equal(overlay['virtual-size'], 2 * 1024 ** 3);
+    const bigger = path.join(root, 'c', 'disk');
+    await disks.create({ path: bigger, sizeGiB: 3, backingFile: image });
+    assert.equal(info(bigger)['virtual-size'], 3 * 1024 ** 3);
+  });
+
+  it('refuses bad requests with the file and the reason', async () => {
+    const missing = await failure(
+      disks.create({
+        path: path.join(root, 'd', 'disk'),
+        sizeGiB: 1,
+        backingFile: path.join(scratch, 'nope.img'),
+      }),
+    );
+    assert.match(
+      missing.message,
+      /^Cannot create disk .*nope\.img: the image file does not exist$/u,
+    );
+    const zero = await failure(disks.create({ path: path.join(root, 'e', 'disk'), sizeGiB: 0 }));
+    assert.match(zero.message, /needs a size above 0 GiB/u);
+    const outside = await failure(
+      disks.create({ path: path.join(scratch, 'elsewhere'), sizeGiB: 1 }),
+    );
+    assert.match(outside.message, /outside the instance directory/u);
+    const rootItself = await failure(disks.remove(root));
+    assert.match(rootItself.message, /refusing to remove the instance root/u);
+    await disks.create({ path: path.join(root, 'f', 'disk'), sizeGiB: 1 });
+    const twice = await failure(disks.create({ path: path.join(root, 'f', 'disk'), sizeGiB: 1 }));
+    assert.match(twice.message, /already exists/u);
+  });
+
+  it('reports a missing qemu-img as what to install', async () => {
+    const broken = new QemuImgDisks({ instanceRoot: root, qemuImg: 'vpmu-no-such-qemu-img' });
+    const error = await failure(broken.create({ path: path.join(root, 'g', 'disk'), sizeGiB: 1 }));
+    assert.match(
+      error.message,
+      /vpmu-no-such-qemu-img is not installed \(apt-get install qemu-utils\)/u,
+    );
+  });
+});

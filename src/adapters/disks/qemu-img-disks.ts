@@ -1,0 +1,134 @@
+/**
+ * Instance disks with `qemu-img` (Debian: qemu-utils): a qcow2 overlay on the image file, or a
+ * blank qcow2. Every command is bounded by a timeout; failures name the file and qemu-img's reason.
+ */
+import { execFile } from 'node:child_process';
+import { access, mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { ComputeError } from '../../errors/index.js';
+import type { InstanceDisks } from '../../ports/instance-disks.js';
+
+/** Options for the qemu-img adapter. */
+export interface QemuImgDisksOptions {
+  /** Only paths under this directory are created or removed. */
+  readonly instanceRoot: string;
+  /** @default 'qemu-img' */
+  readonly qemuImg?: string;
+  /** @default 60000 */
+  readonly timeoutMs?: number;
+}
+
+const GIB = 1024 ** 3;
+
+/** InstanceDisks over qemu-img. */
+export class QemuImgDisks implements InstanceDisks {
+  private readonly root: string;
+  private readonly qemuImg: string;
+  private readonly timeoutMs: number;
+
+  constructor(options: QemuImgDisksOptions) {
+    this.root = path.resolve(options.instanceRoot);
+    this.qemuImg = options.qemuImg ?? 'qemu-img';
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+  }
+
+  async create(request: {
+    path: string;
+    sizeGiB: number;
+    backingFile?: string | undefined;
+  }): Promise<void> {
+    const file = this.inside(request.path, 'create');
+    if (!Number.isInteger(request.sizeGiB) || request.sizeGiB < 0) {
+      throw failure(
+        'create',
+        file,
+        `the size must be a whole number of GiB, not ${request.sizeGiB}`,
+      );
+    }
+    if (request.backingFile === undefined && request.sizeGiB === 0) {
+      throw failure(
+        'create',
+        file,
+        'a blank disk needs a size above 0 GiB (the flavor has disk 0 and no image file was given)',
+      );
+    }
+    await mkdir(path.dirname(file), { recursive: true });
+    if (await exists(file)) throw failure('create', file, 'the file already exists');
+    const args = ['create', '-q', '-f', 'qcow2'];
+    if (request.backingFile !== undefined) {
+      const backing = path.resolve(request.backingFile);
+      const info = await this.info(backing);
+      const size = Math.max(info.virtualSize, request.sizeGiB * GIB);
+      args.push('-b', backing, '-F', info.format, file, String(size));
+    } else {
+      args.push(file, `${request.sizeGiB}G`);
+    }
+    await this.run(args, 'create', file);
+  }
+
+  async remove(instancePath: string): Promise<void> {
+    const dir = this.inside(instancePath, 'remove');
+    if (dir === this.root)
+      throw failure('remove', dir, 'refusing to remove the instance root itself');
+    try {
+      await rm(dir, { recursive: true, force: true });
+    } catch (error) {
+      throw failure('remove', dir, error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  async exists(file: string): Promise<boolean> {
+    return exists(file);
+  }
+
+  private async info(file: string): Promise<{ format: string; virtualSize: number }> {
+    if (!(await exists(file))) throw failure('create', file, 'the image file does not exist');
+    const out = await this.run(['info', '--output=json', file], 'read', file);
+    const parsed = JSON.parse(out) as { format?: unknown; 'virtual-size'?: unknown };
+    if (typeof parsed.format !== 'string' || typeof parsed['virtual-size'] !== 'number') {
+      throw failure('read', file, 'qemu-img info did not report a format and virtual size');
+    }
+    return { format: parsed.format, virtualSize: parsed['virtual-size'] };
+  }
+
+  private inside(file: string, operation: string): string {
+    const resolved = path.resolve(file);
+    const relative = path.relative(this.root, resolved);
+    if (relative.startsWith('..') || path.isAbsolute(relative)) {
+      throw failure(operation, resolved, `it is outside the instance directory ${this.root}`);
+    }
+    return resolved;
+  }
+
+  private run(args: readonly string[], operation: string, file: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(
+        this.qemuImg,
+        [...args],
+        { timeout: this.timeoutMs, encoding: 'utf8' },
+        (error, stdout, stderr) => {
+          if (error === null) {
+            resolve(stdout);
+            return;
+          }
+          const reason =
+            (error as NodeJS.ErrnoException).code === 'ENOENT'
+              ? `${this.qemuImg} is not installed (apt-get install qemu-utils)`
+              : stderr.trim() || error.message;
+          reject(failure(operation, file, reason.replace(/^qemu-img: /u, '')));
+        },
+      );
+    });
+  }
+}
+
+function failure(operation: string, file: string, reason: string): ComputeError {
+  return new ComputeError('disk.operation_failed', `Cannot ${operation} disk ${file}: ${reason}`);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,82 @@
+/**
+ * `npm run bench -- [xml|boot|schedule|idle|all] [--json]`: the performance targets of issue 6,
+ * measured in one run on this machine. `all` also writes docs/benchmarks.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { formatPart, markdownPart, type PartReport } from './report.js';
+import { benchSchedule } from './schedule.js';
+import { benchXml } from './xml.js';
+
+const PARTS: Readonly<Record<string, () => Promise<PartReport>>> = {
+  xml: benchXml,
+  schedule: benchSchedule,
+  boot: async () =>
+    unavailable('boot', 'needs `vpmu serve` with the servers API, which is not built yet'),
+  idle: async () =>
+    unavailable('idle', 'needs `vpmu serve` with recorded servers, which is not built yet'),
+};
+
+function unavailable(part: string, why: string): PartReport {
+  return { part, figures: {}, targets: [], notes: [`Not measured: ${why}.`] };
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: { json: { type: 'boolean' } },
+    allowPositionals: true,
+  });
+  const requested = positionals[0] ?? 'all';
+  const names = requested === 'all' ? Object.keys(PARTS) : [requested];
+  const reports: PartReport[] = [];
+  for (const name of names) {
+    const part = PARTS[name];
+    if (part === undefined) {
+      process.stderr.write(
+        `Error: Cannot run benchmark "${name}": known: ${Object.keys(PARTS).join(', ')}, all\n`,
+      );
+      return 2;
+    }
+    const report = await part();
+    reports.push(report);
+    process.stdout.write(
+      values.json === true ? `${JSON.stringify(report)}\n` : `${formatPart(report)}\n\n`,
+    );
+  }
+  if (requested === 'all') {
+    writeFileSync('docs/benchmarks.md', markdown(reports, argv));
+    process.stderr.write('Wrote docs/benchmarks.md\n');
+  }
+  return 0;
+}
+
+function markdown(reports: readonly PartReport[], argv: readonly string[]): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const version = (command: string, args: string[]) => {
+    try {
+      return execFileSync(command, args, { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
+    } catch {
+      return 'not installed';
+    }
+  };
+  return [
+    '# Benchmarks',
+    '',
+    '<!-- Written by `npm run bench -- all`; commit only this file, never other bench output. -->',
+    '',
+    `Command: \`npm run bench -- ${argv.join(' ') || 'all'}\`, run ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    `Machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}.`,
+    `Versions: Node ${process.version}; ${version('virsh', ['--version']) === 'not installed' ? 'libvirt not installed' : `libvirt ${version('virsh', ['--version'])}`}; python3-nova ${version('dpkg-query', ['-W', '-f=${Version}', 'python3-nova'])}.`,
+    '',
+    'These machines are shared and noisy: figures are medians of repeated runs, and targets are',
+    'ratios against a reference measured in the same run where one exists.',
+    '',
+    ...reports.map(markdownPart),
+  ].join('\n');
+}
+
+process.exitCode = await main(process.argv.slice(2));

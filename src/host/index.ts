@@ -1,0 +1,2 @@
+export * from './cpuinfo.js';
+export * from './host-capabilities.js';

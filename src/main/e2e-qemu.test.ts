@@ -1,0 +1,346 @@
+/**
+ * End to end on a real libvirtd with QEMU/TCG (VPMU_TEST_QEMU_URI, set by .ci/run after
+ * scripts/libvirtd.sh start): the hypervisor contract, guests rendered by vpmu with the vPMU on,
+ * off and unset — asked over QMP what QEMU really got — libvirt's error paths, and a daemon that
+ * dies mid-test. Every guest is named vpmu-test-* and removed afterwards.
+ *
+ * All qemu:///system tests live in this one file on purpose: node:test runs a file's tests one
+ * after another, and the daemon-restart test must not pull the daemon from under another test.
+ */
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, describe, it } from 'node:test';
+import { QemuImgDisks } from '../adapters/disks/qemu-img-disks.js';
+import { LocalHostProbe } from '../adapters/host/host-probe.js';
+import { LibvirtHypervisor } from '../adapters/libvirt/libvirt-hypervisor.js';
+import type { HostSettings } from '../domain/index.js';
+import { hypervisorContract, rejection } from '../ports/hypervisor.contract.js';
+import { describeHost, guestDown, guestUp, renderGuest } from '../services/index.js';
+import { aFlavor, anImage } from '../testing/fixtures.js';
+import { tinyDomainXml } from '../testing/domains.js';
+import { requireBinding, requireQemuUri } from '../testing/libvirt.js';
+
+const run = promisify(execFile);
+const qemu = requireQemuUri();
+const noBinding = await requireBinding();
+const skip = qemu.skip === false ? noBinding : qemu.skip;
+const uri = qemu.uri ?? 'qemu:///system';
+const scratch = mkdtempSync(path.join(tmpdir(), 'vpmu-e2e-'));
+// QEMU runs as libvirt-qemu and must reach the disks below this root-owned, 0700 directory.
+chmodSync(scratch, 0o755);
+const instanceDir = path.join(scratch, 'instances');
+const STATE_DIR = process.env.VPMU_LIBVIRTD_STATE ?? '/tmp/vpmu-libvirtd';
+
+after(() => {
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+async function virsh(...args: string[]): Promise<string> {
+  const { stdout } = await run('virsh', ['-q', '-c', uri, ...args], {
+    timeout: 30_000,
+    encoding: 'utf8',
+  });
+  return stdout.trim();
+}
+
+/** QEMU's own answer: the `pmu` property of vCPU 0, over QMP. */
+async function qomPmu(domain: string): Promise<boolean> {
+  const command = {
+    execute: 'qom-get',
+    arguments: { path: '/machine/unattached/device[0]', property: 'pmu' },
+  };
+  const reply = JSON.parse(
+    await virsh('qemu-monitor-command', domain, JSON.stringify(command)),
+  ) as { return?: unknown };
+  assert.equal(typeof reply.return, 'boolean', JSON.stringify(reply));
+  return reply.return as boolean;
+}
+
+/** The `-cpu` argument libvirt would give QEMU for a domain XML. */
+async function cpuArgument(xml: string): Promise<string> {
+  const file = path.join(scratch, `${randomUUID()}.xml`);
+  writeFileSync(file, xml);
+  const argv = await virsh('domxml-to-native', 'qemu-argv', file);
+  const match = /(?:^|\s)-cpu\s+(\S+)/u.exec(argv);
+  assert.ok(match?.[1] !== undefined, argv);
+  return match[1];
+}
+
+/** A tiny TCG host: qemu virt type, a named CPU model so "unset" is meaningful, no network. */
+const HOST: HostSettings = {
+  virtType: 'qemu',
+  arch: 'x86_64',
+  cpuMode: 'custom',
+  cpuModel: 'qemu64',
+  instanceDir,
+  network: { type: 'none' },
+};
+
+if (skip === false) {
+  hypervisorContract(`libvirt ${uri}`, async () => ({
+    hypervisor: new LibvirtHypervisor({ uri }),
+    domainXml: (d) => tinyDomainXml('qemu', d),
+    domainCapabilities: { virtType: 'qemu', arch: 'x86_64' },
+    // A guest with no OS ignores the ACPI power button, so stop() must destroy it.
+    stopTimeoutMs: 1_500,
+  }));
+}
+
+describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
+  const hypervisor = new LibvirtHypervisor({ uri });
+  const disks = new QemuImgDisks({ instanceRoot: instanceDir });
+  after(async () => {
+    for (const d of await hypervisor.list().catch(() => [])) {
+      if (!d.name.startsWith('vpmu-test-')) continue;
+      if (d.state !== 'shutoff') await hypervisor.destroy(d).catch(() => undefined);
+      await hypervisor.undefine(d).catch(() => undefined);
+    }
+    await hypervisor.close();
+  });
+
+  // prettier-ignore
+  const CASES = [
+    { name: 'on', specs: { 'hw:pmu': 'true' }, props: {}, qom: true, cpu: 'qemu64,pmu=on', xml: /<pmu state=["']on["']\/>/u },
+    { name: 'off', specs: {}, props: { hw_pmu: 'no' }, qom: false, cpu: 'qemu64,pmu=off', xml: /<pmu state=["']off["']\/>/u },
+    { name: 'unset', specs: {}, props: {}, qom: false, cpu: 'qemu64', xml: /^(?![\s\S]*<pmu)/u },
+  ] as const;
+
+  for (const c of CASES) {
+    it(`pmu ${c.name}: QEMU's vCPU reports pmu=${c.qom}, and -cpu is ${c.cpu}`, async () => {
+      const uuid = randomUUID();
+      const input = {
+        flavor: aFlavor({ name: 'tiny', vcpus: 1, memoryMiB: 64, diskGiB: 1, extraSpecs: c.specs }),
+        image: anImage({ properties: c.props }),
+        host: HOST,
+        name: `vpmu-test-${c.name}-${uuid.slice(0, 8)}`,
+        uuid,
+      };
+      const rendered = renderGuest(input);
+      assert.ok(rendered.ok);
+      assert.equal(await cpuArgument(rendered.value.xml), c.cpu);
+
+      const up = await guestUp(input, { hypervisor, disks });
+      try {
+        assert.equal(await hypervisor.state(up.uuid), 'running');
+        assert.match(await hypervisor.domainXml(up.uuid), c.xml);
+        assert.equal(await qomPmu(up.name), c.qom);
+        assert.ok(existsSync(path.join(instanceDir, uuid, 'disk')));
+        // Under TCG an x86 guest never has a working vPMU, whatever was asked.
+        assert.equal(up.pmu.effective, 'off');
+      } finally {
+        const down = await guestDown(
+          { guest: up.uuid, instanceDir, stopTimeoutMs: 1_000 },
+          { hypervisor, disks },
+        );
+        assert.notEqual(down.stop, 'already-stopped');
+      }
+      assert.equal(await hypervisor.find(uuid), undefined);
+      assert.equal(existsSync(path.join(instanceDir, uuid)), false);
+    });
+  }
+
+  it('host probe: this host reports no working vPMU under TCG, with the reason', async () => {
+    const caps = await describeHost(new LocalHostProbe(hypervisor));
+    assert.ok(caps.virtTypes.some((v) => v.virtType === 'qemu' && v.usable));
+    if (!caps.virtTypes.some((v) => v.virtType === 'kvm' && v.usable)) {
+      assert.equal(caps.vpmu.available, false);
+      assert.match(
+        caps.vpmu.reason,
+        /x86 guests under TCG \(virt type qemu\) have no working vPMU/u,
+      );
+      assert.ok(!caps.traits.includes('CUSTOM_HW_VPMU'));
+    }
+  });
+
+  it('libvirt errors arrive as clear HypervisorErrors: bad XML, unknown domain, kvm without KVM', async () => {
+    const bad = await rejection(hypervisor.define('<domain type="qemu"><name>vpmu-test-bad</name'));
+    assert.equal(bad.code, 'hypervisor.operation_failed');
+    assert.match(bad.message, /^Cannot define domain 'vpmu-test-bad'|^Cannot define: /u);
+    const maybe = await rejection(
+      hypervisor.define(
+        tinyDomainXml('qemu', { name: 'vpmu-test-maybe' }).replace(
+          '<acpi/>',
+          '<acpi/><pmu state="maybe"/>',
+        ),
+      ),
+    );
+    assert.match(maybe.message, /Invalid value for attribute 'state' in element 'pmu': 'maybe'/u);
+    const ghost = await rejection(hypervisor.start('vpmu-test-ghost'));
+    assert.equal(
+      ghost.message,
+      "Cannot start domain 'vpmu-test-ghost': Domain not found: no domain with matching name 'vpmu-test-ghost'",
+    );
+    if (!existsSync('/dev/kvm')) {
+      const kvm = await rejection(
+        hypervisor.define(tinyDomainXml('kvm', { name: 'vpmu-test-kvm' })),
+      );
+      assert.equal(kvm.code, 'hypervisor.operation_failed');
+    }
+  });
+
+  it('the vpmu command brings a guest up and down through the real adapters', async () => {
+    const uuid = randomUUID();
+    const name = `vpmu-test-cli-${uuid.slice(0, 8)}`;
+    const { stdout } = await run(
+      'node',
+      [
+        'bin/vpmu.js',
+        'guest',
+        'up',
+        '--virt-type',
+        'qemu',
+        '--cpu-mode',
+        'custom',
+        '--cpu-model',
+        'qemu64',
+        '--network',
+        'none',
+        '--instance-dir',
+        instanceDir,
+        '--image-property',
+        'hw_pmu=off',
+        '--name',
+        name,
+        '--uuid',
+        uuid,
+        '--uri',
+        uri,
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
+    const up = JSON.parse(stdout) as {
+      name: string;
+      uuid: string;
+      disk: string;
+      pmu: { resolved: boolean };
+    };
+    assert.deepEqual(
+      [up.name, up.uuid, up.disk, up.pmu.resolved],
+      [name, uuid, path.join(instanceDir, uuid, 'disk'), false],
+    );
+    assert.equal(await qomPmu(name), false);
+    const down = await run(
+      'node',
+      [
+        'bin/vpmu.js',
+        'guest',
+        'down',
+        uuid,
+        '--uri',
+        uri,
+        '--instance-dir',
+        instanceDir,
+        '--timeout',
+        '1',
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.match(
+      down.stdout,
+      new RegExp(
+        `^Guest ${name} \\(${uuid}\\) did not shut down in time and was destroyed, was undefined, and .* was removed\\n$`,
+        'u',
+      ),
+    );
+    assert.equal(await hypervisor.find(uuid), undefined);
+  });
+
+  it('leaves no vpmu-test-* guest and no instance directory behind', async () => {
+    const left = (await hypervisor.list()).filter((d) => d.name.startsWith('vpmu-test-'));
+    assert.deepEqual(left, []);
+    assert.deepEqual(existsSync(instanceDir) ? readdirSync(instanceDir) : [], []);
+  });
+
+  it('the vpmu command prints one line and exits 1 for an unknown guest (no stack trace)', async () => {
+    const result = await run(
+      'node',
+      ['bin/vpmu.js', 'guest', 'down', 'vpmu-test-ghost', '--uri', uri],
+      { encoding: 'utf8' },
+    ).then(
+      () => assert.fail('expected exit 1'),
+      (error: unknown) => error as { code: number; stderr: string },
+    );
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr,
+      "Error: Cannot look up domain 'vpmu-test-ghost': Domain not found: no domain with matching name 'vpmu-test-ghost' [hypervisor.not_found]\n",
+    );
+  });
+});
+
+describe(`a libvirtd that dies mid-test (${uri})`, { skip }, () => {
+  const pidFile = path.join(STATE_DIR, 'libvirtd.pid');
+  const why = existsSync(pidFile)
+    ? false
+    : `no ${pidFile}: the daemon was not started by scripts/libvirtd.sh`;
+  it(
+    'gives a clear unavailable error, no crash or hang, and reconnects once it is back',
+    { skip: why },
+    async () => {
+      const hypervisor = new LibvirtHypervisor({
+        uri,
+        connectAttempts: 2,
+        backoffMs: 100,
+        callTimeoutMs: 10_000,
+      });
+      try {
+        assert.ok(Array.isArray(await hypervisor.list()));
+        const pid = Number(readFileSync(pidFile, 'utf8').trim());
+        process.kill(pid, 'SIGTERM');
+        for (let i = 0; i < 100 && isAlive(pid); i++)
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal(isAlive(pid), false, 'libvirtd did not stop');
+
+        const began = Date.now();
+        const down = await rejection(hypervisor.list());
+        assert.equal(down.code, 'hypervisor.unavailable');
+        assert.match(down.message, /^Cannot (list domains|connect to qemu)/u);
+        assert.ok(Date.now() - began < 15_000, 'bounded');
+
+        const cli = await run('node', ['bin/vpmu.js', 'host-info', '--uri', uri], {
+          encoding: 'utf8',
+        }).then(
+          () => assert.fail('expected exit 1'),
+          (error: unknown) => error as { code: number; stderr: string },
+        );
+        assert.equal(cli.code, 1);
+        assert.match(
+          cli.stderr,
+          /^Error: Cannot [^\n]*qemu:\/\/\/system: [^\n]*Failed to connect socket [^\n]* \[hypervisor\.unavailable\]\n$/u,
+        );
+      } finally {
+        execFileSync('bash', ['scripts/libvirtd.sh', 'start', STATE_DIR], {
+          stdio: 'ignore',
+          timeout: 90_000,
+        });
+      }
+      assert.ok(Array.isArray(await hypervisor.list()), 'the same adapter reconnects');
+      await hypervisor.close();
+    },
+  );
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,17 @@
+/** Creates and removes instance root disks (qcow2 files under the instance directory). */
+export interface InstanceDisks {
+  /**
+   * Creates a qcow2 file at `path` (and its directory): an overlay backed by `backingFile` when one
+   * is given (its virtual size, grown to `sizeGiB` when that is larger), else a blank disk of
+   * `sizeGiB`. Rejects with `disk.operation_failed` naming the file and the reason.
+   */
+  create(request: {
+    readonly path: string;
+    readonly sizeGiB: number;
+    readonly backingFile?: string | undefined;
+  }): Promise<void>;
+  /** Removes an instance's directory (its disks); a missing directory is fine. */
+  remove(instancePath: string): Promise<void>;
+  /** Whether a file exists (used to check an image file before anything is created). */
+  exists(path: string): Promise<boolean>;
+}

@@ -1,0 +1,3 @@
+export * from './host-state.js';
+export * from './request-spec.js';
+export * from './select-hosts.js';

@@ -1,0 +1,109 @@
+/**
+ * One guest's life on one hypervisor, for `vpmu guest up|down` (and later the compute agent):
+ * design → disk → define → verify → start → verify, and back down again. A failure at any step
+ * undoes the steps before it, so no half-made guest is left behind.
+ */
+import { orThrow } from '../domain/index.js';
+import { ComputeError } from '../errors/index.js';
+import type { DomainRef, Hypervisor, StopOutcome } from '../ports/hypervisor.js';
+import type { InstanceDisks } from '../ports/instance-disks.js';
+import { renderGuest, toPmuReport, type DesignInput, type PmuReport } from './guest-config.js';
+import { verifyReadback } from './readback.js';
+
+export type { DomainRef, Hypervisor, StopOutcome } from '../ports/hypervisor.js';
+export type { InstanceDisks } from '../ports/instance-disks.js';
+
+/** The ports a guest's life needs. */
+export interface GuestDeps {
+  readonly hypervisor: Hypervisor;
+  readonly disks: InstanceDisks;
+}
+
+/** A running guest, as `vpmu guest up` reports it. */
+export interface GuestUpResult {
+  readonly name: string;
+  readonly uuid: string;
+  readonly disk: string | undefined;
+  readonly pmu: PmuReport;
+  readonly xml: string;
+}
+
+/** What `vpmu guest down` did. */
+export interface GuestDownResult {
+  readonly name: string;
+  readonly uuid: string;
+  readonly stop: StopOutcome;
+  readonly removedDirectory: string;
+}
+
+/** Creates the root disk, defines and starts the guest, and checks libvirt's read-back twice. */
+export async function guestUp(
+  input: DesignInput & { readonly imageFile?: string | undefined },
+  deps: GuestDeps,
+): Promise<GuestUpResult> {
+  const { design, xml } = orThrow(renderGuest(input));
+  const { spec } = design;
+  const rootDisk = spec.devices.rootDisk;
+  if (input.imageFile !== undefined && !(await deps.disks.exists(input.imageFile))) {
+    throw new ComputeError(
+      'input.invalid',
+      `Cannot use image file ${input.imageFile} for guest '${spec.name}': the file does not exist`,
+      {
+        issues: [
+          {
+            code: 'input.invalid',
+            path: ['image_file'],
+            message: `Image file ${input.imageFile} does not exist`,
+          },
+        ],
+      },
+    );
+  }
+  if (
+    (await deps.hypervisor.find(spec.uuid)) !== undefined ||
+    (await deps.hypervisor.find(spec.name)) !== undefined
+  ) {
+    throw new ComputeError(
+      'input.invalid',
+      `Cannot create guest '${spec.name}' (${spec.uuid}) on ${deps.hypervisor.uri}: a domain with that name or UUID is already defined`,
+    );
+  }
+  const instancePath = rootDisk === undefined ? undefined : rootDisk.path.replace(/\/[^/]*$/u, '');
+  const undo: (() => Promise<unknown>)[] = [];
+  try {
+    if (rootDisk !== undefined && instancePath !== undefined) {
+      undo.push(() => deps.disks.remove(instancePath));
+      await deps.disks.create({
+        path: rootDisk.path,
+        sizeGiB: input.flavor.diskGiB,
+        backingFile: input.imageFile,
+      });
+    }
+    const ref = await deps.hypervisor.define(xml);
+    undo.push(() => deps.hypervisor.undefine(ref));
+    verifyReadback(spec, await deps.hypervisor.domainXml(ref), 'define');
+    await deps.hypervisor.start(ref);
+    undo.push(() => deps.hypervisor.destroy(ref));
+    verifyReadback(spec, await deps.hypervisor.domainXml(ref), 'start');
+    return { name: ref.name, uuid: ref.uuid, disk: rootDisk?.path, pmu: toPmuReport(design), xml };
+  } catch (error) {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Stops a guest (gracefully, then destroy after `stopTimeoutMs`), undefines it and removes its
+ * instance directory `<instanceDir>/<uuid>`.
+ */
+export async function guestDown(
+  request: { readonly guest: string; readonly instanceDir: string; readonly stopTimeoutMs: number },
+  deps: GuestDeps,
+): Promise<GuestDownResult> {
+  const ref: DomainRef = await deps.hypervisor.lookup(request.guest);
+  const stop = await deps.hypervisor.stop(ref, { timeoutMs: request.stopTimeoutMs });
+  await deps.hypervisor.undefine(ref);
+  const removedDirectory = `${request.instanceDir.replace(/\/+$/u, '')}/${ref.uuid}`;
+  await deps.disks.remove(removedDirectory);
+  return { name: ref.name, uuid: ref.uuid, stop, removedDirectory };
+}
