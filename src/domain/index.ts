@@ -3,3 +3,4 @@ export * from './result.js';
 export * from './types.js';
 export * from './documents.js';
 export * from './host.js';
+export * from './notification.js';

@@ -144,6 +144,11 @@ export const ERROR_CODES = {
     status: 500,
     summary: 'An unexpected error; the detail is in the service log under the request id.',
   },
+  'notifier.invalid_transport_url': {
+    status: 400,
+    summary:
+      'The notification transport URL is not rabbit://USER:PASS@HOST:PORT/VHOST (bad scheme, host, port or encoding).',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

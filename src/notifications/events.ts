@@ -1,0 +1,219 @@
+/**
+ * Every event vpmu sends: its type, priority, publishing service and payload class, and one
+ * builder per family. Builders return an `Event` (what to send); envelope.ts wraps it for the
+ * wire with the clock and ids the caller injects.
+ */
+import type { NotificationPriority, VersionedObject } from '../domain/index.js';
+import { ComputeError } from '../errors/index.js';
+import {
+  toExceptionPayload,
+  toImageMetaPayload,
+  toInstanceActionPayload,
+  toInstanceActionResizePayload,
+  toInstanceCreatePayload,
+  toRequestSpecPayload,
+} from './build.js';
+import type {
+  ActionContext,
+  FaultInput,
+  FlavorInput,
+  ImageInput,
+  InstanceSnapshot,
+  RequestSpecInput,
+} from './inputs.js';
+import {
+  EXCEPTION_PAYLOAD,
+  IMAGE_META_PAYLOAD,
+  INSTANCE_ACTION_PAYLOAD,
+  INSTANCE_ACTION_RESIZE_PAYLOAD,
+  INSTANCE_CREATE_PAYLOAD,
+  REQUEST_SPEC_PAYLOAD,
+} from './payloads.js';
+import type { PayloadSchema } from './schema.js';
+
+/** The services named in `publisher_id` (`<service>:<host>`). */
+export type PublisherService = 'vpmu-compute' | 'vpmu-scheduler' | 'vpmu-image';
+
+/** One notification to send, before the envelope. */
+export interface Event {
+  readonly eventType: string;
+  readonly priority: NotificationPriority;
+  readonly service: PublisherService;
+  readonly payload: VersionedObject;
+}
+
+/** A row of the event catalogue (docs/notifications.md is generated from it). */
+export interface EventSpec {
+  readonly eventType: string;
+  readonly priority: NotificationPriority;
+  readonly service: PublisherService;
+  readonly payload: PayloadSchema;
+  readonly when: string;
+}
+
+/** Instance actions and their phases. */
+export type InstanceAction = 'create' | 'delete' | 'rebuild' | 'resize' | 'power_on' | 'power_off';
+export type Phase = 'start' | 'end' | 'error';
+
+/** Which phases each action has (as in Nova: no delete.error, power_on/off have no .error). */
+export const ACTION_PHASES: Readonly<Record<InstanceAction, readonly Phase[]>> = {
+  create: ['start', 'end', 'error'],
+  delete: ['start', 'end'],
+  rebuild: ['start', 'end', 'error'],
+  resize: ['start', 'end', 'error'],
+  power_on: ['start', 'end'],
+  power_off: ['start', 'end'],
+};
+
+const ACTION_WHEN: Readonly<Record<InstanceAction, string>> = {
+  create: 'building a server on a compute host',
+  delete: 'deleting a server',
+  rebuild: 'rebuilding a server (possibly from another image)',
+  resize: 'moving a server to another flavor',
+  power_on: 'starting a server',
+  power_off: 'stopping a server',
+};
+
+function whenText(action: InstanceAction, phase: Phase): string {
+  const what = ACTION_WHEN[action];
+  if (phase === 'start') return `Before ${what}.`;
+  if (phase === 'end') return `After ${what}.`;
+  return `When ${what} fails; \`fault\` says why.`;
+}
+
+function actionSchema(action: InstanceAction): PayloadSchema {
+  if (action === 'create') return INSTANCE_CREATE_PAYLOAD;
+  if (action === 'resize') return INSTANCE_ACTION_RESIZE_PAYLOAD;
+  return INSTANCE_ACTION_PAYLOAD;
+}
+
+function priorityOf(phase: Phase): NotificationPriority {
+  return phase === 'error' ? 'ERROR' : 'INFO';
+}
+
+/** Every event vpmu can send, in documentation order. */
+export const EVENTS: readonly EventSpec[] = [
+  ...(Object.entries(ACTION_PHASES) as [InstanceAction, readonly Phase[]][]).flatMap(
+    ([action, phases]) =>
+      phases.map((phase) => ({
+        eventType: `instance.${action}.${phase}`,
+        priority: priorityOf(phase),
+        service: 'vpmu-compute' as const,
+        payload: actionSchema(action),
+        when: whenText(action, phase),
+      })),
+  ),
+  {
+    eventType: 'scheduler.select_destinations.start',
+    priority: 'INFO',
+    service: 'vpmu-scheduler',
+    payload: REQUEST_SPEC_PAYLOAD,
+    when: 'Before the scheduler picks a host for a server.',
+  },
+  {
+    eventType: 'scheduler.select_destinations.end',
+    priority: 'INFO',
+    service: 'vpmu-scheduler',
+    payload: REQUEST_SPEC_PAYLOAD,
+    when: 'After the scheduler picked a host for a server.',
+  },
+  {
+    eventType: 'image.update',
+    priority: 'INFO',
+    service: 'vpmu-image',
+    payload: IMAGE_META_PAYLOAD,
+    when: 'After an image’s properties changed (hw_pmu set, changed or removed); the payload is the image as it is now.',
+  },
+  {
+    eventType: 'compute.exception',
+    priority: 'ERROR',
+    service: 'vpmu-compute',
+    payload: EXCEPTION_PAYLOAD,
+    when: 'When an operation fails outside an instance action (for example a host sync).',
+  },
+];
+
+/** The instance event for an action's phase; `.error` events need the fault. */
+export function instanceEvent(
+  action: InstanceAction,
+  phase: Phase,
+  instance: InstanceSnapshot,
+  context: ActionContext,
+  options: { readonly fault?: FaultInput; readonly newFlavor?: FlavorInput } = {},
+): Event {
+  if (!ACTION_PHASES[action].includes(phase)) {
+    throw new TypeError(`instance.${action} has no ${phase} event`);
+  }
+  const fault = options.fault ?? null;
+  if ((phase === 'error') !== (fault !== null)) {
+    throw new TypeError(`instance.${action}.${phase}: a fault goes with .error events only`);
+  }
+  let payload: VersionedObject;
+  if (action === 'create') {
+    payload = toInstanceCreatePayload(instance, context, fault);
+  } else if (action === 'resize') {
+    if (options.newFlavor === undefined) {
+      throw new TypeError('instance.resize events need the new flavor');
+    }
+    payload = toInstanceActionResizePayload(instance, options.newFlavor, context, fault);
+  } else {
+    payload = toInstanceActionPayload(instance, context, fault);
+  }
+  return {
+    eventType: `instance.${action}.${phase}`,
+    priority: priorityOf(phase),
+    service: 'vpmu-compute',
+    payload,
+  };
+}
+
+/** `scheduler.select_destinations.start|end`, carrying the image payload as Nova does. */
+export function selectDestinationsEvent(phase: 'start' | 'end', spec: RequestSpecInput): Event {
+  return {
+    eventType: `scheduler.select_destinations.${phase}`,
+    priority: 'INFO',
+    service: 'vpmu-scheduler',
+    payload: toRequestSpecPayload(spec),
+  };
+}
+
+/**
+ * `image.update` after an image's properties changed, with the image as it now is.
+ * NOTE: Glance's own image.update is unversioned; ours carries the versioned ImageMetaPayload so
+ * consumers read `hw_pmu` in the same shape as inside instance and scheduler events.
+ */
+export function imageUpdateEvent(image: ImageInput): Event {
+  return {
+    eventType: 'image.update',
+    priority: 'INFO',
+    service: 'vpmu-image',
+    payload: toImageMetaPayload(image),
+  };
+}
+
+/** `compute.exception`: a failure outside an instance action. */
+export function computeExceptionEvent(fault: FaultInput): Event {
+  return {
+    eventType: 'compute.exception',
+    priority: 'ERROR',
+    service: 'vpmu-compute',
+    payload: toExceptionPayload(fault),
+  };
+}
+
+/**
+ * Reduces a caught error to a FaultInput: class name, message and, for errors raised on purpose,
+ * the stable code. The stack is never kept.
+ */
+export function toFaultInput(
+  error: unknown,
+  where: { readonly functionName: string; readonly moduleName: string },
+): FaultInput {
+  if (error instanceof ComputeError) {
+    return { exception: error.name, message: error.message, code: error.code, ...where };
+  }
+  if (error instanceof Error) {
+    return { exception: error.name, message: error.message, code: null, ...where };
+  }
+  return { exception: 'Error', message: String(error), code: null, ...where };
+}
