@@ -6,6 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { benchBoot } from './boot.js';
+import { benchIdle } from './idle.js';
 import { formatPart, markdownPart, type PartReport } from './report.js';
 import { benchSchedule } from './schedule.js';
 import { benchXml } from './xml.js';
@@ -13,15 +15,9 @@ import { benchXml } from './xml.js';
 const PARTS: Readonly<Record<string, () => Promise<PartReport>>> = {
   xml: benchXml,
   schedule: benchSchedule,
-  boot: async () =>
-    unavailable('boot', 'needs `vpmu serve` with the servers API, which is not built yet'),
-  idle: async () =>
-    unavailable('idle', 'needs `vpmu serve` with recorded servers, which is not built yet'),
+  boot: benchBoot,
+  idle: benchIdle,
 };
-
-function unavailable(part: string, why: string): PartReport {
-  return { part, figures: {}, targets: [], notes: [`Not measured: ${why}.`] };
-}
 
 async function main(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
