@@ -12,7 +12,7 @@ import { memoryMiB, startService, type RunningService } from './service.js';
 const SERVERS = Number(process.env.VPMU_BENCH_SERVERS ?? 2000);
 const CONCURRENCY = 16;
 // A variable, so the build does not need the optional binding to be installed.
-const BINDING_MODULE: string = '@unraid/libvirt';
+const BINDING_MODULE = '@unraid/libvirt';
 
 export async function benchBoot(): Promise<PartReport> {
   const service = await startService();
