@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
+import { openSqliteStore } from '../adapters/store/sqlite-store.js';
 import { makeTestApi, type TestApi } from '../testing/api.js';
 
 type Who = 'admin' | 'member' | 'reader' | 'other';
@@ -380,28 +384,39 @@ describe('servers API', () => {
     assert.equal(del.status, 204);
   });
 
-  it('puts 10 of 50 concurrent boots in ERROR with "No valid host was found." on a host with room for 40', async () => {
-    const api = await makeTestApi({ hostVcpus: 40 });
-    const f = await flavor(api, 'one', {}, { vcpus: 1 });
-    const img = await image(api, 'plain');
-    const boots = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => boot(api, f, img, 'member', `vm${String(i)}`)),
-    );
-    assert.ok(boots.every((b) => b.status === 202));
-    await api.servers.idle();
-    const servers = await api.store.listServers();
-    const active = servers.filter((s) => s.status === 'ACTIVE');
-    const errored = servers.filter((s) => s.status === 'ERROR');
-    assert.equal(active.length, 40);
-    assert.equal(errored.length, 10);
-    for (const s of errored) assert.match(s.fault?.message ?? '', /^No valid host was found\./u);
-    const used = (await api.store.listAllocations()).reduce((n, a) => n + a.resources.VCPU, 0);
-    assert.equal(used, 40);
-    assert.equal(
-      (await api.hypervisor.list()).filter((d) => d.name.startsWith('instance-')).length,
-      40,
-    );
-  });
+  for (const kind of ['memory', 'SQLite'] as const) {
+    it(`puts 10 of 50 concurrent boots in ERROR with "No valid host was found." on a host with room for 40 (${kind} store)`, async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-claims-'));
+      const store =
+        kind === 'SQLite' ? await openSqliteStore(path.join(dir, 'vpmu.db')) : undefined;
+      try {
+        const api = await makeTestApi({ hostVcpus: 40, ...(store === undefined ? {} : { store }) });
+        const f = await flavor(api, 'one', {}, { vcpus: 1 });
+        const img = await image(api, 'plain');
+        const boots = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => boot(api, f, img, 'member', `vm${String(i)}`)),
+        );
+        assert.ok(boots.every((b) => b.status === 202));
+        await api.servers.idle();
+        const servers = await api.store.listServers();
+        const active = servers.filter((s) => s.status === 'ACTIVE');
+        const errored = servers.filter((s) => s.status === 'ERROR');
+        assert.equal(active.length, 40);
+        assert.equal(errored.length, 10);
+        for (const s of errored)
+          assert.match(s.fault?.message ?? '', /^No valid host was found\./u);
+        const used = (await api.store.listAllocations()).reduce((n, a) => n + a.resources.VCPU, 0);
+        assert.equal(used, 40);
+        assert.equal(
+          (await api.hypervisor.list()).filter((d) => d.name.startsWith('instance-')).length,
+          40,
+        );
+      } finally {
+        await store?.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   it('lists hypervisors with capacity, use and traits to admins only', async () => {
     const api = await makeTestApi();
