@@ -222,7 +222,9 @@ export function serverView(
     'OS-EXT-AZ:availability_zone': 'nova',
     config_drive: '',
     key_name: null,
-    'OS-SRV-USG:launched_at': server.launchedAt === null ? null : server.launchedAt.slice(0, -1),
+    // NOTE: Nova shows launched_at with microseconds and no zone.
+    'OS-SRV-USG:launched_at':
+      server.launchedAt === null ? null : server.launchedAt.replace(/Z$/u, '000'),
     'OS-SRV-USG:terminated_at': null,
     'OS-EXT-STS:task_state': server.taskState,
     'OS-EXT-STS:vm_state': server.vmState,

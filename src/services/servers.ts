@@ -620,7 +620,7 @@ export class Servers {
     const resolution = {
       requested: server.pmu?.requested ?? { flavor: null, image: null },
       resolved: server.pmu?.resolved ?? null,
-      source: server.pmu?.source ?? 'default',
+      source: server.pmu?.source ?? 'unset',
     } as Parameters<typeof buildRequestSpec>[2];
     const request = orThrow(
       buildRequestSpec(flavor, image, resolution, { vpmuPrefilter: this.#deps.vpmuPrefilter }),
@@ -963,7 +963,7 @@ function pmuProvenance(pmu: ServerPmu | null): ReturnType<typeof toPmuProvenance
     flavor: pmu?.requested.flavor ?? null,
     image: pmu?.requested.image ?? null,
     resolved: pmu?.resolved ?? null,
-    source: (pmu?.source ?? 'default') as ReturnType<typeof toPmuProvenance>['source'],
+    source: (pmu?.source ?? 'unset') as ReturnType<typeof toPmuProvenance>['source'],
     effective: pmu?.effective ?? null,
     reason: pmu?.reason ?? null,
   };
