@@ -306,6 +306,25 @@ describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, 
   it('deletes the server: gone from the list and from libvirt', () => {
     const del = openstack('admin', 'server', 'delete', '--wait', serverId);
     assert.equal(del.status, 0, del.stderr);
+    // The embedded notifier wrote the server's versioned notifications, in order.
+    const events = readFileSync(path.join(dir, 'state', 'notifications.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const envelope = JSON.parse(line) as { 'oslo.message': string };
+        return JSON.parse(envelope['oslo.message']) as {
+          event_type: string;
+          payload: { 'nova_object.data': { uuid?: string } };
+        };
+      })
+      .filter((m) => m.payload['nova_object.data'].uuid === serverId)
+      .map((m) => m.event_type);
+    assert.deepEqual(events, [
+      'instance.create.start',
+      'instance.create.end',
+      'instance.delete.start',
+      'instance.delete.end',
+    ]);
     assert.deepEqual(JSON.parse(openstack('admin', 'server', 'list', '-f', 'json').stdout), []);
     const show = openstack('admin', 'server', 'show', serverId);
     assert.equal(show.status, 1);
