@@ -18,6 +18,43 @@ import {
 const PATCH = { 'Content-Type': 'application/openstack-images-v2.1-json-patch' };
 const MV = { 'OpenStack-API-Version': 'compute 2.61' };
 const IMAGE = '00000000-0000-4000-8000-0000000000aa';
+const PERF = '00000000-0000-4000-8000-0000000000bb';
+const PLAIN = '00000000-0000-4000-8000-0000000000cc';
+let SERVER = '';
+
+/** Flavors and images the server samples use: vran (hw:pmu=false), vran-large, perf (hw_pmu=true), plain. */
+async function serverFixtures(api: TestApi): Promise<void> {
+  for (const [id, vcpus] of [
+    ['vran', 1],
+    ['vran-large', 2],
+  ] as const) {
+    await api.request('POST', '/compute/v2.1/flavors', {
+      body: { flavor: { name: id === 'vran' ? 'vran-boot' : id, id, ram: 256, vcpus, disk: 1 } },
+    });
+    await api.request('POST', `/compute/v2.1/flavors/${id}/os-extra_specs`, {
+      body: { extra_specs: { 'hw:pmu': 'false' } },
+    });
+  }
+  for (const [id, name, props] of [
+    [PERF, 'perf', { hw_pmu: 'true' }],
+    [PLAIN, 'plain', {}],
+  ] as const) {
+    await api.request('POST', '/image/v2/images', {
+      body: {
+        id,
+        name,
+        disk_format: 'raw',
+        container_format: 'bare',
+        visibility: 'public',
+        ...props,
+      },
+    });
+    await api.request('PUT', `/image/v2/images/${id}/file`, { rawBody: 'raw disk bytes' });
+  }
+}
+
+const act = (api: TestApi, body: unknown, as: 'member' | 'other' = 'member') =>
+  api.request('POST', `/compute/v2.1/servers/${SERVER}/action`, { as, body });
 /** Headers worth showing in samples; the rest (content-length, vary, …) is noise. */
 const SHOWN_HEADERS = [
   'x-auth-token',
@@ -31,7 +68,7 @@ const SHOWN_HEADERS = [
 ];
 
 interface Sample {
-  readonly group: 'identity' | 'compute' | 'image';
+  readonly group: 'identity' | 'compute' | 'image' | 'servers';
   readonly slug: string;
   readonly title: string;
   readonly doc: string;
@@ -77,6 +114,24 @@ const SAMPLES: readonly Sample[] = [
   { group: 'image', slug: 'metadefs-namespaces', title: 'List metadata definition namespaces', doc: 'Generated from the specs registry.', run: (api) => api.request('GET', '/image/v2/metadefs/namespaces', { as: 'member' }) },
   { group: 'image', slug: 'metadefs-namespace', title: 'Show a metadata definition namespace', doc: '`OS::Compute::LibvirtImage` documents the image properties (hw_pmu as Glance documents it); `VPMU::Compute::Flavor` documents the flavor extra specs such as `hw:pmu`.', run: (api) => api.request('GET', '/image/v2/metadefs/namespaces/OS::Compute::LibvirtImage', { as: 'member' }) },
   { group: 'image', slug: 'image-delete', title: 'Delete an image', doc: 'Deletes its data too. A protected image: 403.', run: (api) => api.request('DELETE', `/image/v2/images/${IMAGE}`, { as: 'member' }) },
+  { group: 'servers', slug: 'server-create-conflict', title: 'Create a server: flavor and image disagree on the vPMU', doc: 'Create checks everything before recording anything: flavor and image visible to the caller (else 400 naming the ref), the image active (data uploaded), every extra spec and image property valid, and the vPMU resolvable. A `hw:pmu` / `hw_pmu` conflict is a 400 with Nova\'s exact message; no server, claim, disk or domain is created. Rebuild and resize check the same way.', run: async (api) => { await serverFixtures(api); return api.request('POST', '/compute/v2.1/servers', { as: 'member', headers: MV, body: { server: { name: 'clash', flavorRef: 'vran', imageRef: PERF } } }); } },
+  { group: 'servers', slug: 'server-create', title: 'Create a server', doc: 'The body `openstack server create` sends (`networks` `auto`/`none` or a list is accepted and ignored: vpmu plugs no networks). `min_count`/`max_count` must be 1. Answers 202 at once with the id, which is also the libvirt domain\'s uuid; the server is `BUILD` while it is scheduled (an atomic claim on the chosen host; a lost race tries the next host), its root disk made (a qcow2 overlay on the image data), its domain defined, started and read back. Then `ACTIVE`, or `ERROR` with a `fault` (for example "No valid host was found. …"), with its claim released and no disk or domain left.', run: async (api) => { const res = await api.request('POST', '/compute/v2.1/servers', { as: 'member', headers: MV, body: { server: { name: 'ran1', flavorRef: 'vran', imageRef: PLAIN, networks: 'none' } } }); SERVER = (res.body as { server: { id: string } }).server.id; await api.servers.idle(); return res; } },
+  { group: 'servers', slug: 'server-show', title: 'Show a server', doc: 'Nova\'s server view. `flavor` is `{id, links}` before 2.47 and the embedded flavor (`original_name`, `extra_specs`, …) from 2.47. Admins also see `OS-EXT-SRV-ATTR:host`, `…:hypervisor_hostname`, `…:instance_name` and `vpmu:domain_xml` (the domain XML libvirt read back after the last start). `fault` appears in `ERROR`. The extension attribute **`vpmu:pmu`** shows the vPMU decision: `requested` (the raw `hw:pmu` of the flavor and `hw_pmu` of the image, or null), `resolved` (true/false/null), `source` (`flavor`, `image`, `both` or `unset`), `effective` (`on`/`off` on the host it runs on; null before it is built) and `reason`.', run: (api) => api.request('GET', `/compute/v2.1/servers/${SERVER}`, { as: 'member', headers: MV }) },
+  { group: 'servers', slug: 'server-show-admin', title: 'Show a server as an admin (2.47+)', doc: '', run: (api) => api.request('GET', `/compute/v2.1/servers/${SERVER}`, { headers: { 'OpenStack-API-Version': 'compute 2.47' } }) },
+  { group: 'servers', slug: 'server-show-other-project', title: 'Show another project\'s server', doc: 'Invisible: 404, as for a server that does not exist. The same holds for delete and every action.', run: (api) => api.request('GET', `/compute/v2.1/servers/${SERVER}`, { as: 'other' }) },
+  { group: 'servers', slug: 'servers-list', title: 'List servers', doc: 'The caller\'s project only; `all_tenants=1` lists every project for admins (403 for others). Filters: `name` (a regular expression, as in Nova) and `status`. Not paged.', run: (api) => api.request('GET', '/compute/v2.1/servers', { as: 'member' }) },
+  { group: 'servers', slug: 'servers-detail', title: 'List servers with details', doc: 'Same filters as the list.', run: (api) => api.request('GET', '/compute/v2.1/servers/detail?status=ACTIVE', { as: 'member', headers: MV }) },
+  { group: 'servers', slug: 'server-stop', title: 'Stop a server (os-stop)', doc: 'Graceful shutdown, then destroy after the configured timeout; `SHUTOFF`. Actions run to completion before the 202, so a following GET sees the result. Actions on one server run one at a time.', run: (api) => act(api, { 'os-stop': null }) },
+  { group: 'servers', slug: 'server-stop-conflict', title: 'Stop a stopped server', doc: 'An action the state does not allow: 409 with Nova\'s wording.', run: (api) => act(api, { 'os-stop': null }) },
+  { group: 'servers', slug: 'server-start', title: 'Start a server (os-start)', doc: 'From `SHUTOFF` only.', run: (api) => act(api, { 'os-start': null }) },
+  { group: 'servers', slug: 'server-reboot', title: 'Reboot a server', doc: '`SOFT` (graceful stop, start; `ACTIVE` only) or `HARD` (destroy, start; also from `SHUTOFF` and `ERROR`).', run: (api) => act(api, { reboot: { type: 'HARD' } }) },
+  { group: 'servers', slug: 'server-rebuild-conflict', title: 'Rebuild on an image that conflicts with the flavor', doc: 'Nothing changes: the server keeps its image and its guest.', run: (api) => act(api, { rebuild: { imageRef: PERF } }) },
+  { group: 'servers', slug: 'server-rebuild', title: 'Rebuild a server', doc: 'Same id (domain uuid), host and flavor; a new root disk on the new image; the vPMU resolved again. Answers 202 with the server.', run: (api) => act(api, { rebuild: { imageRef: PLAIN } }) },
+  { group: 'servers', slug: 'server-resize', title: 'Resize a server', doc: 'A different flavor (same flavor: 400). The new flavor\'s resources are claimed on the host next to the old ones (no room: the request fails and nothing changes); the domain is redefined with the same uuid and restarted; the server waits in `VERIFY_RESIZE`.', run: (api) => act(api, { resize: { flavorRef: 'vran-large' } }) },
+  { group: 'servers', slug: 'server-confirm-resize', title: 'Confirm a resize', doc: 'Releases the old claim. `revertResize` instead restores the old flavor, domain and claim and releases the new one.', run: (api) => act(api, { confirmResize: null }) },
+  { group: 'servers', slug: 'hypervisors-list', title: 'List hypervisors (admin)', doc: 'Every registered compute host. Members: 403.', run: (api) => api.request('GET', '/compute/v2.1/os-hypervisors') },
+  { group: 'servers', slug: 'hypervisors-detail', title: 'List hypervisors with details (admin)', doc: 'Capacity (`vcpus`, `memory_mb`, `local_gb`) and what claims hold (`…_used`), plus vpmu\'s extension attributes: `vpmu:uri`, `vpmu:inventory` (total, reserved, allocation ratio per resource class) and `vpmu:traits` (`CUSTOM_HW_VPMU` when guests can get a working vPMU there). `GET /os-hypervisors/{id or name}` shows one.', run: (api) => api.request('GET', '/compute/v2.1/os-hypervisors/detail') },
+  { group: 'servers', slug: 'server-delete', title: 'Delete a server', doc: 'Stops and undefines the domain, removes its instance directory, releases its claims and forgets the server (a later GET: 404). 204.', run: (api) => api.request('DELETE', `/compute/v2.1/servers/${SERVER}`, { as: 'member' }) },
 ];
 
 function pick(headers: Readonly<Record<string, string>>): Record<string, string> {
@@ -153,12 +208,13 @@ message names only the request id; the log has the detail.
 
 **Microversions (compute).** 2.1 to 2.96, from \`OpenStack-API-Version: compute X.Y\` or
 \`X-OpenStack-Nova-API-Version: X.Y\`. What changes with them here: 2.55 flavor \`description\`,
-2.61 \`extra_specs\` in flavor bodies, 2.75 \`swap\` 0 instead of "", 2.86 unknown extra-spec keys in
+2.47 the embedded flavor in server bodies, 2.61 \`extra_specs\` in flavor bodies, 2.75 \`swap\` 0 instead of "", 2.86 unknown extra-spec keys in
 validated namespaces refused. Bad values for keys vpmu knows (\`hw:pmu=maybe\`) are refused at
 every microversion, unlike Nova (see DESIGN §2.4).
 
-**Not (yet) served, and known differences.** Servers, \`os-hypervisors\` and the scheduler come
-with the hypervisor port. Identity has only password authentication with project scope, token
+**Not (yet) served, and known differences.** Servers have no networks, volumes, metadata, tags,
+key pairs, console or migration APIs; one server per create request; actions finish before their
+202. Identity has only password authentication with project scope, token
 validation and revocation: no \`/v3/projects\`, \`/v3/users\` or role APIs (users and projects come
 from the configuration file). Flavor and image lists are not paged (\`limit\`/\`marker\` are
 ignored), and flavors have no \`minRam\`/\`minDisk\` filters. Images have no members (so
@@ -174,7 +230,12 @@ it('docs/api.md and testdata/api-samples match what the API answers', async () =
   const update = process.env.UPDATE_GOLDEN === '1';
   const sections: string[] = [INTRO];
   let group = '';
-  const titles = { identity: 'Identity', compute: 'Compute', image: 'Image' } as const;
+  const titles = {
+    identity: 'Identity',
+    compute: 'Compute',
+    image: 'Image',
+    servers: 'Compute: servers and hypervisors',
+  } as const;
   for (const sample of SAMPLES) {
     api.take();
     await sample.run(api);

@@ -23,6 +23,7 @@ import {
 } from '../services/index.js';
 import { caller, FLOAT_LITERAL, member, origin, pythonFloat, readJsonObject } from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
+import { addServerRoutes } from './servers.js';
 import {
   atLeast,
   formatVersion,
@@ -157,6 +158,8 @@ export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
     await deleteExtraSpec(deps, caller(c), c.req.param('id'), c.req.param('key'));
     return c.body(null, 200);
   });
+
+  addServerRoutes(app, deps);
 
   return app;
 }

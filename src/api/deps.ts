@@ -1,5 +1,13 @@
 /** What the HTTP API needs; src/main/ builds it from configuration and adapters. */
-import type { Clock, ImageFiles, Ids, RequestContext, Store } from '../services/index.js';
+import type {
+  Clock,
+  ImageFiles,
+  ImageRecord,
+  Ids,
+  RequestContext,
+  Servers,
+  Store,
+} from '../services/index.js';
 import type { Microversion } from './microversion.js';
 
 /** Structured logging, as pino offers it (fields first, then the message). */
@@ -20,6 +28,10 @@ export interface ApiDeps {
   /** Region named in the service catalog. @default "RegionOne" */
   readonly region: string;
   readonly log: ApiLogger;
+  /** The servers use cases (they hold the hypervisor connections). */
+  readonly servers: Servers;
+  /** Called after an image's properties change (the image.update notification). */
+  readonly onImageUpdate?: (image: ImageRecord) => void;
 }
 
 /** Hono variables every route can read. */

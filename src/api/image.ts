@@ -102,6 +102,7 @@ export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
     }
     const changes = parsePatch(await readJsonArray(c));
     const image = await updateImage(deps, caller(c), c.req.param('id'), changes);
+    deps.onImageUpdate?.(image);
     return c.json(imageView(image));
   });
 

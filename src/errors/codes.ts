@@ -149,6 +149,28 @@ export const ERROR_CODES = {
     summary:
       'The notification transport URL is not rabbit://USER:PASS@HOST:PORT/VHOST (bad scheme, host, port or encoding).',
   },
+  'server.not_found': {
+    status: 404,
+    summary: 'No server with this id is visible to the caller.',
+  },
+  'server.exists': {
+    status: 409,
+    summary: 'A server with this id already exists.',
+  },
+  'server.invalid_state': {
+    status: 409,
+    summary:
+      'The server is not in a state that allows the action (for example os-start on an ACTIVE server).',
+  },
+  'server.build_failed': {
+    status: 500,
+    summary:
+      'Building, starting or changing the guest failed after the server was recorded; the server is in ERROR with this fault.',
+  },
+  'hypervisor.host_not_found': {
+    status: 404,
+    summary: 'No compute host (hypervisor) with this id or name.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

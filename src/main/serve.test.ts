@@ -72,6 +72,80 @@ describe('loadServeConfig()', () => {
     );
   });
 
+  it('reads the compute settings: --uri, --transport-url, virt type, CPU mode, capacity, prefilter', () => {
+    const defaults = loadServeConfig([], {}, noFile);
+    assert.deepEqual(
+      [
+        defaults.uri,
+        defaults.vpmuPrefilter,
+        defaults.notifier.transportUrl,
+        defaults.stopTimeoutMs,
+      ],
+      ['test:///default', false, undefined, 30_000],
+    );
+    assert.equal(defaults.compute.instanceDir, path.resolve('.vpmu', 'instances'));
+    const file = JSON.stringify({
+      virtType: 'qemu',
+      cpuMode: 'custom',
+      cpuModel: 'qemu64',
+      vpmuPrefilter: true,
+      vcpus: 40,
+      cpuAllocationRatio: 1,
+      computeHostName: 'c1',
+      stopTimeoutSeconds: 2,
+    });
+    const config = loadServeConfig(
+      ['--config', 'c.json', '--uri', 'qemu:///system', '--transport-url', 'rabbit://u:p@h:5672/'],
+      {},
+      () => file,
+    );
+    assert.deepEqual(
+      [
+        config.uri,
+        config.notifier.transportUrl,
+        config.compute.virtType,
+        config.compute.cpuMode,
+        config.compute.cpuModel,
+        config.compute.vcpus,
+        config.compute.cpuAllocationRatio,
+        config.compute.name,
+        config.vpmuPrefilter,
+        config.stopTimeoutMs,
+      ],
+      [
+        'qemu:///system',
+        'rabbit://u:p@h:5672/',
+        'qemu',
+        'custom',
+        'qemu64',
+        40,
+        1,
+        'c1',
+        true,
+        2000,
+      ],
+    );
+    assert.equal(
+      loadServeConfig([], { VPMU_URI: 'qemu:///session', VPMU_TRANSPORT_URL: 'rabbit://x' }, noFile)
+        .notifier.transportUrl,
+      'rabbit://x',
+    );
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ virtType: 'xen' }, /"virtType" must be one of kvm, qemu, lxc, not "xen"/u],
+      [{ cpuMode: 'fast' }, /"cpuMode" must be one of/u],
+      [{ vcpus: 0 }, /"vcpus" must be a whole number of at least 1, not 0/u],
+      [{ vcpus: 1.5 }, /"vcpus" must be a whole number/u],
+      [{ vpmuPrefilter: 'yes' }, /"vpmuPrefilter" must be true or false, not "yes"/u],
+    ];
+    for (const [settings, message] of bad) {
+      assert.throws(
+        () => loadServeConfig(['--config', 'c.json'], {}, () => JSON.stringify(settings)),
+        (err: unknown) => err instanceof ComputeError && message.test(err.message),
+        JSON.stringify(settings),
+      );
+    }
+  });
+
   it('reads extra projects and users for demos and tests', () => {
     const file = JSON.stringify({
       projects: [{ name: 'demo', description: 'Demo' }],

@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
@@ -14,7 +15,22 @@ import { createApi, type ApiLogger } from '../api/app.js';
 import { listen } from '../api/listen.js';
 import { ComputeError } from '../errors/index.js';
 import { ROLES } from '../ports/store.js';
-import { bootstrapIdentity, type IdentitySeed, type Role } from '../services/index.js';
+import { QemuImgDisks } from '../adapters/disks/qemu-img-disks.js';
+import { LocalHostProbe } from '../adapters/host/host-probe.js';
+import { LibvirtHypervisor } from '../adapters/libvirt/libvirt-hypervisor.js';
+import { CPU_MODES, VIRT_TYPES, type CpuMode, type VirtType } from '../domain/index.js';
+import { imageUpdateEvent } from '../notifications/index.js';
+import {
+  bootstrapIdentity,
+  publishEvent,
+  Servers,
+  toImage,
+  type IdentitySeed,
+  type Role,
+} from '../services/index.js';
+import { toImageInput } from '../services/notification-inputs.js';
+import { describeLocalHost, type ComputeHostConfig } from './compute-host.js';
+import { createNotifier, notifierSettingsFrom, type NotifierSettings } from './notifier.js';
 
 /** Everything `vpmu serve` can be configured with. */
 export interface ServeConfig {
@@ -27,9 +43,17 @@ export interface ServeConfig {
   /** From VPMU_ADMIN_PASSWORD; when undefined the stored or a generated one is used. */
   readonly adminPassword: string | undefined;
   readonly seed: IdentitySeed;
+  /** libvirt URI of the local compute host. */
+  readonly uri: string;
+  readonly compute: ComputeHostConfig;
+  /** DESIGN §2.7: require CUSTOM_HW_VPMU when the vPMU resolves to on. Off by default. */
+  readonly vpmuPrefilter: boolean;
+  readonly stopTimeoutMs: number;
+  readonly notifier: NotifierSettings;
 }
 
-export const SERVE_USAGE = `Usage: vpmu serve [--host ADDR] [--port N] [--state-dir DIR] [--config FILE]
+export const SERVE_USAGE = `Usage: vpmu serve [--host ADDR] [--port N] [--state-dir DIR] [--uri URI]
+                  [--transport-url URL] [--config FILE]
 
 Runs the identity (/identity/v3), compute (/compute/v2.1) and image (/image) APIs on one port.
 
@@ -37,7 +61,14 @@ Options (each overrides its environment variable, which overrides the config fil
   --host ADDR        address to listen on          VPMU_HOST        (default 127.0.0.1)
   --port N           TCP port; 0 picks a free one  VPMU_PORT        (default 8774)
   --state-dir DIR    database, image files, logs   VPMU_STATE_DIR   (default ./.vpmu)
+  --uri URI          libvirt URI of this host      VPMU_URI         (default test:///default)
+  --transport-url URL  rabbit://USER:PASS@HOST:PORT/VHOST for notifications
+                                                   VPMU_TRANSPORT_URL (default: JSON lines in
+                                                   the state dir, notifications.jsonl)
   --config FILE      JSON configuration file       VPMU_CONFIG
+Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPrefilter,
+  computeHostName, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
+  diskAllocationRatio, stopTimeoutSeconds, notificationExchange
 Environment only:
   VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir)
   VPMU_TOKEN_TTL_SECONDS   token lifetime (default 3600)
@@ -60,6 +91,8 @@ export function loadServeConfig(
         port: { type: 'string' },
         'state-dir': { type: 'string' },
         config: { type: 'string' },
+        uri: { type: 'string' },
+        'transport-url': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -80,10 +113,70 @@ export function loadServeConfig(
     31_536_000,
   );
   const stateDir = pick(str(values['state-dir']), 'VPMU_STATE_DIR', 'stateDir') ?? '.vpmu';
+  const absState = path.resolve(stateDir);
+  const fileNumber = (key: string, min: number, integerOnly: boolean): number | undefined => {
+    const raw = file[key];
+    if (raw === undefined) return undefined;
+    if (
+      typeof raw !== 'number' ||
+      !Number.isFinite(raw) ||
+      raw < min ||
+      (integerOnly && !Number.isInteger(raw))
+    ) {
+      throw new ComputeError(
+        'input.invalid',
+        `Cannot use config file ${configFile ?? ''}: "${key}" must be a ${integerOnly ? 'whole ' : ''}number of at least ${min}, not ${JSON.stringify(raw)}`,
+      );
+    }
+    return raw;
+  };
+  const fileChoice = <T extends string>(key: string, allowed: readonly T[]): T | undefined => {
+    const raw = file[key];
+    if (raw === undefined) return undefined;
+    if (typeof raw !== 'string' || !(allowed as readonly string[]).includes(raw)) {
+      throw new ComputeError(
+        'input.invalid',
+        `Cannot use config file ${configFile ?? ''}: "${key}" must be one of ${allowed.join(', ')}, not ${JSON.stringify(raw)}`,
+      );
+    }
+    return raw as T;
+  };
+  const prefilter = file.vpmuPrefilter ?? false;
+  if (typeof prefilter !== 'boolean') {
+    throw new ComputeError(
+      'input.invalid',
+      `Cannot use config file ${configFile ?? ''}: "vpmuPrefilter" must be true or false, not ${JSON.stringify(prefilter)}`,
+    );
+  }
+  const cpuModel = fileString(file, 'cpuModel', configFile);
   return {
+    uri: pick(str(values.uri), 'VPMU_URI', 'uri') ?? 'test:///default',
+    compute: {
+      name: fileString(file, 'computeHostName', configFile) ?? hostname(),
+      instanceDir: path.join(absState, 'instances'),
+      virtType: fileChoice<VirtType>('virtType', VIRT_TYPES),
+      cpuMode: fileChoice<CpuMode>('cpuMode', CPU_MODES),
+      cpuModel,
+      vcpus: fileNumber('vcpus', 1, true),
+      memoryMiB: fileNumber('memoryMiB', 1, true),
+      diskGiB: fileNumber('diskGiB', 0, true),
+      cpuAllocationRatio: fileNumber('cpuAllocationRatio', 0, false),
+      ramAllocationRatio: fileNumber('ramAllocationRatio', 0, false),
+      diskAllocationRatio: fileNumber('diskAllocationRatio', 0, false),
+    },
+    vpmuPrefilter: prefilter,
+    stopTimeoutMs: (fileNumber('stopTimeoutSeconds', 0, false) ?? 30) * 1000,
+    notifier: notifierSettingsFrom(
+      {
+        stateDir: absState,
+        transportUrl: str(values['transport-url']),
+        exchange: fileString(file, 'notificationExchange', configFile),
+      },
+      env,
+    ),
     host: pick(str(values.host), 'VPMU_HOST', 'host') ?? '127.0.0.1',
     port,
-    stateDir: path.resolve(stateDir),
+    stateDir: absState,
     tokenTtlSeconds: ttl,
     region: pick(undefined, 'VPMU_REGION', 'region') ?? 'RegionOne',
     logLevel: pick(undefined, 'VPMU_LOG_LEVEL', 'logLevel') ?? 'info',
@@ -105,6 +198,7 @@ export interface RunningService {
 export async function startService(config: ServeConfig): Promise<RunningService> {
   mkdirSync(path.join(config.stateDir, 'logs'), { recursive: true, mode: 0o700 });
   mkdirSync(path.join(config.stateDir, 'images'), { recursive: true, mode: 0o700 });
+  mkdirSync(config.compute.instanceDir, { recursive: true, mode: 0o711 });
   const logger = pino(
     { level: config.logLevel, base: { service: 'vpmu' } },
     pino.multistream([
@@ -138,7 +232,59 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     newUuid: () => randomUUID(),
     newSecret: () => randomBytes(32).toString('base64url'),
   };
+  const notifier = createNotifier(config.notifier, (level, event, fields) => {
+    logger[level === 'error' ? 'error' : level === 'warn' ? 'warn' : 'info'](fields, event);
+  });
+  const hypervisor = new LibvirtHypervisor({ uri: config.uri });
+  let servers: Servers | undefined;
   try {
+    const local = await describeLocalHost(
+      hypervisor,
+      new LocalHostProbe(hypervisor),
+      config.compute,
+      clock.now(),
+    );
+    if (local.probeError !== undefined) {
+      logger.warn(
+        { uri: config.uri, reason: local.probeError },
+        'host probe failed; using qemu/TCG with no traits',
+      );
+    }
+    logger.info(
+      { host: local.record.name, settings: local.settings, traits: local.record.traits },
+      'compute host',
+    );
+    const publishDeps = {
+      notifier,
+      host: local.record.name,
+      now: () => clock.now(),
+      newUuid: () => randomUUID(),
+    };
+    const imagesDir = path.join(config.stateDir, 'images');
+    servers = new Servers({
+      store,
+      clock,
+      ids,
+      computes: new Map([
+        [
+          local.record.name,
+          {
+            hypervisor,
+            disks: new QemuImgDisks({ instanceRoot: config.compute.instanceDir }),
+            settings: local.settings,
+          },
+        ],
+      ]),
+      imageFile: (location) => path.join(imagesDir, location),
+      vpmuPrefilter: config.vpmuPrefilter,
+      stopTimeoutMs: config.stopTimeoutMs,
+      publish: (event) => {
+        publishEvent(publishDeps, event);
+      },
+      log,
+    });
+    await servers.registerHost(local.record);
+    await servers.reconcile();
     await bootstrapIdentity(
       { store, clock, ids, tokenTtlSeconds: config.tokenTtlSeconds },
       password,
@@ -153,6 +299,29 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       tokenTtlSeconds: config.tokenTtlSeconds,
       region: config.region,
       log,
+      servers,
+      onImageUpdate: (image) => {
+        try {
+          publishEvent(
+            publishDeps,
+            imageUpdateEvent(
+              toImageInput(
+                { ...toImage(image), id: image.id },
+                {
+                  status: image.status,
+                  visibility: image.visibility,
+                  protected: image.protected,
+                  checksum: image.checksum,
+                  owner: image.owner,
+                  sizeBytes: image.size,
+                },
+              ),
+            ),
+          );
+        } catch (error) {
+          logger.error({ image: image.id, err: String(error) }, 'cannot build image.update');
+        }
+      },
     });
     const server = await listen(app, config.host, config.port);
     const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -164,6 +333,9 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       generatedAdminPassword: generated ? password : undefined,
       close: async () => {
         await server.close();
+        await servers?.idle();
+        await notifier.close(5000);
+        await hypervisor.close();
         await store.close();
         await new Promise<void>((resolve) => {
           logger.flush(() => {
@@ -173,6 +345,8 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       },
     };
   } catch (error) {
+    await notifier.close(1000);
+    await hypervisor.close();
     await store.close();
     throw error;
   }
@@ -276,6 +450,20 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'logLevel',
     'projects',
     'users',
+    'uri',
+    'virtType',
+    'cpuMode',
+    'cpuModel',
+    'vpmuPrefilter',
+    'computeHostName',
+    'vcpus',
+    'memoryMiB',
+    'diskGiB',
+    'cpuAllocationRatio',
+    'ramAllocationRatio',
+    'diskAllocationRatio',
+    'stopTimeoutSeconds',
+    'notificationExchange',
   ]);
   for (const key of Object.keys(value)) {
     if (!known.has(key)) {

@@ -34,3 +34,14 @@ export function imageExists(id: string): ComputeError {
 export function imageNotFound(id: string): ComputeError {
   return new ComputeError('image.not_found', `No image found with ID ${id}`);
 }
+
+/** `server.exists`: a server id is taken (ids are uuids, so this is a bug or a replay). */
+export function serverExists(id: string): ComputeError {
+  return new ComputeError('server.exists', `Server with ID ${id} already exists.`);
+}
+
+// NOTE: Nova wording (nova/exception.py InstanceNotFound).
+/** `server.not_found`, Nova's InstanceNotFound. */
+export function serverNotFound(id: string): ComputeError {
+  return new ComputeError('server.not_found', `Instance ${id} could not be found.`);
+}

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ComputeError } from '../errors/index.js';
-import type { FlavorRecord, ImageRecord, Store } from './store.js';
+import type { ComputeHostRecord, FlavorRecord, ImageRecord, ServerRecord, Store } from './store.js';
 
 /** A valid flavor record; tests override what matters. */
 export function aFlavorRecord(overrides: Partial<FlavorRecord> = {}): FlavorRecord {
@@ -49,6 +49,57 @@ export function anImageRecord(overrides: Partial<ImageRecord> = {}): ImageRecord
     ...overrides,
   };
 }
+
+/** A valid server record in BUILD; tests override what matters. */
+export function aServerRecord(overrides: Partial<ServerRecord> = {}): ServerRecord {
+  const id = overrides.id ?? 'a0000000-0000-4000-8000-000000000001';
+  return {
+    id,
+    name: 'vm1',
+    projectId: 'p1',
+    userId: 'u1',
+    flavor: aFlavorRecord({ extraSpecs: { 'hw:pmu': 'false' } }),
+    image: { id: 'img', name: 'cirros', owner: 'p1', properties: {}, dataLocation: null },
+    host: null,
+    domainName: `instance-${id}`,
+    status: 'BUILD',
+    vmState: 'building',
+    taskState: 'scheduling',
+    powerState: 0,
+    fault: null,
+    pmu: null,
+    claimId: null,
+    resize: null,
+    domainXml: null,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    launchedAt: null,
+    ...overrides,
+  };
+}
+
+/** A compute host with room for `vcpus` one-vCPU guests (ratio 1), 64 GiB and 1 TB. */
+export function aComputeHost(
+  overrides: Partial<ComputeHostRecord> = {},
+  vcpus = 4,
+): ComputeHostRecord {
+  return {
+    name: 'host1',
+    hypervisorUri: 'test:///default',
+    hypervisorType: 'QEMU',
+    enabled: true,
+    inventory: {
+      VCPU: { total: vcpus, reserved: 0, allocationRatio: 1 },
+      MEMORY_MB: { total: 65536, reserved: 0, allocationRatio: 1 },
+      DISK_GB: { total: 1000, reserved: 0, allocationRatio: 1 },
+    },
+    traits: ['CUSTOM_HW_VPMU'],
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    ...overrides,
+  };
+}
+
+const ONE_VCPU = { VCPU: 1, MEMORY_MB: 512, DISK_GB: 1 } as const;
 
 function hasCode(code: string): (err: unknown) => boolean {
   return (err) => err instanceof ComputeError && err.code === code;
@@ -310,6 +361,90 @@ export function storeContract(
       await store.close();
     });
 
+    it('creates, lists per project, saves and deletes servers', async () => {
+      const store = await make();
+      const a = aServerRecord();
+      const b = aServerRecord({
+        id: 'b0000000-0000-4000-8000-000000000002',
+        projectId: 'p2',
+        createdAt: '2026-01-02T00:00:00.000Z',
+      });
+      await store.createServer(b);
+      await store.createServer(a);
+      await assert.rejects(store.createServer(a), hasCode('server.exists'));
+      assert.deepEqual(
+        (await store.listServers()).map((s) => s.id),
+        [a.id, b.id],
+      );
+      assert.deepEqual(
+        (await store.listServers({ projectId: 'p2' })).map((s) => s.id),
+        [b.id],
+      );
+      const active = {
+        ...a,
+        status: 'ACTIVE' as const,
+        fault: { code: 500, message: 'm', errorCode: 'x', created: 't' },
+        pmu: {
+          requested: { flavor: 'false', image: null },
+          resolved: false,
+          source: 'flavor',
+          effective: 'off' as const,
+          reason: 'r',
+        },
+      };
+      await store.saveServer(active);
+      assert.deepEqual(await store.getServer(a.id), active);
+      await assert.rejects(
+        store.saveServer(aServerRecord({ id: 'c0000000-0000-4000-8000-000000000003' })),
+        hasCode('server.not_found'),
+      );
+      assert.equal(await store.deleteServer(a.id), true);
+      assert.equal(await store.deleteServer(a.id), false);
+      assert.equal(await store.getServer(a.id), undefined);
+      await store.close();
+    });
+
+    it('claims only what fits, per host, and releases claims', async () => {
+      const store = await make();
+      await store.putComputeHost(aComputeHost({}, 2));
+      await store.putComputeHost(aComputeHost({ name: 'host2', enabled: false }, 8));
+      const claim = (consumerId: string, host = 'host1') =>
+        store.claim({ consumerId, host, resources: ONE_VCPU });
+      assert.equal(await claim('c1'), true);
+      assert.equal(await claim('c1'), false, 'a consumer holds one claim');
+      assert.equal(await claim('c2'), true);
+      assert.equal(await claim('c3'), false, 'host1 is full');
+      assert.equal(await claim('c4', 'host2'), false, 'host2 is disabled');
+      assert.equal(await claim('c5', 'nowhere'), false, 'unknown host');
+      assert.deepEqual(
+        (await store.listAllocations('host1')).map((a) => a.consumerId),
+        ['c1', 'c2'],
+      );
+      assert.equal(await store.releaseClaim('c1'), true);
+      assert.equal(await store.releaseClaim('c1'), false);
+      assert.equal(await claim('c3'), true);
+      assert.deepEqual(
+        (await store.listComputeHosts()).map((h) => h.name),
+        ['host1', 'host2'],
+      );
+      await store.putComputeHost(aComputeHost({ traits: [] }, 2));
+      assert.deepEqual((await store.getComputeHost('host1'))?.traits, []);
+      await store.close();
+    });
+
+    it('never overcommits under 50 concurrent claims for room of 40', async () => {
+      const store = await make();
+      await store.putComputeHost(aComputeHost({}, 40));
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          store.claim({ consumerId: `c${String(i)}`, host: 'host1', resources: ONE_VCPU }),
+        ),
+      );
+      assert.equal(results.filter(Boolean).length, 40);
+      assert.equal((await store.listAllocations()).length, 40);
+      await store.close();
+    });
+
     if (reopen !== undefined) {
       it('keeps everything across a restart', async () => {
         const store = await make();
@@ -331,7 +466,15 @@ export function storeContract(
         await store.createFlavor(aFlavorRecord({ extraSpecs: { 'hw:pmu': 'false' } }));
         await store.addFlavorAccess('f1', 'p1');
         await store.createImage(anImageRecord({ properties: { hw_pmu: 'true' } }));
+        await store.createServer(aServerRecord());
+        await store.putComputeHost(aComputeHost());
+        await store.claim({ consumerId: 'c1', host: 'host1', resources: ONE_VCPU });
         const again = await reopen(store);
+        assert.deepEqual(await again.getServer(aServerRecord().id), aServerRecord());
+        assert.deepEqual(await again.listComputeHosts(), [aComputeHost()]);
+        assert.deepEqual(await again.listAllocations(), [
+          { consumerId: 'c1', host: 'host1', resources: ONE_VCPU },
+        ]);
         assert.deepEqual(await again.listRoles('u1', 'p1'), ['member']);
         assert.deepEqual((await again.getFlavor('f1'))?.extraSpecs, { 'hw:pmu': 'false' });
         assert.deepEqual(await again.listFlavorAccess('f1'), ['p1']);

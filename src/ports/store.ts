@@ -103,6 +103,124 @@ export interface ImageFilter {
   readonly visibility?: Visibility;
 }
 
+/** Nova's server statuses vpmu shows. */
+export const SERVER_STATUSES = [
+  'BUILD',
+  'ACTIVE',
+  'SHUTOFF',
+  'ERROR',
+  'REBOOT',
+  'HARD_REBOOT',
+  'REBUILD',
+  'RESIZE',
+  'VERIFY_RESIZE',
+  'REVERT_RESIZE',
+  'DELETED',
+] as const;
+export type ServerStatus = (typeof SERVER_STATUSES)[number];
+
+/** A server's fault, as Nova shows it when the server is in ERROR. */
+export interface ServerFault {
+  /** HTTP-style code (Nova: 500 for most build failures). */
+  readonly code: number;
+  readonly message: string;
+  /** vpmu's stable error code. */
+  readonly errorCode: string;
+  readonly created: string;
+}
+
+/** The vPMU decision recorded on a server, with where it came from. */
+export interface ServerPmu {
+  readonly requested: { readonly flavor: string | null; readonly image: string | null };
+  readonly resolved: boolean | null;
+  readonly source: string;
+  /** Null until the guest is designed on a host. */
+  readonly effective: 'on' | 'off' | null;
+  readonly reason: string | null;
+}
+
+/** The image a server was built from, as it was at boot (or rebuild). */
+export interface ServerImage {
+  readonly id: string;
+  readonly name: string;
+  readonly owner: string;
+  readonly properties: Readonly<Record<string, string>>;
+  readonly dataLocation: string | null;
+}
+
+/** A resize in progress (VERIFY_RESIZE): what revert restores and what confirm keeps. */
+export interface ServerResize {
+  readonly oldFlavor: FlavorRecord;
+  readonly oldClaimId: string;
+  readonly oldPmu: ServerPmu | null;
+  readonly oldDomainXml: string | null;
+}
+
+/** A server (Nova instance). Its id is the libvirt domain's uuid. */
+export interface ServerRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly projectId: string;
+  readonly userId: string;
+  readonly flavor: FlavorRecord;
+  readonly image: ServerImage;
+  /** Compute host; null before scheduling. */
+  readonly host: string | null;
+  /** libvirt domain name (`instance-<uuid>`). */
+  readonly domainName: string;
+  readonly status: ServerStatus;
+  /** Nova vm_state: building, active, stopped, resized, error, deleted. */
+  readonly vmState: string;
+  /** Nova task_state (spawning, deleting, …); null when idle. */
+  readonly taskState: string | null;
+  /** Nova power_state number: 0 nostate, 1 running, 4 shutdown. */
+  readonly powerState: number;
+  readonly fault: ServerFault | null;
+  readonly pmu: ServerPmu | null;
+  /** The allocation consumer holding this server's resources; null when nothing is claimed. */
+  readonly claimId: string | null;
+  readonly resize: ServerResize | null;
+  /** The domain XML libvirt read back after the last start, for inspection. */
+  readonly domainXml: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly launchedAt: string | null;
+}
+
+/** Filters for listing servers; every given filter must match. */
+export interface ServerFilter {
+  readonly projectId?: string;
+}
+
+/** Placement-style resource classes a claim consumes. */
+export type ClaimResourceClass = 'VCPU' | 'MEMORY_MB' | 'DISK_GB';
+
+/** One resource class of a compute host. */
+export interface HostInventory {
+  readonly total: number;
+  readonly reserved: number;
+  readonly allocationRatio: number;
+}
+
+/** A compute host as registered (the local hypervisor, or any other). */
+export interface ComputeHostRecord {
+  readonly name: string;
+  readonly hypervisorUri: string;
+  readonly hypervisorType: string;
+  readonly enabled: boolean;
+  readonly inventory: Readonly<Record<ClaimResourceClass, HostInventory>>;
+  /** Sorted. */
+  readonly traits: readonly string[];
+  readonly updatedAt: string;
+}
+
+/** Resources held on a host by one consumer (a server, or a server's pending resize). */
+export interface AllocationRecord {
+  readonly consumerId: string;
+  readonly host: string;
+  readonly resources: Readonly<Record<ClaimResourceClass, number>>;
+}
+
 /** The service's persistent state. */
 export interface Store {
   createProject(project: ProjectRecord): Promise<void>;
@@ -155,6 +273,33 @@ export interface Store {
   /** Replaces the whole record (properties and tags included) in one transaction. */
   saveImage(image: ImageRecord): Promise<void>;
   deleteImage(id: string): Promise<boolean>;
+
+  /** Rejects with `server.exists` when the id is taken. */
+  createServer(server: ServerRecord): Promise<void>;
+  getServer(id: string): Promise<ServerRecord | undefined>;
+  /** Sorted by creation time, then id. */
+  listServers(filter?: ServerFilter): Promise<ServerRecord[]>;
+  /** Replaces the record; rejects with `server.not_found`. */
+  saveServer(server: ServerRecord): Promise<void>;
+  deleteServer(id: string): Promise<boolean>;
+
+  /** Creates or replaces a compute host's record (inventory, traits, enabled). */
+  putComputeHost(host: ComputeHostRecord): Promise<void>;
+  getComputeHost(name: string): Promise<ComputeHostRecord | undefined>;
+  /** Sorted by name. */
+  listComputeHosts(): Promise<ComputeHostRecord[]>;
+  /**
+   * Claims resources on a host for a consumer, atomically: inside one transaction it re-reads the
+   * host's inventory and every allocation on it, and inserts the allocation only when every
+   * resource class still fits ((total - reserved) x ratio - used >= requested). Returns false
+   * (and writes nothing) when it does not fit, the host is unknown or disabled, or the consumer
+   * already holds a claim.
+   */
+  claim(allocation: AllocationRecord): Promise<boolean>;
+  /** Releases a consumer's claim; false when it held none. */
+  releaseClaim(consumerId: string): Promise<boolean>;
+  /** Every allocation, optionally on one host, sorted by consumer id. */
+  listAllocations(host?: string): Promise<AllocationRecord[]>;
 
   /** Releases resources (the database handle). */
   close(): Promise<void>;

@@ -11,3 +11,5 @@ export type { Clock, Ids } from '../ports/clock.js';
 export type { ImageFiles } from '../ports/image-files.js';
 export type { Store } from '../ports/store.js';
 export { parseBoolean } from '../specs/index.js';
+export * from './servers.js';
+export * from './publish-event.js';

@@ -5,6 +5,11 @@
  */
 import { MemoryImageFiles } from '../adapters/image-files/memory-image-files.js';
 import { MemoryStore } from '../adapters/store/memory-store.js';
+import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
+import { MemoryNotifier } from '../adapters/notifier/memory-notifier.js';
+import type { Hypervisor } from '../ports/hypervisor.js';
+import { publishEvent, Servers, type ComputeDriver } from '../services/index.js';
+import { MemoryDisks } from './memory-disks.js';
 import { createApi, type ApiDeps } from '../api/app.js';
 import type { Store } from '../ports/store.js';
 import { bootstrapIdentity } from '../services/index.js';
@@ -45,6 +50,10 @@ export interface TestApi {
   readonly store: Store;
   readonly clock: { now(): Date; set(date: Date): void };
   readonly deps: ApiDeps;
+  readonly servers: Servers;
+  readonly hypervisor: Hypervisor;
+  readonly disks: MemoryDisks;
+  readonly notifier: MemoryNotifier;
   readonly logged: { level: string; fields: Record<string, unknown>; message: string }[];
   request(method: string, path: string, call?: Call): Promise<Reply>;
   /** Issues a token for a user; cached per user. */
@@ -63,7 +72,16 @@ const PROJECTS = { admin: 'admin', member: 'demo', reader: 'demo', other: 'other
 
 /** Builds a fresh API; `store` lets a test inject a failing or persistent one. */
 export async function makeTestApi(
-  options: { store?: Store; tokenTtlSeconds?: number } = {},
+  options: {
+    store?: Store;
+    tokenTtlSeconds?: number;
+    /** The compute host's hypervisor. @default a FakeHypervisor */
+    hypervisor?: Hypervisor;
+    /** vCPUs of the one compute host "compute1" (ratio 1). @default 16 */
+    hostVcpus?: number;
+    hostTraits?: readonly string[];
+    vpmuPrefilter?: boolean;
+  } = {},
 ): Promise<TestApi> {
   let now = START;
   let uuid = 0;
@@ -80,6 +98,61 @@ export async function makeTestApi(
   };
   const store = options.store ?? new MemoryStore();
   const logged: TestApi['logged'] = [];
+  const log = {
+    info: (fields: Record<string, unknown>, message: string) =>
+      logged.push({ level: 'info', fields, message }),
+    warn: (fields: Record<string, unknown>, message: string) =>
+      logged.push({ level: 'warn', fields, message }),
+    error: (fields: Record<string, unknown>, message: string) =>
+      logged.push({ level: 'error', fields, message }),
+  };
+  const hypervisor = options.hypervisor ?? new FakeHypervisor();
+  const disks = new MemoryDisks();
+  const notifier = new MemoryNotifier();
+  const driver: ComputeDriver = {
+    hypervisor,
+    disks,
+    settings: {
+      virtType: 'kvm',
+      arch: 'x86_64',
+      cpuMode: 'host-model',
+      instanceDir: '/instances',
+      network: { type: 'none' },
+    },
+  };
+  const servers = new Servers({
+    store,
+    clock,
+    ids,
+    computes: new Map([['compute1', driver]]),
+    imageFile: (location) => {
+      const file = `/images/${location}`;
+      disks.images.add(file);
+      return file;
+    },
+    vpmuPrefilter: options.vpmuPrefilter ?? false,
+    stopTimeoutMs: 1000,
+    publish: (event) => {
+      publishEvent(
+        { notifier, host: 'compute1', now: clock.now, newUuid: () => ids.newUuid() },
+        event,
+      );
+    },
+    log,
+  });
+  await servers.registerHost({
+    name: 'compute1',
+    hypervisorUri: hypervisor.uri,
+    hypervisorType: 'QEMU',
+    enabled: true,
+    inventory: {
+      VCPU: { total: options.hostVcpus ?? 16, reserved: 0, allocationRatio: 1 },
+      MEMORY_MB: { total: 65536, reserved: 0, allocationRatio: 1 },
+      DISK_GB: { total: 1000, reserved: 0, allocationRatio: 1 },
+    },
+    traits: [...(options.hostTraits ?? ['CUSTOM_HW_VPMU'])].sort(),
+    updatedAt: START.toISOString(),
+  });
   const deps: ApiDeps = {
     store,
     files: new MemoryImageFiles(),
@@ -87,11 +160,8 @@ export async function makeTestApi(
     ids,
     tokenTtlSeconds: options.tokenTtlSeconds ?? 3600,
     region: 'RegionOne',
-    log: {
-      info: (fields, message) => logged.push({ level: 'info', fields, message }),
-      warn: (fields, message) => logged.push({ level: 'warn', fields, message }),
-      error: (fields, message) => logged.push({ level: 'error', fields, message }),
-    },
+    log,
+    servers,
   };
   await bootstrapIdentity(
     { store, clock, ids, tokenTtlSeconds: deps.tokenTtlSeconds },
@@ -113,6 +183,10 @@ export async function makeTestApi(
     store,
     clock,
     deps,
+    servers,
+    hypervisor,
+    disks,
+    notifier,
     logged,
     async request(method, path, call = {}) {
       const headers: Record<string, string> = { ...call.headers };

@@ -1,6 +1,10 @@
 /** An in-memory Store for tests and throwaway runs. Every method is synchronous underneath, so atomic. */
 import {
   ROLES,
+  type AllocationRecord,
+  type ComputeHostRecord,
+  type ServerFilter,
+  type ServerRecord,
   type FlavorRecord,
   type ImageFilter,
   type ImageRecord,
@@ -18,7 +22,10 @@ import {
   flavorNotFound,
   imageExists,
   imageNotFound,
+  serverExists,
+  serverNotFound,
 } from '../../ports/store-errors.js';
+import { fitsOnHost } from '../../ports/claims.js';
 
 /** Keeps everything in maps; records are copied in and out so callers cannot alias them. */
 export class MemoryStore implements Store {
@@ -29,6 +36,9 @@ export class MemoryStore implements Store {
   readonly #flavors = new Map<string, FlavorRecord>();
   readonly #access = new Map<string, Set<string>>();
   readonly #images = new Map<string, ImageRecord>();
+  readonly #servers = new Map<string, ServerRecord>();
+  readonly #hosts = new Map<string, ComputeHostRecord>();
+  readonly #allocations = new Map<string, AllocationRecord>();
 
   async createProject(project: ProjectRecord): Promise<void> {
     if (this.#projects.has(project.id) || this.#findProjectSync(project.name, project.domainId)) {
@@ -195,6 +205,67 @@ export class MemoryStore implements Store {
     return this.#images.delete(id);
   }
 
+  async createServer(server: ServerRecord): Promise<void> {
+    if (this.#servers.has(server.id)) throw serverExists(server.id);
+    this.#servers.set(server.id, clone(server));
+  }
+
+  async getServer(id: string): Promise<ServerRecord | undefined> {
+    const server = this.#servers.get(id);
+    return server === undefined ? undefined : clone(server);
+  }
+
+  async listServers(filter: ServerFilter = {}): Promise<ServerRecord[]> {
+    return [...this.#servers.values()]
+      .filter((s) => filter.projectId === undefined || s.projectId === filter.projectId)
+      .sort((a, b) => compare(a.createdAt, b.createdAt) || compare(a.id, b.id))
+      .map((s) => clone(s));
+  }
+
+  async saveServer(server: ServerRecord): Promise<void> {
+    if (!this.#servers.has(server.id)) throw serverNotFound(server.id);
+    this.#servers.set(server.id, clone(server));
+  }
+
+  async deleteServer(id: string): Promise<boolean> {
+    return this.#servers.delete(id);
+  }
+
+  async putComputeHost(host: ComputeHostRecord): Promise<void> {
+    this.#hosts.set(host.name, clone(host));
+  }
+
+  async getComputeHost(name: string): Promise<ComputeHostRecord | undefined> {
+    const host = this.#hosts.get(name);
+    return host === undefined ? undefined : clone(host);
+  }
+
+  async listComputeHosts(): Promise<ComputeHostRecord[]> {
+    return [...this.#hosts.values()].sort((a, b) => compare(a.name, b.name)).map((h) => clone(h));
+  }
+
+  async claim(allocation: AllocationRecord): Promise<boolean> {
+    // Synchronous from here to the set(): nothing can interleave, so the check and the write
+    // are one atomic step.
+    const host = this.#hosts.get(allocation.host);
+    if (host === undefined || this.#allocations.has(allocation.consumerId)) return false;
+    const held = [...this.#allocations.values()].filter((a) => a.host === allocation.host);
+    if (!fitsOnHost(host, held, allocation.resources)) return false;
+    this.#allocations.set(allocation.consumerId, clone(allocation));
+    return true;
+  }
+
+  async releaseClaim(consumerId: string): Promise<boolean> {
+    return this.#allocations.delete(consumerId);
+  }
+
+  async listAllocations(host?: string): Promise<AllocationRecord[]> {
+    return [...this.#allocations.values()]
+      .filter((a) => host === undefined || a.host === host)
+      .sort((a, b) => compare(a.consumerId, b.consumerId))
+      .map((a) => clone(a));
+  }
+
   async close(): Promise<void> {
     // nothing to release
   }
@@ -206,6 +277,10 @@ export class MemoryStore implements Store {
 
 function copy<T extends object>(value: T | undefined): T | undefined {
   return value === undefined ? undefined : { ...value };
+}
+
+function clone<T>(value: T): T {
+  return structuredClone(value);
 }
 
 function copyFlavor(flavor: FlavorRecord): FlavorRecord {

@@ -11,9 +11,16 @@ import {
   flavorNotFound,
   imageExists,
   imageNotFound,
+  serverExists,
+  serverNotFound,
 } from '../../ports/store-errors.js';
+import { fitsOnHost } from '../../ports/claims.js';
 import {
   ROLES,
+  type AllocationRecord,
+  type ComputeHostRecord,
+  type ServerFilter,
+  type ServerRecord,
   type FlavorRecord,
   type ImageFilter,
   type ImageRecord,
@@ -77,6 +84,15 @@ interface Tables {
     updated_at: string;
   };
   image_properties: { image_id: string; key: string; value: string };
+  servers: { id: string; project_id: string; created_at: string; doc: string };
+  compute_hosts: { name: string; doc: string };
+  allocations: {
+    consumer_id: string;
+    host: string;
+    vcpu: number;
+    memory_mb: number;
+    disk_gb: number;
+  };
 }
 
 /** Schema history. Append only: a released migration is never edited. */
@@ -182,6 +198,38 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('value', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('image_properties_pk', ['image_id', 'key'])
         .execute();
+    },
+  },
+  '0002_servers_hosts_allocations': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Servers and hosts are kept as JSON documents with their lookup columns beside them: the
+      // service reads and writes them whole, and the claim below needs only the numbers.
+      await db.schema
+        .createTable('servers')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('servers_project')
+        .on('servers')
+        .columns(['project_id', 'created_at'])
+        .execute();
+      await db.schema
+        .createTable('compute_hosts')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('allocations')
+        .addColumn('consumer_id', 'text', (c) => c.primaryKey())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('vcpu', 'integer', (c) => c.notNull())
+        .addColumn('memory_mb', 'integer', (c) => c.notNull())
+        .addColumn('disk_gb', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('allocations_host').on('allocations').column('host').execute();
     },
   },
 };
@@ -509,6 +557,124 @@ export class SqliteStore implements Store {
     return result.numDeletedRows > 0n;
   }
 
+  async createServer(server: ServerRecord): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const exists = await trx
+        .selectFrom('servers')
+        .select('id')
+        .where('id', '=', server.id)
+        .executeTakeFirst();
+      if (exists !== undefined) throw serverExists(server.id);
+      await trx.insertInto('servers').values(toServerRow(server)).execute();
+    });
+  }
+
+  async getServer(id: string): Promise<ServerRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('servers')
+      .select('doc')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && (JSON.parse(row.doc) as ServerRecord);
+  }
+
+  async listServers(filter: ServerFilter = {}): Promise<ServerRecord[]> {
+    let query = this.#db.selectFrom('servers').select('doc').orderBy('created_at').orderBy('id');
+    if (filter.projectId !== undefined) query = query.where('project_id', '=', filter.projectId);
+    const rows = await query.execute();
+    return rows.map((r) => JSON.parse(r.doc) as ServerRecord);
+  }
+
+  async saveServer(server: ServerRecord): Promise<void> {
+    const { id, ...row } = toServerRow(server);
+    const result = await this.#db
+      .updateTable('servers')
+      .set(row)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) throw serverNotFound(id);
+  }
+
+  async deleteServer(id: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom('servers').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async putComputeHost(host: ComputeHostRecord): Promise<void> {
+    await this.#db
+      .insertInto('compute_hosts')
+      .values({ name: host.name, doc: JSON.stringify(host) })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ doc: sql`excluded.doc` }))
+      .execute();
+  }
+
+  async getComputeHost(name: string): Promise<ComputeHostRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('compute_hosts')
+      .select('doc')
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row && (JSON.parse(row.doc) as ComputeHostRecord);
+  }
+
+  async listComputeHosts(): Promise<ComputeHostRecord[]> {
+    const rows = await this.#db.selectFrom('compute_hosts').select('doc').orderBy('name').execute();
+    return rows.map((r) => JSON.parse(r.doc) as ComputeHostRecord);
+  }
+
+  async claim(allocation: AllocationRecord): Promise<boolean> {
+    // One transaction on the one connection (Kysely serialises transactions on it): the host,
+    // the allocations on it and the insert are read and written with nothing in between.
+    return this.#db.transaction().execute(async (trx) => {
+      const hostRow = await trx
+        .selectFrom('compute_hosts')
+        .select('doc')
+        .where('name', '=', allocation.host)
+        .executeTakeFirst();
+      if (hostRow === undefined) return false;
+      const taken = await trx
+        .selectFrom('allocations')
+        .select('consumer_id')
+        .where('consumer_id', '=', allocation.consumerId)
+        .executeTakeFirst();
+      if (taken !== undefined) return false;
+      const held = (
+        await trx
+          .selectFrom('allocations')
+          .selectAll()
+          .where('host', '=', allocation.host)
+          .execute()
+      ).map(toAllocation);
+      const host = JSON.parse(hostRow.doc) as ComputeHostRecord;
+      if (!fitsOnHost(host, held, allocation.resources)) return false;
+      await trx
+        .insertInto('allocations')
+        .values({
+          consumer_id: allocation.consumerId,
+          host: allocation.host,
+          vcpu: allocation.resources.VCPU,
+          memory_mb: allocation.resources.MEMORY_MB,
+          disk_gb: allocation.resources.DISK_GB,
+        })
+        .execute();
+      return true;
+    });
+  }
+
+  async releaseClaim(consumerId: string): Promise<boolean> {
+    const result = await this.#db
+      .deleteFrom('allocations')
+      .where('consumer_id', '=', consumerId)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async listAllocations(host?: string): Promise<AllocationRecord[]> {
+    let query = this.#db.selectFrom('allocations').selectAll().orderBy('consumer_id');
+    if (host !== undefined) query = query.where('host', '=', host);
+    return (await query.execute()).map(toAllocation);
+  }
+
   async close(): Promise<void> {
     await this.#db.destroy();
   }
@@ -610,6 +776,23 @@ async function insertProperties(
     value,
   }));
   if (rows.length > 0) await trx.insertInto('image_properties').values(rows).execute();
+}
+
+function toServerRow(server: ServerRecord): Tables['servers'] {
+  return {
+    id: server.id,
+    project_id: server.projectId,
+    created_at: server.createdAt,
+    doc: JSON.stringify(server),
+  };
+}
+
+function toAllocation(row: Tables['allocations']): AllocationRecord {
+  return {
+    consumerId: row.consumer_id,
+    host: row.host,
+    resources: { VCPU: row.vcpu, MEMORY_MB: row.memory_mb, DISK_GB: row.disk_gb },
+  };
 }
 
 function toProject(row: Tables['projects']): ProjectRecord {

@@ -1,0 +1,486 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
+import { openSqliteStore } from '../adapters/store/sqlite-store.js';
+import { makeTestApi, type TestApi } from '../testing/api.js';
+
+type Who = 'admin' | 'member' | 'reader' | 'other';
+
+/** A flavor (admin) with extra specs; returns its id. */
+async function flavor(
+  api: TestApi,
+  name: string,
+  specs: Record<string, string> = {},
+  size: { vcpus?: number; ram?: number; disk?: number } = {},
+): Promise<string> {
+  const res = await api.request('POST', '/compute/v2.1/flavors', {
+    body: {
+      flavor: { name, vcpus: size.vcpus ?? 1, ram: size.ram ?? 256, disk: size.disk ?? 1 },
+    },
+  });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  const id = (res.body as { flavor: { id: string } }).flavor.id;
+  if (Object.keys(specs).length > 0) {
+    const set = await api.request('POST', `/compute/v2.1/flavors/${id}/os-extra_specs`, {
+      body: { extra_specs: specs },
+    });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+  }
+  return id;
+}
+
+/** An uploaded (active) public image with properties; returns its id. */
+async function image(
+  api: TestApi,
+  name: string,
+  properties: Record<string, string> = {},
+): Promise<string> {
+  const res = await api.request('POST', '/image/v2/images', {
+    body: {
+      name,
+      disk_format: 'raw',
+      container_format: 'bare',
+      visibility: 'public',
+      ...properties,
+    },
+  });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  const id = (res.body as { id: string }).id;
+  const put = await api.request('PUT', `/image/v2/images/${id}/file`, {
+    rawBody: new Uint8Array(1024),
+  });
+  assert.equal(put.status, 204, put.text);
+  return id;
+}
+
+async function boot(
+  api: TestApi,
+  flavorRef: string,
+  imageRef: string,
+  as: Who = 'member',
+  name = 'vm',
+): Promise<{ status: number; id: string; body: unknown }> {
+  const res = await api.request('POST', '/compute/v2.1/servers', {
+    as,
+    body: { server: { name, flavorRef, imageRef, networks: 'none' } },
+  });
+  const id = (res.body as { server?: { id: string } }).server?.id ?? '';
+  return { status: res.status, id, body: res.body };
+}
+
+async function show(
+  api: TestApi,
+  id: string,
+  as: Who = 'member',
+): Promise<Record<string, unknown>> {
+  const res = await api.request('GET', `/compute/v2.1/servers/${id}`, { as });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return (res.body as { server: Record<string, unknown> }).server;
+}
+
+function message(res: { body: unknown }): string {
+  const [fault] = Object.values(res.body as Record<string, { message: string }>);
+  return fault?.message ?? '';
+}
+
+async function action(api: TestApi, id: string, body: unknown, as: Who = 'member') {
+  return api.request('POST', `/compute/v2.1/servers/${id}/action`, { as, body });
+}
+
+describe('servers API', () => {
+  it('boots to ACTIVE with the effective vPMU, the domain defined with the server id as uuid', async () => {
+    const api = await makeTestApi();
+    const vran = await flavor(api, 'vran', { 'hw:pmu': 'false' });
+    const img = await image(api, 'plain');
+    const res = await boot(api, vran, img);
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.ok(['BUILD', 'ACTIVE'].includes(String((await show(api, res.id)).status)));
+    await api.servers.idle();
+    const server = await show(api, res.id);
+    assert.equal(server.status, 'ACTIVE');
+    assert.equal(server['OS-EXT-STS:vm_state'], 'active');
+    assert.equal(server['OS-EXT-STS:power_state'], 1);
+    assert.deepEqual(server['vpmu:pmu'], {
+      requested: { flavor: 'false', image: null },
+      resolved: false,
+      source: 'flavor',
+      effective: 'off',
+      reason: (server['vpmu:pmu'] as { reason: string }).reason,
+    });
+    assert.equal('OS-EXT-SRV-ATTR:host' in server, false, 'members do not see the host');
+    const domain = await api.hypervisor.lookup(res.id);
+    assert.equal(domain.uuid, res.id);
+    assert.match(await api.hypervisor.domainXml(res.id), /<pmu state=["']off["']\/>/u);
+    assert.equal(await api.hypervisor.state(res.id), 'running');
+    // The root disk is an overlay on the uploaded image data.
+    const disk = api.disks.files.get(`/instances/${res.id}/disk`);
+    assert.ok(disk?.backingFile?.startsWith('/images/'));
+    const admin = await show(api, res.id, 'admin');
+    assert.equal(admin['OS-EXT-SRV-ATTR:host'], 'compute1');
+    assert.match(String(admin['vpmu:domain_xml']), /<pmu state=["']off["']\/>/u);
+    const events = api.notifier.delivered.map((n) => n.eventType);
+    assert.deepEqual(
+      events.filter((e) => e.startsWith('instance.') || e.startsWith('scheduler.')),
+      [
+        'instance.create.start',
+        'scheduler.select_destinations.start',
+        'scheduler.select_destinations.end',
+        'instance.create.end',
+      ],
+    );
+  });
+
+  it("refuses a flavor/image vPMU conflict with Nova's message and records nothing", async () => {
+    const api = await makeTestApi();
+    const vran = await flavor(api, 'vran', { 'hw:pmu': 'false' });
+    const perf = await image(api, 'perf', { hw_pmu: 'true' });
+    const res = await boot(api, vran, perf);
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, {
+      badRequest: {
+        code: 400,
+        message:
+          'Flavor vran has hw:pmu extra spec explicitly set to False, conflicting with image perf which has hw_pmu explicitly set to True.',
+      },
+    });
+    assert.deepEqual(await api.store.listServers(), []);
+    assert.deepEqual(await api.store.listAllocations(), []);
+    assert.equal(api.disks.files.size, 0);
+  });
+
+  it('refuses bad create bodies naming the field and value', async () => {
+    const api = await makeTestApi();
+    const f = await flavor(api, 'small');
+    const img = await image(api, 'plain');
+    const cases: [unknown, number, RegExp][] = [
+      [{}, 400, /server/u],
+      [{ server: { flavorRef: f, imageRef: img } }, 400, /field\/attribute name/u],
+      [{ server: { name: 'a', flavorRef: f } }, 400, /imageRef/u],
+      [{ server: { name: 'a', imageRef: img } }, 400, /flavorRef/u],
+      [
+        { server: { name: 'a', imageRef: img, flavorRef: 'nope' } },
+        400,
+        /Flavor nope could not be found/u,
+      ],
+      [
+        { server: { name: 'a', imageRef: 'nope', flavorRef: f } },
+        400,
+        /Image nope could not be found/u,
+      ],
+      [{ server: { name: 'a', imageRef: img, flavorRef: f, max_count: 3 } }, 400, /max_count/u],
+      [
+        { server: { name: 'a', imageRef: img, flavorRef: f, bogus: 1 } },
+        400,
+        /'bogus' was unexpected/u,
+      ],
+    ];
+    for (const [body, status, pattern] of cases) {
+      const res = await api.request('POST', '/compute/v2.1/servers', { as: 'member', body });
+      assert.equal(res.status, status, JSON.stringify(body));
+      assert.match(message(res), pattern);
+    }
+    const queued = await api.request('POST', '/image/v2/images', {
+      body: { name: 'empty', disk_format: 'raw', container_format: 'bare', visibility: 'public' },
+    });
+    const empty = (queued.body as { id: string }).id;
+    const res = await boot(api, f, empty);
+    assert.equal(res.status, 400);
+    assert.match(message(res), /is not active/u);
+    assert.deepEqual(await api.store.listServers(), []);
+  });
+
+  it('lets readers look but not boot, and hides servers from other projects (404)', async () => {
+    const api = await makeTestApi();
+    const f = await flavor(api, 'small');
+    const img = await image(api, 'plain');
+    assert.equal((await boot(api, f, img, 'reader')).status, 403);
+    const { id } = await boot(api, f, img);
+    await api.servers.idle();
+    const list = await api.request('GET', '/compute/v2.1/servers', { as: 'reader' });
+    assert.deepEqual(
+      (list.body as { servers: { id: string }[] }).servers.map((s) => s.id),
+      [id],
+    );
+    for (const [method, path, body] of [
+      ['GET', `/compute/v2.1/servers/${id}`, undefined],
+      ['DELETE', `/compute/v2.1/servers/${id}`, undefined],
+      ['POST', `/compute/v2.1/servers/${id}/action`, { 'os-stop': null }],
+    ] as const) {
+      const res = await api.request(method, path, { as: 'other', body });
+      assert.equal(res.status, 404, `${method} ${path}`);
+      assert.equal(message(res), `Instance ${id} could not be found.`);
+    }
+    const theirs = await api.request('GET', '/compute/v2.1/servers/detail', { as: 'other' });
+    assert.deepEqual((theirs.body as { servers: unknown[] }).servers, []);
+    const sneaky = await api.request('GET', '/compute/v2.1/servers/detail?all_tenants=1', {
+      as: 'other',
+    });
+    assert.equal(sneaky.status, 403);
+    const all = await api.request('GET', '/compute/v2.1/servers/detail?all_tenants=1');
+    assert.equal((all.body as { servers: unknown[] }).servers.length, 1);
+    const mine = await api.request('GET', '/compute/v2.1/servers/detail');
+    assert.equal((mine.body as { servers: unknown[] }).servers.length, 0, 'admin project has none');
+    const byName = await api.request('GET', '/compute/v2.1/servers/detail?name=nomatch', {
+      as: 'member',
+    });
+    assert.deepEqual((byName.body as { servers: unknown[] }).servers, []);
+    const byStatus = await api.request('GET', '/compute/v2.1/servers/detail?status=ACTIVE', {
+      as: 'member',
+    });
+    assert.equal((byStatus.body as { servers: unknown[] }).servers.length, 1);
+  });
+
+  it('stops, starts, reboots and deletes, refusing actions in the wrong state with 409', async () => {
+    const api = await makeTestApi();
+    const f = await flavor(api, 'small');
+    const img = await image(api, 'plain');
+    const { id } = await boot(api, f, img);
+    await api.servers.idle();
+    const start = await action(api, id, { 'os-start': null });
+    assert.equal(start.status, 409);
+    assert.match(message(start), /Cannot 'start' instance .* while it is in vm_state active/u);
+    assert.equal((await action(api, id, { 'os-stop': null })).status, 202);
+    assert.equal((await show(api, id)).status, 'SHUTOFF');
+    assert.equal(await api.hypervisor.state(id), 'shutoff');
+    assert.equal((await action(api, id, { reboot: { type: 'SOFT' } })).status, 409);
+    assert.equal((await action(api, id, { reboot: { type: 'HARD' } })).status, 202);
+    assert.equal(await api.hypervisor.state(id), 'running');
+    assert.equal((await action(api, id, { reboot: { type: 'SOFT' } })).status, 202);
+    assert.equal((await action(api, id, { reboot: { type: 'medium' } })).status, 400);
+    assert.equal((await action(api, id, { 'os-stop': null })).status, 202);
+    assert.equal((await action(api, id, { 'os-start': null })).status, 202);
+    assert.equal((await show(api, id)).status, 'ACTIVE');
+    assert.equal((await action(api, id, { pause: null })).status, 400);
+    assert.equal((await action(api, id, { 'os-stop': null }, 'reader')).status, 403);
+    const del = await api.request('DELETE', `/compute/v2.1/servers/${id}`, { as: 'member' });
+    assert.equal(del.status, 204);
+    assert.equal(await api.hypervisor.find(id), undefined);
+    assert.deepEqual(await api.store.listAllocations(), []);
+    assert.ok(api.disks.removed.includes(`/instances/${id}`));
+    assert.equal(
+      (await api.request('GET', `/compute/v2.1/servers/${id}`, { as: 'member' })).status,
+      404,
+    );
+    const types = api.notifier.delivered.map((n) => n.eventType);
+    for (const e of [
+      'instance.power_off.start',
+      'instance.power_off.end',
+      'instance.power_on.end',
+      'instance.delete.start',
+      'instance.delete.end',
+    ]) {
+      assert.ok(types.includes(e), e);
+    }
+  });
+
+  it('rebuilds with a new image, resolving the vPMU again; a conflict changes nothing', async () => {
+    const api = await makeTestApi();
+    const f = await flavor(api, 'small');
+    const off = await flavor(api, 'vran', { 'hw:pmu': 'false' });
+    const plain = await image(api, 'plain');
+    const perf = await image(api, 'perf', { hw_pmu: 'true' });
+    const { id } = await boot(api, f, plain);
+    await api.servers.idle();
+    const rebuilt = await action(api, id, { rebuild: { imageRef: perf } });
+    assert.equal(rebuilt.status, 202, JSON.stringify(rebuilt.body));
+    const server = await show(api, id);
+    assert.equal(server.status, 'ACTIVE');
+    assert.equal((server.image as { id: string }).id, perf);
+    assert.equal((server['vpmu:pmu'] as { effective: string }).effective, 'on');
+    assert.match(await api.hypervisor.domainXml(id), /<pmu state=["']on["']\/>/u);
+    assert.equal((await api.hypervisor.lookup(id)).uuid, id, 'same uuid');
+
+    const { id: vranId } = await boot(api, off, plain);
+    await api.servers.idle();
+    const before = await api.store.getServer(vranId);
+    const refused = await action(api, vranId, { rebuild: { imageRef: perf } });
+    assert.equal(refused.status, 400);
+    assert.match(message(refused), /^Flavor vran has hw:pmu extra spec explicitly set to False/u);
+    assert.deepEqual(await api.store.getServer(vranId), before);
+    assert.match(await api.hypervisor.domainXml(vranId), /<pmu state=["']off["']\/>/u);
+  });
+
+  it('resizes to VERIFY_RESIZE holding both claims; confirm keeps the new, revert restores the old', async () => {
+    const api = await makeTestApi();
+    const small = await flavor(api, 'small', {}, { vcpus: 1 });
+    const big = await flavor(api, 'big', { 'hw:pmu': 'true' }, { vcpus: 2 });
+    const vran = await flavor(api, 'vran', { 'hw:pmu': 'false' }, { vcpus: 2 });
+    const perf = await image(api, 'perf', { hw_pmu: 'true' });
+    const { id } = await boot(api, small, perf);
+    await api.servers.idle();
+    const conflict = await action(api, id, { resize: { flavorRef: vran } });
+    assert.equal(conflict.status, 400);
+    assert.match(message(conflict), /Flavor vran has hw:pmu extra spec explicitly set to False/u);
+    assert.equal((await api.store.listAllocations()).length, 1);
+    const same = await action(api, id, { resize: { flavorRef: small } });
+    assert.equal(same.status, 400);
+    assert.equal(message(same), 'When resizing, instances must change flavor!');
+
+    assert.equal((await action(api, id, { resize: { flavorRef: big } })).status, 202);
+    let server = await show(api, id);
+    assert.equal(server.status, 'VERIFY_RESIZE');
+    const vcpus = async () =>
+      (await api.store.listAllocations()).reduce((n, a) => n + a.resources.VCPU, 0);
+    assert.equal(await vcpus(), 3, 'old and new claims held');
+    assert.match(await api.hypervisor.domainXml(id), /<vcpu[^>]*>2<\/vcpu>/u);
+    assert.equal((await action(api, id, { revertResize: null })).status, 202);
+    server = await show(api, id);
+    assert.equal(server.status, 'ACTIVE');
+    assert.equal((server.flavor as { id: string }).id, small);
+    assert.equal(await vcpus(), 1);
+    assert.match(await api.hypervisor.domainXml(id), /<vcpu[^>]*>1<\/vcpu>/u);
+
+    assert.equal((await action(api, id, { resize: { flavorRef: big } })).status, 202);
+    assert.equal((await action(api, id, { confirmResize: null })).status, 204);
+    server = await show(api, id);
+    assert.equal(server.status, 'ACTIVE');
+    assert.equal((server.flavor as { id: string }).id, big);
+    assert.equal(await vcpus(), 2);
+    assert.equal((await action(api, id, { confirmResize: null })).status, 409);
+    const types = api.notifier.delivered.map((n) => n.eventType);
+    assert.ok(types.includes('instance.resize.start') && types.includes('instance.resize.end'));
+  });
+
+  it('shows flavor details from microversion 2.47 on', async () => {
+    const api = await makeTestApi();
+    const f = await flavor(api, 'vran', { 'hw:pmu': 'false' });
+    const img = await image(api, 'plain');
+    const { id } = await boot(api, f, img);
+    await api.servers.idle();
+    const res = await api.request('GET', `/compute/v2.1/servers/${id}`, {
+      as: 'member',
+      headers: { 'OpenStack-API-Version': 'compute 2.47' },
+    });
+    assert.deepEqual((res.body as { server: { flavor: unknown } }).server.flavor, {
+      vcpus: 1,
+      ram: 256,
+      disk: 1,
+      ephemeral: 0,
+      swap: 0,
+      original_name: 'vran',
+      extra_specs: { 'hw:pmu': 'false' },
+    });
+  });
+
+  it('puts a server in ERROR with a fault and leaves nothing behind when the guest fails to start', async () => {
+    const hypervisor = new FakeHypervisor();
+    hypervisor.start = () => Promise.reject(new Error('boom: no emulator'));
+    const api = await makeTestApi({ hypervisor });
+    const f = await flavor(api, 'small');
+    const img = await image(api, 'plain');
+    const { id } = await boot(api, f, img);
+    await api.servers.idle();
+    const server = await show(api, id);
+    assert.equal(server.status, 'ERROR');
+    assert.equal((server.fault as { code: number }).code, 500);
+    assert.equal(await hypervisor.find(id), undefined);
+    assert.deepEqual(await api.store.listAllocations(), []);
+    assert.ok(api.disks.removed.includes(`/instances/${id}`));
+    assert.ok(api.notifier.delivered.some((n) => n.eventType === 'instance.create.error'));
+    const del = await api.request('DELETE', `/compute/v2.1/servers/${id}`, { as: 'member' });
+    assert.equal(del.status, 204);
+  });
+
+  for (const kind of ['memory', 'SQLite'] as const) {
+    it(`puts 10 of 50 concurrent boots in ERROR with "No valid host was found." on a host with room for 40 (${kind} store)`, async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-claims-'));
+      const store =
+        kind === 'SQLite' ? await openSqliteStore(path.join(dir, 'vpmu.db')) : undefined;
+      try {
+        const api = await makeTestApi({ hostVcpus: 40, ...(store === undefined ? {} : { store }) });
+        const f = await flavor(api, 'one', {}, { vcpus: 1 });
+        const img = await image(api, 'plain');
+        const boots = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => boot(api, f, img, 'member', `vm${String(i)}`)),
+        );
+        assert.ok(boots.every((b) => b.status === 202));
+        await api.servers.idle();
+        const servers = await api.store.listServers();
+        const active = servers.filter((s) => s.status === 'ACTIVE');
+        const errored = servers.filter((s) => s.status === 'ERROR');
+        assert.equal(active.length, 40);
+        assert.equal(errored.length, 10);
+        for (const s of errored)
+          assert.match(s.fault?.message ?? '', /^No valid host was found\./u);
+        const used = (await api.store.listAllocations()).reduce((n, a) => n + a.resources.VCPU, 0);
+        assert.equal(used, 40);
+        assert.equal(
+          (await api.hypervisor.list()).filter((d) => d.name.startsWith('instance-')).length,
+          40,
+        );
+      } finally {
+        await store?.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('lists hypervisors with capacity, use and traits to admins only', async () => {
+    const api = await makeTestApi();
+    const f = await flavor(api, 'small', {}, { vcpus: 2, ram: 512, disk: 3 });
+    const img = await image(api, 'plain');
+    await boot(api, f, img);
+    await api.servers.idle();
+    assert.equal(
+      (await api.request('GET', '/compute/v2.1/os-hypervisors', { as: 'member' })).status,
+      403,
+    );
+    const list = await api.request('GET', '/compute/v2.1/os-hypervisors');
+    assert.deepEqual(list.body, {
+      hypervisors: [{ id: 1, hypervisor_hostname: 'compute1', state: 'up', status: 'enabled' }],
+    });
+    const detail = await api.request('GET', '/compute/v2.1/os-hypervisors/detail');
+    const [h] = (detail.body as { hypervisors: Record<string, unknown>[] }).hypervisors;
+    assert.equal(h?.vcpus, 16);
+    assert.equal(h.vcpus_used, 2);
+    assert.equal(h.memory_mb_used, 512);
+    assert.equal(h.local_gb_used, 3);
+    assert.equal(h.running_vms, 1);
+    assert.deepEqual(h['vpmu:traits'], ['CUSTOM_HW_VPMU']);
+    assert.equal((await api.request('GET', '/compute/v2.1/os-hypervisors/compute1')).status, 200);
+    assert.equal((await api.request('GET', '/compute/v2.1/os-hypervisors/9')).status, 404);
+  });
+
+  it('with the vPMU prefilter on, a vPMU-on boot finds no host without CUSTOM_HW_VPMU', async () => {
+    const api = await makeTestApi({ vpmuPrefilter: true, hostTraits: [] });
+    const f = await flavor(api, 'small');
+    const perf = await image(api, 'perf', { hw_pmu: 'true' });
+    const plain = await image(api, 'plain');
+    const on = await boot(api, f, perf);
+    const unset = await boot(api, f, plain);
+    await api.servers.idle();
+    const failed = await api.store.getServer(on.id);
+    assert.equal(failed?.status, 'ERROR');
+    assert.match(failed.fault?.message ?? '', /^No valid host was found\./u);
+    assert.equal((await api.store.getServer(unset.id))?.status, 'ACTIVE');
+  });
+
+  it('reconciles: a vanished domain puts its server in ERROR; a stopped one makes it SHUTOFF', async () => {
+    const api = await makeTestApi();
+    const f = await flavor(api, 'small');
+    const img = await image(api, 'plain');
+    const a = await boot(api, f, img, 'member', 'a');
+    const b = await boot(api, f, img, 'member', 'b');
+    await api.servers.idle();
+    await api.hypervisor.destroy(a.id);
+    await api.hypervisor.undefine(a.id);
+    await api.hypervisor.destroy(b.id);
+    await api.hypervisor.define(
+      '<domain type="qemu"><name>instance-stray</name><uuid>99999999-9999-4999-8999-999999999999</uuid><memory>1024</memory><os><type>hvm</type></os></domain>',
+    );
+    const report = await api.servers.reconcile();
+    assert.deepEqual(report, {
+      errored: [a.id],
+      corrected: [b.id],
+      unknown: ['99999999-9999-4999-8999-999999999999'],
+    });
+    const gone = await api.store.getServer(a.id);
+    assert.equal(gone?.status, 'ERROR');
+    assert.match(gone.fault?.message ?? '', /is gone from fake:\/\/\/default/u);
+    assert.equal((await api.store.getServer(b.id))?.status, 'SHUTOFF');
+    assert.ok(await api.hypervisor.find('instance-stray'), 'unknown domains are never deleted');
+  });
+});

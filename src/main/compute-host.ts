@@ -1,0 +1,110 @@
+/**
+ * The local compute host for `vpmu serve`: probe it through the hypervisor, choose the virt type
+ * and CPU mode from what it can do (kvm where it works, else qemu/TCG with the qemu64 model QEMU
+ * accepts everywhere), unless configuration says otherwise, and describe its inventory and traits.
+ */
+import { statfsSync } from 'node:fs';
+import {
+  ARCHITECTURES,
+  type Architecture,
+  type CpuMode,
+  type HostSettings,
+  type VirtType,
+} from '../domain/index.js';
+import type { HostCapabilities } from '../domain/index.js';
+import type { ComputeHostRecord } from '../ports/store.js';
+import type { Hypervisor } from '../ports/hypervisor.js';
+import { describeHost } from '../services/index.js';
+import type { HostProbe } from '../ports/host-probe.js';
+import { DEFAULT_ALLOCATION_RATIOS } from '../scheduler/index.js';
+
+/** What configuration may decide about the local host. */
+export interface ComputeHostConfig {
+  readonly name: string;
+  readonly instanceDir: string;
+  readonly virtType: VirtType | undefined;
+  readonly cpuMode: CpuMode | undefined;
+  readonly cpuModel: string | undefined;
+  /** Override the probed vCPU count (for example to cap a test host). */
+  readonly vcpus: number | undefined;
+  readonly memoryMiB: number | undefined;
+  readonly diskGiB: number | undefined;
+  readonly cpuAllocationRatio: number | undefined;
+  readonly ramAllocationRatio: number | undefined;
+  readonly diskAllocationRatio: number | undefined;
+}
+
+/** The host's settings for designing guests and its record for the scheduler. */
+export interface LocalHost {
+  readonly settings: HostSettings;
+  readonly record: ComputeHostRecord;
+  readonly capabilities: HostCapabilities | undefined;
+  readonly probeError: string | undefined;
+}
+
+/** Probes the host and decides; a failed probe falls back to qemu/TCG with no traits. */
+export async function describeLocalHost(
+  hypervisor: Hypervisor,
+  probe: HostProbe,
+  config: ComputeHostConfig,
+  now: Date,
+): Promise<LocalHost> {
+  let capabilities: HostCapabilities | undefined;
+  let probeError: string | undefined;
+  try {
+    capabilities = await describeHost(probe);
+  } catch (error) {
+    probeError = error instanceof Error ? error.message : String(error);
+  }
+  const info = await hypervisor.hostInfo();
+  const kvm = capabilities?.virtTypes.some((v) => v.virtType === 'kvm' && v.usable) ?? false;
+  const virtType: VirtType = config.virtType ?? (kvm ? 'kvm' : 'qemu');
+  const cpuMode: CpuMode = config.cpuMode ?? (virtType === 'kvm' ? 'host-model' : 'custom');
+  const cpuModel = config.cpuModel ?? (cpuMode === 'custom' ? 'qemu64' : undefined);
+  const arch = (ARCHITECTURES as readonly string[]).includes(info.arch)
+    ? (info.arch as Architecture)
+    : 'x86_64';
+  const settings: HostSettings = {
+    virtType,
+    arch,
+    cpuMode,
+    ...(cpuModel === undefined ? {} : { cpuModel }),
+    instanceDir: config.instanceDir,
+    network: { type: 'none' },
+  };
+  let diskGiB = config.diskGiB;
+  if (diskGiB === undefined) {
+    try {
+      const fs = statfsSync(config.instanceDir);
+      diskGiB = Math.floor((fs.blocks * fs.bsize) / 1024 ** 3);
+    } catch {
+      diskGiB = 0;
+    }
+  }
+  const record: ComputeHostRecord = {
+    name: config.name,
+    hypervisorUri: hypervisor.uri,
+    hypervisorType: 'QEMU',
+    enabled: true,
+    inventory: {
+      VCPU: {
+        total: config.vcpus ?? info.cpus,
+        reserved: 0,
+        allocationRatio: config.cpuAllocationRatio ?? DEFAULT_ALLOCATION_RATIOS.VCPU,
+      },
+      MEMORY_MB: {
+        total: config.memoryMiB ?? Math.floor(info.memoryKiB / 1024),
+        reserved: config.memoryMiB === undefined ? 512 : 0,
+        allocationRatio: config.ramAllocationRatio ?? DEFAULT_ALLOCATION_RATIOS.MEMORY_MB,
+      },
+      DISK_GB: {
+        total: diskGiB,
+        reserved: 0,
+        allocationRatio: config.diskAllocationRatio ?? DEFAULT_ALLOCATION_RATIOS.DISK_GB,
+      },
+    },
+    traits: [...(capabilities?.traits ?? [])].sort(),
+    updatedAt: now.toISOString(),
+  };
+  return { settings, record, capabilities, probeError };
+}

@@ -1,0 +1,1014 @@
+/**
+ * Servers (Nova instances): create, list, show, delete and the lifecycle actions, on any number of
+ * compute hosts. Create checks everything first — a conflict or a bad value is a 400 and records
+ * nothing — then records the server (BUILD) and builds it in the background: schedule, claim
+ * atomically (a lost race tries the next host), design, disk, define, start, read back, ACTIVE.
+ * Any failure after the record leaves the server in ERROR with a fault, its claim released and no
+ * domain or disk behind. Actions on one server run one at a time.
+ */
+import { orThrow, type Flavor, type HostSettings, type Image } from '../domain/index.js';
+import { ComputeError } from '../errors/index.js';
+import {
+  computeExceptionEvent,
+  instanceEvent,
+  selectDestinationsEvent,
+  toFaultInput,
+  type ActionContext,
+  type Event,
+  type InstanceAction,
+  type InstanceSnapshot,
+  type PowerState,
+  type VmState,
+} from '../notifications/index.js';
+import type { Hypervisor } from '../ports/hypervisor.js';
+import type { InstanceDisks } from '../ports/instance-disks.js';
+import { serverNotFound } from '../ports/store-errors.js';
+import type {
+  ComputeHostRecord,
+  FlavorRecord,
+  ImageRecord,
+  ServerImage,
+  ServerPmu,
+  ServerRecord,
+  ServerStatus,
+  Store,
+} from '../ports/store.js';
+import { usedOnHost } from '../ports/claims.js';
+import { buildRequestSpec, HostIndex, type HostState } from '../scheduler/index.js';
+import type { Clock, Ids } from '../ports/clock.js';
+import { renderGuest, toPmuReport } from './guest-config.js';
+import { guestUp } from './guest-lifecycle.js';
+import { isAdmin, requireWriter, type RequestContext } from './identity.js';
+import { showFlavor, toFlavor } from './flavors.js';
+import { showImage, toImage } from './images.js';
+import { toFlavorInput, toImageInput, type toPmuProvenance } from './notification-inputs.js';
+import { verifyReadback } from './readback.js';
+
+export type { ComputeHostRecord, ServerRecord, ServerStatus } from '../ports/store.js';
+
+/** One compute host this service drives: its hypervisor connection and guest settings. */
+export interface ComputeDriver {
+  readonly hypervisor: Hypervisor;
+  readonly disks: InstanceDisks;
+  readonly settings: HostSettings;
+}
+
+/** Structured logging (pino-style). */
+export interface ServerLog {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+/** What the servers use cases need. */
+export interface ServerDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly ids: Ids;
+  /** Compute hosts by name; the scheduler only places on hosts listed here. */
+  readonly computes: ReadonlyMap<string, ComputeDriver>;
+  /** The filesystem path of uploaded image data, the backing file of root disks. */
+  readonly imageFile: (dataLocation: string) => string;
+  /** DESIGN §2.7: require CUSTOM_HW_VPMU when the vPMU resolves to on. */
+  readonly vpmuPrefilter: boolean;
+  /** How long a graceful shutdown may take before the guest is destroyed. */
+  readonly stopTimeoutMs: number;
+  /** Sends a notification; must never throw (publishEvent() does not). */
+  readonly publish: (event: Event) => void;
+  readonly log: ServerLog;
+}
+
+/** A create request, shape-checked by the API. */
+export interface NewServer {
+  readonly name: string;
+  readonly flavorRef: string;
+  readonly imageRef: string;
+}
+
+/** Per-call facts for notifications. */
+export interface CallInfo {
+  readonly requestId?: string | undefined;
+}
+
+/** The reboot kinds Nova knows. */
+export type RebootType = 'SOFT' | 'HARD';
+
+// Nova power_state numbers (nova/compute/power_state.py).
+const NOSTATE = 0;
+const RUNNING = 1;
+const SHUTDOWN = 4;
+
+/** The servers service. Keep one per process; `idle()` waits for background builds. */
+export class Servers {
+  readonly #deps: ServerDeps;
+  readonly #pending = new Map<string, Promise<unknown>>();
+
+  constructor(deps: ServerDeps) {
+    this.#deps = deps;
+  }
+
+  /** Resolves when no build or action is running (tests wait on it; shutdown too). */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending.values()]);
+  }
+
+  /** Waits for the work on one server. */
+  async settled(id: string): Promise<void> {
+    while (this.#pending.has(id)) await this.#pending.get(id)?.catch(() => undefined);
+  }
+
+  /** Validates, records the server in BUILD and starts building it; returns the record. */
+  async create(ctx: RequestContext, input: NewServer, call: CallInfo = {}): Promise<ServerRecord> {
+    requireWriter(ctx, 'create a server');
+    const flavorRecord = await lookupFlavor(this.#deps, ctx, input.flavorRef);
+    const imageRecord = await lookupImage(this.#deps, ctx, input.imageRef);
+    const flavor = toFlavor(flavorRecord);
+    const image = toImage(imageRecord);
+    const id = this.#deps.ids.newUuid();
+    const domainName = `instance-${id}`;
+    const pmu = this.#precheck(flavor, image, id, domainName, ctx);
+    const now = this.#now();
+    const server: ServerRecord = {
+      id,
+      name: input.name,
+      projectId: ctx.projectId,
+      userId: ctx.userId,
+      flavor: flavorRecord,
+      image: toServerImage(imageRecord),
+      host: null,
+      domainName,
+      status: 'BUILD',
+      vmState: 'building',
+      taskState: 'scheduling',
+      powerState: NOSTATE,
+      fault: null,
+      pmu,
+      claimId: null,
+      resize: null,
+      domainXml: null,
+      createdAt: now,
+      updatedAt: now,
+      launchedAt: null,
+    };
+    await this.#deps.store.createServer(server);
+    this.#track(id, this.#build(server, actionContext(ctx, call)));
+    return server;
+  }
+
+  /** Servers the caller may see: their project's, or every project's for admins with allTenants. */
+  async list(
+    ctx: RequestContext,
+    filter: { name?: string; status?: string; allTenants?: boolean } = {},
+  ): Promise<ServerRecord[]> {
+    const all = filter.allTenants === true && isAdmin(ctx);
+    const servers = await this.#deps.store.listServers(all ? {} : { projectId: ctx.projectId });
+    const name = filter.name === undefined ? undefined : safeRegExp(filter.name);
+    const status = filter.status?.toUpperCase();
+    return servers.filter(
+      (s) =>
+        (name === undefined || name.test(s.name)) && (status === undefined || s.status === status),
+    );
+  }
+
+  /** One server the caller may see, or `server.not_found` (another project's servers are 404). */
+  async show(ctx: RequestContext, id: string): Promise<ServerRecord> {
+    const server = await this.#deps.store.getServer(id);
+    if (server === undefined || (server.projectId !== ctx.projectId && !isAdmin(ctx))) {
+      throw serverNotFound(id);
+    }
+    return server;
+  }
+
+  /** Deletes the server: stop, undefine, remove its disk, release its claims, forget it. */
+  async delete(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<void> {
+    requireWriter(ctx, 'delete a server');
+    await this.show(ctx, id);
+    await this.#serial(id, async () => {
+      const server = await this.#get(id);
+      const context = actionContext(ctx, call);
+      this.#notify('delete', 'start', server, context);
+      const deleting = await this.#save(server, { taskState: 'deleting' });
+      const driver = server.host === null ? undefined : this.#deps.computes.get(server.host);
+      if (driver !== undefined) await this.#removeGuest(driver, deleting);
+      await this.#releaseAll(deleting);
+      await this.#deps.store.deleteServer(id);
+      this.#notify(
+        'delete',
+        'end',
+        { ...deleting, status: 'DELETED', vmState: 'deleted' },
+        context,
+      );
+    });
+  }
+
+  /** os-start: SHUTOFF → ACTIVE. */
+  async start(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<ServerRecord> {
+    return this.#action(
+      ctx,
+      id,
+      'start',
+      ['SHUTOFF'],
+      async (server, driver, context) => {
+        this.#notify('power_on', 'start', server, context);
+        await driver.hypervisor.start(server.id);
+        const done = await this.#save(server, {
+          status: 'ACTIVE',
+          vmState: 'active',
+          powerState: RUNNING,
+          taskState: null,
+        });
+        this.#notify('power_on', 'end', done, context);
+        return done;
+      },
+      call,
+    );
+  }
+
+  /** os-stop: ACTIVE (or ERROR with a domain) → SHUTOFF. */
+  async stop(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<ServerRecord> {
+    return this.#action(
+      ctx,
+      id,
+      'stop',
+      ['ACTIVE', 'ERROR'],
+      async (server, driver, context) => {
+        this.#notify('power_off', 'start', server, context);
+        await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
+        const done = await this.#save(server, {
+          status: 'SHUTOFF',
+          vmState: 'stopped',
+          powerState: SHUTDOWN,
+          taskState: null,
+        });
+        this.#notify('power_off', 'end', done, context);
+        return done;
+      },
+      call,
+    );
+  }
+
+  /** reboot: SOFT (graceful stop, start) needs ACTIVE; HARD (destroy, start) also takes SHUTOFF. */
+  async reboot(
+    ctx: RequestContext,
+    id: string,
+    type: RebootType,
+    call: CallInfo = {},
+  ): Promise<ServerRecord> {
+    const allowed: ServerStatus[] = type === 'SOFT' ? ['ACTIVE'] : ['ACTIVE', 'SHUTOFF', 'ERROR'];
+    return this.#action(
+      ctx,
+      id,
+      'reboot',
+      allowed,
+      async (server, driver) => {
+        const state = await driver.hypervisor.state(server.id);
+        if (type === 'SOFT') {
+          await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
+        } else if (state !== 'shutoff') {
+          await driver.hypervisor.destroy(server.id);
+        }
+        await driver.hypervisor.start(server.id);
+        return this.#save(server, {
+          status: 'ACTIVE',
+          vmState: 'active',
+          powerState: RUNNING,
+          taskState: null,
+          fault: null,
+        });
+      },
+      call,
+    );
+  }
+
+  /**
+   * rebuild: the same server (same uuid, host and flavor) on a new image. The vPMU is resolved
+   * again first; a conflict or bad value is a 400 and nothing changes.
+   */
+  async rebuild(
+    ctx: RequestContext,
+    id: string,
+    imageRef: string,
+    call: CallInfo = {},
+  ): Promise<ServerRecord> {
+    requireWriter(ctx, 'rebuild a server');
+    const current = await this.show(ctx, id);
+    const imageRecord = await lookupImage(this.#deps, ctx, imageRef);
+    const pmu = this.#precheck(
+      toFlavor(current.flavor),
+      toImage(imageRecord),
+      id,
+      current.domainName,
+      ctx,
+    );
+    return this.#action(
+      ctx,
+      id,
+      'rebuild',
+      ['ACTIVE', 'SHUTOFF', 'ERROR'],
+      async (server, driver, context) => {
+        const rebuilding = await this.#save(server, {
+          status: 'REBUILD',
+          taskState: 'rebuilding',
+          image: toServerImage(imageRecord),
+          pmu,
+        });
+        this.#notify('rebuild', 'start', rebuilding, context);
+        try {
+          await this.#removeGuest(driver, rebuilding);
+          const built = await this.#spawn(driver, rebuilding);
+          const done = await this.#save(rebuilding, { ...built, fault: null });
+          this.#notify('rebuild', 'end', done, context);
+          return done;
+        } catch (error) {
+          const failed = await this.#fail(rebuilding, error, 'rebuild');
+          this.#notify('rebuild', 'error', failed, context, error);
+          throw buildFailed(failed);
+        }
+      },
+      call,
+    );
+  }
+
+  /**
+   * resize: a new flavor on the same host. The vPMU is resolved again (conflict → 400, nothing
+   * changes); the new flavor's resources are claimed next to the old ones; the guest is
+   * redefined (same uuid) and restarted; the server waits in VERIFY_RESIZE.
+   */
+  async resize(
+    ctx: RequestContext,
+    id: string,
+    flavorRef: string,
+    call: CallInfo = {},
+  ): Promise<ServerRecord> {
+    requireWriter(ctx, 'resize a server');
+    const current = await this.show(ctx, id);
+    const flavorRecord = await lookupFlavor(this.#deps, ctx, flavorRef);
+    if (flavorRecord.id === current.flavor.id) {
+      // NOTE: Nova wording (nova/exception.py CannotResizeToSameFlavor).
+      throw new ComputeError('request.invalid', 'When resizing, instances must change flavor!');
+    }
+    const imageForDesign = serverImageToImage(current.image);
+    const pmu = this.#precheck(toFlavor(flavorRecord), imageForDesign, id, current.domainName, ctx);
+    return this.#action(
+      ctx,
+      id,
+      'resize',
+      ['ACTIVE', 'SHUTOFF'],
+      async (server, driver, context) => {
+        const host = server.host ?? '';
+        const claimId = `${server.id}/resize/${this.#deps.ids.newUuid()}`;
+        if (
+          !(await this.#deps.store.claim({
+            consumerId: claimId,
+            host,
+            resources: resourcesOf(flavorRecord),
+          }))
+        ) {
+          throw new ComputeError(
+            'scheduler.no_valid_host',
+            `No valid host was found. Host ${host} has no room for flavor '${flavorRecord.name}' next to server ${server.id}'s current flavor '${server.flavor.name}'.`,
+          );
+        }
+        const newFlavor = toFlavorInput(toFlavor(flavorRecord));
+        const wasRunning = server.powerState === RUNNING;
+        const resizing = await this.#save(server, { status: 'RESIZE', taskState: 'resize_prep' });
+        this.#notify('resize', 'start', resizing, context, undefined, newFlavor);
+        const oldXml = server.domainXml ?? (await driver.hypervisor.domainXml(server.id));
+        try {
+          const design = orThrow(
+            renderGuest({
+              flavor: toFlavor(flavorRecord),
+              image: imageForDesign,
+              host: driver.settings,
+              name: server.domainName,
+              uuid: server.id,
+              owner: { projectId: server.projectId, userId: server.userId },
+            }),
+          );
+          await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
+          await driver.hypervisor.define(design.xml);
+          verifyReadback(
+            design.design.spec,
+            await driver.hypervisor.domainXml(server.id),
+            'define',
+          );
+          if (wasRunning) await driver.hypervisor.start(server.id);
+          const report = toPmuReport(design.design);
+          const done = await this.#save(resizing, {
+            status: 'VERIFY_RESIZE',
+            vmState: 'resized',
+            taskState: null,
+            powerState: wasRunning ? RUNNING : SHUTDOWN,
+            flavor: flavorRecord,
+            pmu: { ...pmu, effective: report.effective, reason: report.reason },
+            claimId,
+            resize: {
+              oldFlavor: server.flavor,
+              oldClaimId: server.claimId ?? '',
+              oldPmu: server.pmu,
+              oldDomainXml: oldXml,
+            },
+            domainXml: await driver.hypervisor.domainXml(server.id),
+          });
+          this.#notify('resize', 'end', done, context, undefined, newFlavor);
+          return done;
+        } catch (error) {
+          await this.#deps.store.releaseClaim(claimId);
+          // Put the old guest back as it was.
+          await driver.hypervisor.destroy(server.id).catch(() => undefined);
+          await driver.hypervisor.define(oldXml).catch(() => undefined);
+          if (wasRunning) await driver.hypervisor.start(server.id).catch(() => undefined);
+          const failed = await this.#fail(resizing, error, 'resize', { keepClaim: true });
+          this.#notify('resize', 'error', failed, context, error, newFlavor);
+          throw buildFailed(failed);
+        }
+      },
+      call,
+    );
+  }
+
+  /** confirmResize: keep the new flavor, release the old claim. */
+  async confirmResize(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<ServerRecord> {
+    return this.#action(
+      ctx,
+      id,
+      'confirmResize',
+      ['VERIFY_RESIZE'],
+      async (server) => {
+        if (server.resize !== null) await this.#deps.store.releaseClaim(server.resize.oldClaimId);
+        return this.#save(server, {
+          status: server.powerState === RUNNING ? 'ACTIVE' : 'SHUTOFF',
+          vmState: server.powerState === RUNNING ? 'active' : 'stopped',
+          resize: null,
+        });
+      },
+      call,
+    );
+  }
+
+  /** revertResize: the old flavor, domain and claim come back; the new claim is released. */
+  async revertResize(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<ServerRecord> {
+    return this.#action(
+      ctx,
+      id,
+      'revertResize',
+      ['VERIFY_RESIZE'],
+      async (server, driver) => {
+        const { resize } = server;
+        if (resize === null) throw invalidState(server, 'revertResize');
+        const running = server.powerState === RUNNING;
+        await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
+        if (resize.oldDomainXml !== null) await driver.hypervisor.define(resize.oldDomainXml);
+        if (running) await driver.hypervisor.start(server.id);
+        if (server.claimId !== null) await this.#deps.store.releaseClaim(server.claimId);
+        return this.#save(server, {
+          status: running ? 'ACTIVE' : 'SHUTOFF',
+          vmState: running ? 'active' : 'stopped',
+          flavor: resize.oldFlavor,
+          pmu: resize.oldPmu,
+          claimId: resize.oldClaimId,
+          resize: null,
+          domainXml: await driver.hypervisor.domainXml(server.id),
+        });
+      },
+      call,
+    );
+  }
+
+  /** Registers (or refreshes) a compute host's record: inventory and traits. */
+  async registerHost(host: ComputeHostRecord): Promise<void> {
+    await this.#deps.store.putComputeHost(host);
+  }
+
+  /**
+   * Brings the records in line with the domains each host's hypervisor actually has. A server
+   * whose domain is gone goes to ERROR with a fault; a server whose domain's power state differs
+   * follows the domain; a build cut short by a restart is cleaned up and goes to ERROR. Domains
+   * that look like vpmu's but have no record are logged, never deleted.
+   */
+  async reconcile(): Promise<{ errored: string[]; corrected: string[]; unknown: string[] }> {
+    const report = { errored: [] as string[], corrected: [] as string[], unknown: [] as string[] };
+    const servers = await this.#deps.store.listServers();
+    for (const [hostName, driver] of this.#deps.computes) {
+      const domains = await driver.hypervisor.list();
+      const byUuid = new Map(domains.map((d) => [d.uuid.toLowerCase(), d]));
+      for (const server of servers.filter((s) => s.host === hostName)) {
+        const domain = byUuid.get(server.id.toLowerCase());
+        byUuid.delete(server.id.toLowerCase());
+        if (['BUILD', 'REBUILD', 'RESIZE'].includes(server.status)) {
+          if (domain !== undefined) await this.#removeGuest(driver, server).catch(() => undefined);
+          await this.#fail(
+            server,
+            new ComputeError(
+              'server.build_failed',
+              `The service restarted while server ${server.id} was in ${server.status}; its guest was removed from ${driver.hypervisor.uri}.`,
+            ),
+            'reconcile',
+          );
+          report.errored.push(server.id);
+          continue;
+        }
+        if (domain === undefined) {
+          if (server.status === 'ERROR' && server.fault !== null) continue;
+          await this.#fail(
+            server,
+            new ComputeError(
+              'server.build_failed',
+              `The libvirt domain ${server.domainName} (${server.id}) of server '${server.name}' is gone from ${driver.hypervisor.uri}.`,
+            ),
+            'reconcile',
+            { keepClaim: true },
+          );
+          report.errored.push(server.id);
+          continue;
+        }
+        const running = domain.state === 'running' || domain.state === 'blocked';
+        if (server.status === 'ACTIVE' && !running) {
+          await this.#save(server, { status: 'SHUTOFF', vmState: 'stopped', powerState: SHUTDOWN });
+          report.corrected.push(server.id);
+        } else if (server.status === 'SHUTOFF' && running) {
+          await this.#save(server, { status: 'ACTIVE', vmState: 'active', powerState: RUNNING });
+          report.corrected.push(server.id);
+        }
+      }
+      for (const domain of byUuid.values()) {
+        if (!domain.name.startsWith('instance-')) continue;
+        report.unknown.push(domain.uuid);
+        this.#deps.log.warn(
+          { host: hostName, domain: domain.name, uuid: domain.uuid, uri: driver.hypervisor.uri },
+          'reconcile: a domain named like a vpmu server has no server record; left alone',
+        );
+      }
+    }
+    if (report.errored.length + report.corrected.length > 0) {
+      this.#deps.log.warn(report, 'reconcile: records changed to match the hypervisor');
+    }
+    return report;
+  }
+
+  // ---- internals ----
+
+  /** Design once with the first host's settings: conflicts and bad values refuse the request. */
+  #precheck(
+    flavor: Flavor,
+    image: Image,
+    id: string,
+    name: string,
+    ctx: RequestContext,
+  ): ServerPmu {
+    const [first] = this.#deps.computes.values();
+    const settings: HostSettings = first?.settings ?? {
+      virtType: 'qemu',
+      arch: 'x86_64',
+      cpuMode: 'host-model',
+      instanceDir: '/nonexistent',
+      network: { type: 'none' },
+    };
+    const design = orThrow(
+      renderGuest({
+        flavor,
+        image,
+        host: settings,
+        name,
+        uuid: id,
+        owner: { projectId: ctx.projectId },
+      }),
+    );
+    const report = toPmuReport(design.design);
+    return {
+      requested: report.requested,
+      resolved: report.resolved,
+      source: report.source,
+      effective: null,
+      reason: null,
+    };
+  }
+
+  async #build(server: ServerRecord, context: ActionContext): Promise<void> {
+    this.#notify('create', 'start', server, context);
+    let current = server;
+    try {
+      const placed = await this.#schedule(current, context);
+      current = await this.#save(current, {
+        host: placed.host,
+        claimId: placed.claimId,
+        taskState: 'spawning',
+      });
+      const driver = this.#driver(placed.host);
+      const built = await this.#spawn(driver, current);
+      current = await this.#save(current, built);
+      this.#notify('create', 'end', current, context);
+    } catch (error) {
+      const failed = await this.#fail(current, error, 'create').catch((saveError: unknown) => {
+        this.#deps.log.error(
+          { server: server.id, err: String(saveError) },
+          'cannot record the failure of a build',
+        );
+        return current;
+      });
+      this.#notify('create', 'error', failed, context, error);
+    }
+  }
+
+  /** Picks hosts in weighed order and claims on the first that still has room. */
+  async #schedule(
+    server: ServerRecord,
+    context: ActionContext,
+  ): Promise<{ host: string; claimId: string }> {
+    const flavor = toFlavor(server.flavor);
+    const image = serverImageToImage(server.image);
+    const resolution = {
+      requested: server.pmu?.requested ?? { flavor: null, image: null },
+      resolved: server.pmu?.resolved ?? null,
+      source: server.pmu?.source ?? 'unset',
+    } as Parameters<typeof buildRequestSpec>[2];
+    const request = orThrow(
+      buildRequestSpec(flavor, image, resolution, { vpmuPrefilter: this.#deps.vpmuPrefilter }),
+    );
+    this.#deps.publish(selectDestinationsEvent('start', this.#requestSpecInput(server)));
+    const records = (await this.#deps.store.listComputeHosts()).filter((h) =>
+      this.#deps.computes.has(h.name),
+    );
+    const allocations = await this.#deps.store.listAllocations();
+    const states: HostState[] = records.map((h) => ({
+      name: h.name,
+      enabled: h.enabled,
+      inventory: h.inventory,
+      used: usedOnHost(allocations.filter((a) => a.host === h.name)),
+      traits: new Set(h.traits),
+    }));
+    const selection = new HostIndex(states).select(request, { count: Math.max(states.length, 1) });
+    this.#deps.publish(selectDestinationsEvent('end', this.#requestSpecInput(server)));
+    if (!selection.ok) throw orThrowIssue(selection.issues);
+    for (const host of selection.value.hosts) {
+      const claimId = server.id;
+      if (
+        await this.#deps.store.claim({
+          consumerId: claimId,
+          host: host.name,
+          resources: resourcesOf(server.flavor),
+        })
+      ) {
+        return { host: host.name, claimId };
+      }
+      this.#deps.log.info(
+        { server: server.id, host: host.name, requestId: context.requestId },
+        'claim lost a race; trying the next host',
+      );
+    }
+    throw new ComputeError(
+      'scheduler.no_valid_host',
+      `No valid host was found. Every host that passed the filters (${selection.value.hosts.map((h) => h.name).join(', ')}) was filled by concurrent claims before server ${server.id} could claim ${server.flavor.vcpus} VCPU, ${server.flavor.memoryMiB} MB RAM and ${server.flavor.diskGiB} GB disk.`,
+    );
+  }
+
+  /** Disk, define, start, read back: the fields of an ACTIVE server. guestUp() undoes on failure. */
+  async #spawn(driver: ComputeDriver, server: ServerRecord): Promise<Partial<ServerRecord>> {
+    const location = server.image.dataLocation;
+    const up = await guestUp(
+      {
+        flavor: toFlavor(server.flavor),
+        image: serverImageToImage(server.image),
+        host: driver.settings,
+        name: server.domainName,
+        uuid: server.id,
+        owner: { projectId: server.projectId, userId: server.userId },
+        imageFile: location === null ? undefined : this.#deps.imageFile(location),
+      },
+      driver,
+    );
+    return {
+      status: 'ACTIVE',
+      vmState: 'active',
+      taskState: null,
+      powerState: RUNNING,
+      launchedAt: this.#now(),
+      pmu: {
+        requested: up.pmu.requested,
+        resolved: up.pmu.resolved,
+        source: up.pmu.source,
+        effective: up.pmu.effective,
+        reason: up.pmu.reason,
+      },
+      domainXml: await driver.hypervisor.domainXml(server.id),
+    };
+  }
+
+  /** Stops and undefines a server's domain (if any) and removes its instance directory. */
+  async #removeGuest(driver: ComputeDriver, server: ServerRecord): Promise<void> {
+    const ref = await driver.hypervisor.find(server.id);
+    if (ref !== undefined) {
+      await driver.hypervisor.stop(ref, { timeoutMs: this.#deps.stopTimeoutMs });
+      await driver.hypervisor.undefine(ref);
+    }
+    await driver.disks.remove(`${driver.settings.instanceDir.replace(/\/+$/u, '')}/${server.id}`);
+  }
+
+  async #releaseAll(server: ServerRecord): Promise<void> {
+    if (server.claimId !== null) await this.#deps.store.releaseClaim(server.claimId);
+    if (server.resize !== null) await this.#deps.store.releaseClaim(server.resize.oldClaimId);
+  }
+
+  /** Records ERROR with a fault; releases the claims unless told to keep them. */
+  async #fail(
+    server: ServerRecord,
+    error: unknown,
+    operation: string,
+    options: { keepClaim?: boolean } = {},
+  ): Promise<ServerRecord> {
+    const known = error instanceof ComputeError || isCoded(error);
+    const message = known
+      ? (error as Error).message
+      : `Unexpected error during ${operation} of server ${server.id}; the service log has the details.`;
+    if (!known) {
+      this.#deps.log.error(
+        {
+          server: server.id,
+          operation,
+          err:
+            error instanceof Error ? { message: error.message, stack: error.stack } : String(error),
+        },
+        'unexpected error',
+      );
+    } else {
+      this.#deps.log.warn({ server: server.id, operation, message }, 'server failed');
+    }
+    if (options.keepClaim !== true) await this.#releaseAll(server);
+    return this.#save(server, {
+      status: 'ERROR',
+      vmState: 'error',
+      taskState: null,
+      powerState: NOSTATE,
+      ...(options.keepClaim === true ? {} : { claimId: null, resize: null }),
+      fault: {
+        code: 500,
+        message,
+        errorCode: isCoded(error) ? error.code : 'internal.unexpected',
+        created: this.#now(),
+      },
+    });
+  }
+
+  async #action(
+    ctx: RequestContext,
+    id: string,
+    action: string,
+    allowed: readonly ServerStatus[],
+    run: (
+      server: ServerRecord,
+      driver: ComputeDriver,
+      context: ActionContext,
+    ) => Promise<ServerRecord>,
+    call: CallInfo,
+  ): Promise<ServerRecord> {
+    requireWriter(ctx, `${action} a server`);
+    await this.show(ctx, id);
+    return this.#serial(id, async () => {
+      const server = await this.#get(id);
+      if (!allowed.includes(server.status)) throw invalidState(server, action);
+      const driver = server.host === null ? undefined : this.#deps.computes.get(server.host);
+      if (driver === undefined) throw invalidState(server, action);
+      return run(server, driver, actionContext(ctx, call));
+    });
+  }
+
+  /** Runs `work` after whatever already runs on the server. */
+  async #serial<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const before = this.#pending.get(id) ?? Promise.resolve();
+    const result = before.catch(() => undefined).then(work);
+    this.#track(id, result);
+    return result;
+  }
+
+  #track(id: string, work: Promise<unknown>): void {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#pending.set(id, settled);
+    void settled.then(() => {
+      if (this.#pending.get(id) === settled) this.#pending.delete(id);
+    });
+  }
+
+  async #get(id: string): Promise<ServerRecord> {
+    const server = await this.#deps.store.getServer(id);
+    if (server === undefined) throw serverNotFound(id);
+    return server;
+  }
+
+  async #save(server: ServerRecord, changes: Partial<ServerRecord>): Promise<ServerRecord> {
+    const next: ServerRecord = { ...server, ...changes, updatedAt: this.#now() };
+    await this.#deps.store.saveServer(next);
+    return next;
+  }
+
+  #driver(host: string): ComputeDriver {
+    const driver = this.#deps.computes.get(host);
+    if (driver === undefined) throw new TypeError(`no driver for host ${host}`);
+    return driver;
+  }
+
+  #now(): string {
+    return this.#deps.clock.now().toISOString();
+  }
+
+  #notify(
+    action: InstanceAction,
+    phase: 'start' | 'end' | 'error',
+    server: ServerRecord,
+    context: ActionContext,
+    error?: unknown,
+    newFlavor?: ReturnType<typeof toFlavorInput>,
+  ): void {
+    try {
+      const fault =
+        phase === 'error'
+          ? toFaultInput(error, { functionName: action, moduleName: 'services/servers' })
+          : undefined;
+      this.#deps.publish(
+        instanceEvent(action, phase, snapshot(server), context, {
+          ...(fault === undefined ? {} : { fault }),
+          ...(newFlavor === undefined ? {} : { newFlavor }),
+        }),
+      );
+    } catch (buildError) {
+      this.#deps.log.error(
+        { server: server.id, event: `instance.${action}.${phase}`, err: String(buildError) },
+        'cannot build a notification',
+      );
+      try {
+        this.#deps.publish(
+          computeExceptionEvent(
+            toFaultInput(buildError, { functionName: 'notify', moduleName: 'services/servers' }),
+          ),
+        );
+      } catch {
+        // publishing never fails a request
+      }
+    }
+  }
+
+  #requestSpecInput(server: ServerRecord): Parameters<typeof selectDestinationsEvent>[1] {
+    return {
+      instanceUuid: server.id,
+      projectId: server.projectId,
+      userId: server.userId,
+      availabilityZone: null,
+      flavor: toFlavorInput(toFlavor(server.flavor)),
+      image: toImageInput({ ...serverImageToImage(server.image), id: server.image.id }),
+      numInstances: 1,
+      pmu: pmuProvenance(server.pmu),
+    };
+  }
+}
+
+function actionContext(ctx: RequestContext, call: CallInfo): ActionContext {
+  return { requestId: call.requestId ?? null, userId: ctx.userId, projectId: ctx.projectId };
+}
+
+async function lookupFlavor(
+  deps: ServerDeps,
+  ctx: RequestContext,
+  id: string,
+): Promise<FlavorRecord> {
+  try {
+    return await showFlavor(deps, ctx, id);
+  } catch (error) {
+    // NOTE: Nova answers a bad flavorRef with 400 (FlavorNotFound → HTTPBadRequest).
+    if (error instanceof ComputeError && error.code === 'flavor.not_found') {
+      throw new ComputeError('request.invalid', `Flavor ${id} could not be found.`);
+    }
+    throw error;
+  }
+}
+
+async function lookupImage(
+  deps: ServerDeps,
+  ctx: RequestContext,
+  id: string,
+): Promise<ImageRecord> {
+  let image: ImageRecord;
+  try {
+    image = await showImage({ ...deps, files: undefined as never }, ctx, id);
+  } catch (error) {
+    // NOTE: Nova wording (nova/exception.py ImageNotFound), answered with 400 on create.
+    if (error instanceof ComputeError && error.code === 'image.not_found') {
+      throw new ComputeError('request.invalid', `Image ${id} could not be found.`);
+    }
+    throw error;
+  }
+  if (image.status !== 'active') {
+    // NOTE: Nova wording (nova/exception.py ImageNotActive).
+    throw new ComputeError(
+      'request.invalid',
+      `Image ${id} is not active. Upload its data (openstack image create --file, or PUT /image/v2/images/${id}/file) before booting from it.`,
+    );
+  }
+  return image;
+}
+
+function toServerImage(image: ImageRecord): ServerImage {
+  return {
+    id: image.id,
+    name: image.name ?? image.id,
+    owner: image.owner,
+    properties: { ...image.properties },
+    dataLocation: image.dataLocation,
+  };
+}
+
+function serverImageToImage(image: ServerImage): Image {
+  return { id: image.id, name: image.name, owner: image.owner, properties: image.properties };
+}
+
+function resourcesOf(flavor: FlavorRecord): { VCPU: number; MEMORY_MB: number; DISK_GB: number } {
+  return { VCPU: flavor.vcpus, MEMORY_MB: flavor.memoryMiB, DISK_GB: flavor.diskGiB };
+}
+
+// NOTE: Nova wording (nova/exception.py InstanceInvalidState).
+function invalidState(server: ServerRecord, action: string): ComputeError {
+  return new ComputeError(
+    'server.invalid_state',
+    `Cannot '${action}' instance ${server.id} while it is in vm_state ${server.vmState} (status ${server.status}).`,
+  );
+}
+
+function buildFailed(server: ServerRecord): ComputeError {
+  return new ComputeError(
+    'server.build_failed',
+    server.fault?.message ?? `Server ${server.id} failed; it is in ERROR.`,
+  );
+}
+
+function orThrowIssue(issues: readonly { code: string; message: string }[]): ComputeError {
+  const message = issues.map((i) => i.message).join('\n');
+  return new ComputeError('scheduler.no_valid_host', message);
+}
+
+function isCoded(error: unknown): error is Error & { code: string } {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === 'string';
+}
+
+function safeRegExp(pattern: string): RegExp {
+  try {
+    return new RegExp(pattern, 'u');
+  } catch {
+    return new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&'), 'u');
+  }
+}
+
+function pmuProvenance(pmu: ServerPmu | null): ReturnType<typeof toPmuProvenance> {
+  return {
+    flavor: pmu?.requested.flavor ?? null,
+    image: pmu?.requested.image ?? null,
+    resolved: pmu?.resolved ?? null,
+    source: (pmu?.source ?? 'unset') as ReturnType<typeof toPmuProvenance>['source'],
+    effective: pmu?.effective ?? null,
+    reason: pmu?.reason ?? null,
+  };
+}
+
+const VM_STATES: readonly VmState[] = [
+  'building',
+  'active',
+  'stopped',
+  'resized',
+  'error',
+  'deleted',
+];
+const POWER_STATES: Readonly<Record<number, PowerState>> = {
+  0: 'pending',
+  1: 'running',
+  4: 'shutdown',
+};
+
+/** The notification view of a server at this moment. */
+export function snapshot(server: ServerRecord): InstanceSnapshot {
+  const vmState = (VM_STATES as readonly string[]).includes(server.vmState)
+    ? (server.vmState as VmState)
+    : 'error';
+  return {
+    uuid: server.id,
+    instanceName: server.domainName,
+    displayName: server.name,
+    displayDescription: null,
+    projectId: server.projectId,
+    userId: server.userId,
+    host: server.host,
+    hostName: server.name,
+    node: server.host,
+    availabilityZone: null,
+    state: vmState,
+    powerState: POWER_STATES[server.powerState] ?? 'pending',
+    taskState: server.taskState,
+    createdAt: new Date(server.createdAt),
+    updatedAt: new Date(server.updatedAt),
+    launchedAt: server.launchedAt === null ? null : new Date(server.launchedAt),
+    terminatedAt: null,
+    deletedAt: null,
+    flavor: toFlavorInput(toFlavor(server.flavor)),
+    image: toImageInput({ ...serverImageToImage(server.image), id: server.image.id }),
+    pmu: pmuProvenance(server.pmu),
+  };
+}
