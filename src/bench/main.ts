@@ -49,6 +49,15 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
+/** The size overrides in force, written as they would be typed before the command. */
+function overrides(): string {
+  return ['VPMU_BENCH_SERVERS', 'VPMU_BENCH_RECORDS']
+    .flatMap((name) =>
+      process.env[name] === undefined ? [] : [`${name}=${process.env[name] ?? ''} `],
+    )
+    .join('');
+}
+
 function markdown(reports: readonly PartReport[], argv: readonly string[]): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const version = (command: string, args: string[]) => {
@@ -63,7 +72,7 @@ function markdown(reports: readonly PartReport[], argv: readonly string[]): stri
     '',
     '<!-- Written by `npm run bench -- all`; commit only this file, never other bench output. -->',
     '',
-    `Command: \`npm run bench -- ${argv.join(' ') || 'all'}\`, run ${new Date().toISOString().slice(0, 10)}.`,
+    `Command: \`${overrides()}npm run bench -- ${argv.join(' ') || 'all'}\`, run ${new Date().toISOString().slice(0, 10)}.`,
     '',
     `Machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}.`,
     `Versions: Node ${process.version}; ${version('virsh', ['--version']) === 'not installed' ? 'libvirt not installed' : `libvirt ${version('virsh', ['--version'])}`}; python3-nova ${version('dpkg-query', ['-W', '-f=${Version}', 'python3-nova'])}.`,

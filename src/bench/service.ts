@@ -1,6 +1,6 @@
 /** Starts `vpmu serve` as a child process for the benchmarks and talks to it over HTTP. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -18,12 +18,30 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/**
+ * Capacity the simulated host (libvirt's test driver) reports, set large so the benchmarks measure
+ * the control plane rather than the scheduler saying "No valid host was found." about a fake host.
+ */
+const BENCH_CONFIG = { vcpus: 1_000_000, memoryMiB: 1_000_000_000, diskGiB: 10_000_000 };
+
 /** Starts the service on a free port with a fresh state directory and logs in as admin. */
 export async function startService(extraArgs: readonly string[] = []): Promise<RunningService> {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'vpmu-bench-'));
+  const configFile = path.join(stateDir, 'bench-config.json');
+  writeFileSync(configFile, JSON.stringify(BENCH_CONFIG));
   const child = spawn(
     process.execPath,
-    ['bin/vpmu.js', 'serve', '--port', '0', '--state-dir', stateDir, ...extraArgs],
+    [
+      'bin/vpmu.js',
+      'serve',
+      '--port',
+      '0',
+      '--state-dir',
+      stateDir,
+      '--config',
+      configFile,
+      ...extraArgs,
+    ],
     {
       env: { ...process.env, VPMU_ADMIN_PASSWORD: PASSWORD, VPMU_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
