@@ -11,6 +11,8 @@ export async function benchIdle(): Promise<PartReport> {
   const service = await startService();
   try {
     const { flavorId, imageId } = await seed(service);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const empty = memoryMiB(service.pid);
     let next = 0;
     let active = 0;
     const worker = async () => {
@@ -29,6 +31,7 @@ export async function benchIdle(): Promise<PartReport> {
       part: 'idle',
       figures: {
         'servers recorded (ACTIVE)': active,
+        'RSS with no servers (MiB)': empty.rss,
         'idle RSS (MiB)': memory.rss,
         'peak RSS while loading (MiB)': memory.peak,
         'idle CPU (% of one core)': cpuShare * 100,
