@@ -13,6 +13,7 @@ import {
   listImages,
   listMetadefNamespaces,
   parseCoreValue,
+  READ_ONLY_IMAGE_ATTRIBUTES,
   showImage,
   updateImage,
   uploadImageData,
@@ -46,23 +47,8 @@ const CORE_KEYS = {
   min_ram: 'minRamMiB',
   tags: 'tags',
 } as const satisfies Record<string, keyof ImageCore>;
-const READ_ONLY_ON_CREATE = new Set([
-  'status',
-  'owner',
-  'size',
-  'virtual_size',
-  'checksum',
-  'os_hash_algo',
-  'os_hash_value',
-  'created_at',
-  'updated_at',
-  'file',
-  'self',
-  'schema',
-  'direct_url',
-  'locations',
-  'stores',
-]);
+// A create may choose the id; every other attribute Glance computes is refused.
+const READ_ONLY_ON_CREATE = new Set([...READ_ONLY_IMAGE_ATTRIBUTES].filter((key) => key !== 'id'));
 
 /** The image routes, to be mounted at `/image`. */
 export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {

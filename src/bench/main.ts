@@ -6,6 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { benchBoot } from './boot.js';
+import { benchIdle } from './idle.js';
 import { formatPart, markdownPart, type PartReport } from './report.js';
 import { benchSchedule } from './schedule.js';
 import { benchXml } from './xml.js';
@@ -13,15 +15,9 @@ import { benchXml } from './xml.js';
 const PARTS: Readonly<Record<string, () => Promise<PartReport>>> = {
   xml: benchXml,
   schedule: benchSchedule,
-  boot: async () =>
-    unavailable('boot', 'needs `vpmu serve` with the servers API, which is not built yet'),
-  idle: async () =>
-    unavailable('idle', 'needs `vpmu serve` with recorded servers, which is not built yet'),
+  boot: benchBoot,
+  idle: benchIdle,
 };
-
-function unavailable(part: string, why: string): PartReport {
-  return { part, figures: {}, targets: [], notes: [`Not measured: ${why}.`] };
-}
 
 async function main(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -53,6 +49,15 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
+/** The size overrides in force, written as they would be typed before the command. */
+function overrides(): string {
+  return ['VPMU_BENCH_SERVERS', 'VPMU_BENCH_RECORDS']
+    .flatMap((name) =>
+      process.env[name] === undefined ? [] : [`${name}=${process.env[name] ?? ''} `],
+    )
+    .join('');
+}
+
 function markdown(reports: readonly PartReport[], argv: readonly string[]): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const version = (command: string, args: string[]) => {
@@ -67,7 +72,7 @@ function markdown(reports: readonly PartReport[], argv: readonly string[]): stri
     '',
     '<!-- Written by `npm run bench -- all`; commit only this file, never other bench output. -->',
     '',
-    `Command: \`npm run bench -- ${argv.join(' ') || 'all'}\`, run ${new Date().toISOString().slice(0, 10)}.`,
+    `Command: \`${overrides()}npm run bench -- ${argv.join(' ') || 'all'}\`, run ${new Date().toISOString().slice(0, 10)}.`,
     '',
     `Machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}.`,
     `Versions: Node ${process.version}; ${version('virsh', ['--version']) === 'not installed' ? 'libvirt not installed' : `libvirt ${version('virsh', ['--version'])}`}; python3-nova ${version('dpkg-query', ['-W', '-f=${Version}', 'python3-nova'])}.`,

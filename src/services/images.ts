@@ -49,8 +49,8 @@ export type ImageChange =
   | { readonly op: 'add' | 'replace'; readonly name: string; readonly value: unknown }
   | { readonly op: 'remove'; readonly name: string };
 
-/** Attributes Glance computes; a patch may not touch them. */
-const READ_ONLY = new Set([
+/** Attributes Glance computes; a patch may not touch them (nor may a create, except `id`). */
+export const READ_ONLY_IMAGE_ATTRIBUTES: ReadonlySet<string> = new Set([
   'id',
   'status',
   'owner',
@@ -204,7 +204,7 @@ export async function updateImage(
   const issues: Issue[] = [];
   for (const change of changes) {
     const { name } = change;
-    if (READ_ONLY.has(name)) {
+    if (READ_ONLY_IMAGE_ATTRIBUTES.has(name)) {
       // NOTE: Glance wording (glance/api/v2/images.py).
       throw new ComputeError('image.read_only', `Attribute '${name}' is read-only.`);
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -97,5 +97,26 @@ describe('QemuImgDisks', { skip }, () => {
       error.message,
       /vpmu-no-such-qemu-img is not installed \(apt-get install qemu-utils\)/u,
     );
+  });
+});
+
+describe('QemuImgDisks image info cache', { skip }, () => {
+  it('asks qemu-img about a backing image once, and again after the image changes', async () => {
+    const log = path.join(scratch, 'qemu-img-calls.log');
+    const wrapper = path.join(scratch, 'counting-qemu-img');
+    writeFileSync(wrapper, `#!/bin/sh\necho "$1" >> '${log}'\nexec qemu-img "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const image = path.join(scratch, 'cached.raw');
+    writeFileSync(image, Buffer.alloc(1024 * 1024));
+    const disks = new QemuImgDisks({ instanceRoot: root, qemuImg: wrapper });
+    for (const name of ['c1', 'c2', 'c3']) {
+      await disks.create({ path: path.join(root, name, 'disk'), sizeGiB: 0, backingFile: image });
+    }
+    writeFileSync(image, Buffer.alloc(2 * 1024 * 1024));
+    await disks.create({ path: path.join(root, 'c4', 'disk'), sizeGiB: 0, backingFile: image });
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    assert.deepEqual(calls.filter((c) => c === 'info').length, 2);
+    assert.deepEqual(calls.filter((c) => c === 'create').length, 4);
+    assert.equal(info(path.join(root, 'c4', 'disk'))['virtual-size'], 2 * 1024 * 1024);
   });
 });

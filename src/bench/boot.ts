@@ -1,0 +1,194 @@
+/**
+ * Boot path: N server creations through HTTP at concurrency 16, each until ACTIVE, then deleted,
+ * against `vpmu serve` on its embedded defaults (libvirt's test driver). Reference in the same
+ * run: the bare define + start of the same domain XML through the libvirt binding.
+ */
+import { renderGuest } from '../services/index.js';
+import { aHost, anImage } from '../testing/fixtures.js';
+import { median, quantile } from './measure.js';
+import type { PartReport } from './report.js';
+import { memoryMiB, startService, type RunningService } from './service.js';
+
+const SERVERS = Number(process.env.VPMU_BENCH_SERVERS ?? 2000);
+const CONCURRENCY = 16;
+// A variable, so the build does not need the optional binding to be installed.
+const BINDING_MODULE = '@unraid/libvirt';
+
+export async function benchBoot(): Promise<PartReport> {
+  const service = await startService();
+  try {
+    const { flavorId, imageId } = await seed(service);
+    const timesMs: number[] = [];
+    let errors = 0;
+    let next = 0;
+    const started = performance.now();
+    const worker = async () => {
+      while (next < SERVERS) {
+        const n = next++;
+        const t0 = performance.now();
+        const id = await createServer(service, `bench-${n}`, flavorId, imageId);
+        const status = await waitForStatus(service, id);
+        if (status === 'ACTIVE') timesMs.push(performance.now() - t0);
+        else errors++;
+        await service.request('DELETE', `/compute/v2.1/servers/${id}`);
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    const elapsedS = (performance.now() - started) / 1000;
+    const memory = memoryMiB(service.pid);
+    timesMs.sort((a, b) => a - b);
+    const rate = timesMs.length / elapsedS;
+    const reference = await bareLibvirtRate();
+    return {
+      part: 'boot',
+      figures: {
+        servers: SERVERS,
+        concurrency: CONCURRENCY,
+        'servers ACTIVE': timesMs.length,
+        'servers in ERROR': errors,
+        'creations per second': rate,
+        'p50 time to ACTIVE (ms)': quantile(timesMs, 0.5),
+        'p99 time to ACTIVE (ms)': quantile(timesMs, 0.99),
+        'peak RSS of vpmu serve (MiB)': memory.peak,
+        'bare libvirt define+start per second': reference,
+        'control-plane overhead (bare / vpmu)': reference / rate,
+      },
+      targets: [
+        { name: 'creations per second', goal: '>= 300', value: rate, unit: '/s', met: rate >= 300 },
+        {
+          name: 'p99 time to ACTIVE',
+          goal: '< 100 ms',
+          value: quantile(timesMs, 0.99),
+          unit: 'ms',
+          met: quantile(timesMs, 0.99) < 100,
+        },
+        {
+          name: 'peak RSS',
+          goal: '< 250 MiB',
+          value: memory.peak,
+          unit: 'MiB',
+          met: memory.peak < 250,
+        },
+      ],
+      notes: [
+        `Each creation: POST /servers, GET until ACTIVE (polling), then DELETE; ${CONCURRENCY} workers over HTTP on loopback.`,
+        'Reference: define + start of the rendered XML on test:///default through @unraid/libvirt, same concurrency, same count.',
+      ],
+    };
+  } finally {
+    await service.stop();
+  }
+}
+
+/** A flavor and an image with data, as the typical guest of the xml part. */
+export async function seed(
+  service: RunningService,
+): Promise<{ flavorId: string; imageId: string }> {
+  const flavor = await service.request('POST', '/compute/v2.1/flavors', {
+    flavor: { name: 'bench.small', ram: 2048, vcpus: 2, disk: 1 },
+  });
+  const flavorId = (flavor.body as { flavor?: { id?: string } } | undefined)?.flavor?.id;
+  if (flavorId === undefined)
+    throw new Error(`Cannot create the bench flavor: HTTP ${flavor.status}`);
+  await service.request('POST', `/compute/v2.1/flavors/${flavorId}/os-extra_specs`, {
+    extra_specs: { 'hw:pmu': 'false', 'hw:cpu_sockets': '1' },
+  });
+  const image = await service.request('POST', '/image/v2/images', {
+    name: 'bench-image',
+    disk_format: 'raw',
+    container_format: 'bare',
+    visibility: 'public',
+  });
+  const imageId = (image.body as { id?: string } | undefined)?.id;
+  if (imageId === undefined) throw new Error(`Cannot create the bench image: HTTP ${image.status}`);
+  const upload = await fetch(`${service.url}/image/v2/images/${imageId}/file`, {
+    method: 'PUT',
+    headers: { 'X-Auth-Token': service.token, 'Content-Type': 'application/octet-stream' },
+    body: new Uint8Array(1024 * 1024),
+  });
+  if (upload.status !== 204)
+    throw new Error(`Cannot upload the bench image: HTTP ${upload.status}`);
+  return { flavorId, imageId };
+}
+
+/** POSTs a server and returns its id. */
+export async function createServer(
+  service: RunningService,
+  name: string,
+  flavorId: string,
+  imageId: string,
+): Promise<string> {
+  const created = await service.request('POST', '/compute/v2.1/servers', {
+    server: { name, flavorRef: flavorId, imageRef: imageId, networks: 'none' },
+  });
+  const id = (created.body as { server?: { id?: string } } | undefined)?.server?.id;
+  if (created.status !== 202 || id === undefined) {
+    throw new Error(
+      `Cannot create server ${name}: HTTP ${created.status} ${JSON.stringify(created.body)}`,
+    );
+  }
+  return id;
+}
+
+/** Polls a server until it leaves BUILD; returns its status. */
+export async function waitForStatus(service: RunningService, id: string): Promise<string> {
+  for (let delayMs = 1; ; delayMs = Math.min(delayMs * 2, 20)) {
+    const shown = await service.request('GET', `/compute/v2.1/servers/${id}`);
+    const status =
+      (shown.body as { server?: { status?: string } } | undefined)?.server?.status ??
+      `HTTP ${shown.status}`;
+    if (status !== 'BUILD') return status;
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+  }
+}
+
+/** Bare libvirt: define + start (then destroy + undefine) of the same XML, same count and concurrency. */
+async function bareLibvirtRate(): Promise<number> {
+  const { Hypervisor } = (await import(BINDING_MODULE)) as {
+    Hypervisor: new (options: { uri: string }) => BareConnection;
+  };
+  const connection = new Hypervisor({ uri: 'test:///default' });
+  await connection.connectOpen();
+  const rates: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    let next = 0;
+    const started = performance.now();
+    const worker = async () => {
+      while (next < SERVERS) {
+        const n = next++;
+        const uuid = `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+        const design = renderGuest({
+          flavor: {
+            name: 'bench.small',
+            vcpus: 2,
+            memoryMiB: 2048,
+            diskGiB: 1,
+            extraSpecs: { 'hw:pmu': 'false' },
+          },
+          image: anImage(),
+          host: aHost({ network: { type: 'none' } }),
+          name: `bare-${n}`,
+          uuid,
+        });
+        if (!design.ok) throw new Error(design.issues[0].message);
+        const domain = await connection.domainDefineXML(design.value.xml);
+        await connection.domainCreate(domain);
+        await connection.domainDestroy(domain);
+        await connection.domainUndefine(domain);
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    rates.push(SERVERS / ((performance.now() - started) / 1000));
+  }
+  await connection.connectClose();
+  return median(rates);
+}
+
+interface BareConnection {
+  connectOpen(): Promise<void>;
+  connectClose(): Promise<void>;
+  domainDefineXML(xml: string): Promise<object>;
+  domainCreate(domain: object): Promise<void>;
+  domainDestroy(domain: object): Promise<void>;
+  domainUndefine(domain: object): Promise<void>;
+}

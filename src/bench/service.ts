@@ -1,0 +1,138 @@
+/** Starts `vpmu serve` as a child process for the benchmarks and talks to it over HTTP. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const PASSWORD = 'bench-admin-password';
+
+export interface RunningService {
+  readonly url: string;
+  readonly pid: number;
+  readonly token: string;
+  request(
+    method: string,
+    pathname: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: unknown }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Capacity the simulated host (libvirt's test driver) reports, set large so the benchmarks measure
+ * the control plane rather than the scheduler saying "No valid host was found." about a fake host.
+ */
+const BENCH_CONFIG = { vcpus: 1_000_000, memoryMiB: 1_000_000_000, diskGiB: 10_000_000 };
+
+/** Starts the service on a free port with a fresh state directory and logs in as admin. */
+export async function startService(extraArgs: readonly string[] = []): Promise<RunningService> {
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'vpmu-bench-'));
+  const configFile = path.join(stateDir, 'bench-config.json');
+  writeFileSync(configFile, JSON.stringify(BENCH_CONFIG));
+  const child = spawn(
+    process.execPath,
+    [
+      'bin/vpmu.js',
+      'serve',
+      '--port',
+      '0',
+      '--state-dir',
+      stateDir,
+      '--config',
+      configFile,
+      ...extraArgs,
+    ],
+    {
+      env: { ...process.env, VPMU_ADMIN_PASSWORD: PASSWORD, VPMU_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const url = await listeningUrl(child);
+  const token = await login(url);
+  const request = async (method: string, pathname: string, body?: unknown) => {
+    const response = await fetch(`${url}${pathname}`, {
+      method,
+      headers: {
+        'X-Auth-Token': token,
+        'Content-Type': 'application/json',
+        'OpenStack-API-Version': 'compute 2.79',
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      body: text === '' ? undefined : (JSON.parse(text) as unknown),
+    };
+  };
+  return {
+    url,
+    pid: child.pid ?? 0,
+    token,
+    request,
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Resident set size and its peak (VmRSS, VmHWM) of a process, in MiB, from /proc. */
+export function memoryMiB(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+)`, 'mu').exec(status)?.[1] ?? 'NaN');
+  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+}
+
+/** CPU time (user + system) a process has used, in seconds, from /proc. */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+function listeningUrl(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => {
+      reject(new Error(`vpmu serve did not start: ${output}`));
+    }, 30_000);
+    const read = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /vpmu listening on (http:\/\/\S+)/u.exec(output);
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve(match[1].replace(/\/$/u, ''));
+      }
+    };
+    child.stdout?.on('data', read);
+    child.stderr?.on('data', read);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`vpmu serve exited (${String(code)}): ${output}`));
+    });
+  });
+}
+
+async function login(url: string): Promise<string> {
+  const response = await fetch(`${url}/identity/v3/auth/tokens`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: 'admin', domain: { name: 'Default' }, password: PASSWORD } },
+        },
+        scope: { project: { name: 'admin', domain: { name: 'Default' } } },
+      },
+    }),
+  });
+  const token = response.headers.get('X-Subject-Token');
+  if (response.status !== 201 || token === null)
+    throw new Error(`Cannot log in to vpmu serve: HTTP ${response.status}`);
+  return token;
+}
