@@ -255,6 +255,11 @@ describe('servers API', () => {
     assert.equal((await show(api, id)).status, 'ACTIVE');
     assert.equal((await action(api, id, { pause: null })).status, 400);
     assert.equal((await action(api, id, { 'os-stop': null }, 'reader')).status, 403);
+    const readerDelete = await api.request('DELETE', `/compute/v2.1/servers/${id}`, {
+      as: 'reader',
+    });
+    assert.equal(readerDelete.status, 403);
+    assert.match(message(readerDelete), /only the reader role/u);
     const del = await api.request('DELETE', `/compute/v2.1/servers/${id}`, { as: 'member' });
     assert.equal(del.status, 204);
     assert.equal(await api.hypervisor.find(id), undefined);

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -32,6 +33,8 @@ import { describeHost, guestDown, guestUp, renderGuest } from '../services/index
 import { aFlavor, anImage } from '../testing/fixtures.js';
 import { tinyDomainXml } from '../testing/domains.js';
 import { requireBinding, requireQemuUri } from '../testing/libvirt.js';
+import { passwordAuth } from '../testing/api.js';
+import { loadServeConfig, startService } from './serve.js';
 
 const run = promisify(execFile);
 const qemu = requireQemuUri();
@@ -281,6 +284,91 @@ describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
       result.stderr,
       "Error: Cannot look up domain 'vpmu-test-ghost': Domain not found: no domain with matching name 'vpmu-test-ghost' [hypervisor.not_found]\n",
     );
+  });
+});
+
+describe(`vpmu serve on ${uri}: a server booted through the API`, { skip }, () => {
+  it('boots a vPMU-on server to ACTIVE (QEMU got pmu=on), shows it, and deletes it without a trace', async () => {
+    const stateDir = path.join(scratch, 'serve-state');
+    // QEMU runs as libvirt-qemu: the state directory must be traversable (see operations.md).
+    mkdirSync(stateDir, { mode: 0o755 });
+    chmodSync(stateDir, 0o755);
+    const service = await startService({
+      ...loadServeConfig(
+        ['--port', '0', '--state-dir', stateDir, '--uri', uri, '--config', 'c.json'],
+        { VPMU_ADMIN_PASSWORD: 'pw' },
+        () => JSON.stringify({ computeHostName: 'e2e-qemu', stopTimeoutSeconds: 1 }),
+      ),
+    });
+    try {
+      const auth = await fetch(`${service.url}/identity/v3/auth/tokens`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(passwordAuth('admin', 'pw', 'admin')),
+      });
+      const token = auth.headers.get('X-Subject-Token') ?? '';
+      const call = async (method: string, url: string, body?: unknown): Promise<unknown> => {
+        const res = await fetch(`${service.url}${url}`, {
+          method,
+          headers: { 'X-Auth-Token': token, 'Content-Type': 'application/json' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        const text = await res.text();
+        assert.ok(res.status < 300, `${method} ${url}: ${String(res.status)} ${text}`);
+        return text === '' ? null : (JSON.parse(text) as unknown);
+      };
+      await call('POST', '/compute/v2.1/flavors', {
+        flavor: { name: 'tiny', id: 'tiny', vcpus: 1, ram: 64, disk: 0 },
+      });
+      await call('POST', '/compute/v2.1/flavors/tiny/os-extra_specs', {
+        extra_specs: { 'hw:pmu': 'true' },
+      });
+      const image = (await call('POST', '/image/v2/images', {
+        name: 'blank',
+        disk_format: 'raw',
+        container_format: 'bare',
+      })) as { id: string };
+      const put = await fetch(`${service.url}/image/v2/images/${image.id}/file`, {
+        method: 'PUT',
+        headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream' },
+        body: new Uint8Array(1024 * 1024),
+      });
+      assert.equal(put.status, 204);
+      const created = (await call('POST', '/compute/v2.1/servers', {
+        server: {
+          name: 'vpmu-test-serve',
+          flavorRef: 'tiny',
+          imageRef: image.id,
+          networks: 'none',
+        },
+      })) as { server: { id: string } };
+      const id = created.server.id;
+      let server: Record<string, unknown> = {};
+      for (let i = 0; i < 600; i += 1) {
+        server = ((await call('GET', `/compute/v2.1/servers/${id}`)) as { server: typeof server })
+          .server;
+        if (server.status !== 'BUILD') break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.equal(server.status, 'ACTIVE', JSON.stringify(server.fault));
+      const domain = String(server['OS-EXT-SRV-ATTR:instance_name']);
+      assert.equal(await virsh('domstate', domain), 'running');
+      assert.equal(await virsh('domuuid', domain), id);
+      assert.match(await virsh('dumpxml', domain), /<pmu state=["']on["']\/>/u);
+      assert.equal(await qomPmu(domain), true);
+      assert.deepEqual(
+        [
+          (server['vpmu:pmu'] as { resolved: boolean }).resolved,
+          (server['vpmu:pmu'] as { source: string }).source,
+        ],
+        [true, 'flavor'],
+      );
+      await call('DELETE', `/compute/v2.1/servers/${id}`);
+      assert.equal((await virsh('list', '--all', '--uuid')).includes(id), false);
+      assert.equal(existsSync(path.join(stateDir, 'instances', id)), false);
+    } finally {
+      await service.close();
+    }
   });
 });
 

@@ -307,16 +307,26 @@ describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, 
     const del = openstack('admin', 'server', 'delete', '--wait', serverId);
     assert.equal(del.status, 0, del.stderr);
     // The embedded notifier wrote the server's versioned notifications, in order.
-    const events = readFileSync(path.join(dir, 'state', 'notifications.jsonl'), 'utf8')
+    const all = readFileSync(path.join(dir, 'state', 'notifications.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((line) => {
         const envelope = JSON.parse(line) as { 'oslo.message': string };
         return JSON.parse(envelope['oslo.message']) as {
           event_type: string;
-          payload: { 'nova_object.data': { uuid?: string } };
+          payload: { 'nova_object.data': { uuid?: string; properties?: unknown } };
         };
-      })
+      });
+    // `image set --property hw_pmu=true` published image.update with hw_pmu as a JSON boolean.
+    assert.ok(
+      all.some(
+        (m) =>
+          m.event_type === 'image.update' &&
+          JSON.stringify(m.payload['nova_object.data'].properties).includes('"hw_pmu":true'),
+      ),
+      JSON.stringify(all.map((m) => m.event_type)),
+    );
+    const events = all
       .filter((m) => m.payload['nova_object.data'].uuid === serverId)
       .map((m) => m.event_type);
     assert.deepEqual(events, [

@@ -205,6 +205,92 @@ async function login(
 }
 
 describe('startService()', () => {
+  it('boots 50 servers at once on test:///default with room for 40: 40 ACTIVE, 10 ERROR, no overcommit', async () => {
+    const stateDir = path.join(dir, 'state-claims');
+    const file = JSON.stringify({ vcpus: 40, cpuAllocationRatio: 1, computeHostName: 'c40' });
+    const config: ServeConfig = {
+      ...loadServeConfig(
+        ['--port', '0', '--state-dir', stateDir, '--config', 'c.json'],
+        { VPMU_ADMIN_PASSWORD: 'pw' },
+        () => file,
+      ),
+    };
+    const service = await startService(config);
+    try {
+      const token = await login(service.url, 'admin', 'pw', 'admin');
+      const call = (method: string, url: string, body?: unknown) =>
+        fetch(`${service.url}${url}`, {
+          method,
+          headers: { 'X-Auth-Token': token, 'Content-Type': 'application/json' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+      assert.equal(
+        (
+          await call('POST', '/compute/v2.1/flavors', {
+            flavor: { name: 'one', id: 'one', vcpus: 1, ram: 64, disk: 0 },
+          })
+        ).status,
+        200,
+      );
+      const image = (await json(
+        await call('POST', '/image/v2/images', {
+          name: 'i',
+          disk_format: 'raw',
+          container_format: 'bare',
+        }),
+      )) as { id: string };
+      const put = await fetch(`${service.url}/image/v2/images/${image.id}/file`, {
+        method: 'PUT',
+        headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream' },
+        body: new Uint8Array(4096),
+      });
+      assert.equal(put.status, 204);
+      const started = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          call('POST', '/compute/v2.1/servers', {
+            server: { name: `vm${String(i)}`, flavorRef: 'one', imageRef: image.id },
+          }),
+        ),
+      );
+      assert.deepEqual(new Set(started.map((r) => r.status)), new Set([202]));
+      let servers: { status: string; fault?: { message: string } }[] = [];
+      for (let i = 0; i < 200; i += 1) {
+        servers = (
+          (await json(await call('GET', '/compute/v2.1/servers/detail'))) as {
+            servers: typeof servers;
+          }
+        ).servers;
+        if (servers.every((s) => s.status !== 'BUILD')) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(servers.filter((s) => s.status === 'ACTIVE').length, 40);
+      const errored = servers.filter((s) => s.status === 'ERROR');
+      assert.equal(errored.length, 10);
+      for (const s of errored) assert.match(s.fault?.message ?? '', /^No valid host was found\./u);
+      const hypervisors = (await json(
+        await call('GET', '/compute/v2.1/os-hypervisors/detail'),
+      )) as {
+        hypervisors: {
+          hypervisor_hostname: string;
+          vcpus: number;
+          vcpus_used: number;
+          running_vms: number;
+        }[];
+      };
+      assert.deepEqual(
+        hypervisors.hypervisors.map((h) => [
+          h.hypervisor_hostname,
+          h.vcpus,
+          h.vcpus_used,
+          h.running_vms,
+        ]),
+        [['c40', 40, 40, 40]],
+      );
+    } finally {
+      await service.close();
+    }
+  });
+
   it('generates the admin password once (mode 0600), seeds users, and keeps everything across a restart', async () => {
     const stateDir = path.join(dir, 'state');
     const config: ServeConfig = {

@@ -197,7 +197,8 @@ export interface RunningService {
 /** Opens the state directory and starts the API. */
 export async function startService(config: ServeConfig): Promise<RunningService> {
   mkdirSync(path.join(config.stateDir, 'logs'), { recursive: true, mode: 0o700 });
-  mkdirSync(path.join(config.stateDir, 'images'), { recursive: true, mode: 0o700 });
+  // Traversable (not listable) so QEMU, running as its own user, can open image data as backing files.
+  mkdirSync(path.join(config.stateDir, 'images'), { recursive: true, mode: 0o711 });
   mkdirSync(config.compute.instanceDir, { recursive: true, mode: 0o711 });
   const logger = pino(
     { level: config.logLevel, base: { service: 'vpmu' } },

@@ -181,8 +181,9 @@ export class Servers {
 
   /** Deletes the server: stop, undefine, remove its disk, release its claims, forget it. */
   async delete(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<void> {
-    requireWriter(ctx, 'delete a server');
+    // Visibility first: another project's server is 404 whatever the caller's role.
     await this.show(ctx, id);
+    requireWriter(ctx, 'delete a server');
     await this.#serial(id, async () => {
       const server = await this.#get(id);
       const context = actionContext(ctx, call);
@@ -290,8 +291,8 @@ export class Servers {
     imageRef: string,
     call: CallInfo = {},
   ): Promise<ServerRecord> {
-    requireWriter(ctx, 'rebuild a server');
     const current = await this.show(ctx, id);
+    requireWriter(ctx, 'rebuild a server');
     const imageRecord = await lookupImage(this.#deps, ctx, imageRef);
     const pmu = this.#precheck(
       toFlavor(current.flavor),
@@ -340,8 +341,8 @@ export class Servers {
     flavorRef: string,
     call: CallInfo = {},
   ): Promise<ServerRecord> {
-    requireWriter(ctx, 'resize a server');
     const current = await this.show(ctx, id);
+    requireWriter(ctx, 'resize a server');
     const flavorRecord = await lookupFlavor(this.#deps, ctx, flavorRef);
     if (flavorRecord.id === current.flavor.id) {
       // NOTE: Nova wording (nova/exception.py CannotResizeToSameFlavor).
@@ -761,8 +762,8 @@ export class Servers {
     ) => Promise<ServerRecord>,
     call: CallInfo,
   ): Promise<ServerRecord> {
-    requireWriter(ctx, `${action} a server`);
     await this.show(ctx, id);
+    requireWriter(ctx, `${action} a server`);
     return this.#serial(id, async () => {
       const server = await this.#get(id);
       if (!allowed.includes(server.status)) throw invalidState(server, action);
