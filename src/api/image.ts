@@ -12,6 +12,7 @@ import {
   findMetadefNamespace,
   listImages,
   listMetadefNamespaces,
+  IMAGE_CORE_FIELDS,
   parseCoreValue,
   READ_ONLY_IMAGE_ATTRIBUTES,
   showImage,
@@ -35,18 +36,6 @@ const PATCH_TYPES = [
   'application/openstack-images-v2.0-json-patch',
 ];
 
-/** Image attributes a create request may set, by wire name. */
-const CORE_KEYS = {
-  name: 'name',
-  visibility: 'visibility',
-  protected: 'protected',
-  os_hidden: 'osHidden',
-  disk_format: 'diskFormat',
-  container_format: 'containerFormat',
-  min_disk: 'minDiskGiB',
-  min_ram: 'minRamMiB',
-  tags: 'tags',
-} as const satisfies Record<string, keyof ImageCore>;
 // A create may choose the id; every other attribute Glance computes is refused.
 const READ_ONLY_ON_CREATE = new Set([...READ_ONLY_IMAGE_ATTRIBUTES].filter((key) => key !== 'id'));
 
@@ -249,11 +238,11 @@ function parseNewImage(body: Record<string, unknown>): NewImage {
     } else if (READ_ONLY_ON_CREATE.has(key)) {
       // NOTE: Glance wording.
       throw new ComputeError('image.read_only', `Attribute '${key}' is read-only.`);
-    } else if (Object.hasOwn(CORE_KEYS, key)) {
+    } else if (Object.hasOwn(IMAGE_CORE_FIELDS, key)) {
       const parsed = parseCoreValue(key, value, label);
       if (!parsed.ok)
         throw new ComputeError(parsed.issue.code, parsed.issue.message, { issues: [parsed.issue] });
-      core[CORE_KEYS[key as keyof typeof CORE_KEYS]] = parsed.value;
+      core[IMAGE_CORE_FIELDS[key as keyof typeof IMAGE_CORE_FIELDS]] = parsed.value;
     } else if (typeof value === 'string') {
       properties[key] = value;
     } else {

@@ -69,8 +69,8 @@ export const READ_ONLY_IMAGE_ATTRIBUTES: ReadonlySet<string> = new Set([
   'stores',
 ]);
 
-/** Patchable core attributes by wire name. */
-const CORE_FIELDS = {
+/** Core attributes a create or a patch may set, by wire name. */
+export const IMAGE_CORE_FIELDS = {
   name: 'name',
   visibility: 'visibility',
   protected: 'protected',
@@ -208,8 +208,8 @@ export async function updateImage(
       // NOTE: Glance wording (glance/api/v2/images.py).
       throw new ComputeError('image.read_only', `Attribute '${name}' is read-only.`);
     }
-    if (Object.hasOwn(CORE_FIELDS, name)) {
-      const field = CORE_FIELDS[name as keyof typeof CORE_FIELDS];
+    if (Object.hasOwn(IMAGE_CORE_FIELDS, name)) {
+      const field = IMAGE_CORE_FIELDS[name as keyof typeof IMAGE_CORE_FIELDS];
       if (change.op === 'remove') {
         throw new ComputeError(
           'image.read_only',
