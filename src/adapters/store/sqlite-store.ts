@@ -3,7 +3,15 @@
  * are code, applied in order at open; each write runs in one transaction.
  */
 import Database from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, sql, type Migration, type Transaction } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  SqliteDialect,
+  sql,
+  type Migration,
+  type SqliteDatabase,
+  type Transaction,
+} from 'kysely';
 import {
   flavorAccessExists,
   flavorIdExists,
@@ -234,13 +242,41 @@ const MIGRATIONS: Record<string, Migration> = {
   },
 };
 
+/** Distinct SQL texts kept prepared; Kysely's queries use placeholders, so they repeat. */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * The database as Kysely sees it, with prepared statements reused: Kysely's SQLite driver prepares
+ * every query anew, and preparing was the largest SQLite cost of a boot in the profile.
+ */
+function cachingStatements(database: Database.Database): SqliteDatabase {
+  const statements = new Map<string, Database.Statement>();
+  return {
+    close: () => database.close(),
+    prepare: (text: string) => {
+      let statement = statements.get(text);
+      if (statement === undefined) {
+        statement = database.prepare(text);
+        if (statements.size >= STATEMENT_CACHE_SIZE) {
+          const oldest = statements.keys().next();
+          if (oldest.done !== true) statements.delete(oldest.value);
+        }
+        statements.set(text, statement);
+      }
+      return statement;
+    },
+  };
+}
+
 /** Opens (creating if needed) the database file and applies pending migrations. */
 export async function openSqliteStore(file: string): Promise<SqliteStore> {
   const database = new Database(file);
   database.pragma('journal_mode = WAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Tables>({
+    dialect: new SqliteDialect({ database: cachingStatements(database) }),
+  });
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => MIGRATIONS },
