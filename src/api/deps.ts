@@ -4,6 +4,7 @@ import type {
   ImageFiles,
   ImageRecord,
   Ids,
+  NotifierStats,
   RequestContext,
   Servers,
   Store,
@@ -32,6 +33,8 @@ export interface ApiDeps {
   readonly servers: Servers;
   /** Called after an image's properties change (the image.update notification). */
   readonly onImageUpdate?: (image: ImageRecord) => void;
+  /** The notifier's counters (published, buffered, dropped, reconnects), for operators. */
+  readonly notifierStats: () => NotifierStats;
 }
 
 /** Hono variables every route can read. */

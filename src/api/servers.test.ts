@@ -423,6 +423,25 @@ describe('servers API', () => {
     });
   }
 
+  it('shows the notifier counters to admins only, counting what a boot published', async () => {
+    const api = await makeTestApi();
+    const f = await flavor(api, 'small', {}, { vcpus: 2, ram: 512, disk: 3 });
+    const img = await image(api, 'plain');
+    const before = api.notifier.stats().published;
+    await boot(api, f, img);
+    await api.servers.idle();
+    assert.equal(
+      (await api.request('GET', '/compute/v2.1/vpmu/notifier', { as: 'member' })).status,
+      403,
+    );
+    const shown = await api.request('GET', '/compute/v2.1/vpmu/notifier');
+    assert.equal(shown.status, 200);
+    const counters = (shown.body as { notifier: { published: number; dropped: number } }).notifier;
+    assert.ok(counters.published > before, `published ${counters.published}`);
+    assert.equal(counters.published, api.notifier.stats().published);
+    assert.equal(counters.dropped, 0);
+  });
+
   it('lists hypervisors with capacity, use and traits to admins only', async () => {
     const api = await makeTestApi();
     const f = await flavor(api, 'small', {}, { vcpus: 2, ram: 512, disk: 3 });

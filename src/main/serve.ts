@@ -301,6 +301,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       region: config.region,
       log,
       servers,
+      notifierStats: () => notifier.stats(),
       onImageUpdate: (image) => {
         try {
           publishEvent(

@@ -10,6 +10,7 @@ export * from './metadefs.js';
 export type { Clock, Ids } from '../ports/clock.js';
 export type { ImageFiles } from '../ports/image-files.js';
 export type { Store } from '../ports/store.js';
+export type { NotifierStats } from '../ports/notifier.js';
 export { parseBoolean } from '../specs/index.js';
 export * from './servers.js';
 export * from './publish-event.js';

@@ -162,6 +162,7 @@ export async function makeTestApi(
     region: 'RegionOne',
     log,
     servers,
+    notifierStats: () => notifier.stats(),
   };
   await bootstrapIdentity(
     { store, clock, ids, tokenTtlSeconds: deps.tokenTtlSeconds },
