@@ -181,7 +181,7 @@ export async function listImages(
 
 /** One image the caller may see, or `image.not_found`. */
 export async function showImage(
-  deps: ImageDeps,
+  deps: Pick<ImageDeps, 'store'>,
   ctx: RequestContext,
   id: string,
 ): Promise<ImageRecord> {

@@ -891,7 +891,7 @@ async function lookupImage(
 ): Promise<ImageRecord> {
   let image: ImageRecord;
   try {
-    image = await showImage({ ...deps, files: undefined as never }, ctx, id);
+    image = await showImage(deps, ctx, id);
   } catch (error) {
     // NOTE: Nova wording (nova/exception.py ImageNotFound), answered with 400 on create.
     if (error instanceof ComputeError && error.code === 'image.not_found') {
