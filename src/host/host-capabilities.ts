@@ -56,32 +56,22 @@ const X86_CPU_TRAITS: Readonly<Record<string, string>> = {
   vmx: 'VMX',
 };
 
-/** /proc/cpuinfo flag → the same os-traits suffixes, so traits do not depend on libvirt's model split. */
-const X86_CPUINFO_TRAITS: Readonly<Record<string, string>> = {
-  abm: 'ABM',
-  aes: 'AESNI',
-  avx: 'AVX',
-  avx2: 'AVX2',
-  avx512bw: 'AVX512BW',
-  avx512cd: 'AVX512CD',
-  avx512dq: 'AVX512DQ',
-  avx512f: 'AVX512F',
-  avx512vl: 'AVX512VL',
-  avx512_vnni: 'AVX512VNNI',
-  bmi1: 'BMI',
-  bmi2: 'BMI2',
-  f16c: 'F16C',
-  fma: 'FMA3',
-  pclmulqdq: 'CLMUL',
-  pdpe1gb: 'PDPE1GB',
-  sha_ni: 'SHA',
-  sse4a: 'SSE4A',
-  sse4_1: 'SSE41',
-  sse4_2: 'SSE42',
-  ssse3: 'SSSE3',
-  svm: 'SVM',
-  vmx: 'VMX',
+/** Where /proc/cpuinfo spells a flag differently from libvirt. */
+const CPUINFO_SPELLINGS: Readonly<Record<string, string>> = {
+  avx512vnni: 'avx512_vnni',
+  pclmuldq: 'pclmulqdq',
+  'sha-ni': 'sha_ni',
+  'sse4.1': 'sse4_1',
+  'sse4.2': 'sse4_2',
 };
+
+/** /proc/cpuinfo flag → the same os-traits suffixes, so traits do not depend on libvirt's model split. */
+const X86_CPUINFO_TRAITS: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(X86_CPU_TRAITS).map(([feature, trait]) => [
+    CPUINFO_SPELLINGS[feature] ?? feature,
+    trait,
+  ]),
+);
 
 /** Computes a host's capabilities and traits from its raw facts. */
 export function decideHostCapabilities(facts: HostFacts): Result<HostCapabilities> {
