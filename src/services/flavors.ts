@@ -21,18 +21,9 @@ export interface FlavorDeps {
 }
 
 /** A flavor create request, shape-checked by the API. `id` undefined means "make a UUID". */
-export interface NewFlavor {
+export type NewFlavor = Omit<FlavorRecord, 'id' | 'extraSpecs' | 'createdAt'> & {
   readonly id: string | undefined;
-  readonly name: string;
-  readonly vcpus: number;
-  readonly memoryMiB: number;
-  readonly diskGiB: number;
-  readonly swapMiB: number;
-  readonly ephemeralGiB: number;
-  readonly rxtxFactor: number;
-  readonly isPublic: boolean;
-  readonly description: string | null;
-}
+};
 
 /** Creates a flavor (admin only). */
 export async function createFlavor(
