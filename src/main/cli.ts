@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { QemuImgDisks } from '../adapters/disks/qemu-img-disks.js';
+import { Qcow2Disks } from '../adapters/disks/qcow2-disks.js';
 import { LocalHostProbe } from '../adapters/host/host-probe.js';
 import { LibvirtHypervisor } from '../adapters/libvirt/libvirt-hypervisor.js';
 import { runCli } from '../cli/main.js';
@@ -31,7 +31,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         const hypervisor = new LibvirtHypervisor({ uri });
         return {
           hypervisor,
-          disks: new QemuImgDisks({ instanceRoot: instanceDir }),
+          disks: new Qcow2Disks({ instanceRoot: instanceDir }),
           probe: new LocalHostProbe(hypervisor),
         };
       },

@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
-import { QemuImgDisks } from '../adapters/disks/qemu-img-disks.js';
+import { Qcow2Disks } from '../adapters/disks/qcow2-disks.js';
 import { LocalHostProbe } from '../adapters/host/host-probe.js';
 import { LibvirtHypervisor } from '../adapters/libvirt/libvirt-hypervisor.js';
 import type { HostSettings } from '../domain/index.js';
@@ -104,7 +104,7 @@ if (skip === false) {
 
 describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
   const hypervisor = new LibvirtHypervisor({ uri });
-  const disks = new QemuImgDisks({ instanceRoot: instanceDir });
+  const disks = new Qcow2Disks({ instanceRoot: instanceDir });
   after(async () => {
     for (const d of await hypervisor.list().catch(() => [])) {
       if (!d.name.startsWith('vpmu-test-')) continue;

@@ -15,7 +15,7 @@ import { createApi, type ApiLogger } from '../api/app.js';
 import { listen } from '../api/listen.js';
 import { ComputeError } from '../errors/index.js';
 import { ROLES } from '../ports/store.js';
-import { QemuImgDisks } from '../adapters/disks/qemu-img-disks.js';
+import { Qcow2Disks } from '../adapters/disks/qcow2-disks.js';
 import { LocalHostProbe } from '../adapters/host/host-probe.js';
 import { LibvirtHypervisor } from '../adapters/libvirt/libvirt-hypervisor.js';
 import { CPU_MODES, VIRT_TYPES, type CpuMode, type VirtType } from '../domain/index.js';
@@ -271,7 +271,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
           local.record.name,
           {
             hypervisor,
-            disks: new QemuImgDisks({ instanceRoot: config.compute.instanceDir }),
+            disks: new Qcow2Disks({ instanceRoot: config.compute.instanceDir }),
             settings: local.settings,
           },
         ],

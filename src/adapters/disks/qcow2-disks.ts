@@ -1,15 +1,17 @@
 /**
- * Instance disks with `qemu-img` (Debian: qemu-utils): a qcow2 overlay on the image file, or a
- * blank qcow2. Every command is bounded by a timeout; failures name the file and qemu-img's reason.
+ * Instance disks: a qcow2 overlay on the image file, or a blank qcow2. vpmu writes the empty qcow2
+ * itself (see qcow2.ts); `qemu-img info` (Debian: qemu-utils) reads the backing image's format and
+ * size, once per image file. Failures name the file and the reason.
  */
 import { execFile } from 'node:child_process';
-import { access, mkdir, rm, stat } from 'node:fs/promises';
+import { access, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ComputeError } from '../../errors/index.js';
 import type { InstanceDisks } from '../../ports/instance-disks.js';
+import { encodeQcow2 } from './qcow2.js';
 
-/** Options for the qemu-img adapter. */
-export interface QemuImgDisksOptions {
+/** Options for the qcow2 disk adapter. */
+export interface Qcow2DisksOptions {
   /** Only paths under this directory are created or removed. */
   readonly instanceRoot: string;
   /** @default 'qemu-img' */
@@ -20,18 +22,18 @@ export interface QemuImgDisksOptions {
 
 const GIB = 1024 ** 3;
 
-/** InstanceDisks over qemu-img. */
-export class QemuImgDisks implements InstanceDisks {
+/** InstanceDisks as qcow2 files under one instance directory. */
+export class Qcow2Disks implements InstanceDisks {
   private readonly root: string;
   private readonly qemuImg: string;
   private readonly timeoutMs: number;
   /**
    * `qemu-img info` per backing file, keyed by path, size and modification time: images are
-   * written once and then only read, and one process spawn per boot is the slowest step.
+   * written once and then only read, and a process spawn per boot would be its slowest step.
    */
   private readonly infoCache = new Map<string, { format: string; virtualSize: number }>();
 
-  constructor(options: QemuImgDisksOptions) {
+  constructor(options: Qcow2DisksOptions) {
     this.root = path.resolve(options.instanceRoot);
     this.qemuImg = options.qemuImg ?? 'qemu-img';
     this.timeoutMs = options.timeoutMs ?? 60_000;
@@ -57,18 +59,29 @@ export class QemuImgDisks implements InstanceDisks {
         'a blank disk needs a size above 0 GiB (the flavor has disk 0 and no image file was given)',
       );
     }
-    await mkdir(path.dirname(file), { recursive: true });
-    if (await exists(file)) throw failure('create', file, 'the file already exists');
-    const args = ['create', '-q', '-f', 'qcow2'];
+    let backing: { file: string; format: string; virtualSize: number } | undefined;
     if (request.backingFile !== undefined) {
-      const backing = path.resolve(request.backingFile);
-      const info = await this.info(backing);
-      const size = Math.max(info.virtualSize, request.sizeGiB * GIB);
-      args.push('-b', backing, '-F', info.format, file, String(size));
-    } else {
-      args.push(file, `${request.sizeGiB}G`);
+      const backingFile = path.resolve(request.backingFile);
+      backing = { file: backingFile, ...(await this.info(backingFile)) };
     }
-    await this.run(args, 'create', file);
+    const encoded = encodeQcow2({
+      virtualSize: Math.max(backing?.virtualSize ?? 0, request.sizeGiB * GIB),
+      backing,
+    });
+    if (!encoded.ok) throw failure('create', file, encoded.reason);
+    await mkdir(path.dirname(file), { recursive: true });
+    try {
+      // 'wx': never overwrite, so an existing disk is refused without a separate check.
+      await writeFile(file, encoded.bytes, { flag: 'wx' });
+    } catch (error) {
+      const reason =
+        (error as NodeJS.ErrnoException).code === 'EEXIST'
+          ? 'the file already exists'
+          : error instanceof Error
+            ? error.message
+            : String(error);
+      throw failure('create', file, reason);
+    }
   }
 
   async remove(instancePath: string): Promise<void> {

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { requireTool } from '../../testing/tools.js';
+import { encodeQcow2 } from './qcow2.js';
+
+const skip = requireTool('qemu-img', ['--version'], 'apt-get install qemu-utils');
+const scratch = mkdtempSync(path.join(tmpdir(), 'vpmu-qcow2-'));
+after(() => {
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+const GIB = 1024 ** 3;
+const qemuImg = (...args: string[]) => execFileSync('qemu-img', args, { encoding: 'utf8' });
+
+/** What qemu-img reports about an image, without the fields that name or measure the file itself. */
+function describeImage(file: string): Record<string, unknown> {
+  const {
+    filename,
+    'actual-size': _,
+    ...rest
+  } = JSON.parse(qemuImg('info', '--output=json', file)) as Record<string, unknown>;
+  assert.equal(filename, file);
+  return rest;
+}
+
+function write(name: string, bytes: Buffer): string {
+  const file = path.join(scratch, name);
+  writeFileSync(file, bytes);
+  return file;
+}
+
+function encode(request: Parameters<typeof encodeQcow2>[0]): Buffer {
+  const encoded = encodeQcow2(request);
+  assert.ok(encoded.ok, encoded.ok ? '' : encoded.reason);
+  return encoded.bytes;
+}
+
+describe('encodeQcow2, held to qemu-img', { skip }, () => {
+  const raw = write('backing.raw', Buffer.alloc(3 * 1024 * 1024, 7));
+  const qcow2 = path.join(scratch, 'backing.qcow2');
+  if (skip === false) qemuImg('create', '-q', '-f', 'qcow2', qcow2, '2G');
+
+  const cases: {
+    name: string;
+    size: number;
+    backing?: { file: string; format: string };
+    qemuArgs: string[];
+  }[] = [
+    { name: 'blank 1 GiB', size: GIB, qemuArgs: [String(GIB)] },
+    { name: 'blank 20 GiB', size: 20 * GIB, qemuArgs: [String(20 * GIB)] },
+    { name: 'blank, size not a whole sector', size: 1000, qemuArgs: ['1000'] },
+    // 4 TiB needs 8192 L1 entries: exactly one full cluster; one byte more needs a second.
+    { name: 'blank 4 TiB', size: 4096 * GIB, qemuArgs: [String(4096 * GIB)] },
+    {
+      name: 'blank 4 TiB + 1 sector',
+      size: 4096 * GIB + 512,
+      qemuArgs: [String(4096 * GIB + 512)],
+    },
+    {
+      name: 'overlay on a raw image',
+      size: 3 * 1024 * 1024,
+      backing: { file: raw, format: 'raw' },
+      qemuArgs: ['-b', raw, '-F', 'raw', String(3 * 1024 * 1024)],
+    },
+    {
+      name: 'overlay on a qcow2 image, grown',
+      size: 5 * GIB,
+      backing: { file: qcow2, format: 'qcow2' },
+      qemuArgs: ['-b', qcow2, '-F', 'qcow2', String(5 * GIB)],
+    },
+  ];
+
+  for (const [index, c] of cases.entries()) {
+    it(`${c.name}: passes qemu-img check and reads as qemu-img's own image does`, () => {
+      const ours = write(
+        `ours-${index}.qcow2`,
+        encode({ virtualSize: c.size, backing: c.backing }),
+      );
+      const theirs = path.join(scratch, `theirs-${index}.qcow2`);
+      qemuImg('create', '-q', '-f', 'qcow2', theirs, ...c.qemuArgs);
+      assert.match(qemuImg('check', ours), /No errors were found on the image/u);
+      assert.deepEqual(describeImage(ours), describeImage(theirs));
+    });
+  }
+
+  it('an overlay shows its backing data, and takes writes that qemu-img check accepts', () => {
+    const overlay = write(
+      'written.qcow2',
+      encode({ virtualSize: 3 * 1024 * 1024, backing: { file: raw, format: 'raw' } }),
+    );
+    assert.match(qemuImg('compare', overlay, raw), /Images are identical/u);
+    execFileSync('qemu-io', ['-c', 'write -P 0x5a 1M 256k', overlay], { encoding: 'utf8' });
+    const read = execFileSync(
+      'qemu-io',
+      ['-c', 'read -P 0x5a 1M 256k', '-c', 'read -P 7 0 1M', overlay],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.doesNotMatch(read, /Pattern verification failed/u);
+    assert.match(qemuImg('check', overlay), /No errors were found on the image/u);
+    const compared = spawnSync('qemu-img', ['compare', overlay, raw], { encoding: 'utf8' });
+    assert.equal(compared.status, 1); // 1: the images differ
+    assert.match(compared.stdout, /Content mismatch at offset 1048576/u);
+  });
+
+  it('refuses what qcow2 cannot hold, saying why', () => {
+    const refused = (request: Parameters<typeof encodeQcow2>[0]) => {
+      const encoded = encodeQcow2(request);
+      assert.ok(!encoded.ok);
+      return encoded.reason;
+    };
+    assert.match(refused({ virtualSize: 0 }), /positive number of bytes, not 0/u);
+    assert.match(refused({ virtualSize: 2 ** 52 }), /larger than qcow2 allows/u);
+    assert.match(
+      refused({ virtualSize: GIB, backing: { file: `/${'x'.repeat(1100)}`, format: 'raw' } }),
+      /backing file name is 1101 bytes; qcow2 allows 1023/u,
+    );
+  });
+});
