@@ -8,6 +8,7 @@ import type {
   RequestContext,
   Servers,
   Store,
+  TokenCache,
 } from '../services/index.js';
 import type { Microversion } from './microversion.js';
 
@@ -26,6 +27,8 @@ export interface ApiDeps {
   readonly ids: Ids;
   /** Lifetime of issued tokens. */
   readonly tokenTtlSeconds: number;
+  /** Validated tokens kept in memory; createApi() makes one when none is given. */
+  readonly tokenCache?: TokenCache;
   /** Region named in the service catalog. @default "RegionOne" */
   readonly region: string;
   readonly log: ApiLogger;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { MemoryStore } from '../adapters/store/memory-store.js';
 import { makeTestApi, passwordAuth } from '../testing/api.js';
 
 describe('identity API', () => {
@@ -169,6 +170,34 @@ describe('identity API', () => {
       headers: { 'X-Subject-Token': other },
     });
     assert.equal(again.status, 404);
+  });
+
+  it('reads a token from the store once, then from memory, until it is revoked', async () => {
+    const reads: string[] = [];
+    const store = new (class extends MemoryStore {
+      override async getToken(id: string) {
+        reads.push(id);
+        return super.getToken(id);
+      }
+    })();
+    const api = await makeTestApi({ store });
+    const token = await api.token('member');
+    for (let i = 0; i < 3; i++) {
+      assert.equal(
+        (await api.request('GET', '/compute/v2.1/flavors', { as: { token } })).status,
+        200,
+      );
+    }
+    assert.equal(reads.length, 1);
+    const revoked = await api.request('DELETE', '/identity/v3/auth/tokens', {
+      as: 'admin',
+      headers: { 'X-Subject-Token': token },
+    });
+    assert.equal(revoked.status, 204);
+    assert.equal(
+      (await api.request('GET', '/compute/v2.1/flavors', { as: { token } })).status,
+      401,
+    );
   });
 
   it('expires tokens after their lifetime, everywhere', async () => {

@@ -275,6 +275,9 @@ describe('image API', () => {
     assert.equal(got.status, 200);
     assert.equal(got.text, data);
     assert.equal(got.headers.get('Content-MD5'), shown.checksum);
+    for (const res of [empty, put, got]) {
+      assert.match(res.headers.get('X-OpenStack-Request-ID') ?? '', /^req-/u);
+    }
     const again = await api.request('PUT', `/image/v2/images/${id}/file`, {
       as: 'member',
       rawBody: 'other',

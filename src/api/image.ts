@@ -119,7 +119,7 @@ export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
     const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
     if (image.size !== null) headers['Content-Length'] = String(image.size);
     if (image.checksum !== null) headers['Content-MD5'] = image.checksum;
-    return new Response(toWebStream(data), { status: 200, headers });
+    return c.body(toWebStream(data), 200, headers);
   });
 
   app.get('/v2/metadefs/namespaces', (c) =>

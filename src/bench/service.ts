@@ -29,9 +29,13 @@ export async function startService(extraArgs: readonly string[] = []): Promise<R
   const stateDir = mkdtempSync(path.join(tmpdir(), 'vpmu-bench-'));
   const configFile = path.join(stateDir, 'bench-config.json');
   writeFileSync(configFile, JSON.stringify(BENCH_CONFIG));
+  // VPMU_BENCH_PROFILE=DIR: write a V8 CPU profile of the service there, for the profile evidence.
+  const profileDir = process.env.VPMU_BENCH_PROFILE;
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
   const child = spawn(
     process.execPath,
     [
+      ...profile,
       'bin/vpmu.js',
       'serve',
       '--port',

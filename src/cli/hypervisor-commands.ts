@@ -195,7 +195,7 @@ function toJson(value: unknown): string {
   return `${JSON.stringify(value, (_key, field: unknown) => (field === undefined ? null : field), 2)}\n`;
 }
 
-function withoutXml(up: GuestUpResult): Omit<GuestUpResult, 'xml'> {
+function withoutXml(up: GuestUpResult): Omit<GuestUpResult, 'xml' | 'liveXml'> {
   const { name, uuid, disk, pmu } = up;
   return { name, uuid, disk, pmu };
 }

@@ -25,7 +25,10 @@ export interface GuestUpResult {
   readonly uuid: string;
   readonly disk: string | undefined;
   readonly pmu: PmuReport;
+  /** The XML vpmu rendered. */
   readonly xml: string;
+  /** The XML libvirt returned after start, as checked. */
+  readonly liveXml: string;
 }
 
 /** What `vpmu guest down` did. */
@@ -59,13 +62,12 @@ export async function guestUp(
       },
     );
   }
-  if (
-    (await deps.hypervisor.find(spec.uuid)) !== undefined ||
-    (await deps.hypervisor.find(spec.name)) !== undefined
-  ) {
+  // Defining an existing UUID would silently replace that domain; an existing name with another
+  // UUID is refused by define itself (libvirt and the fake alike), so one lookup is enough.
+  if ((await deps.hypervisor.find(spec.uuid)) !== undefined) {
     throw new ComputeError(
       'input.invalid',
-      `Cannot create guest '${spec.name}' (${spec.uuid}) on ${deps.hypervisor.uri}: a domain with that name or UUID is already defined`,
+      `Cannot create guest '${spec.name}' (${spec.uuid}) on ${deps.hypervisor.uri}: a domain with that UUID is already defined`,
     );
   }
   const instancePath = rootDisk === undefined ? undefined : rootDisk.path.replace(/\/[^/]*$/u, '');
@@ -84,8 +86,16 @@ export async function guestUp(
     verifyReadback(spec, await deps.hypervisor.domainXml(ref), 'define');
     await deps.hypervisor.start(ref);
     undo.push(() => deps.hypervisor.destroy(ref));
-    verifyReadback(spec, await deps.hypervisor.domainXml(ref), 'start');
-    return { name: ref.name, uuid: ref.uuid, disk: rootDisk?.path, pmu: toPmuReport(design), xml };
+    const liveXml = await deps.hypervisor.domainXml(ref);
+    verifyReadback(spec, liveXml, 'start');
+    return {
+      name: ref.name,
+      uuid: ref.uuid,
+      disk: rootDisk?.path,
+      pmu: toPmuReport(design),
+      xml,
+      liveXml,
+    };
   } catch (error) {
     for (const step of undo.reverse()) await step().catch(() => undefined);
     throw error;

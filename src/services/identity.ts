@@ -41,6 +41,39 @@ export interface IdentityDeps {
   readonly ids: Ids;
   /** Lifetime of issued tokens. @default 3600 */
   readonly tokenTtlSeconds: number;
+  /** Tokens already validated; without one, every request reads the store. */
+  readonly tokenCache?: TokenCache;
+}
+
+/**
+ * Contexts of validated tokens by digest, so a request costs no store reads (keystonemiddleware
+ * caches validations the same way). Only right while this process is the only writer of users,
+ * projects and tokens: users and projects change only at bootstrap, before serving, and revokeToken()
+ * evicts. Expiry is still checked on every use. Bounded; the oldest entry goes first.
+ */
+export class TokenCache {
+  readonly #entries = new Map<string, RequestContext>();
+  readonly #limit: number;
+
+  constructor(limit = 10_000) {
+    this.#limit = limit;
+  }
+
+  get(digest: string): RequestContext | undefined {
+    return this.#entries.get(digest);
+  }
+
+  set(digest: string, context: RequestContext): void {
+    if (this.#entries.size >= this.#limit && !this.#entries.has(digest)) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done !== true) this.#entries.delete(oldest.value);
+    }
+    this.#entries.set(digest, context);
+  }
+
+  delete(digest: string): void {
+    this.#entries.delete(digest);
+  }
 }
 
 /** A password-auth request, already shape-checked by the API. */
@@ -153,8 +186,11 @@ export async function validateToken(
   text: string | undefined,
 ): Promise<RequestContext> {
   if (text === undefined || text === '') throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
-  const token = await deps.store.getToken(digest(text));
+  const id = digest(text);
   const now = deps.clock.now().toISOString();
+  const cached = deps.tokenCache?.get(id);
+  if (cached !== undefined && cached.token.expiresAt > now) return cached;
+  const token = await deps.store.getToken(id);
   if (token === undefined) throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   if (token.expiresAt <= now) {
     await deps.store.deleteExpiredTokens(now);
@@ -171,7 +207,7 @@ export async function validateToken(
   if (user === undefined || project === undefined || !user.enabled || !project.enabled) {
     throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   }
-  return {
+  const context: RequestContext = {
     userId: user.id,
     userName: user.name,
     projectId: project.id,
@@ -179,6 +215,8 @@ export async function validateToken(
     roles: token.roles,
     token: { issuedAt: token.issuedAt, expiresAt: token.expiresAt, auditId: token.auditId },
   };
+  deps.tokenCache?.set(id, context);
+  return context;
 }
 
 /**
@@ -203,7 +241,9 @@ export async function revokeToken(
       `Cannot revoke a token of user ${subject.userName}: only admins revoke other users' tokens`,
     );
   }
-  await deps.store.deleteToken(digest(text ?? ''));
+  const id = digest(text ?? '');
+  deps.tokenCache?.delete(id);
+  await deps.store.deleteToken(id);
 }
 
 /** Looks a project up by id, for views. */

@@ -190,7 +190,7 @@ export class Servers {
       this.#notify('delete', 'start', server, context);
       const deleting = await this.#save(server, { taskState: 'deleting' });
       const driver = server.host === null ? undefined : this.#deps.computes.get(server.host);
-      if (driver !== undefined) await this.#removeGuest(driver, deleting);
+      if (driver !== undefined) await this.#removeGuest(driver, deleting, { graceful: false });
       await this.#releaseAll(deleting);
       await this.#deps.store.deleteServer(id);
       this.#notify(
@@ -315,7 +315,7 @@ export class Servers {
         });
         this.#notify('rebuild', 'start', rebuilding, context);
         try {
-          await this.#removeGuest(driver, rebuilding);
+          await this.#removeGuest(driver, rebuilding, { graceful: true });
           const built = await this.#spawn(driver, rebuilding);
           const done = await this.#save(rebuilding, { ...built, fault: null });
           this.#notify('rebuild', 'end', done, context);
@@ -497,7 +497,8 @@ export class Servers {
         const domain = byUuid.get(server.id.toLowerCase());
         byUuid.delete(server.id.toLowerCase());
         if (['BUILD', 'REBUILD', 'RESIZE'].includes(server.status)) {
-          if (domain !== undefined) await this.#removeGuest(driver, server).catch(() => undefined);
+          if (domain !== undefined)
+            await this.#removeGuest(driver, server, { graceful: false }).catch(() => undefined);
           await this.#fail(
             server,
             new ComputeError(
@@ -691,15 +692,26 @@ export class Servers {
         effective: up.pmu.effective,
         reason: up.pmu.reason,
       },
-      domainXml: await driver.hypervisor.domainXml(server.id),
+      domainXml: up.liveXml,
     };
   }
 
-  /** Stops and undefines a server's domain (if any) and removes its instance directory. */
-  async #removeGuest(driver: ComputeDriver, server: ServerRecord): Promise<void> {
+  /**
+   * Takes a server's domain (if any) off the hypervisor and removes its instance directory. Delete
+   * powers off at once, as Nova's does; rebuild first asks the guest to shut down (`graceful`).
+   */
+  async #removeGuest(
+    driver: ComputeDriver,
+    server: ServerRecord,
+    options: { graceful: boolean },
+  ): Promise<void> {
     const ref = await driver.hypervisor.find(server.id);
     if (ref !== undefined) {
-      await driver.hypervisor.stop(ref, { timeoutMs: this.#deps.stopTimeoutMs });
+      if (options.graceful) {
+        await driver.hypervisor.stop(ref, { timeoutMs: this.#deps.stopTimeoutMs });
+      } else if ((await driver.hypervisor.state(ref)) !== 'shutoff') {
+        await driver.hypervisor.destroy(ref);
+      }
       await driver.hypervisor.undefine(ref);
     }
     await driver.disks.remove(`${driver.settings.instanceDir.replace(/\/+$/u, '')}/${server.id}`);
