@@ -18,12 +18,11 @@ const qemuImg = (...args: string[]) => execFileSync('qemu-img', args, { encoding
 
 /** What qemu-img reports about an image, without the fields that name or measure the file itself. */
 function describeImage(file: string): Record<string, unknown> {
-  const {
-    filename,
-    'actual-size': _,
-    ...rest
-  } = JSON.parse(qemuImg('info', '--output=json', file)) as Record<string, unknown>;
-  assert.equal(filename, file);
+  const described = JSON.parse(qemuImg('info', '--output=json', file)) as Record<string, unknown>;
+  assert.equal(described.filename, file);
+  const rest = { ...described };
+  delete rest.filename;
+  delete rest['actual-size'];
   return rest;
 }
 
