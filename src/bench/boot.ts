@@ -7,7 +7,7 @@ import { renderGuest } from '../services/index.js';
 import { aHost, anImage } from '../testing/fixtures.js';
 import { median, quantile } from './measure.js';
 import type { PartReport } from './report.js';
-import { memoryMiB, startService, type RunningService } from './service.js';
+import { BENCH_URI, memoryMiB, startService, type RunningService } from './service.js';
 
 const SERVERS = Number(process.env.VPMU_BENCH_SERVERS ?? 2000);
 const CONCURRENCY = 16;
@@ -72,7 +72,7 @@ export async function benchBoot(): Promise<PartReport> {
       ],
       notes: [
         `Each creation: POST /servers, GET until ACTIVE (polling), then DELETE; ${CONCURRENCY} workers over HTTP on loopback.`,
-        'Reference: define + start of the rendered XML on test:///default through @unraid/libvirt, same concurrency, same count.',
+        `Hypervisor: ${BENCH_URI}. Reference: define + start of the rendered XML on the same URI through @unraid/libvirt, same concurrency, same count.`,
         'Profile of vpmu serve during this part (node --cpu-prof, 2026-11-24): the event loop is busy about 90% of the time. Per boot, the largest costs are the qemu-img overlay (a process spawn costs ~15-20 ms of main-thread time because fork copies the page tables of a ~160 MiB process), the libvirt binding (~8 ms: the test driver parses and formats XML on the calling thread; define, start and three read-backs), SQLite through Kysely (~7 ms) and garbage collection. Bare libvirt has none of these, hence the ratio.',
         'Fixed in this round: qemu-img info is cached per image file (one spawn per boot instead of two), and prepared SQLite statements are reused. Next: run qemu-img from a small long-lived helper process (cheap forks, off the event loop), read the domain XML back once instead of three times, and batch state writes.',
       ],
@@ -149,7 +149,7 @@ async function bareLibvirtRate(): Promise<number> {
   const { Hypervisor } = (await import(BINDING_MODULE)) as {
     Hypervisor: new (options: { uri: string }) => BareConnection;
   };
-  const connection = new Hypervisor({ uri: 'test:///default' });
+  const connection = new Hypervisor({ uri: BENCH_URI });
   await connection.connectOpen();
   const rates: number[] = [];
   for (let round = 0; round < 3; round++) {

@@ -6,6 +6,13 @@ import path from 'node:path';
 
 const PASSWORD = 'bench-admin-password';
 
+/**
+ * The hypervisor the benchmarked service uses (VPMU_BENCH_URI). The default, test:///default,
+ * runs libvirt's test driver inside vpmu's own process, so its domains count in vpmu's memory;
+ * test+unix:///default keeps them in libvirtd, where qemu:///system keeps real guests.
+ */
+export const BENCH_URI = process.env.VPMU_BENCH_URI ?? 'test:///default';
+
 export interface RunningService {
   readonly url: string;
   readonly pid: number;
@@ -44,6 +51,8 @@ export async function startService(extraArgs: readonly string[] = []): Promise<R
       stateDir,
       '--config',
       configFile,
+      '--uri',
+      BENCH_URI,
       ...extraArgs,
     ],
     {

@@ -75,7 +75,48 @@ export function bindingConnectionFactory(moduleName: string = BINDING_MODULE): C
         cause,
       });
     });
-    return new Native({ uri });
+    return pinningDomains(new Native({ uri }));
+  };
+}
+
+/** Handles in use by a native call, with how many calls use each. */
+const inFlight = new Map<NativeDomain, number>();
+
+/**
+ * The binding's workers keep a raw pointer to the domain they act on, not a reference to its JS
+ * handle. If the handle is garbage-collected mid-call, its finalizer frees the libvirt domain under
+ * the worker: vpmu serve crashed (SIGSEGV) after ~3,000 boots on test+unix:///default. Every call
+ * that takes a handle keeps it reachable here until the call settles.
+ */
+export function pinningDomains(native: NativeConnection): NativeConnection {
+  const pinned =
+    <T>(call: (domain: NativeDomain) => Promise<T>) =>
+    async (domain: NativeDomain): Promise<T> => {
+      inFlight.set(domain, (inFlight.get(domain) ?? 0) + 1);
+      try {
+        return await call(domain);
+      } finally {
+        const left = (inFlight.get(domain) ?? 1) - 1;
+        if (left === 0) inFlight.delete(domain);
+        else inFlight.set(domain, left);
+      }
+    };
+  return {
+    connectOpen: () => native.connectOpen(),
+    connectClose: () => native.connectClose(),
+    connectListAllDomains: () => native.connectListAllDomains(),
+    domainDefineXML: (xml) => native.domainDefineXML(xml),
+    domainLookupByName: (name) => native.domainLookupByName(name),
+    domainLookupByUUIDString: (uuid) => native.domainLookupByUUIDString(uuid),
+    domainCreate: pinned((d) => native.domainCreate(d)),
+    domainShutdown: pinned((d) => native.domainShutdown(d)),
+    domainDestroy: pinned((d) => native.domainDestroy(d)),
+    domainUndefine: pinned((d) => native.domainUndefine(d)),
+    domainGetInfo: pinned((d) => native.domainGetInfo(d)),
+    domainGetName: pinned((d) => native.domainGetName(d)),
+    domainGetUUIDString: pinned((d) => native.domainGetUUIDString(d)),
+    domainGetXMLDesc: pinned((d) => native.domainGetXMLDesc(d)),
+    nodeGetInfo: () => native.nodeGetInfo(),
   };
 }
 
