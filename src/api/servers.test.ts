@@ -395,7 +395,12 @@ describe('servers API', () => {
       const store =
         kind === 'SQLite' ? await openSqliteStore(path.join(dir, 'vpmu.db')) : undefined;
       try {
-        const api = await makeTestApi({ hostVcpus: 40, ...(store === undefined ? {} : { store }) });
+        // No build limit: all 50 race for the claims at once.
+        const api = await makeTestApi({
+          hostVcpus: 40,
+          maxConcurrentBuilds: 0,
+          ...(store === undefined ? {} : { store }),
+        });
         const f = await flavor(api, 'one', {}, { vcpus: 1 });
         const img = await image(api, 'plain');
         const boots = await Promise.all(
@@ -422,6 +427,39 @@ describe('servers API', () => {
       }
     });
   }
+
+  it('runs at most maxConcurrentBuilds builds at once; the others wait in BUILD, then finish', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let defining = 0;
+    let most = 0;
+    const hypervisor = new (class extends FakeHypervisor {
+      override async define(xml: string) {
+        defining++;
+        most = Math.max(most, defining);
+        await gate;
+        defining--;
+        return super.define(xml);
+      }
+    })();
+    const api = await makeTestApi({ hypervisor, maxConcurrentBuilds: 3 });
+    const f = await flavor(api, 'one', {}, { vcpus: 1 });
+    const img = await image(api, 'plain');
+    for (let i = 0; i < 8; i++)
+      assert.equal((await boot(api, f, img, 'member', `b${i}`)).status, 202);
+    for (let spins = 0; spins < 100; spins++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(defining, 3);
+    const waiting = (await api.store.listServers()).filter((s) => s.status === 'BUILD');
+    assert.equal(waiting.length, 8);
+    open();
+    await api.servers.idle();
+    assert.equal(most, 3);
+    const servers = await api.store.listServers();
+    assert.deepEqual(
+      servers.map((s) => s.status),
+      Array.from({ length: 8 }, () => 'ACTIVE'),
+    );
+  });
 
   it('shows the notifier counters to admins only, counting what a boot published', async () => {
     const api = await makeTestApi();

@@ -3,6 +3,7 @@
  * against `vpmu serve` on its embedded defaults (libvirt's test driver). Reference in the same
  * run: the bare define + start of the same domain XML through the libvirt binding.
  */
+import { loadBindingConnection } from '../adapters/libvirt/binding.js';
 import { renderGuest } from '../services/index.js';
 import { aHost, anImage } from '../testing/fixtures.js';
 import { median, quantile } from './measure.js';
@@ -11,8 +12,6 @@ import { BENCH_URI, memoryMiB, startService, type RunningService } from './servi
 
 const SERVERS = Number(process.env.VPMU_BENCH_SERVERS ?? 2000);
 const CONCURRENCY = 16;
-// A variable, so the build does not need the optional binding to be installed.
-const BINDING_MODULE = '@unraid/libvirt';
 
 export async function benchBoot(): Promise<PartReport> {
   const service = await startService();
@@ -146,10 +145,8 @@ export async function waitForStatus(service: RunningService, id: string): Promis
 
 /** Bare libvirt: define + start (then destroy + undefine) of the same XML, same count and concurrency. */
 async function bareLibvirtRate(): Promise<number> {
-  const { Hypervisor } = (await import(BINDING_MODULE)) as {
-    Hypervisor: new (options: { uri: string }) => BareConnection;
-  };
-  const connection = new Hypervisor({ uri: BENCH_URI });
+  // The adapter's loader: it keeps domain handles reachable during calls (see pinningDomains).
+  const connection = await loadBindingConnection(BENCH_URI);
   await connection.connectOpen();
   const rates: number[] = [];
   for (let round = 0; round < 3; round++) {
@@ -158,7 +155,6 @@ async function bareLibvirtRate(): Promise<number> {
     const worker = async () => {
       while (next < SERVERS) {
         const n = next++;
-        const uuid = `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
         const design = renderGuest({
           flavor: {
             name: 'bench.small',
@@ -170,14 +166,13 @@ async function bareLibvirtRate(): Promise<number> {
           image: anImage(),
           host: aHost({ network: { type: 'none' } }),
           name: `bare-${n}`,
-          uuid,
+          uuid: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
         });
         if (!design.ok) throw new Error(design.issues[0].message);
-        await connection.domainCreate(await connection.domainDefineXML(design.value.xml));
-        // NOTE: a fresh handle per call: under GC pressure the binding can invalidate an old one
-        // ("invalid domain pointer"), seen at 2,000 domains.
-        await connection.domainDestroy(await connection.domainLookupByUUIDString(uuid));
-        await connection.domainUndefine(await connection.domainLookupByUUIDString(uuid));
+        const domain = await connection.domainDefineXML(design.value.xml);
+        await connection.domainCreate(domain);
+        await connection.domainDestroy(domain);
+        await connection.domainUndefine(domain);
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
@@ -185,14 +180,4 @@ async function bareLibvirtRate(): Promise<number> {
   }
   await connection.connectClose();
   return median(rates);
-}
-
-interface BareConnection {
-  connectOpen(): Promise<void>;
-  connectClose(): Promise<void>;
-  domainDefineXML(xml: string): Promise<object>;
-  domainLookupByUUIDString(uuid: string): Promise<object>;
-  domainCreate(domain: object): Promise<void>;
-  domainDestroy(domain: object): Promise<void>;
-  domainUndefine(domain: object): Promise<void>;
 }

@@ -80,8 +80,9 @@ describe('loadServeConfig()', () => {
         defaults.vpmuPrefilter,
         defaults.notifier.transportUrl,
         defaults.stopTimeoutMs,
+        defaults.maxConcurrentBuilds,
       ],
-      ['test:///default', false, undefined, 30_000],
+      ['test:///default', false, undefined, 30_000, 10],
     );
     assert.equal(defaults.compute.instanceDir, path.resolve('.vpmu', 'instances'));
     const file = JSON.stringify({
@@ -93,6 +94,7 @@ describe('loadServeConfig()', () => {
       cpuAllocationRatio: 1,
       computeHostName: 'c1',
       stopTimeoutSeconds: 2,
+      maxConcurrentBuilds: 0,
     });
     const config = loadServeConfig(
       ['--config', 'c.json', '--uri', 'qemu:///system', '--transport-url', 'rabbit://u:p@h:5672/'],
@@ -111,6 +113,7 @@ describe('loadServeConfig()', () => {
         config.compute.name,
         config.vpmuPrefilter,
         config.stopTimeoutMs,
+        config.maxConcurrentBuilds,
       ],
       [
         'qemu:///system',
@@ -123,6 +126,7 @@ describe('loadServeConfig()', () => {
         'c1',
         true,
         2000,
+        0,
       ],
     );
     assert.equal(

@@ -49,6 +49,7 @@ export interface ServeConfig {
   /** DESIGN §2.7: require CUSTOM_HW_VPMU when the vPMU resolves to on. Off by default. */
   readonly vpmuPrefilter: boolean;
   readonly stopTimeoutMs: number;
+  readonly maxConcurrentBuilds: number;
   readonly notifier: NotifierSettings;
 }
 
@@ -166,6 +167,7 @@ export function loadServeConfig(
     },
     vpmuPrefilter: prefilter,
     stopTimeoutMs: (fileNumber('stopTimeoutSeconds', 0, false) ?? 30) * 1000,
+    maxConcurrentBuilds: fileNumber('maxConcurrentBuilds', 0, true) ?? 10,
     notifier: notifierSettingsFrom(
       {
         stateDir: absState,
@@ -279,6 +281,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       imageFile: (location) => path.join(imagesDir, location),
       vpmuPrefilter: config.vpmuPrefilter,
       stopTimeoutMs: config.stopTimeoutMs,
+      maxConcurrentBuilds: config.maxConcurrentBuilds,
       publish: (event) => {
         publishEvent(publishDeps, event);
       },
@@ -465,6 +468,7 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'ramAllocationRatio',
     'diskAllocationRatio',
     'stopTimeoutSeconds',
+    'maxConcurrentBuilds',
     'notificationExchange',
   ]);
   for (const key of Object.keys(value)) {

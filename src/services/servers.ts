@@ -73,6 +73,11 @@ export interface ServerDeps {
   readonly vpmuPrefilter: boolean;
   /** How long a graceful shutdown may take before the guest is destroyed. */
   readonly stopTimeoutMs: number;
+  /**
+   * Builds running at once (Nova's max_concurrent_builds); later ones wait in BUILD, so a burst
+   * of creates cannot pile work on the hypervisor without bound. 0: no limit. @default 10
+   */
+  readonly maxConcurrentBuilds?: number;
   /** Sends a notification; must never throw (publishEvent() does not). */
   readonly publish: (event: Event) => void;
   readonly log: ServerLog;
@@ -102,9 +107,11 @@ const SHUTDOWN = 4;
 export class Servers {
   readonly #deps: ServerDeps;
   readonly #pending = new Map<string, Promise<unknown>>();
+  readonly #buildSlots: Slots;
 
   constructor(deps: ServerDeps) {
     this.#deps = deps;
+    this.#buildSlots = new Slots(deps.maxConcurrentBuilds ?? 10);
   }
 
   /** Resolves when no build or action is running (tests wait on it; shutdown too). */
@@ -587,6 +594,15 @@ export class Servers {
   }
 
   async #build(server: ServerRecord, context: ActionContext): Promise<void> {
+    const release = await this.#buildSlots.acquire();
+    try {
+      await this.#buildInSlot(server, context);
+    } finally {
+      release();
+    }
+  }
+
+  async #buildInSlot(server: ServerRecord, context: ActionContext): Promise<void> {
     this.#notify('create', 'start', server, context);
     let current = server;
     try {
@@ -1024,4 +1040,33 @@ export function snapshot(server: ServerRecord): InstanceSnapshot {
     image: toImageInput({ ...serverImageToImage(server.image), id: server.image.id }),
     pmu: pmuProvenance(server.pmu),
   };
+}
+
+/** A counting semaphore: at most `limit` holders at once (0: unlimited), first come first served. */
+class Slots {
+  readonly #limit: number;
+  #held = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** Resolves with a release function once a slot is free. */
+  async acquire(): Promise<() => void> {
+    if (this.#limit > 0 && this.#held >= this.#limit) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else {
+      this.#held++;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiting.shift();
+      // The slot passes straight to the next waiter, so #held stays the same.
+      if (next === undefined) this.#held--;
+      else next();
+    };
+  }
 }

@@ -81,6 +81,8 @@ export async function makeTestApi(
     hostVcpus?: number;
     hostTraits?: readonly string[];
     vpmuPrefilter?: boolean;
+    /** Builds at once. @default 10, as in the service */
+    maxConcurrentBuilds?: number;
   } = {},
 ): Promise<TestApi> {
   let now = START;
@@ -132,6 +134,9 @@ export async function makeTestApi(
     },
     vpmuPrefilter: options.vpmuPrefilter ?? false,
     stopTimeoutMs: 1000,
+    ...(options.maxConcurrentBuilds === undefined
+      ? {}
+      : { maxConcurrentBuilds: options.maxConcurrentBuilds }),
     publish: (event) => {
       publishEvent(
         { notifier, host: 'compute1', now: clock.now, newUuid: () => ids.newUuid() },

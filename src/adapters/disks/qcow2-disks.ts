@@ -4,11 +4,11 @@
  * size, once per image file. Failures name the file and the reason.
  */
 import { execFile } from 'node:child_process';
-import { access, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ComputeError } from '../../errors/index.js';
 import type { InstanceDisks } from '../../ports/instance-disks.js';
-import { encodeQcow2 } from './qcow2.js';
+import { encodeQcow2, writeQcow2 } from './qcow2.js';
 
 /** Options for the qcow2 disk adapter. */
 export interface Qcow2DisksOptions {
@@ -71,8 +71,7 @@ export class Qcow2Disks implements InstanceDisks {
     if (!encoded.ok) throw failure('create', file, encoded.reason);
     await mkdir(path.dirname(file), { recursive: true });
     try {
-      // 'wx': never overwrite, so an existing disk is refused without a separate check.
-      await writeFile(file, encoded.bytes, { flag: 'wx' });
+      await writeQcow2(file, encoded.image);
     } catch (error) {
       const reason =
         (error as NodeJS.ErrnoException).code === 'EEXIST'

@@ -7,6 +7,7 @@
  * layout is the one `qemu-img create -f qcow2` writes (64 KiB clusters, 16-bit refcounts); tests
  * hold it to `qemu-img check` and `qemu-img info`. Format: QEMU's docs/interop/qcow2.txt.
  */
+import { open } from 'node:fs/promises';
 
 const CLUSTER_BITS = 16;
 const CLUSTER_SIZE = 1 << CLUSTER_BITS;
@@ -28,10 +29,20 @@ export interface Qcow2Request {
   readonly backing?: { readonly file: string; readonly format: string } | undefined;
 }
 
-/** The whole file, or the reason it cannot be written. */
+/**
+ * An encoded image: the file's length and the few byte ranges that are not zero. Everything else,
+ * the L1 table included, reads as zeros, so the file can be written sparse from small buffers
+ * (a whole-file buffer per boot was ~200 KiB that glibc kept after it was freed).
+ */
+export interface Qcow2Image {
+  readonly length: number;
+  readonly chunks: readonly { readonly offset: number; readonly bytes: Buffer }[];
+}
+
+/** The image, or the reason it cannot be written. */
 export function encodeQcow2(
   request: Qcow2Request,
-): { ok: true; bytes: Buffer } | { ok: false; reason: string } {
+): { ok: true; image: Qcow2Image } | { ok: false; reason: string } {
   const size = Math.ceil(request.virtualSize / 512) * 512;
   if (!Number.isSafeInteger(size) || size <= 0) {
     return {
@@ -44,53 +55,76 @@ export function encodeQcow2(
     return { ok: false, reason: `${size} bytes is larger than qcow2 allows (about 2 PiB)` };
   }
   const l1Clusters = Math.ceil((l1Entries * 8) / CLUSTER_SIZE);
-  const bytes = Buffer.alloc(L1_TABLE_OFFSET + l1Entries * 8);
 
-  let end = HEADER_LENGTH;
-  let backingName: Buffer | undefined;
-  if (request.backing !== undefined) {
-    const format = Buffer.from(request.backing.format, 'utf8');
-    backingName = Buffer.from(request.backing.file, 'utf8');
-    if (backingName.length > MAX_BACKING_NAME_BYTES) {
-      return {
-        ok: false,
-        reason: `the backing file name is ${backingName.length} bytes; qcow2 allows ${MAX_BACKING_NAME_BYTES}`,
-      };
-    }
-    end = writeExtension(bytes, end, BACKING_FORMAT_EXTENSION, format);
+  const format = Buffer.from(request.backing?.format ?? '', 'utf8');
+  const backingName = Buffer.from(request.backing?.file ?? '', 'utf8');
+  if (backingName.length > MAX_BACKING_NAME_BYTES) {
+    return {
+      ok: false,
+      reason: `the backing file name is ${backingName.length} bytes; qcow2 allows ${MAX_BACKING_NAME_BYTES}`,
+    };
   }
-  end += 8; // the end-of-extensions marker: type 0, length 0
-  const backingOffset = backingName === undefined ? 0 : end;
-  if (backingName !== undefined) backingName.copy(bytes, end);
+  const extensionsLength = request.backing === undefined ? 0 : 8 + Math.ceil(format.length / 8) * 8;
+  const backingOffset = HEADER_LENGTH + extensionsLength + 8; // after the end-of-extensions marker
+  const header = Buffer.alloc(backingOffset + backingName.length);
+  if (request.backing !== undefined) {
+    writeExtension(header, HEADER_LENGTH, BACKING_FORMAT_EXTENSION, format);
+    backingName.copy(header, backingOffset);
+  }
+  // The end-of-extensions marker (type 0, length 0) is already zero.
 
-  bytes.write('QFI\xfb', 0, 'latin1');
-  bytes.writeUInt32BE(3, 4); // version
-  bytes.writeBigUInt64BE(BigInt(backingOffset), 8);
-  bytes.writeUInt32BE(backingName?.length ?? 0, 16);
-  bytes.writeUInt32BE(CLUSTER_BITS, 20);
-  bytes.writeBigUInt64BE(BigInt(size), 24);
+  header.write('QFI\xfb', 0, 'latin1');
+  header.writeUInt32BE(3, 4); // version
+  header.writeBigUInt64BE(BigInt(request.backing === undefined ? 0 : backingOffset), 8);
+  header.writeUInt32BE(backingName.length, 16);
+  header.writeUInt32BE(CLUSTER_BITS, 20);
+  header.writeBigUInt64BE(BigInt(size), 24);
   // 32: no encryption
-  bytes.writeUInt32BE(l1Entries, 36);
-  bytes.writeBigUInt64BE(BigInt(L1_TABLE_OFFSET), 40);
-  bytes.writeBigUInt64BE(BigInt(REFCOUNT_TABLE_OFFSET), 48);
-  bytes.writeUInt32BE(1, 56); // refcount table clusters
+  header.writeUInt32BE(l1Entries, 36);
+  header.writeBigUInt64BE(BigInt(L1_TABLE_OFFSET), 40);
+  header.writeBigUInt64BE(BigInt(REFCOUNT_TABLE_OFFSET), 48);
+  header.writeUInt32BE(1, 56); // refcount table clusters
   // 60..95: no snapshots; no incompatible, compatible or autoclear features
-  bytes.writeUInt32BE(4, 96); // refcount order: 16-bit refcounts
-  bytes.writeUInt32BE(HEADER_LENGTH, 100);
+  header.writeUInt32BE(4, 96); // refcount order: 16-bit refcounts
+  header.writeUInt32BE(HEADER_LENGTH, 100);
   // 104: compression type zlib (0), then padding to HEADER_LENGTH
 
-  bytes.writeBigUInt64BE(BigInt(REFCOUNT_BLOCK_OFFSET), REFCOUNT_TABLE_OFFSET);
+  const refcountTable = Buffer.alloc(8);
+  refcountTable.writeBigUInt64BE(BigInt(REFCOUNT_BLOCK_OFFSET));
   // Every cluster the image holds is used once: header, refcount table and block, L1 table.
-  for (let cluster = 0; cluster < 3 + l1Clusters; cluster++) {
-    bytes.writeUInt16BE(1, REFCOUNT_BLOCK_OFFSET + cluster * 2);
+  const usedClusters = 3 + l1Clusters;
+  const refcountBlock = Buffer.alloc(usedClusters * 2);
+  for (let cluster = 0; cluster < usedClusters; cluster++) {
+    refcountBlock.writeUInt16BE(1, cluster * 2);
   }
-  return { ok: true, bytes };
+  return {
+    ok: true,
+    image: {
+      length: L1_TABLE_OFFSET + l1Entries * 8,
+      chunks: [
+        { offset: 0, bytes: header },
+        { offset: REFCOUNT_TABLE_OFFSET, bytes: refcountTable },
+        { offset: REFCOUNT_BLOCK_OFFSET, bytes: refcountBlock },
+      ],
+    },
+  };
 }
 
-/** Writes one header extension (type, length, data padded to 8 bytes); returns where the next starts. */
-function writeExtension(bytes: Buffer, at: number, type: number, data: Buffer): number {
+/** Creates `file` (never overwriting one) holding `image`. */
+export async function writeQcow2(file: string, image: Qcow2Image): Promise<void> {
+  const handle = await open(file, 'wx');
+  try {
+    for (const { offset, bytes } of image.chunks)
+      await handle.write(bytes, 0, bytes.length, offset);
+    await handle.truncate(image.length);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes one header extension: type, length, data (padded to 8 bytes by the caller's layout). */
+function writeExtension(bytes: Buffer, at: number, type: number, data: Buffer): void {
   bytes.writeUInt32BE(type, at);
   bytes.writeUInt32BE(data.length, at + 4);
   data.copy(bytes, at + 8);
-  return at + 8 + Math.ceil(data.length / 8) * 8;
 }
