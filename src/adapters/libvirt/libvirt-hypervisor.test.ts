@@ -20,6 +20,29 @@ if (noBinding === false) {
   it('Hypervisor contract: libvirt test:///default', { skip: noBinding }, () => undefined);
 }
 
+describe('LibvirtHypervisor domain handles', { skip: noBinding }, () => {
+  it('sees a domain another client removed or redefined under the same UUID', async () => {
+    // Two adapters on test:///default share one in-process driver, like two clients of libvirtd.
+    const ours = new LibvirtHypervisor({ uri: 'test:///default' });
+    const theirs = new LibvirtHypervisor({ uri: 'test:///default' });
+    const uuid = 'c0ffee00-0000-4000-8000-00000000abcd';
+    try {
+      const ref = await ours.define(tinyDomainXml('test', { name: 'handles-a', uuid }));
+      assert.match(await ours.domainXml(ref), /<name>handles-a<\/name>/u);
+      await theirs.undefine(uuid);
+      await theirs.define(tinyDomainXml('test', { name: 'handles-b', uuid }));
+      assert.deepEqual(await ours.lookup(uuid), { name: 'handles-b', uuid });
+      assert.match(await ours.domainXml(uuid), /<name>handles-b<\/name>/u);
+      await theirs.undefine(uuid);
+      assert.equal((await rejection(ours.domainXml(ref))).code, 'hypervisor.not_found');
+      assert.equal(await ours.find(uuid), undefined);
+    } finally {
+      await theirs.undefine(uuid).catch(() => undefined);
+      await Promise.all([ours.close(), theirs.close()]);
+    }
+  });
+});
+
 /** A scripted native connection: each method does what the test says. */
 function scripted(overrides: Partial<NativeConnection>): NativeConnection {
   const unexpected = (name: string) => () => Promise.reject(new Error(`unexpected call ${name}`));

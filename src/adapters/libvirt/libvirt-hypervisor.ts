@@ -56,6 +56,9 @@ const NOT_FOUND = /\b(Domain not found|no domain with matching)\b/u;
 const CONNECTION_LOST =
   /(Broken pipe|client socket is closed|invalid connection pointer|Cannot recv data|Cannot write data|End of file while reading|Connection reset|Failed to connect socket|no connection driver available|not connected|failed to connect to the hypervisor)/iu;
 
+/** Domain handles kept per connection (see `handles`). */
+const MAX_HANDLES = 4096;
+
 /** A read can be retried on a new connection; a change cannot (it may have happened). */
 type CallKind = 'read' | 'change';
 
@@ -68,6 +71,12 @@ export class LibvirtHypervisor implements Hypervisor {
   private readonly connectionFactory: ConnectionFactory;
   private readonly runVirsh: VirshRunner;
   private connection: Promise<NativeConnection> | undefined;
+  /**
+   * Domain handles by UUID, per connection. A handle is only a (name, UUID) pair that the driver
+   * resolves again on every call, so looking one up before each call (half the libvirt calls of a
+   * boot) bought nothing. Bounded; a handle whose domain is gone is dropped when a call says so.
+   */
+  private readonly handles = new WeakMap<NativeConnection, Map<string, NativeDomain>>();
 
   constructor(options: LibvirtHypervisorOptions) {
     this.uri = options.uri;
@@ -95,7 +104,9 @@ export class LibvirtHypervisor implements Hypervisor {
     const name = /<name>([^<]*)<\/name>/u.exec(xml)?.[1];
     return this.call('define', name, 'change', async (conn) => {
       const domain = await conn.domainDefineXML(xml);
-      return refOf(conn, domain);
+      const ref = await refOf(conn, domain);
+      this.remember(conn, ref.uuid, domain);
+      return ref;
     });
   }
 
@@ -136,7 +147,11 @@ export class LibvirtHypervisor implements Hypervisor {
   }
 
   async undefine(domain: DomainKey): Promise<void> {
-    await this.onDomain('undefine', domain, 'change', (conn, d) => conn.domainUndefine(d));
+    await this.onDomain('undefine', domain, 'change', async (conn, d) => {
+      await conn.domainUndefine(d);
+      const uuid = await conn.domainGetUUIDString(d).catch(() => undefined);
+      if (uuid !== undefined) this.handles.get(conn)?.delete(uuid.toLowerCase());
+    });
   }
 
   async list(): Promise<readonly DomainListing[]> {
@@ -207,8 +222,15 @@ export class LibvirtHypervisor implements Hypervisor {
     });
   }
 
+  /** Looks a domain up afresh (never from `handles`: a lookup must see a rename or removal). */
   private async lookupAs(operation: string, domain: DomainKey): Promise<DomainRef> {
-    return this.onDomain(operation, domain, 'read', (conn, d) => refOf(conn, d));
+    const key = typeof domain === 'string' ? domain : domain.uuid;
+    return this.call(operation, describeKey(domain), 'read', async (conn) => {
+      if (!isUuid(key)) return refOf(conn, await conn.domainLookupByName(key));
+      const found = await conn.domainLookupByUUIDString(key);
+      this.remember(conn, key, found);
+      return { name: await conn.domainGetName(found), uuid: key.toLowerCase() };
+    });
   }
 
   /** Looks the domain up and runs `fn` on it, on one connection. */
@@ -219,12 +241,39 @@ export class LibvirtHypervisor implements Hypervisor {
     fn: (conn: NativeConnection, domain: NativeDomain) => Promise<T>,
   ): Promise<T> {
     const key = typeof domain === 'string' ? domain : domain.uuid;
+    const uuid = isUuid(key) ? key.toLowerCase() : undefined;
     return this.call(operation, describeKey(domain), kind, async (conn) => {
-      const found = isUuid(key)
-        ? await conn.domainLookupByUUIDString(key)
-        : await conn.domainLookupByName(key);
-      return fn(conn, found);
+      const cached = uuid === undefined ? undefined : this.handles.get(conn)?.get(uuid);
+      if (cached === undefined) {
+        const found =
+          uuid === undefined
+            ? await conn.domainLookupByName(key)
+            : await conn.domainLookupByUUIDString(uuid);
+        if (uuid !== undefined) this.remember(conn, uuid, found);
+        return fn(conn, found);
+      }
+      try {
+        return await fn(conn, cached);
+      } catch (error) {
+        // Undefined behind our back (virsh, another client): forget it, report as a lookup would.
+        if (uuid !== undefined && NOT_FOUND.test(messageOf(error)))
+          this.handles.get(conn)?.delete(uuid);
+        throw error;
+      }
     });
+  }
+
+  private remember(conn: NativeConnection, uuid: string, domain: NativeDomain): void {
+    let byUuid = this.handles.get(conn);
+    if (byUuid === undefined) {
+      byUuid = new Map();
+      this.handles.set(conn, byUuid);
+    }
+    if (byUuid.size >= MAX_HANDLES && !byUuid.has(uuid)) {
+      const oldest = byUuid.keys().next();
+      if (oldest.done !== true) byUuid.delete(oldest.value);
+    }
+    byUuid.set(uuid.toLowerCase(), domain);
   }
 
   /**
