@@ -17,6 +17,8 @@ export interface RunningService {
   readonly url: string;
   readonly pid: number;
   readonly token: string;
+  /** How many requests request() has sent so far. */
+  requests(): number;
   request(
     method: string,
     pathname: string,
@@ -62,7 +64,9 @@ export async function startService(extraArgs: readonly string[] = []): Promise<R
   );
   const url = await listeningUrl(child);
   const token = await login(url);
+  let sent = 0;
   const request = async (method: string, pathname: string, body?: unknown) => {
+    sent++;
     const response = await fetch(`${url}${pathname}`, {
       method,
       headers: {
@@ -82,6 +86,7 @@ export async function startService(extraArgs: readonly string[] = []): Promise<R
     url,
     pid: child.pid ?? 0,
     token,
+    requests: () => sent,
     request,
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
