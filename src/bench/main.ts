@@ -49,9 +49,9 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-/** The size overrides in force, written as they would be typed before the command. */
+/** The overrides in force (hypervisor, sizes), written as they would be typed before the command. */
 function overrides(): string {
-  return ['VPMU_BENCH_SERVERS', 'VPMU_BENCH_RECORDS']
+  return ['VPMU_BENCH_URI', 'VPMU_BENCH_SERVERS', 'VPMU_BENCH_RECORDS']
     .flatMap((name) =>
       process.env[name] === undefined ? [] : [`${name}=${process.env[name] ?? ''} `],
     )
