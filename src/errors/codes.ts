@@ -63,7 +63,7 @@ export const ERROR_CODES = {
   'disk.operation_failed': {
     status: 500,
     summary:
-      'An instance disk could not be created or removed (qemu-img failed, missing image file).',
+      'An instance disk could not be created or removed (missing or unreadable image file, file system refused).',
   },
   'request.invalid': {
     status: 400,
