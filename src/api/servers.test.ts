@@ -234,7 +234,8 @@ describe('servers API', () => {
   });
 
   it('stops, starts, reboots and deletes, refusing actions in the wrong state with 409', async () => {
-    const api = await makeTestApi();
+    const hypervisor = new FakeHypervisor();
+    const api = await makeTestApi({ hypervisor });
     const f = await flavor(api, 'small');
     const img = await image(api, 'plain');
     const { id } = await boot(api, f, img);
@@ -260,8 +261,11 @@ describe('servers API', () => {
     });
     assert.equal(readerDelete.status, 403);
     assert.match(message(readerDelete), /only the reader role/u);
+    const callsBefore = hypervisor.calls.length;
     const del = await api.request('DELETE', `/compute/v2.1/servers/${id}`, { as: 'member' });
     assert.equal(del.status, 204);
+    // As in Nova, delete powers off at once: no graceful shutdown first.
+    assert.deepEqual(hypervisor.calls.slice(callsBefore), ['destroy', 'undefine']);
     assert.equal(await api.hypervisor.find(id), undefined);
     assert.deepEqual(await api.store.listAllocations(), []);
     assert.ok(api.disks.removed.includes(`/instances/${id}`));
