@@ -44,7 +44,7 @@ export async function benchXml(): Promise<PartReport> {
   const vpmuRate = median(rates);
   const notes = [
     `${ROUNDS} rounds of ${SECONDS} s each on one core; medians of the rounds.`,
-    'Profile (node --cpu-prof, 2026-11-24): of ~10 µs per guest, design (validation, resolution, topology) is ~3 µs, building the element tree ~2.5 µs and printing it ~4 µs. Loops instead of per-element closures and a char scan before escaping made rendering ~5x faster; the rest of the gap to 25x is the tree itself, which DESIGN keeps for clarity and deterministic output.',
+    'Profile (node --cpu-prof, 2026-11-24): of ~12 µs per guest, design (validation, resolution, topology) is ~3 µs, building the element tree ~2.4 µs and printing it ~6.5 µs (string building and escaping, ~40% of all samples), GC ~11%. Loops instead of per-element closures and a char scan before escaping already made rendering ~5x faster. A writer that prints while it walks the GuestSpec, with no tree, would save the tree and part of the printing: ~7 µs per guest, about 17x Nova by this estimate, still short of 25x; the rest would have to come from design. We keep the declarative tree for now (it reads like the XML it makes).',
   ];
   const figures: Record<string, number | string> = {
     'vpmu guests/s per core': vpmuRate,
