@@ -353,6 +353,25 @@ describe('servers API', () => {
     assert.ok(types.includes('instance.resize.start') && types.includes('instance.resize.end'));
   });
 
+  it('refuses a resize its host has no room for with 400, and changes nothing', async () => {
+    const api = await makeTestApi({ hostVcpus: 2 });
+    const small = await flavor(api, 'small', {}, { vcpus: 1 });
+    const big = await flavor(api, 'big', {}, { vcpus: 2 });
+    const img = await image(api, 'plain');
+    const { id } = await boot(api, small, img);
+    await api.servers.idle();
+    const before = await api.store.getServer(id);
+    const refused = await action(api, id, { resize: { flavorRef: big } });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.headers.get('X-Compute-Error-Code'), 'server.no_room_to_resize');
+    assert.match(
+      message(refused),
+      /^No valid host was found\. Host compute1 has no room for flavor 'big'/u,
+    );
+    assert.deepEqual(await api.store.getServer(id), before);
+    assert.equal((await api.store.listAllocations()).length, 1);
+  });
+
   it('shows flavor details from microversion 2.47 on', async () => {
     const api = await makeTestApi();
     const f = await flavor(api, 'vran', { 'hw:pmu': 'false' });

@@ -171,6 +171,11 @@ export const ERROR_CODES = {
     status: 404,
     summary: 'No compute host (hypervisor) with this id or name.',
   },
+  'server.no_room_to_resize': {
+    status: 400,
+    summary:
+      "The server's host has no room for the new flavor next to the current one (a resize stays on its host); nothing changed.",
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

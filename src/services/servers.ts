@@ -372,8 +372,9 @@ export class Servers {
             resources: resourcesOf(flavorRecord),
           }))
         ) {
+          // A refusal, not a failure of the service: Nova's synchronous NoValidHost is a 400 too.
           throw new ComputeError(
-            'scheduler.no_valid_host',
+            'server.no_room_to_resize',
             `No valid host was found. Host ${host} has no room for flavor '${flavorRecord.name}' next to server ${server.id}'s current flavor '${server.flavor.name}'.`,
           );
         }
