@@ -264,16 +264,17 @@ export class LibvirtHypervisor implements Hypervisor {
   }
 
   private remember(conn: NativeConnection, uuid: string, domain: NativeDomain): void {
+    const id = uuid.toLowerCase();
     let byUuid = this.handles.get(conn);
     if (byUuid === undefined) {
       byUuid = new Map();
       this.handles.set(conn, byUuid);
     }
-    if (byUuid.size >= MAX_HANDLES && !byUuid.has(uuid)) {
+    if (byUuid.size >= MAX_HANDLES && !byUuid.has(id)) {
       const oldest = byUuid.keys().next();
       if (oldest.done !== true) byUuid.delete(oldest.value);
     }
-    byUuid.set(uuid.toLowerCase(), domain);
+    byUuid.set(id, domain);
   }
 
   /**
