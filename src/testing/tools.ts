@@ -13,7 +13,24 @@ export function requireTool(
 ): false | string {
   const probe = spawnSync(command, [...args], { encoding: 'utf8' });
   if (probe.error === undefined) return false;
-  const reason = `${command} is not available (${installHint})`;
+  return skipOrThrow(`${command} is not available (${installHint})`);
+}
+
+/**
+ * The value of environment variable `name` (set by .ci/run once it has started what the test
+ * needs), or a skip reason (locally) or a thrown error (in CI). `hint` says how to set it.
+ */
+export function requireEnv(
+  name: string,
+  hint: string,
+): { value: string; skip: false } | { value: undefined; skip: string } {
+  const value = process.env[name];
+  if (value !== undefined && value !== '') return { value, skip: false };
+  return { value: undefined, skip: skipOrThrow(`${name} is not set (${hint})`) };
+}
+
+/** Returns `reason` to skip with locally; in CI (CI=true) throws, because nothing may skip there. */
+export function skipOrThrow(reason: string): string {
   if (process.env.CI === 'true') throw new Error(`CI must not skip: ${reason}`);
   return reason;
 }
