@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -106,6 +106,14 @@ describe('encodeQcow2, held to qemu-img', { skip }, () => {
     const compared = spawnSync('qemu-img', ['compare', overlay, raw], { encoding: 'utf8' });
     assert.equal(compared.status, 1); // 1: the images differ
     assert.match(compared.stdout, /Content mismatch at offset 1048576/u);
+  });
+
+  it('leaves no file behind when a write fails', async () => {
+    const file = path.join(scratch, 'failed.qcow2');
+    // 4 PiB is past what the file system takes (ext4: 16 TiB), so the write fails after the create.
+    const image = { length: 8, chunks: [{ offset: 2 ** 52, bytes: Buffer.alloc(8) }] };
+    await assert.rejects(writeQcow2(file, image));
+    assert.equal(existsSync(file), false);
   });
 
   it('refuses what qcow2 cannot hold, saying why', () => {

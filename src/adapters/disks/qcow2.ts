@@ -7,7 +7,7 @@
  * layout is the one `qemu-img create -f qcow2` writes (64 KiB clusters, 16-bit refcounts); tests
  * hold it to `qemu-img check` and `qemu-img info`. Format: QEMU's docs/interop/qcow2.txt.
  */
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 
 const CLUSTER_BITS = 16;
 const CLUSTER_SIZE = 1 << CLUSTER_BITS;
@@ -110,16 +110,19 @@ export function encodeQcow2(
   };
 }
 
-/** Creates `file` (never overwriting one) holding `image`. */
+/** Creates `file` (never overwriting one) holding `image`; a failed write leaves no file behind. */
 export async function writeQcow2(file: string, image: Qcow2Image): Promise<void> {
   const handle = await open(file, 'wx');
   try {
     for (const { offset, bytes } of image.chunks)
       await handle.write(bytes, 0, bytes.length, offset);
     await handle.truncate(image.length);
-  } finally {
-    await handle.close();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await rm(file, { force: true });
+    throw error;
   }
+  await handle.close();
 }
 
 /** Writes one header extension: type, length, data (padded to 8 bytes by the caller's layout). */
