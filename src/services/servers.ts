@@ -7,7 +7,7 @@
  * domain or disk behind. Actions on one server run one at a time.
  */
 import { orThrow, type Flavor, type HostSettings, type Image } from '../domain/index.js';
-import { ComputeError } from '../errors/index.js';
+import { ComputeError, HypervisorError } from '../errors/index.js';
 import {
   computeExceptionEvent,
   instanceEvent,
@@ -722,14 +722,19 @@ export class Servers {
     server: ServerRecord,
     options: { graceful: boolean },
   ): Promise<void> {
-    const ref = await driver.hypervisor.find(server.id);
-    if (ref !== undefined) {
+    // The state doubles as the existence check: one libvirt call where a lookup took two.
+    const state = await driver.hypervisor.state(server.id).catch((error: unknown) => {
+      if (error instanceof HypervisorError && error.code === 'hypervisor.not_found')
+        return undefined;
+      throw error;
+    });
+    if (state !== undefined) {
       if (options.graceful) {
-        await driver.hypervisor.stop(ref, { timeoutMs: this.#deps.stopTimeoutMs });
-      } else if ((await driver.hypervisor.state(ref)) !== 'shutoff') {
-        await driver.hypervisor.destroy(ref);
+        await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
+      } else if (state !== 'shutoff') {
+        await driver.hypervisor.destroy(server.id);
       }
-      await driver.hypervisor.undefine(ref);
+      await driver.hypervisor.undefine(server.id);
     }
     await driver.disks.remove(`${driver.settings.instanceDir.replace(/\/+$/u, '')}/${server.id}`);
   }

@@ -14,6 +14,7 @@ describe('parseDomainXml()', () => {
     { name: 'no pmu element',                        xml: domain('<features><acpi/></features>'),                   pmu: undefined },
     { name: 'no features at all',                    xml: domain(''),                                              pmu: undefined },
     { name: 'an empty features element',             xml: domain('<features/>'),                                   pmu: undefined },
+    { name: 'a pmu element outside <features>',      xml: domain('<devices><pmu state="on"/></devices>'),          pmu: undefined },
   ];
   for (const c of CASES) {
     it(c.name, () => {
@@ -30,7 +31,11 @@ describe('parseDomainXml()', () => {
 
   // prettier-ignore
   const BAD: readonly { name: string; xml: string; message: RegExp }[] = [
-    { name: 'malformed XML',          xml: '<domain><name>x</domain>',                        message: /^Cannot read domain XML: Expected closing tag/u },
+    { name: 'malformed XML',          xml: '<domain><name>x</domain>',                        message: /^Cannot read domain XML: 1:24: unexpected close tag/u },
+    { name: 'a truncated document',   xml: domain('<features>').slice(0, 60),                 message: /^Cannot read domain XML: .*unclosed tag/u },
+    { name: 'two roots',              xml: `${domain('')}<domain/>`,                         message: /only one root/u },
+    { name: 'two names',              xml: domain('<name>g2</name>'),                         message: /<name> appears more than once/u },
+    { name: 'two pmu elements',       xml: domain('<features><pmu state="on"/><pmu state="off"/></features>'), message: /<pmu> appears more than once/u },
     { name: 'not a domain',           xml: '<network><name>x</name></network>',               message: /root element is not <domain>/u },
     { name: 'no uuid',                xml: '<domain><name>x</name></domain>',                  message: /<uuid> is missing/u },
     { name: 'a pmu state libvirt refuses', xml: domain('<features><pmu state="maybe"/></features>'), message: /<pmu state="maybe"> is not on or off/u },

@@ -147,9 +147,10 @@ export class LibvirtHypervisor implements Hypervisor {
   }
 
   async undefine(domain: DomainKey): Promise<void> {
+    const key = typeof domain === 'string' ? domain : domain.uuid;
     await this.onDomain('undefine', domain, 'change', async (conn, d) => {
       await conn.domainUndefine(d);
-      const uuid = await conn.domainGetUUIDString(d).catch(() => undefined);
+      const uuid = isUuid(key) ? key : await conn.domainGetUUIDString(d).catch(() => undefined);
       if (uuid !== undefined) this.handles.get(conn)?.delete(uuid.toLowerCase());
     });
   }

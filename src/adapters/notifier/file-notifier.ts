@@ -1,9 +1,10 @@
 /**
  * The embedded default notifier: one JSON line per notification, the exact envelope that would go
  * on the wire, appended to a file in the state directory (`notifications.jsonl`). Writes are
- * batched and serialized in the background, so `publish()` never waits for the disk.
+ * batched and serialized in the background, so `publish()` never waits for the disk. The file
+ * stays open (one write per batch instead of open, write, close); rotate it by copy-and-truncate.
  */
-import { appendFile, mkdir } from 'node:fs/promises';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Notification } from '../../domain/index.js';
 import type { Notifier, NotifierLog, NotifierStats } from '../../ports/notifier.js';
@@ -29,7 +30,7 @@ export class FileNotifier implements Notifier {
   #published = 0;
   #dropped = 0;
   #closed = false;
-  #dirReady = false;
+  #file: FileHandle | undefined;
 
   constructor(options: FileNotifierOptions) {
     this.#options = options;
@@ -74,6 +75,7 @@ export class FileNotifier implements Notifier {
     this.#closed = true;
     await this.flush(timeoutMs);
     for (const n of this.#pending.splice(0)) this.#drop(n, 'not written before close');
+    await this.#closeFile();
   }
 
   async #drain(): Promise<void> {
@@ -81,15 +83,17 @@ export class FileNotifier implements Notifier {
       while (this.#pending.length > 0) {
         const batch = this.#pending.slice(0, 500);
         try {
-          if (!this.#dirReady) {
+          if (this.#file === undefined) {
             await mkdir(path.dirname(this.#options.file), { recursive: true });
-            this.#dirReady = true;
+            this.#file = await open(this.#options.file, 'a');
           }
-          await appendFile(this.#options.file, batch.map((n) => `${n.body}\n`).join(''));
+          await this.#file.write(batch.map((n) => `${n.body}\n`).join(''));
           this.#pending.splice(0, batch.length);
           this.#published += batch.length;
         } catch (error) {
-          // NOTE: a failing disk must not fail requests: the batch is dropped, counted and logged.
+          // NOTE: a failing disk must not fail requests: the batch is dropped, counted and logged,
+          // and the file is opened afresh for the next batch.
+          await this.#closeFile();
           this.#pending.splice(0, batch.length);
           for (const n of batch) this.#drop(n, `write failed: ${String(error)}`);
         }
@@ -97,6 +101,12 @@ export class FileNotifier implements Notifier {
     } finally {
       this.#writing = undefined;
     }
+  }
+
+  async #closeFile(): Promise<void> {
+    const file = this.#file;
+    this.#file = undefined;
+    await file?.close().catch(() => undefined);
   }
 
   #drop(n: Notification, reason: string): void {
