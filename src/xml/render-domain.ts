@@ -13,152 +13,174 @@ import type {
   GuestSpec,
   NetworkAttachment,
 } from '../domain/index.js';
-import { stringify } from './stringify.js';
-import { el, type XmlElement } from './tree.js';
+import { attr, XmlWriter } from './writer.js';
 
 /** Namespace of our `<metadata>` element; the prefix is `vpmu`. */
 export const METADATA_NAMESPACE = 'urn:x-vpmu:instance:1';
+const METADATA_XMLNS = attr('xmlns:vpmu', METADATA_NAMESPACE);
 
-/** Renders a GuestSpec as an XML tree. */
-export function renderDomain(spec: GuestSpec): XmlElement {
-  return el(
-    'domain',
-    { type: spec.virtType },
-    el('name', {}, spec.name),
-    el('uuid', {}, spec.uuid),
-    el('metadata', {}, renderMetadata(spec.metadata)),
-    el('memory', { unit: 'MiB' }, String(spec.memoryMiB)),
-    el('vcpu', {}, String(spec.vcpus)),
-    renderOs(spec.os),
-    renderFeatures(spec.features),
-    spec.cpu && renderCpu(spec.cpu),
-    spec.clock && renderClock(spec.clock),
-    el('on_poweroff', {}, 'destroy'),
-    el('on_reboot', {}, 'restart'),
-    el('on_crash', {}, 'destroy'),
-    renderDevices(spec.devices),
-  );
-}
-
-/** Renders a GuestSpec as libvirt domain XML text. */
+/**
+ * Renders a GuestSpec as libvirt domain XML text. Fixed attributes are written as the literal
+ * text they print as; values from the spec go through attr(), which escapes them.
+ */
 export function renderDomainXml(spec: GuestSpec): string {
-  return stringify(renderDomain(spec));
+  const w = new XmlWriter();
+  w.start('domain', attr('type', spec.virtType));
+  w.leaf('name', '', spec.name);
+  w.leaf('uuid', '', spec.uuid);
+  w.start('metadata');
+  writeMetadata(w, spec.metadata);
+  w.end();
+  w.leaf('memory', ' unit="MiB"', String(spec.memoryMiB));
+  w.leaf('vcpu', '', String(spec.vcpus));
+  writeOs(w, spec.os);
+  writeFeatures(w, spec.features);
+  if (spec.cpu) writeCpu(w, spec.cpu);
+  if (spec.clock) writeClock(w, spec.clock);
+  w.leaf('on_poweroff', '', 'destroy');
+  w.leaf('on_reboot', '', 'restart');
+  w.leaf('on_crash', '', 'destroy');
+  writeDevices(w, spec.devices);
+  w.end();
+  return w.done();
 }
 
-function renderMetadata(metadata: GuestMetadata): XmlElement {
+function writeMetadata(w: XmlWriter, metadata: GuestMetadata): void {
   const { flavor, image, owner } = metadata;
-  return el(
-    'vpmu:instance',
-    { 'xmlns:vpmu': METADATA_NAMESPACE },
-    el(
-      'vpmu:flavor',
-      { id: flavor.id, name: flavor.name },
-      ...flavor.extraSpecs.map(([key, value]) => el('vpmu:extra_spec', { key }, value)),
-    ),
-    el('vpmu:image', { id: image.id, name: image.name }),
-    owner && el('vpmu:owner', { project: owner.projectId, user: owner.userId }),
-  );
+  w.start('vpmu:instance', METADATA_XMLNS);
+  w.start('vpmu:flavor', attr('id', flavor.id) + attr('name', flavor.name));
+  for (const [key, value] of flavor.extraSpecs) w.leaf('vpmu:extra_spec', attr('key', key), value);
+  w.end();
+  w.leaf('vpmu:image', attr('id', image.id) + attr('name', image.name));
+  if (owner) w.leaf('vpmu:owner', attr('project', owner.projectId) + attr('user', owner.userId));
+  w.end();
 }
 
-function renderOs(os: GuestOs): XmlElement {
+function writeOs(w: XmlWriter, os: GuestOs): void {
+  w.start('os');
   if (os.kind === 'exe') {
-    return el('os', {}, el('type', { arch: os.arch }, 'exe'), el('init', {}, os.init));
+    w.leaf('type', attr('arch', os.arch), 'exe');
+    w.leaf('init', '', os.init);
+  } else {
+    w.leaf('type', attr('arch', os.arch) + attr('machine', os.machine), 'hvm');
+    w.leaf('boot', attr('dev', os.bootDevice));
   }
-  return el(
-    'os',
-    {},
-    el('type', { arch: os.arch, machine: os.machine }, 'hvm'),
-    el('boot', { dev: os.bootDevice }),
-  );
+  w.end();
 }
 
-function renderFeatures(features: GuestFeatures): XmlElement | undefined {
+function writeFeatures(w: XmlWriter, features: GuestFeatures): void {
   const { hyperv } = features;
-  const children = [
-    features.acpi && el('acpi'),
-    features.apic && el('apic'),
-    hyperv &&
-      el(
-        'hyperv',
-        { mode: 'custom' },
-        hyperv.relaxed && el('relaxed', { state: 'on' }),
-        hyperv.vapic && el('vapic', { state: 'on' }),
-        hyperv.spinlockRetries !== undefined &&
-          el('spinlocks', { state: 'on', retries: hyperv.spinlockRetries }),
-      ),
-    features.vmcoreinfo && el('vmcoreinfo', { state: 'on' }),
-    features.kvmHidden && el('kvm', {}, el('hidden', { state: 'on' })),
-    features.pmu !== undefined && el('pmu', { state: features.pmu ? 'on' : 'off' }),
-  ];
-  return children.some(Boolean) ? el('features', {}, ...children) : undefined;
+  const any =
+    features.acpi ||
+    features.apic ||
+    hyperv !== undefined ||
+    features.vmcoreinfo ||
+    features.kvmHidden ||
+    features.pmu !== undefined;
+  if (!any) return;
+  w.start('features');
+  if (features.acpi) w.leaf('acpi');
+  if (features.apic) w.leaf('apic');
+  if (hyperv) {
+    w.start('hyperv', ' mode="custom"');
+    if (hyperv.relaxed) w.leaf('relaxed', ' state="on"');
+    if (hyperv.vapic) w.leaf('vapic', ' state="on"');
+    if (hyperv.spinlockRetries !== undefined)
+      w.leaf('spinlocks', ' state="on"' + attr('retries', hyperv.spinlockRetries));
+    w.end();
+  }
+  if (features.vmcoreinfo) w.leaf('vmcoreinfo', ' state="on"');
+  if (features.kvmHidden) {
+    w.start('kvm');
+    w.leaf('hidden', ' state="on"');
+    w.end();
+  }
+  if (features.pmu !== undefined) w.leaf('pmu', features.pmu ? ' state="on"' : ' state="off"');
+  w.end();
 }
 
-function renderCpu(cpu: GuestCpu): XmlElement {
+function writeCpu(w: XmlWriter, cpu: GuestCpu): void {
   const { sockets, cores, threads } = cpu.topology;
-  return el(
+  w.start(
     'cpu',
-    { mode: cpu.mode, match: cpu.mode === 'custom' ? 'exact' : undefined },
-    cpu.model !== undefined && el('model', { fallback: 'forbid' }, cpu.model),
-    el('topology', { sockets, dies: 1, cores, threads }),
+    attr('mode', cpu.mode) + attr('match', cpu.mode === 'custom' ? 'exact' : undefined),
   );
+  if (cpu.model !== undefined) w.leaf('model', ' fallback="forbid"', cpu.model);
+  w.leaf(
+    'topology',
+    attr('sockets', sockets) + ' dies="1"' + attr('cores', cores) + attr('threads', threads),
+  );
+  w.end();
 }
 
-function renderClock(clock: GuestClock): XmlElement {
-  return el(
-    'clock',
-    { offset: clock.offset },
-    ...clock.timers.map((timer) =>
-      el('timer', {
-        name: timer.name,
-        tickpolicy: timer.tickPolicy,
-        present: timer.present === undefined ? undefined : timer.present ? 'yes' : 'no',
-      }),
-    ),
-  );
+function writeClock(w: XmlWriter, clock: GuestClock): void {
+  w.start('clock', attr('offset', clock.offset));
+  for (const timer of clock.timers) {
+    const present = timer.present === undefined ? undefined : timer.present ? 'yes' : 'no';
+    w.leaf(
+      'timer',
+      attr('name', timer.name) + attr('tickpolicy', timer.tickPolicy) + attr('present', present),
+    );
+  }
+  w.end();
 }
 
-function renderDevices(devices: GuestDevices): XmlElement {
+function writeDevices(w: XmlWriter, devices: GuestDevices): void {
   const { rootDisk, rootFilesystem } = devices;
-  return el(
-    'devices',
-    {},
-    rootDisk?.bus === 'scsi' && el('controller', { type: 'scsi', index: 0, model: 'virtio-scsi' }),
-    rootDisk &&
-      el(
-        'disk',
-        { type: 'file', device: 'disk' },
-        el('driver', { name: 'qemu', type: rootDisk.format }),
-        el('source', { file: rootDisk.path }),
-        el('target', { dev: rootDisk.targetDev, bus: rootDisk.bus }),
-      ),
-    rootFilesystem &&
-      el(
-        'filesystem',
-        { type: 'mount' },
-        el('source', { dir: rootFilesystem.sourceDir }),
-        el('target', { dir: '/' }),
-      ),
-    renderInterface(devices.interface.attachment, devices.interface.model),
-    devices.serialConsole && rootDisk && el('serial', { type: 'pty' }, el('target', { port: 0 })),
-    devices.serialConsole &&
-      el('console', { type: 'pty' }, el('target', { type: rootDisk ? 'serial' : 'lxc', port: 0 })),
-    devices.video !== undefined && el('video', {}, el('model', { type: devices.video })),
-    devices.memballoon &&
-      el('memballoon', { model: devices.memballoon }, el('stats', { period: 10 })),
-    devices.rng &&
-      el('rng', { model: devices.rng }, el('backend', { model: 'random' }, '/dev/urandom')),
-  );
+  w.start('devices');
+  if (rootDisk?.bus === 'scsi') {
+    w.leaf('controller', ' type="scsi" index="0" model="virtio-scsi"');
+  }
+  if (rootDisk) {
+    w.start('disk', ' type="file" device="disk"');
+    w.leaf('driver', ' name="qemu"' + attr('type', rootDisk.format));
+    w.leaf('source', attr('file', rootDisk.path));
+    w.leaf('target', attr('dev', rootDisk.targetDev) + attr('bus', rootDisk.bus));
+    w.end();
+  }
+  if (rootFilesystem) {
+    w.start('filesystem', ' type="mount"');
+    w.leaf('source', attr('dir', rootFilesystem.sourceDir));
+    w.leaf('target', ' dir="/"');
+    w.end();
+  }
+  writeInterface(w, devices.interface.attachment, devices.interface.model);
+  if (devices.serialConsole && rootDisk) {
+    w.start('serial', ' type="pty"');
+    w.leaf('target', ' port="0"');
+    w.end();
+  }
+  if (devices.serialConsole) {
+    w.start('console', ' type="pty"');
+    w.leaf('target', attr('type', rootDisk ? 'serial' : 'lxc') + ' port="0"');
+    w.end();
+  }
+  if (devices.video !== undefined) {
+    w.start('video');
+    w.leaf('model', attr('type', devices.video));
+    w.end();
+  }
+  if (devices.memballoon) {
+    w.start('memballoon', attr('model', devices.memballoon));
+    w.leaf('stats', ' period="10"');
+    w.end();
+  }
+  if (devices.rng) {
+    w.start('rng', attr('model', devices.rng));
+    w.leaf('backend', ' model="random"', '/dev/urandom');
+    w.end();
+  }
+  w.end();
 }
 
-function renderInterface(
+function writeInterface(
+  w: XmlWriter,
   attachment: NetworkAttachment,
   model: string | undefined,
-): XmlElement | undefined {
-  if (attachment.type === 'none') return undefined;
-  return el(
-    'interface',
-    { type: attachment.type },
-    attachment.type === 'network' && el('source', { network: attachment.name }),
-    model !== undefined && el('model', { type: model }),
-  );
+): void {
+  if (attachment.type === 'none') return;
+  w.start('interface', attr('type', attachment.type));
+  if (attachment.type === 'network') w.leaf('source', attr('network', attachment.name));
+  if (model !== undefined) w.leaf('model', attr('type', model));
+  w.end();
 }
