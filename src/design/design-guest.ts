@@ -175,23 +175,25 @@ function checkIdentity(input: DesignInput): Issue[] {
   return issues;
 }
 
+/** The flavor's sizes a guest needs: the API field, the Flavor property and the least allowed. */
+const FLAVOR_SIZES = [
+  ['vcpus', 'vcpus', 1],
+  ['ram', 'memoryMiB', 1],
+  ['disk', 'diskGiB', 0],
+] as const;
+
 function checkFlavorSize(flavor: Flavor): Issue[] {
-  const sizes = [
-    ['vcpus', flavor.vcpus, 1],
-    ['ram', flavor.memoryMiB, 1],
-    ['disk', flavor.diskGiB, 0],
-  ] as const;
-  return sizes.flatMap(([field, value, min]) =>
-    Number.isInteger(value) && value >= min
-      ? []
-      : [
-          {
-            code: 'input.invalid' as const,
-            path: ['flavor', field],
-            message: `Cannot size a guest from flavor '${flavor.name}': ${field} is ${value}, expected a whole number of at least ${min}`,
-          },
-        ],
-  );
+  const issues: Issue[] = [];
+  for (const [field, property, min] of FLAVOR_SIZES) {
+    const value = flavor[property];
+    if (Number.isInteger(value) && value >= min) continue;
+    issues.push({
+      code: 'input.invalid',
+      path: ['flavor', field],
+      message: `Cannot size a guest from flavor '${flavor.name}': ${field} is ${value}, expected a whole number of at least ${min}`,
+    });
+  }
+  return issues;
 }
 
 /** Combinations that are valid one by one but that this host or machine cannot build. */

@@ -9,7 +9,13 @@ import {
 } from '../domain/index.js';
 import type { Issue } from '../errors/index.js';
 import { HW_CPU_CORES, HW_CPU_SOCKETS, HW_CPU_THREADS, type SpecEntry } from './registry.js';
-import { flavorSite, imageSite, parseSettingValue, type SettingValue } from './validate.js';
+import {
+  flavorSite,
+  imageSite,
+  parseSettingValue,
+  type SettingValue,
+  type ValueSite,
+} from './validate.js';
 
 /** One side's value of a setting: the key it was found under, its raw text and parsed value. */
 export interface SideValue {
@@ -34,21 +40,30 @@ export interface Resolved {
   readonly source: Source;
 }
 
+/** Shared by every read of an unset setting; never mutated (Result is read-only). */
+const NEITHER_SIDE: Result<SettingSides> = ok({ flavor: undefined, image: undefined });
+
 /**
  * Reads and parses a setting from the flavor (the first of its keys that is present) and from the
  * image. An unparsable value on either side is an issue; both sides are checked.
  */
 export function readSetting(spec: SpecEntry, flavor: Flavor, image: Image): Result<SettingSides> {
-  const issues: Issue[] = [];
   const flavorKey = spec.flavorKeys.find((key) => flavor.extraSpecs[key] !== undefined);
   const imageKey = spec.imageKey;
+  // Most settings are unset on most guests, and a guest's design reads a dozen of them.
+  if (
+    flavorKey === undefined &&
+    (imageKey === undefined || image.properties[imageKey] === undefined)
+  )
+    return NEITHER_SIDE;
+  const issues: Issue[] = [];
   const readSide = (
     key: string | undefined,
     raw: string | number | boolean | undefined,
-    site: (key: string) => Parameters<typeof parseSettingValue>[2],
+    site: (key: string) => ValueSite,
   ): SideValue | undefined => {
     if (key === undefined || raw === undefined) return undefined;
-    const parsed = parseSettingValue(spec, raw, site(key));
+    const parsed = parseSettingValue(spec, raw, () => site(key));
     if (!parsed.ok) {
       issues.push(parsed.issue);
       return undefined;

@@ -41,17 +41,21 @@ export function imageSite(image: Image, key: string): ValueSite {
 export function parseSettingValue(
   spec: SpecEntry,
   raw: PropertyValue,
-  site: ValueSite,
+  site: () => ValueSite,
 ): { ok: true; value: SettingValue } | { ok: false; issue: Issue } {
   const text = String(raw);
-  const invalid = (novaSentence: string, allowed: string) => ({
-    ok: false as const,
-    issue: {
-      code: 'spec.invalid_value' as const,
-      path: site.path,
-      message: `Validation failed; ${novaSentence} The ${site.label} accepts ${allowed}.`,
-    },
-  });
+  // The site (and its message text) is built only for a refused value: valid ones are the rule.
+  const invalid = (novaSentence: string, allowed: string) => {
+    const { path, label } = site();
+    return {
+      ok: false as const,
+      issue: {
+        code: 'spec.invalid_value' as const,
+        path,
+        message: `Validation failed; ${novaSentence} The ${label} accepts ${allowed}.`,
+      },
+    };
+  };
   switch (spec.value.kind) {
     case 'boolean': {
       const value = parseBoolean(raw);
@@ -93,7 +97,7 @@ export function validateFlavorExtraSpecs(flavor: Flavor): Issue[] {
   for (const [key, raw] of Object.entries(flavor.extraSpecs).sort(byKey)) {
     const spec = findFlavorSpec(key);
     if (spec !== undefined) {
-      const parsed = parseSettingValue(spec, raw, flavorSite(flavor, key));
+      const parsed = parseSettingValue(spec, raw, () => flavorSite(flavor, key));
       if (!parsed.ok) issues.push(parsed.issue);
       continue;
     }
@@ -114,7 +118,7 @@ export function validateImageProperties(image: Image): Issue[] {
   for (const [key, raw] of Object.entries(image.properties).sort(byKey)) {
     const spec = findImageSpec(key);
     if (spec === undefined) continue;
-    const parsed = parseSettingValue(spec, raw, imageSite(image, key));
+    const parsed = parseSettingValue(spec, raw, () => imageSite(image, key));
     if (!parsed.ok) issues.push(parsed.issue);
   }
   return issues;
