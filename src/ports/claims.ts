@@ -1,5 +1,10 @@
 /** The capacity rule every Store adapter applies inside its atomic claim. */
-import type { AllocationRecord, ClaimResourceClass, ComputeHostRecord } from './store.js';
+import type {
+  AllocationRecord,
+  ClaimResourceClass,
+  ComputeHostRecord,
+  HostUsage,
+} from './store.js';
 
 /** The resource classes a claim checks. */
 export const CLAIM_RESOURCE_CLASSES: readonly ClaimResourceClass[] = [
@@ -18,16 +23,15 @@ export function usedOnHost(held: readonly AllocationRecord[]): Record<ClaimResou
 }
 
 /**
- * Whether `requested` still fits on an enabled host next to what `held` holds: for every class,
+ * Whether `requested` still fits on an enabled host next to what is `used` there: for every class,
  * (total - reserved) x allocation ratio - used >= requested (Placement's capacity rule).
  */
 export function fitsOnHost(
   host: ComputeHostRecord,
-  held: readonly AllocationRecord[],
+  used: HostUsage,
   requested: Readonly<Record<ClaimResourceClass, number>>,
 ): boolean {
   if (!host.enabled) return false;
-  const used = usedOnHost(held);
   return CLAIM_RESOURCE_CLASSES.every((rc) => {
     const { total, reserved, allocationRatio } = host.inventory[rc];
     return (total - reserved) * allocationRatio - used[rc] >= requested[rc];

@@ -432,6 +432,44 @@ export function storeContract(
       await store.close();
     });
 
+    it("keeps each host's usage equal to the sum of its allocations", async () => {
+      const store = await make();
+      await store.putComputeHost(aComputeHost({}, 16));
+      await store.putComputeHost(aComputeHost({ name: 'host2' }, 16));
+      const sized = (vcpu: number) => ({ VCPU: vcpu, MEMORY_MB: 512 * vcpu, DISK_GB: vcpu });
+      assert.deepEqual(await store.usageByHost(), new Map());
+      await store.claim({ consumerId: 'a', host: 'host1', resources: sized(1) });
+      await store.claim({ consumerId: 'b', host: 'host1', resources: sized(4) });
+      await store.claim({ consumerId: 'c', host: 'host2', resources: sized(2) });
+      assert.equal(
+        await store.claim({ consumerId: 'd', host: 'host1', resources: sized(12) }),
+        false,
+      );
+      await store.releaseClaim('a');
+      await store.releaseClaim('a');
+      await store.releaseClaim('c');
+      const sums = new Map<string, Record<string, number>>();
+      for (const { host, resources } of await store.listAllocations()) {
+        const sum = sums.get(host) ?? { VCPU: 0, MEMORY_MB: 0, DISK_GB: 0 };
+        for (const [rc, n] of Object.entries(resources)) sum[rc] = (sum[rc] ?? 0) + n;
+        sums.set(host, sum);
+      }
+      const usage = await store.usageByHost();
+      assert.deepEqual(usage.get('host1'), { VCPU: 4, MEMORY_MB: 2048, DISK_GB: 4 });
+      assert.deepEqual(usage.get('host1'), sums.get('host1'));
+      assert.deepEqual(usage.get('host2') ?? { VCPU: 0, MEMORY_MB: 0, DISK_GB: 0 }, {
+        VCPU: 0,
+        MEMORY_MB: 0,
+        DISK_GB: 0,
+      });
+      // A claim that fits only because 'a' and its 1 vCPU were released.
+      assert.equal(
+        await store.claim({ consumerId: 'e', host: 'host1', resources: sized(12) }),
+        true,
+      );
+      await store.close();
+    });
+
     it('never overcommits under 50 concurrent claims for room of 40', async () => {
       const store = await make();
       await store.putComputeHost(aComputeHost({}, 40));

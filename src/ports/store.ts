@@ -221,6 +221,9 @@ export interface AllocationRecord {
   readonly resources: Readonly<Record<ClaimResourceClass, number>>;
 }
 
+/** What the allocations on one host add up to, per resource class. */
+export type HostUsage = Readonly<Record<ClaimResourceClass, number>>;
+
 /** The service's persistent state. */
 export interface Store {
   createProject(project: ProjectRecord): Promise<void>;
@@ -290,7 +293,7 @@ export interface Store {
   listComputeHosts(): Promise<ComputeHostRecord[]>;
   /**
    * Claims resources on a host for a consumer, atomically: inside one transaction it re-reads the
-   * host's inventory and every allocation on it, and inserts the allocation only when every
+   * host's inventory and what is allocated on it, and inserts the allocation only when every
    * resource class still fits ((total - reserved) x ratio - used >= requested). Returns false
    * (and writes nothing) when it does not fit, the host is unknown or disabled, or the consumer
    * already holds a claim.
@@ -300,6 +303,11 @@ export interface Store {
   releaseClaim(consumerId: string): Promise<boolean>;
   /** Every allocation, optionally on one host, sorted by consumer id. */
   listAllocations(host?: string): Promise<AllocationRecord[]>;
+  /**
+   * What the allocations on each host add up to; a host with none may be absent. The scheduler reads
+   * this on every boot, so it must not cost more with every server recorded.
+   */
+  usageByHost(): Promise<Map<string, HostUsage>>;
 
   /** Releases resources (the database handle). */
   close(): Promise<void>;

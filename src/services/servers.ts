@@ -33,7 +33,6 @@ import type {
   ServerStatus,
   Store,
 } from '../ports/store.js';
-import { usedOnHost } from '../ports/claims.js';
 import { buildRequestSpec, HostIndex, type HostState } from '../scheduler/index.js';
 import type { Clock, Ids } from '../ports/clock.js';
 import { renderGuest, toPmuReport } from './guest-config.js';
@@ -102,6 +101,7 @@ export type RebootType = 'SOFT' | 'HARD';
 const NOSTATE = 0;
 const RUNNING = 1;
 const SHUTDOWN = 4;
+const NOTHING_USED = { VCPU: 0, MEMORY_MB: 0, DISK_GB: 0 } as const;
 
 /** The servers service. Keep one per process; `idle()` waits for background builds. */
 export class Servers {
@@ -648,12 +648,12 @@ export class Servers {
     const records = (await this.#deps.store.listComputeHosts()).filter((h) =>
       this.#deps.computes.has(h.name),
     );
-    const allocations = await this.#deps.store.listAllocations();
+    const usage = await this.#deps.store.usageByHost();
     const states: HostState[] = records.map((h) => ({
       name: h.name,
       enabled: h.enabled,
       inventory: h.inventory,
-      used: usedOnHost(allocations.filter((a) => a.host === h.name)),
+      used: usage.get(h.name) ?? NOTHING_USED,
       traits: new Set(h.traits),
     }));
     const selection = new HostIndex(states).select(request, { count: Math.max(states.length, 1) });

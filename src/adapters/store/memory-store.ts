@@ -2,6 +2,7 @@
 import {
   ROLES,
   type AllocationRecord,
+  type HostUsage,
   type ComputeHostRecord,
   type ServerFilter,
   type ServerRecord,
@@ -25,7 +26,7 @@ import {
   serverExists,
   serverNotFound,
 } from '../../ports/store-errors.js';
-import { fitsOnHost } from '../../ports/claims.js';
+import { fitsOnHost, usedOnHost } from '../../ports/claims.js';
 
 /** Keeps everything in maps; records are copied in and out so callers cannot alias them. */
 export class MemoryStore implements Store {
@@ -250,7 +251,7 @@ export class MemoryStore implements Store {
     const host = this.#hosts.get(allocation.host);
     if (host === undefined || this.#allocations.has(allocation.consumerId)) return false;
     const held = [...this.#allocations.values()].filter((a) => a.host === allocation.host);
-    if (!fitsOnHost(host, held, allocation.resources)) return false;
+    if (!fitsOnHost(host, usedOnHost(held), allocation.resources)) return false;
     this.#allocations.set(allocation.consumerId, clone(allocation));
     return true;
   }
@@ -264,6 +265,16 @@ export class MemoryStore implements Store {
       .filter((a) => host === undefined || a.host === host)
       .sort((a, b) => compare(a.consumerId, b.consumerId))
       .map((a) => clone(a));
+  }
+
+  async usageByHost(): Promise<Map<string, HostUsage>> {
+    const hosts = new Set([...this.#allocations.values()].map((a) => a.host));
+    return new Map(
+      [...hosts].map((host) => [
+        host,
+        usedOnHost([...this.#allocations.values()].filter((a) => a.host === host)),
+      ]),
+    );
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { storeContract } from '../../ports/store.contract.js';
+import Database from 'better-sqlite3';
+import { aComputeHost, storeContract } from '../../ports/store.contract.js';
 import type { Store } from '../../ports/store.js';
 import { openSqliteStore } from './sqlite-store.js';
 
@@ -45,6 +46,33 @@ describe('openSqliteStore()', () => {
     const second = await openSqliteStore(file);
     assert.equal((await second.listProjects()).length, 1);
     await second.close();
+  });
+
+  it('fills host usage from the allocations of a database made before it was kept', async () => {
+    const file = path.join(dir, 'usage.db');
+    const store = await openSqliteStore(file);
+    await store.putComputeHost(aComputeHost({}, 8));
+    for (const [consumerId, vcpu] of [
+      ['a', 1],
+      ['b', 2],
+    ] as const)
+      await store.claim({
+        consumerId,
+        host: 'host1',
+        resources: { VCPU: vcpu, MEMORY_MB: 1, DISK_GB: 1 },
+      });
+    await store.close();
+    // Back to the schema before 0003_host_usage, allocations kept.
+    const raw = new Database(file);
+    raw.exec("drop table host_usage; delete from kysely_migration where name = '0003_host_usage'");
+    raw.close();
+    const migrated = await openSqliteStore(file);
+    assert.deepEqual((await migrated.usageByHost()).get('host1'), {
+      VCPU: 3,
+      MEMORY_MB: 2,
+      DISK_GB: 2,
+    });
+    await migrated.close();
   });
 
   it('rolls back a failed flavor create: no extra specs are left behind', async () => {

@@ -27,6 +27,7 @@ import {
   ROLES,
   type AllocationRecord,
   type ComputeHostRecord,
+  type HostUsage,
   type ServerFilter,
   type ServerRecord,
   type FlavorRecord,
@@ -101,6 +102,7 @@ interface Tables {
     memory_mb: number;
     disk_gb: number;
   };
+  host_usage: { host: string; vcpu: number; memory_mb: number; disk_gb: number };
 }
 
 /** Schema history. Append only: a released migration is never edited. */
@@ -238,6 +240,23 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('disk_gb', 'integer', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('allocations_host').on('allocations').column('host').execute();
+    },
+  },
+  '0003_host_usage': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // What each host's allocations add up to, kept by claim and release in their transactions,
+      // so scheduling and claiming read one row per host instead of every allocation.
+      await db.schema
+        .createTable('host_usage')
+        .addColumn('host', 'text', (c) => c.primaryKey())
+        .addColumn('vcpu', 'integer', (c) => c.notNull())
+        .addColumn('memory_mb', 'integer', (c) => c.notNull())
+        .addColumn('disk_gb', 'integer', (c) => c.notNull())
+        .execute();
+      await sql`insert into host_usage (host, vcpu, memory_mb, disk_gb)
+        select host, sum(vcpu), sum(memory_mb), sum(disk_gb) from allocations group by host`.execute(
+        db,
+      );
     },
   },
 };
@@ -678,35 +697,63 @@ export class SqliteStore implements Store {
         .where('consumer_id', '=', allocation.consumerId)
         .executeTakeFirst();
       if (taken !== undefined) return false;
-      const held = (
-        await trx
-          .selectFrom('allocations')
-          .selectAll()
-          .where('host', '=', allocation.host)
-          .execute()
-      ).map(toAllocation);
+      const usage = await trx
+        .selectFrom('host_usage')
+        .selectAll()
+        .where('host', '=', allocation.host)
+        .executeTakeFirst();
       const host = JSON.parse(hostRow.doc) as ComputeHostRecord;
-      if (!fitsOnHost(host, held, allocation.resources)) return false;
+      if (!fitsOnHost(host, toUsage(usage), allocation.resources)) return false;
+      const { VCPU: vcpu, MEMORY_MB: memory_mb, DISK_GB: disk_gb } = allocation.resources;
       await trx
         .insertInto('allocations')
         .values({
           consumer_id: allocation.consumerId,
           host: allocation.host,
-          vcpu: allocation.resources.VCPU,
-          memory_mb: allocation.resources.MEMORY_MB,
-          disk_gb: allocation.resources.DISK_GB,
+          vcpu,
+          memory_mb,
+          disk_gb,
         })
+        .execute();
+      await trx
+        .insertInto('host_usage')
+        .values({ host: allocation.host, vcpu, memory_mb, disk_gb })
+        .onConflict((oc) =>
+          oc.column('host').doUpdateSet((eb) => ({
+            vcpu: eb('host_usage.vcpu', '+', vcpu),
+            memory_mb: eb('host_usage.memory_mb', '+', memory_mb),
+            disk_gb: eb('host_usage.disk_gb', '+', disk_gb),
+          })),
+        )
         .execute();
       return true;
     });
   }
 
   async releaseClaim(consumerId: string): Promise<boolean> {
-    const result = await this.#db
-      .deleteFrom('allocations')
-      .where('consumer_id', '=', consumerId)
-      .executeTakeFirst();
-    return result.numDeletedRows > 0n;
+    return this.#db.transaction().execute(async (trx) => {
+      const held = await trx
+        .deleteFrom('allocations')
+        .where('consumer_id', '=', consumerId)
+        .returningAll()
+        .executeTakeFirst();
+      if (held === undefined) return false;
+      await trx
+        .updateTable('host_usage')
+        .set((eb) => ({
+          vcpu: eb('vcpu', '-', held.vcpu),
+          memory_mb: eb('memory_mb', '-', held.memory_mb),
+          disk_gb: eb('disk_gb', '-', held.disk_gb),
+        }))
+        .where('host', '=', held.host)
+        .execute();
+      return true;
+    });
+  }
+
+  async usageByHost(): Promise<Map<string, HostUsage>> {
+    const rows = await this.#db.selectFrom('host_usage').selectAll().execute();
+    return new Map(rows.map((row) => [row.host, toUsage(row)]));
   }
 
   async listAllocations(host?: string): Promise<AllocationRecord[]> {
@@ -825,6 +872,10 @@ function toServerRow(server: ServerRecord): Tables['servers'] {
     created_at: server.createdAt,
     doc: JSON.stringify(server),
   };
+}
+
+function toUsage(row: Tables['host_usage'] | undefined): HostUsage {
+  return { VCPU: row?.vcpu ?? 0, MEMORY_MB: row?.memory_mb ?? 0, DISK_GB: row?.disk_gb ?? 0 };
 }
 
 function toAllocation(row: Tables['allocations']): AllocationRecord {
