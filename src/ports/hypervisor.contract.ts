@@ -141,9 +141,13 @@ export function hypervisorContract(label: string, make: () => Promise<ContractSu
       const ref = await defineNew(s);
       assert.deepEqual(await s.hypervisor.lookup(ref.uuid), ref);
       assert.deepEqual(await s.hypervisor.lookup(ref.name), ref);
+      assert.equal(await s.hypervisor.exists(ref.uuid), true);
+      assert.equal(await s.hypervisor.exists(ref.name), true);
       await s.hypervisor.undefine(ref);
       assert.equal(await s.hypervisor.find(ref.name), undefined);
       assert.equal(await s.hypervisor.find(ref.uuid), undefined);
+      assert.equal(await s.hypervisor.exists(ref.uuid), false);
+      assert.equal(await s.hypervisor.exists(ref.name), false);
       assert.equal(
         (await s.hypervisor.list()).some((d) => d.uuid === ref.uuid),
         false,

@@ -88,6 +88,8 @@ export interface Hypervisor {
   lookup(domain: DomainKey): Promise<DomainRef>;
   /** Looks a domain up; undefined when there is no such domain. */
   find(domain: DomainKey): Promise<DomainRef | undefined>;
+  /** Whether a domain with this name or UUID is defined: find() without reading its name. */
+  exists(domain: DomainKey): Promise<boolean>;
   state(domain: DomainKey): Promise<DomainState>;
   /** The domain XML; the live one for a running domain. */
   domainXml(domain: DomainKey): Promise<string>;

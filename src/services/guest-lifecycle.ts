@@ -64,7 +64,7 @@ export async function guestUp(
   }
   // Defining an existing UUID would silently replace that domain; an existing name with another
   // UUID is refused by define itself (libvirt and the fake alike), so one lookup is enough.
-  if ((await deps.hypervisor.find(spec.uuid)) !== undefined) {
+  if (await deps.hypervisor.exists(spec.uuid)) {
     throw new ComputeError(
       'input.invalid',
       `Cannot create guest '${spec.name}' (${spec.uuid}) on ${deps.hypervisor.uri}: a domain with that UUID is already defined`,

@@ -174,6 +174,10 @@ export class FakeHypervisor implements Hypervisor {
     return d === undefined ? undefined : { name: d.name, uuid: d.uuid };
   }
 
+  async exists(domain: DomainKey): Promise<boolean> {
+    return this.match(domain) !== undefined;
+  }
+
   async state(domain: DomainKey): Promise<DomainState> {
     return this.get(domain, 'read the state of').state;
   }

@@ -43,6 +43,38 @@ describe('LibvirtHypervisor domain handles', { skip: noBinding }, () => {
   });
 });
 
+describe('LibvirtHypervisor.define()', { skip: noBinding }, () => {
+  it('reports the name and UUID libvirt defined when the XML does not state them plainly', async () => {
+    const hv = new LibvirtHypervisor({ uri: 'test:///default' });
+    const plain = tinyDomainXml('test', {
+      name: 'define-plain',
+      uuid: 'C0FFEE00-0000-4000-8000-0000000000AA',
+    });
+    const escaped = tinyDomainXml('test', {
+      name: 'define&amp;escaped',
+      uuid: 'c0ffee00-0000-4000-8000-0000000000ab',
+    });
+    const noUuid = tinyDomainXml('test', { name: 'define-no-uuid' });
+    try {
+      assert.deepEqual(await hv.define(plain), {
+        name: 'define-plain',
+        uuid: 'c0ffee00-0000-4000-8000-0000000000aa',
+      });
+      assert.deepEqual(await hv.define(escaped), {
+        name: 'define&escaped',
+        uuid: 'c0ffee00-0000-4000-8000-0000000000ab',
+      });
+      const generated = await hv.define(noUuid);
+      assert.equal(generated.name, 'define-no-uuid');
+      assert.deepEqual(await hv.lookup(generated.uuid), generated);
+    } finally {
+      for (const name of ['define-plain', 'define&escaped', 'define-no-uuid'])
+        await hv.undefine(name).catch(() => undefined);
+      await hv.close();
+    }
+  });
+});
+
 /** A scripted native connection: each method does what the test says. */
 function scripted(overrides: Partial<NativeConnection>): NativeConnection {
   const unexpected = (name: string) => () => Promise.reject(new Error(`unexpected call ${name}`));

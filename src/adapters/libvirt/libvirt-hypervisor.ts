@@ -56,6 +56,13 @@ const NOT_FOUND = /\b(Domain not found|no domain with matching)\b/u;
 const CONNECTION_LOST =
   /(Broken pipe|client socket is closed|invalid connection pointer|Cannot recv data|Cannot write data|End of file while reading|Connection reset|Failed to connect socket|no connection driver available|not connected|failed to connect to the hypervisor)/iu;
 
+/**
+ * A domain XML that opens with its name and UUID, as vpmu's own does. Names with entities or
+ * surrounding spaces do not match: define() then asks libvirt instead of decoding them.
+ */
+const STATED_NAME_AND_UUID =
+  /^\s*(?:<\?xml[^>]*>\s*)?<domain\b[^>]*>\s*<name>([^<&\s]+)<\/name>\s*<uuid>([0-9a-fA-F-]{36})<\/uuid>/u;
+
 /** Domain handles kept per connection (see `handles`). */
 const MAX_HANDLES = 4096;
 
@@ -102,9 +109,14 @@ export class LibvirtHypervisor implements Hypervisor {
 
   async define(xml: string): Promise<DomainRef> {
     const name = /<name>([^<]*)<\/name>/u.exec(xml)?.[1];
+    const stated = STATED_NAME_AND_UUID.exec(xml);
     return this.call('define', name, 'change', async (conn) => {
       const domain = await conn.domainDefineXML(xml);
-      const ref = await refOf(conn, domain);
+      // libvirt defines the name and UUID the XML states; asking for them back took two calls.
+      const ref =
+        stated?.[1] !== undefined && stated[2] !== undefined
+          ? { name: stated[1], uuid: stated[2].toLowerCase() }
+          : await refOf(conn, domain);
       this.remember(conn, ref.uuid, domain);
       return ref;
     });
@@ -184,6 +196,22 @@ export class LibvirtHypervisor implements Hypervisor {
         return undefined;
       throw error;
     }
+  }
+
+  async exists(domain: DomainKey): Promise<boolean> {
+    const key = typeof domain === 'string' ? domain : domain.uuid;
+    return this.call('look up', describeKey(domain), 'read', async (conn) => {
+      try {
+        const found = isUuid(key)
+          ? await conn.domainLookupByUUIDString(key)
+          : await conn.domainLookupByName(key);
+        if (isUuid(key)) this.remember(conn, key, found);
+        return true;
+      } catch (error) {
+        if (NOT_FOUND.test(messageOf(error))) return false;
+        throw error;
+      }
+    });
   }
 
   async state(domain: DomainKey): Promise<DomainState> {
