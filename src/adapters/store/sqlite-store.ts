@@ -645,13 +645,14 @@ export class SqliteStore implements Store {
   }
 
   async saveServer(server: ServerRecord): Promise<void> {
-    const { id, ...row } = toServerRow(server);
+    // Only the document: a server's project and creation time never change, and setting the
+    // indexed columns made SQLite rewrite their index entry on every save.
     const result = await this.#db
       .updateTable('servers')
-      .set(row)
-      .where('id', '=', id)
+      .set({ doc: JSON.stringify(server) })
+      .where('id', '=', server.id)
       .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) throw serverNotFound(id);
+    if (result.numUpdatedRows === 0n) throw serverNotFound(server.id);
   }
 
   async deleteServer(id: string): Promise<boolean> {
