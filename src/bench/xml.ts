@@ -44,7 +44,7 @@ export async function benchXml(): Promise<PartReport> {
   const vpmuRate = median(rates);
   const notes = [
     `${ROUNDS} rounds of ${SECONDS} s each on one core; medians of the rounds.`,
-    'Profile (node --cpu-prof, 2026-11-24): of ~12 µs per guest, design (validation, resolution, topology) is ~3 µs, building the element tree ~2.4 µs and printing it ~6.5 µs (string building and escaping, ~40% of all samples), GC ~11%. Loops instead of per-element closures and a char scan before escaping already made rendering ~5x faster. A writer that prints while it walks the GuestSpec, with no tree, would save the tree and part of the printing: ~7 µs per guest, about 17x Nova by this estimate, still short of 25x; the rest would have to come from design. We keep the declarative tree for now (it reads like the XML it makes).',
+    "Profile (node --cpu-prof, 2026-11-24): ~6.7 µs per guest, of which design (validation, resolution, topology, checks) ~2.5 µs and printing ~4.2 µs, GC ~8%. Printing while walking the GuestSpec (XmlWriter, no element tree), fixed attributes written as literal text, unset settings answered without allocating and issue sites built only for refused values took it from ~11.4 µs. The floor we measured for printing this guest, one template literal with every value escaped, is ~2.0 µs: with it a guest would cost ~4.5 µs, 22-26x Nova depending on Nova's run, at the price of a renderer that no longer reads element by element. We keep the writer.",
   ];
   const figures: Record<string, number | string> = {
     'vpmu guests/s per core': vpmuRate,
