@@ -30,6 +30,7 @@ import {
 } from '../services/index.js';
 import { toImageInput } from '../services/notification-inputs.js';
 import { describeLocalHost, type ComputeHostConfig } from './compute-host.js';
+import { reclaimWhenIdle } from './idle-reclaim.js';
 import { createNotifier, notifierSettingsFrom, type NotifierSettings } from './notifier.js';
 
 /** Everything `vpmu serve` can be configured with. */
@@ -397,6 +398,7 @@ export async function runServe(
       `  identity ${service.url}/identity/v3   compute ${service.url}/compute/v2.1   image ${service.url}/image\n` +
       `  state directory ${config.stateDir} (logs in logs/vpmu.log)\n`,
   );
+  const stopReclaiming = reclaimWhenIdle();
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
@@ -406,6 +408,7 @@ export async function runServe(
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  stopReclaiming();
   await service.close();
   io.out('vpmu stopped\n');
   return 0;
