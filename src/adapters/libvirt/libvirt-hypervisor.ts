@@ -211,10 +211,7 @@ export class LibvirtHypervisor implements Hypervisor {
     const key = typeof domain === 'string' ? domain : domain.uuid;
     return this.call('look up', describeKey(domain), 'read', async (conn) => {
       try {
-        const found = isUuid(key)
-          ? await conn.domainLookupByUUIDString(key)
-          : await conn.domainLookupByName(key);
-        if (isUuid(key)) this.remember(conn, key, found);
+        await this.nativeDomain(conn, key);
         return true;
       } catch (error) {
         if (NOT_FOUND.test(messageOf(error))) return false;
@@ -264,11 +261,18 @@ export class LibvirtHypervisor implements Hypervisor {
   private async lookupAs(operation: string, domain: DomainKey): Promise<DomainRef> {
     const key = typeof domain === 'string' ? domain : domain.uuid;
     return this.call(operation, describeKey(domain), 'read', async (conn) => {
-      if (!isUuid(key)) return refOf(conn, await conn.domainLookupByName(key));
-      const found = await conn.domainLookupByUUIDString(key);
-      this.remember(conn, key, found);
+      const found = await this.nativeDomain(conn, key);
+      if (!isUuid(key)) return refOf(conn, found);
       return { name: await conn.domainGetName(found), uuid: key.toLowerCase() };
     });
+  }
+
+  /** Looks a domain up by name or UUID; one found by UUID is remembered for the next call. */
+  private async nativeDomain(conn: NativeConnection, key: string): Promise<NativeDomain> {
+    if (!isUuid(key)) return conn.domainLookupByName(key);
+    const found = await conn.domainLookupByUUIDString(key);
+    this.remember(conn, key, found);
+    return found;
   }
 
   /** Looks the domain up and runs `fn` on it, on one connection. */
@@ -282,14 +286,7 @@ export class LibvirtHypervisor implements Hypervisor {
     const uuid = isUuid(key) ? key.toLowerCase() : undefined;
     return this.call(operation, describeKey(domain), kind, async (conn) => {
       const cached = uuid === undefined ? undefined : this.handles.get(conn)?.get(uuid);
-      if (cached === undefined) {
-        const found =
-          uuid === undefined
-            ? await conn.domainLookupByName(key)
-            : await conn.domainLookupByUUIDString(uuid);
-        if (uuid !== undefined) this.remember(conn, uuid, found);
-        return fn(conn, found);
-      }
+      if (cached === undefined) return fn(conn, await this.nativeDomain(conn, key));
       try {
         return await fn(conn, cached);
       } catch (error) {
