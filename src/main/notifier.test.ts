@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { FileNotifier } from '../adapters/notifier/file-notifier.js';
 import { RabbitNotifier } from '../adapters/notifier/rabbit-notifier.js';
 import { ComputeError } from '../errors/index.js';
+import { aNotification } from '../ports/notifier.contract.js';
 import { createNotifier, notifierSettingsFrom } from './notifier.js';
 
 const quiet = (): undefined => undefined;
@@ -35,6 +36,22 @@ describe('createNotifier()', () => {
     );
     assert.ok(n instanceof FileNotifier);
     await n.close(100);
+  });
+
+  it('hands the buffer bound to the RabbitMQ notifier', async () => {
+    const n = createNotifier(
+      {
+        stateDir: '/s',
+        transportUrl: 'rabbit://guest:guest@127.0.0.1:1/',
+        exchange: 'nova',
+        bufferLimit: 1,
+      },
+      quiet,
+    );
+    n.publish(aNotification());
+    n.publish(aNotification());
+    assert.deepEqual([n.stats().buffered, n.stats().dropped], [1, 1]);
+    await n.close(200);
   });
 
   it('uses RabbitMQ with a rabbit:// URL', async () => {

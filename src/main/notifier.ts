@@ -1,8 +1,8 @@
 /**
  * Composition of the notifier for `vpmu serve`: configuration in, a Notifier out. The embedded
  * default writes JSON lines into the state directory; a transport URL (flag or
- * VPMU_TRANSPORT_URL) switches to RabbitMQ. The serve command (not on this branch yet) calls
- * `notifierSettingsFrom()` and `createNotifier()`, and closes the notifier on shutdown.
+ * VPMU_TRANSPORT_URL) switches to RabbitMQ. `vpmu serve` calls `notifierSettingsFrom()` and
+ * `createNotifier()`, and closes the notifier on shutdown.
  */
 import path from 'node:path';
 import { FileNotifier, NOTIFICATIONS_FILE } from '../adapters/notifier/file-notifier.js';
@@ -18,6 +18,8 @@ export interface NotifierSettings {
   readonly transportUrl: string | undefined;
   /** The topic exchange. @default 'nova', so Nova's existing consumers read vpmu unchanged */
   readonly exchange: string;
+  /** RabbitMQ only: notifications kept while the broker is away; undefined for the notifier's default. */
+  readonly bufferLimit?: number | undefined;
 }
 
 /** Settings from command-line values, falling back to VPMU_TRANSPORT_URL / VPMU_NOTIFICATION_EXCHANGE. */
@@ -26,6 +28,7 @@ export function notifierSettingsFrom(
     readonly stateDir: string;
     readonly transportUrl?: string | undefined;
     readonly exchange?: string | undefined;
+    readonly bufferLimit?: number | undefined;
   },
   env: Readonly<Record<string, string | undefined>>,
 ): NotifierSettings {
@@ -34,6 +37,7 @@ export function notifierSettingsFrom(
     stateDir: flags.stateDir,
     transportUrl: transportUrl === '' ? undefined : transportUrl,
     exchange: flags.exchange ?? env.VPMU_NOTIFICATION_EXCHANGE ?? 'nova',
+    ...(flags.bufferLimit === undefined ? {} : { bufferLimit: flags.bufferLimit }),
   };
 }
 
@@ -52,5 +56,10 @@ export function createNotifier(settings: NotifierSettings, log: NotifierLog): No
     url: redactUrl(settings.transportUrl),
     exchange: settings.exchange,
   });
-  return new RabbitNotifier({ transport, exchange: settings.exchange, log });
+  return new RabbitNotifier({
+    transport,
+    exchange: settings.exchange,
+    log,
+    ...(settings.bufferLimit === undefined ? {} : { bufferLimit: settings.bufferLimit }),
+  });
 }

@@ -81,8 +81,9 @@ describe('loadServeConfig()', () => {
         defaults.notifier.transportUrl,
         defaults.stopTimeoutMs,
         defaults.maxConcurrentBuilds,
+        defaults.notifier.bufferLimit,
       ],
-      ['test:///default', false, undefined, 30_000, 10],
+      ['test:///default', false, undefined, 30_000, 10, undefined],
     );
     assert.equal(defaults.compute.instanceDir, path.resolve('.vpmu', 'instances'));
     const file = JSON.stringify({
@@ -95,6 +96,7 @@ describe('loadServeConfig()', () => {
       computeHostName: 'c1',
       stopTimeoutSeconds: 2,
       maxConcurrentBuilds: 0,
+      notificationBufferLimit: 500,
     });
     const config = loadServeConfig(
       ['--config', 'c.json', '--uri', 'qemu:///system', '--transport-url', 'rabbit://u:p@h:5672/'],
@@ -114,6 +116,7 @@ describe('loadServeConfig()', () => {
         config.vpmuPrefilter,
         config.stopTimeoutMs,
         config.maxConcurrentBuilds,
+        config.notifier.bufferLimit,
       ],
       [
         'qemu:///system',
@@ -127,6 +130,7 @@ describe('loadServeConfig()', () => {
         true,
         2000,
         0,
+        500,
       ],
     );
     assert.equal(
@@ -140,6 +144,10 @@ describe('loadServeConfig()', () => {
       [{ vcpus: 0 }, /"vcpus" must be a whole number of at least 1, not 0/u],
       [{ vcpus: 1.5 }, /"vcpus" must be a whole number/u],
       [{ vpmuPrefilter: 'yes' }, /"vpmuPrefilter" must be true or false, not "yes"/u],
+      [
+        { notificationBufferLimit: 0 },
+        /"notificationBufferLimit" must be a whole number of at least 1, not 0/u,
+      ],
     ];
     for (const [settings, message] of bad) {
       assert.throws(

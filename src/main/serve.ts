@@ -70,7 +70,8 @@ Options (each overrides its environment variable, which overrides the config fil
   --config FILE      JSON configuration file       VPMU_CONFIG
 Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPrefilter,
   computeHostName, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
-  diskAllocationRatio, stopTimeoutSeconds, notificationExchange
+  diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, notificationExchange,
+  notificationBufferLimit
 Environment only:
   VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir)
   VPMU_TOKEN_TTL_SECONDS   token lifetime (default 3600)
@@ -174,6 +175,7 @@ export function loadServeConfig(
         stateDir: absState,
         transportUrl: str(values['transport-url']),
         exchange: fileString(file, 'notificationExchange', configFile),
+        bufferLimit: fileNumber('notificationBufferLimit', 1, true),
       },
       env,
     ),
@@ -473,6 +475,7 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'stopTimeoutSeconds',
     'maxConcurrentBuilds',
     'notificationExchange',
+    'notificationBufferLimit',
   ]);
   for (const key of Object.keys(value)) {
     if (!known.has(key)) {

@@ -3,19 +3,18 @@
  *
  * Needs VPMU_TEST_TRANSPORT_URL (`.ci/run` starts the broker with scripts/rabbitmq.sh and sets
  * it); without it these tests skip locally and fail in CI. The outage test stops and restarts
- * that broker through scripts/rabbitmq.sh. The closed-port test needs no broker and always runs.
+ * that broker through scripts/rabbitmq.sh, so the suite holds the broker (holdTestBroker) against
+ * other test files. The closed-port test needs no broker and always runs.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
 import type { Notification } from '../../domain/index.js';
 import {
   instanceEvent,
-  parseTransportUrl,
   SAMPLE_CONTEXT,
   SAMPLE_FAULT,
   SAMPLE_IMAGE,
@@ -28,26 +27,24 @@ import { aNotification, notifierContract } from '../../ports/notifier.contract.j
 import type { NotifierLog } from '../../ports/notifier.js';
 import { toImagePropsInput } from '../../services/notification-inputs.js';
 import { RabbitNotifier } from './rabbit-notifier.js';
+import {
+  amqpUrlOf,
+  holdTestBroker,
+  purgeDefaultQueues,
+  startOsloListener,
+  transportOf,
+  type OsloListener,
+} from '../../testing/rabbit.js';
 import { requireEnv } from '../../testing/tools.js';
 
 const { value: URL_TEXT, skip: SKIP } = requireEnv(
   'VPMU_TEST_TRANSPORT_URL',
   '.ci/run starts RabbitMQ and sets it',
 );
-const PYTHON = '/usr/bin/python3';
-const LISTENER = 'scripts/oslo-listener.py';
+const BROKER_URL = URL_TEXT ?? '';
 
 function transport(): TransportUrl {
-  const parsed = parseTransportUrl(URL_TEXT ?? '');
-  if (!parsed.ok) throw new Error(parsed.issues[0].message);
-  return parsed.value;
-}
-
-function amqpUrl(): string {
-  const t = transport();
-  const b = t.brokers[0];
-  const user = `${encodeURIComponent(b.username)}:${encodeURIComponent(b.password)}`;
-  return `amqp://${user}@${b.host}:${b.port}/${encodeURIComponent(t.virtualHost)}`;
+  return transportOf(BROKER_URL);
 }
 
 /** Log lines, kept for assertions. */
@@ -57,21 +54,6 @@ function recorder(): { log: NotifierLog; lines: string[] } {
     lines,
     log: (level, event, fields) => lines.push(`${level} ${event} ${JSON.stringify(fields)}`),
   };
-}
-
-/** Empties oslo's default queues, so a listener sees only this test's notifications. */
-async function purgeDefaultQueues(): Promise<void> {
-  const conn = await amqp.connect(amqpUrl());
-  try {
-    const ch = await conn.createChannel();
-    for (const q of ['versioned_notifications.info', 'versioned_notifications.error']) {
-      await ch.assertQueue(q, { durable: false, autoDelete: false, exclusive: false });
-      await ch.purgeQueue(q);
-    }
-    await ch.close();
-  } finally {
-    await conn.close();
-  }
 }
 
 interface Received {
@@ -90,46 +72,8 @@ interface Received {
   };
 }
 
-/** Starts the oslo listener; resolves once it consumes, with a promise of all it received. */
-async function startListener(
-  exchange: string,
-  count: number,
-): Promise<{ done: Promise<{ code: number | null; received: Received[]; stderr: string }> }> {
-  const child = spawn(
-    PYTHON,
-    [LISTENER, '--url', URL_TEXT ?? '', '--exchange', exchange, '--count', String(count)],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const received: Received[] = [];
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    received.push(JSON.parse(line) as Received);
-  });
-  let stderr = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`oslo listener not ready after 30 s: ${stderr}`));
-    }, 30_000);
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('READY')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', () => {
-      clearTimeout(timer);
-      reject(new Error(`oslo listener exited early: ${stderr}`));
-    });
-  });
-  const done = new Promise<{ code: number | null; received: Received[]; stderr: string }>(
-    (resolve) => {
-      child.on('exit', (code) => {
-        resolve({ code, received, stderr });
-      });
-    },
-  );
-  await ready;
-  return { done };
+function startListener(exchange: string, count: number): Promise<OsloListener<Received>> {
+  return startOsloListener<Received>(BROKER_URL, exchange, count);
 }
 
 type PmuCase = 'on' | 'off' | 'unset';
@@ -238,14 +182,17 @@ describe('RabbitNotifier without a broker (closed port)', () => {
 
 describe('RabbitNotifier on a real broker', { skip: SKIP }, () => {
   let admin: amqp.ChannelModel | undefined;
+  let release: (() => void) | undefined;
   before(async () => {
     if (SKIP !== false) return;
-    admin = await amqp.connect(amqpUrl());
+    release = await holdTestBroker();
+    admin = await amqp.connect(amqpUrlOf(BROKER_URL));
     // The outage test restarts the broker under this connection.
     admin.on('error', () => undefined);
   });
   after(async () => {
     await admin?.close().catch(() => undefined);
+    release?.();
   });
 
   notifierContract('RabbitNotifier', async () => {
@@ -277,7 +224,7 @@ describe('RabbitNotifier on a real broker', { skip: SKIP }, () => {
   it('an unchanged oslo.messaging listener receives create/delete for vPMU on, off and unset, in order', async () => {
     const exchange = `vpmu-test-${randomUUID().slice(0, 8)}`;
     const host = `ci-${randomUUID().slice(0, 8)}`;
-    await purgeDefaultQueues();
+    await purgeDefaultQueues(BROKER_URL);
 
     const sent: (Notification & { readonly event: ReturnType<typeof instanceEvent> })[] = [];
     const expectedPmu: unknown[] = [];
