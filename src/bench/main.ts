@@ -19,6 +19,15 @@ const PARTS: Readonly<Record<string, () => Promise<PartReport>>> = {
   idle: benchIdle,
 };
 
+// Stopped from outside, exit normally so each running service's state directory is removed
+// (its process gets SIGTERM from the kernel when this one is gone; see service.ts).
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => process.exit(code));
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],

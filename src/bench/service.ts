@@ -1,11 +1,12 @@
 /** Starts `vpmu serve` as a child process for the benchmarks and talks to it over HTTP. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const PASSWORD = 'bench-admin-password';
+const SETPRIV = '/usr/bin/setpriv';
 
 /**
  * The hypervisor the benchmarked service uses (VPMU_BENCH_URI). The default, test:///default,
@@ -42,9 +43,14 @@ export async function startService(extraArgs: readonly string[] = []): Promise<R
   // VPMU_BENCH_PROFILE=DIR: write a V8 CPU profile of the service there, for the profile evidence.
   const profileDir = process.env.VPMU_BENCH_PROFILE;
   const profile = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+  // setpriv --pdeathsig: the service gets SIGTERM when the bench dies, however it dies.
+  const [command, ...prefix] = existsSync(SETPRIV)
+    ? [SETPRIV, '--pdeathsig', 'TERM', process.execPath]
+    : [process.execPath];
   const child = spawn(
-    process.execPath,
+    command,
     [
+      ...prefix,
       ...profile,
       'bin/vpmu.js',
       'serve',
@@ -63,6 +69,10 @@ export async function startService(extraArgs: readonly string[] = []): Promise<R
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  const removeStateDir = (): void => {
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+  process.once('exit', removeStateDir);
   const url = await listeningUrl(child);
   const token = await login(url);
   let sent = 0;
@@ -118,7 +128,8 @@ export async function startService(extraArgs: readonly string[] = []): Promise<R
       child.kill('SIGTERM');
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
-      rmSync(stateDir, { recursive: true, force: true });
+      process.off('exit', removeStateDir);
+      removeStateDir();
     },
   };
 }
