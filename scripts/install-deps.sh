@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vpmu needs (needs root; idempotent: installs only what is missing).
+#   bash scripts/install-deps.sh           to run vpmu serve and the demo
+#   bash scripts/install-deps.sh --tests   also everything the test suite needs (.ci/run)
+#
+# To run:
+#   libvirt-dev      libvirt's library and the headers the optional @unraid/libvirt binding builds
+#                    against in `npm ci` (without it every libvirt call says what to install)
+#   qemu-utils       qemu-img, which reads a backing image's format for instance disks
+#   curl             the demo's HTTP client
+# For the tests:
+#   libvirt-clients  virsh and virt-xml-validate (golden XML, test:///default define/read-back)
+#   libxml2-utils    xmllint, which virt-xml-validate runs
+#   python3-openstackclient  the stock `openstack` client for the end-to-end API test
+#   rabbitmq-server  the broker the RabbitMQ notifier test publishes to (scripts/rabbitmq.sh)
+#   python3-oslo.messaging  the unchanged oslo notification listener (scripts/oslo-listener.py)
+# and, without recommends (no systemd, no desktop stack), a real daemon for the end-to-end tests:
+#   libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
+set -euo pipefail
+packages=(libvirt-dev qemu-utils curl)
+case "${1:-}" in
+  '') ;;
+  --tests) packages+=(libvirt-clients libxml2-utils python3-openstackclient rabbitmq-server
+    python3-oslo.messaging libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86) ;;
+  *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+[ "$(id -u)" = 0 ] || { echo "install-deps.sh: run as root to install: ${missing[*]}" >&2; exit 1; }
+
+export DEBIAN_FRONTEND=noninteractive
+# Packages must not start services (rabbitmq-server's postinst would start a broker on every
+# interface): deny starts while installing, unless the machine already has a policy.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
