@@ -173,6 +173,29 @@ describe('vpmu guest', () => {
     assert.deepEqual(hv.domains, []);
   });
 
+  it('down without the --instance-dir the guest was made with is refused, touching nothing', async () => {
+    const hv = new FakeHypervisor();
+    const disks = new MemoryDisks();
+    const up = capture({ hypervisor: hv, disks });
+    assert.equal(await runCli(['guest', 'up', ...GUEST, '--uri', 'qemu:///system'], up.io), 0);
+    const d = capture({ hypervisor: hv, disks });
+    const down = ['guest', 'down', 'instance-0f3a1c9e', '--uri', 'qemu:///system'];
+    assert.equal(await runCli(down, d.io), 1);
+    assert.equal(
+      d.err(),
+      `Error: Cannot take guest 'instance-0f3a1c9e' (${UUID}) down: its disks are in /srv/i/${UUID}, not under the instance directory /var/lib/vpmu/instances; use /srv/i [input.invalid]\n`,
+    );
+    assert.deepEqual([hv.domains.length, disks.removed, disks.files.size], [1, [], 1]);
+
+    const again = capture({ hypervisor: hv, disks });
+    assert.equal(await runCli([...down, '--instance-dir', '/srv/i'], again.io), 0, again.err());
+    assert.equal(
+      again.out(),
+      `Guest instance-0f3a1c9e (${UUID}) shut down, was undefined, and /srv/i/${UUID} was removed\n`,
+    );
+    assert.deepEqual([hv.domains.length, disks.files.size], [0, 0]);
+  });
+
   it('up --json prints the pmu report', async () => {
     const c = capture({ hypervisor: new FakeHypervisor(), disks: new MemoryDisks() });
     assert.equal(

@@ -234,8 +234,9 @@ function formatDown(down: GuestDownResult): string {
     shutdown: 'shut down',
     destroyed: 'did not shut down in time and was destroyed',
   }[down.stop];
-  return [
-    `Guest ${down.name} (${down.uuid}) ${how}, was undefined, and ${down.removedDirectory} was removed`,
-    '',
-  ].join('\n');
+  const disks =
+    down.removedDirectory === undefined
+      ? 'it had no instance directory to remove'
+      : `${down.removedDirectory} was removed`;
+  return [`Guest ${down.name} (${down.uuid}) ${how}, was undefined, and ${disks}`, ''].join('\n');
 }

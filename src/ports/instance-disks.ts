@@ -10,8 +10,8 @@ export interface InstanceDisks {
     readonly sizeGiB: number;
     readonly backingFile?: string | undefined;
   }): Promise<void>;
-  /** Removes an instance's directory (its disks); a missing directory is fine. */
-  remove(instancePath: string): Promise<void>;
+  /** Removes an instance's directory (its disks); false when there was none, which is fine. */
+  remove(instancePath: string): Promise<boolean>;
   /** Whether a file exists (used to check an image file before anything is created). */
   exists(path: string): Promise<boolean>;
 }

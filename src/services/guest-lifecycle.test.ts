@@ -115,6 +115,31 @@ describe('guestUp()', () => {
     assert.deepEqual(hv.domains, []);
     assert.deepEqual([disks.files.size, disks.removed], [0, [`/srv/instances/${IDS.uuid}`]]);
   });
+
+  it('destroys, undefines and removes the disk when the running guest reads back another vPMU', async () => {
+    const hv = new FakeHypervisor();
+    // libvirt expanding the running domain differently from its definition.
+    const defined = hv.domainXml.bind(hv);
+    hv.domainXml = async (ref) => {
+      const xml = await defined(ref);
+      const running = hv.domains.some((d) => d.state === 'running');
+      return running ? xml.replace('<pmu state="on"/>', '<pmu state="off"/>') : xml;
+    };
+    const disks = new MemoryDisks();
+    const error = await rejection(
+      guestUp(input({ image: anImage({ properties: { hw_pmu: 'yes' } }) }), {
+        hypervisor: hv,
+        disks,
+      }),
+    );
+    assert.equal(error.code, 'hypervisor.readback_mismatch');
+    assert.equal(
+      error.message,
+      `Cannot verify domain XML after start domain '${IDS.name}': pmu is <pmu state="off"> in libvirt but <pmu state="on"> in the designed guest`,
+    );
+    assert.ok(hv.calls.includes('start'), 'the guest was started before the check');
+    assert.deepEqual([hv.domains, disks.files.size], [[], 0]);
+  });
 });
 
 describe('guestDown()', () => {
@@ -135,6 +160,38 @@ describe('guestDown()', () => {
       });
       assert.deepEqual([hv.domains, disks.files.size], [[], 0]);
     }
+  });
+
+  it('says so when the guest had no instance directory left', async () => {
+    const hv = new FakeHypervisor();
+    const disks = new MemoryDisks();
+    await guestUp(input(), { hypervisor: hv, disks });
+    disks.files.clear();
+    const down = await guestDown(
+      { guest: IDS.name, instanceDir: '/srv/instances', stopTimeoutMs: 100 },
+      { hypervisor: hv, disks },
+    );
+    assert.equal(down.removedDirectory, undefined);
+    assert.deepEqual(hv.domains, []);
+  });
+
+  it('refuses, touching nothing, a guest whose disks are in another instance directory', async () => {
+    const hv = new FakeHypervisor();
+    const disks = new MemoryDisks();
+    await guestUp(input(), { hypervisor: hv, disks });
+    const error = await rejection(
+      guestDown(
+        { guest: IDS.name, instanceDir: '/var/lib/vpmu/instances', stopTimeoutMs: 100 },
+        { hypervisor: hv, disks },
+      ),
+    );
+    assert.equal(error.code, 'input.invalid');
+    assert.equal(
+      error.message,
+      `Cannot take guest '${IDS.name}' (${IDS.uuid}) down: its disks are in /srv/instances/${IDS.uuid}, not under the instance directory /var/lib/vpmu/instances; use /srv/instances`,
+    );
+    assert.deepEqual(hv.domains, [{ name: IDS.name, uuid: IDS.uuid, state: 'running' }]);
+    assert.deepEqual([disks.removed, disks.files.size], [[], 1]);
   });
 
   it('says not found for an unknown guest, and touches nothing', async () => {
@@ -164,7 +221,7 @@ describe('compareReadback()', () => {
   ] as const;
   for (const c of CASES) {
     it(c.name, () => {
-      assert.deepEqual(compareReadback(spec, c.actual), c.want);
+      assert.deepEqual(compareReadback(spec, { ...c.actual, diskFiles: [] }), c.want);
     });
   }
 });

@@ -9,6 +9,7 @@ import type { DomainRef, Hypervisor, StopOutcome } from '../ports/hypervisor.js'
 import type { InstanceDisks } from '../ports/instance-disks.js';
 import { renderGuest, toPmuReport, type DesignInput, type PmuReport } from './guest-config.js';
 import { verifyReadback } from './readback.js';
+import { parseDomainXml } from '../xml/index.js';
 
 export type { DomainRef, Hypervisor, StopOutcome } from '../ports/hypervisor.js';
 export type { InstanceDisks } from '../ports/instance-disks.js';
@@ -36,7 +37,8 @@ export interface GuestDownResult {
   readonly name: string;
   readonly uuid: string;
   readonly stop: StopOutcome;
-  readonly removedDirectory: string;
+  /** The instance directory removed; undefined when the guest had none. */
+  readonly removedDirectory: string | undefined;
 }
 
 /** Creates the root disk, defines and starts the guest, and checks libvirt's read-back twice. */
@@ -70,7 +72,7 @@ export async function guestUp(
       `Cannot create guest '${spec.name}' (${spec.uuid}) on ${deps.hypervisor.uri}: a domain with that UUID is already defined`,
     );
   }
-  const instancePath = rootDisk === undefined ? undefined : rootDisk.path.replace(/\/[^/]*$/u, '');
+  const instancePath = rootDisk === undefined ? undefined : parentOf(rootDisk.path);
   const undo: (() => Promise<unknown>)[] = [];
   try {
     if (rootDisk !== undefined && instancePath !== undefined) {
@@ -104,16 +106,38 @@ export async function guestUp(
 
 /**
  * Stops a guest (gracefully, then destroy after `stopTimeoutMs`), undefines it and removes its
- * instance directory `<instanceDir>/<uuid>`.
+ * instance directory `<instanceDir>/<uuid>`. A guest whose own XML puts its disks in an instance
+ * directory elsewhere (`<other>/<uuid>/…`) is refused before anything is touched, naming the
+ * directory to use, so its disks are never left behind.
  */
 export async function guestDown(
   request: { readonly guest: string; readonly instanceDir: string; readonly stopTimeoutMs: number },
   deps: GuestDeps,
 ): Promise<GuestDownResult> {
   const ref: DomainRef = await deps.hypervisor.lookup(request.guest);
+  const instanceDir = request.instanceDir.replace(/\/+$/u, '');
+  const { diskFiles } = orThrow(parseDomainXml(await deps.hypervisor.domainXml(ref)));
+  const elsewhere = diskFiles
+    .map(parentOf)
+    .find((dir) => dir.endsWith(`/${ref.uuid}`) && parentOf(dir) !== instanceDir);
+  if (elsewhere !== undefined) {
+    throw new ComputeError(
+      'input.invalid',
+      `Cannot take guest '${ref.name}' (${ref.uuid}) down: its disks are in ${elsewhere}, not under the instance directory ${instanceDir}; use ${parentOf(elsewhere)}`,
+    );
+  }
   const stop = await deps.hypervisor.stop(ref, { timeoutMs: request.stopTimeoutMs });
   await deps.hypervisor.undefine(ref);
-  const removedDirectory = `${request.instanceDir.replace(/\/+$/u, '')}/${ref.uuid}`;
-  await deps.disks.remove(removedDirectory);
-  return { name: ref.name, uuid: ref.uuid, stop, removedDirectory };
+  const directory = `${instanceDir}/${ref.uuid}`;
+  const removed = await deps.disks.remove(directory);
+  return {
+    name: ref.name,
+    uuid: ref.uuid,
+    stop,
+    removedDirectory: removed ? directory : undefined,
+  };
+}
+
+function parentOf(file: string): string {
+  return file.replace(/\/[^/]*$/u, '');
 }

@@ -14,10 +14,11 @@ export class MemoryDisks implements InstanceDisks {
     this.files.set(request.path, { sizeGiB: request.sizeGiB, backingFile: request.backingFile });
   }
 
-  async remove(instancePath: string): Promise<void> {
+  async remove(instancePath: string): Promise<boolean> {
     this.removed.push(instancePath);
-    for (const file of [...this.files.keys()])
-      if (file.startsWith(`${instancePath}/`)) this.files.delete(file);
+    const inside = [...this.files.keys()].filter((file) => file.startsWith(`${instancePath}/`));
+    for (const file of inside) this.files.delete(file);
+    return inside.length > 0;
   }
 
   async exists(file: string): Promise<boolean> {

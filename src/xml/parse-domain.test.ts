@@ -25,9 +25,23 @@ describe('parseDomainXml()', () => {
         name: 'g1',
         uuid: '0f3a1c9e-8d5b-4c0a-9a57-2f1e6b7d4c21',
         pmu: c.pmu,
+        diskFiles: [],
       });
     });
   }
+
+  it('lists the file of each file-backed disk, and only of disks', () => {
+    const devices = [
+      "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>",
+      "<source file='/srv/i/0f3a/disk'/><target dev='vda' bus='virtio'/></disk>",
+      "<disk type='file' device='cdrom'><source file='/srv/i/0f3a/config.iso'/></disk>",
+      "<disk type='network' device='disk'><source protocol='rbd' name='pool/vol'/></disk>",
+      "<interface type='network'><source network='default'/></interface>",
+    ].join('');
+    const got = parseDomainXml(domain(`<devices>${devices}</devices>`));
+    assert.ok(got.ok);
+    assert.deepEqual(got.value.diskFiles, ['/srv/i/0f3a/disk', '/srv/i/0f3a/config.iso']);
+  });
 
   // prettier-ignore
   const BAD: readonly { name: string; xml: string; message: RegExp }[] = [

@@ -8,10 +8,12 @@ export interface DomainSummary {
   readonly uuid: string;
   /** true/false from `<pmu state>`, undefined when there is no `<pmu>` element. */
   readonly pmu: boolean | undefined;
+  /** `<source file>` of each file-backed `<disk>`, in document order. */
+  readonly diskFiles: readonly string[];
 }
 
 /**
- * Parses a libvirt domain document into its name, uuid and vPMU state. A streaming, strictly
+ * Parses a libvirt domain document into its name, uuid, vPMU state and disk files. A streaming, strictly
  * well-formed parse (saxes) that keeps only those fields: this runs twice per boot, and building a
  * whole object tree (with a separate validation pass) cost ~10x more.
  */
@@ -21,6 +23,7 @@ export function parseDomainXml(xml: string): Result<DomainSummary> {
   const open: string[] = [];
   const found: { root?: string; virtType?: string | undefined; pmuState?: string } = {};
   const texts = new Map<string, string>();
+  const diskFiles: string[] = [];
   let repeated: string | undefined;
   const parser = new SaxesParser();
   parser.on('opentag', (tag) => {
@@ -35,6 +38,9 @@ export function parseDomainXml(xml: string): Result<DomainSummary> {
       if (found.pmuState !== undefined) repeated ??= 'pmu';
       // NOTE: libvirt reads <pmu/> without a state as on (formatdomain: "default on").
       found.pmuState = tag.attributes.state ?? 'on';
+    } else if (open.length === 4 && tag.name === 'source' && open[2] === 'disk') {
+      const file = tag.attributes.file;
+      if (open[1] === 'devices' && file !== undefined) diskFiles.push(file);
     }
   });
   const addText = (text: string) => {
@@ -64,5 +70,6 @@ export function parseDomainXml(xml: string): Result<DomainSummary> {
     name,
     uuid,
     pmu: pmuState === undefined ? undefined : pmuState === 'on',
+    diskFiles,
   });
 }

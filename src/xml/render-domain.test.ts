@@ -16,6 +16,11 @@ function render(c: (typeof GOLDEN_CASES)[number]): string {
   return renderDomainXml(design.value.spec);
 }
 
+/** Where the design puts the root disk: `<instanceDir>/<uuid>/disk`; lxc guests have none. */
+function rootDiskOf(c: (typeof GOLDEN_CASES)[number]): string[] {
+  return c.host.virtType === 'lxc' ? [] : [path.posix.join(c.host.instanceDir, IDS.uuid, 'disk')];
+}
+
 describe('renderDomainXml()', () => {
   for (const c of GOLDEN_CASES) {
     it(`matches golden file ${c.file}`, async () => {
@@ -25,7 +30,12 @@ describe('renderDomainXml()', () => {
     it(`${c.file} carries the decided <pmu> and reads back`, () => {
       const summary = parseDomainXml(render(c));
       assert.ok(summary.ok);
-      assert.deepEqual(summary.value, { virtType: c.host.virtType, ...IDS, pmu: c.pmu });
+      assert.deepEqual(summary.value, {
+        virtType: c.host.virtType,
+        ...IDS,
+        pmu: c.pmu,
+        diskFiles: rootDiskOf(c),
+      });
     });
   }
 
@@ -68,7 +78,12 @@ describe('golden domain XML against libvirt', () => {
       const dumped = run.stdout.slice(run.stdout.indexOf('<domain'));
       const summary = parseDomainXml(dumped);
       assert.ok(summary.ok, summary.ok ? '' : summary.issues[0].message);
-      assert.deepEqual(summary.value, { virtType: c.host.virtType, ...IDS, pmu: c.pmu });
+      assert.deepEqual(summary.value, {
+        virtType: c.host.virtType,
+        ...IDS,
+        pmu: c.pmu,
+        diskFiles: rootDiskOf(c),
+      });
     });
   }
 });

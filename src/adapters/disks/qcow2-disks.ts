@@ -83,12 +83,12 @@ export class Qcow2Disks implements InstanceDisks {
     }
   }
 
-  async remove(instancePath: string): Promise<void> {
+  async remove(instancePath: string): Promise<boolean> {
     const dir = this.inside(instancePath, 'remove');
     if (dir === this.root)
       throw failure('remove', dir, 'refusing to remove the instance root itself');
     try {
-      await removeDirectory(dir);
+      return await removeDirectory(dir);
     } catch (error) {
       throw failure('remove', dir, error instanceof Error ? error.message : String(error));
     }
@@ -150,21 +150,23 @@ function failure(operation: string, file: string, reason: string): ComputeError 
 }
 
 /**
- * Removes an instance directory that may be absent. Its usual content, a disk or two, takes three
- * file operations this way where a recursive rm takes six or more; a subdirectory falls back to rm.
+ * Removes an instance directory that may be absent (false then). Its usual content, a disk or two,
+ * takes three file operations this way where a recursive rm takes six or more; a subdirectory
+ * falls back to rm.
  */
-async function removeDirectory(dir: string): Promise<void> {
+async function removeDirectory(dir: string): Promise<boolean> {
   const entries = await readdir(dir, { withFileTypes: true }).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   });
-  if (entries === undefined) return;
+  if (entries === undefined) return false;
   if (entries.some((entry) => entry.isDirectory())) {
     await rm(dir, { recursive: true, force: true });
-    return;
+    return true;
   }
   await Promise.all(entries.map((entry) => unlink(path.join(dir, entry.name))));
   await rmdir(dir);
+  return true;
 }
 
 async function exists(file: string): Promise<boolean> {
