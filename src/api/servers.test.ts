@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
+import { MemoryStore } from '../adapters/store/memory-store.js';
 import { openSqliteStore } from '../adapters/store/sqlite-store.js';
+import type { ServerRecord } from '../ports/store.js';
 import { makeTestApi, type TestApi } from '../testing/api.js';
 
 type Who = 'admin' | 'member' | 'reader' | 'other';
@@ -108,7 +110,7 @@ describe('servers API', () => {
       resolved: false,
       source: 'flavor',
       effective: 'off',
-      reason: (server['vpmu:pmu'] as { reason: string }).reason,
+      reason: 'Requested by hw:pmu=false from the flavor; libvirt passes pmu=off to QEMU.',
     });
     assert.equal('OS-EXT-SRV-ATTR:host' in server, false, 'members do not see the host');
     const domain = await api.hypervisor.lookup(res.id);
@@ -412,6 +414,83 @@ describe('servers API', () => {
     assert.equal(del.status, 204);
   });
 
+  it('removes the running guest when the build fails after it started (the ACTIVE record cannot be saved)', async () => {
+    const store = new (class extends MemoryStore {
+      override async saveServer(server: ServerRecord): Promise<void> {
+        if (server.status === 'ACTIVE') throw new Error('disk full');
+        return super.saveServer(server);
+      }
+    })();
+    const api = await makeTestApi({ store });
+    const f = await flavor(api, 'small');
+    const img = await image(api, 'plain');
+    const { id } = await boot(api, f, img);
+    await api.servers.idle();
+    const server = await show(api, id);
+    assert.equal(server.status, 'ERROR');
+    assert.equal(await api.hypervisor.find(id), undefined, 'no domain left behind');
+    assert.deepEqual(await api.store.listAllocations(), []);
+    assert.ok(api.disks.removed.includes(`/instances/${id}`));
+  });
+
+  it('rebuilds a server in ERROR only with its resources claimed again; a full host refuses with 400', async () => {
+    const hypervisor = new FakeHypervisor();
+    const start = hypervisor.start.bind(hypervisor);
+    let failStarts = 1;
+    hypervisor.start = (ref) =>
+      failStarts-- > 0 ? Promise.reject(new Error('boom: no emulator')) : start(ref);
+    const api = await makeTestApi({ hypervisor, hostVcpus: 1 });
+    const f = await flavor(api, 'one', {}, { vcpus: 1 });
+    const img = await image(api, 'plain');
+    const failed = await boot(api, f, img, 'member', 'failed');
+    await api.servers.idle();
+    assert.equal((await show(api, failed.id)).status, 'ERROR');
+    const other = await boot(api, f, img, 'member', 'other');
+    await api.servers.idle();
+    assert.equal((await show(api, other.id)).status, 'ACTIVE', 'the released vCPU was reused');
+
+    const before = await api.store.getServer(failed.id);
+    const refused = await action(api, failed.id, { rebuild: { imageRef: img } });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.match(
+      message(refused),
+      /^No valid host was found\. Host compute1 has no room to rebuild/u,
+    );
+    assert.deepEqual(await api.store.getServer(failed.id), before, 'nothing changed');
+    assert.deepEqual(
+      (await api.store.listAllocations()).map((a) => a.consumerId),
+      [other.id],
+    );
+
+    assert.equal((await api.request('DELETE', `/compute/v2.1/servers/${other.id}`)).status, 204);
+    const rebuilt = await action(api, failed.id, { rebuild: { imageRef: img } });
+    assert.equal(rebuilt.status, 202, JSON.stringify(rebuilt.body));
+    assert.equal((await show(api, failed.id)).status, 'ACTIVE');
+    assert.deepEqual(
+      (await api.store.listAllocations()).map((a) => a.consumerId),
+      [failed.id],
+    );
+  });
+
+  it('rebuilds a stopped server and leaves it stopped, as Nova does', async () => {
+    const api = await makeTestApi();
+    const f = await flavor(api, 'small');
+    const plain = await image(api, 'plain');
+    const perf = await image(api, 'perf', { hw_pmu: 'true' });
+    const { id } = await boot(api, f, plain);
+    await api.servers.idle();
+    assert.equal((await action(api, id, { 'os-stop': null })).status, 202);
+    const rebuilt = await action(api, id, { rebuild: { imageRef: perf } });
+    assert.equal(rebuilt.status, 202, JSON.stringify(rebuilt.body));
+    const server = await show(api, id);
+    assert.deepEqual(
+      [server.status, server['OS-EXT-STS:vm_state'], server['OS-EXT-STS:power_state']],
+      ['SHUTOFF', 'stopped', 4],
+    );
+    assert.equal(await api.hypervisor.state(id), 'shutoff');
+    assert.match(await api.hypervisor.domainXml(id), /<pmu state=["']on["']\/>/u);
+  });
+
   for (const kind of ['memory', 'SQLite'] as const) {
     it(`puts 10 of 50 concurrent boots in ERROR with "No valid host was found." on a host with room for 40 (${kind} store)`, async () => {
       const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-claims-'));
@@ -541,6 +620,27 @@ describe('servers API', () => {
     assert.equal(failed?.status, 'ERROR');
     assert.match(failed.fault?.message ?? '', /^No valid host was found\./u);
     assert.equal((await api.store.getServer(unset.id))?.status, 'ACTIVE');
+  });
+
+  it('reconciles a build that was still waiting for its turn: ERROR, nothing claimed', async () => {
+    const hypervisor = new (class extends FakeHypervisor {
+      override async define(): Promise<never> {
+        return new Promise<never>(() => undefined); // the first build never finishes
+      }
+    })();
+    const api = await makeTestApi({ hypervisor, maxConcurrentBuilds: 1 });
+    const f = await flavor(api, 'small');
+    const img = await image(api, 'plain');
+    await boot(api, f, img, 'member', 'first');
+    const waiting = await boot(api, f, img, 'member', 'waiting');
+    for (let spins = 0; spins < 100; spins++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal((await api.store.getServer(waiting.id))?.host, null);
+    const report = await api.servers.reconcile();
+    assert.ok(report.errored.includes(waiting.id), JSON.stringify(report));
+    const errored = await api.store.getServer(waiting.id);
+    assert.equal(errored?.status, 'ERROR');
+    assert.match(errored.fault?.message ?? '', /restarted before server .* was scheduled/u);
+    assert.equal(errored.claimId, null);
   });
 
   it('reconciles: a vanished domain puts its server in ERROR; a stopped one makes it SHUTOFF', async () => {

