@@ -57,9 +57,10 @@ stop_pid() {
 }
 
 stop() {
-  # Guests named by vpmu's tests (vpmu-test-*) must not outlive the daemon.
+  # Guests of vpmu's tests (vpmu-test-*, and servers' instance-<uuid>) must not outlive the daemon.
+  local ours='^(vpmu-test-.*|instance-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$'
   if alive "$state/libvirtd.pid"; then
-    for dom in $(virsh -q -c "$uri" list --all --name 2>/dev/null | grep '^vpmu-test-' || true); do
+    for dom in $(virsh -q -c "$uri" list --all --name 2>/dev/null | grep -E "$ours" || true); do
       timeout 20 virsh -q -c "$uri" destroy "$dom" >/dev/null 2>&1 || true
       timeout 20 virsh -q -c "$uri" undefine "$dom" >/dev/null 2>&1 || true
     done

@@ -261,6 +261,15 @@ describe('compute API: flavors', () => {
       body: { addTenantAccess: { tenant: demo } },
     });
     assert.equal(again.status, 409);
+    for (const as of ['member', 'other'] as const) {
+      const share = await api.request('POST', '/compute/v2.1/flavors/priv/action', {
+        as,
+        body: { addTenantAccess: { tenant: demo } },
+      });
+      assert.equal(share.status, 403, `addTenantAccess as ${as}`);
+      const list = await api.request('GET', '/compute/v2.1/flavors/priv/os-flavor-access', { as });
+      assert.equal(list.status, 403, `os-flavor-access as ${as}`);
+    }
     const access = await api.request('GET', '/compute/v2.1/flavors/priv/os-flavor-access');
     assert.deepEqual(
       (access.body as { flavor_access: { tenant_id: string }[] }).flavor_access

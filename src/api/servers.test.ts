@@ -235,6 +235,34 @@ describe('servers API', () => {
     assert.equal((byStatus.body as { servers: unknown[] }).servers.length, 1);
   });
 
+  it('refuses every server action to readers (403) and to other projects (404), changing nothing', async () => {
+    const api = await makeTestApi();
+    const f = await flavor(api, 'small');
+    const bigger = await flavor(api, 'bigger', {}, { vcpus: 2 });
+    const img = await image(api, 'plain');
+    const { id } = await boot(api, f, img);
+    await api.servers.idle();
+    const before = await api.store.getServer(id);
+    // prettier-ignore
+    const ACTIONS = [
+      { 'os-start': null }, { 'os-stop': null }, { reboot: { type: 'SOFT' } }, { reboot: { type: 'HARD' } },
+      { rebuild: { imageRef: img } }, { resize: { flavorRef: bigger } },
+      { confirmResize: null }, { revertResize: null },
+    ];
+    for (const body of ACTIONS) {
+      const name = Object.keys(body)[0] ?? '';
+      const reader = await action(api, id, body, 'reader');
+      assert.equal(reader.status, 403, `${name} as reader: ${JSON.stringify(reader.body)}`);
+      const other = await action(api, id, body, 'other');
+      assert.equal(other.status, 404, `${name} as another project`);
+      assert.equal(message(other), `Instance ${id} could not be found.`);
+    }
+    const del = await api.request('DELETE', `/compute/v2.1/servers/${id}`, { as: 'reader' });
+    assert.equal(del.status, 403);
+    assert.deepEqual(await api.store.getServer(id), before);
+    assert.equal(await api.hypervisor.state(id), 'running');
+  });
+
   it('stops, starts, reboots and deletes, refusing actions in the wrong state with 409', async () => {
     const hypervisor = new FakeHypervisor();
     const api = await makeTestApi({ hypervisor });
@@ -588,10 +616,10 @@ describe('servers API', () => {
     const img = await image(api, 'plain');
     await boot(api, f, img);
     await api.servers.idle();
-    assert.equal(
-      (await api.request('GET', '/compute/v2.1/os-hypervisors', { as: 'member' })).status,
-      403,
-    );
+    for (const path of ['', '/detail', '/compute1']) {
+      const url = `/compute/v2.1/os-hypervisors${path}`;
+      assert.equal((await api.request('GET', url, { as: 'member' })).status, 403, url);
+    }
     const list = await api.request('GET', '/compute/v2.1/os-hypervisors');
     assert.deepEqual(list.body, {
       hypervisors: [{ id: 1, hypervisor_hostname: 'compute1', state: 'up', status: 'enabled' }],
@@ -620,6 +648,37 @@ describe('servers API', () => {
     assert.equal(failed?.status, 'ERROR');
     assert.match(failed.fault?.message ?? '', /^No valid host was found\./u);
     assert.equal((await api.store.getServer(unset.id))?.status, 'ACTIVE');
+  });
+
+  it('deletes a server still waiting for a build slot at once; it is never built', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const hypervisor = new (class extends FakeHypervisor {
+      override async define(xml: string) {
+        await gate;
+        return super.define(xml);
+      }
+    })();
+    const api = await makeTestApi({ hypervisor, maxConcurrentBuilds: 1 });
+    const f = await flavor(api, 'small');
+    const img = await image(api, 'plain');
+    const first = await boot(api, f, img, 'member', 'first');
+    const waiting = await boot(api, f, img, 'member', 'waiting');
+    for (let spins = 0; spins < 100; spins++) await new Promise((resolve) => setImmediate(resolve));
+    const del = await api.request('DELETE', `/compute/v2.1/servers/${waiting.id}`);
+    assert.equal(del.status, 204, 'answered while the first build still holds the only slot');
+    assert.equal(await api.store.getServer(waiting.id), undefined);
+    open();
+    await api.servers.idle();
+    assert.equal((await show(api, first.id)).status, 'ACTIVE');
+    assert.deepEqual(
+      (await api.hypervisor.list()).map((d) => d.uuid),
+      [first.id],
+    );
+    const mine = api.notifier.delivered
+      .filter((n) => n.body.includes(waiting.id))
+      .map((n) => n.eventType);
+    assert.deepEqual(mine, ['instance.delete.start', 'instance.delete.end']);
   });
 
   it('reconciles a build that was still waiting for its turn: ERROR, nothing claimed', async () => {

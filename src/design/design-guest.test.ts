@@ -122,6 +122,25 @@ describe('designGuest() decisions', () => {
     assert.equal(got.value.pmu.resolved, true);
   });
 
+  // nova-pmu.md §9, test_get_guest_config_with_pmu_non_qemu_kvm: every source, no <pmu> for lxc.
+  // prettier-ignore
+  const LXC_CASES = [
+    { name: 'flavor true',  flavor: { 'hw:pmu': 'true' },  image: {},                   resolved: true },
+    { name: 'flavor false', flavor: { 'hw:pmu': 'false' }, image: {},                   resolved: false },
+    { name: 'image true',   flavor: {},                    image: { hw_pmu: 'true' },   resolved: true },
+    { name: 'image false',  flavor: {},                    image: { hw_pmu: 'false' },  resolved: false },
+    { name: 'both false',   flavor: { 'hw:pmu': 'false' }, image: { hw_pmu: 'false' },  resolved: false },
+  ] as const;
+  for (const c of LXC_CASES) {
+    it(`emits no <pmu> for lxc with ${c.name}, keeping the resolution`, () => {
+      const got = design({ extraSpecs: c.flavor }, { properties: c.image }, { virtType: 'lxc' });
+      assert.ok(got.ok, got.ok ? '' : got.issues[0].message);
+      assert.equal(got.value.spec.features.pmu, undefined);
+      assert.equal(got.value.pmu.resolved, c.resolved);
+      assert.equal(got.value.explanation.effective, 'off');
+    });
+  }
+
   it('still refuses a malformed hw:pmu for lxc', () => {
     const got = design({ extraSpecs: { 'hw:pmu': 'maybe' } }, {}, { virtType: 'lxc' });
     assert.ok(!got.ok);

@@ -108,6 +108,8 @@ export class Servers {
   readonly #deps: ServerDeps;
   readonly #pending = new Map<string, Promise<unknown>>();
   readonly #buildSlots: Slots;
+  /** Builds waiting for a slot: nothing of them exists yet beyond the record. */
+  readonly #queued = new Set<string>();
 
   constructor(deps: ServerDeps) {
     this.#deps = deps;
@@ -191,6 +193,16 @@ export class Servers {
     // Visibility first: another project's server is 404 whatever the caller's role.
     await this.show(ctx, id);
     requireWriter(ctx, 'delete a server');
+    if (this.#queued.delete(id)) {
+      // Still waiting for a build slot: no host, no claim, no guest. Gone at once, as in Nova's
+      // local delete, instead of after the builds ahead of it.
+      const server = await this.#get(id);
+      const context = actionContext(ctx, call);
+      this.#notify('delete', 'start', server, context);
+      await this.#deps.store.deleteServer(id);
+      this.#notify('delete', 'end', { ...server, status: 'DELETED', vmState: 'deleted' }, context);
+      return;
+    }
     await this.#serial(id, async () => {
       const server = await this.#get(id);
       const context = actionContext(ctx, call);
@@ -618,8 +630,10 @@ export class Servers {
   }
 
   async #build(server: ServerRecord, context: ActionContext): Promise<void> {
+    this.#queued.add(server.id);
     const release = await this.#buildSlots.acquire();
     try {
+      if (!this.#queued.delete(server.id)) return; // deleted while it waited
       await this.#buildInSlot(server, context);
     } finally {
       release();

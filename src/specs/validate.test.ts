@@ -50,6 +50,16 @@ describe('validateFlavorExtraSpecs()', () => {
     assert.match(issue.message, /Did you mean 'hw:pmu'\?$/u);
   });
 
+  it('lists the keys of the unknown key’s own namespace, or says it has none vpmu knows', () => {
+    const [hw] = validateFlavorExtraSpecs(aFlavor({ extraSpecs: { 'hw:pmuu': 'true' } }));
+    assert.match(hw?.message ?? '', /may set these keys in that namespace: hw:pmu, hw:/u);
+    const [rng] = validateFlavorExtraSpecs(aFlavor({ extraSpecs: { 'hw_rng:rate': '100' } }));
+    assert.match(
+      rng?.message ?? '',
+      /may set no keys in that namespace that vpmu knows; it knows hw:pmu, /u,
+    );
+  });
+
   it('names the allowed range for an integer', () => {
     const [issue] = validateFlavorExtraSpecs(aFlavor({ extraSpecs: { 'hw:cpu_sockets': '0' } }));
     assert.match(issue?.message ?? '', /accepts a whole number from 1 to 1024\.$/u);

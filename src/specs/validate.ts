@@ -103,7 +103,7 @@ export function validateFlavorExtraSpecs(flavor: Flavor): Issue[] {
     }
     const namespace = key.includes(':') ? key.slice(0, key.indexOf(':')) : undefined;
     if (namespace !== undefined && VALIDATED_NAMESPACES.includes(namespace)) {
-      issues.push(unknownKeyIssue(flavor, key));
+      issues.push(unknownKeyIssue(flavor, key, namespace));
     }
   }
   return issues;
@@ -124,17 +124,22 @@ export function validateImageProperties(image: Image): Issue[] {
   return issues;
 }
 
-function unknownKeyIssue(flavor: Flavor, key: string): Issue {
+function unknownKeyIssue(flavor: Flavor, key: string, namespace: string): Issue {
   const known = SPECS.flatMap((spec) => spec.flavorKeys).filter((k) => k.includes(':'));
+  const inNamespace = known.filter((k) => k.startsWith(`${namespace}:`));
   const suggestion = closest(key, known);
   const hint = suggestion === undefined ? '' : ` Did you mean '${suggestion}'?`;
+  const allowed =
+    inNamespace.length > 0
+      ? `may set these keys in that namespace: ${inNamespace.join(', ')}`
+      : `may set no keys in that namespace that vpmu knows; it knows ${known.join(', ')}`;
   return {
     code: 'spec.unknown_key',
     path: ['flavor', 'extra_specs', key],
     // NOTE: Nova wording for the first sentence (nova/api/validation/extra_specs/validators.py)
     message:
       `Validation failed; extra spec '${key}' does not appear to be a valid extra spec.` +
-      ` Flavor '${flavor.name}' may set these keys in that namespace: ${known.join(', ')}.${hint}`,
+      ` Flavor '${flavor.name}' ${allowed}.${hint}`,
   };
 }
 
