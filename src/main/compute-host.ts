@@ -4,6 +4,7 @@
  * accepts everywhere), unless configuration says otherwise, and describe its inventory and traits.
  */
 import { statfsSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import {
   ARCHITECTURES,
   type Architecture,
@@ -32,6 +33,8 @@ export interface ComputeHostConfig {
   readonly cpuAllocationRatio: number | undefined;
   readonly ramAllocationRatio: number | undefined;
   readonly diskAllocationRatio: number | undefined;
+  /** The address to report (Nova's my_ip); undefined for this machine's first external IPv4. */
+  readonly hostIp: string | undefined;
 }
 
 /** The host's settings for designing guests and its record for the scheduler. */
@@ -57,6 +60,13 @@ export async function describeLocalHost(
     probeError = error instanceof Error ? error.message : String(error);
   }
   const info = await hypervisor.hostInfo();
+  let version = { type: 'QEMU', version: 0 };
+  try {
+    version = await hypervisor.hypervisorVersion();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    probeError = probeError === undefined ? reason : `${probeError}; ${reason}`;
+  }
   const kvm = capabilities?.virtTypes.some((v) => v.virtType === 'kvm' && v.usable) ?? false;
   const virtType: VirtType = config.virtType ?? (kvm ? 'kvm' : 'qemu');
   const cpuMode: CpuMode = config.cpuMode ?? (virtType === 'kvm' ? 'host-model' : 'custom');
@@ -84,7 +94,20 @@ export async function describeLocalHost(
   const record: ComputeHostRecord = {
     name: config.name,
     hypervisorUri: hypervisor.uri,
-    hypervisorType: 'QEMU',
+    hypervisorType: version.type,
+    hypervisorVersion: version.version,
+    hostIp: config.hostIp ?? firstExternalIpv4() ?? '127.0.0.1',
+    cpuInfo: JSON.stringify({
+      arch: info.arch,
+      model: capabilities?.cpuModel ?? null,
+      vendor: capabilities?.cpuVendor ?? null,
+      topology: {
+        cells: info.numaNodes,
+        sockets: info.sockets,
+        cores: info.cores,
+        threads: info.threads,
+      },
+    }),
     enabled: true,
     inventory: {
       VCPU: {
@@ -107,4 +130,11 @@ export async function describeLocalHost(
     updatedAt: now.toISOString(),
   };
   return { settings, record, capabilities, probeError };
+}
+
+/** What Nova's my_ip defaults to: this machine's first IPv4 address that is not loopback. */
+function firstExternalIpv4(): string | undefined {
+  return Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a?.family === 'IPv4' && !a.internal)?.address;
 }

@@ -297,7 +297,7 @@ describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, 
     ) as Record<string, unknown>[];
     assert.deepEqual(
       listed.map((h) => [h.State, h['Hypervisor Type']]),
-      [['up', 'QEMU']],
+      [['up', 'TEST']],
     );
   });
 

@@ -69,7 +69,7 @@ Options (each overrides its environment variable, which overrides the config fil
                                                    the state dir, notifications.jsonl)
   --config FILE      JSON configuration file       VPMU_CONFIG
 Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPrefilter,
-  computeHostName, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
+  computeHostName, hostIp, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
   diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, notificationExchange,
   notificationBufferLimit
 Environment only:
@@ -156,6 +156,7 @@ export function loadServeConfig(
     uri: pick(str(values.uri), 'VPMU_URI', 'uri') ?? 'test:///default',
     compute: {
       name: fileString(file, 'computeHostName', configFile) ?? hostname(),
+      hostIp: fileString(file, 'hostIp', configFile),
       instanceDir: path.join(absState, 'instances'),
       virtType: fileChoice<VirtType>('virtType', VIRT_TYPES),
       cpuMode: fileChoice<CpuMode>('cpuMode', CPU_MODES),
@@ -253,7 +254,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     if (local.probeError !== undefined) {
       logger.warn(
         { uri: config.uri, reason: local.probeError },
-        'host probe failed; using qemu/TCG with no traits',
+        'host probe incomplete (a failed capabilities probe means qemu/TCG with no traits)',
       );
     }
     logger.info(
@@ -466,6 +467,7 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'cpuModel',
     'vpmuPrefilter',
     'computeHostName',
+    'hostIp',
     'vcpus',
     'memoryMiB',
     'diskGiB',

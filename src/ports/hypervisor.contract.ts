@@ -181,6 +181,9 @@ export function hypervisorContract(label: string, make: () => Promise<ContractSu
       const info = await s.hypervisor.hostInfo();
       assert.ok(info.cpus > 0 && info.memoryKiB > 0, JSON.stringify(info));
       assert.notEqual(info.arch, '');
+      const { type, version } = await s.hypervisor.hypervisorVersion();
+      assert.match(type, /^\w+$/u);
+      assert.ok(Number.isInteger(version) && version > 0, String(version));
     });
 
     it('reports domain capabilities, or fails cleanly where the driver has none', async () => {

@@ -98,6 +98,17 @@ export interface Hypervisor {
   /** `virsh domcapabilities`: what one emulator / virt type / arch can do. */
   domainCapabilitiesXml(query: DomainCapabilitiesQuery): Promise<string>;
   hostInfo(): Promise<HostInfo>;
+  /**
+   * The hypervisor libvirt drives here and its version, encoded as libvirt does
+   * (major × 1,000,000 + minor × 1,000 + release): what Nova shows as `hypervisor_version`.
+   */
+  hypervisorVersion(): Promise<HypervisorVersion>;
+}
+
+/** The hypervisor libvirt drives (`QEMU`, `Test`, …) and its encoded version. */
+export interface HypervisorVersion {
+  readonly type: string;
+  readonly version: number;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/iu;

@@ -207,6 +207,12 @@ export interface ComputeHostRecord {
   readonly name: string;
   readonly hypervisorUri: string;
   readonly hypervisorType: string;
+  /** libvirt's encoding of the hypervisor's version (Nova's `hypervisor_version`). */
+  readonly hypervisorVersion: number;
+  /** The address this host is reached on (Nova's `host_ip`, from its `my_ip`). */
+  readonly hostIp: string;
+  /** Nova's `cpu_info`: the host CPU as libvirt reports it, as JSON text. */
+  readonly cpuInfo: string;
   readonly enabled: boolean;
   readonly inventory: Readonly<Record<ClaimResourceClass, HostInventory>>;
   /** Sorted. */

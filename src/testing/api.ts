@@ -149,6 +149,10 @@ export async function makeTestApi(
     name: 'compute1',
     hypervisorUri: hypervisor.uri,
     hypervisorType: 'QEMU',
+    hypervisorVersion: 7_002_000,
+    hostIp: '192.0.2.10',
+    cpuInfo:
+      '{"arch":"x86_64","model":"EPYC","vendor":"AMD","topology":{"cells":1,"sockets":1,"cores":2,"threads":1}}',
     enabled: true,
     inventory: {
       VCPU: { total: options.hostVcpus ?? 16, reserved: 0, allocationRatio: 1 },

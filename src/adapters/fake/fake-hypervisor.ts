@@ -16,6 +16,7 @@ import {
   type DomainRef,
   type DomainState,
   type HostInfo,
+  type HypervisorVersion,
   type Hypervisor,
   type StopOutcome,
 } from '../../ports/hypervisor.js';
@@ -204,6 +205,10 @@ export class FakeHypervisor implements Hypervisor {
 
   async hostInfo(): Promise<HostInfo> {
     return this.options.hostInfo ?? DEFAULT_HOST_INFO;
+  }
+
+  async hypervisorVersion(): Promise<HypervisorVersion> {
+    return { type: 'QEMU', version: 7_002_000 };
   }
 
   private match(domain: DomainKey): FakeDomain | undefined {

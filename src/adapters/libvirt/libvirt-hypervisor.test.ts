@@ -4,7 +4,7 @@ import { hypervisorContract, rejection } from '../../ports/hypervisor.contract.j
 import { tinyDomainXml } from '../../testing/domains.js';
 import { requireBinding } from '../../testing/libvirt.js';
 import { bindingConnectionFactory, type NativeConnection, type NativeDomain } from './binding.js';
-import { LibvirtHypervisor } from './libvirt-hypervisor.js';
+import { LibvirtHypervisor, parseRunningHypervisor } from './libvirt-hypervisor.js';
 
 const noBinding = await requireBinding();
 
@@ -246,4 +246,18 @@ describe('LibvirtHypervisor failure handling', () => {
       /^Cannot read the kvm domain capabilities of test:\/\/\/default: this function is not supported/u,
     );
   });
+});
+
+describe('parseRunningHypervisor()', () => {
+  // prettier-ignore
+  const CASES = [
+    { name: 'QEMU on Debian 12', text: 'Compiled against library: libvirt 9.0.0\nUsing library: libvirt 9.0.0\nUsing API: QEMU 9.0.0\nRunning hypervisor: QEMU 7.2.0\n', want: { type: 'QEMU', version: 7_002_000 } },
+    { name: 'the test driver', text: 'Using API: TEST 9.0.0\nRunning hypervisor: TEST 0.0.2\n', want: { type: 'TEST', version: 2 } },
+    { name: 'no hypervisor line', text: 'Compiled against library: libvirt 9.0.0\n', want: undefined },
+  ];
+  for (const c of CASES) {
+    it(c.name, () => {
+      assert.deepEqual(parseRunningHypervisor(c.text), c.want);
+    });
+  }
 });

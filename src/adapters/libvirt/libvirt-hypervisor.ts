@@ -23,6 +23,7 @@ import {
   type DomainRef,
   type DomainState,
   type HostInfo,
+  type HypervisorVersion,
   type Hypervisor,
   type StopOutcome,
 } from '../../ports/hypervisor.js';
@@ -257,6 +258,17 @@ export class LibvirtHypervisor implements Hypervisor {
     });
   }
 
+  async hypervisorVersion(): Promise<HypervisorVersion> {
+    const operation = 'read the hypervisor version of';
+    const text = await this.virsh(operation, ['version']);
+    const parsed = parseRunningHypervisor(text);
+    if (parsed !== undefined) return parsed;
+    throw new HypervisorError('hypervisor.operation_failed', {
+      operation: `${operation} ${this.uri}`,
+      detail: `virsh version printed no "Running hypervisor" line: ${text.trim()}`,
+    });
+  }
+
   /** Looks a domain up afresh (never from `handles`: a lookup must see a rename or removal). */
   private async lookupAs(operation: string, domain: DomainKey): Promise<DomainRef> {
     const key = typeof domain === 'string' ? domain : domain.uuid;
@@ -403,6 +415,14 @@ export class LibvirtHypervisor implements Hypervisor {
       });
     }
   }
+}
+
+/** Reads `virsh version`'s "Running hypervisor: QEMU 7.2.0" line; undefined when absent. */
+export function parseRunningHypervisor(text: string): HypervisorVersion | undefined {
+  const match = /^Running hypervisor:\s*(\S+)\s+(\d+)\.(\d+)\.(\d+)/mu.exec(text);
+  if (match === null) return undefined;
+  const [, type = '', major = '0', minor = '0', release = '0'] = match;
+  return { type, version: Number(major) * 1_000_000 + Number(minor) * 1_000 + Number(release) };
 }
 
 class CallTimeout extends Error {}
