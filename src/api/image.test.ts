@@ -388,5 +388,23 @@ describe('image API', () => {
       (await api.request('GET', '/image/v2/metadefs/namespaces/Nope', { as: 'other' })).status,
       404,
     );
+    // Horizon's image form asks for the namespaces of images only.
+    for (const [types, want] of [
+      ['OS::Glance::Image', ['OS::Compute::LibvirtImage']],
+      ['OS::Nova::Flavor', ['VPMU::Compute::Flavor']],
+      ['OS::Cinder::Volume', []],
+      ['OS::Cinder::Volume,OS::Nova::Flavor', ['VPMU::Compute::Flavor']],
+    ] as const) {
+      const listed = await api.request(
+        'GET',
+        `/image/v2/metadefs/namespaces?resource_types=${types}`,
+        { as: 'other' },
+      );
+      assert.deepEqual(
+        (listed.body as { namespaces: { namespace: string }[] }).namespaces.map((n) => n.namespace),
+        want,
+        types,
+      );
+    }
   });
 });

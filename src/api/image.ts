@@ -122,15 +122,25 @@ export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
     return c.body(toWebStream(data), 200, headers);
   });
 
-  app.get('/v2/metadefs/namespaces', (c) =>
-    c.json({
-      namespaces: listMetadefNamespaces().map((ns) =>
-        namespaceView({ ...ns, properties: undefined }),
-      ),
+  // The namespaces are vpmu's own definitions, loaded when the service starts (as Glance loads
+  // its metadefs into the database): that is their creation time here.
+  const loadedAt = glanceTime(deps.clock.now().toISOString());
+  app.get('/v2/metadefs/namespaces', (c) => {
+    // Horizon asks for the namespaces of one resource type: ?resource_types=OS::Glance::Image
+    const wanted = c.req
+      .query('resource_types')
+      ?.split(',')
+      .filter((t) => t !== '');
+    const namespaces = listMetadefNamespaces().filter(
+      (ns) =>
+        wanted === undefined || ns.resource_type_associations.some((a) => wanted.includes(a.name)),
+    );
+    return c.json({
+      namespaces: namespaces.map((ns) => namespaceView({ ...ns, properties: undefined }, loadedAt)),
       first: '/v2/metadefs/namespaces',
       schema: '/v2/schemas/metadefs/namespaces',
-    }),
-  );
+    });
+  });
 
   app.get('/v2/metadefs/namespaces/:ns', (c) => {
     const name = c.req.param('ns');
@@ -141,7 +151,7 @@ export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
         `Metadata definition namespace=${name} was not found.`,
       );
     }
-    return c.json(namespaceView(ns));
+    return c.json(namespaceView(ns, loadedAt));
   });
 
   return app;
@@ -180,11 +190,12 @@ function namespaceView(
   ns: Omit<MetadefNamespace, 'properties'> & {
     properties: MetadefNamespace['properties'] | undefined;
   },
+  loadedAt: string,
 ): Record<string, unknown> {
   return {
     ...ns,
-    created_at: '2026-01-01T00:00:00Z',
-    updated_at: '2026-01-01T00:00:00Z',
+    created_at: loadedAt,
+    updated_at: loadedAt,
     self: `/v2/metadefs/namespaces/${ns.namespace}`,
     schema: '/v2/schemas/metadefs/namespace',
   };
