@@ -299,18 +299,20 @@ describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
 });
 
 describe(`vpmu serve on ${uri}: a server booted through the API`, { skip }, () => {
-  it('boots a vPMU-on server to ACTIVE (QEMU got pmu=on), shows it, and deletes it without a trace', async () => {
+  it('boots a vPMU-on server to ACTIVE (QEMU got pmu=on), keeps it across a restart, and deletes it without a trace', async () => {
     const stateDir = path.join(scratch, 'serve-state');
     // QEMU runs as libvirt-qemu: the state directory must be traversable (see operations.md).
     mkdirSync(stateDir, { mode: 0o755 });
     chmodSync(stateDir, 0o755);
-    const service = await startService({
-      ...loadServeConfig(
-        ['--port', '0', '--state-dir', stateDir, '--uri', uri, '--config', 'c.json'],
-        { VPMU_ADMIN_PASSWORD: 'pw' },
-        () => JSON.stringify({ computeHostName: 'e2e-qemu', stopTimeoutSeconds: 1 }),
-      ),
-    });
+    const start = () =>
+      startService({
+        ...loadServeConfig(
+          ['--port', '0', '--state-dir', stateDir, '--uri', uri, '--config', 'c.json'],
+          { VPMU_ADMIN_PASSWORD: 'pw' },
+          () => JSON.stringify({ computeHostName: 'e2e-qemu', stopTimeoutSeconds: 1 }),
+        ),
+      });
+    let service = await start();
     try {
       const auth = await fetch(`${service.url}/identity/v3/auth/tokens`, {
         method: 'POST',
@@ -374,6 +376,18 @@ describe(`vpmu serve on ${uri}: a server booted through the API`, { skip }, () =
         ],
         [true, 'flavor'],
       );
+      // A restart loses nothing: the record comes back from SQLite, reconcile finds the guest
+      // still running, and the token issued before it still works.
+      await service.close();
+      service = await start();
+      const again = (await call('GET', `/compute/v2.1/servers/${id}`)) as {
+        server: Record<string, unknown>;
+      };
+      assert.deepEqual(
+        [again.server.status, again.server['OS-EXT-STS:power_state'], again.server.fault],
+        ['ACTIVE', 1, undefined],
+      );
+      assert.equal(await virsh('domstate', domain), 'running');
       await call('DELETE', `/compute/v2.1/servers/${id}`);
       assert.equal((await virsh('list', '--all', '--uuid')).includes(id), false);
       assert.equal(existsSync(path.join(stateDir, 'instances', id)), false);
