@@ -558,6 +558,53 @@ describe('servers API', () => {
     });
   }
 
+  it('places on two hosts: a boot that loses its claim race takes the next host; a third finds none', async () => {
+    // Both builds read the hosts' usage before either claims: the race, made certain.
+    let readers = 0;
+    let bothRead!: () => void;
+    const barrier = new Promise<void>((resolve) => (bothRead = resolve));
+    const store = new (class extends MemoryStore {
+      override async usageByHost() {
+        const usage = await super.usageByHost();
+        if (++readers === 2) bothRead();
+        if (readers <= 2) await barrier;
+        return usage;
+      }
+    })();
+    const api = await makeTestApi({
+      store,
+      hostVcpus: 1,
+      extraHosts: [{ name: 'compute2', vcpus: 1 }],
+      maxConcurrentBuilds: 0,
+    });
+    const f = await flavor(api, 'one', {}, { vcpus: 1 });
+    const img = await image(api, 'plain');
+    const [a, b] = await Promise.all([
+      boot(api, f, img, 'member', 'a'),
+      boot(api, f, img, 'member', 'b'),
+    ]);
+    await api.servers.idle();
+    const placed = await Promise.all(
+      [a, b].map(async (s) => (await api.store.getServer(s?.id ?? ''))?.host),
+    );
+    assert.deepEqual([...placed].sort(), ['compute1', 'compute2']);
+    // Both picked the same best host; the loser of the claim went on to the other.
+    assert.ok(api.logged.some((l) => l.message === 'claim lost a race; trying the next host'));
+    for (const [host, hypervisor] of api.hypervisors) {
+      const mine = [a, b].filter((_, i) => placed[i] === host).map((s) => s?.id);
+      assert.deepEqual(
+        (await hypervisor.list()).map((d) => d.uuid),
+        mine,
+        host,
+      );
+    }
+    const c = await boot(api, f, img, 'member', 'c');
+    await api.servers.idle();
+    const third = await api.store.getServer(c.id);
+    assert.equal(third?.status, 'ERROR');
+    assert.match(third.fault?.message ?? '', /^No valid host was found\./u);
+  });
+
   it('runs at most maxConcurrentBuilds builds at once; the others wait in BUILD, then finish', async () => {
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));

@@ -52,6 +52,8 @@ export interface TestApi {
   readonly deps: ApiDeps;
   readonly servers: Servers;
   readonly hypervisor: Hypervisor;
+  /** Every compute host's hypervisor by host name: compute1, then any `extraHosts`. */
+  readonly hypervisors: ReadonlyMap<string, Hypervisor>;
   readonly disks: MemoryDisks;
   readonly notifier: MemoryNotifier;
   readonly logged: { level: string; fields: Record<string, unknown>; message: string }[];
@@ -83,6 +85,8 @@ export async function makeTestApi(
     vpmuPrefilter?: boolean;
     /** Builds at once. @default 10, as in the service */
     maxConcurrentBuilds?: number;
+    /** More compute hosts, each with its own FakeHypervisor (ratio 1, the traits of compute1). */
+    extraHosts?: readonly { readonly name: string; readonly vcpus: number }[];
   } = {},
 ): Promise<TestApi> {
   let now = START;
@@ -122,11 +126,18 @@ export async function makeTestApi(
       network: { type: 'none' },
     },
   };
+  const hosts = [
+    { name: 'compute1', vcpus: options.hostVcpus ?? 16, driver },
+    ...(options.extraHosts ?? []).map((h) => ({
+      ...h,
+      driver: { ...driver, hypervisor: new FakeHypervisor({ uri: `fake:///${h.name}` }) },
+    })),
+  ];
   const servers = new Servers({
     store,
     clock,
     ids,
-    computes: new Map([['compute1', driver]]),
+    computes: new Map(hosts.map((h) => [h.name, h.driver])),
     imageFile: (location) => {
       const file = `/images/${location}`;
       disks.images.add(file);
@@ -145,23 +156,25 @@ export async function makeTestApi(
     },
     log,
   });
-  await servers.registerHost({
-    name: 'compute1',
-    hypervisorUri: hypervisor.uri,
-    hypervisorType: 'QEMU',
-    hypervisorVersion: 7_002_000,
-    hostIp: '192.0.2.10',
-    cpuInfo:
-      '{"arch":"x86_64","model":"EPYC","vendor":"AMD","topology":{"cells":1,"sockets":1,"cores":2,"threads":1}}',
-    enabled: true,
-    inventory: {
-      VCPU: { total: options.hostVcpus ?? 16, reserved: 0, allocationRatio: 1 },
-      MEMORY_MB: { total: 65536, reserved: 0, allocationRatio: 1 },
-      DISK_GB: { total: 1000, reserved: 0, allocationRatio: 1 },
-    },
-    traits: [...(options.hostTraits ?? ['CUSTOM_HW_VPMU'])].sort(),
-    updatedAt: START.toISOString(),
-  });
+  for (const host of hosts) {
+    await servers.registerHost({
+      name: host.name,
+      hypervisorUri: host.driver.hypervisor.uri,
+      hypervisorType: 'QEMU',
+      hypervisorVersion: 7_002_000,
+      hostIp: '192.0.2.10',
+      cpuInfo:
+        '{"arch":"x86_64","model":"EPYC","vendor":"AMD","topology":{"cells":1,"sockets":1,"cores":2,"threads":1}}',
+      enabled: true,
+      inventory: {
+        VCPU: { total: host.vcpus, reserved: 0, allocationRatio: 1 },
+        MEMORY_MB: { total: 65536, reserved: 0, allocationRatio: 1 },
+        DISK_GB: { total: 1000, reserved: 0, allocationRatio: 1 },
+      },
+      traits: [...(options.hostTraits ?? ['CUSTOM_HW_VPMU'])].sort(),
+      updatedAt: START.toISOString(),
+    });
+  }
   const deps: ApiDeps = {
     store,
     files: new MemoryImageFiles(),
@@ -195,6 +208,7 @@ export async function makeTestApi(
     deps,
     servers,
     hypervisor,
+    hypervisors: new Map(hosts.map((h) => [h.name, h.driver.hypervisor])),
     disks,
     notifier,
     logged,
