@@ -585,13 +585,13 @@ describe('servers API', () => {
     ]);
     await api.servers.idle();
     const placed = await Promise.all(
-      [a, b].map(async (s) => (await api.store.getServer(s?.id ?? ''))?.host),
+      [a, b].map(async (s) => (await api.store.getServer(s.id))?.host),
     );
     assert.deepEqual([...placed].sort(), ['compute1', 'compute2']);
     // Both picked the same best host; the loser of the claim went on to the other.
     assert.ok(api.logged.some((l) => l.message === 'claim lost a race; trying the next host'));
     for (const [host, hypervisor] of api.hypervisors) {
-      const mine = [a, b].filter((_, i) => placed[i] === host).map((s) => s?.id);
+      const mine = [a, b].filter((_, i) => placed[i] === host).map((s) => s.id);
       assert.deepEqual(
         (await hypervisor.list()).map((d) => d.uuid),
         mine,
