@@ -193,17 +193,7 @@ export class Servers {
     // Visibility first: another project's server is 404 whatever the caller's role.
     await this.show(ctx, id);
     requireWriter(ctx, 'delete a server');
-    if (this.#queued.delete(id)) {
-      // Still waiting for a build slot: no host, no claim, no guest. Gone at once, as in Nova's
-      // local delete, instead of after the builds ahead of it.
-      const server = await this.#get(id);
-      const context = actionContext(ctx, call);
-      this.#notify('delete', 'start', server, context);
-      await this.#deps.store.deleteServer(id);
-      this.#notify('delete', 'end', { ...server, status: 'DELETED', vmState: 'deleted' }, context);
-      return;
-    }
-    await this.#serial(id, async () => {
+    const remove = async () => {
       const server = await this.#get(id);
       const context = actionContext(ctx, call);
       this.#notify('delete', 'start', server, context);
@@ -218,7 +208,11 @@ export class Servers {
         { ...deleting, status: 'DELETED', vmState: 'deleted' },
         context,
       );
-    });
+    };
+    // A server still waiting for a build slot has no host, claim or guest: it goes at once, as
+    // in Nova's local delete, instead of after the builds ahead of it.
+    if (this.#queued.delete(id)) await remove();
+    else await this.#serial(id, remove);
   }
 
   /** os-start: SHUTOFF → ACTIVE. */

@@ -5,6 +5,7 @@
  */
 import { MemoryImageFiles } from '../adapters/image-files/memory-image-files.js';
 import { MemoryStore } from '../adapters/store/memory-store.js';
+import { aComputeHost } from '../ports/store.contract.js';
 import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
 import { MemoryNotifier } from '../adapters/notifier/memory-notifier.js';
 import type { Hypervisor } from '../ports/hypervisor.js';
@@ -157,23 +158,17 @@ export async function makeTestApi(
     log,
   });
   for (const host of hosts) {
-    await servers.registerHost({
-      name: host.name,
-      hypervisorUri: host.driver.hypervisor.uri,
-      hypervisorType: 'QEMU',
-      hypervisorVersion: 7_002_000,
-      hostIp: '192.0.2.10',
-      cpuInfo:
-        '{"arch":"x86_64","model":"EPYC","vendor":"AMD","topology":{"cells":1,"sockets":1,"cores":2,"threads":1}}',
-      enabled: true,
-      inventory: {
-        VCPU: { total: host.vcpus, reserved: 0, allocationRatio: 1 },
-        MEMORY_MB: { total: 65536, reserved: 0, allocationRatio: 1 },
-        DISK_GB: { total: 1000, reserved: 0, allocationRatio: 1 },
-      },
-      traits: [...(options.hostTraits ?? ['CUSTOM_HW_VPMU'])].sort(),
-      updatedAt: START.toISOString(),
-    });
+    await servers.registerHost(
+      aComputeHost(
+        {
+          name: host.name,
+          hypervisorUri: host.driver.hypervisor.uri,
+          traits: [...(options.hostTraits ?? ['CUSTOM_HW_VPMU'])].sort(),
+          updatedAt: START.toISOString(),
+        },
+        host.vcpus,
+      ),
+    );
   }
   const deps: ApiDeps = {
     store,
