@@ -97,6 +97,7 @@ describe('loadServeConfig()', () => {
       stopTimeoutSeconds: 2,
       maxConcurrentBuilds: 0,
       notificationBufferLimit: 500,
+      hostIp: '192.0.2.7',
     });
     const config = loadServeConfig(
       ['--config', 'c.json', '--uri', 'qemu:///system', '--transport-url', 'rabbit://u:p@h:5672/'],
@@ -117,6 +118,7 @@ describe('loadServeConfig()', () => {
         config.stopTimeoutMs,
         config.maxConcurrentBuilds,
         config.notifier.bufferLimit,
+        config.compute.hostIp,
       ],
       [
         'qemu:///system',
@@ -131,6 +133,7 @@ describe('loadServeConfig()', () => {
         2000,
         0,
         500,
+        '192.0.2.7',
       ],
     );
     assert.equal(
@@ -144,6 +147,7 @@ describe('loadServeConfig()', () => {
       [{ vcpus: 0 }, /"vcpus" must be a whole number of at least 1, not 0/u],
       [{ vcpus: 1.5 }, /"vcpus" must be a whole number/u],
       [{ vpmuPrefilter: 'yes' }, /"vpmuPrefilter" must be true or false, not "yes"/u],
+      [{ hostIp: 'my-host' }, /"hostIp" must be an IPv4 or IPv6 address, not "my-host"/u],
       [
         { notificationBufferLimit: 0 },
         /"notificationBufferLimit" must be a whole number of at least 1, not 0/u,

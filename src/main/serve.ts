@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -144,6 +145,17 @@ export function loadServeConfig(
     }
     return raw as T;
   };
+  const fileAddress = (key: string): string | undefined => {
+    const raw = file[key];
+    if (raw === undefined) return undefined;
+    if (typeof raw !== 'string' || isIP(raw) === 0) {
+      throw new ComputeError(
+        'input.invalid',
+        `Cannot use config file ${configFile ?? ''}: "${key}" must be an IPv4 or IPv6 address, not ${JSON.stringify(raw)}`,
+      );
+    }
+    return raw;
+  };
   const prefilter = file.vpmuPrefilter ?? false;
   if (typeof prefilter !== 'boolean') {
     throw new ComputeError(
@@ -156,7 +168,7 @@ export function loadServeConfig(
     uri: pick(str(values.uri), 'VPMU_URI', 'uri') ?? 'test:///default',
     compute: {
       name: fileString(file, 'computeHostName', configFile) ?? hostname(),
-      hostIp: fileString(file, 'hostIp', configFile),
+      hostIp: fileAddress('hostIp'),
       instanceDir: path.join(absState, 'instances'),
       virtType: fileChoice<VirtType>('virtType', VIRT_TYPES),
       cpuMode: fileChoice<CpuMode>('cpuMode', CPU_MODES),
