@@ -2,6 +2,8 @@
 import type {
   Clock,
   ImageFiles,
+  ImageInspector,
+  ImageLimits,
   ImageRecord,
   Ids,
   NotifierStats,
@@ -23,6 +25,10 @@ export interface ApiLogger {
 export interface ApiDeps {
   readonly store: Store;
   readonly files: ImageFiles;
+  /** Checks uploaded image data against its declared disk_format. */
+  readonly inspector: ImageInspector;
+  /** image_size_cap, user_storage_quota, image_property_quota. */
+  readonly imageLimits: ImageLimits;
   readonly clock: Clock;
   readonly ids: Ids;
   /** Lifetime of issued tokens. */

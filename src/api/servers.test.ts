@@ -119,7 +119,7 @@ describe('servers API', () => {
     assert.equal(await api.hypervisor.state(res.id), 'running');
     // The root disk is an overlay on the uploaded image data.
     const disk = api.disks.files.get(`/instances/${res.id}/disk`);
-    assert.ok(disk?.backingFile?.startsWith('/images/'));
+    assert.ok(disk?.backingFile?.startsWith(`${api.imagesDir}/`));
     const admin = await show(api, res.id, 'admin');
     assert.equal(admin['OS-EXT-SRV-ATTR:host'], 'compute1');
     assert.match(String(admin['vpmu:domain_xml']), /<pmu state=["']off["']\/>/u);

@@ -181,6 +181,21 @@ export const ERROR_CODES = {
     summary:
       'A server in ERROR gave up its resources when it failed, and its host has no room to take them again for the rebuild; nothing changed.',
   },
+  'image.invalid_data': {
+    status: 400,
+    summary:
+      'Image data is not its declared disk_format, refers to other files (a backing file, an external data file, VMDK extents) or has a virtual size above the limit; an upload leaves the image queued with no data, a boot fails with this fault.',
+  },
+  'image.over_limit': {
+    status: 413,
+    summary:
+      'An image limit is reached: image_size_cap, user_storage_quota, image_property_quota, or the image storage is full; nothing was stored.',
+  },
+  'image.storage_unavailable': {
+    status: 503,
+    summary:
+      'Image data cannot be written, read or checked right now (read-only or unreadable storage, missing data file, qemu-img not installed); nothing was stored.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

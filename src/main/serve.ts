@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { FsImageFiles } from '../adapters/image-files/fs-image-files.js';
+import { QemuImgInspector } from '../adapters/image-inspector/qemu-img-inspector.js';
 import { openSqliteStore } from '../adapters/store/sqlite-store.js';
 import { createApi, type ApiLogger } from '../api/app.js';
 import { listen } from '../api/listen.js';
@@ -23,10 +24,13 @@ import { CPU_MODES, VIRT_TYPES, type CpuMode, type VirtType } from '../domain/in
 import { imageUpdateEvent } from '../notifications/index.js';
 import {
   bootstrapIdentity,
+  GLANCE_IMAGE_LIMITS,
   publishEvent,
+  sweepImageData,
   Servers,
   toImage,
   type IdentitySeed,
+  type ImageLimits,
   type Role,
 } from '../services/index.js';
 import { toImageInput } from '../services/notification-inputs.js';
@@ -53,6 +57,10 @@ export interface ServeConfig {
   readonly stopTimeoutMs: number;
   readonly maxConcurrentBuilds: number;
   readonly notifier: NotifierSettings;
+  /** Glance's image_size_cap, user_storage_quota and image_property_quota. */
+  readonly imageLimits: ImageLimits;
+  /** Images claiming a larger virtual size (bytes) are refused at upload and at boot. */
+  readonly imageVirtualSizeCap: number;
 }
 
 export const SERVE_USAGE = `Usage: vpmu serve [--host ADDR] [--port N] [--state-dir DIR] [--uri URI]
@@ -72,7 +80,8 @@ Options (each overrides its environment variable, which overrides the config fil
 Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPrefilter,
   computeHostName, hostIp, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
   diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, notificationExchange,
-  notificationBufferLimit
+  notificationBufferLimit, imageSizeCap, userStorageQuota, imagePropertyQuota,
+  imageVirtualSizeCap
 Environment only:
   VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir)
   VPMU_TOKEN_TTL_SECONDS   token lifetime (default 3600)
@@ -192,6 +201,14 @@ export function loadServeConfig(
       },
       env,
     ),
+    imageLimits: {
+      imageSizeCap: fileNumber('imageSizeCap', 0, true) ?? GLANCE_IMAGE_LIMITS.imageSizeCap,
+      userStorageQuota:
+        fileNumber('userStorageQuota', 0, true) ?? GLANCE_IMAGE_LIMITS.userStorageQuota,
+      imagePropertyQuota:
+        fileNumber('imagePropertyQuota', -1, true) ?? GLANCE_IMAGE_LIMITS.imagePropertyQuota,
+    },
+    imageVirtualSizeCap: fileNumber('imageVirtualSizeCap', 0, true) ?? 1099511627776,
     host: pick(str(values.host), 'VPMU_HOST', 'host') ?? '127.0.0.1',
     port,
     stateDir: absState,
@@ -289,7 +306,10 @@ export async function startService(config: ServeConfig): Promise<RunningService>
           local.record.name,
           {
             hypervisor,
-            disks: new Qcow2Disks({ instanceRoot: config.compute.instanceDir }),
+            disks: new Qcow2Disks({
+              instanceRoot: config.compute.instanceDir,
+              maxVirtualSize: config.imageVirtualSizeCap,
+            }),
             settings: local.settings,
           },
         ],
@@ -311,9 +331,18 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       config.seed,
     );
     await store.deleteExpiredTokens(clock.now().toISOString());
+    const files = new FsImageFiles(imagesDir);
+    const swept = await sweepImageData({ store, files });
+    if (swept.length > 0) {
+      logger.warn({ removed: swept }, 'removed image data left by interrupted uploads');
+    }
     const app = createApi({
       store,
-      files: new FsImageFiles(path.join(config.stateDir, 'images')),
+      files,
+      inspector: new QemuImgInspector((location) => path.join(imagesDir, location), {
+        maxVirtualSize: config.imageVirtualSizeCap,
+      }),
+      imageLimits: config.imageLimits,
       clock,
       ids,
       tokenTtlSeconds: config.tokenTtlSeconds,
@@ -490,6 +519,10 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'maxConcurrentBuilds',
     'notificationExchange',
     'notificationBufferLimit',
+    'imageSizeCap',
+    'userStorageQuota',
+    'imagePropertyQuota',
+    'imageVirtualSizeCap',
   ]);
   for (const key of Object.keys(value)) {
     if (!known.has(key)) {

@@ -146,6 +146,8 @@ export interface ServerImage {
   readonly owner: string;
   readonly properties: Readonly<Record<string, string>>;
   readonly dataLocation: string | null;
+  /** The declared disk_format; absent in records written before it was kept. */
+  readonly diskFormat?: string | null;
 }
 
 /** A resize in progress (VERIFY_RESIZE): what revert restores and what confirm keeps. */

@@ -43,7 +43,11 @@ export interface GuestDownResult {
 
 /** Creates the root disk, defines and starts the guest, and checks libvirt's read-back twice. */
 export async function guestUp(
-  input: DesignInput & { readonly imageFile?: string | undefined },
+  input: DesignInput & {
+    readonly imageFile?: string | undefined;
+    /** The image's declared disk_format, checked against the file before a disk is built on it. */
+    readonly imageFormat?: string | undefined;
+  },
   deps: GuestDeps,
 ): Promise<GuestUpResult> {
   const { design, xml } = orThrow(renderGuest(input));
@@ -81,6 +85,7 @@ export async function guestUp(
         path: rootDisk.path,
         sizeGiB: input.flavor.diskGiB,
         backingFile: input.imageFile,
+        backingFormat: input.imageFormat,
       });
     }
     const ref = await deps.hypervisor.define(xml);

@@ -9,7 +9,12 @@ describe('uploadImageData()', () => {
   it('refuses a second upload while one is in progress, then the first completes alone', async () => {
     const api = await makeTestApi();
     const ctx = await validateToken(api.deps, await api.token('member'));
-    const image = await createImage(api.deps, ctx, { name: 'x', properties: {} });
+    const image = await createImage(api.deps, ctx, {
+      name: 'x',
+      diskFormat: 'raw',
+      containerFormat: 'bare',
+      properties: {},
+    });
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => {
       release = resolve;

@@ -727,6 +727,7 @@ export class Servers {
         uuid: server.id,
         owner: { projectId: server.projectId, userId: server.userId },
         imageFile: location === null ? undefined : this.#deps.imageFile(location),
+        imageFormat: server.image.diskFormat ?? undefined,
       },
       driver,
     );
@@ -1008,6 +1009,7 @@ function toServerImage(image: ImageRecord): ServerImage {
     owner: image.owner,
     properties: { ...image.properties },
     dataLocation: image.dataLocation,
+    diskFormat: image.diskFormat,
   };
 }
 
