@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -191,6 +191,34 @@ describe('loadServeConfig()', () => {
     { name: 'a user with an unknown role', argv: ['--config', 'c'], file: '{"users": [{"name": "a", "password": "p", "project": "admin", "roles": ["root"]}]}', want: 'input.invalid' },
     { name: 'a project without a name', argv: ['--config', 'c'], file: '{"projects": [{}]}', want: 'input.invalid' },
   ];
+  it("reads Glance's image limits from the config file, with Glance's defaults", () => {
+    const defaults = loadServeConfig([], {}, noFile);
+    assert.deepEqual(
+      [defaults.imageLimits, defaults.imageVirtualSizeCap],
+      [
+        { imageSizeCap: 1099511627776, userStorageQuota: 0, imagePropertyQuota: 128 },
+        1099511627776,
+      ],
+    );
+    const file = JSON.stringify({
+      imageSizeCap: 1000,
+      userStorageQuota: 5000,
+      imagePropertyQuota: -1,
+      imageVirtualSizeCap: 2000,
+    });
+    const config = loadServeConfig(['--config', 'c.json'], {}, () => file);
+    assert.deepEqual(
+      [config.imageLimits, config.imageVirtualSizeCap],
+      [{ imageSizeCap: 1000, userStorageQuota: 5000, imagePropertyQuota: -1 }, 2000],
+    );
+    assert.throws(
+      () => loadServeConfig(['--config', 'c'], {}, () => '{"imageSizeCap": -5}'),
+      (err) =>
+        err instanceof ComputeError &&
+        err.message.includes('"imageSizeCap" must be a whole number of at least 0, not -5'),
+    );
+  });
+
   for (const row of BAD) {
     it(`refuses ${row.name} with ${row.want}`, () => {
       assert.throws(
@@ -342,7 +370,13 @@ describe('startService()', () => {
         await fetch(`${first.url}/image/v2/images`, {
           method: 'POST',
           headers: { 'X-Auth-Token': alice, 'Content-Type': 'application/json' },
-          body: JSON.stringify({ name: 'profiling', hw_pmu: 'true', visibility: 'private' }),
+          body: JSON.stringify({
+            name: 'profiling',
+            hw_pmu: 'true',
+            visibility: 'private',
+            disk_format: 'raw',
+            container_format: 'bare',
+          }),
         }),
       );
       const upload = await fetch(`${first.url}/image/v2/images/${String(image.id)}/file`, {
@@ -365,8 +399,22 @@ describe('startService()', () => {
       );
       assert.match(String(upserted?.requestId), /^req-[0-9a-f-]{36}$/u);
 
+      // What a kill -9 during an upload leaves: a partial file, and data no image refers to.
+      const imagesDir = path.join(stateDir, 'images');
+      const partial = `${String(image.id)}.00000000-0000-4000-8000-000000000001.partial`;
+      const orphan = '00000000-0000-4000-8000-0000000000ff';
+      writeFileSync(path.join(imagesDir, partial), 'half an upload');
+      writeFileSync(path.join(imagesDir, orphan), 'data of a deleted image');
+
       second = await startService(config);
       assert.equal(second.generatedAdminPassword, undefined);
+      assert.deepEqual(readdirSync(imagesDir), [String(image.id)]);
+      const swept = readFileSync(path.join(stateDir, 'logs', 'vpmu.log'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((l) => l.msg === 'removed image data left by interrupted uploads');
+      assert.deepEqual(swept?.removed, [orphan, partial]);
       const admin2 = await login(second.url, 'admin', password, 'admin');
       const flavor = await json(
         await fetch(`${second.url}/compute/v2.1/flavors/vran/os-extra_specs`, {

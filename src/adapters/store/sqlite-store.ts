@@ -843,14 +843,15 @@ async function insertSpecs(
   specs: Readonly<Record<string, string>>,
 ): Promise<void> {
   const rows = Object.entries(specs).map(([key, value]) => ({ flavor_id: flavorId, key, value }));
-  if (rows.length === 0) return;
-  await trx
-    .insertInto('flavor_extra_specs')
-    .values(rows)
-    .onConflict((oc) =>
-      oc.columns(['flavor_id', 'key']).doUpdateSet({ value: sql`excluded.value` }),
-    )
-    .execute();
+  for (const batch of batches(rows)) {
+    await trx
+      .insertInto('flavor_extra_specs')
+      .values(batch)
+      .onConflict((oc) =>
+        oc.columns(['flavor_id', 'key']).doUpdateSet({ value: sql`excluded.value` }),
+      )
+      .execute();
+  }
 }
 
 async function insertProperties(
@@ -863,7 +864,24 @@ async function insertProperties(
     key,
     value,
   }));
-  if (rows.length > 0) await trx.insertInto('image_properties').values(rows).execute();
+  for (const batch of batches(rows)) {
+    await trx.insertInto('image_properties').values(batch).execute();
+  }
+}
+
+/**
+ * Rows per multi-row insert. Each row binds a few variables, and SQLite refuses a statement with
+ * more than SQLITE_MAX_VARIABLE_NUMBER of them (999 in older builds): 300 rows of three columns
+ * stay under the smallest limit, so no number of rows makes the store fail.
+ */
+const ROWS_PER_INSERT = 300;
+
+function batches<T>(rows: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let at = 0; at < rows.length; at += ROWS_PER_INSERT) {
+    out.push(rows.slice(at, at + ROWS_PER_INSERT));
+  }
+  return out;
 }
 
 function toServerRow(server: ServerRecord): Tables['servers'] {
