@@ -1,51 +1,54 @@
-/** Behaviour every ImageInspector adapter shares, on crafted images made by the real qemu-img. */
+/**
+ * Behaviour every ImageInspector adapter shares, on crafted images (see src/testing/
+ * crafted-images.ts: the fixture makes them with the real qemu-img and stores them).
+ */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  craftOversizeQcow2,
-  craftQcow2,
-  craftQcow2WithBacking,
-  craftQcow2WithDataFile,
-  craftRaw,
-  craftVmdkDescriptor,
-  craftVmdkMonolithicFlat,
-  craftVmdkSparse,
-} from '../testing/crafted-images.js';
 import type { ImageInspector } from './image-inspector.js';
 
-/** An inspector, and how to put a file where it reads (returning the file's location). */
+/** The crafted images the contract asks for, by name. */
+export type CraftedImage =
+  | 'qcow2'
+  | 'raw'
+  | 'qcow2WithBacking'
+  | 'qcow2WithDataFile'
+  | 'vmdkDescriptor'
+  | 'vmdkMonolithicFlat'
+  | 'vmdkSparse'
+  | 'oversizeQcow2';
+
+/** An inspector, and how to store a crafted image where it reads (returning its location). */
 export interface InspectorFixture {
   readonly inspector: ImageInspector;
   /** Largest virtual size the inspector was made to accept. */
   readonly maxVirtualSize: number;
-  store(file: string): Promise<string>;
+  /**
+   * Stores a crafted image: `qcow2` is 1 MiB, `raw` 64 KiB, `vmdkSparse` 1 MiB, and
+   * `oversizeQcow2` claims `virtualSize` bytes.
+   */
+  store(image: CraftedImage, virtualSize?: number): Promise<string>;
 }
 
-type Craft = (dir: string) => string;
-
 // prettier-ignore
-const REFUSED: readonly { name: string; craft: Craft; declared: string; says: RegExp }[] = [
-  { name: 'a qcow2 with a host backing file', craft: craftQcow2WithBacking, declared: 'qcow2', says: /qcow2 image with a backing file/u },
-  { name: 'a qcow2 with an external data file', craft: craftQcow2WithDataFile, declared: 'qcow2', says: /external data file/u },
-  { name: 'a VMDK descriptor declared raw', craft: craftVmdkDescriptor, declared: 'raw', says: /VMDK descriptor/u },
-  { name: 'a VMDK descriptor declared vmdk', craft: craftVmdkDescriptor, declared: 'vmdk', says: /VMDK descriptor/u },
-  { name: 'a monolithicFlat VMDK', craft: craftVmdkMonolithicFlat, declared: 'vmdk', says: /VMDK descriptor/u },
-  { name: 'qcow2 data declared raw', craft: (d) => craftQcow2(d), declared: 'raw', says: /its data is qcow2, not raw/u },
-  { name: 'qcow2 data declared iso', craft: (d) => craftQcow2(d), declared: 'iso', says: /its data is qcow2, not raw/u },
-  { name: 'raw data declared qcow2', craft: (d) => craftRaw(d), declared: 'qcow2', says: /its data is raw, not qcow2/u },
-  { name: 'a qcow2 declared vmdk', craft: (d) => craftQcow2(d), declared: 'vmdk', says: /its data is qcow2, not vmdk/u },
-  { name: 'a disk format qemu-img cannot check', craft: (d) => craftRaw(d), declared: 'docker', says: /disk_format docker cannot be checked/u },
+const REFUSED: readonly { name: string; image: CraftedImage; declared: string; says: RegExp }[] = [
+  { name: 'a qcow2 with a host backing file', image: 'qcow2WithBacking', declared: 'qcow2', says: /qcow2 image with a backing file/u },
+  { name: 'a qcow2 with an external data file', image: 'qcow2WithDataFile', declared: 'qcow2', says: /external data file/u },
+  { name: 'a VMDK descriptor declared raw', image: 'vmdkDescriptor', declared: 'raw', says: /VMDK descriptor/u },
+  { name: 'a VMDK descriptor declared vmdk', image: 'vmdkDescriptor', declared: 'vmdk', says: /VMDK descriptor/u },
+  { name: 'a monolithicFlat VMDK', image: 'vmdkMonolithicFlat', declared: 'vmdk', says: /VMDK descriptor/u },
+  { name: 'qcow2 data declared raw', image: 'qcow2', declared: 'raw', says: /its data is qcow2, not raw/u },
+  { name: 'qcow2 data declared iso', image: 'qcow2', declared: 'iso', says: /its data is qcow2, not raw/u },
+  { name: 'raw data declared qcow2', image: 'raw', declared: 'qcow2', says: /its data is raw, not qcow2/u },
+  { name: 'a qcow2 declared vmdk', image: 'qcow2', declared: 'vmdk', says: /its data is qcow2, not vmdk/u },
+  { name: 'a disk format qemu-img cannot check', image: 'raw', declared: 'docker', says: /disk_format docker cannot be checked/u },
 ];
 
 // prettier-ignore
-const ACCEPTED: readonly { name: string; craft: Craft; declared: string; virtualSize: number }[] = [
-  { name: 'a plain qcow2', craft: (d) => craftQcow2(d), declared: 'qcow2', virtualSize: 1024 * 1024 },
-  { name: 'raw bytes as raw', craft: (d) => craftRaw(d), declared: 'raw', virtualSize: 64 * 1024 },
-  { name: 'raw bytes as iso', craft: (d) => craftRaw(d), declared: 'iso', virtualSize: 64 * 1024 },
-  { name: 'a monolithicSparse VMDK', craft: craftVmdkSparse, declared: 'vmdk', virtualSize: 1024 * 1024 },
+const ACCEPTED: readonly { name: string; image: CraftedImage; declared: string; virtualSize: number }[] = [
+  { name: 'a plain qcow2', image: 'qcow2', declared: 'qcow2', virtualSize: 1024 * 1024 },
+  { name: 'raw bytes as raw', image: 'raw', declared: 'raw', virtualSize: 64 * 1024 },
+  { name: 'raw bytes as iso', image: 'raw', declared: 'iso', virtualSize: 64 * 1024 },
+  { name: 'a monolithicSparse VMDK', image: 'vmdkSparse', declared: 'vmdk', virtualSize: 1024 * 1024 },
 ];
 
 /** Runs the ImageInspector contract against fixtures made by `make`. */
@@ -55,15 +58,10 @@ export function imageInspectorContract(
   options: { skip: false | string },
 ): void {
   describe(`ImageInspector contract: ${name}`, { skip: options.skip }, () => {
-    const crafted = (craft: Craft) => craft(mkdtempSync(path.join(tmpdir(), 'vpmu-crafted-')));
-
     for (const c of REFUSED) {
       it(`refuses ${c.name}, naming no host path`, async () => {
         const fixture = await make();
-        const outcome = await fixture.inspector.inspect(
-          await fixture.store(crafted(c.craft)),
-          c.declared,
-        );
+        const outcome = await fixture.inspector.inspect(await fixture.store(c.image), c.declared);
         assert.ok(!outcome.ok, JSON.stringify(outcome));
         assert.match(outcome.reason, c.says);
         assert.doesNotMatch(outcome.reason, /\/etc\/passwd|\/tmp\//u);
@@ -74,7 +72,7 @@ export function imageInspectorContract(
       const fixture = await make();
       const size = fixture.maxVirtualSize + 1024 * 1024;
       const outcome = await fixture.inspector.inspect(
-        await fixture.store(crafted((d) => craftOversizeQcow2(d, size))),
+        await fixture.store('oversizeQcow2', size),
         'qcow2',
       );
       assert.deepEqual(outcome, {
@@ -86,10 +84,7 @@ export function imageInspectorContract(
     for (const c of ACCEPTED) {
       it(`accepts ${c.name}, with its virtual size`, async () => {
         const fixture = await make();
-        const outcome = await fixture.inspector.inspect(
-          await fixture.store(crafted(c.craft)),
-          c.declared,
-        );
+        const outcome = await fixture.inspector.inspect(await fixture.store(c.image), c.declared);
         assert.deepEqual(outcome, { ok: true, virtualSize: c.virtualSize });
       });
     }

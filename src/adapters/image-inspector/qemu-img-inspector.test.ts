@@ -3,8 +3,17 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { imageInspectorContract } from '../../ports/image-inspector.contract.js';
-import { craftQcow2WithBacking, craftRaw } from '../../testing/crafted-images.js';
+import { imageInspectorContract, type CraftedImage } from '../../ports/image-inspector.contract.js';
+import {
+  craftOversizeQcow2,
+  craftQcow2,
+  craftQcow2WithBacking,
+  craftQcow2WithDataFile,
+  craftRaw,
+  craftVmdkDescriptor,
+  craftVmdkMonolithicFlat,
+  craftVmdkSparse,
+} from '../../testing/crafted-images.js';
 import { requireTool } from '../../testing/tools.js';
 import { inspectImageFile, QemuImgInspector } from './qemu-img-inspector.js';
 
@@ -14,6 +23,28 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 let n = 0;
+
+function craft(image: CraftedImage, virtualSize: number | undefined): string {
+  const scratch = mkdtempSync(path.join(dir, 'craft-'));
+  switch (image) {
+    case 'qcow2':
+      return craftQcow2(scratch);
+    case 'raw':
+      return craftRaw(scratch);
+    case 'qcow2WithBacking':
+      return craftQcow2WithBacking(scratch);
+    case 'qcow2WithDataFile':
+      return craftQcow2WithDataFile(scratch);
+    case 'vmdkDescriptor':
+      return craftVmdkDescriptor(scratch);
+    case 'vmdkMonolithicFlat':
+      return craftVmdkMonolithicFlat(scratch);
+    case 'vmdkSparse':
+      return craftVmdkSparse(scratch);
+    case 'oversizeQcow2':
+      return craftOversizeQcow2(scratch, virtualSize);
+  }
+}
 
 imageInspectorContract(
   'QemuImgInspector',
@@ -25,9 +56,9 @@ imageInspectorContract(
         maxVirtualSize,
       }),
       maxVirtualSize,
-      store: async (file) => {
+      store: async (image, virtualSize) => {
         const location = `image-${++n}`;
-        copyFileSync(file, path.join(images, location));
+        copyFileSync(craft(image, virtualSize), path.join(images, location));
         return location;
       },
     };
