@@ -181,6 +181,11 @@ export const ERROR_CODES = {
     summary:
       'A server in ERROR gave up its resources when it failed, and its host has no room to take them again for the rebuild; nothing changed.',
   },
+  'server.no_room_to_start': {
+    status: 400,
+    summary:
+      'A server in ERROR gave up its resources when it failed, and its host has no room to take them again for a start or hard reboot; nothing changed.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

@@ -52,6 +52,8 @@ export interface ServeConfig {
   readonly vpmuPrefilter: boolean;
   readonly stopTimeoutMs: number;
   readonly maxConcurrentBuilds: number;
+  /** How often claims no server needs are released (after a crash); 0: only at start. */
+  readonly healIntervalMs: number;
   readonly notifier: NotifierSettings;
 }
 
@@ -71,8 +73,8 @@ Options (each overrides its environment variable, which overrides the config fil
   --config FILE      JSON configuration file       VPMU_CONFIG
 Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPrefilter,
   computeHostName, hostIp, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
-  diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, notificationExchange,
-  notificationBufferLimit
+  diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, healIntervalSeconds,
+  notificationExchange, notificationBufferLimit
 Environment only:
   VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir)
   VPMU_TOKEN_TTL_SECONDS   token lifetime (default 3600)
@@ -183,6 +185,7 @@ export function loadServeConfig(
     vpmuPrefilter: prefilter,
     stopTimeoutMs: (fileNumber('stopTimeoutSeconds', 0, false) ?? 30) * 1000,
     maxConcurrentBuilds: fileNumber('maxConcurrentBuilds', 0, true) ?? 10,
+    healIntervalMs: (fileNumber('healIntervalSeconds', 0, false) ?? 300) * 1000,
     notifier: notifierSettingsFrom(
       {
         stateDir: absState,
@@ -305,6 +308,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     });
     await servers.registerHost(local.record);
     await servers.reconcile();
+    await servers.healClaims();
     await bootstrapIdentity(
       { store, clock, ids, tokenTtlSeconds: config.tokenTtlSeconds },
       password,
@@ -348,11 +352,13 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${shownHost}:${server.port}`;
     logger.info({ url, stateDir: config.stateDir }, 'listening');
+    const healing = healPeriodically(servers, config.healIntervalMs, log);
     return {
       url,
       port: server.port,
       generatedAdminPassword: generated ? password : undefined,
       close: async () => {
+        clearInterval(healing);
         await server.close();
         await servers?.idle();
         await notifier.close(5000);
@@ -429,6 +435,22 @@ export async function runServe(
   return 0;
 }
 
+/** Releases leaked claims every `intervalMs` (none when 0); a failed round is logged, not fatal. */
+function healPeriodically(
+  servers: Servers,
+  intervalMs: number,
+  log: ApiLogger,
+): NodeJS.Timeout | undefined {
+  if (intervalMs === 0) return undefined;
+  const timer = setInterval(() => {
+    servers.healClaims().catch((error: unknown) => {
+      log.error({ err: String(error) }, 'heal: cannot release leaked claims this round');
+    });
+  }, intervalMs);
+  timer.unref();
+  return timer;
+}
+
 function adminPassword(config: ServeConfig): { password: string; generated: boolean } {
   if (config.adminPassword !== undefined)
     return { password: config.adminPassword, generated: false };
@@ -488,6 +510,7 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'diskAllocationRatio',
     'stopTimeoutSeconds',
     'maxConcurrentBuilds',
+    'healIntervalSeconds',
     'notificationExchange',
     'notificationBufferLimit',
   ]);

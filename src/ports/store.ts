@@ -126,6 +126,11 @@ export interface ServerFault {
   readonly message: string;
   /** vpmu's stable error code. */
   readonly errorCode: string;
+  /**
+   * What only administrators see (Nova shows a fault's details to admins): the full cause, which
+   * may name host paths and libvirt's own words. Absent in records written before it existed.
+   */
+  readonly details?: string;
   readonly created: string;
 }
 
