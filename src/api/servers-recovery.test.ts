@@ -106,6 +106,29 @@ describe('servers: recovery', () => {
     assert.deepEqual(await store.listAllocations(), []);
   });
 
+  it("after a crash between a build's disk and its domain, restart removes the disk and holds nothing", async () => {
+    const store = new MemoryStore();
+    const hypervisor = new (class extends FakeHypervisor {
+      override async define(): Promise<never> {
+        return new Promise<never>(() => undefined); // "killed" with the disk made, no domain
+      }
+    })();
+    const api = await makeTestApi({ store, hypervisor });
+    const f = await flavor(api, 'small', {}, { vcpus: 1 });
+    const img = await image(api, 'plain');
+    const { id } = await boot(api, f, img);
+    for (let spins = 0; spins < 1000 && api.disks.files.size === 0; spins++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(api.disks.files.size, 1, 'the disk was made');
+
+    const restarted = await makeTestApi({ store });
+    assert.deepEqual((await restarted.servers.reconcile()).errored, [id]);
+    assert.ok(restarted.disks.removed.includes(`/instances/${id}`), 'the disk is removed');
+    assert.deepEqual(await restarted.servers.healClaims(), []);
+    assert.deepEqual(await store.listAllocations(), []);
+  });
+
   it('finishes a delete that a crash cut short', async () => {
     const store = new MemoryStore();
     const api = await makeTestApi({ store });

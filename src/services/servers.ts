@@ -582,7 +582,8 @@ export class Servers {
           continue;
         }
         if (['BUILD', 'REBUILD', 'RESIZE'].includes(server.status)) {
-          if (domain !== undefined) await this.#removeAfterFailure(driver, server);
+          // The disk may be there without the domain: a crash between the two.
+          await this.#removeAfterFailure(driver, server);
           await this.#fail(
             server,
             new ComputeError(
