@@ -30,6 +30,8 @@ export interface TestChild {
   output(): string;
   /** stdout so far. */
   stdout(): string;
+  /** stderr so far. */
+  stderr(): string;
   /** Settles when the child has exited. */
   readonly exited: Promise<ChildExit>;
   /**
@@ -105,6 +107,7 @@ export function startChild(
   }
   let all = '';
   let out = '';
+  let err = '';
   const listeners = new Set<() => void>();
   const notify = (): void => {
     for (const listener of listeners) listener();
@@ -116,7 +119,9 @@ export function startChild(
     notify();
   });
   child.stderr.on('data', (chunk: Buffer) => {
-    all += chunk.toString('utf8');
+    const text = chunk.toString('utf8');
+    err += text;
+    all += text;
     notify();
   });
   let ended: ChildExit | undefined;
@@ -192,6 +197,7 @@ export function startChild(
     pid: pid ?? 0,
     output: () => all,
     stdout: () => out,
+    stderr: () => err,
     exited,
     waitFor,
     signal,
