@@ -50,10 +50,11 @@ describe('the layering guard catches', () => {
     { name: 'process in services/', file: 'services/x.ts', source: 'const dir = process.env.HOME;', problem: /uses process/u },
     { name: 'process in a pure folder', file: 'design/x.ts', source: 'process.exit(1);', problem: /uses process/u },
     { name: 'main/ importing bench/', file: 'main/x.ts', source: "import { runBench } from '../bench/main.js';", problem: /imports test or bench support/u },
-    { name: 'pino in bench/', file: 'bench/x.ts', source: "import pino from 'pino';", problem: /imports pino, allowed only in main/u },
+    { name: 'api/ importing testing/', file: 'api/x.ts', source: "import { makeTestApi } from '../testing/api.js';", problem: /imports test or bench support/u },
+    { name: 'kysely in main/', file: 'main/x.ts', source: "import { Kysely } from 'kysely';", problem: /imports kysely, allowed only in adapters/u },
+    { name: 'node:test in production code', file: 'main/x.ts', source: "import { it } from 'node:test';", problem: /imports node:test, which is for tests/u },
     { name: 'a main/ import of test support', file: 'main/x.ts', source: "import { MemoryDisks } from '../testing/memory-disks.js';", problem: /imports test or bench support/u },
     { name: 'production code importing a contract suite', file: 'main/x.ts', source: "import { storeContract } from '../ports/store.contract.js';", problem: /imports test or bench support/u },
-    { name: 'pino in testing/', file: 'testing/x.ts', source: "import pino from 'pino';", problem: /imports pino, allowed only in main/u },
     { name: 'src/index.ts exporting an adapter', file: 'index.ts', source: "export * from './adapters/store/sqlite-store.js';", problem: /imports adapters\//u },
     { name: 'src/index.ts exporting main/', file: 'index.ts', source: "export { startService } from './main/serve.js';", problem: /imports main\//u },
     { name: 'an import outside src/', file: 'api/x.ts', source: "import x from '../../scripts/y.js';", problem: /outside src\//u },
@@ -97,6 +98,16 @@ describe('the layering guard catches', () => {
         file: 'services/x.test.ts',
         source:
           "import { spawn } from 'node:child_process';\nimport { a } from '../testing/api.js';",
+      },
+      {
+        file: 'bench/x.ts',
+        source:
+          "import { aFlavor } from '../testing/fixtures.js';\nimport { startService } from '../main/serve.js';",
+      },
+      {
+        file: 'testing/x.ts',
+        source:
+          "import Database from 'better-sqlite3';\nimport amqp from 'amqplib';\nimport { it } from 'node:test';",
       },
       {
         file: 'index.ts',

@@ -16,8 +16,8 @@ interface LayerRule {
   /** Whether it may do I/O: node's I/O built-ins, `process`, computed `import()`. */
   readonly io: boolean;
   /**
-   * Test and measurement support: may import anything, test support included, and only tests
-   * and other support code may import it.
+   * Test and measurement support: may import anything (any package, test support included),
+   * and only tests and other support code may import it.
    */
   readonly support?: true;
 }
@@ -55,13 +55,13 @@ export const LAYERS: Readonly<Record<string, LayerRule>> = {
   testing: { imports: 'all', io: true, support: true },
 };
 
-/** Where each npm package may be imported (test code may import any of them). */
+/** Where each npm package may be imported (test code and support layers may import any). */
 export const PACKAGES: Readonly<Record<string, readonly string[]>> = {
   hono: ['api', 'main'],
   '@hono/node-server': ['api', 'main'],
   'better-sqlite3': ['adapters'],
   kysely: ['adapters'],
-  amqplib: ['adapters', 'testing'],
+  amqplib: ['adapters'],
   '@unraid/libvirt': ['adapters'],
   pg: ['adapters'],
   pino: ['main'],
@@ -69,7 +69,7 @@ export const PACKAGES: Readonly<Record<string, readonly string[]>> = {
   'fast-xml-parser': ['xml', 'adapters'],
   'fast-xml-validator': ['xml', 'adapters'],
   saxes: ['xml'],
-  typescript: ['testing'],
+  typescript: [],
 };
 
 /** Node built-ins that reach outside the process (or reshape the runtime): only where `io`. */
@@ -245,12 +245,11 @@ function relativeProblem(
 }
 
 function moduleProblem(layer: string, rule: LayerRule, specifier: string): string | undefined {
+  if (rule.support === true) return undefined;
   const builtin = specifier.startsWith('node:') ? specifier.slice('node:'.length) : specifier;
   if (IO_BUILTINS.has(builtin)) return rule.io ? undefined : `imports ${specifier} (I/O)`;
   if (PURE_BUILTINS.has(builtin)) return undefined;
-  if (TEST_BUILTINS.has(builtin)) {
-    return rule.support ? undefined : `imports ${specifier}, which is for tests`;
-  }
+  if (TEST_BUILTINS.has(builtin)) return `imports ${specifier}, which is for tests`;
   if (specifier.startsWith('node:')) {
     return `imports ${specifier}, a built-in the layering table does not classify`;
   }
@@ -259,5 +258,5 @@ function moduleProblem(layer: string, rule: LayerRule, specifier: string): strin
     return `imports ${specifier}, a package the layering table does not list`;
   return homes.includes(layer)
     ? undefined
-    : `imports ${specifier}, allowed only in ${homes.join(', ')}`;
+    : `imports ${specifier}, allowed only in ${homes.join(', ') || 'tests and their support'}`;
 }
