@@ -1,12 +1,14 @@
 /**
  * Guards the import rules of DESIGN §3 (the table in src/testing/layering.ts) on every source file
- * under src/, and shows that the guard catches each kind of violation it exists for.
+ * under src/, and that tests start processes so that they cannot hang CI; shows that each guard
+ * catches every kind of violation it exists for.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { checkLayering, type SourceFile } from './testing/layering.js';
+import { checkTestProcesses } from './testing/process-guard.js';
 
 /** src/ as the guard sees it (run from the repository root, as npm test does). */
 function sources(): SourceFile[] {
@@ -115,5 +117,49 @@ describe('the layering guard catches', () => {
       },
     ];
     assert.deepEqual(checkLayering(allowed), []);
+  });
+});
+
+describe('tests that start processes', () => {
+  it('start them through startChild, and bound every synchronous run', () => {
+    const found = checkTestProcesses(sources()).map(
+      (v) => `${v.file}:${String(v.line)} ${v.problem}`,
+    );
+    assert.deepEqual(found, []);
+  });
+
+  // prettier-ignore
+  const VIOLATIONS: readonly { name: string; source: string; problem: RegExp }[] = [
+    { name: 'spawn()', source: "import { spawn } from 'node:child_process';\nspawn('vpmu', []);", problem: /starts a process with spawn\(\); use startChild/u },
+    { name: 'a renamed fork()', source: "import { fork as f } from 'child_process';\nf('x.js');", problem: /starts a process with fork\(\)/u },
+    { name: 'exec() through the module', source: "import * as cp from 'node:child_process';\ncp.exec('sleep 1');", problem: /starts a process with exec\(\)/u },
+    { name: 'spawnSync() without options', source: "import { spawnSync } from 'node:child_process';\nspawnSync('virsh', ['list']);", problem: /runs spawnSync\(\) without a timeout option/u },
+    { name: 'execFileSync() with options but no timeout', source: "import { execFileSync } from 'node:child_process';\nexecFileSync('qemu-img', ['info'], { encoding: 'utf8' });", problem: /runs execFileSync\(\) without a timeout/u },
+    { name: 'execSync() with a named options object but no timeout', source: "import { execSync } from 'node:child_process';\nconst OPTIONS = { encoding: 'utf8' } as const;\nexecSync('ls', OPTIONS);", problem: /runs execSync\(\) without a timeout/u },
+  ];
+  for (const v of VIOLATIONS) {
+    it(`catches ${v.name}`, () => {
+      const found = checkTestProcesses([{ file: 'main/x.test.ts', source: v.source }]);
+      assert.equal(found.length, 1, JSON.stringify(found));
+      assert.match(found[0]?.problem ?? '', v.problem);
+    });
+  }
+
+  it('lets through bounded runs, execFile, RegExp exec and production code', () => {
+    const allowed: SourceFile[] = [
+      {
+        file: 'main/x.test.ts',
+        source: [
+          "import { execFile, spawnSync, execFileSync } from 'node:child_process';",
+          "spawnSync('virsh', ['list'], { encoding: 'utf8', timeout: 60_000 });",
+          'const BOUNDED = { timeout: 1_000 } as const;',
+          "execFileSync('qemu-img', ['info'], BOUNDED);",
+          "execFile('virsh', ['list'], { timeout: 1_000 }, () => undefined);",
+          "/x/u.exec('x');",
+        ].join('\n'),
+      },
+      { file: 'main/x.ts', source: "import { spawn } from 'node:child_process';\nspawn('x', []);" },
+    ];
+    assert.deepEqual(checkTestProcesses(allowed), []);
   });
 });
