@@ -65,6 +65,18 @@ describe('startChild()', { timeout: 120_000 }, () => {
     }
   });
 
+  it('fails the wait at once, with the reason, for a command that does not exist', async () => {
+    const child = startChild('/nonexistent/vpmu', ['serve']);
+    try {
+      await assert.rejects(
+        child.waitFor(/listening/u),
+        /^Error: \/nonexistent\/vpmu exited \(\S+\) before printing[^]*(No such file or directory|ENOENT)/u,
+      );
+    } finally {
+      await child.stop();
+    }
+  });
+
   it('resolves with the match once the line arrives', async () => {
     const child = startChild('sh', ['-c', 'sleep 0.2; echo "up on http://x:1"; sleep 300']);
     try {

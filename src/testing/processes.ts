@@ -98,13 +98,9 @@ export function startChild(
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+  // No pid: spawn failed, and its 'error' event (handled below) ends the child at once.
   const pid = child.pid;
-  if (pid === undefined) {
-    // spawn failed (no such command): the 'error' event says why; surface it on waitFor/stop.
-    child.on('error', () => undefined);
-  } else {
-    running.add(pid);
-  }
+  if (pid !== undefined) running.add(pid);
   let all = '';
   let out = '';
   let err = '';
