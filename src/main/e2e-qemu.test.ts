@@ -48,6 +48,8 @@ const scratch = mkdtempSync(path.join(tmpdir(), 'vpmu-e2e-'));
 chmodSync(scratch, 0o755);
 const instanceDir = path.join(scratch, 'instances');
 const STATE_DIR = process.env.VPMU_LIBVIRTD_STATE ?? '/tmp/vpmu-libvirtd';
+/** Skipped without a QEMU URI; bounded in time, as every suite that boots guests. */
+const bounded = { skip, timeout: 180_000 } as const;
 
 after(() => {
   rmSync(scratch, { recursive: true, force: true });
@@ -298,120 +300,116 @@ describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip, timeout: 300_000 }, () 
   });
 });
 
-describe(
-  `vpmu serve on ${uri}: a server booted through the API`,
-  { skip, timeout: 180_000 },
-  () => {
-    it('boots a vPMU-on server to ACTIVE (QEMU got pmu=on), keeps it across a restart, and deletes it without a trace', async () => {
-      const stateDir = path.join(scratch, 'serve-state');
-      // QEMU runs as libvirt-qemu: the state directory must be traversable (see operations.md).
-      mkdirSync(stateDir, { mode: 0o755 });
-      chmodSync(stateDir, 0o755);
-      const start = () =>
-        startService({
-          ...loadServeConfig(
-            ['--port', '0', '--state-dir', stateDir, '--uri', uri, '--config', 'c.json'],
-            { VPMU_ADMIN_PASSWORD: 'pw' },
-            () => JSON.stringify({ computeHostName: 'e2e-qemu', stopTimeoutSeconds: 1 }),
-          ),
+describe(`vpmu serve on ${uri}: a server booted through the API`, bounded, () => {
+  it('boots a vPMU-on server to ACTIVE (QEMU got pmu=on), keeps it across a restart, and deletes it without a trace', async () => {
+    const stateDir = path.join(scratch, 'serve-state');
+    // QEMU runs as libvirt-qemu: the state directory must be traversable (see operations.md).
+    mkdirSync(stateDir, { mode: 0o755 });
+    chmodSync(stateDir, 0o755);
+    const start = () =>
+      startService({
+        ...loadServeConfig(
+          ['--port', '0', '--state-dir', stateDir, '--uri', uri, '--config', 'c.json'],
+          { VPMU_ADMIN_PASSWORD: 'pw' },
+          () => JSON.stringify({ computeHostName: 'e2e-qemu', stopTimeoutSeconds: 1 }),
+        ),
+      });
+    let service = await start();
+    try {
+      const auth = await fetch(`${service.url}/identity/v3/auth/tokens`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(passwordAuth('admin', 'pw', 'admin')),
+      });
+      const token = auth.headers.get('X-Subject-Token') ?? '';
+      const call = async (method: string, url: string, body?: unknown): Promise<unknown> => {
+        const res = await fetch(`${service.url}${url}`, {
+          method,
+          headers: { 'X-Auth-Token': token, 'Content-Type': 'application/json' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         });
-      let service = await start();
-      try {
-        const auth = await fetch(`${service.url}/identity/v3/auth/tokens`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify(passwordAuth('admin', 'pw', 'admin')),
-        });
-        const token = auth.headers.get('X-Subject-Token') ?? '';
-        const call = async (method: string, url: string, body?: unknown): Promise<unknown> => {
-          const res = await fetch(`${service.url}${url}`, {
-            method,
-            headers: { 'X-Auth-Token': token, 'Content-Type': 'application/json' },
-            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          });
-          const text = await res.text();
-          assert.ok(res.status < 300, `${method} ${url}: ${String(res.status)} ${text}`);
-          return text === '' ? null : (JSON.parse(text) as unknown);
-        };
-        await call('POST', '/compute/v2.1/flavors', {
-          flavor: { name: 'tiny', id: 'tiny', vcpus: 1, ram: 64, disk: 0 },
-        });
-        await call('POST', '/compute/v2.1/flavors/tiny/os-extra_specs', {
-          extra_specs: { 'hw:pmu': 'true' },
-        });
-        const image = (await call('POST', '/image/v2/images', {
-          name: 'blank',
-          disk_format: 'raw',
-          container_format: 'bare',
-        })) as { id: string };
-        const put = await fetch(`${service.url}/image/v2/images/${image.id}/file`, {
-          method: 'PUT',
-          headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream' },
-          body: new Uint8Array(1024 * 1024),
-        });
-        assert.equal(put.status, 204);
-        const created = (await call('POST', '/compute/v2.1/servers', {
-          server: {
-            name: 'vpmu-test-serve',
-            flavorRef: 'tiny',
-            imageRef: image.id,
-            networks: 'none',
-          },
-        })) as { server: { id: string } };
-        const id = created.server.id;
-        const server = await pollUntil(
-          'the server out of BUILD',
-          async () =>
-            (
-              (await call('GET', `/compute/v2.1/servers/${id}`)) as {
-                server: Record<string, unknown>;
-              }
-            ).server,
-          (shown) => shown.status !== 'BUILD',
-          { intervalMs: 100 },
-        );
-        assert.equal(server.status, 'ACTIVE', JSON.stringify(server.fault));
-        const domain = String(server['OS-EXT-SRV-ATTR:instance_name']);
-        assert.equal(await virsh('domstate', domain), 'running');
-        assert.equal(await virsh('domuuid', domain), id);
-        assert.match(await virsh('dumpxml', domain), /<pmu state=["']on["']\/>/u);
-        assert.equal(await qomPmu(domain), true);
-        assert.deepEqual(
-          [
-            (server['vpmu:pmu'] as { resolved: boolean }).resolved,
-            (server['vpmu:pmu'] as { source: string }).source,
-          ],
-          [true, 'flavor'],
-        );
-        // A restart loses nothing: the record comes back from SQLite, reconcile finds the guest
-        // still running, and the token issued before it still works.
-        await service.close();
-        service = await start();
-        const again = (await call('GET', `/compute/v2.1/servers/${id}`)) as {
-          server: Record<string, unknown>;
-        };
-        assert.deepEqual(
-          [again.server.status, again.server['OS-EXT-STS:power_state'], again.server.fault],
-          ['ACTIVE', 1, undefined],
-        );
-        assert.equal(await virsh('domstate', domain), 'running');
-        await call('DELETE', `/compute/v2.1/servers/${id}`);
-        assert.equal((await virsh('list', '--all', '--uuid')).includes(id), false);
-        assert.equal(existsSync(path.join(stateDir, 'instances', id)), false);
-      } finally {
-        await service.close();
-        // A failure before the DELETE above must not leave its guest running.
-        const left = await virsh('list', '--all', '--name').catch(() => '');
-        for (const name of left.split('\n').filter((n) => /^instance-[0-9a-f-]{36}$/u.test(n))) {
-          await virsh('destroy', name).catch(() => undefined);
-          await virsh('undefine', name).catch(() => undefined);
-        }
+        const text = await res.text();
+        assert.ok(res.status < 300, `${method} ${url}: ${String(res.status)} ${text}`);
+        return text === '' ? null : (JSON.parse(text) as unknown);
+      };
+      await call('POST', '/compute/v2.1/flavors', {
+        flavor: { name: 'tiny', id: 'tiny', vcpus: 1, ram: 64, disk: 0 },
+      });
+      await call('POST', '/compute/v2.1/flavors/tiny/os-extra_specs', {
+        extra_specs: { 'hw:pmu': 'true' },
+      });
+      const image = (await call('POST', '/image/v2/images', {
+        name: 'blank',
+        disk_format: 'raw',
+        container_format: 'bare',
+      })) as { id: string };
+      const put = await fetch(`${service.url}/image/v2/images/${image.id}/file`, {
+        method: 'PUT',
+        headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream' },
+        body: new Uint8Array(1024 * 1024),
+      });
+      assert.equal(put.status, 204);
+      const created = (await call('POST', '/compute/v2.1/servers', {
+        server: {
+          name: 'vpmu-test-serve',
+          flavorRef: 'tiny',
+          imageRef: image.id,
+          networks: 'none',
+        },
+      })) as { server: { id: string } };
+      const id = created.server.id;
+      const server = await pollUntil(
+        'the server out of BUILD',
+        async () =>
+          (
+            (await call('GET', `/compute/v2.1/servers/${id}`)) as {
+              server: Record<string, unknown>;
+            }
+          ).server,
+        (shown) => shown.status !== 'BUILD',
+        { intervalMs: 100 },
+      );
+      assert.equal(server.status, 'ACTIVE', JSON.stringify(server.fault));
+      const domain = String(server['OS-EXT-SRV-ATTR:instance_name']);
+      assert.equal(await virsh('domstate', domain), 'running');
+      assert.equal(await virsh('domuuid', domain), id);
+      assert.match(await virsh('dumpxml', domain), /<pmu state=["']on["']\/>/u);
+      assert.equal(await qomPmu(domain), true);
+      assert.deepEqual(
+        [
+          (server['vpmu:pmu'] as { resolved: boolean }).resolved,
+          (server['vpmu:pmu'] as { source: string }).source,
+        ],
+        [true, 'flavor'],
+      );
+      // A restart loses nothing: the record comes back from SQLite, reconcile finds the guest
+      // still running, and the token issued before it still works.
+      await service.close();
+      service = await start();
+      const again = (await call('GET', `/compute/v2.1/servers/${id}`)) as {
+        server: Record<string, unknown>;
+      };
+      assert.deepEqual(
+        [again.server.status, again.server['OS-EXT-STS:power_state'], again.server.fault],
+        ['ACTIVE', 1, undefined],
+      );
+      assert.equal(await virsh('domstate', domain), 'running');
+      await call('DELETE', `/compute/v2.1/servers/${id}`);
+      assert.equal((await virsh('list', '--all', '--uuid')).includes(id), false);
+      assert.equal(existsSync(path.join(stateDir, 'instances', id)), false);
+    } finally {
+      await service.close();
+      // A failure before the DELETE above must not leave its guest running.
+      const left = await virsh('list', '--all', '--name').catch(() => '');
+      for (const name of left.split('\n').filter((n) => /^instance-[0-9a-f-]{36}$/u.test(n))) {
+        await virsh('destroy', name).catch(() => undefined);
+        await virsh('undefine', name).catch(() => undefined);
       }
-    });
-  },
-);
+    }
+  });
+});
 
-describe(`a libvirtd that dies mid-test (${uri})`, { skip, timeout: 180_000 }, () => {
+describe(`a libvirtd that dies mid-test (${uri})`, bounded, () => {
   const pidFile = path.join(STATE_DIR, 'libvirtd.pid');
   const why = existsSync(pidFile)
     ? false
