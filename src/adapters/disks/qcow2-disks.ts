@@ -4,7 +4,7 @@
  * size, once per image file. Failures name the file and the reason.
  */
 import { execFile } from 'node:child_process';
-import { access, mkdir, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ComputeError } from '../../errors/index.js';
 import type { InstanceDisks } from '../../ports/instance-disks.js';
@@ -169,9 +169,10 @@ async function removeDirectory(dir: string): Promise<boolean> {
   return true;
 }
 
+/** Whether `file` is a file: a directory is not an image or a disk. */
 async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
+  return stat(file).then(
+    (stats) => stats.isFile(),
     () => false,
   );
 }
