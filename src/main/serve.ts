@@ -27,6 +27,7 @@ import {
   Servers,
   toImage,
   type IdentitySeed,
+  type LockoutPolicy,
   type Role,
 } from '../services/index.js';
 import { toImageInput } from '../services/notification-inputs.js';
@@ -40,6 +41,13 @@ export interface ServeConfig {
   readonly port: number;
   readonly stateDir: string;
   readonly tokenTtlSeconds: number;
+  /**
+   * Keystone's `public_endpoint`: the URL clients reach the API at, for the catalog and links.
+   * Undefined: the listening address (this machine's host name when listening on every address).
+   */
+  readonly publicEndpoint: string | undefined;
+  /** Keystone's `lockout_failure_attempts` and `lockout_duration`. */
+  readonly lockout: LockoutPolicy;
   readonly region: string;
   readonly logLevel: string;
   /** From VPMU_ADMIN_PASSWORD; when undefined the stored or a generated one is used. */
@@ -72,7 +80,8 @@ Options (each overrides its environment variable, which overrides the config fil
 Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPrefilter,
   computeHostName, hostIp, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
   diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, notificationExchange,
-  notificationBufferLimit
+  notificationBufferLimit, publicEndpoint, lockoutFailureAttempts (default 10; 0 never locks),
+  lockoutDurationSeconds (default 300; 0 never locks)
 Environment only:
   VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir)
   VPMU_TOKEN_TTL_SECONDS   token lifetime (default 3600)
@@ -196,6 +205,11 @@ export function loadServeConfig(
     port,
     stateDir: absState,
     tokenTtlSeconds: ttl,
+    publicEndpoint: publicEndpoint(file.publicEndpoint, configFile ?? ''),
+    lockout: {
+      failureAttempts: fileNumber('lockoutFailureAttempts', 0, true) ?? 10,
+      durationSeconds: fileNumber('lockoutDurationSeconds', 0, true) ?? 300,
+    },
     region: pick(undefined, 'VPMU_REGION', 'region') ?? 'RegionOne',
     logLevel: pick(undefined, 'VPMU_LOG_LEVEL', 'logLevel') ?? 'info',
     adminPassword: env.VPMU_ADMIN_PASSWORD === '' ? undefined : env.VPMU_ADMIN_PASSWORD,
@@ -311,12 +325,15 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       config.seed,
     );
     await store.deleteExpiredTokens(clock.now().toISOString());
+    let listeningAt = '';
     const app = createApi({
       store,
       files: new FsImageFiles(path.join(config.stateDir, 'images')),
       clock,
       ids,
       tokenTtlSeconds: config.tokenTtlSeconds,
+      lockout: config.lockout,
+      publicEndpoint: () => config.publicEndpoint ?? listeningAt,
       region: config.region,
       log,
       servers,
@@ -347,7 +364,13 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     const server = await listen(app, config.host, config.port);
     const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${shownHost}:${server.port}`;
-    logger.info({ url, stateDir: config.stateDir }, 'listening');
+    // Every address is no address a client can use: name this machine instead.
+    const wildcard = config.host === '0.0.0.0' || config.host === '::';
+    listeningAt = wildcard ? `http://${hostname()}:${server.port}` : url;
+    logger.info(
+      { url, publicEndpoint: config.publicEndpoint ?? listeningAt, stateDir: config.stateDir },
+      'listening',
+    );
     return {
       url,
       port: server.port,
@@ -490,6 +513,9 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'maxConcurrentBuilds',
     'notificationExchange',
     'notificationBufferLimit',
+    'publicEndpoint',
+    'lockoutFailureAttempts',
+    'lockoutDurationSeconds',
   ]);
   for (const key of Object.keys(value)) {
     if (!known.has(key)) {
@@ -559,6 +585,30 @@ function readSeed(file: Record<string, unknown>, name: string): IdentitySeed {
       return { name: r.name, password: r.password, project: r.project, roles: roles as Role[] };
     }),
   };
+}
+
+/** Keystone's `public_endpoint`: an http(s) URL, kept without its trailing slash. */
+function publicEndpoint(raw: unknown, file: string): string | undefined {
+  if (raw === undefined) return undefined;
+  const bad = () =>
+    new ComputeError(
+      'input.invalid',
+      `Cannot use config file ${file}: "publicEndpoint" must be an http or https URL without query, fragment or credentials (e.g. "https://cloud.example.com:8774"), not ${JSON.stringify(raw)}`,
+    );
+  if (typeof raw !== 'string' || !URL.canParse(raw)) throw bad();
+  const url = new URL(raw);
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.search !== '' ||
+    url.hash !== '' ||
+    url.username !== '' ||
+    url.password !== '' ||
+    raw.includes('?') ||
+    raw.includes('#')
+  ) {
+    throw bad();
+  }
+  return `${url.origin}${url.pathname}`.replace(/\/+$/u, '');
 }
 
 function str(value: string | boolean | undefined): string | undefined {
