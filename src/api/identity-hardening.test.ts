@@ -115,6 +115,10 @@ describe('identity hardening: a store outage is a 503, never a missing token', (
       if (this.failing) throw new Error('SQLITE_IOERR: disk I/O error at /var/lib/vpmu/vpmu.db');
       return super.getToken(id);
     }
+    override async recordLoginFailure(subject: string, at: string, forgetBefore: string) {
+      if (this.failing) throw new Error('SQLITE_FULL: database or disk is full');
+      return super.recordLoginFailure(subject, at, forgetBefore);
+    }
   }
 
   it('answers 503 when the token store cannot be read, on every API', async () => {
@@ -152,6 +156,10 @@ describe('identity hardening: a store outage is a 503, never a missing token', (
     assert.ok(
       api.logged.some((l) => l.level === 'warn' && String(l.fields.cause).includes('SQLITE_IOERR')),
     );
+    // A failed login that cannot be counted is refused with 503 too: the lockout fails closed.
+    const uncounted = await login(api, 'member', 'wrong');
+    assert.equal(uncounted.status, 503, uncounted.text);
+    assert.equal(uncounted.headers.get('X-Compute-Error-Code'), 'auth.unavailable');
     store.failing = false;
     assert.equal(
       (await api.request('GET', '/compute/v2.1/flavors', { as: { token: member } })).status,

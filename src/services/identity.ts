@@ -154,7 +154,7 @@ export async function authenticatePassword(
   deps: AuthenticationDeps,
   auth: PasswordAuth,
 ): Promise<IssuedToken> {
-  const user = await findUser(deps.store, auth.user);
+  const user = await readIdentity(() => findUser(deps.store, auth.user));
   const subject = user?.id ?? unknownUserSubject(auth.user);
   const failures = await refuseWhileLocked(deps, subject, auth.user);
   const passwordRight = await verifyPassword(
@@ -164,15 +164,18 @@ export async function authenticatePassword(
   if (user === undefined || !passwordRight) {
     if (lockoutEnabled(deps.lockout)) {
       const now = deps.clock.now();
-      await deps.store.recordLoginFailure(
-        subject,
-        now.toISOString(),
-        new Date(now.getTime() - deps.lockout.durationSeconds * 1000).toISOString(),
+      // Fails closed: a failure that cannot be counted is a 503, not a free guess.
+      await readIdentity(() =>
+        deps.store.recordLoginFailure(
+          subject,
+          now.toISOString(),
+          new Date(now.getTime() - deps.lockout.durationSeconds * 1000).toISOString(),
+        ),
       );
     }
     throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   }
-  if (failures !== undefined) await deps.store.clearLoginFailures(subject);
+  if (failures !== undefined) await readIdentity(() => deps.store.clearLoginFailures(subject));
   if (!user.enabled) throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   const project = await findProject(deps.store, auth.project);
   if (!project?.enabled) {
@@ -389,7 +392,7 @@ export async function verifyPassword(password: string, hash: string): Promise<bo
   return timingSafeEqual(actual, expected);
 }
 
-/** Runs store reads for identity; a failure of the store itself becomes `auth.unavailable`. */
+/** Runs identity's store calls; a failure of the store itself becomes `auth.unavailable`. */
 async function readIdentity<T>(read: () => Promise<T>): Promise<T> {
   try {
     return await read();
@@ -417,7 +420,7 @@ async function refuseWhileLocked(
   ref: PasswordAuth['user'],
 ): Promise<LoginFailures | undefined> {
   if (!lockoutEnabled(deps.lockout)) return undefined;
-  const failures = await deps.store.getLoginFailures(subject);
+  const failures = await readIdentity(() => deps.store.getLoginFailures(subject));
   if (failures === undefined) return undefined;
   const lockedUntil = Date.parse(failures.lastFailureAt) + deps.lockout.durationSeconds * 1000;
   if (failures.count >= deps.lockout.failureAttempts && deps.clock.now().getTime() < lockedUntil) {
