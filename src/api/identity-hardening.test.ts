@@ -74,6 +74,9 @@ describe('identity hardening: login', () => {
     api.clock.set(new Date(api.clock.now().getTime() + 299_000));
     assert.equal((await login(api, 'member', 'member-secret')).status, 401);
     api.clock.set(new Date(api.clock.now().getTime() + 1_000));
+    // The old failures are forgotten: a new one counts from 1 and does not lock again.
+    const fresh = await login(api, 'member', 'nope');
+    assert.equal(fresh.headers.get('X-Compute-Error-Code'), 'auth.unauthorized');
     assert.equal((await login(api, 'member', 'member-secret')).status, 201);
   });
 
@@ -115,9 +118,9 @@ describe('identity hardening: a store outage is a 503, never a missing token', (
       if (this.failing) throw new Error('SQLITE_IOERR: disk I/O error at /var/lib/vpmu/vpmu.db');
       return super.getToken(id);
     }
-    override async recordLoginFailure(subject: string, at: string, forgetBefore: string) {
+    override async recordLoginFailure(subject: string, at: string, forgetUpTo: string) {
       if (this.failing) throw new Error('SQLITE_FULL: database or disk is full');
-      return super.recordLoginFailure(subject, at, forgetBefore);
+      return super.recordLoginFailure(subject, at, forgetUpTo);
     }
   }
 

@@ -224,8 +224,8 @@ export function storeContract(
         lastFailureAt: t(3),
       });
       assert.equal((await store.getLoginFailures('name:default/ghost'))?.count, 1);
-      // A failure at minute 10 forgets everything last seen before minute 3, not u1.
-      await store.recordLoginFailure('u2', t(10), t(3));
+      // A failure at minute 10 forgets everything last seen at or before minute 2, not u1.
+      await store.recordLoginFailure('u2', t(10), t(2));
       assert.equal(await store.getLoginFailures('name:default/ghost'), undefined);
       assert.equal((await store.getLoginFailures('u1'))?.count, 2);
       await store.clearLoginFailures('u1');

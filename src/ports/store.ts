@@ -270,10 +270,10 @@ export interface Store {
   getLoginFailures(subject: string): Promise<LoginFailures | undefined>;
   /**
    * Counts one more failed login of `subject` at `at`, atomically, and returns the new count.
-   * In the same transaction it forgets every subject whose last failure was before
-   * `forgetBefore` (this one included, which then starts again at 1), so the table stays bounded.
+   * In the same transaction it first forgets every subject whose last failure was at or before
+   * `forgetUpTo` (this one included, which then starts again at 1), so the table stays bounded.
    */
-  recordLoginFailure(subject: string, at: string, forgetBefore: string): Promise<LoginFailures>;
+  recordLoginFailure(subject: string, at: string, forgetUpTo: string): Promise<LoginFailures>;
   /** Forgets a subject's failed logins (after a successful one). */
   clearLoginFailures(subject: string): Promise<void>;
 

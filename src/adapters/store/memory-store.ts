@@ -126,10 +126,10 @@ export class MemoryStore implements Store {
   async recordLoginFailure(
     subject: string,
     at: string,
-    forgetBefore: string,
+    forgetUpTo: string,
   ): Promise<LoginFailures> {
     for (const [key, failures] of this.#loginFailures) {
-      if (failures.lastFailureAt < forgetBefore) this.#loginFailures.delete(key);
+      if (failures.lastFailureAt <= forgetUpTo) this.#loginFailures.delete(key);
     }
     const count = (this.#loginFailures.get(subject)?.count ?? 0) + 1;
     const failures = { subject, count, lastFailureAt: at };

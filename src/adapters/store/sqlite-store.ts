@@ -503,10 +503,10 @@ export class SqliteStore implements Store {
   async recordLoginFailure(
     subject: string,
     at: string,
-    forgetBefore: string,
+    forgetUpTo: string,
   ): Promise<LoginFailures> {
     return this.#db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('login_failures').where('last_failure_at', '<', forgetBefore).execute();
+      await trx.deleteFrom('login_failures').where('last_failure_at', '<=', forgetUpTo).execute();
       const row = await trx
         .insertInto('login_failures')
         .values({ subject, count: 1, last_failure_at: at })
