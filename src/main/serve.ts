@@ -80,13 +80,15 @@ Options (each overrides its environment variable, which overrides the config fil
 Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPrefilter,
   computeHostName, hostIp, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
   diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, notificationExchange,
-  notificationBufferLimit, publicEndpoint, lockoutFailureAttempts (default 10; 0 never locks),
-  lockoutDurationSeconds (default 300; 0 never locks)
+  notificationBufferLimit
 Environment only:
   VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir)
   VPMU_TOKEN_TTL_SECONDS   token lifetime (default 3600)
   VPMU_LOG_LEVEL           pino level: trace, debug, info, warn, error (default info)
   VPMU_REGION              region named in the service catalog (default RegionOne)
+Identity, config file only: publicEndpoint (URL for the catalog and links; default the
+  listening address), lockoutFailureAttempts (default 10), lockoutDurationSeconds (default 300;
+  either 0: no lockout)
 `;
 
 /** Reads the configuration; `env` and `readText` are injected so tests need no real process. */
@@ -367,10 +369,8 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     // Every address is no address a client can use: name this machine instead.
     const wildcard = config.host === '0.0.0.0' || config.host === '::';
     listeningAt = wildcard ? `http://${hostname()}:${server.port}` : url;
-    logger.info(
-      { url, publicEndpoint: config.publicEndpoint ?? listeningAt, stateDir: config.stateDir },
-      'listening',
-    );
+    logger.info({ publicEndpoint: config.publicEndpoint ?? listeningAt }, 'public endpoint');
+    logger.info({ url, stateDir: config.stateDir }, 'listening');
     return {
       url,
       port: server.port,
