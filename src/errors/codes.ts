@@ -91,6 +91,16 @@ export const ERROR_CODES = {
     status: 403,
     summary: 'The caller is authenticated but its roles do not allow the action.',
   },
+  'auth.account_locked': {
+    status: 401,
+    summary:
+      'Too many failed password logins in a row: the account is locked for a while (lockoutFailureAttempts, lockoutDurationSeconds).',
+  },
+  'auth.unavailable': {
+    status: 503,
+    summary:
+      'Tokens or credentials cannot be checked right now because the identity records cannot be read; retry later.',
+  },
   'auth.token_not_found': {
     status: 404,
     summary: 'The token to validate (X-Subject-Token) is unknown or expired.',

@@ -27,6 +27,7 @@ import {
   Servers,
   toImage,
   type IdentitySeed,
+  type LockoutPolicy,
   type Role,
 } from '../services/index.js';
 import { toImageInput } from '../services/notification-inputs.js';
@@ -40,6 +41,13 @@ export interface ServeConfig {
   readonly port: number;
   readonly stateDir: string;
   readonly tokenTtlSeconds: number;
+  /**
+   * Keystone's `public_endpoint`: the URL clients reach the API at, for the catalog and links.
+   * Undefined: the listening address (this machine's host name when listening on every address).
+   */
+  readonly publicEndpoint: string | undefined;
+  /** Keystone's `lockout_failure_attempts` and `lockout_duration`. */
+  readonly lockout: LockoutPolicy;
   readonly region: string;
   readonly logLevel: string;
   /** From VPMU_ADMIN_PASSWORD; when undefined the stored or a generated one is used. */
@@ -80,6 +88,9 @@ Environment only:
   VPMU_TOKEN_TTL_SECONDS   token lifetime (default 3600)
   VPMU_LOG_LEVEL           pino level: trace, debug, info, warn, error (default info)
   VPMU_REGION              region named in the service catalog (default RegionOne)
+Identity, config file only: publicEndpoint (URL for the catalog and links; default the
+  listening address), lockoutFailureAttempts (default 10), lockoutDurationSeconds (default 300;
+  either 0: no lockout)
 `;
 
 /** Reads the configuration; `env` and `readText` are injected so tests need no real process. */
@@ -199,6 +210,11 @@ export function loadServeConfig(
     port,
     stateDir: absState,
     tokenTtlSeconds: ttl,
+    publicEndpoint: publicEndpoint(file.publicEndpoint, configFile ?? ''),
+    lockout: {
+      failureAttempts: fileNumber('lockoutFailureAttempts', 0, true) ?? 10,
+      durationSeconds: fileNumber('lockoutDurationSeconds', 0, true) ?? 300,
+    },
     region: pick(undefined, 'VPMU_REGION', 'region') ?? 'RegionOne',
     logLevel: pick(undefined, 'VPMU_LOG_LEVEL', 'logLevel') ?? 'info',
     adminPassword: env.VPMU_ADMIN_PASSWORD === '' ? undefined : env.VPMU_ADMIN_PASSWORD,
@@ -315,12 +331,15 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       config.seed,
     );
     await store.deleteExpiredTokens(clock.now().toISOString());
+    let listeningAt = '';
     const app = createApi({
       store,
       files: new FsImageFiles(path.join(config.stateDir, 'images')),
       clock,
       ids,
       tokenTtlSeconds: config.tokenTtlSeconds,
+      lockout: config.lockout,
+      publicEndpoint: () => config.publicEndpoint ?? listeningAt,
       region: config.region,
       log,
       servers,
@@ -351,6 +370,10 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     const server = await listen(app, config.host, config.port);
     const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${shownHost}:${server.port}`;
+    // Every address is no address a client can use: name this machine instead.
+    const wildcard = config.host === '0.0.0.0' || config.host === '::';
+    listeningAt = wildcard ? `http://${hostname()}:${server.port}` : url;
+    logger.info({ publicEndpoint: config.publicEndpoint ?? listeningAt }, 'public endpoint');
     logger.info({ url, stateDir: config.stateDir }, 'listening');
     const healing = healPeriodically(servers, config.healIntervalMs, log);
     return {
@@ -513,6 +536,9 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'healIntervalSeconds',
     'notificationExchange',
     'notificationBufferLimit',
+    'publicEndpoint',
+    'lockoutFailureAttempts',
+    'lockoutDurationSeconds',
   ]);
   for (const key of Object.keys(value)) {
     if (!known.has(key)) {
@@ -582,6 +608,30 @@ function readSeed(file: Record<string, unknown>, name: string): IdentitySeed {
       return { name: r.name, password: r.password, project: r.project, roles: roles as Role[] };
     }),
   };
+}
+
+/** Keystone's `public_endpoint`: an http(s) URL, kept without its trailing slash. */
+function publicEndpoint(raw: unknown, file: string): string | undefined {
+  if (raw === undefined) return undefined;
+  const bad = () =>
+    new ComputeError(
+      'input.invalid',
+      `Cannot use config file ${file}: "publicEndpoint" must be an http or https URL without query, fragment or credentials (e.g. "https://cloud.example.com:8774"), not ${JSON.stringify(raw)}`,
+    );
+  if (typeof raw !== 'string' || !URL.canParse(raw)) throw bad();
+  const url = new URL(raw);
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.search !== '' ||
+    url.hash !== '' ||
+    url.username !== '' ||
+    url.password !== '' ||
+    raw.includes('?') ||
+    raw.includes('#')
+  ) {
+    throw bad();
+  }
+  return `${url.origin}${url.pathname}`.replace(/\/+$/u, '');
 }
 
 function str(value: string | boolean | undefined): string | undefined {

@@ -9,7 +9,12 @@ import { aComputeHost } from '../ports/store.contract.js';
 import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
 import { MemoryNotifier } from '../adapters/notifier/memory-notifier.js';
 import type { Hypervisor } from '../ports/hypervisor.js';
-import { publishEvent, Servers, type ComputeDriver } from '../services/index.js';
+import {
+  publishEvent,
+  Servers,
+  type ComputeDriver,
+  type LockoutPolicy,
+} from '../services/index.js';
 import { MemoryDisks } from './memory-disks.js';
 import { createApi, type ApiDeps } from '../api/app.js';
 import type { Store } from '../ports/store.js';
@@ -65,6 +70,9 @@ export interface TestApi {
   take(): Exchange[];
 }
 
+/** Where the test API says it is reached (ApiDeps.publicEndpoint). */
+export const PUBLIC_ENDPOINT = 'http://vpmu.test';
+
 const PASSWORDS = {
   admin: 'admin-secret',
   member: 'member-secret',
@@ -78,6 +86,8 @@ export async function makeTestApi(
   options: {
     store?: Store;
     tokenTtlSeconds?: number;
+    /** @default 10 failures lock for 300 s, as the service's default */
+    lockout?: LockoutPolicy;
     /** The compute host's hypervisor. @default a FakeHypervisor */
     hypervisor?: Hypervisor;
     /** vCPUs of the one compute host "compute1" (ratio 1). @default 16 */
@@ -176,6 +186,8 @@ export async function makeTestApi(
     clock,
     ids,
     tokenTtlSeconds: options.tokenTtlSeconds ?? 3600,
+    lockout: options.lockout ?? { failureAttempts: 10, durationSeconds: 300 },
+    publicEndpoint: () => PUBLIC_ENDPOINT,
     region: 'RegionOne',
     log,
     servers,
@@ -222,7 +234,7 @@ export async function makeTestApi(
         body = JSON.stringify(call.body);
         headers['Content-Type'] ??= 'application/json';
       }
-      const res = await app.request(`http://vpmu.test${path}`, {
+      const res = await app.request(`${PUBLIC_ENDPOINT}${path}`, {
         method,
         headers,
         ...(body === undefined ? {} : { body }),
