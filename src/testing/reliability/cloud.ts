@@ -2,7 +2,7 @@
  * What every scenario needs from a running cloud: users and tokens, a small image and flavors,
  * servers waited for with a bound, and the leak checks (usage against servers, stray files).
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Figures, Service } from './harness.js';
 import {
@@ -295,6 +295,55 @@ export class Cloud {
     }
   }
 
+  /** A tenant's view of its servers' faults shows no host path and no raw system error. */
+  async checkFaults(moment: string): Promise<void> {
+    const listed = await this.as('member', 'GET', '/compute/v2.1/servers/detail', {
+      headers: COMPUTE_MV,
+    });
+    for (const server of asArray(field(listed.json, 'servers'))) {
+      const message = field(server, 'fault', 'message');
+      if (typeof message !== 'string') continue;
+      this.check(
+        !message.includes(this.stateDir) && !HOST_DETAIL.test(message),
+        `${moment}: a tenant's fault shows a host path or a raw system error`,
+        message.slice(0, 200),
+      );
+    }
+  }
+
+  /**
+   * Error-level log lines belong to requests answered with a 5xx (counted already); any other
+   * one is an error the service hid from its answers, such as an abandoned upload logged as an
+   * unexpected failure. Read after the service stopped, so the log is flushed.
+   */
+  checkErrorLog(moment: string): void {
+    let text = '';
+    try {
+      text = readFileSync(path.join(this.stateDir, 'logs', 'vpmu.log'), 'utf8');
+    } catch {
+      this.check(false, `${moment}: no log file under logs/`);
+      return;
+    }
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      let entry: { level?: number; requestId?: string; path?: string; msg?: string; err?: unknown };
+      try {
+        entry = JSON.parse(line) as typeof entry;
+      } catch {
+        this.check(false, `${moment}: a log line is not JSON`, line.slice(0, 200));
+        continue;
+      }
+      if ((entry.level ?? 0) < 50) continue;
+      if (entry.requestId !== undefined && this.figures.serverErrorIds.has(entry.requestId))
+        continue;
+      this.check(
+        false,
+        `${moment}: an error was logged for a request answered without a 5xx`,
+        `${entry.path ?? '(no request)'}: ${JSON.stringify(field(entry.err, 'message') ?? entry.msg)}`,
+      );
+    }
+  }
+
   /** After every server is deleted, nothing may stay claimed and no instance directory remain. */
   async checkEmpty(moment: string): Promise<void> {
     const usage = await this.usage();
@@ -321,6 +370,10 @@ export class Cloud {
     }
   }
 }
+
+/** An absolute host path or a Node/SQLite error name in a message meant for a tenant. */
+const HOST_DETAIL =
+  /(^|[\s'"(])\/(tmp|work|home|var|etc|root|usr|srv)\/|\bE[A-Z]{3,}\b:|SqliteError/u;
 
 export interface Usage {
   vcpus: number;

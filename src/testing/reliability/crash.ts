@@ -152,6 +152,7 @@ export async function crash(ctx: ScenarioContext): Promise<void> {
             `${moment}: server ${String(s.id)} stuck in task ${String(s['OS-EXT-STS:task_state'])}`,
           );
         }
+        await cloud.checkFaults(moment);
         await cloud.checkLeaks(moment);
         await cloud.deleteAllServers();
         await cloud.checkEmpty(`${moment}, every server deleted`);

@@ -5,6 +5,7 @@
  * before.
  */
 import { readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import path from 'node:path';
 import {
   ADMIN_PASSWORD,
@@ -650,6 +651,8 @@ export async function fuzz(ctx: ScenarioContext): Promise<void> {
     await cloud.checkLeaks('after fuzzing');
     await cloud.deleteAllServers();
     await cloud.checkEmpty('after fuzzing and deleting every server');
+    await service.stop();
+    cloud.checkErrorLog('after fuzzing');
   } finally {
     await service.stop();
     rmSync(stateDir, { recursive: true, force: true });
@@ -857,4 +860,39 @@ async function targetedChecks(cloud: Cloud, fixtures: Fixtures): Promise<void> {
   );
   await cloud.as('member', 'DELETE', `/image/v2/images/${victim}`);
   fixtures.slots.delete('victimImage');
+
+  // A client that gives up half-way through an upload: the image stays queued, with no file.
+  const queued = await fixtures.resolve('queuedImage');
+  await abandonUpload(cloud, queued);
+  const after = await cloud.as('member', 'GET', `/image/v2/images/${queued}`);
+  cloud.check(
+    field(after.json, 'status') === 'queued',
+    'an abandoned upload left the image in another state than queued',
+    String(field(after.json, 'status')),
+  );
+}
+
+/** Sends the headers and 64 KiB of a 1 MiB upload, then closes the connection (bounded). */
+async function abandonUpload(cloud: Cloud, imageId: string): Promise<void> {
+  const head = [
+    `PUT /image/v2/images/${imageId}/file HTTP/1.1`,
+    'Host: 127.0.0.1',
+    `X-Auth-Token: ${cloud.token('member')}`,
+    'Content-Type: application/octet-stream',
+    'Content-Length: 1048576',
+    '',
+    '',
+  ].join('\r\n');
+  cloud.figures.requests++;
+  await new Promise<void>((resolve) => {
+    const socket = connect(cloud.service.port, '127.0.0.1');
+    const timer = setTimeout(() => socket.destroy(), 10_000);
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.write(head);
+    socket.write(Buffer.alloc(64 * 1024, 1), () => socket.destroy());
+  });
 }

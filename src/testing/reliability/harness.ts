@@ -32,6 +32,8 @@ export class Figures {
   passed = 0;
   failed = 0;
   readonly problems: string[] = [];
+  /** X-OpenStack-Request-ID of every 5xx answer, to tell expected error log lines from others. */
+  readonly serverErrorIds = new Set<string>();
 
   /** Records one check of a scenario; a failure keeps its detail for the report. */
   check(scenario: string, ok: boolean, what: string, detail = ''): boolean {
@@ -317,7 +319,10 @@ export class Client {
         reply.status === TIMED_OUT ? 'request hung' : 'connection dropped without an answer',
         `${method} ${target}: ${reply.text}`,
       );
-    } else if (reply.status >= 500 && !(reply.status === 503 && options.allow503 === true)) {
+    } else if (reply.status >= 500) {
+      this.figures.serverErrorIds.add(String(reply.headers['x-openstack-request-id']));
+    }
+    if (reply.status >= 500 && !(reply.status === 503 && options.allow503 === true)) {
       this.figures.serverErrors++;
       this.figures.check(
         this.service.scenario,
