@@ -3,7 +3,7 @@
  * with 413 or 503 and never hang, the service never exits, writes work again once space is freed,
  * and a start on a read-only state directory fails with a clear message and exit status 1.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { ADMIN_PASSWORD, Cloud, writeConfig } from './cloud.js';
 import { spawnSync } from 'node:child_process';
@@ -40,7 +40,12 @@ export async function disk(ctx: ScenarioContext): Promise<void> {
 async function onSmallDisk(ctx: ScenarioContext, mount: string): Promise<void> {
   const stateDir = path.join(mount, 'state');
   const service = new Service(
-    { stateDir, configFile: writeConfig(ctx.workDir), adminPassword: ADMIN_PASSWORD },
+    {
+      stateDir,
+      configFile: writeConfig(ctx.workDir),
+      adminPassword: ADMIN_PASSWORD,
+      logLevel: 'info', // every request writes a log line, as in production
+    },
     ctx.figures,
     'full disk',
   );
@@ -51,35 +56,46 @@ async function onSmallDisk(ctx: ScenarioContext, mount: string): Promise<void> {
     // Ballast outside the state directory: removing it frees space whatever the service does.
     writeFileSync(path.join(mount, 'ballast'), Buffer.alloc(MiB));
 
+    // Uploads of shrinking sizes until each size is refused, then a file takes the last bytes:
+    // the service's next log line or database page finds no room at all.
     const images: string[] = [];
-    let refusal: Reply | undefined;
-    for (let i = 0; i < 20 && refusal === undefined && service.alive; i++) {
-      const reply = await upload(cloud, `fill-${i}`, MiB);
-      if (reply.id !== undefined && reply.status === 204) images.push(reply.id);
-      else refusal = reply.last;
-    }
-    cloud.check(refusal !== undefined, 'full disk: 20 MiB of uploads into 8 MiB were all accepted');
-    if (refusal !== undefined) {
+    for (const size of [MiB, 64 * 1024, 4096]) {
+      let refusal: Reply | undefined;
+      for (let i = 0; i < 20 && refusal === undefined && service.alive; i++) {
+        const reply = await upload(cloud, `fill-${size}-${i}`, size);
+        if (reply.id !== undefined && reply.status === 204) images.push(reply.id);
+        else refusal = reply.last;
+      }
+      if (!service.alive) break;
       cloud.check(
-        REFUSED.has(refusal.status),
-        'full disk: the refused upload is not a 413 or 503',
-        `${refusal.status} ${refusal.text.slice(0, 200)}`,
+        refusal !== undefined,
+        `full disk: 20 uploads of ${size} bytes were all accepted`,
       );
+      if (refusal !== undefined) {
+        cloud.check(
+          REFUSED.has(refusal.status),
+          `full disk: a refused ${size}-byte upload is not a 413 or 503`,
+          `${refusal.status} ${refusal.text.slice(0, 200)}`,
+        );
+      }
     }
+    fillToTheBrim(path.join(mount, 'brim'));
     await checkStillServing(cloud, 'full disk');
 
     rmSync(path.join(mount, 'ballast'), { force: true });
+    rmSync(path.join(mount, 'brim'), { force: true });
     // Every filler image goes, so a service keeping a free-space reserve has room again too.
     for (const id of images) {
       if (!service.alive) break;
       const deleted = await cloud.as('member', 'DELETE', `/image/v2/images/${id}`, {
         allow503: true,
       });
-      cloud.check(
+      const ok = cloud.check(
         deleted.status === 204,
         'full disk: deleting an image to free space failed',
         `${deleted.status}`,
       );
+      if (!ok) break; // one failure says it; the rest would repeat it
     }
     if (service.alive) {
       const again = await upload(cloud, 'after-freeing', 64 * 1024);
@@ -121,6 +137,24 @@ async function onSmallDisk(ctx: ScenarioContext, mount: string): Promise<void> {
     }
   } finally {
     await service.stop();
+  }
+}
+
+/** Writes `file` until the file system has no byte left (bounded by the tmpfs's size). */
+function fillToTheBrim(file: string): void {
+  const fd = openSync(file, 'w');
+  try {
+    for (const chunk of [4096, 1]) {
+      for (let written = 0; written < 8 * MiB; written += chunk) {
+        try {
+          writeSync(fd, Buffer.alloc(chunk));
+        } catch {
+          break; // ENOSPC: this chunk size no longer fits
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -118,6 +118,8 @@ export interface ServiceOptions {
   readonly stateDir: string;
   readonly configFile: string;
   readonly adminPassword: string;
+  /** `warn` keeps the logs small; the disk scenario runs at the default, `info`. */
+  readonly logLevel?: string;
 }
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
@@ -177,7 +179,7 @@ export class Service {
         env: {
           PATH: process.env.PATH ?? '/usr/bin:/bin',
           VPMU_ADMIN_PASSWORD: this.options.adminPassword,
-          VPMU_LOG_LEVEL: 'warn',
+          VPMU_LOG_LEVEL: this.options.logLevel ?? 'warn',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
