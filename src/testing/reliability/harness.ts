@@ -130,7 +130,8 @@ export class Service {
   output = '';
   #child: ChildProcess | undefined;
   #exited: Promise<number | null> = Promise.resolve(null);
-  #stopping = false;
+  /** How we asked it to end: SIGKILL ends it however; SIGTERM must end it with status 0. */
+  #stopping: 'kill' | 'term' | undefined;
 
   constructor(
     readonly options: ServiceOptions,
@@ -162,7 +163,7 @@ export class Service {
    */
   async startRaw(timeoutMs = 60_000): Promise<{ url?: string; code: number | null }> {
     this.output = '';
-    this.#stopping = false;
+    this.#stopping = undefined;
     const child = spawn(
       process.execPath,
       [
@@ -189,12 +190,15 @@ export class Service {
     this.#exited = new Promise((resolve) => {
       child.once('exit', (code) => {
         children.delete(child);
-        if (!this.#stopping && this.url !== '') {
+        const asked = this.#stopping === 'kill' || (this.#stopping === 'term' && code === 0);
+        if (!asked && this.url !== '') {
           this.figures.crashes++;
           this.figures.check(
             this.scenario,
             false,
-            'vpmu serve exited on its own',
+            this.#stopping === 'term'
+              ? 'vpmu serve did not exit 0 on SIGTERM (or had died already)'
+              : 'vpmu serve exited on its own',
             `code ${String(code)}; output tail: ${this.output.slice(-600)}`,
           );
         }
@@ -229,7 +233,7 @@ export class Service {
 
   /** SIGKILL, as a power cut of the process would; waits (bounded) for the exit. */
   async kill9(): Promise<void> {
-    this.#stopping = true;
+    this.#stopping = 'kill';
     this.#child?.kill('SIGKILL');
     await this.#waitExit(30_000);
   }
@@ -237,10 +241,11 @@ export class Service {
   /** SIGTERM, then SIGKILL when it has not exited within 30 s. */
   async stop(): Promise<void> {
     if (!this.alive) return;
-    this.#stopping = true;
+    this.#stopping = 'term';
     this.#child?.kill('SIGTERM');
     if (!(await this.#waitExit(30_000))) {
       this.figures.check(this.scenario, false, 'vpmu serve ignored SIGTERM for 30 s');
+      this.#stopping = 'kill';
       this.#child?.kill('SIGKILL');
       await this.#waitExit(30_000);
     }
