@@ -272,8 +272,16 @@ export class Cloud {
     };
     const running = sumFlavors(servers.filter((s) => s.status !== 'ERROR'));
     const placed = sumFlavors(servers.filter((s) => s['OS-EXT-SRV-ATTR:host'] !== null));
+    // A resize holds both flavors until confirmed or reverted, also when its server went to
+    // ERROR meanwhile (as Nova's migration keeps the old allocation); the API does not say which
+    // ERROR server has one, so each may hold the larger flavor once more. The exact check is
+    // checkEmpty's, once every server is deleted.
     const resizing = sumFlavors(
-      servers.filter((s) => s.status === 'VERIFY_RESIZE'),
+      servers.filter(
+        (s) =>
+          s.status === 'VERIFY_RESIZE' ||
+          (s.status === 'ERROR' && s['OS-EXT-SRV-ATTR:host'] !== null),
+      ),
       FLAVOR_LARGE,
     );
     const outside = (['vcpus', 'ram', 'disk'] as const).filter(
