@@ -63,7 +63,7 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
 function positiveInt(name: string, value: string, zeroOk = false): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < (zeroOk ? 0 : 1))
-    throw new Error(`${name}: "${value}" is not a whole number`);
+    throw new Error(`${name}: "${value}" is not a whole number${zeroOk ? '' : ' from 1 up'}`);
   return n;
 }
 
