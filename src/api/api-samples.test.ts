@@ -78,9 +78,9 @@ interface Sample {
 // prettier-ignore
 const SAMPLES: readonly Sample[] = [
   { group: 'identity', slug: 'versions', title: 'Version discovery', doc: 'No token needed. `/identity/v3` (with or without a trailing slash) answers 200 with the v3 document alone.', run: (api) => api.request('GET', '/identity', { as: null }) },
-  { group: 'identity', slug: 'token-create', title: 'Issue a token (password, project scope)', doc: 'The token is in `X-Subject-Token`. The catalog URLs are built from the `Host` the client used. Bad credentials, an unknown project or no role on it: 401. No project scope: 400.', run: (api) => api.request('POST', '/identity/v3/auth/tokens', { as: null, body: passwordAuth('member', 'member-secret', 'demo') }) },
+  { group: 'identity', slug: 'token-create', title: 'Issue a token (password, project scope)', doc: 'The token is in `X-Subject-Token`. The catalog URLs start with the `publicEndpoint` setting (default: the listening address), never with the `Host` the client sent. Bad credentials, an unknown project or no role on it: 401. No project scope: 400. After `lockoutFailureAttempts` failed logins in a row (default 10) within `lockoutDurationSeconds` (default 300), the account is locked until that long after the last failure, without the password being checked: 401 `auth.account_locked`, "The account is locked for user: NAME.", NAME as the client gave it; an unknown user name is locked out the same way. A successful login resets the count.', run: (api) => api.request('POST', '/identity/v3/auth/tokens', { as: null, body: passwordAuth('member', 'member-secret', 'demo') }) },
   { group: 'identity', slug: 'token-create-unauthorized', title: 'Issue a token: wrong password', doc: 'Keystone\'s error shape.', run: (api) => api.request('POST', '/identity/v3/auth/tokens', { as: null, body: passwordAuth('member', 'wrong', 'demo') }) },
-  { group: 'identity', slug: 'token-validate', title: 'Validate a token', doc: '`X-Auth-Token` is the caller, `X-Subject-Token` the token to check. Users validate their own tokens; admins any. Unknown or expired subject: 404.', run: async (api) => api.request('GET', '/identity/v3/auth/tokens', { as: 'member', headers: { 'X-Subject-Token': await api.token('member') } }) },
+  { group: 'identity', slug: 'token-validate', title: 'Validate a token', doc: '`X-Auth-Token` is the caller, `X-Subject-Token` the token to check. Users validate their own tokens; admins any. Unknown or expired subject: 404. When the identity records cannot be read: 503 `auth.unavailable`, never 401 or 404.', run: async (api) => api.request('GET', '/identity/v3/auth/tokens', { as: 'member', headers: { 'X-Subject-Token': await api.token('member') } }) },
   { group: 'identity', slug: 'token-revoke', title: 'Revoke a token', doc: 'Users revoke their own tokens; admins any. The token stops working at once. Unknown subject: 404.', run: async (api) => api.request('DELETE', '/identity/v3/auth/tokens', { as: 'reader', headers: { 'X-Subject-Token': await api.token('reader') } }) },
   { group: 'compute', slug: 'versions', title: 'Version list', doc: 'No token needed.', run: (api) => api.request('GET', '/compute/', { as: null }) },
   { group: 'compute', slug: 'version', title: 'Version document', doc: 'No token needed; the `openstack` client fails without it. `/compute/v2.1/` answers the same.', run: (api) => api.request('GET', '/compute/v2.1', { as: null }) },
@@ -210,7 +210,10 @@ one, or with an unknown or expired one). Roles: \`admin\` (everything, every pro
 Identity errors use Keystone's \`{"error": {"code", "title", "message"}}\`. Every error response
 carries the stable code in \`X-Compute-Error-Code\` (see [errors.md](errors.md)); every response
 carries \`X-OpenStack-Request-ID\`, which the service log repeats. An unexpected error is a 500 whose
-message names only the request id; the log has the detail.
+message names only the request id; the log has the detail. A JSON body with a lone UTF-16
+surrogate in any string or key (\`"\\ud800"\`: valid JSON, not Unicode) is a 400 naming the field.
+Links, \`Location\` headers and the catalog start with the \`publicEndpoint\` setting, not the
+client's \`Host\`.
 
 **Microversions (compute).** 2.1 to 2.96, from \`OpenStack-API-Version: compute X.Y\` or
 \`X-OpenStack-Nova-API-Version: X.Y\`. What changes with them here: 2.55 flavor \`description\`,

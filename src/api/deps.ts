@@ -6,6 +6,7 @@ import type {
   ImageLimits,
   ImageRecord,
   Ids,
+  LockoutPolicy,
   NotifierStats,
   RequestContext,
   Servers,
@@ -35,6 +36,14 @@ export interface ApiDeps {
   readonly tokenTtlSeconds: number;
   /** Validated tokens kept in memory; createApi() makes one when none is given. */
   readonly tokenCache?: TokenCache;
+  /** Keystone's lockout after repeated failed password logins. */
+  readonly lockout: LockoutPolicy;
+  /**
+   * The URL clients reach this API at (Keystone's `public_endpoint`), without a trailing slash:
+   * the base of the catalog, `Location` headers and links, never the client's `Host` header. A
+   * function because a port the system picks is known only once listening.
+   */
+  readonly publicEndpoint: () => string;
   /** Region named in the service catalog. @default "RegionOne" */
   readonly region: string;
   readonly log: ApiLogger;
@@ -50,6 +59,8 @@ export interface ApiDeps {
 export interface ApiEnv {
   Variables: {
     requestId: string;
+    /** ApiDeps.publicEndpoint() as this request saw it. */
+    publicEndpoint: string;
     caller: RequestContext | undefined;
     microversion: Microversion;
   };

@@ -28,7 +28,14 @@ import {
   type NewImage,
   type Visibility,
 } from '../services/index.js';
-import { caller, fromWebStream, origin, readJsonObject, toWebStream } from './_http.js';
+import {
+  caller,
+  fromWebStream,
+  origin,
+  readJsonObject,
+  requireWellFormedText,
+  toWebStream,
+} from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 
 const PATCH_TYPES = [
@@ -284,6 +291,7 @@ async function readJsonArray(c: Context<ApiEnv>): Promise<unknown[]> {
       'Malformed request body: expected a JSON-patch array',
     );
   }
+  requireWellFormedText(value);
   if (!Array.isArray(value)) {
     throw new ComputeError(
       'request.invalid',

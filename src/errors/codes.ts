@@ -91,6 +91,16 @@ export const ERROR_CODES = {
     status: 403,
     summary: 'The caller is authenticated but its roles do not allow the action.',
   },
+  'auth.account_locked': {
+    status: 401,
+    summary:
+      'Too many failed password logins in a row: the account is locked for a while (lockoutFailureAttempts, lockoutDurationSeconds).',
+  },
+  'auth.unavailable': {
+    status: 503,
+    summary:
+      'Tokens or credentials cannot be checked right now because the identity records cannot be read; retry later.',
+  },
   'auth.token_not_found': {
     status: 404,
     summary: 'The token to validate (X-Subject-Token) is unknown or expired.',
@@ -195,6 +205,11 @@ export const ERROR_CODES = {
     status: 503,
     summary:
       'Image data cannot be written, read or checked right now (read-only or unreadable storage, missing data file, qemu-img not installed); nothing was stored.',
+  },
+  'server.no_room_to_start': {
+    status: 400,
+    summary:
+      'A server in ERROR gave up its resources when it failed, and its host has no room to take them again for a start or hard reboot; nothing changed.',
   },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

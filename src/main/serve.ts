@@ -31,6 +31,7 @@ import {
   toImage,
   type IdentitySeed,
   type ImageLimits,
+  type LockoutPolicy,
   type Role,
 } from '../services/index.js';
 import { toImageInput } from '../services/notification-inputs.js';
@@ -44,6 +45,13 @@ export interface ServeConfig {
   readonly port: number;
   readonly stateDir: string;
   readonly tokenTtlSeconds: number;
+  /**
+   * Keystone's `public_endpoint`: the URL clients reach the API at, for the catalog and links.
+   * Undefined: the listening address (this machine's host name when listening on every address).
+   */
+  readonly publicEndpoint: string | undefined;
+  /** Keystone's `lockout_failure_attempts` and `lockout_duration`. */
+  readonly lockout: LockoutPolicy;
   readonly region: string;
   readonly logLevel: string;
   /** From VPMU_ADMIN_PASSWORD; when undefined the stored or a generated one is used. */
@@ -56,6 +64,8 @@ export interface ServeConfig {
   readonly vpmuPrefilter: boolean;
   readonly stopTimeoutMs: number;
   readonly maxConcurrentBuilds: number;
+  /** How often claims no server needs are released (after a crash); 0: only at start. */
+  readonly healIntervalMs: number;
   readonly notifier: NotifierSettings;
   /** Glance's image_size_cap, user_storage_quota and image_property_quota. */
   readonly imageLimits: ImageLimits;
@@ -79,14 +89,17 @@ Options (each overrides its environment variable, which overrides the config fil
   --config FILE      JSON configuration file       VPMU_CONFIG
 Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPrefilter,
   computeHostName, hostIp, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
-  diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, notificationExchange,
-  notificationBufferLimit, imageSizeCap, userStorageQuota, imagePropertyQuota,
-  imageVirtualSizeCap
+  diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, healIntervalSeconds,
+  notificationExchange, notificationBufferLimit, imageSizeCap, userStorageQuota,
+  imagePropertyQuota, imageVirtualSizeCap
 Environment only:
   VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir)
   VPMU_TOKEN_TTL_SECONDS   token lifetime (default 3600)
   VPMU_LOG_LEVEL           pino level: trace, debug, info, warn, error (default info)
   VPMU_REGION              region named in the service catalog (default RegionOne)
+Identity, config file only: publicEndpoint (URL for the catalog and links; default the
+  listening address), lockoutFailureAttempts (default 10), lockoutDurationSeconds (default 300;
+  either 0: no lockout)
 `;
 
 /** Reads the configuration; `env` and `readText` are injected so tests need no real process. */
@@ -192,6 +205,7 @@ export function loadServeConfig(
     vpmuPrefilter: prefilter,
     stopTimeoutMs: (fileNumber('stopTimeoutSeconds', 0, false) ?? 30) * 1000,
     maxConcurrentBuilds: fileNumber('maxConcurrentBuilds', 0, true) ?? 10,
+    healIntervalMs: (fileNumber('healIntervalSeconds', 0, false) ?? 300) * 1000,
     notifier: notifierSettingsFrom(
       {
         stateDir: absState,
@@ -213,6 +227,11 @@ export function loadServeConfig(
     port,
     stateDir: absState,
     tokenTtlSeconds: ttl,
+    publicEndpoint: publicEndpoint(file.publicEndpoint, configFile ?? ''),
+    lockout: {
+      failureAttempts: fileNumber('lockoutFailureAttempts', 0, true) ?? 10,
+      durationSeconds: fileNumber('lockoutDurationSeconds', 0, true) ?? 300,
+    },
     region: pick(undefined, 'VPMU_REGION', 'region') ?? 'RegionOne',
     logLevel: pick(undefined, 'VPMU_LOG_LEVEL', 'logLevel') ?? 'info',
     adminPassword: env.VPMU_ADMIN_PASSWORD === '' ? undefined : env.VPMU_ADMIN_PASSWORD,
@@ -325,6 +344,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     });
     await servers.registerHost(local.record);
     await servers.reconcile();
+    await servers.healClaims();
     await bootstrapIdentity(
       { store, clock, ids, tokenTtlSeconds: config.tokenTtlSeconds },
       password,
@@ -336,6 +356,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     if (swept.length > 0) {
       logger.warn({ removed: swept }, 'removed image data left by interrupted uploads');
     }
+    let listeningAt = '';
     const app = createApi({
       store,
       files,
@@ -346,6 +367,8 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       clock,
       ids,
       tokenTtlSeconds: config.tokenTtlSeconds,
+      lockout: config.lockout,
+      publicEndpoint: () => config.publicEndpoint ?? listeningAt,
       region: config.region,
       log,
       servers,
@@ -376,12 +399,18 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     const server = await listen(app, config.host, config.port);
     const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${shownHost}:${server.port}`;
+    // Every address is no address a client can use: name this machine instead.
+    const wildcard = config.host === '0.0.0.0' || config.host === '::';
+    listeningAt = wildcard ? `http://${hostname()}:${server.port}` : url;
+    logger.info({ publicEndpoint: config.publicEndpoint ?? listeningAt }, 'public endpoint');
     logger.info({ url, stateDir: config.stateDir }, 'listening');
+    const healing = healPeriodically(servers, config.healIntervalMs, log);
     return {
       url,
       port: server.port,
       generatedAdminPassword: generated ? password : undefined,
       close: async () => {
+        clearInterval(healing);
         await server.close();
         await servers?.idle();
         await notifier.close(5000);
@@ -458,6 +487,22 @@ export async function runServe(
   return 0;
 }
 
+/** Releases leaked claims every `intervalMs` (none when 0); a failed round is logged, not fatal. */
+function healPeriodically(
+  servers: Servers,
+  intervalMs: number,
+  log: ApiLogger,
+): NodeJS.Timeout | undefined {
+  if (intervalMs === 0) return undefined;
+  const timer = setInterval(() => {
+    servers.healClaims().catch((error: unknown) => {
+      log.error({ err: String(error) }, 'heal: cannot release leaked claims this round');
+    });
+  }, intervalMs);
+  timer.unref();
+  return timer;
+}
+
 function adminPassword(config: ServeConfig): { password: string; generated: boolean } {
   if (config.adminPassword !== undefined)
     return { password: config.adminPassword, generated: false };
@@ -517,12 +562,16 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'diskAllocationRatio',
     'stopTimeoutSeconds',
     'maxConcurrentBuilds',
+    'healIntervalSeconds',
     'notificationExchange',
     'notificationBufferLimit',
     'imageSizeCap',
     'userStorageQuota',
     'imagePropertyQuota',
     'imageVirtualSizeCap',
+    'publicEndpoint',
+    'lockoutFailureAttempts',
+    'lockoutDurationSeconds',
   ]);
   for (const key of Object.keys(value)) {
     if (!known.has(key)) {
@@ -592,6 +641,30 @@ function readSeed(file: Record<string, unknown>, name: string): IdentitySeed {
       return { name: r.name, password: r.password, project: r.project, roles: roles as Role[] };
     }),
   };
+}
+
+/** Keystone's `public_endpoint`: an http(s) URL, kept without its trailing slash. */
+function publicEndpoint(raw: unknown, file: string): string | undefined {
+  if (raw === undefined) return undefined;
+  const bad = () =>
+    new ComputeError(
+      'input.invalid',
+      `Cannot use config file ${file}: "publicEndpoint" must be an http or https URL without query, fragment or credentials (e.g. "https://cloud.example.com:8774"), not ${JSON.stringify(raw)}`,
+    );
+  if (typeof raw !== 'string' || !URL.canParse(raw)) throw bad();
+  const url = new URL(raw);
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.search !== '' ||
+    url.hash !== '' ||
+    url.username !== '' ||
+    url.password !== '' ||
+    raw.includes('?') ||
+    raw.includes('#')
+  ) {
+    throw bad();
+  }
+  return `${url.origin}${url.pathname}`.replace(/\/+$/u, '');
 }
 
 function str(value: string | boolean | undefined): string | undefined {

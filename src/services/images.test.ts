@@ -19,13 +19,18 @@ describe('uploadImageData()', () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
+    let reading: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => {
+      reading = resolve;
+    });
     async function* slow(): AsyncIterable<Uint8Array> {
+      reading(); // the upload is under way once it reads its data
       yield new TextEncoder().encode('first ');
       await gate;
       yield new TextEncoder().encode('upload');
     }
     const first = uploadImageData(api.deps, ctx, image.id, slow());
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await started;
     await assert.rejects(
       uploadImageData(
         api.deps,

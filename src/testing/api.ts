@@ -21,6 +21,7 @@ import {
   Servers,
   type ComputeDriver,
   type ImageLimits,
+  type LockoutPolicy,
 } from '../services/index.js';
 import { MemoryDisks } from './memory-disks.js';
 import { createApi, type ApiDeps } from '../api/app.js';
@@ -93,6 +94,9 @@ export interface TestApi {
   take(): Exchange[];
 }
 
+/** Where the test API says it is reached (ApiDeps.publicEndpoint). */
+export const PUBLIC_ENDPOINT = 'http://vpmu.test';
+
 const PASSWORDS = {
   admin: 'admin-secret',
   member: 'member-secret',
@@ -106,6 +110,8 @@ export async function makeTestApi(
   options: {
     store?: Store;
     tokenTtlSeconds?: number;
+    /** @default 10 failures lock for 300 s, as the service's default */
+    lockout?: LockoutPolicy;
     /** The compute host's hypervisor. @default a FakeHypervisor */
     hypervisor?: Hypervisor;
     /** vCPUs of the one compute host "compute1" (ratio 1). @default 16 */
@@ -217,6 +223,8 @@ export async function makeTestApi(
     clock,
     ids,
     tokenTtlSeconds: options.tokenTtlSeconds ?? 3600,
+    lockout: options.lockout ?? { failureAttempts: 10, durationSeconds: 300 },
+    publicEndpoint: () => PUBLIC_ENDPOINT,
     region: 'RegionOne',
     log,
     servers,
@@ -264,7 +272,7 @@ export async function makeTestApi(
         body = JSON.stringify(call.body);
         headers['Content-Type'] ??= 'application/json';
       }
-      const res = await app.request(`http://vpmu.test${path}`, {
+      const res = await app.request(`${PUBLIC_ENDPOINT}${path}`, {
         method,
         headers,
         ...(body === undefined ? {} : { body }),

@@ -3,7 +3,7 @@
  * itself (see qcow2.ts); `qemu-img info` (Debian: qemu-utils) reads the backing image's format and
  * size, once per image file. Failures name the file and the reason.
  */
-import { access, mkdir, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ComputeError } from '../../errors/index.js';
 import { inspectImageFile } from '../image-inspector/qemu-img-inspector.js';
@@ -170,9 +170,10 @@ async function removeDirectory(dir: string): Promise<boolean> {
   return true;
 }
 
+/** Whether `file` is a file: a directory is not an image or a disk. */
 async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
+  return stat(file).then(
+    (stats) => stats.isFile(),
     () => false,
   );
 }

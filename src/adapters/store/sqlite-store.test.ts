@@ -83,9 +83,11 @@ describe('openSqliteStore()', () => {
         resources: { VCPU: vcpu, MEMORY_MB: 1, DISK_GB: 1 },
       });
     await store.close();
-    // Back to the schema before 0003_host_usage, allocations kept.
+    // Back to the schema before 0003_host_usage (and the later ones), allocations kept.
     const raw = new Database(file);
-    raw.exec("drop table host_usage; delete from kysely_migration where name = '0003_host_usage'");
+    raw.exec(
+      "drop table host_usage; drop table login_failures; delete from kysely_migration where name >= '0003'",
+    );
     raw.close();
     const migrated = await openSqliteStore(file);
     assert.deepEqual((await migrated.usageByHost()).get('host1'), {
