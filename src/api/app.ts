@@ -119,6 +119,9 @@ function respond(
       },
       'unexpected error',
     );
+  } else if (fault.cause !== undefined) {
+    const { code, status, cause } = fault;
+    deps.log.error({ requestId, path, code, status, cause }, 'storage failure');
   } else {
     deps.log.info({ requestId, path, code: fault.code, status: fault.status }, 'fault');
   }

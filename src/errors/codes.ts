@@ -181,6 +181,16 @@ export const ERROR_CODES = {
     summary:
       'A server in ERROR gave up its resources when it failed, and its host has no room to take them again for the rebuild; nothing changed.',
   },
+  'storage.full': {
+    status: 413,
+    summary:
+      "Image data could not be stored: the state directory's file system is full (Glance's 413 for a full store); nothing was kept.",
+  },
+  'storage.unavailable': {
+    status: 503,
+    summary:
+      'A change could not be recorded: the state directory is full, read-only or failing; nothing changed, and requests that only read keep working.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */
