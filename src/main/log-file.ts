@@ -125,7 +125,7 @@ export class LogFile {
   #lose(lines: number, reason: string): void {
     if (this.#lostInOutage === 0) {
       this.#options.report(
-        `vpmu: cannot write the log file ${this.#options.file} (${reason}); dropping and counting log lines until it accepts writes again\n`,
+        `vpmu: cannot write the log file ${this.#options.file} (${reason}); dropping and counting log lines until writes succeed again\n`,
       );
     }
     this.#lostInOutage += lines;

@@ -13,6 +13,7 @@ import pino from 'pino';
 import { FsImageFiles } from '../adapters/image-files/fs-image-files.js';
 import { openSqliteStore, type SqliteStore } from '../adapters/store/sqlite-store.js';
 import { createApi, type ApiLogger } from '../api/app.js';
+import { storageFailure } from '../api/faults.js';
 import { listen } from '../api/listen.js';
 import { ComputeError } from '../errors/index.js';
 import type { Hypervisor } from '../ports/hypervisor.js';
@@ -267,14 +268,16 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     },
   };
 
-  const { password, generated } = adminPassword(config);
   let store: SqliteStore;
+  let password: string;
+  let generated: boolean;
   try {
+    ({ password, generated } = adminPassword(config));
     store = await openSqliteStore(path.join(config.stateDir, 'vpmu.db'));
   } catch (error) {
     await hypervisor.close();
     await logFile.close(1000);
-    throw error;
+    throw explainStorageFailure(error, config.stateDir);
   }
   const clock = { now: () => new Date() };
   const ids = {
@@ -395,8 +398,18 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     await hypervisor.close();
     await store.close();
     await logFile.close(1000);
-    throw error;
+    throw explainStorageFailure(error, config.stateDir);
   }
+}
+
+/** A start that failed on the state directory's disk, said in one line an operator can act on. */
+function explainStorageFailure(error: unknown, stateDir: string): unknown {
+  const failure = storageFailure(error);
+  if (failure === undefined) return error;
+  const what = failure.full ? 'is full' : 'cannot be written';
+  return new StateDirError(
+    `the state directory ${stateDir} ${what} (${failure.cause}): free space or make it writable, or choose another --state-dir`,
+  );
 }
 
 /** The hypervisor, answering capabilitiesXml() with capabilities already asked for. */

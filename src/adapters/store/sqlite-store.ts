@@ -269,11 +269,21 @@ const STATEMENT_CACHE_SIZE = 256;
  * The database as Kysely sees it, with prepared statements reused: Kysely's SQLite driver prepares
  * every query anew, and preparing was the largest SQLite cost of a boot in the profile.
  */
+const NOTHING_TO_ROLL_BACK = {
+  reader: false,
+  all: () => [],
+  run: () => ({ changes: 0, lastInsertRowid: 0 }),
+  iterate: () => [][Symbol.iterator](),
+} as const;
+
 function cachingStatements(database: Database.Database): SqliteDatabase {
   const statements = new Map<string, Database.Statement>();
   return {
     close: () => database.close(),
     prepare: (text: string) => {
+      // SQLite ends a transaction itself on SQLITE_FULL or an I/O error; Kysely's ROLLBACK after
+      // that would fail with "no transaction is active" and hide the disk's error behind it.
+      if (text === 'rollback' && !database.inTransaction) return NOTHING_TO_ROLL_BACK;
       let statement = statements.get(text);
       if (statement === undefined) {
         statement = database.prepare(text);
