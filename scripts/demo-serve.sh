@@ -34,6 +34,7 @@ mkdir -p -m 0700 "$STATE"
 # The state directory and everything in it (clouds.yaml, serve.out with the password) is the
 # operator's alone.
 umask 077
+: >"$STATE/serve.out" # exists before the loop below reads it, whenever the background job starts
 nohup node bin/vpmu.js serve --port "$PORT" --state-dir "$STATE" \
   --uri "$URI" >"$STATE/serve.out" 2>&1 &
 echo $! >"$PIDFILE"
