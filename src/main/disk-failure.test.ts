@@ -267,6 +267,9 @@ describe('vpmu serve on a full state file system, and on a read-only one (tmpfs)
   });
 
   it('refuses to start on a read-only state directory with one line naming it', async () => {
+    // A file open for writing keeps a file system from going read-only: stop whatever still runs.
+    await serve?.stop();
+    serve = undefined;
     rmSync(path.join(mountPoint, 'filler'), { force: true });
     sh('mount', ['-o', 'remount,ro', mountPoint]);
     const started = await startServe();

