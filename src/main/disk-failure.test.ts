@@ -144,7 +144,7 @@ describe('vpmu serve on a full state file system, and on a read-only one (tmpfs)
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('answers writes 503 (image data 413), keeps reads working, never crashes, and reports the log outage once', async () => {
+  it('answers writes 503 (image data 413), keeps reads working, never crashes, and reports the log outage once', async (t) => {
     const started = await startServe();
     assert.ok(started.serve !== undefined, `vpmu serve exited: ${started.stderr}`);
     serve = started.serve;
@@ -216,6 +216,9 @@ describe('vpmu serve on a full state file system, and on a read-only one (tmpfs)
     );
     // Fails fast: no retry loop or lock wait between the disk's refusal and the answer.
     assert.ok(refused.ms < 10_000, `the refusal took ${String(refused.ms)} ms`);
+    t.diagnostic(
+      `answers until the first refusal: ${JSON.stringify([...statuses])}; the refusal took ${String(refused.ms)} ms`,
+    );
 
     const put = await upload(`${url}/image/v2/images/${image.id}/file`, token, 2 * 1024 * 1024);
     assert.deepEqual([put.status, put.code], [413, 'storage.full'], put.body);
