@@ -20,7 +20,8 @@ export interface LogFileOptions {
   readonly report: (line: string) => void;
   /** Opens the file for appending; by default mode 0600 (the log holds tenants' requests). */
   readonly openAppend?: (file: string) => Promise<AppendTarget>;
-  /** Bytes queued while the disk is slow; lines beyond are dropped and counted. @default 8 MiB */
+  /** Text (in UTF-16 units, about bytes for JSON logs) queued while the disk is slow; lines beyond
+   * are dropped and counted. @default 8 Mi */
   readonly queueLimitBytes?: number;
 }
 
