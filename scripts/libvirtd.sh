@@ -23,6 +23,12 @@ start() {
   getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
   id -u libvirt-qemu >/dev/null 2>&1 ||
     useradd -r -g kvm -G libvirt-qemu -d /var/lib/libvirt -M -s /usr/sbin/nologin libvirt-qemu
+  # Debian's udev rule gives /dev/kvm to group kvm (0660); without udev it stays root's (0600).
+  # libvirt then probes QEMU with KVM (as root) but finds KVM unusable for its QEMU user, calls its
+  # capability cache outdated and probes again on every call (30-60 s each, measured here).
+  if [ -c /dev/kvm ] && [ "$(stat -c %G:%a /dev/kvm)" != kvm:660 ]; then
+    chgrp kvm /dev/kvm && chmod 0660 /dev/kvm && log '/dev/kvm: group kvm, mode 0660 (as udev does)'
+  fi
   # virtlogd is socket-activated under systemd; here it must run before any guest starts.
   if alive "$state/virtlogd.pid"; then log "virtlogd already running (pid $(cat "$state/virtlogd.pid"))"
   else virtlogd -d -p "$state/virtlogd.pid"; fi

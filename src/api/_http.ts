@@ -26,6 +26,7 @@ export async function readJsonObject(
     // NOTE: Nova wording (nova/api/openstack/wsgi.py MalformedRequestBody) plus what we expected.
     throw new ComputeError('request.invalid', `Malformed request body: expected a JSON ${what}`);
   }
+  requireWellFormedText(value);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ComputeError(
       'request.invalid',
@@ -33,6 +34,35 @@ export async function readJsonObject(
     );
   }
   return value as Record<string, unknown>;
+}
+
+// With the u flag a surrogate pair is one code point, so only a lone surrogate matches.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Refuses a parsed body holding a string (or key) with a lone UTF-16 surrogate (`"\ud800"` is
+ * valid JSON but not Unicode): stored, it would become invalid UTF-8. `request.invalid` names the
+ * field by its path in the body.
+ */
+export function requireWellFormedText(value: unknown, path = ''): void {
+  const bad = (field: string, text: string) =>
+    new ComputeError(
+      'request.invalid',
+      `Invalid input for field/attribute ${field === '' ? '(the body)' : field}. Value: ${JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text)}. The text holds a lone UTF-16 surrogate, which is not valid Unicode`,
+    );
+  if (typeof value === 'string') {
+    if (LONE_SURROGATE.test(value)) throw bad(path, value);
+  } else if (Array.isArray(value)) {
+    value.forEach((item, index) => {
+      requireWellFormedText(item, `${path}[${index}]`);
+    });
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      const field = path === '' ? key : `${path}.${key}`;
+      if (LONE_SURROGATE.test(key)) throw bad(field, key);
+      requireWellFormedText(item, field);
+    }
+  }
 }
 
 /** Rewrites float literals outside strings as marker objects (see readJsonObject). */
@@ -86,9 +116,12 @@ export function member(body: Record<string, unknown>, key: string): Record<strin
   return value as Record<string, unknown>;
 }
 
-/** `http://host:port` as the client reached us (the Host header), for links and the catalog. */
+/**
+ * The configured public endpoint (`http://host:port`), for links, `Location` and the catalog. Not
+ * the client's Host header: a client must not be able to make the catalog point elsewhere.
+ */
 export function origin(c: Context<ApiEnv>): string {
-  return new URL(c.req.url).origin;
+  return c.get('publicEndpoint');
 }
 
 /** The authenticated caller; set by the token middleware. */

@@ -28,6 +28,7 @@ export function createApi(given: ApiDeps): Hono<ApiEnv> {
     const requestId = `req-${deps.ids.newUuid()}`;
     c.set('requestId', requestId);
     c.set('caller', undefined);
+    c.set('publicEndpoint', deps.publicEndpoint());
     const started = performance.now();
     // Set before the response exists: a header added afterwards makes Hono rebuild the response
     // as a stream, which the Node adapter then writes on its slow path.
@@ -84,17 +85,38 @@ export function createApi(given: ApiDeps): Hono<ApiEnv> {
     });
   });
 
-  app.onError((err, c) =>
-    respond(c.req.path, err, c.get('requestId'), deps, (fault) => {
+  app.onError((err, c) => {
+    if (c.req.raw.signal.aborted || isRequestAborted(err)) {
+      // Nobody is left to answer; nginx's 499 in the request log says so without calling it a 500.
+      deps.log.info(
+        { requestId: c.get('requestId'), path: c.req.path, reason: errorText(err) },
+        'client closed the request',
+      );
+      return c.body(null, 499 as ContentfulStatusCode);
+    }
+    return respond(c.req.path, err, c.get('requestId'), deps, (fault) => {
       c.header('X-Compute-Error-Code', fault.code);
       if (fault.status === 401 && c.req.path.startsWith('/identity')) {
         c.header('WWW-Authenticate', 'Keystone uri="/identity"');
       }
       return c.json(fault.body, fault.status as ContentfulStatusCode);
-    }),
-  );
+    });
+  });
 
   return app;
+}
+
+/** The error Node's HTTP server gives a request body when the client goes away mid-way. */
+function isRequestAborted(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    err.message === 'aborted' &&
+    (err as { code?: unknown }).code === 'ECONNRESET'
+  );
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function respond(
@@ -122,6 +144,19 @@ function respond(
   } else if (fault.cause !== undefined) {
     const { code, status, cause } = fault;
     deps.log.error({ requestId, path, code, status, cause }, 'storage failure');
+  } else if (fault.status >= 500) {
+    // A known outage (a 503): the client sees a plain message, the operator sees the cause.
+    const cause = err instanceof Error ? err.cause : undefined;
+    deps.log.warn(
+      {
+        requestId,
+        path,
+        code: fault.code,
+        status: fault.status,
+        ...(cause === undefined ? {} : { cause: errorText(cause) }),
+      },
+      'fault',
+    );
   } else {
     deps.log.info({ requestId, path, code: fault.code, status: fault.status }, 'fault');
   }

@@ -389,6 +389,35 @@ describe('compute API: flavors', () => {
 });
 
 describe('compute API: os-extra_specs', () => {
+  it('refuses more than 128 extra specs on a flavor with a 400 naming the limit (12,000 were a 500)', async () => {
+    const api = await makeTestApi();
+    await createFlavor(api, { id: 'f1' });
+    const some = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, 'v']));
+    const first = await api.request('POST', '/compute/v2.1/flavors/f1/os-extra_specs', {
+      body: { extra_specs: some },
+    });
+    assert.equal(first.status, 200);
+    const more = Object.fromEntries(Array.from({ length: 29 }, (_, i) => [`m${i}`, 'v']));
+    const over = await api.request('POST', '/compute/v2.1/flavors/f1/os-extra_specs', {
+      body: { extra_specs: more },
+    });
+    assert.equal(over.status, 400);
+    assert.deepEqual(over.body, {
+      badRequest: {
+        code: 400,
+        message:
+          'Cannot set extra specs on flavor f1: it would have 129 extra specs, and a flavor may have at most 128',
+      },
+    });
+    const many = Object.fromEntries(Array.from({ length: 12_000 }, (_, i) => [`x${i}`, 'v']));
+    const huge = await api.request('POST', '/compute/v2.1/flavors/f1/os-extra_specs', {
+      body: { extra_specs: many },
+    });
+    assert.equal(huge.status, 400);
+    const kept = await api.request('GET', '/compute/v2.1/flavors/f1/os-extra_specs');
+    assert.equal(Object.keys((kept.body as { extra_specs: object }).extra_specs).length, 100);
+  });
+
   it('sets, lists, shows, updates and deletes extra specs', async () => {
     const api = await makeTestApi();
     await createFlavor(api, { id: 'f1' });

@@ -2,8 +2,11 @@
 import type {
   Clock,
   ImageFiles,
+  ImageInspector,
+  ImageLimits,
   ImageRecord,
   Ids,
+  LockoutPolicy,
   NotifierStats,
   RequestContext,
   Servers,
@@ -23,12 +26,24 @@ export interface ApiLogger {
 export interface ApiDeps {
   readonly store: Store;
   readonly files: ImageFiles;
+  /** Checks uploaded image data against its declared disk_format. */
+  readonly inspector: ImageInspector;
+  /** image_size_cap, user_storage_quota, image_property_quota. */
+  readonly imageLimits: ImageLimits;
   readonly clock: Clock;
   readonly ids: Ids;
   /** Lifetime of issued tokens. */
   readonly tokenTtlSeconds: number;
   /** Validated tokens kept in memory; createApi() makes one when none is given. */
   readonly tokenCache?: TokenCache;
+  /** Keystone's lockout after repeated failed password logins. */
+  readonly lockout: LockoutPolicy;
+  /**
+   * The URL clients reach this API at (Keystone's `public_endpoint`), without a trailing slash:
+   * the base of the catalog, `Location` headers and links, never the client's `Host` header. A
+   * function because a port the system picks is known only once listening.
+   */
+  readonly publicEndpoint: () => string;
   /** Region named in the service catalog. @default "RegionOne" */
   readonly region: string;
   readonly log: ApiLogger;
@@ -44,6 +59,8 @@ export interface ApiDeps {
 export interface ApiEnv {
   Variables: {
     requestId: string;
+    /** ApiDeps.publicEndpoint() as this request saw it. */
+    publicEndpoint: string;
     caller: RequestContext | undefined;
     microversion: Microversion;
   };

@@ -1,6 +1,6 @@
 /**
- * toFault() and storage failures: SQLite's and the file system's refusals become 503 (413 for
- * image data on a full disk) with a path-free message, never a 500 with the raw text.
+ * toFault() and storage failures: SQLite's and the file system's refusals become 503 with a
+ * path-free message, never a 500 with the raw text.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -61,17 +61,17 @@ describe('toFault() for storage failures', () => {
     });
   });
 
-  it('answers a full disk under image data 413 overLimit, and elsewhere 503', () => {
+  it("answers a full disk 503 in every API family, Keystone's body for identity", () => {
     assert.deepEqual(toFault(systemError('ENOSPC'), 'image', 'req-2'), {
-      status: 413,
-      code: 'storage.full',
+      status: 503,
+      code: 'storage.unavailable',
       unexpected: false,
       cause: 'ENOSPC',
       body: {
-        overLimit: {
-          code: 413,
+        serviceUnavailable: {
+          code: 503,
           message:
-            'Image storage is full: the data could not be stored and nothing was kept. Try again once an administrator frees space.',
+            'The service cannot record changes now: its storage is full. Nothing was changed; try again later.',
         },
       },
     });

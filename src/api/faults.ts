@@ -64,14 +64,11 @@ export function storageFailure(err: unknown): { full: boolean; cause: string } |
   return failing ? { full: false, cause: code } : undefined;
 }
 
-/** A storage failure as one of our errors: path-free, no SQLite or errno text for tenants. */
-function storageError(failure: { full: boolean }, family: ApiFamily): ComputeError {
-  if (failure.full && family === 'image') {
-    return new ComputeError(
-      'storage.full',
-      'Image storage is full: the data could not be stored and nothing was kept. Try again once an administrator frees space.',
-    );
-  }
+/**
+ * A storage failure as one of our errors: path-free, no SQLite or errno text for tenants. (Image
+ * data that does not fit is the image store's own 413, `image.over_limit`.)
+ */
+function storageError(failure: { full: boolean }): ComputeError {
   return new ComputeError(
     'storage.unavailable',
     `The service cannot record changes now: its storage is ${failure.full ? 'full' : 'read-only or failing'}. Nothing was changed; try again later.`,
@@ -81,7 +78,7 @@ function storageError(failure: { full: boolean }, family: ApiFamily): ComputeErr
 /** Turns anything thrown into a fault for the given API family. */
 export function toFault(thrown: unknown, family: ApiFamily, requestId: string): Fault {
   const failure = storageFailure(thrown);
-  const err = failure === undefined ? thrown : storageError(failure, family);
+  const err = failure === undefined ? thrown : storageError(failure);
   const known = err instanceof ComputeError;
   const status = known ? err.status : 500;
   const code: ErrorCode = known ? err.code : 'internal.unexpected';

@@ -21,7 +21,7 @@ describe('identity API', () => {
     }
   });
 
-  it('issues a project-scoped token: 201, X-Subject-Token, roles and a catalog built from the Host', async () => {
+  it('issues a project-scoped token: 201, X-Subject-Token, roles and a catalog built from the public endpoint', async () => {
     const api = await makeTestApi();
     const res = await api.request('POST', '/identity/v3/auth/tokens', {
       as: null,

@@ -9,6 +9,7 @@ import {
   authenticatePassword,
   DEFAULT_DOMAIN,
   revokeToken,
+  validateSubjectToken,
   validateToken,
   type PasswordAuth,
   type RequestContext,
@@ -45,13 +46,7 @@ export function identityRoutes(deps: ApiDeps): Hono<ApiEnv> {
   app.get('/v3/auth/tokens', async (c) => {
     const callerContext = await validateToken(deps, c.req.header('X-Auth-Token'));
     const subject = c.req.header('X-Subject-Token');
-    let subjectContext: RequestContext;
-    try {
-      subjectContext = await validateToken(deps, subject);
-    } catch {
-      // NOTE: Keystone wording (keystone/exception.py TokenNotFound).
-      throw new ComputeError('auth.token_not_found', `Could not find token: ${subject ?? ''}.`);
-    }
+    const subjectContext = await validateSubjectToken(deps, subject);
     if (!callerContext.roles.includes('admin') && callerContext.userId !== subjectContext.userId) {
       throw new ComputeError(
         'auth.forbidden',

@@ -248,10 +248,10 @@ describe('image API', () => {
 
   it('uploads data once, records size and checksums, and downloads it back', async () => {
     const api = await makeTestApi();
-    const id = String((await createImage(api, 'member')).id);
+    const id = String((await createImage(api, 'member', { disk_format: 'raw' })).id);
     const empty = await api.request('GET', `/image/v2/images/${id}/file`, { as: 'member' });
     assert.equal(empty.status, 204);
-    const data = 'QFI\xfb fake qcow2 bytes';
+    const data = 'raw disk bytes';
     const put = await api.request('PUT', `/image/v2/images/${id}/file`, {
       as: 'member',
       rawBody: data,
@@ -303,7 +303,7 @@ describe('image API', () => {
 
   it('accepts image data larger than the JSON body limit', async () => {
     const api = await makeTestApi();
-    const id = String((await createImage(api, 'member')).id);
+    const id = String((await createImage(api, 'member', { disk_format: 'raw' })).id);
     const big = new Uint8Array(JSON_BODY_LIMIT_BYTES + 10).fill(7);
     const res = await api.request('PUT', `/image/v2/images/${id}/file`, {
       as: 'member',
@@ -315,8 +315,14 @@ describe('image API', () => {
 
   it('deletes an image and its data; a protected image is refused with 403', async () => {
     const api = await makeTestApi();
-    const id = String((await createImage(api, 'member', { protected: true })).id);
-    await api.request('PUT', `/image/v2/images/${id}/file`, { as: 'member', rawBody: 'bytes' });
+    const id = String(
+      (await createImage(api, 'member', { protected: true, disk_format: 'raw' })).id,
+    );
+    const put = await api.request('PUT', `/image/v2/images/${id}/file`, {
+      as: 'member',
+      rawBody: 'bytes',
+    });
+    assert.equal(put.status, 204);
     const refused = await api.request('DELETE', `/image/v2/images/${id}`, { as: 'member' });
     assert.equal(refused.status, 403);
     assert.equal(message(refused), `Image ${id} is protected and cannot be deleted.`);

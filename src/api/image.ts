@@ -28,7 +28,14 @@ import {
   type NewImage,
   type Visibility,
 } from '../services/index.js';
-import { caller, fromWebStream, origin, readJsonObject, toWebStream } from './_http.js';
+import {
+  caller,
+  fromWebStream,
+  origin,
+  readJsonObject,
+  requireWellFormedText,
+  toWebStream,
+} from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 
 const PATCH_TYPES = [
@@ -113,8 +120,15 @@ export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
   });
 
   app.get('/v2/images/:id/file', async (c) => {
-    const { image, data } = await downloadImageData(deps, caller(c), c.req.param('id'));
-    // NOTE: Glance answers 204 No Content for an image without data.
+    const { image, data, unreadable } = await downloadImageData(deps, caller(c), c.req.param('id'));
+    if (unreadable !== undefined) {
+      deps.log.error(
+        { image: image.id, location: image.dataLocation, reason: unreadable },
+        'image data cannot be read; answering 204 as Glance does when its store has no data',
+      );
+    }
+    // NOTE: Glance answers 204 No Content for an image without data, and for data its store
+    // cannot find (glance/api/v2/image_data.py).
     if (data === undefined) return c.body(null, 204);
     const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
     if (image.size !== null) headers['Content-Length'] = String(image.size);
@@ -277,6 +291,7 @@ async function readJsonArray(c: Context<ApiEnv>): Promise<unknown[]> {
       'Malformed request body: expected a JSON-patch array',
     );
   }
+  requireWellFormedText(value);
   if (!Array.isArray(value)) {
     throw new ComputeError(
       'request.invalid',

@@ -254,7 +254,11 @@ export function serverView(
             code: server.fault.code,
             created: isoSeconds(server.fault.created),
             message: server.fault.message,
-            ...(admin ? { details: `vpmu error code ${server.fault.errorCode}` } : {}),
+            ...(admin
+              ? {
+                  details: `${server.fault.details ?? server.fault.message} (vpmu error code ${server.fault.errorCode})`,
+                }
+              : {}),
           },
         }
       : {}),

@@ -6,11 +6,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { assertGolden } from '../testing/golden.js';
+import { RUN_TIMEOUT_MS } from '../testing/processes.js';
 
 const UUID = '0f3a1c9e-8d5b-4c0a-9a57-2f1e6b7d4c21';
 
 function vpmu(...args: string[]) {
-  const run = spawnSync(process.execPath, ['bin/vpmu.js', ...args], { encoding: 'utf8' });
+  const run = spawnSync(process.execPath, ['bin/vpmu.js', ...args], {
+    encoding: 'utf8',
+    timeout: RUN_TIMEOUT_MS,
+  });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 

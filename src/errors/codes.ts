@@ -91,6 +91,16 @@ export const ERROR_CODES = {
     status: 403,
     summary: 'The caller is authenticated but its roles do not allow the action.',
   },
+  'auth.account_locked': {
+    status: 401,
+    summary:
+      'Too many failed password logins in a row: the account is locked for a while (lockoutFailureAttempts, lockoutDurationSeconds).',
+  },
+  'auth.unavailable': {
+    status: 503,
+    summary:
+      'Tokens or credentials cannot be checked right now because the identity records cannot be read; retry later.',
+  },
   'auth.token_not_found': {
     status: 404,
     summary: 'The token to validate (X-Subject-Token) is unknown or expired.',
@@ -181,10 +191,25 @@ export const ERROR_CODES = {
     summary:
       'A server in ERROR gave up its resources when it failed, and its host has no room to take them again for the rebuild; nothing changed.',
   },
-  'storage.full': {
+  'image.invalid_data': {
+    status: 400,
+    summary:
+      'Image data is not its declared disk_format, refers to other files (a backing file, an external data file, VMDK extents) or has a virtual size above the limit; an upload leaves the image queued with no data, a boot fails with this fault.',
+  },
+  'image.over_limit': {
     status: 413,
     summary:
-      "Image data could not be stored: the state directory's file system is full (Glance's 413 for a full store); nothing was kept.",
+      'An image limit is reached: image_size_cap, user_storage_quota, image_property_quota, or the image storage is full; nothing was stored.',
+  },
+  'image.storage_unavailable': {
+    status: 503,
+    summary:
+      'Image data cannot be written, read or checked right now (read-only or unreadable storage, missing data file, qemu-img not installed); nothing was stored.',
+  },
+  'server.no_room_to_start': {
+    status: 400,
+    summary:
+      'A server in ERROR gave up its resources when it failed, and its host has no room to take them again for a start or hard reboot; nothing changed.',
   },
   'storage.unavailable': {
     status: 503,

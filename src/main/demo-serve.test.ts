@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, it } from 'node:test';
+import { RUN_TIMEOUT_MS } from '../testing/processes.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-demo-'));
 const state = path.join(dir, 'state');
@@ -18,7 +19,11 @@ const env = {
 };
 
 after(() => {
-  spawnSync('bash', ['scripts/demo-serve.sh', 'stop'], { env, encoding: 'utf8' });
+  spawnSync('bash', ['scripts/demo-serve.sh', 'stop'], {
+    env,
+    encoding: 'utf8',
+    timeout: RUN_TIMEOUT_MS,
+  });
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -50,7 +55,11 @@ it('runs the headline against a background vpmu serve, leaves it running, and st
   assert.equal(statSync(state).mode & 0o777, 0o700);
   const pid = Number(readFileSync(path.join(state, 'serve.pid'), 'utf8'));
   assert.doesNotThrow(() => process.kill(pid, 0), 'the service is still running');
-  const stop = spawnSync('bash', ['scripts/demo-serve.sh', 'stop'], { env, encoding: 'utf8' });
+  const stop = spawnSync('bash', ['scripts/demo-serve.sh', 'stop'], {
+    env,
+    encoding: 'utf8',
+    timeout: RUN_TIMEOUT_MS,
+  });
   assert.equal(stop.status, 0, stop.stderr);
   assert.match(stop.stdout, /stopped/u);
   assert.equal(existsSync(path.join(state, 'serve.pid')), false);

@@ -221,7 +221,7 @@ describe('vpmu serve on a full state file system, and on a read-only one (tmpfs)
     );
 
     const put = await upload(`${url}/image/v2/images/${image.id}/file`, token, 2 * 1024 * 1024);
-    assert.deepEqual([put.status, put.code], [413, 'storage.full'], put.body);
+    assert.deepEqual([put.status, put.code], [413, 'image.over_limit'], put.body);
     assert.deepEqual(readdirSync(path.join(stateDir, 'images')), [], 'no partial file is left');
     const login = await fetch(`${url}/identity/v3/auth/tokens`, {
       method: 'POST',

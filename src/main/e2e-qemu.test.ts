@@ -35,6 +35,7 @@ import { aFlavor, anImage } from '../testing/fixtures.js';
 import { tinyDomainXml } from '../testing/domains.js';
 import { requireBinding, requireQemuUri } from '../testing/libvirt.js';
 import { passwordAuth } from '../testing/api.js';
+import { pollUntil, RUN_TIMEOUT_MS } from '../testing/processes.js';
 import { skipOrThrow } from '../testing/tools.js';
 import { loadServeConfig, startService } from './serve.js';
 
@@ -48,6 +49,8 @@ const scratch = mkdtempSync(path.join(tmpdir(), 'vpmu-e2e-'));
 chmodSync(scratch, 0o755);
 const instanceDir = path.join(scratch, 'instances');
 const STATE_DIR = process.env.VPMU_LIBVIRTD_STATE ?? '/tmp/vpmu-libvirtd';
+/** Skipped without a QEMU URI; bounded in time, as every suite that boots guests. */
+const bounded = { skip, timeout: 180_000 } as const;
 
 after(() => {
   rmSync(scratch, { recursive: true, force: true });
@@ -119,7 +122,7 @@ if (skip === false) {
   }));
 }
 
-describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
+describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip, timeout: 300_000 }, () => {
   const hypervisor = new LibvirtHypervisor({ uri });
   const disks = new Qcow2Disks({ instanceRoot: instanceDir });
   after(async () => {
@@ -187,6 +190,7 @@ describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
     const printed = JSON.parse(
       execFileSync(process.execPath, ['bin/vpmu.js', 'host-info', '--uri', uri, '--json'], {
         encoding: 'utf8',
+        timeout: RUN_TIMEOUT_MS,
       }),
     ) as { vpmu: { available: boolean; reason: string }; traits: string[] };
     assert.deepEqual(
@@ -250,7 +254,7 @@ describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
         uri,
         '--json',
       ],
-      { encoding: 'utf8' },
+      { encoding: 'utf8', timeout: RUN_TIMEOUT_MS },
     );
     const up = JSON.parse(stdout) as {
       name: string;
@@ -277,9 +281,7 @@ describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
         '--timeout',
         '1',
       ],
-      {
-        encoding: 'utf8',
-      },
+      { encoding: 'utf8', timeout: RUN_TIMEOUT_MS },
     );
     assert.match(
       down.stdout,
@@ -301,7 +303,7 @@ describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
     const result = await run(
       'node',
       ['bin/vpmu.js', 'guest', 'down', 'vpmu-test-ghost', '--uri', uri],
-      { encoding: 'utf8' },
+      { encoding: 'utf8', timeout: RUN_TIMEOUT_MS },
     ).then(
       () => assert.fail('expected exit 1'),
       (error: unknown) => error as { code: number; stderr: string },
@@ -314,7 +316,7 @@ describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip }, () => {
   });
 });
 
-describe(`vpmu serve on ${uri}: a server booted through the API`, { skip }, () => {
+describe(`vpmu serve on ${uri}: a server booted through the API`, bounded, () => {
   it('boots a vPMU-on server to ACTIVE (QEMU got pmu=on), keeps it across a restart, and deletes it without a trace', async () => {
     // vpmu creates the state directory itself: its layout must let QEMU (libvirt-qemu) reach
     // the disks and their backing images, and nobody else (see operations.md).
@@ -371,13 +373,17 @@ describe(`vpmu serve on ${uri}: a server booted through the API`, { skip }, () =
         },
       })) as { server: { id: string } };
       const id = created.server.id;
-      let server: Record<string, unknown> = {};
-      for (let i = 0; i < 600; i += 1) {
-        server = ((await call('GET', `/compute/v2.1/servers/${id}`)) as { server: typeof server })
-          .server;
-        if (server.status !== 'BUILD') break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      const server = await pollUntil(
+        'the server out of BUILD',
+        async () =>
+          (
+            (await call('GET', `/compute/v2.1/servers/${id}`)) as {
+              server: Record<string, unknown>;
+            }
+          ).server,
+        (shown) => shown.status !== 'BUILD',
+        { intervalMs: 100 },
+      );
       assert.equal(server.status, 'ACTIVE', JSON.stringify(server.fault));
       const domain = String(server['OS-EXT-SRV-ATTR:instance_name']);
       assert.equal(await virsh('domstate', domain), 'running');
@@ -432,7 +438,7 @@ describe(`vpmu serve on ${uri}: a server booted through the API`, { skip }, () =
   });
 });
 
-describe(`vpmu serve on ${uri}: a state directory QEMU cannot reach`, { skip }, () => {
+describe(`vpmu serve on ${uri}: a state directory QEMU cannot reach`, bounded, () => {
   it('refuses to start, naming the directory QEMU cannot enter and how to fix it', async () => {
     const parent = path.join(scratch, 'private-parent');
     mkdirSync(parent, { mode: 0o700 });
@@ -455,7 +461,7 @@ describe(`vpmu serve on ${uri}: a state directory QEMU cannot reach`, { skip }, 
   });
 });
 
-describe(`a libvirtd that dies mid-test (${uri})`, { skip }, () => {
+describe(`a libvirtd that dies mid-test (${uri})`, bounded, () => {
   const pidFile = path.join(STATE_DIR, 'libvirtd.pid');
   const why = existsSync(pidFile)
     ? false
@@ -474,9 +480,11 @@ describe(`a libvirtd that dies mid-test (${uri})`, { skip }, () => {
         assert.ok(Array.isArray(await hypervisor.list()));
         const pid = Number(readFileSync(pidFile, 'utf8').trim());
         process.kill(pid, 'SIGTERM');
-        for (let i = 0; i < 100 && isAlive(pid); i++)
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        assert.equal(isAlive(pid), false, 'libvirtd did not stop');
+        await pollUntil(
+          'libvirtd stopped',
+          () => isAlive(pid),
+          (alive) => !alive,
+        );
 
         const began = Date.now();
         const down = await rejection(hypervisor.list());
@@ -486,6 +494,7 @@ describe(`a libvirtd that dies mid-test (${uri})`, { skip }, () => {
 
         const cli = await run('node', ['bin/vpmu.js', 'host-info', '--uri', uri], {
           encoding: 'utf8',
+          timeout: RUN_TIMEOUT_MS,
         }).then(
           () => assert.fail('expected exit 1'),
           (error: unknown) => error as { code: number; stderr: string },

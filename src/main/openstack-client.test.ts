@@ -4,11 +4,12 @@
  * Locally it skips when the client is missing; in CI (CI=true) it must run.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { RUN_TIMEOUT_MS, startChild, type TestChild } from '../testing/processes.js';
 import { requireTool } from '../testing/tools.js';
 
 const OPENSTACK = '/usr/bin/openstack';
@@ -20,12 +21,12 @@ const skip = requireTool(
 
 describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-osc-'));
-  let server: ChildProcess | undefined;
+  let server: TestChild | undefined;
   let url = '';
 
   /** Starts `vpmu serve` on the test's state directory; resolves with its URL. */
   async function startServe(port = '0'): Promise<string> {
-    server = spawn(
+    server = startChild(
       process.execPath,
       [
         'bin/vpmu.js',
@@ -37,31 +38,14 @@ describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, 
         '--config',
         path.join(dir, 'config.json'),
       ],
-      {
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VPMU_ADMIN_PASSWORD: 'admin-secret' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VPMU_ADMIN_PASSWORD: 'admin-secret' } },
     );
-    return new Promise<string>((resolve, reject) => {
-      let out = '';
-      server?.stdout?.on('data', (chunk: Buffer) => {
-        out += chunk.toString('utf8');
-        const match = /vpmu listening on (http:\/\/\S+)/u.exec(out);
-        if (match?.[1] !== undefined) resolve(match[1]);
-      });
-      server?.once('exit', (code) => {
-        reject(new Error(`vpmu serve exited with ${String(code)} before listening: ${out}`));
-      });
-    });
+    return (await server.waitFor(/vpmu listening on (http:\/\/\S+)/u))[1] ?? '';
   }
 
-  /** Stops the running `vpmu serve` with SIGTERM and waits for it to exit. */
+  /** Stops the running `vpmu serve` with SIGTERM (SIGKILL if it lingers) and waits for it. */
   async function stopServe(): Promise<void> {
-    if (server?.exitCode === null) {
-      const exited = new Promise((resolve) => server?.once('exit', resolve));
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await server?.stop();
   }
 
   before(async () => {
@@ -108,7 +92,7 @@ describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, 
         PATH: '/usr/bin:/bin',
         OS_CLIENT_CONFIG_FILE: path.join(dir, 'clouds.yaml'),
       },
-      timeout: 60_000,
+      timeout: RUN_TIMEOUT_MS,
     });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }

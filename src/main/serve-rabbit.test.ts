@@ -11,13 +11,13 @@
  * and fails in CI.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { passwordAuth } from '../testing/api.js';
+import { pollUntil, startChild } from '../testing/processes.js';
 import {
   holdTestBroker,
   purgeDefaultQueues,
@@ -95,7 +95,7 @@ describe(
       const stateDir = path.join(dir, name);
       const configFile = path.join(dir, `${name}.json`);
       writeFileSync(configFile, JSON.stringify(config));
-      const child: ChildProcess = spawn(
+      const child = startChild(
         process.execPath,
         [
           'bin/vpmu.js',
@@ -109,23 +109,10 @@ describe(
           '--transport-url',
           transportUrl,
         ],
-        {
-          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VPMU_ADMIN_PASSWORD: 'admin-secret' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
+        { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VPMU_ADMIN_PASSWORD: 'admin-secret' } },
       );
-      cleanups.push(() => child.exitCode === null && child.kill('SIGTERM'));
-      const base = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout?.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          const match = /vpmu listening on (http:\/\/\S+)/u.exec(out);
-          if (match?.[1] !== undefined) resolve(match[1]);
-        });
-        child.once('exit', (code) => {
-          reject(new Error(`vpmu serve exited with ${String(code)}: ${out}`));
-        });
-      });
+      cleanups.push(() => child.stop());
+      const base = (await child.waitFor(/vpmu listening on (http:\/\/\S+)/u))[1] ?? '';
       const auth = await fetch(`${base}/identity/v3/auth/tokens`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
@@ -162,17 +149,18 @@ describe(
           server: { name: server, flavorRef: 'tiny', imageRef: image.id },
         })) as { server: { id: string } };
         const id = created.server.id;
-        for (let i = 0; i < 100; i += 1) {
-          const shown = (await call('GET', `/compute/v2.1/servers/${id}`)) as {
-            server: { status: string };
-          };
-          if (shown.server.status !== 'BUILD') {
-            assert.equal(shown.server.status, 'ACTIVE');
-            return id;
-          }
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-        throw new Error(`server ${server} still in BUILD after 5 s`);
+        const shown = await pollUntil(
+          `server ${server} out of BUILD`,
+          async () =>
+            (
+              (await call('GET', `/compute/v2.1/servers/${id}`)) as {
+                server: { status: string };
+              }
+            ).server.status,
+          (status) => status !== 'BUILD',
+        );
+        assert.equal(shown, 'ACTIVE');
+        return id;
       };
       return { call, logFile: path.join(stateDir, 'logs', 'vpmu.log'), boot };
     }
@@ -249,14 +237,13 @@ describe(
       const notifier = async (): Promise<NotifierStats> =>
         ((await call('GET', '/compute/v2.1/vpmu/notifier')) as { notifier: NotifierStats })
           .notifier;
-      const settled = async (published: number): Promise<NotifierStats> => {
-        for (let i = 0; i < 300; i += 1) {
-          const stats = await notifier();
-          if (stats.published === published && stats.buffered === 0) return stats;
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        return notifier();
-      };
+      const settled = (published: number): Promise<NotifierStats> =>
+        pollUntil(
+          `${String(published)} notifications published, none buffered`,
+          notifier,
+          (stats) => stats.published === published && stats.buffered === 0,
+          { intervalMs: 100 },
+        );
       await purgeDefaultQueues(BROKER_URL);
       const before = await boot('before', { hw_pmu: 'true' });
       assert.deepEqual(await settled(CREATE_EVENTS.length), {

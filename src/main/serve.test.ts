@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ComputeError } from '../errors/index.js';
 import { passwordAuth } from '../testing/api.js';
+import { pollUntil, RUN_TIMEOUT_MS, startChild } from '../testing/processes.js';
 import { loadServeConfig, startService, type ServeConfig } from './serve.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-serve-'));
@@ -191,6 +192,34 @@ describe('loadServeConfig()', () => {
     { name: 'a user with an unknown role', argv: ['--config', 'c'], file: '{"users": [{"name": "a", "password": "p", "project": "admin", "roles": ["root"]}]}', want: 'input.invalid' },
     { name: 'a project without a name', argv: ['--config', 'c'], file: '{"projects": [{}]}', want: 'input.invalid' },
   ];
+  it("reads Glance's image limits from the config file, with Glance's defaults", () => {
+    const defaults = loadServeConfig([], {}, noFile);
+    assert.deepEqual(
+      [defaults.imageLimits, defaults.imageVirtualSizeCap],
+      [
+        { imageSizeCap: 1099511627776, userStorageQuota: 0, imagePropertyQuota: 128 },
+        1099511627776,
+      ],
+    );
+    const file = JSON.stringify({
+      imageSizeCap: 1000,
+      userStorageQuota: 5000,
+      imagePropertyQuota: -1,
+      imageVirtualSizeCap: 2000,
+    });
+    const config = loadServeConfig(['--config', 'c.json'], {}, () => file);
+    assert.deepEqual(
+      [config.imageLimits, config.imageVirtualSizeCap],
+      [{ imageSizeCap: 1000, userStorageQuota: 5000, imagePropertyQuota: -1 }, 2000],
+    );
+    assert.throws(
+      () => loadServeConfig(['--config', 'c'], {}, () => '{"imageSizeCap": -5}'),
+      (err) =>
+        err instanceof ComputeError &&
+        err.message.includes('"imageSizeCap" must be a whole number of at least 0, not -5'),
+    );
+  });
+
   for (const row of BAD) {
     it(`refuses ${row.name} with ${row.want}`, () => {
       assert.throws(
@@ -220,7 +249,7 @@ async function login(
   return res.headers.get('X-Subject-Token') ?? '';
 }
 
-describe('startService()', () => {
+describe('startService()', { timeout: 180_000 }, () => {
   it('boots 50 servers at once on test:///default with room for 40: 40 ACTIVE, 10 ERROR, no overcommit', async () => {
     const stateDir = path.join(dir, 'state-claims');
     const file = JSON.stringify({ vcpus: 40, cpuAllocationRatio: 1, computeHostName: 'c40' });
@@ -269,16 +298,14 @@ describe('startService()', () => {
         ),
       );
       assert.deepEqual(new Set(started.map((r) => r.status)), new Set([202]));
-      let servers: { status: string; fault?: { message: string } }[] = [];
-      for (let i = 0; i < 200; i += 1) {
-        servers = (
-          (await json(await call('GET', '/compute/v2.1/servers/detail'))) as {
-            servers: typeof servers;
-          }
-        ).servers;
-        if (servers.every((s) => s.status !== 'BUILD')) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      type Listed = { status: string; fault?: { message: string } }[];
+      const servers = await pollUntil(
+        'no server in BUILD',
+        async () =>
+          ((await json(await call('GET', '/compute/v2.1/servers/detail'))) as { servers: Listed })
+            .servers,
+        (listed) => listed.every((s) => s.status !== 'BUILD'),
+      );
       assert.equal(servers.filter((s) => s.status === 'ACTIVE').length, 40);
       const errored = servers.filter((s) => s.status === 'ERROR');
       assert.equal(errored.length, 10);
@@ -342,7 +369,13 @@ describe('startService()', () => {
         await fetch(`${first.url}/image/v2/images`, {
           method: 'POST',
           headers: { 'X-Auth-Token': alice, 'Content-Type': 'application/json' },
-          body: JSON.stringify({ name: 'profiling', hw_pmu: 'true', visibility: 'private' }),
+          body: JSON.stringify({
+            name: 'profiling',
+            hw_pmu: 'true',
+            visibility: 'private',
+            disk_format: 'raw',
+            container_format: 'bare',
+          }),
         }),
       );
       const upload = await fetch(`${first.url}/image/v2/images/${String(image.id)}/file`, {
@@ -365,8 +398,22 @@ describe('startService()', () => {
       );
       assert.match(String(upserted?.requestId), /^req-[0-9a-f-]{36}$/u);
 
+      // What a kill -9 during an upload leaves: a partial file, and data no image refers to.
+      const imagesDir = path.join(stateDir, 'images');
+      const partial = `${String(image.id)}.00000000-0000-4000-8000-000000000001.partial`;
+      const orphan = '00000000-0000-4000-8000-0000000000ff';
+      writeFileSync(path.join(imagesDir, partial), 'half an upload');
+      writeFileSync(path.join(imagesDir, orphan), 'data of a deleted image');
+
       second = await startService(config);
       assert.equal(second.generatedAdminPassword, undefined);
+      assert.deepEqual(readdirSync(imagesDir), [String(image.id)]);
+      const swept = readFileSync(path.join(stateDir, 'logs', 'vpmu.log'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((l) => l.msg === 'removed image data left by interrupted uploads');
+      assert.deepEqual(swept?.removed, [orphan, partial]);
       const admin2 = await login(second.url, 'admin', password, 'admin');
       const flavor = await json(
         await fetch(`${second.url}/compute/v2.1/flavors/vran/os-extra_specs`, {
@@ -435,31 +482,22 @@ describe('startService()', () => {
   });
 });
 
-describe('vpmu serve (the process)', () => {
+describe('vpmu serve (the process)', { timeout: 180_000 }, () => {
   /** Starts `vpmu serve`, waits until it listens, stops it with SIGTERM; returns its output. */
   async function runOnce(stateDir: string): Promise<{ out: string; code: number | null }> {
-    const child = spawn(
+    const child = startChild(
       process.execPath,
       ['bin/vpmu.js', 'serve', '--port', '0', '--state-dir', stateDir],
-      {
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VPMU_LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VPMU_LOG_LEVEL: 'warn' } },
     );
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString('utf8');
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    for (let i = 0; i < 200 && !out.includes('vpmu listening on'); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
+    try {
+      const url = (await child.waitFor(/vpmu listening on (\S+)/u))[1] ?? '';
+      assert.equal((await fetch(`${url}/compute/v2.1`)).status, 200);
+    } finally {
+      await child.stop();
     }
-    const url = /vpmu listening on (\S+)/u.exec(out)?.[1];
-    assert.ok(url !== undefined, `no listening line in: ${out}`);
-    assert.equal((await fetch(`${url}/compute/v2.1`)).status, 200);
-    child.kill('SIGTERM');
-    const code = await exited;
-    return { out, code };
+    const { code } = await child.exited;
+    return { out: child.stdout(), code };
   }
 
   it('prints a generated admin password once, and stops cleanly on SIGTERM', async () => {
@@ -477,6 +515,7 @@ describe('vpmu serve (the process)', () => {
   it('explains a bad flag with exit status 2 and the usage', () => {
     const result = spawnSync(process.execPath, ['bin/vpmu.js', 'serve', '--port', 'eighty'], {
       encoding: 'utf8',
+      timeout: RUN_TIMEOUT_MS,
     });
     assert.equal(result.status, 2);
     assert.match(

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { FsImageFiles } from '../adapters/image-files/fs-image-files.js';
+import { QemuImgInspector } from '../adapters/image-inspector/qemu-img-inspector.js';
 import { openSqliteStore, type SqliteStore } from '../adapters/store/sqlite-store.js';
 import { createApi, type ApiLogger } from '../api/app.js';
 import { storageFailure } from '../api/faults.js';
@@ -25,10 +26,14 @@ import { CPU_MODES, VIRT_TYPES, type CpuMode, type VirtType } from '../domain/in
 import { imageUpdateEvent } from '../notifications/index.js';
 import {
   bootstrapIdentity,
+  GLANCE_IMAGE_LIMITS,
   publishEvent,
+  sweepImageData,
   Servers,
   toImage,
   type IdentitySeed,
+  type ImageLimits,
+  type LockoutPolicy,
   type Role,
 } from '../services/index.js';
 import { toImageInput } from '../services/notification-inputs.js';
@@ -51,6 +56,13 @@ export interface ServeConfig {
   readonly port: number;
   readonly stateDir: string;
   readonly tokenTtlSeconds: number;
+  /**
+   * Keystone's `public_endpoint`: the URL clients reach the API at, for the catalog and links.
+   * Undefined: the listening address (this machine's host name when listening on every address).
+   */
+  readonly publicEndpoint: string | undefined;
+  /** Keystone's `lockout_failure_attempts` and `lockout_duration`. */
+  readonly lockout: LockoutPolicy;
   readonly region: string;
   readonly logLevel: string;
   /** From VPMU_ADMIN_PASSWORD; when undefined the stored or a generated one is used. */
@@ -63,7 +75,13 @@ export interface ServeConfig {
   readonly vpmuPrefilter: boolean;
   readonly stopTimeoutMs: number;
   readonly maxConcurrentBuilds: number;
+  /** How often claims no server needs are released (after a crash); 0: only at start. */
+  readonly healIntervalMs: number;
   readonly notifier: NotifierSettings;
+  /** Glance's image_size_cap, user_storage_quota and image_property_quota. */
+  readonly imageLimits: ImageLimits;
+  /** Images claiming a larger virtual size (bytes) are refused at upload and at boot. */
+  readonly imageVirtualSizeCap: number;
 }
 
 export const SERVE_USAGE = `Usage: vpmu serve [--host ADDR] [--port N] [--state-dir DIR] [--uri URI]
@@ -82,13 +100,17 @@ Options (each overrides its environment variable, which overrides the config fil
   --config FILE      JSON configuration file       VPMU_CONFIG
 Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPrefilter,
   computeHostName, hostIp, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
-  diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, notificationExchange,
-  notificationBufferLimit
+  diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, healIntervalSeconds,
+  notificationExchange, notificationBufferLimit, imageSizeCap, userStorageQuota,
+  imagePropertyQuota, imageVirtualSizeCap
 Environment only:
   VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir)
   VPMU_TOKEN_TTL_SECONDS   token lifetime (default 3600)
   VPMU_LOG_LEVEL           pino level: trace, debug, info, warn, error (default info)
   VPMU_REGION              region named in the service catalog (default RegionOne)
+Identity, config file only: publicEndpoint (URL for the catalog and links; default the
+  listening address), lockoutFailureAttempts (default 10), lockoutDurationSeconds (default 300;
+  either 0: no lockout)
 `;
 
 /** Reads the configuration; `env` and `readText` are injected so tests need no real process. */
@@ -194,6 +216,7 @@ export function loadServeConfig(
     vpmuPrefilter: prefilter,
     stopTimeoutMs: (fileNumber('stopTimeoutSeconds', 0, false) ?? 30) * 1000,
     maxConcurrentBuilds: fileNumber('maxConcurrentBuilds', 0, true) ?? 10,
+    healIntervalMs: (fileNumber('healIntervalSeconds', 0, false) ?? 300) * 1000,
     notifier: notifierSettingsFrom(
       {
         stateDir: absState,
@@ -203,10 +226,23 @@ export function loadServeConfig(
       },
       env,
     ),
+    imageLimits: {
+      imageSizeCap: fileNumber('imageSizeCap', 0, true) ?? GLANCE_IMAGE_LIMITS.imageSizeCap,
+      userStorageQuota:
+        fileNumber('userStorageQuota', 0, true) ?? GLANCE_IMAGE_LIMITS.userStorageQuota,
+      imagePropertyQuota:
+        fileNumber('imagePropertyQuota', -1, true) ?? GLANCE_IMAGE_LIMITS.imagePropertyQuota,
+    },
+    imageVirtualSizeCap: fileNumber('imageVirtualSizeCap', 0, true) ?? 1099511627776,
     host: pick(str(values.host), 'VPMU_HOST', 'host') ?? '127.0.0.1',
     port,
     stateDir: absState,
     tokenTtlSeconds: ttl,
+    publicEndpoint: publicEndpoint(file.publicEndpoint, configFile ?? ''),
+    lockout: {
+      failureAttempts: fileNumber('lockoutFailureAttempts', 0, true) ?? 10,
+      durationSeconds: fileNumber('lockoutDurationSeconds', 0, true) ?? 300,
+    },
     region: pick(undefined, 'VPMU_REGION', 'region') ?? 'RegionOne',
     logLevel: pick(undefined, 'VPMU_LOG_LEVEL', 'logLevel') ?? 'info',
     adminPassword: env.VPMU_ADMIN_PASSWORD === '' ? undefined : env.VPMU_ADMIN_PASSWORD,
@@ -321,7 +357,10 @@ export async function startService(config: ServeConfig): Promise<RunningService>
           local.record.name,
           {
             hypervisor,
-            disks: new Qcow2Disks({ instanceRoot: config.compute.instanceDir }),
+            disks: new Qcow2Disks({
+              instanceRoot: config.compute.instanceDir,
+              maxVirtualSize: config.imageVirtualSizeCap,
+            }),
             settings: local.settings,
           },
         ],
@@ -337,18 +376,31 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     });
     await servers.registerHost(local.record);
     await servers.reconcile();
+    await servers.healClaims();
     await bootstrapIdentity(
       { store, clock, ids, tokenTtlSeconds: config.tokenTtlSeconds },
       password,
       config.seed,
     );
     await store.deleteExpiredTokens(clock.now().toISOString());
+    const files = new FsImageFiles(imagesDir);
+    const swept = await sweepImageData({ store, files });
+    if (swept.length > 0) {
+      logger.warn({ removed: swept }, 'removed image data left by interrupted uploads');
+    }
+    let listeningAt = '';
     const app = createApi({
       store,
-      files: new FsImageFiles(path.join(config.stateDir, 'images')),
+      files,
+      inspector: new QemuImgInspector((location) => path.join(imagesDir, location), {
+        maxVirtualSize: config.imageVirtualSizeCap,
+      }),
+      imageLimits: config.imageLimits,
       clock,
       ids,
       tokenTtlSeconds: config.tokenTtlSeconds,
+      lockout: config.lockout,
+      publicEndpoint: () => config.publicEndpoint ?? listeningAt,
       region: config.region,
       log,
       servers,
@@ -379,12 +431,18 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     const server = await listen(app, config.host, config.port);
     const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${shownHost}:${server.port}`;
+    // Every address is no address a client can use: name this machine instead.
+    const wildcard = config.host === '0.0.0.0' || config.host === '::';
+    listeningAt = wildcard ? `http://${hostname()}:${server.port}` : url;
+    logger.info({ publicEndpoint: config.publicEndpoint ?? listeningAt }, 'public endpoint');
     logger.info({ url, stateDir: config.stateDir }, 'listening');
+    const healing = healPeriodically(servers, config.healIntervalMs, log);
     return {
       url,
       port: server.port,
       generatedAdminPassword: generated ? password : undefined,
       close: async () => {
+        clearInterval(healing);
         await server.close();
         await servers?.idle();
         await notifier.close(5000);
@@ -493,6 +551,22 @@ export async function runServe(
   return 0;
 }
 
+/** Releases leaked claims every `intervalMs` (none when 0); a failed round is logged, not fatal. */
+function healPeriodically(
+  servers: Servers,
+  intervalMs: number,
+  log: ApiLogger,
+): NodeJS.Timeout | undefined {
+  if (intervalMs === 0) return undefined;
+  const timer = setInterval(() => {
+    servers.healClaims().catch((error: unknown) => {
+      log.error({ err: String(error) }, 'heal: cannot release leaked claims this round');
+    });
+  }, intervalMs);
+  timer.unref();
+  return timer;
+}
+
 function adminPassword(config: ServeConfig): { password: string; generated: boolean } {
   if (config.adminPassword !== undefined)
     return { password: config.adminPassword, generated: false };
@@ -552,8 +626,16 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'diskAllocationRatio',
     'stopTimeoutSeconds',
     'maxConcurrentBuilds',
+    'healIntervalSeconds',
     'notificationExchange',
     'notificationBufferLimit',
+    'imageSizeCap',
+    'userStorageQuota',
+    'imagePropertyQuota',
+    'imageVirtualSizeCap',
+    'publicEndpoint',
+    'lockoutFailureAttempts',
+    'lockoutDurationSeconds',
   ]);
   for (const key of Object.keys(value)) {
     if (!known.has(key)) {
@@ -623,6 +705,30 @@ function readSeed(file: Record<string, unknown>, name: string): IdentitySeed {
       return { name: r.name, password: r.password, project: r.project, roles: roles as Role[] };
     }),
   };
+}
+
+/** Keystone's `public_endpoint`: an http(s) URL, kept without its trailing slash. */
+function publicEndpoint(raw: unknown, file: string): string | undefined {
+  if (raw === undefined) return undefined;
+  const bad = () =>
+    new ComputeError(
+      'input.invalid',
+      `Cannot use config file ${file}: "publicEndpoint" must be an http or https URL without query, fragment or credentials (e.g. "https://cloud.example.com:8774"), not ${JSON.stringify(raw)}`,
+    );
+  if (typeof raw !== 'string' || !URL.canParse(raw)) throw bad();
+  const url = new URL(raw);
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.search !== '' ||
+    url.hash !== '' ||
+    url.username !== '' ||
+    url.password !== '' ||
+    raw.includes('?') ||
+    raw.includes('#')
+  ) {
+    throw bad();
+  }
+  return `${url.origin}${url.pathname}`.replace(/\/+$/u, '');
 }
 
 function str(value: string | boolean | undefined): string | undefined {

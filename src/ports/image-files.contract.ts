@@ -34,6 +34,16 @@ export function imageFilesContract(name: string, make: () => Promise<ImageFiles>
       await files.delete(stored.location);
     });
 
+    it('sweeps data no image refers to, keeping what is listed', async () => {
+      const files = await make();
+      const kept = await files.write('img-keep', chunks('keep'));
+      const stray = await files.write('img-stray', chunks('stray'));
+      assert.deepEqual(await files.sweep(new Set([kept.location])), [stray.location]);
+      assert.equal(await readAll(files.read(kept.location)), 'keep');
+      await assert.rejects(readAll(files.read(stray.location)));
+      assert.deepEqual(await files.sweep(new Set([kept.location])), []);
+    });
+
     it('leaves nothing behind when the source fails', async () => {
       const files = await make();
       const before = await files.write('img-2', chunks('old'));

@@ -18,4 +18,9 @@ export interface ImageFiles {
   read(location: string): AsyncIterable<Uint8Array>;
   /** Deletes stored data; deleting what is not there is not an error. */
   delete(location: string): Promise<void>;
+  /**
+   * Removes what a crash can leave behind: partly written data, and stored data whose location is
+   * not in `keep`. For the start of the service, before any write; returns what it removed.
+   */
+  sweep(keep: ReadonlySet<string>): Promise<string[]>;
 }

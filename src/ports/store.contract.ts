@@ -208,6 +208,40 @@ export function storeContract(
       await store.close();
     });
 
+    it('counts failed logins per subject, forgets old ones and clears on request', async () => {
+      const store = await make();
+      assert.equal(await store.getLoginFailures('u1'), undefined);
+      const t = (minute: number) => `2026-01-01T00:${String(minute).padStart(2, '0')}:00.000Z`;
+      assert.deepEqual(await store.recordLoginFailure('u1', t(1), t(0)), {
+        subject: 'u1',
+        count: 1,
+        lastFailureAt: t(1),
+      });
+      await store.recordLoginFailure('name:default/ghost', t(2), t(0));
+      assert.deepEqual(await store.recordLoginFailure('u1', t(3), t(0)), {
+        subject: 'u1',
+        count: 2,
+        lastFailureAt: t(3),
+      });
+      assert.equal((await store.getLoginFailures('name:default/ghost'))?.count, 1);
+      // A failure at minute 10 forgets everything last seen at or before minute 2, not u1.
+      await store.recordLoginFailure('u2', t(10), t(2));
+      assert.equal(await store.getLoginFailures('name:default/ghost'), undefined);
+      assert.equal((await store.getLoginFailures('u1'))?.count, 2);
+      await store.clearLoginFailures('u1');
+      assert.equal(await store.getLoginFailures('u1'), undefined);
+      // After a forget, the subject starts again at 1.
+      assert.equal((await store.recordLoginFailure('u2', t(30), t(20))).count, 1);
+      const counts = await Promise.all(
+        Array.from({ length: 20 }, () => store.recordLoginFailure('u3', t(31), t(20))),
+      );
+      assert.deepEqual(
+        counts.map((f) => f.count).sort((a, b) => a - b),
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+      await store.close();
+    });
+
     it('creates flavors with extra specs and refuses a duplicate id or name', async () => {
       const store = await make();
       await store.createFlavor(aFlavorRecord({ extraSpecs: { 'hw:pmu': 'false' } }));
@@ -511,7 +545,13 @@ export function storeContract(
         await store.createServer(aServerRecord());
         await store.putComputeHost(aComputeHost());
         await store.claim({ consumerId: 'c1', host: 'host1', resources: ONE_VCPU });
+        await store.recordLoginFailure(
+          'u1',
+          '2026-01-01T00:00:00.000Z',
+          '2025-01-01T00:00:00.000Z',
+        );
         const again = await reopen(store);
+        assert.equal((await again.getLoginFailures('u1'))?.count, 1);
         assert.deepEqual(await again.getServer(aServerRecord().id), aServerRecord());
         assert.deepEqual(await again.listComputeHosts(), [aComputeHost()]);
         assert.deepEqual(await again.listAllocations(), [

@@ -47,6 +47,17 @@ export interface TokenRecord {
   readonly auditId: string;
 }
 
+/**
+ * Consecutive failed password logins of one account (Keystone's `failed_auth_count` and
+ * `failed_auth_at`). `subject` is a user id, or the name or id a client gave for an unknown user,
+ * so unknown users are locked out exactly as known ones are.
+ */
+export interface LoginFailures {
+  readonly subject: string;
+  readonly count: number;
+  readonly lastFailureAt: string;
+}
+
 /** A flavor as stored, with its extra specs. */
 export interface FlavorRecord {
   readonly id: string;
@@ -126,6 +137,11 @@ export interface ServerFault {
   readonly message: string;
   /** vpmu's stable error code. */
   readonly errorCode: string;
+  /**
+   * What only administrators see (Nova shows a fault's details to admins): the full cause, which
+   * may name host paths and libvirt's own words. Absent in records written before it existed.
+   */
+  readonly details?: string;
   readonly created: string;
 }
 
@@ -146,6 +162,8 @@ export interface ServerImage {
   readonly owner: string;
   readonly properties: Readonly<Record<string, string>>;
   readonly dataLocation: string | null;
+  /** The declared disk_format; absent in records written before it was kept. */
+  readonly diskFormat?: string | null;
 }
 
 /** A resize in progress (VERIFY_RESIZE): what revert restores and what confirm keeps. */
@@ -254,6 +272,17 @@ export interface Store {
   deleteToken(id: string): Promise<boolean>;
   /** Deletes tokens that expired at or before `now`; returns how many. */
   deleteExpiredTokens(now: string): Promise<number>;
+
+  /** The failed logins counted for a subject; undefined when none are. */
+  getLoginFailures(subject: string): Promise<LoginFailures | undefined>;
+  /**
+   * Counts one more failed login of `subject` at `at`, atomically, and returns the new count.
+   * In the same transaction it first forgets every subject whose last failure was at or before
+   * `forgetUpTo` (this one included, which then starts again at 1), so the table stays bounded.
+   */
+  recordLoginFailure(subject: string, at: string, forgetUpTo: string): Promise<LoginFailures>;
+  /** Forgets a subject's failed logins (after a successful one). */
+  clearLoginFailures(subject: string): Promise<void>;
 
   /**
    * Creates a flavor and, in the same transaction, its access list. Rejects with `flavor.exists`

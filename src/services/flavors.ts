@@ -119,6 +119,13 @@ export async function listFlavorAccess(
   return deps.store.listFlavorAccess(id);
 }
 
+/**
+ * The most extra specs one flavor may carry. Nova sets no limit; 128 is Glance's default for image
+ * properties and Nova's for server metadata items (`metadata_items`), and far above what any
+ * flavor needs. Without a limit, thousands of specs reached SQLite's variable limit as a 500.
+ */
+export const MAX_FLAVOR_EXTRA_SPECS = 128;
+
 /** Options for setting extra specs. */
 export interface SetExtraSpecsOptions {
   /**
@@ -142,6 +149,13 @@ export async function setExtraSpecs(
   requireAdmin(ctx, 'os_compute_api:os-flavor-extra-specs:create');
   const flavor = await deps.store.getFlavor(id);
   if (flavor === undefined) throw flavorNotFound(id);
+  const count = new Set([...Object.keys(flavor.extraSpecs), ...Object.keys(specs)]).size;
+  if (count > MAX_FLAVOR_EXTRA_SPECS) {
+    throw new ComputeError(
+      'request.invalid',
+      `Cannot set extra specs on flavor ${id}: it would have ${count} extra specs, and a flavor may have at most ${MAX_FLAVOR_EXTRA_SPECS}`,
+    );
+  }
   const issues = checkExtraSpecs(flavor, specs, options);
   const [first] = issues;
   if (first !== undefined) {

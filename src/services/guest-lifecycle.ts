@@ -18,6 +18,8 @@ export type { InstanceDisks } from '../ports/instance-disks.js';
 export interface GuestDeps {
   readonly hypervisor: Hypervisor;
   readonly disks: InstanceDisks;
+  /** Told what could not be undone after a failure (never when everything was undone). */
+  readonly onUndoFailure?: (guest: string, failures: readonly string[]) => void;
 }
 
 /** A running guest, as `vpmu guest up` reports it. */
@@ -41,9 +43,18 @@ export interface GuestDownResult {
   readonly removedDirectory: string | undefined;
 }
 
-/** Creates the root disk, defines and starts the guest, and checks libvirt's read-back twice. */
+/**
+ * Creates the root disk, defines and starts the guest, and checks libvirt's read-back twice. With
+ * `reuseDisk`, a root disk already there is kept (and never removed on failure): how a guest whose
+ * domain is gone is defined again around its own disk, as Nova's hard reboot does.
+ */
 export async function guestUp(
-  input: DesignInput & { readonly imageFile?: string | undefined },
+  input: DesignInput & {
+    readonly imageFile?: string | undefined;
+    /** The image's declared disk_format, checked against the file before a disk is built on it. */
+    readonly imageFormat?: string | undefined;
+    readonly reuseDisk?: boolean;
+  },
   deps: GuestDeps,
 ): Promise<GuestUpResult> {
   const { design, xml } = orThrow(renderGuest(input));
@@ -75,12 +86,17 @@ export async function guestUp(
   const instancePath = rootDisk === undefined ? undefined : parentOf(rootDisk.path);
   const undo: (() => Promise<unknown>)[] = [];
   try {
-    if (rootDisk !== undefined && instancePath !== undefined) {
+    const keepDisk =
+      input.reuseDisk === true &&
+      rootDisk !== undefined &&
+      (await deps.disks.exists(rootDisk.path));
+    if (rootDisk !== undefined && instancePath !== undefined && !keepDisk) {
       undo.push(() => deps.disks.remove(instancePath));
       await deps.disks.create({
         path: rootDisk.path,
         sizeGiB: input.flavor.diskGiB,
         backingFile: input.imageFile,
+        backingFormat: input.imageFormat,
       });
     }
     const ref = await deps.hypervisor.define(xml);
@@ -99,7 +115,13 @@ export async function guestUp(
       liveXml,
     };
   } catch (error) {
-    for (const step of undo.reverse()) await step().catch(() => undefined);
+    const undoFailures: string[] = [];
+    for (const step of undo.reverse()) {
+      await step().catch((undoError: unknown) => {
+        undoFailures.push(String(undoError));
+      });
+    }
+    if (undoFailures.length > 0) deps.onUndoFailure?.(spec.name, undoFailures);
     throw error;
   }
 }

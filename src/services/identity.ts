@@ -7,7 +7,7 @@ import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { ComputeError } from '../errors/index.js';
 import type { Clock, Ids } from '../ports/clock.js';
-import type { ProjectRecord, Role, Store, UserRecord } from '../ports/store.js';
+import type { LoginFailures, ProjectRecord, Role, Store, UserRecord } from '../ports/store.js';
 
 export { ROLES, type Role } from '../ports/store.js';
 
@@ -43,6 +43,22 @@ export interface IdentityDeps {
   readonly tokenTtlSeconds: number;
   /** Tokens already validated; without one, every request reads the store. */
   readonly tokenCache?: TokenCache;
+}
+
+/** Keystone's `[security_compliance]` lockout; either number 0 turns it off. */
+export interface LockoutPolicy {
+  /** Failed password logins in a row that lock an account (`lockout_failure_attempts`). */
+  readonly failureAttempts: number;
+  /**
+   * Seconds an account stays locked after its last failure (`lockout_duration`). Failures older
+   * than this are forgotten, so only failures within this window count towards a lock.
+   */
+  readonly durationSeconds: number;
+}
+
+/** What password authentication needs besides the identity deps. */
+export interface AuthenticationDeps extends IdentityDeps {
+  readonly lockout: LockoutPolicy;
 }
 
 /**
@@ -129,19 +145,38 @@ export function requireAdmin(ctx: RequestContext, rule: string): void {
   }
 }
 
-/** Checks a password against a project-scoped request and issues a token. */
+/**
+ * Checks a password against a project-scoped request and issues a token. An unknown user costs the
+ * same work as a wrong password (a check against a dummy hash, one failure counted), so the answer
+ * and its timing do not tell whether a user name exists; the lockout treats both alike too.
+ */
 export async function authenticatePassword(
-  deps: IdentityDeps,
+  deps: AuthenticationDeps,
   auth: PasswordAuth,
 ): Promise<IssuedToken> {
-  const user = await findUser(deps.store, auth.user);
-  if (
-    user === undefined ||
-    !user.enabled ||
-    !(await verifyPassword(auth.password, user.passwordHash))
-  ) {
+  const user = await readIdentity(() => findUser(deps.store, auth.user));
+  const subject = user?.id ?? unknownUserSubject(auth.user);
+  const failures = await refuseWhileLocked(deps, subject, auth.user);
+  const passwordRight = await verifyPassword(
+    auth.password,
+    user?.passwordHash ?? (await dummyPasswordHash()),
+  );
+  if (user === undefined || !passwordRight) {
+    if (lockoutEnabled(deps.lockout)) {
+      const now = deps.clock.now();
+      // Fails closed: a failure that cannot be counted is a 503, not a free guess.
+      await readIdentity(() =>
+        deps.store.recordLoginFailure(
+          subject,
+          now.toISOString(),
+          new Date(now.getTime() - deps.lockout.durationSeconds * 1000).toISOString(),
+        ),
+      );
+    }
     throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   }
+  if (failures !== undefined) await readIdentity(() => deps.store.clearLoginFailures(subject));
+  if (!user.enabled) throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   const project = await findProject(deps.store, auth.project);
   if (!project?.enabled) {
     throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
@@ -180,7 +215,11 @@ export async function authenticatePassword(
   };
 }
 
-/** The context a token carries; `auth.unauthorized` when it is unknown or expired. */
+/**
+ * The context a token carries; `auth.unauthorized` when it is unknown or expired, and
+ * `auth.unavailable` (503) when the store cannot be read: an outage must not tell a client that
+ * its token is gone.
+ */
 export async function validateToken(
   deps: IdentityDeps,
   text: string | undefined,
@@ -190,20 +229,19 @@ export async function validateToken(
   const now = deps.clock.now().toISOString();
   const cached = deps.tokenCache?.get(id);
   if (cached !== undefined && cached.token.expiresAt > now) return cached;
-  const token = await deps.store.getToken(id);
+  const token = await readIdentity(() => deps.store.getToken(id));
   if (token === undefined) throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   if (token.expiresAt <= now) {
-    await deps.store.deleteExpiredTokens(now);
+    await readIdentity(() => deps.store.deleteExpiredTokens(now));
     // NOTE: Keystone wording (keystone/exception.py TokenNotFound).
     throw new ComputeError(
       'auth.unauthorized',
       `The token has expired: it expired at ${token.expiresAt}.`,
     );
   }
-  const [user, project] = await Promise.all([
-    deps.store.getUser(token.userId),
-    deps.store.getProject(token.projectId),
-  ]);
+  const [user, project] = await readIdentity(() =>
+    Promise.all([deps.store.getUser(token.userId), deps.store.getProject(token.projectId)]),
+  );
   if (user === undefined || project === undefined || !user.enabled || !project.enabled) {
     throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   }
@@ -228,13 +266,7 @@ export async function revokeToken(
   caller: RequestContext,
   text: string | undefined,
 ): Promise<void> {
-  let subject: RequestContext;
-  try {
-    subject = await validateToken(deps, text);
-  } catch {
-    // NOTE: Keystone wording (keystone/exception.py TokenNotFound).
-    throw new ComputeError('auth.token_not_found', `Could not find token: ${text ?? ''}.`);
-  }
+  const subject = await validateSubjectToken(deps, text);
   if (!isAdmin(caller) && caller.userId !== subject.userId) {
     throw new ComputeError(
       'auth.forbidden',
@@ -244,6 +276,25 @@ export async function revokeToken(
   const id = digest(text ?? '');
   deps.tokenCache?.delete(id);
   await deps.store.deleteToken(id);
+}
+
+/**
+ * The context of a token named by a client (X-Subject-Token); `auth.token_not_found` only when the
+ * token is unknown or expired. Any other failure (a store outage) passes through as it is.
+ */
+export async function validateSubjectToken(
+  deps: IdentityDeps,
+  text: string | undefined,
+): Promise<RequestContext> {
+  try {
+    return await validateToken(deps, text);
+  } catch (error) {
+    if (error instanceof ComputeError && error.code === 'auth.unauthorized') {
+      // NOTE: Keystone wording (keystone/exception.py TokenNotFound).
+      throw new ComputeError('auth.token_not_found', `Could not find token: ${text ?? ''}.`);
+    }
+    throw error;
+  }
 }
 
 /** Looks a project up by id, for views. */
@@ -339,6 +390,68 @@ export async function verifyPassword(password: string, hash: string): Promise<bo
   const expected = Buffer.from(key, 'base64');
   const actual = await scryptAsync(password, Buffer.from(salt, 'base64'), expected.length);
   return timingSafeEqual(actual, expected);
+}
+
+/** Runs identity's store calls; a failure of the store itself becomes `auth.unavailable`. */
+async function readIdentity<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof ComputeError) throw error;
+    // NOTE: keystonemiddleware's wording when it cannot validate tokens (a 503).
+    throw new ComputeError('auth.unavailable', 'The Keystone service is temporarily unavailable.', {
+      cause: error,
+    });
+  }
+}
+
+function lockoutEnabled(policy: LockoutPolicy): boolean {
+  return policy.failureAttempts > 0 && policy.durationSeconds > 0;
+}
+
+/**
+ * Throws `auth.account_locked` while `subject` has failed `failureAttempts` times in a row within
+ * `durationSeconds`; the password is not looked at, so a locked answer says nothing about it.
+ * Returns the failures counted so far (undefined when none or when lockout is off).
+ */
+async function refuseWhileLocked(
+  deps: AuthenticationDeps,
+  subject: string,
+  ref: PasswordAuth['user'],
+): Promise<LoginFailures | undefined> {
+  if (!lockoutEnabled(deps.lockout)) return undefined;
+  const failures = await readIdentity(() => deps.store.getLoginFailures(subject));
+  if (failures === undefined) return undefined;
+  const lockedUntil = Date.parse(failures.lastFailureAt) + deps.lockout.durationSeconds * 1000;
+  if (failures.count >= deps.lockout.failureAttempts && deps.clock.now().getTime() < lockedUntil) {
+    // NOTE: Keystone wording (keystone/exception.py AccountLocked). Keystone names the user id;
+    // vpmu names the user as the client gave it, so unknown users get the same answer.
+    throw new ComputeError(
+      'auth.account_locked',
+      `The account is locked for user: ${ref.id ?? ref.name ?? ''}.`,
+    );
+  }
+  return failures;
+}
+
+/**
+ * Whom failed logins of a user that does not exist are counted against: the id, or the name in
+ * its (normalised) domain, as the client gave them. Never a real user id (those have no colon).
+ */
+function unknownUserSubject(ref: PasswordAuth['user']): string {
+  if (ref.id !== undefined) return `id:${ref.id}`;
+  const domain = isDefaultDomain(ref.domain)
+    ? DEFAULT_DOMAIN.id
+    : JSON.stringify(ref.domain ?? null);
+  return `name:${domain}/${ref.name ?? ''}`;
+}
+
+let dummyHash: Promise<string> | undefined;
+
+/** A hash of a random password, made once, to check unknown users' passwords against. */
+function dummyPasswordHash(): Promise<string> {
+  dummyHash ??= hashPassword(randomBytes(16).toString('base64'));
+  return dummyHash;
 }
 
 async function findUser(store: Store, ref: PasswordAuth['user']): Promise<UserRecord | undefined> {

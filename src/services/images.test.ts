@@ -9,18 +9,28 @@ describe('uploadImageData()', () => {
   it('refuses a second upload while one is in progress, then the first completes alone', async () => {
     const api = await makeTestApi();
     const ctx = await validateToken(api.deps, await api.token('member'));
-    const image = await createImage(api.deps, ctx, { name: 'x', properties: {} });
+    const image = await createImage(api.deps, ctx, {
+      name: 'x',
+      diskFormat: 'raw',
+      containerFormat: 'bare',
+      properties: {},
+    });
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
+    let reading: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => {
+      reading = resolve;
+    });
     async function* slow(): AsyncIterable<Uint8Array> {
+      reading(); // the upload is under way once it reads its data
       yield new TextEncoder().encode('first ');
       await gate;
       yield new TextEncoder().encode('upload');
     }
     const first = uploadImageData(api.deps, ctx, image.id, slow());
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await started;
     await assert.rejects(
       uploadImageData(
         api.deps,

@@ -10,6 +10,7 @@ import type { Image } from '../domain/index.js';
 import { ComputeError, type Issue } from '../errors/index.js';
 import type { Clock, Ids } from '../ports/clock.js';
 import type { ImageFiles } from '../ports/image-files.js';
+import type { ImageInspector } from '../ports/image-inspector.js';
 import { imageNotFound } from '../ports/store-errors.js';
 import { VISIBILITIES, type ImageRecord, type Store, type Visibility } from '../ports/store.js';
 import { validateImageProperties } from '../specs/index.js';
@@ -21,9 +22,29 @@ export { VISIBILITIES, type ImageRecord, type Visibility } from '../ports/store.
 export interface ImageDeps {
   readonly store: Store;
   readonly files: ImageFiles;
+  /** Checks uploaded data against its declared disk_format before the image becomes active. */
+  readonly inspector: ImageInspector;
+  readonly imageLimits: ImageLimits;
   readonly clock: Clock;
   readonly ids: Ids;
 }
+
+/** Glance's image limits, under Glance's names (glance-api.conf [DEFAULT]). */
+export interface ImageLimits {
+  /** Largest image data accepted, in bytes (`image_size_cap`). */
+  readonly imageSizeCap: number;
+  /** Image data one project may store in all, in bytes; 0: unlimited (`user_storage_quota`). */
+  readonly userStorageQuota: number;
+  /** Properties one image may carry; negative: unlimited (`image_property_quota`). */
+  readonly imagePropertyQuota: number;
+}
+
+/** Glance's defaults: a 1 TiB size cap, no storage quota, 128 properties. */
+export const GLANCE_IMAGE_LIMITS: ImageLimits = {
+  imageSizeCap: 1099511627776,
+  userStorageQuota: 0,
+  imagePropertyQuota: 128,
+};
 
 /** Core attributes a client may set at create time or change with a patch. */
 export interface ImageCore {
@@ -139,6 +160,7 @@ export async function createImage(
     updatedAt: now,
   };
   checkPublicize(ctx, image.visibility);
+  checkPropertyQuota(deps.imageLimits, image.properties);
   throwIfAny(checkProperties(image, input.properties));
   await deps.store.createImage(image);
   return image;
@@ -249,6 +271,7 @@ export async function updateImage(
     updatedAt: deps.clock.now().toISOString(),
   };
   if (updated.visibility !== image.visibility) checkPublicize(ctx, updated.visibility);
+  checkPropertyQuota(deps.imageLimits, properties);
   throwIfAny(checkProperties(updated, set));
   await deps.store.saveImage(updated);
   return updated;
@@ -303,46 +326,116 @@ async function storeData(
   image: ImageRecord,
   chunks: AsyncIterable<Uint8Array>,
 ): Promise<ImageRecord> {
+  if (image.diskFormat === null || image.containerFormat === null) {
+    // NOTE: Glance wording (glance/domain ImageProxy.set_data), a 400.
+    throw new ComputeError(
+      'request.invalid',
+      `Properties disk_format, container_format must be set prior to saving data (image ${image.id}).`,
+    );
+  }
+  const limit = await dataLimit(deps, image);
   const md5 = createHash('md5');
   const sha512 = createHash('sha512');
+  let received = 0;
   const hashed = (async function* () {
     for await (const chunk of chunks) {
+      received += chunk.byteLength;
+      // Refused as soon as the data passes the limit: the rest is never written.
+      if (received > limit.bytes) throw limit.exceeded();
       md5.update(chunk);
       sha512.update(chunk);
       yield chunk;
     }
   })();
   const stored = await deps.files.write(image.id, hashed);
-  const updated: ImageRecord = {
-    ...image,
-    status: 'active',
-    size: stored.size,
-    checksum: md5.digest('hex'),
-    osHashAlgo: 'sha512',
-    osHashValue: sha512.digest('hex'),
-    dataLocation: stored.location,
-    updatedAt: deps.clock.now().toISOString(),
-  };
   try {
+    const outcome = await deps.inspector.inspect(stored.location, image.diskFormat);
+    if (!outcome.ok) {
+      throw new ComputeError(
+        'image.invalid_data',
+        `Cannot accept the data of image ${image.id}: it was declared disk_format ${image.diskFormat}, but ${outcome.reason}. The image stays queued with no data.`,
+      );
+    }
+    const updated: ImageRecord = {
+      ...image,
+      status: 'active',
+      size: stored.size,
+      checksum: md5.digest('hex'),
+      osHashAlgo: 'sha512',
+      osHashValue: sha512.digest('hex'),
+      dataLocation: stored.location,
+      updatedAt: deps.clock.now().toISOString(),
+    };
     await deps.store.saveImage(updated);
+    return updated;
   } catch (error) {
     await deps.files.delete(stored.location);
     throw error;
   }
-  return updated;
 }
 
-/** The image and its data stream, or the image and undefined when it has no data yet. */
+/** How many bytes an upload may bring: the size cap, or what the owner's storage quota leaves. */
+async function dataLimit(
+  deps: ImageDeps,
+  image: ImageRecord,
+): Promise<{ bytes: number; exceeded: () => ComputeError }> {
+  const { imageSizeCap, userStorageQuota } = deps.imageLimits;
+  // NOTE: the messages begin with Glance's (glance/api/v2/image_data.py), both 413.
+  const tooLarge = {
+    bytes: imageSizeCap,
+    exceeded: () =>
+      new ComputeError(
+        'image.over_limit',
+        `The incoming image is too large: the data of image ${image.id} is over ${imageSizeCap} bytes (image_size_cap). The image stays queued with no data.`,
+      ),
+  };
+  if (userStorageQuota <= 0) return tooLarge;
+  const owned = await deps.store.listImages({ owner: image.owner });
+  const used = owned.reduce((sum, other) => sum + (other.size ?? 0), 0);
+  const left = Math.max(userStorageQuota - used, 0);
+  if (left >= imageSizeCap) return tooLarge;
+  return {
+    bytes: left,
+    exceeded: () =>
+      new ComputeError(
+        'image.over_limit',
+        `Image exceeds the storage quota: project ${image.owner} stores ${used} bytes of image data of its ${userStorageQuota} (user_storage_quota), and the data of image ${image.id} is over the ${left} bytes left. The image stays queued with no data.`,
+      ),
+  };
+}
+
+/**
+ * The image and its data stream; `data` is undefined when the image has no data, or when its data
+ * cannot be read (`unreadable` then says why: the caller logs it). The first chunk is read here, so
+ * a missing file is found before any response header is sent.
+ */
 export async function downloadImageData(
   deps: ImageDeps,
   ctx: RequestContext,
   id: string,
-): Promise<{ image: ImageRecord; data: AsyncIterable<Uint8Array> | undefined }> {
+): Promise<{
+  image: ImageRecord;
+  data: AsyncIterable<Uint8Array> | undefined;
+  unreadable?: string;
+}> {
   const image = await showImage(deps, ctx, id);
-  return {
-    image,
-    data: image.dataLocation === null ? undefined : deps.files.read(image.dataLocation),
-  };
+  if (image.dataLocation === null) return { image, data: undefined };
+  const iterator = deps.files.read(image.dataLocation)[Symbol.asyncIterator]();
+  let first: IteratorResult<Uint8Array>;
+  try {
+    first = await iterator.next();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { image, data: undefined, unreadable: reason };
+  }
+  const data = (async function* () {
+    if (first.done === true) return;
+    yield first.value;
+    for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
+      yield next.value;
+    }
+  })();
+  return { image, data };
 }
 
 /** The domain Image a record describes (what designGuest() and the resolvers read). */
@@ -394,6 +487,19 @@ function checkPublicize(ctx: RequestContext, visibility: Visibility): void {
 /** Validates the registry-known properties among `set`, naming the image. */
 function checkProperties(image: ImageRecord, set: Readonly<Record<string, string>>): Issue[] {
   return validateImageProperties({ id: image.id, name: image.name ?? image.id, properties: set });
+}
+
+/** Glance's ImagePropertyLimitExceeded: 413 with the attempted and the maximum count. */
+function checkPropertyQuota(limits: ImageLimits, properties: Readonly<Record<string, string>>) {
+  const attempted = Object.keys(properties).length;
+  const maximum = limits.imagePropertyQuota;
+  if (maximum >= 0 && attempted > maximum) {
+    // NOTE: Glance wording (glance/common/exception.py ImagePropertyLimitExceeded).
+    throw new ComputeError(
+      'image.over_limit',
+      `The limit has been exceeded on the number of allowed image properties (image_property_quota). Attempted: ${attempted}, Maximum: ${maximum}`,
+    );
+  }
 }
 
 function throwIfAny(issues: readonly Issue[]): void {
@@ -456,4 +562,14 @@ export function parseCoreValue(
     default:
       return bad('a known attribute');
   }
+}
+
+/**
+ * Removes image data a crash left behind (interrupted uploads, data of images that are gone) and
+ * returns what it removed, for the log. The composition root runs it at start.
+ */
+export async function sweepImageData(deps: Pick<ImageDeps, 'store' | 'files'>): Promise<string[]> {
+  const images = await deps.store.listImages({});
+  const keep = new Set(images.flatMap((image) => image.dataLocation ?? []));
+  return deps.files.sweep(keep);
 }

@@ -9,6 +9,7 @@ export * from './images.js';
 export * from './metadefs.js';
 export type { Clock, Ids } from '../ports/clock.js';
 export type { ImageFiles } from '../ports/image-files.js';
+export type { ImageInspector, InspectionOutcome } from '../ports/image-inspector.js';
 export type { Store } from '../ports/store.js';
 export type { NotifierStats } from '../ports/notifier.js';
 export { parseBoolean } from '../specs/index.js';

@@ -20,7 +20,7 @@ import {
   type PowerState,
   type VmState,
 } from '../notifications/index.js';
-import type { Hypervisor } from '../ports/hypervisor.js';
+import type { DomainState, Hypervisor } from '../ports/hypervisor.js';
 import type { InstanceDisks } from '../ports/instance-disks.js';
 import { serverNotFound } from '../ports/store-errors.js';
 import type {
@@ -44,6 +44,18 @@ import { toFlavorInput, toImageInput, type toPmuProvenance } from './notificatio
 import { verifyReadback } from './readback.js';
 
 export type { ComputeHostRecord, ServerRecord, ServerStatus } from '../ports/store.js';
+
+/** What reconcile() changed, by server id (and the unknown domains' UUIDs). */
+export interface ReconcileReport {
+  /** Servers put in ERROR: their guest is gone, or an operation was cut short. */
+  errored: string[];
+  /** Servers whose power state now follows their domain's. */
+  corrected: string[];
+  /** Servers whose delete was cut short and is now finished. */
+  deleted: string[];
+  /** Domains named like vpmu's that have no server record (left alone). */
+  unknown: string[];
+}
 
 /** One compute host this service drives: its hypervisor connection and guest settings. */
 export interface ComputeDriver {
@@ -199,9 +211,7 @@ export class Servers {
       this.#notify('delete', 'start', server, context);
       const deleting = await this.#save(server, { taskState: 'deleting' });
       const driver = server.host === null ? undefined : this.#deps.computes.get(server.host);
-      if (driver !== undefined) await this.#removeGuest(driver, deleting, { graceful: false });
-      await this.#releaseAll(deleting);
-      await this.#deps.store.deleteServer(id);
+      await this.#finishDelete(driver, deleting);
       this.#notify(
         'delete',
         'end',
@@ -224,8 +234,11 @@ export class Servers {
       ['SHUTOFF'],
       async (server, driver, context) => {
         this.#notify('power_on', 'start', server, context);
-        await driver.hypervisor.start(server.id);
+        const defined = (await this.#domainState(driver, server)) !== undefined;
+        const restored = defined ? {} : await this.#defineAgain(driver, server);
+        if (defined) await driver.hypervisor.start(server.id);
         const done = await this.#save(server, {
+          ...restored,
           status: 'ACTIVE',
           vmState: 'active',
           powerState: RUNNING,
@@ -247,7 +260,10 @@ export class Servers {
       ['ACTIVE', 'ERROR'],
       async (server, driver, context) => {
         this.#notify('power_off', 'start', server, context);
-        await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
+        // A guest whose domain is gone is already off, as Nova's power-off finds it.
+        if ((await this.#domainState(driver, server)) !== undefined) {
+          await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
+        }
         const done = await this.#save(server, {
           status: 'SHUTOFF',
           vmState: 'stopped',
@@ -275,14 +291,22 @@ export class Servers {
       'reboot',
       allowed,
       async (server, driver) => {
-        const state = await driver.hypervisor.state(server.id);
-        if (type === 'SOFT') {
-          await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
-        } else if (state !== 'shutoff') {
-          await driver.hypervisor.destroy(server.id);
+        const state = await this.#domainState(driver, server);
+        let restored: Partial<ServerRecord> = {};
+        if (state === undefined) {
+          // Nova's hard reboot defines the guest anew from the server's records (and its soft
+          // reboot falls back to a hard one when the soft one cannot be done).
+          restored = await this.#defineAgain(driver, server);
+        } else {
+          if (type === 'SOFT') {
+            await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
+          } else if (state !== 'shutoff') {
+            await driver.hypervisor.destroy(server.id);
+          }
+          await driver.hypervisor.start(server.id);
         }
-        await driver.hypervisor.start(server.id);
         return this.#save(server, {
+          ...restored,
           status: 'ACTIVE',
           vmState: 'active',
           powerState: RUNNING,
@@ -321,7 +345,7 @@ export class Servers {
       ['ACTIVE', 'SHUTOFF', 'ERROR'],
       async (server, driver, context) => {
         // A failed build or rebuild released the server's claim; it needs one again to run.
-        const claimId = server.claimId ?? (await this.#claimAgain(server));
+        const claimId = server.claimId ?? (await this.#claimAgain(server, 'rebuild'));
         const rebuilding = await this.#save(server, {
           status: 'REBUILD',
           taskState: 'rebuilding',
@@ -382,6 +406,9 @@ export class Servers {
       async (server, driver, context) => {
         const host = server.host ?? '';
         const claimId = `${server.id}/resize/${this.#deps.ids.newUuid()}`;
+        // The task state goes first: a claim is only ever held by a server that is busy or that
+        // names it, which is what healClaims() tells a leak by after a crash.
+        const resizing = await this.#save(server, { status: 'RESIZE', taskState: 'resize_prep' });
         if (
           !(await this.#deps.store.claim({
             consumerId: claimId,
@@ -389,6 +416,7 @@ export class Servers {
             resources: resourcesOf(flavorRecord),
           }))
         ) {
+          await this.#save(server, {});
           // A refusal, not a failure of the service: Nova's synchronous NoValidHost is a 400 too.
           throw new ComputeError(
             'server.no_room_to_resize',
@@ -397,7 +425,6 @@ export class Servers {
         }
         const newFlavor = toFlavorInput(toFlavor(flavorRecord));
         const wasRunning = server.powerState === RUNNING;
-        const resizing = await this.#save(server, { status: 'RESIZE', taskState: 'resize_prep' });
         this.#notify('resize', 'start', resizing, context, undefined, newFlavor);
         const oldXml = server.domainXml ?? (await driver.hypervisor.domainXml(server.id));
         try {
@@ -440,10 +467,18 @@ export class Servers {
           return done;
         } catch (error) {
           await this.#deps.store.releaseClaim(claimId);
-          // Put the old guest back as it was.
-          await driver.hypervisor.destroy(server.id).catch(() => undefined);
-          await driver.hypervisor.define(oldXml).catch(() => undefined);
-          if (wasRunning) await driver.hypervisor.start(server.id).catch(() => undefined);
+          // Put the old guest back as it was; what cannot be put back is logged, not hidden.
+          const undo = (step: string) => (undoError: unknown) => {
+            this.#undoFailed(server, `resize rollback: ${step}`, undoError);
+          };
+          const state = await this.#domainState(driver, server).catch(undo('read its state'));
+          if (state !== undefined && state !== 'shutoff') {
+            await driver.hypervisor.destroy(server.id).catch(undo('destroy the resized guest'));
+          }
+          await driver.hypervisor.define(oldXml).catch(undo('define the old guest again'));
+          if (wasRunning) {
+            await driver.hypervisor.start(server.id).catch(undo('start the old guest again'));
+          }
           const failed = await this.#fail(resizing, error, 'resize', { keepClaim: true });
           this.#notify('resize', 'error', failed, context, error, newFlavor);
           throw buildFailed(failed);
@@ -512,11 +547,18 @@ export class Servers {
    * follows the domain; a build cut short by a restart is cleaned up and goes to ERROR. Domains
    * that look like vpmu's but have no record are logged, never deleted.
    */
-  async reconcile(): Promise<{ errored: string[]; corrected: string[]; unknown: string[] }> {
-    const report = { errored: [] as string[], corrected: [] as string[], unknown: [] as string[] };
+  async reconcile(): Promise<ReconcileReport> {
+    const report: ReconcileReport = { errored: [], corrected: [], deleted: [], unknown: [] };
     const servers = await this.#deps.store.listServers();
+    for (const server of servers.filter((s) => s.host === null && s.taskState === 'deleting')) {
+      await this.#finishDelete(undefined, server);
+      report.deleted.push(server.id);
+    }
     // A build still waiting for its slot or its host when the service stopped never started.
-    for (const server of servers.filter((s) => s.host === null && s.status === 'BUILD')) {
+    const unscheduled = servers.filter(
+      (s) => s.host === null && s.status === 'BUILD' && s.taskState !== 'deleting',
+    );
+    for (const server of unscheduled) {
       await this.#fail(
         server,
         new ComputeError(
@@ -533,9 +575,15 @@ export class Servers {
       for (const server of servers.filter((s) => s.host === hostName)) {
         const domain = byUuid.get(server.id.toLowerCase());
         byUuid.delete(server.id.toLowerCase());
+        if (server.taskState === 'deleting') {
+          // As Nova's compute does at start: a delete cut short is finished, not undone.
+          await this.#finishDelete(driver, server);
+          report.deleted.push(server.id);
+          continue;
+        }
         if (['BUILD', 'REBUILD', 'RESIZE'].includes(server.status)) {
-          if (domain !== undefined)
-            await this.#removeGuest(driver, server, { graceful: false }).catch(() => undefined);
+          // The disk may be there without the domain: a crash between the two.
+          await this.#removeAfterFailure(driver, server);
           await this.#fail(
             server,
             new ComputeError(
@@ -579,10 +627,41 @@ export class Servers {
         );
       }
     }
-    if (report.errored.length + report.corrected.length > 0) {
-      this.#deps.log.warn(report, 'reconcile: records changed to match the hypervisor');
+    if (report.errored.length + report.corrected.length + report.deleted.length > 0) {
+      this.#deps.log.warn({ ...report }, 'reconcile: records changed to match the hypervisor');
     }
     return report;
+  }
+
+  /**
+   * Releases the claims no server needs, as Nova's allocation heal does: every allocation whose
+   * consumer is neither a server's claim nor the old-flavor claim of its resize, unless that
+   * server is busy (a task under way, here or recorded) and may be about to record it. A crash
+   * between a claim and the save that names it leaves exactly such a claim. Runs at start, after
+   * reconcile(), and periodically; returns the consumers released (the caller logs them).
+   */
+  async healClaims(): Promise<string[]> {
+    // Allocations first, servers second: a claim made in between belongs to a busy server.
+    const allocations = await this.#deps.store.listAllocations();
+    const servers = new Map((await this.#deps.store.listServers()).map((s) => [s.id, s]));
+    const needed = new Set<string>();
+    for (const server of servers.values()) {
+      if (server.claimId !== null) needed.add(server.claimId);
+      if (server.resize !== null) needed.add(server.resize.oldClaimId);
+    }
+    const released: string[] = [];
+    for (const { consumerId } of allocations) {
+      if (needed.has(consumerId)) continue;
+      const owner = consumerId.split('/')[0] ?? consumerId;
+      const server = servers.get(owner);
+      const busy = this.#pending.has(owner) || (server !== undefined && server.taskState !== null);
+      if (busy) continue;
+      if (await this.#deps.store.releaseClaim(consumerId)) released.push(consumerId);
+    }
+    if (released.length > 0) {
+      this.#deps.log.warn({ released }, 'heal: released claims that no server needs');
+    }
+    return released;
   }
 
   // ---- internals ----
@@ -715,8 +794,15 @@ export class Servers {
     );
   }
 
-  /** Disk, define, start, read back: the fields of an ACTIVE server. guestUp() undoes on failure. */
-  async #spawn(driver: ComputeDriver, server: ServerRecord): Promise<Partial<ServerRecord>> {
+  /**
+   * Disk, define, start, read back: the fields of an ACTIVE server. guestUp() undoes on failure.
+   * `reuseDisk` keeps the root disk a server already has (a guest defined again, not rebuilt).
+   */
+  async #spawn(
+    driver: ComputeDriver,
+    server: ServerRecord,
+    options: { reuseDisk?: boolean } = {},
+  ): Promise<Partial<ServerRecord>> {
     const location = server.image.dataLocation;
     const up = await guestUp(
       {
@@ -727,8 +813,16 @@ export class Servers {
         uuid: server.id,
         owner: { projectId: server.projectId, userId: server.userId },
         imageFile: location === null ? undefined : this.#deps.imageFile(location),
+        imageFormat: server.image.diskFormat ?? undefined,
+        reuseDisk: options.reuseDisk === true,
       },
-      driver,
+      {
+        hypervisor: driver.hypervisor,
+        disks: driver.disks,
+        onUndoFailure: (guest, failures) => {
+          this.#undoFailed(server, `undo the steps of ${guest}: ${failures.join('; ')}`, failures);
+        },
+      },
     );
     return {
       status: 'ACTIVE',
@@ -757,11 +851,7 @@ export class Servers {
     options: { graceful: boolean },
   ): Promise<void> {
     // The state doubles as the existence check: one libvirt call where a lookup took two.
-    const state = await driver.hypervisor.state(server.id).catch((error: unknown) => {
-      if (error instanceof HypervisorError && error.code === 'hypervisor.not_found')
-        return undefined;
-      throw error;
-    });
+    const state = await this.#domainState(driver, server);
     if (state !== undefined) {
       if (options.graceful) {
         await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
@@ -786,14 +876,57 @@ export class Servers {
     });
   }
 
+  /** The domain's state, or undefined when the hypervisor has no such domain. */
+  async #domainState(
+    driver: ComputeDriver,
+    server: ServerRecord,
+  ): Promise<DomainState | undefined> {
+    return driver.hypervisor.state(server.id).catch((error: unknown) => {
+      if (error instanceof HypervisorError && error.code === 'hypervisor.not_found') {
+        return undefined;
+      }
+      throw error;
+    });
+  }
+
+  /**
+   * A server whose domain is gone (a failed build, a host that lost it) is defined and started
+   * again around its own root disk (made anew from its image when that is gone too), holding its
+   * flavor's resources again if a failure had released them. Returns the fields to record.
+   */
+  async #defineAgain(driver: ComputeDriver, server: ServerRecord): Promise<Partial<ServerRecord>> {
+    const claimId = server.claimId ?? (await this.#claimAgain(server, 'start'));
+    try {
+      return { ...(await this.#spawn(driver, server, { reuseDisk: true })), claimId, fault: null };
+    } catch (error) {
+      if (server.claimId === null) await this.#deps.store.releaseClaim(claimId);
+      throw error;
+    }
+  }
+
+  /** The end of every delete: the guest and its disks, the claims, then the record. */
+  async #finishDelete(driver: ComputeDriver | undefined, server: ServerRecord): Promise<void> {
+    if (driver !== undefined) await this.#removeGuest(driver, server, { graceful: false });
+    await this.#releaseAll(server);
+    await this.#deps.store.deleteServer(server.id);
+  }
+
+  /** A rollback or undo step that failed: the state it leaves behind is logged, never hidden. */
+  #undoFailed(server: ServerRecord, step: string, error: unknown): void {
+    this.#deps.log.error(
+      { server: server.id, host: server.host, step, err: String(error) },
+      'cannot undo a step; the guest may need an administrator',
+    );
+  }
+
   /** Claims the server's flavor on its host again, or refuses (400) when there is no room. */
-  async #claimAgain(server: ServerRecord): Promise<string> {
+  async #claimAgain(server: ServerRecord, action: 'rebuild' | 'start'): Promise<string> {
     const host = server.host ?? '';
     const resources = resourcesOf(server.flavor);
     if (await this.#deps.store.claim({ consumerId: server.id, host, resources })) return server.id;
     throw new ComputeError(
-      'server.no_room_to_rebuild',
-      `No valid host was found. Host ${host} has no room to rebuild server ${server.id} with flavor '${server.flavor.name}' (${server.flavor.vcpus} VCPU, ${server.flavor.memoryMiB} MB RAM, ${server.flavor.diskGiB} GB disk).`,
+      action === 'rebuild' ? 'server.no_room_to_rebuild' : 'server.no_room_to_start',
+      `No valid host was found. Host ${host} has no room to ${action} server ${server.id} with flavor '${server.flavor.name}' (${server.flavor.vcpus} VCPU, ${server.flavor.memoryMiB} MB RAM, ${server.flavor.diskGiB} GB disk).`,
     );
   }
 
@@ -809,11 +942,13 @@ export class Servers {
     operation: string,
     options: { keepClaim?: boolean } = {},
   ): Promise<ServerRecord> {
-    const known = error instanceof ComputeError || isCoded(error);
-    const message = known
-      ? (error as Error).message
-      : `Unexpected error during ${operation} of server ${server.id}; the service log has the details.`;
-    if (!known) {
+    const fault = faultOf(error, server.id, operation);
+    if (error instanceof ComputeError) {
+      this.#deps.log.warn(
+        { server: server.id, operation, code: error.code, message: error.message },
+        'server failed',
+      );
+    } else {
       this.#deps.log.error(
         {
           server: server.id,
@@ -823,8 +958,6 @@ export class Servers {
         },
         'unexpected error',
       );
-    } else {
-      this.#deps.log.warn({ server: server.id, operation, message }, 'server failed');
     }
     if (options.keepClaim !== true) await this.#releaseAll(server);
     return this.#save(server, {
@@ -833,12 +966,7 @@ export class Servers {
       taskState: null,
       powerState: NOSTATE,
       ...(options.keepClaim === true ? {} : { claimId: null, resize: null }),
-      fault: {
-        code: 500,
-        message,
-        errorCode: isCoded(error) ? error.code : 'internal.unexpected',
-        created: this.#now(),
-      },
+      fault: { code: 500, ...fault, created: this.#now() },
     });
   }
 
@@ -1008,6 +1136,7 @@ function toServerImage(image: ImageRecord): ServerImage {
     owner: image.owner,
     properties: { ...image.properties },
     dataLocation: image.dataLocation,
+    diskFormat: image.diskFormat,
   };
 }
 
@@ -1039,8 +1168,44 @@ function orThrowIssue(issues: readonly { code: string; message: string }[]): Com
   return new ComputeError('scheduler.no_valid_host', message);
 }
 
-function isCoded(error: unknown): error is Error & { code: string } {
-  return error instanceof Error && typeof (error as { code?: unknown }).code === 'string';
+/**
+ * Error codes whose messages speak of the host (paths, libvirt's words, a probe): a tenant sees a
+ * plain account of what failed instead, and administrators the message itself.
+ */
+const HOST_SIDE_CODES = /^(hypervisor|disk|host|internal|input)\./u;
+
+/**
+ * The fault a failure leaves on a server. Only vpmu's own coded errors tell a tenant their
+ * message, and only when it is about the request rather than the host; anything else (a
+ * SqliteError, a Node ENOENT naming a host path) is a generic fault, its words for admins alone.
+ */
+function faultOf(
+  error: unknown,
+  serverId: string,
+  operation: string,
+): { message: string; errorCode: string; details: string } {
+  const details = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  if (!(error instanceof ComputeError)) {
+    return {
+      message: `Unexpected error during ${operation} of server ${serverId}; the service log has the details.`,
+      errorCode: 'internal.unexpected',
+      details,
+    };
+  }
+  if (!HOST_SIDE_CODES.test(error.code)) {
+    return { message: error.message, errorCode: error.code, details: error.message };
+  }
+  const what =
+    error instanceof HypervisorError
+      ? `the hypervisor could not ${error.operation} its guest`
+      : error.code.startsWith('disk.')
+        ? 'its root disk could not be prepared'
+        : 'its compute host failed';
+  return {
+    message: `The ${operation} of server ${serverId} failed: ${what}. An administrator can see the cause in the fault details.`,
+    errorCode: error.code,
+    details: error.message,
+  };
 }
 
 function safeRegExp(pattern: string): RegExp {

@@ -1,19 +1,46 @@
 /**
- * An in-process API for HTTP tests: memory store and image files, a settable clock, sequential
- * ids, and four users: admin (project admin), member and reader (project demo), and other
+ * An in-process API for HTTP tests: memory store, image files in a temporary directory checked by
+ * the real qemu-img inspector, a settable clock, sequential ids, and four users: admin (project admin), member and reader (project demo), and other
  * (project other, member). Requests go through Hono's app.request(); no port is opened.
  */
-import { MemoryImageFiles } from '../adapters/image-files/memory-image-files.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { FsImageFiles } from '../adapters/image-files/fs-image-files.js';
+import { QemuImgInspector } from '../adapters/image-inspector/qemu-img-inspector.js';
+import type { ImageFiles } from '../ports/image-files.js';
+import type { InstanceDisks } from '../ports/instance-disks.js';
 import { MemoryStore } from '../adapters/store/memory-store.js';
 import { aComputeHost } from '../ports/store.contract.js';
 import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
 import { MemoryNotifier } from '../adapters/notifier/memory-notifier.js';
 import type { Hypervisor } from '../ports/hypervisor.js';
-import { publishEvent, Servers, type ComputeDriver } from '../services/index.js';
+import {
+  GLANCE_IMAGE_LIMITS,
+  publishEvent,
+  Servers,
+  type ComputeDriver,
+  type ImageLimits,
+  type LockoutPolicy,
+} from '../services/index.js';
 import { MemoryDisks } from './memory-disks.js';
 import { createApi, type ApiDeps } from '../api/app.js';
 import type { Store } from '../ports/store.js';
 import { bootstrapIdentity } from '../services/index.js';
+
+let imagesRoot: string | undefined;
+
+/** A fresh images directory; all are removed when the test process exits. */
+function imageDirectory(): string {
+  if (imagesRoot === undefined) {
+    const root = mkdtempSync(path.join(tmpdir(), 'vpmu-test-images-'));
+    imagesRoot = root;
+    process.on('exit', () => {
+      rmSync(root, { recursive: true, force: true });
+    });
+  }
+  return mkdtempSync(path.join(imagesRoot, 'api-'));
+}
 
 /** One recorded exchange, for API samples. */
 export interface Exchange {
@@ -56,6 +83,8 @@ export interface TestApi {
   /** Every compute host's hypervisor by host name: compute1, then any `extraHosts`. */
   readonly hypervisors: ReadonlyMap<string, Hypervisor>;
   readonly disks: MemoryDisks;
+  /** Where uploaded image data is stored (FsImageFiles), removed when the process exits. */
+  readonly imagesDir: string;
   readonly notifier: MemoryNotifier;
   readonly logged: { level: string; fields: Record<string, unknown>; message: string }[];
   request(method: string, path: string, call?: Call): Promise<Reply>;
@@ -64,6 +93,9 @@ export interface TestApi {
   /** Exchanges seen since the last call to take(), then forgets them. */
   take(): Exchange[];
 }
+
+/** Where the test API says it is reached (ApiDeps.publicEndpoint). */
+export const PUBLIC_ENDPOINT = 'http://vpmu.test';
 
 const PASSWORDS = {
   admin: 'admin-secret',
@@ -78,6 +110,8 @@ export async function makeTestApi(
   options: {
     store?: Store;
     tokenTtlSeconds?: number;
+    /** @default 10 failures lock for 300 s, as the service's default */
+    lockout?: LockoutPolicy;
     /** The compute host's hypervisor. @default a FakeHypervisor */
     hypervisor?: Hypervisor;
     /** vCPUs of the one compute host "compute1" (ratio 1). @default 16 */
@@ -88,6 +122,14 @@ export async function makeTestApi(
     maxConcurrentBuilds?: number;
     /** More compute hosts, each with its own FakeHypervisor (ratio 1, the traits of compute1). */
     extraHosts?: readonly { readonly name: string; readonly vcpus: number }[];
+    /** Image limits. @default Glance's */
+    imageLimits?: ImageLimits;
+    /** Image data storage. @default FsImageFiles in the test's images directory */
+    files?: ImageFiles;
+    /** The disks of compute1 (for example a real Qcow2Disks). @default `disks`, a MemoryDisks */
+    driverDisks?: InstanceDisks;
+    /** compute1's instance directory. @default /instances */
+    instanceDir?: string;
   } = {},
 ): Promise<TestApi> {
   let now = START;
@@ -115,15 +157,16 @@ export async function makeTestApi(
   };
   const hypervisor = options.hypervisor ?? new FakeHypervisor();
   const disks = new MemoryDisks();
+  const imagesDir = imageDirectory();
   const notifier = new MemoryNotifier();
   const driver: ComputeDriver = {
     hypervisor,
-    disks,
+    disks: options.driverDisks ?? disks,
     settings: {
       virtType: 'kvm',
       arch: 'x86_64',
       cpuMode: 'host-model',
-      instanceDir: '/instances',
+      instanceDir: options.instanceDir ?? '/instances',
       network: { type: 'none' },
     },
   };
@@ -140,7 +183,7 @@ export async function makeTestApi(
     ids,
     computes: new Map(hosts.map((h) => [h.name, h.driver])),
     imageFile: (location) => {
-      const file = `/images/${location}`;
+      const file = path.join(imagesDir, location);
       disks.images.add(file);
       return file;
     },
@@ -172,10 +215,16 @@ export async function makeTestApi(
   }
   const deps: ApiDeps = {
     store,
-    files: new MemoryImageFiles(),
+    files: options.files ?? new FsImageFiles(imagesDir),
+    inspector: new QemuImgInspector((location) => path.join(imagesDir, location), {
+      maxVirtualSize: 1024 ** 4,
+    }),
+    imageLimits: options.imageLimits ?? GLANCE_IMAGE_LIMITS,
     clock,
     ids,
     tokenTtlSeconds: options.tokenTtlSeconds ?? 3600,
+    lockout: options.lockout ?? { failureAttempts: 10, durationSeconds: 300 },
+    publicEndpoint: () => PUBLIC_ENDPOINT,
     region: 'RegionOne',
     log,
     servers,
@@ -205,6 +254,7 @@ export async function makeTestApi(
     hypervisor,
     hypervisors: new Map(hosts.map((h) => [h.name, h.driver.hypervisor])),
     disks,
+    imagesDir,
     notifier,
     logged,
     async request(method, path, call = {}) {
@@ -222,7 +272,7 @@ export async function makeTestApi(
         body = JSON.stringify(call.body);
         headers['Content-Type'] ??= 'application/json';
       }
-      const res = await app.request(`http://vpmu.test${path}`, {
+      const res = await app.request(`${PUBLIC_ENDPOINT}${path}`, {
         method,
         headers,
         ...(body === undefined ? {} : { body }),

@@ -2,13 +2,12 @@
  * Test helpers around a real RabbitMQ broker and Debian's unchanged oslo.messaging listener
  * (scripts/oslo-listener.py, run with /usr/bin/python3).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import amqp from 'amqplib';
 import { parseTransportUrl, type TransportUrl } from '../notifications/index.js';
+import { startChild, WAIT_MS } from './processes.js';
 
 /** A `rabbit://` URL parsed, or the test fails here. */
 export function transportOf(url: string): TransportUrl {
@@ -61,42 +60,39 @@ export async function startOsloListener<T>(
   exchange: string,
   count: number,
 ): Promise<OsloListener<T>> {
-  const child = spawn(
-    '/usr/bin/python3',
-    ['scripts/oslo-listener.py', '--url', url, '--exchange', exchange, '--count', String(count)],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const received: T[] = [];
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    received.push(JSON.parse(line) as T);
+  const child = startChild('/usr/bin/python3', [
+    'scripts/oslo-listener.py',
+    '--url',
+    url,
+    '--exchange',
+    exchange,
+    '--count',
+    String(count),
+  ]);
+  try {
+    await child.waitFor(/^READY$/mu, 30_000);
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+  // The listener exits on its own after `count` notifications or its --timeout (60 s); the
+  // helper's bound on top of that keeps a wedged listener from holding the test.
+  const done = Promise.race([
+    child.exited,
+    new Promise<void>((resolve) => setTimeout(resolve, 2 * WAIT_MS).unref()),
+  ]).then(async () => {
+    const { code } = await child.stop();
+    const received = child
+      .stdout()
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as T);
+    return { code, received, stderr: child.stderr() };
   });
-  let stderr = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`oslo listener not ready after 30 s: ${stderr}`));
-    }, 30_000);
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('READY')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', () => {
-      clearTimeout(timer);
-      reject(new Error(`oslo listener exited early: ${stderr}`));
-    });
-  });
-  const done = new Promise<Listened<T>>((resolve) => {
-    child.on('exit', (code) => {
-      resolve({ code, received, stderr });
-    });
-  });
-  await ready;
   return {
     done,
     kill: () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
+      void child.stop();
     },
   };
 }

@@ -4,6 +4,7 @@
  * the test fails and says what .ci/run should have installed.
  */
 import { spawnSync } from 'node:child_process';
+import { RUN_TIMEOUT_MS } from './processes.js';
 
 /** `false` when the command runs; otherwise a skip reason (locally) or a thrown error (in CI). */
 export function requireTool(
@@ -11,7 +12,7 @@ export function requireTool(
   args: readonly string[],
   installHint: string,
 ): false | string {
-  const probe = spawnSync(command, [...args], { encoding: 'utf8' });
+  const probe = spawnSync(command, [...args], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
   if (probe.error === undefined) return false;
   return skipOrThrow(`${command} is not available (${installHint})`);
 }

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { designGuest } from '../design/index.js';
 import { assertGolden, GOLDEN_ROOT } from '../testing/golden.js';
 import { IDS } from '../testing/fixtures.js';
+import { RUN_TIMEOUT_MS } from '../testing/processes.js';
 import { requireTool } from '../testing/tools.js';
 import { GOLDEN_CASES } from '../testing/golden-cases.js';
 import { parseDomainXml } from './parse-domain.js';
@@ -61,7 +62,10 @@ describe('golden domain XML against libvirt', () => {
     const file = path.join(GOLDEN_ROOT, 'domain-xml', c.file);
 
     it(`${c.file} validates against libvirt's domain.rng`, { skip: validateSkip }, () => {
-      const run = spawnSync('virt-xml-validate', [file, 'domain'], { encoding: 'utf8' });
+      const run = spawnSync('virt-xml-validate', [file, 'domain'], {
+        encoding: 'utf8',
+        timeout: RUN_TIMEOUT_MS,
+      });
       assert.equal(run.status, 0, `${c.file}: ${run.stdout}${run.stderr}`);
     });
 
@@ -70,9 +74,7 @@ describe('golden domain XML against libvirt', () => {
       const run = spawnSync(
         'virsh',
         ['-q', '-c', 'test:///default', `define ${file}; dumpxml ${IDS.uuid}`],
-        {
-          encoding: 'utf8',
-        },
+        { encoding: 'utf8', timeout: RUN_TIMEOUT_MS },
       );
       assert.equal(run.status, 0, run.stderr);
       const dumped = run.stdout.slice(run.stdout.indexOf('<domain'));

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ComputeError } from '../../errors/index.js';
+import { RUN_TIMEOUT_MS } from '../../testing/processes.js';
 import { requireTool } from '../../testing/tools.js';
 import { Qcow2Disks } from './qcow2-disks.js';
 
@@ -21,7 +22,10 @@ function info(file: string): {
   'backing-filename'?: string;
 } {
   return JSON.parse(
-    execFileSync('qemu-img', ['info', '--output=json', file], { encoding: 'utf8' }),
+    execFileSync('qemu-img', ['info', '--output=json', file], {
+      encoding: 'utf8',
+      timeout: RUN_TIMEOUT_MS,
+    }),
   ) as {
     format: string;
     'virtual-size': number;
@@ -54,7 +58,9 @@ describe('Qcow2Disks', { skip }, () => {
 
   it('creates an overlay backed by the image file, at least as large as the image', async () => {
     const image = path.join(scratch, 'image.qcow2');
-    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', image, '2G']);
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', image, '2G'], {
+      timeout: RUN_TIMEOUT_MS,
+    });
     const file = path.join(root, 'b', 'disk');
     await disks.create({ path: file, sizeGiB: 1, backingFile: image });
     const overlay = info(file);
@@ -119,7 +125,9 @@ describe('Qcow2Disks image info cache', { skip }, () => {
     writeFileSync(image, Buffer.alloc(2 * 1024 * 1024));
     await disks.create({ path: path.join(root, 'c4', 'disk'), sizeGiB: 0, backingFile: image });
     const calls = readFileSync(log, 'utf8').trim().split('\n');
-    assert.deepEqual(calls, ['info', 'info']); // and never `create`: vpmu writes the qcow2 itself
+    // Each inspection probes, then opens as the found format; never `create`: vpmu writes the
+    // qcow2 itself.
+    assert.deepEqual(calls, ['info', 'info', 'info', 'info']);
     assert.equal(info(path.join(root, 'c4', 'disk'))['virtual-size'], 2 * 1024 * 1024);
   });
 });

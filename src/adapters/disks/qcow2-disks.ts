@@ -3,10 +3,10 @@
  * itself (see qcow2.ts); `qemu-img info` (Debian: qemu-utils) reads the backing image's format and
  * size, once per image file. Failures name the file and the reason.
  */
-import { execFile } from 'node:child_process';
-import { access, mkdir, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ComputeError } from '../../errors/index.js';
+import { inspectImageFile } from '../image-inspector/qemu-img-inspector.js';
 import type { InstanceDisks } from '../../ports/instance-disks.js';
 import { encodeQcow2, writeQcow2 } from './qcow2.js';
 
@@ -18,6 +18,8 @@ export interface Qcow2DisksOptions {
   readonly qemuImg?: string;
   /** @default 60000 */
   readonly timeoutMs?: number;
+  /** Backing images claiming a larger virtual size (bytes) are refused. @default 1 TiB */
+  readonly maxVirtualSize?: number;
 }
 
 const GIB = 1024 ** 3;
@@ -27,6 +29,7 @@ export class Qcow2Disks implements InstanceDisks {
   private readonly root: string;
   private readonly qemuImg: string;
   private readonly timeoutMs: number;
+  private readonly maxVirtualSize: number;
   /**
    * `qemu-img info` per backing file, keyed by path, size and modification time: images are
    * written once and then only read, and a process spawn per boot would be its slowest step.
@@ -37,12 +40,14 @@ export class Qcow2Disks implements InstanceDisks {
     this.root = path.resolve(options.instanceRoot);
     this.qemuImg = options.qemuImg ?? 'qemu-img';
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.maxVirtualSize = options.maxVirtualSize ?? 1024 ** 4;
   }
 
   async create(request: {
     path: string;
     sizeGiB: number;
     backingFile?: string | undefined;
+    backingFormat?: string | undefined;
   }): Promise<void> {
     const file = this.inside(request.path, 'create');
     if (!Number.isInteger(request.sizeGiB) || request.sizeGiB < 0) {
@@ -62,7 +67,7 @@ export class Qcow2Disks implements InstanceDisks {
     let backing: { file: string; format: string; virtualSize: number } | undefined;
     if (request.backingFile !== undefined) {
       const backingFile = path.resolve(request.backingFile);
-      backing = { file: backingFile, ...(await this.info(backingFile)) };
+      backing = { file: backingFile, ...(await this.info(backingFile, request.backingFormat)) };
     }
     const encoded = encodeQcow2({
       virtualSize: Math.max(backing?.virtualSize ?? 0, request.sizeGiB * GIB),
@@ -98,18 +103,35 @@ export class Qcow2Disks implements InstanceDisks {
     return exists(file);
   }
 
-  private async info(file: string): Promise<{ format: string; virtualSize: number }> {
+  /**
+   * The backing image's format and virtual size, after the same inspection as at upload (the file
+   * may have changed on disk since): an image that refers to other files, is not its declared
+   * format or is too large is refused with `image.invalid_data`, naming the image, not the path.
+   */
+  private async info(
+    file: string,
+    declaredFormat: string | undefined,
+  ): Promise<{ format: string; virtualSize: number }> {
     const stats = await stat(file).catch(() => undefined);
     if (stats === undefined) throw failure('create', file, 'the image file does not exist');
-    const key = `${file}\0${stats.size}\0${stats.mtimeMs}`;
+    const key = `${file}\0${declaredFormat ?? ''}\0${stats.size}\0${stats.mtimeMs}\0${stats.ino}`;
     const cached = this.infoCache.get(key);
     if (cached !== undefined) return cached;
-    const out = await this.run(['info', '--output=json', file], 'read', file);
-    const parsed = JSON.parse(out) as { format?: unknown; 'virtual-size'?: unknown };
-    if (typeof parsed.format !== 'string' || typeof parsed['virtual-size'] !== 'number') {
-      throw failure('read', file, 'qemu-img info did not report a format and virtual size');
+    const outcome = await inspectImageFile(file, declaredFormat, {
+      maxVirtualSize: this.maxVirtualSize,
+      qemuImg: this.qemuImg,
+      timeoutMs: this.timeoutMs,
+    }).catch((error: unknown) => {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw failure('read', file, reason.replace(/^Cannot check image data: /u, ''));
+    });
+    if (!outcome.ok) {
+      throw new ComputeError(
+        'image.invalid_data',
+        `Cannot build a disk on image ${path.basename(file)}: ${outcome.reason}${declaredFormat === undefined ? '' : ` (declared disk_format ${declaredFormat})`}`,
+      );
     }
-    const info = { format: parsed.format, virtualSize: parsed['virtual-size'] };
+    const info = { format: outcome.format, virtualSize: outcome.virtualSize };
     this.infoCache.set(key, info);
     return info;
   }
@@ -121,27 +143,6 @@ export class Qcow2Disks implements InstanceDisks {
       throw failure(operation, resolved, `it is outside the instance directory ${this.root}`);
     }
     return resolved;
-  }
-
-  private run(args: readonly string[], operation: string, file: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      execFile(
-        this.qemuImg,
-        [...args],
-        { timeout: this.timeoutMs, encoding: 'utf8' },
-        (error, stdout, stderr) => {
-          if (error === null) {
-            resolve(stdout);
-            return;
-          }
-          const reason =
-            (error as NodeJS.ErrnoException).code === 'ENOENT'
-              ? `${this.qemuImg} is not installed (apt-get install qemu-utils)`
-              : stderr.trim() || error.message;
-          reject(failure(operation, file, reason.replace(/^qemu-img: /u, '')));
-        },
-      );
-    });
   }
 }
 
@@ -169,9 +170,10 @@ async function removeDirectory(dir: string): Promise<boolean> {
   return true;
 }
 
+/** Whether `file` is a file: a directory is not an image or a disk. */
 async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
+  return stat(file).then(
+    (stats) => stats.isFile(),
     () => false,
   );
 }

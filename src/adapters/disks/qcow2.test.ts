@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { RUN_TIMEOUT_MS } from '../../testing/processes.js';
 import { requireTool } from '../../testing/tools.js';
 import { encodeQcow2, writeQcow2 } from './qcow2.js';
 
@@ -14,7 +15,8 @@ after(() => {
 });
 
 const GIB = 1024 ** 3;
-const qemuImg = (...args: string[]) => execFileSync('qemu-img', args, { encoding: 'utf8' });
+const qemuImg = (...args: string[]) =>
+  execFileSync('qemu-img', args, { encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
 
 /** What qemu-img reports about an image, without the fields that name or measure the file itself. */
 function describeImage(file: string): Record<string, unknown> {
@@ -93,17 +95,21 @@ describe('encodeQcow2, held to qemu-img', { skip }, () => {
       backing: { file: raw, format: 'raw' },
     });
     assert.match(qemuImg('compare', overlay, raw), /Images are identical/u);
-    execFileSync('qemu-io', ['-c', 'write -P 0x5a 1M 256k', overlay], { encoding: 'utf8' });
+    execFileSync('qemu-io', ['-c', 'write -P 0x5a 1M 256k', overlay], {
+      encoding: 'utf8',
+      timeout: RUN_TIMEOUT_MS,
+    });
     const read = execFileSync(
       'qemu-io',
       ['-c', 'read -P 0x5a 1M 256k', '-c', 'read -P 7 0 1M', overlay],
-      {
-        encoding: 'utf8',
-      },
+      { encoding: 'utf8', timeout: RUN_TIMEOUT_MS },
     );
     assert.doesNotMatch(read, /Pattern verification failed/u);
     assert.match(qemuImg('check', overlay), /No errors were found on the image/u);
-    const compared = spawnSync('qemu-img', ['compare', overlay, raw], { encoding: 'utf8' });
+    const compared = spawnSync('qemu-img', ['compare', overlay, raw], {
+      encoding: 'utf8',
+      timeout: RUN_TIMEOUT_MS,
+    });
     assert.equal(compared.status, 1); // 1: the images differ
     assert.match(compared.stdout, /Content mismatch at offset 1048576/u);
   });

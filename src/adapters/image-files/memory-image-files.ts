@@ -22,4 +22,10 @@ export class MemoryImageFiles implements ImageFiles {
   async delete(location: string): Promise<void> {
     this.#data.delete(location);
   }
+
+  async sweep(keep: ReadonlySet<string>): Promise<string[]> {
+    const stray = [...this.#data.keys()].filter((location) => !keep.has(location)).sort();
+    for (const location of stray) this.#data.delete(location);
+    return stray;
+  }
 }

@@ -37,6 +37,9 @@ import {
 } from '../../testing/rabbit.js';
 import { requireEnv } from '../../testing/tools.js';
 
+/** scripts/rabbitmq.sh waits for the broker itself; this bounds that wait. */
+const BROKER_SCRIPT = { encoding: 'utf8', timeout: 120_000 } as const;
+
 const { value: URL_TEXT, skip: SKIP } = requireEnv(
   'VPMU_TEST_TRANSPORT_URL',
   '.ci/run starts RabbitMQ and sets it',
@@ -308,7 +311,7 @@ describe('RabbitNotifier on a real broker', { skip: SKIP }, () => {
       notifier.publish(event(1));
       assert.equal(await notifier.flush(10_000), true);
 
-      const stop = spawnSync('bash', ['scripts/rabbitmq.sh', 'stop'], { encoding: 'utf8' });
+      const stop = spawnSync('bash', ['scripts/rabbitmq.sh', 'stop'], BROKER_SCRIPT);
       assert.equal(stop.status, 0, stop.stderr);
 
       const during = [2, 3, 4, 5, 6, 7].map(event);
@@ -326,7 +329,7 @@ describe('RabbitNotifier on a real broker', { skip: SKIP }, () => {
       assert.ok(dropped[1]?.includes(`"message_id":"${during[5]?.messageId ?? ''}"`));
       assert.ok(dropped[1]?.includes('"dropped_total":2'));
 
-      const start = spawnSync('bash', ['scripts/rabbitmq.sh', 'start'], { encoding: 'utf8' });
+      const start = spawnSync('bash', ['scripts/rabbitmq.sh', 'start'], BROKER_SCRIPT);
       assert.equal(start.status, 0, start.stderr);
       // The restart deleted every non-durable queue; the notifier re-declares its default queue
       // on reconnect, so the buffered notifications wait there for the listener.
@@ -354,7 +357,7 @@ describe('RabbitNotifier on a real broker', { skip: SKIP }, () => {
     } finally {
       await notifier.close(5_000);
       // Leave the broker running for whatever runs next.
-      spawnSync('bash', ['scripts/rabbitmq.sh', 'start'], { encoding: 'utf8' });
+      spawnSync('bash', ['scripts/rabbitmq.sh', 'start'], BROKER_SCRIPT);
     }
   });
 });

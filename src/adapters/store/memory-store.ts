@@ -13,6 +13,7 @@ import {
   type Role,
   type RoleAssignment,
   type Store,
+  type LoginFailures,
   type TokenRecord,
   type UserRecord,
 } from '../../ports/store.js';
@@ -34,6 +35,7 @@ export class MemoryStore implements Store {
   readonly #users = new Map<string, UserRecord>();
   readonly #roles = new Set<string>();
   readonly #tokens = new Map<string, TokenRecord>();
+  readonly #loginFailures = new Map<string, LoginFailures>();
   readonly #flavors = new Map<string, FlavorRecord>();
   readonly #access = new Map<string, Set<string>>();
   readonly #images = new Map<string, ImageRecord>();
@@ -115,6 +117,28 @@ export class MemoryStore implements Store {
       }
     }
     return count;
+  }
+
+  async getLoginFailures(subject: string): Promise<LoginFailures | undefined> {
+    return copy(this.#loginFailures.get(subject));
+  }
+
+  async recordLoginFailure(
+    subject: string,
+    at: string,
+    forgetUpTo: string,
+  ): Promise<LoginFailures> {
+    for (const [key, failures] of this.#loginFailures) {
+      if (failures.lastFailureAt <= forgetUpTo) this.#loginFailures.delete(key);
+    }
+    const count = (this.#loginFailures.get(subject)?.count ?? 0) + 1;
+    const failures = { subject, count, lastFailureAt: at };
+    this.#loginFailures.set(subject, failures);
+    return { ...failures };
+  }
+
+  async clearLoginFailures(subject: string): Promise<void> {
+    this.#loginFailures.delete(subject);
   }
 
   async createFlavor(

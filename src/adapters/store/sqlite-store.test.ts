@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { aComputeHost, storeContract } from '../../ports/store.contract.js';
+import {
+  aComputeHost,
+  aFlavorRecord,
+  anImageRecord,
+  storeContract,
+} from '../../ports/store.contract.js';
 import type { Store } from '../../ports/store.js';
 import { openSqliteStore } from './sqlite-store.js';
 
@@ -32,6 +37,22 @@ storeContract(
 );
 
 describe('openSqliteStore()', () => {
+  it('stores 20,000 image properties and 20,000 extra specs (no "too many SQL variables")', async () => {
+    const store = await openSqliteStore(path.join(dir, 'many-rows.db'));
+    try {
+      const many = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, `v${i}`]));
+      await store.createImage(anImageRecord({ id: 'many', properties: many }));
+      assert.equal(Object.keys((await store.getImage('many'))?.properties ?? {}).length, 20_000);
+      await store.saveImage(anImageRecord({ id: 'many', properties: { ...many, extra: 'x' } }));
+      assert.equal(Object.keys((await store.getImage('many'))?.properties ?? {}).length, 20_001);
+      await store.createFlavor(aFlavorRecord({ id: 'many' }), []);
+      const specs = await store.setExtraSpecs('many', many);
+      assert.equal(Object.keys(specs.extraSpecs).length, 20_000);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('applies migrations once: opening an existing file twice keeps its data', async () => {
     const file = path.join(dir, 'twice.db');
     const first = await openSqliteStore(file);
@@ -62,9 +83,11 @@ describe('openSqliteStore()', () => {
         resources: { VCPU: vcpu, MEMORY_MB: 1, DISK_GB: 1 },
       });
     await store.close();
-    // Back to the schema before 0003_host_usage, allocations kept.
+    // Back to the schema before 0003_host_usage (and the later ones), allocations kept.
     const raw = new Database(file);
-    raw.exec("drop table host_usage; delete from kysely_migration where name = '0003_host_usage'");
+    raw.exec(
+      "drop table host_usage; drop table login_failures; delete from kysely_migration where name >= '0003'",
+    );
     raw.close();
     const migrated = await openSqliteStore(file);
     assert.deepEqual((await migrated.usageByHost()).get('host1'), {

@@ -38,6 +38,7 @@ import {
   type Role,
   type RoleAssignment,
   type Store,
+  type LoginFailures,
   type TokenRecord,
   type UserRecord,
   type Visibility,
@@ -104,6 +105,7 @@ interface Tables {
     disk_gb: number;
   };
   host_usage: { host: string; vcpu: number; memory_mb: number; disk_gb: number };
+  login_failures: { subject: string; count: number; last_failure_at: string };
 }
 
 /** Schema history. Append only: a released migration is never edited. */
@@ -258,6 +260,23 @@ const MIGRATIONS: Record<string, Migration> = {
         select host, sum(vcpu), sum(memory_mb), sum(disk_gb) from allocations group by host`.execute(
         db,
       );
+    },
+  },
+  '0004_login_failures': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Failed password logins per account, for Keystone-style lockout; kept in the database so a
+      // restart does not unlock an account.
+      await db.schema
+        .createTable('login_failures')
+        .addColumn('subject', 'text', (c) => c.primaryKey())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .addColumn('last_failure_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('login_failures_last')
+        .on('login_failures')
+        .column('last_failure_at')
+        .execute();
     },
   },
 };
@@ -519,6 +538,38 @@ export class SqliteStore implements Store {
       .where('expires_at', '<=', now)
       .executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+
+  async getLoginFailures(subject: string): Promise<LoginFailures | undefined> {
+    const row = await this.#db
+      .selectFrom('login_failures')
+      .selectAll()
+      .where('subject', '=', subject)
+      .executeTakeFirst();
+    return row && { subject: row.subject, count: row.count, lastFailureAt: row.last_failure_at };
+  }
+
+  async recordLoginFailure(
+    subject: string,
+    at: string,
+    forgetUpTo: string,
+  ): Promise<LoginFailures> {
+    return this.#db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('login_failures').where('last_failure_at', '<=', forgetUpTo).execute();
+      const row = await trx
+        .insertInto('login_failures')
+        .values({ subject, count: 1, last_failure_at: at })
+        .onConflict((oc) =>
+          oc.column('subject').doUpdateSet({ count: sql`count + 1`, last_failure_at: at }),
+        )
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return { subject: row.subject, count: row.count, lastFailureAt: row.last_failure_at };
+    });
+  }
+
+  async clearLoginFailures(subject: string): Promise<void> {
+    await this.#db.deleteFrom('login_failures').where('subject', '=', subject).execute();
   }
 
   async createFlavor(
@@ -892,14 +943,15 @@ async function insertSpecs(
   specs: Readonly<Record<string, string>>,
 ): Promise<void> {
   const rows = Object.entries(specs).map(([key, value]) => ({ flavor_id: flavorId, key, value }));
-  if (rows.length === 0) return;
-  await trx
-    .insertInto('flavor_extra_specs')
-    .values(rows)
-    .onConflict((oc) =>
-      oc.columns(['flavor_id', 'key']).doUpdateSet({ value: sql`excluded.value` }),
-    )
-    .execute();
+  for (const batch of batches(rows)) {
+    await trx
+      .insertInto('flavor_extra_specs')
+      .values(batch)
+      .onConflict((oc) =>
+        oc.columns(['flavor_id', 'key']).doUpdateSet({ value: sql`excluded.value` }),
+      )
+      .execute();
+  }
 }
 
 async function insertProperties(
@@ -912,7 +964,24 @@ async function insertProperties(
     key,
     value,
   }));
-  if (rows.length > 0) await trx.insertInto('image_properties').values(rows).execute();
+  for (const batch of batches(rows)) {
+    await trx.insertInto('image_properties').values(batch).execute();
+  }
+}
+
+/**
+ * Rows per multi-row insert. Each row binds a few variables, and SQLite refuses a statement with
+ * more than SQLITE_MAX_VARIABLE_NUMBER of them (999 in older builds): 300 rows of three columns
+ * stay under the smallest limit, so no number of rows makes the store fail.
+ */
+const ROWS_PER_INSERT = 300;
+
+function batches<T>(rows: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let at = 0; at < rows.length; at += ROWS_PER_INSERT) {
+    out.push(rows.slice(at, at + ROWS_PER_INSERT));
+  }
+  return out;
 }
 
 function toServerRow(server: ServerRecord): Tables['servers'] {

@@ -1,0 +1,35 @@
+/** The InstanceDisks contract against the qcow2 adapter (real files, qemu-img) and the fake. */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after } from 'node:test';
+import { instanceDisksContract } from '../../ports/instance-disks.contract.js';
+import { MemoryDisks } from '../../testing/memory-disks.js';
+import { RUN_TIMEOUT_MS } from '../../testing/processes.js';
+import { requireTool } from '../../testing/tools.js';
+import { Qcow2Disks } from './qcow2-disks.js';
+
+const scratch = mkdtempSync(path.join(tmpdir(), 'vpmu-disks-contract-'));
+after(() => {
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+if (requireTool('qemu-img', ['--version'], 'apt-get install qemu-utils') === false) {
+  instanceDisksContract('Qcow2Disks', async () => {
+    const dir = mkdtempSync(path.join(scratch, 'x-'));
+    const image = path.join(dir, 'images', 'cirros.qcow2');
+    mkdirSync(path.dirname(image));
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', image, '64M'], {
+      timeout: RUN_TIMEOUT_MS,
+    });
+    const root = path.join(dir, 'instances');
+    return { disks: new Qcow2Disks({ instanceRoot: root }), root, image };
+  });
+}
+
+instanceDisksContract('MemoryDisks', async () => {
+  const disks = new MemoryDisks({ instanceRoot: '/srv/vpmu/instances' });
+  disks.images.add('/srv/vpmu/images/cirros.qcow2');
+  return { disks, root: '/srv/vpmu/instances', image: '/srv/vpmu/images/cirros.qcow2' };
+});

@@ -1,0 +1,207 @@
+/**
+ * Crafted images (OSSA-2024-001's class): each upload must be a 400 that leaves no file under
+ * images/, and a boot on one (uploaded, or swapped in under a valid image's data file) must never
+ * reach ACTIVE nor leave an instance directory. The images are made with the real `qemu-img`.
+ */
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  ADMIN_PASSWORD,
+  Cloud,
+  COMPUTE_MV,
+  FLAVOR_SMALL,
+  listDir,
+  makeQcow2,
+  writeConfig,
+} from './cloud.js';
+import { field, run, Service, waitFor } from './harness.js';
+import type { ScenarioContext } from './scenario.js';
+
+interface Crafted {
+  readonly name: string;
+  /** The `disk_format` it is uploaded as. */
+  readonly declared: string;
+  /** The format of a valid image its data can be swapped in for at boot. */
+  readonly file: string;
+}
+
+/** A VMDK descriptor whose flat extent is a host file. */
+const HOST_FILE_VMDK = `# Disk DescriptorFile
+version=1
+CID=fffffffe
+parentCID=ffffffff
+createType="monolithicFlat"
+
+# Extent description
+RW 8 FLAT "/etc/passwd" 0
+
+# The Disk Data Base
+ddb.virtualHWVersion = "4"
+ddb.adapterType = "ide"
+`;
+
+/** Makes the crafted images in `dir` (never touching a host file: the data file is our own). */
+export function craftImages(dir: string): Crafted[] {
+  mkdirSync(dir, { recursive: true });
+  const at = (name: string): string => path.join(dir, name);
+  const qemuImg = (...args: string[]): string => run('qemu-img', ['create', '-q', ...args]);
+  qemuImg(
+    '-f',
+    'qcow2',
+    '-u',
+    '-b',
+    '/etc/passwd',
+    '-F',
+    'raw',
+    at('qcow2-backing-host-file'),
+    '1M',
+  );
+  qemuImg(
+    '-f',
+    'qcow2',
+    '-o',
+    `data_file=${at('external-data.raw')}`,
+    at('qcow2-external-data-file'),
+    '1M',
+  );
+  qemuImg('-f', 'qcow2', at('qcow2-huge-virtual-size'), '60T');
+  qemuImg('-f', 'qcow2', at('qcow2-declared-raw'), '1M');
+  writeFileSync(at('vmdk-host-extent-declared-raw'), HOST_FILE_VMDK);
+  writeFileSync(at('vmdk-host-extent'), HOST_FILE_VMDK);
+  writeFileSync(at('raw-declared-qcow2'), Buffer.alloc(1024 * 1024, 0));
+  return [
+    { name: 'qcow2-backing-host-file', declared: 'qcow2', file: at('qcow2-backing-host-file') },
+    { name: 'qcow2-external-data-file', declared: 'qcow2', file: at('qcow2-external-data-file') },
+    { name: 'qcow2-huge-virtual-size', declared: 'qcow2', file: at('qcow2-huge-virtual-size') },
+    { name: 'qcow2-declared-raw', declared: 'raw', file: at('qcow2-declared-raw') },
+    {
+      name: 'vmdk-host-extent-declared-raw',
+      declared: 'raw',
+      file: at('vmdk-host-extent-declared-raw'),
+    },
+    { name: 'vmdk-host-extent', declared: 'vmdk', file: at('vmdk-host-extent') },
+    { name: 'raw-declared-qcow2', declared: 'qcow2', file: at('raw-declared-qcow2') },
+  ];
+}
+
+export async function crafted(ctx: ScenarioContext): Promise<void> {
+  const stateDir = path.join(ctx.workDir, 'crafted-state');
+  const service = new Service(
+    { stateDir, configFile: writeConfig(ctx.workDir), adminPassword: ADMIN_PASSWORD },
+    ctx.figures,
+    'crafted images',
+  );
+  const cloud = new Cloud(service, ctx.figures);
+  const images = craftImages(path.join(ctx.workDir, 'crafted'));
+  const goodQcow2 = readFileSync(makeQcow2(ctx.workDir));
+  try {
+    await service.start();
+    await cloud.loginAll();
+    await cloud.ensureFlavors();
+    for (const image of images) {
+      await uploadRefused(cloud, image);
+      await bootOnSwappedData(cloud, image, goodQcow2);
+    }
+    await cloud.waitStable();
+    await cloud.checkLeaks('after the crafted images');
+    await cloud.deleteAllServers();
+    await cloud.checkEmpty('after the crafted images, every server deleted');
+  } finally {
+    await service.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+/** The upload is a 400 and leaves no file; a boot on the image fails. */
+async function uploadRefused(cloud: Cloud, image: Crafted): Promise<void> {
+  const filesBefore = listDir(path.join(cloud.stateDir, 'images'));
+  const made = await cloud.as('member', 'POST', '/image/v2/images', {
+    body: { name: image.name, disk_format: image.declared, container_format: 'bare' },
+  });
+  const id = field(made.json, 'id');
+  if (made.status === 400) return; // the declared format itself is refused: nothing to upload
+  if (made.status !== 201 || typeof id !== 'string') {
+    cloud.check(
+      false,
+      `${image.name}: image create answered ${made.status}`,
+      made.text.slice(0, 200),
+    );
+    return;
+  }
+  const put = await cloud.as('member', 'PUT', `/image/v2/images/${id}/file`, {
+    raw: readFileSync(image.file),
+    contentType: 'application/octet-stream',
+  });
+  cloud.check(
+    put.status === 400,
+    `${image.name} (declared ${image.declared}): upload not refused with 400`,
+    `${put.status}`,
+  );
+  cloud.check(
+    JSON.stringify(listDir(path.join(cloud.stateDir, 'images'))) === JSON.stringify(filesBefore) ||
+      put.status === 204,
+    `${image.name}: a refused upload left a file under images/`,
+  );
+  await bootFails(cloud, image.name, id, 'uploaded');
+}
+
+/**
+ * A valid image of the same declared format is uploaded, then its data file is replaced by the
+ * crafted one (as a tampered or pre-check store would hold it): the boot-time check must catch it.
+ */
+async function bootOnSwappedData(cloud: Cloud, image: Crafted, goodQcow2: Buffer): Promise<void> {
+  if (image.declared !== 'qcow2' && image.declared !== 'raw') return;
+  const data = image.declared === 'qcow2' ? goodQcow2 : Buffer.alloc(1024 * 1024, 0);
+  let id: string;
+  try {
+    id = await cloud.uploadImage('member', `${image.name}-swapped`, data, image.declared);
+  } catch (error) {
+    cloud.check(false, `${image.name}: a valid ${image.declared} upload failed`, String(error));
+    return;
+  }
+  copyFileSync(image.file, path.join(cloud.stateDir, 'images', id));
+  await bootFails(cloud, image.name, id, 'swapped in at boot');
+}
+
+async function bootFails(cloud: Cloud, name: string, imageId: string, how: string): Promise<void> {
+  const made = await cloud.as('member', 'POST', '/compute/v2.1/servers', {
+    headers: COMPUTE_MV,
+    body: {
+      server: {
+        name: `boot-${name}`,
+        flavorRef: FLAVOR_SMALL,
+        imageRef: imageId,
+        networks: 'none',
+      },
+    },
+  });
+  const serverId = field(made.json, 'server', 'id');
+  if (made.status !== 202 || typeof serverId !== 'string') {
+    cloud.check(
+      made.status === 400,
+      `${name} (${how}): boot refused with ${made.status}, not 400`,
+      made.text.slice(0, 200),
+    );
+    return;
+  }
+  const server = await waitFor(`server on ${name} to leave BUILD`, async () => {
+    const shown = await cloud.as('member', 'GET', `/compute/v2.1/servers/${serverId}`, {
+      headers: COMPUTE_MV,
+    });
+    const status = field(shown.json, 'server', 'status');
+    return status === 'BUILD' ? undefined : shown;
+  });
+  const status = String(field(server.json, 'server', 'status'));
+  cloud.check(status !== 'ACTIVE', `${name} (${how}): a guest booted ACTIVE on it`);
+  const message = String(field(server.json, 'server', 'fault', 'message'));
+  cloud.check(
+    !message.includes(cloud.stateDir) && !message.includes('/etc/passwd'),
+    `${name} (${how}): the fault shows a host path`,
+    message.slice(0, 200),
+  );
+  const dirs = listDir(path.join(cloud.stateDir, 'instances'));
+  cloud.check(
+    status === 'ACTIVE' || !dirs.includes(serverId),
+    `${name} (${how}): the failed boot left its instance directory`,
+  );
+}
