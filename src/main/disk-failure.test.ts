@@ -5,14 +5,14 @@
  * it with one clear line. Needs root (mount); skipped otherwise, except in CI.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { passwordAuth } from '../testing/api.js';
+import { startChild, type ChildExit, type TestChild } from '../testing/processes.js';
 import { skipOrThrow } from '../testing/tools.js';
 
 const root = process.getuid?.() === 0;
@@ -20,68 +20,38 @@ const skip = root ? false : skipOrThrow('mounting a tmpfs needs root');
 const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-disk-'));
 const mountPoint = path.join(dir, 'fs');
 const stateDir = path.join(mountPoint, 'state');
-const START_TIMEOUT_MS = 60_000;
 
 function sh(command: string, args: string[]): void {
   const result = spawnSync(command, args, { encoding: 'utf8', timeout: 30_000 });
   assert.equal(result.status, 0, `${command} ${args.join(' ')}: ${result.stderr}`);
 }
 
-/** A running `vpmu serve`; stop() ends it (SIGTERM, then SIGKILL after 20 s). */
+/** A running `vpmu serve` and the URL it listens on. */
 interface Serve {
   readonly url: string;
-  readonly child: ChildProcessByStdio<null, Readable, Readable>;
-  stderr(): string;
-  stop(): Promise<number | null>;
+  readonly child: TestChild;
+  /** Set once the process has exited. */
+  exit(): ChildExit | undefined;
 }
 
-/** Starts `vpmu serve` on the tmpfs; resolves once it listens, rejects (child killed) on exit. */
-async function startServe(): Promise<{ serve?: Serve; exit?: number | null; stderr: string }> {
-  const child = spawn(
+/** Starts `vpmu serve` on the tmpfs: a listening service, or how the process ended. */
+async function startServe(): Promise<{ serve?: Serve; exit?: ChildExit; stderr: string }> {
+  const child = startChild(
     process.execPath,
     ['bin/vpmu.js', 'serve', '--port', '0', '--state-dir', stateDir],
-    {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VPMU_ADMIN_PASSWORD: 'pw' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VPMU_ADMIN_PASSWORD: 'pw' } },
   );
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const stop = async (): Promise<number | null> => {
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    try {
-      return await exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    new Promise<string>((resolve) => {
-      const look = () => {
-        const url = /vpmu listening on (\S+)/u.exec(out)?.[1];
-        if (url !== undefined) resolve(url);
-      };
-      child.stdout.on('data', look);
-    }),
-    exited.then((code) => ({ code })),
-    new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => {
-        resolve('timeout');
-      }, START_TIMEOUT_MS);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (typeof outcome === 'object') return { exit: outcome.code, stderr: err };
-  if (outcome === 'timeout') {
-    await stop();
-    assert.fail(`vpmu serve did not listen within ${START_TIMEOUT_MS} ms: ${out}${err}`);
+  let exit: ChildExit | undefined;
+  void child.exited.then((ended) => (exit = ended));
+  const url = await child.waitFor(/vpmu listening on (\S+)/u).then(
+    (match) => match[1],
+    () => undefined,
+  );
+  if (url === undefined) {
+    const ended = await child.stop();
+    return { exit: ended, stderr: child.stderr() };
   }
-  return { serve: { url: outcome, child, stderr: () => err, stop }, stderr: err };
+  return { serve: { url, child, exit: () => exit }, stderr: child.stderr() };
 }
 
 /** Writes zeros to a file until the file system refuses (ENOSPC), down to the last byte. */
@@ -139,7 +109,7 @@ describe('vpmu serve on a full state file system, and on a read-only one (tmpfs)
     sh('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0755', 'tmpfs', mountPoint]);
   });
   after(async () => {
-    await serve?.stop();
+    await serve?.child.stop();
     spawnSync('umount', ['-l', mountPoint], { timeout: 30_000 });
     rmSync(dir, { recursive: true, force: true });
   });
@@ -166,9 +136,9 @@ describe('vpmu serve on a full state file system, and on a read-only one (tmpfs)
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       }).catch((error: unknown) => {
-        const exit = String(serve?.child.exitCode);
+        const exit = JSON.stringify(serve?.exit());
         return assert.fail(
-          `${method} ${route}: ${String(error)} ${String((error as { cause?: unknown }).cause)}; exit ${exit}; ${serve?.stderr() ?? ''}`,
+          `${method} ${route}: ${String(error)} ${String((error as { cause?: unknown }).cause)}; exit ${exit}; ${serve?.child.stderr() ?? ''}`,
         );
       });
     const image = (await (
@@ -212,7 +182,7 @@ describe('vpmu serve on a full state file system, and on a read-only one (tmpfs)
           },
         },
       ],
-      serve.stderr(),
+      serve.child.stderr(),
     );
     // Fails fast: no retry loop or lock wait between the disk's refusal and the answer.
     assert.ok(refused.ms < 10_000, `the refusal took ${String(refused.ms)} ms`);
@@ -248,13 +218,10 @@ describe('vpmu serve on a full state file system, and on a read-only one (tmpfs)
     });
     assert.equal(again.status, 200, await again.text());
 
-    assert.equal(serve.child.exitCode, null, `the service died: ${serve.stderr()}`);
+    assert.equal(serve.exit(), undefined, `the service died: ${serve.child.stderr()}`);
     // The log catches up in the background: wait (bounded) for its report of the outage's end.
-    for (let waited = 0; waited < 60_000 && !serve.stderr().includes('accepts writes again;');) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      waited += 50;
-    }
-    const stderr = serve.stderr();
+    await serve.child.waitFor(/accepts writes again;/u);
+    const stderr = serve.child.stderr();
     // The outage is reported once, not per line, and so is its end.
     assert.deepEqual(
       [
@@ -265,22 +232,22 @@ describe('vpmu serve on a full state file system, and on a read-only one (tmpfs)
       stderr,
     );
     assert.doesNotMatch(stderr, /unexpected error|at .*\.js:\d+/u, 'no stack traces');
-    assert.equal(await serve.stop(), 0);
+    assert.deepEqual(await serve.child.stop(), { code: 0, signal: null });
     serve = undefined;
   });
 
   it('refuses to start on a read-only state directory with one line naming it', async () => {
     // A file open for writing keeps a file system from going read-only: stop whatever still runs.
-    await serve?.stop();
+    await serve?.child.stop();
     serve = undefined;
     rmSync(path.join(mountPoint, 'filler'), { force: true });
     sh('mount', ['-o', 'remount,ro', mountPoint]);
     const started = await startServe();
     if (started.serve !== undefined) {
-      await started.serve.stop();
+      await started.serve.child.stop();
       assert.fail('vpmu serve started on a read-only state directory');
     }
-    assert.equal(started.exit, 1);
+    assert.equal(started.exit?.code, 1);
     assert.equal(
       started.stderr,
       `Error: Cannot start vpmu on 127.0.0.1:0: the state directory ${stateDir} cannot be written (EROFS): make it writable by this user (uid 0) on a read-write file system with free space, or choose another --state-dir\n`,
