@@ -141,6 +141,9 @@ function respond(
       },
       'unexpected error',
     );
+  } else if (fault.cause !== undefined) {
+    const { code, status, cause } = fault;
+    deps.log.error({ requestId, path, code, status, cause }, 'storage failure');
   } else if (fault.status >= 500) {
     // A known outage (a 503): the client sees a plain message, the operator sees the cause.
     const cause = err instanceof Error ? err.cause : undefined;

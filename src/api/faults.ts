@@ -28,8 +28,10 @@ const KEYSTONE_TITLES: Readonly<Record<number, string>> = {
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
+  413: 'Request Entity Too Large',
   415: 'Unsupported Media Type',
   500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
 
 /** Which API family answers, deciding the fault body's shape. */
@@ -42,20 +44,64 @@ export interface Fault {
   readonly body: Record<string, unknown>;
   /** True for errors nobody threw on purpose (a bug): log them with the stack. */
   readonly unexpected: boolean;
+  /** For a storage failure, SQLite's or the file system's code (for the log, never the body). */
+  readonly cause?: string;
+}
+
+/**
+ * What the state directory's disk said, when `err` is a storage failure: SQLite's result codes
+ * (SqliteError) and the file system's errno codes (Node's system errors). Undefined otherwise.
+ */
+export function storageFailure(err: unknown): { full: boolean; cause: string } | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (!(err instanceof Error) || typeof code !== 'string') return undefined;
+  if (['SQLITE_FULL', 'ENOSPC', 'EDQUOT'].includes(code)) return { full: true, cause: code };
+  const failing =
+    code.startsWith('SQLITE_IOERR') ||
+    code.startsWith('SQLITE_READONLY') ||
+    code.startsWith('SQLITE_CANTOPEN') ||
+    ['EROFS', 'EIO'].includes(code);
+  return failing ? { full: false, cause: code } : undefined;
+}
+
+/**
+ * A storage failure as one of our errors: path-free, no SQLite or errno text for tenants. (Image
+ * data that does not fit is the image store's own 413, `image.over_limit`.)
+ */
+function storageError(failure: { full: boolean }): ComputeError {
+  return new ComputeError(
+    'storage.unavailable',
+    `The service cannot record changes now: its storage is ${failure.full ? 'full' : 'read-only or failing'}. Nothing was changed; try again later.`,
+  );
 }
 
 /** Turns anything thrown into a fault for the given API family. */
-export function toFault(err: unknown, family: ApiFamily, requestId: string): Fault {
+export function toFault(thrown: unknown, family: ApiFamily, requestId: string): Fault {
+  const failure = storageFailure(thrown);
+  const err = failure === undefined ? thrown : storageError(failure);
   const known = err instanceof ComputeError;
   const status = known ? err.status : 500;
   const code: ErrorCode = known ? err.code : 'internal.unexpected';
   const message = known
     ? err.message
     : `Unexpected API Error. The service log has the details under request ${requestId}.`;
+  const cause = failure === undefined ? {} : { cause: failure.cause };
   if (family === 'identity') {
     const title = KEYSTONE_TITLES[status] ?? 'Error';
-    return { status, code, unexpected: !known, body: { error: { code: status, title, message } } };
+    return {
+      status,
+      code,
+      unexpected: !known,
+      ...cause,
+      body: { error: { code: status, title, message } },
+    };
   }
   const name = FAULT_NAMES[status] ?? 'computeFault';
-  return { status, code, unexpected: !known, body: { [name]: { code: status, message } } };
+  return {
+    status,
+    code,
+    unexpected: !known,
+    ...cause,
+    body: { [name]: { code: status, message } },
+  };
 }

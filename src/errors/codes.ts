@@ -211,6 +211,11 @@ export const ERROR_CODES = {
     summary:
       'A server in ERROR gave up its resources when it failed, and its host has no room to take them again for a start or hard reboot; nothing changed.',
   },
+  'storage.unavailable': {
+    status: 503,
+    summary:
+      'A change could not be recorded: the state directory is full, read-only or failing; nothing changed, and requests that only read keep working.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

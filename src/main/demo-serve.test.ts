@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, it } from 'node:test';
@@ -45,10 +45,14 @@ it('runs the headline against a background vpmu serve, leaves it running, and st
   );
   assert.match(run.stdout, /plain-1 +ACTIVE +requested flavor=null image=null -> resolved null/u);
   assert.match(run.stdout, /<pmu> in libvirt: <pmu state='on'\/>/u);
-  assert.match(
-    readFileSync(path.join(state, 'clouds.yaml'), 'utf8'),
-    /auth_url: http:\/\/127\.0\.0\.1:\d+\/identity\/v3/u,
-  );
+  const clouds = readFileSync(path.join(state, 'clouds.yaml'), 'utf8');
+  assert.match(clouds, /auth_url: http:\/\/127\.0\.0\.1:\d+\/identity\/v3/u);
+  // The admin password is the one vpmu generated, not a fixed one, and only its owner reads it.
+  const generated = readFileSync(path.join(state, 'admin-password'), 'utf8').trim();
+  assert.match(generated, /^[A-Za-z0-9_-]{24}$/u);
+  assert.match(clouds, new RegExp(`\n      password: ${generated}\n`, 'u'));
+  assert.equal(statSync(path.join(state, 'clouds.yaml')).mode & 0o777, 0o600);
+  assert.equal(statSync(state).mode & 0o777, 0o700);
   const pid = Number(readFileSync(path.join(state, 'serve.pid'), 'utf8'));
   assert.doesNotThrow(() => process.kill(pid, 0), 'the service is still running');
   const stop = spawnSync('bash', ['scripts/demo-serve.sh', 'stop'], {

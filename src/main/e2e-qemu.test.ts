@@ -18,6 +18,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,6 +55,21 @@ const bounded = { skip, timeout: 180_000 } as const;
 after(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
+
+/** Mode and group of everything under a directory (sorted relative paths; '.' is the directory). */
+function modes(dir: string): Record<string, [number, number]> {
+  const found: Record<string, [number, number]> = {};
+  const walk = (relative: string): void => {
+    const st = statSync(path.join(dir, relative));
+    found[relative === '' ? '.' : relative] = [st.mode & 0o777, st.gid];
+    if (st.isDirectory()) {
+      for (const name of readdirSync(path.join(dir, relative)).sort())
+        walk(relative === '' ? name : `${relative}/${name}`);
+    }
+  };
+  walk('');
+  return found;
+}
 
 async function virsh(...args: string[]): Promise<string> {
   const { stdout } = await run('virsh', ['-q', '-c', uri, ...args], {
@@ -302,10 +318,9 @@ describe(`vPMU end to end on ${uri} (QEMU TCG)`, { skip, timeout: 300_000 }, () 
 
 describe(`vpmu serve on ${uri}: a server booted through the API`, bounded, () => {
   it('boots a vPMU-on server to ACTIVE (QEMU got pmu=on), keeps it across a restart, and deletes it without a trace', async () => {
+    // vpmu creates the state directory itself: its layout must let QEMU (libvirt-qemu) reach
+    // the disks and their backing images, and nobody else (see operations.md).
     const stateDir = path.join(scratch, 'serve-state');
-    // QEMU runs as libvirt-qemu: the state directory must be traversable (see operations.md).
-    mkdirSync(stateDir, { mode: 0o755 });
-    chmodSync(stateDir, 0o755);
     const start = () =>
       startService({
         ...loadServeConfig(
@@ -397,6 +412,20 @@ describe(`vpmu serve on ${uri}: a server booted through the API`, bounded, () =>
       await call('DELETE', `/compute/v2.1/servers/${id}`);
       assert.equal((await virsh('list', '--all', '--uuid')).includes(id), false);
       assert.equal(existsSync(path.join(stateDir, 'instances', id)), false);
+      const qemuGid = Number(/\+\d+:\+(\d+)/u.exec(await virsh('capabilities'))?.[1]);
+      assert.deepEqual(modes(stateDir), {
+        '.': [0o710, qemuGid],
+        images: [0o710, qemuGid],
+        instances: [0o710, qemuGid],
+        logs: [0o700, 0],
+        'logs/vpmu.log': [0o600, 0],
+        'vpmu.db': [0o600, 0],
+        'vpmu.db-shm': [0o600, 0],
+        'vpmu.db-wal': [0o600, 0],
+        'notifications.jsonl': [0o600, 0],
+        // libvirt's dynamic ownership may have handed the image data to QEMU's user and group.
+        [`images/${image.id}`]: [0o600, modes(stateDir)[`images/${image.id}`]?.[1] ?? -1],
+      });
     } finally {
       await service.close();
       // A failure before the DELETE above must not leave its guest running.
@@ -406,6 +435,29 @@ describe(`vpmu serve on ${uri}: a server booted through the API`, bounded, () =>
         await virsh('undefine', name).catch(() => undefined);
       }
     }
+  });
+});
+
+describe(`vpmu serve on ${uri}: a state directory QEMU cannot reach`, bounded, () => {
+  it('refuses to start, naming the directory QEMU cannot enter and how to fix it', async () => {
+    const parent = path.join(scratch, 'private-parent');
+    mkdirSync(parent, { mode: 0o700 });
+    chmodSync(parent, 0o700);
+    const config = loadServeConfig(
+      ['--port', '0', '--state-dir', path.join(parent, 'state'), '--uri', uri],
+      { VPMU_ADMIN_PASSWORD: 'pw' },
+      () => '',
+    );
+    await assert.rejects(startService(config), (error: Error) => {
+      assert.match(
+        error.message,
+        new RegExp(
+          `^QEMU runs as uid \\d+ gid \\d+ \\(libvirt's DAC label\\) and cannot enter ${parent} \\(mode 0700, owner 0:0\\) on the way to ${parent}/state/instances, so no guest could open its disk\\. Fix: chgrp \\d+ ${parent} && chmod g\\+x ${parent}`,
+          'u',
+        ),
+      );
+      return true;
+    });
   });
 });
 

@@ -4,7 +4,7 @@
  * HTTP API on one port. This is the only place that reads configuration.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -12,10 +12,12 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { FsImageFiles } from '../adapters/image-files/fs-image-files.js';
 import { QemuImgInspector } from '../adapters/image-inspector/qemu-img-inspector.js';
-import { openSqliteStore } from '../adapters/store/sqlite-store.js';
+import { openSqliteStore, type SqliteStore } from '../adapters/store/sqlite-store.js';
 import { createApi, type ApiLogger } from '../api/app.js';
+import { storageFailure } from '../api/faults.js';
 import { listen } from '../api/listen.js';
 import { ComputeError } from '../errors/index.js';
+import type { Hypervisor } from '../ports/hypervisor.js';
 import { ROLES } from '../ports/store.js';
 import { Qcow2Disks } from '../adapters/disks/qcow2-disks.js';
 import { LocalHostProbe } from '../adapters/host/host-probe.js';
@@ -37,6 +39,15 @@ import {
 import { toImageInput } from '../services/notification-inputs.js';
 import { describeLocalHost, type ComputeHostConfig } from './compute-host.js';
 import { reclaimWhenIdle } from './idle-reclaim.js';
+import { LogFile } from './log-file.js';
+import {
+  prepareStateDir,
+  qemuCannotReach,
+  StateDirError,
+  supplementaryGroups,
+  type QemuUser,
+} from './state-dir.js';
+import { parseQemuDacLabel } from '../xml/index.js';
 import { createNotifier, notifierSettingsFrom, type NotifierSettings } from './notifier.js';
 
 /** Everything `vpmu serve` can be configured with. */
@@ -250,24 +261,37 @@ export interface RunningService {
 
 /** Opens the state directory and starts the API. */
 export async function startService(config: ServeConfig): Promise<RunningService> {
-  mkdirSync(path.join(config.stateDir, 'logs'), { recursive: true, mode: 0o700 });
-  // Traversable (not listable) so QEMU, running as its own user, can open image data as backing files.
-  mkdirSync(path.join(config.stateDir, 'images'), { recursive: true, mode: 0o711 });
-  mkdirSync(config.compute.instanceDir, { recursive: true, mode: 0o711 });
+  const hypervisor = new LibvirtHypervisor({ uri: config.uri });
+  // Read once (virsh takes seconds on a busy host): for QEMU's user here, the host probe below.
+  const capabilities = hypervisor.capabilitiesXml();
+  capabilities.catch(() => undefined);
+  let changes: string[];
+  try {
+    const qemu = await qemuUser(capabilities, config.compute.virtType);
+    changes = prepareStateDir(config.stateDir, qemu, process.getuid?.() ?? 0);
+    if (typeof qemu === 'object') {
+      const groups = supplementaryGroups(qemu.uid);
+      for (const dir of [config.compute.instanceDir, path.join(config.stateDir, 'images')]) {
+        const problem = qemuCannotReach(dir, qemu, groups, (d) => statSync(d));
+        if (problem !== undefined) throw new StateDirError(problem);
+      }
+    }
+  } catch (error) {
+    await hypervisor.close();
+    throw error;
+  }
+  const logFile = new LogFile({
+    file: path.join(config.stateDir, 'logs', 'vpmu.log'),
+    report: (line) => process.stderr.write(line),
+  });
   const logger = pino(
     { level: config.logLevel, base: { service: 'vpmu' } },
     pino.multistream([
       { level: 'warn', stream: process.stderr },
-      {
-        level: config.logLevel,
-        stream: pino.destination({
-          dest: path.join(config.stateDir, 'logs', 'vpmu.log'),
-          mkdir: true,
-          sync: false,
-        }),
-      },
+      { level: config.logLevel, stream: logFile },
     ]),
   );
+  for (const change of changes) logger.warn({ stateDir: config.stateDir }, change);
   const log: ApiLogger = {
     info: (fields, message) => {
       logger.info(fields, message);
@@ -280,8 +304,17 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     },
   };
 
-  const { password, generated } = adminPassword(config);
-  const store = await openSqliteStore(path.join(config.stateDir, 'vpmu.db'));
+  let store: SqliteStore;
+  let password: string;
+  let generated: boolean;
+  try {
+    ({ password, generated } = adminPassword(config));
+    store = await openSqliteStore(path.join(config.stateDir, 'vpmu.db'));
+  } catch (error) {
+    await hypervisor.close();
+    await logFile.close(1000);
+    throw explainStorageFailure(error, config.stateDir);
+  }
   const clock = { now: () => new Date() };
   const ids = {
     newUuid: () => randomUUID(),
@@ -290,12 +323,11 @@ export async function startService(config: ServeConfig): Promise<RunningService>
   const notifier = createNotifier(config.notifier, (level, event, fields) => {
     logger[level === 'error' ? 'error' : level === 'warn' ? 'warn' : 'info'](fields, event);
   });
-  const hypervisor = new LibvirtHypervisor({ uri: config.uri });
   let servers: Servers | undefined;
   try {
     const local = await describeLocalHost(
       hypervisor,
-      new LocalHostProbe(hypervisor),
+      new LocalHostProbe(withCapabilities(hypervisor, capabilities)),
       config.compute,
       clock.now(),
     );
@@ -416,19 +448,51 @@ export async function startService(config: ServeConfig): Promise<RunningService>
         await notifier.close(5000);
         await hypervisor.close();
         await store.close();
-        await new Promise<void>((resolve) => {
-          logger.flush(() => {
-            resolve();
-          });
-        });
+        await logFile.close(5000);
       },
     };
   } catch (error) {
     await notifier.close(1000);
     await hypervisor.close();
     await store.close();
-    throw error;
+    await logFile.close(1000);
+    throw explainStorageFailure(error, config.stateDir);
   }
+}
+
+/** A start that failed on the state directory's disk, said in one line an operator can act on. */
+function explainStorageFailure(error: unknown, stateDir: string): unknown {
+  const failure = storageFailure(error);
+  if (failure === undefined) return error;
+  const what = failure.full ? 'is full' : 'cannot be written';
+  return new StateDirError(
+    `the state directory ${stateDir} ${what} (${failure.cause}): free space or make it writable, or choose another --state-dir`,
+  );
+}
+
+/** The hypervisor, answering capabilitiesXml() with capabilities already asked for. */
+function withCapabilities(hypervisor: Hypervisor, capabilities: Promise<string>): Hypervisor {
+  return new Proxy(hypervisor, {
+    get: (target, name) => {
+      if (name === 'capabilitiesXml') return () => capabilities;
+      const value: unknown = Reflect.get(target, name);
+      return typeof value === 'function' ? (value.bind(target) as unknown) : value;
+    },
+  });
+}
+
+/** Who libvirt runs QEMU as, from the DAC label of the host capabilities. */
+async function qemuUser(
+  capabilities: Promise<string>,
+  virtType: string | undefined,
+): Promise<QemuUser> {
+  let xml: string;
+  try {
+    xml = await capabilities;
+  } catch {
+    return 'unknown';
+  }
+  return parseQemuDacLabel(xml, virtType ?? 'kvm') ?? 'none';
 }
 
 /** `vpmu serve`: starts, prints where it listens, and runs until SIGINT or SIGTERM. */

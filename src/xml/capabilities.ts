@@ -148,3 +148,24 @@ function list(value: unknown): Node[] {
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
+
+/** The user and group libvirt runs QEMU as (its DAC security model's base label). */
+export interface QemuDacLabel {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/**
+ * The DAC base label of `virsh capabilities` (`<secmodel><model>dac</model><baselabel
+ * type='kvm'>+64055:+994</baselabel>`) for a virt type, else the first one; undefined when the
+ * host has no DAC model (test:///default, or security_driver = "none").
+ */
+export function parseQemuDacLabel(xml: string, virtType: string): QemuDacLabel | undefined {
+  const doc = parseDocument(xml, 'capabilities');
+  if (!doc.ok) return undefined;
+  const dac = list(node(doc.value.host)?.secmodel).find((m) => text(m.model) === 'dac');
+  const labels = list(dac?.baselabel);
+  const chosen = labels.find((l) => text(l['@type']) === virtType) ?? labels[0];
+  const match = /^\+?(\d+):\+?(\d+)$/u.exec(text(chosen?.['#text']) ?? '');
+  return match === null ? undefined : { uid: Number(match[1]), gid: Number(match[2]) };
+}

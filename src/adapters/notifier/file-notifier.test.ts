@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -46,6 +46,22 @@ describe('FileNotifier', () => {
       notifier.publish(n);
       await notifier.close(5_000);
       assert.equal(await readFile(file, 'utf8'), `${n.body}\n`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("creates the file 0600 and its missing directory 0700: notifications carry tenants' records", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'vpmu-notify-'));
+    try {
+      const file = path.join(dir, 'state', NOTIFICATIONS_FILE);
+      const notifier = new FileNotifier({ file, log: quiet });
+      notifier.publish(aNotification());
+      await notifier.close(5_000);
+      assert.deepEqual(
+        [(await stat(file)).mode & 0o777, (await stat(path.dirname(file))).mode & 0o777],
+        [0o600, 0o700],
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

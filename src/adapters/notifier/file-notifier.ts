@@ -84,8 +84,9 @@ export class FileNotifier implements Notifier {
         const batch = this.#pending.slice(0, 500);
         try {
           if (this.#file === undefined) {
-            await mkdir(path.dirname(this.#options.file), { recursive: true });
-            this.#file = await open(this.#options.file, 'a');
+            // Notifications carry tenants' records: owner-only, like the database.
+            await mkdir(path.dirname(this.#options.file), { recursive: true, mode: 0o700 });
+            this.#file = await open(this.#options.file, 'a', 0o600);
           }
           await this.#file.write(batch.map((n) => `${n.body}\n`).join(''));
           this.#pending.splice(0, batch.length);

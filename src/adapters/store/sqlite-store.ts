@@ -3,6 +3,7 @@
  * are code, applied in order at open; each write runs in one transaction.
  */
 import Database from 'better-sqlite3';
+import { closeSync, openSync, statSync } from 'node:fs';
 import {
   Kysely,
   Migrator,
@@ -287,11 +288,21 @@ const STATEMENT_CACHE_SIZE = 256;
  * The database as Kysely sees it, with prepared statements reused: Kysely's SQLite driver prepares
  * every query anew, and preparing was the largest SQLite cost of a boot in the profile.
  */
+const NOTHING_TO_ROLL_BACK = {
+  reader: false,
+  all: () => [],
+  run: () => ({ changes: 0, lastInsertRowid: 0 }),
+  iterate: () => [][Symbol.iterator](),
+} as const;
+
 function cachingStatements(database: Database.Database): SqliteDatabase {
   const statements = new Map<string, Database.Statement>();
   return {
     close: () => database.close(),
     prepare: (text: string) => {
+      // SQLite ends a transaction itself on SQLITE_FULL or an I/O error; Kysely's ROLLBACK after
+      // that would fail with "no transaction is active" and hide the disk's error behind it.
+      if (text === 'rollback' && !database.inTransaction) return NOTHING_TO_ROLL_BACK;
       let statement = statements.get(text);
       if (statement === undefined) {
         statement = database.prepare(text);
@@ -308,8 +319,7 @@ function cachingStatements(database: Database.Database): SqliteDatabase {
 
 /** Opens (creating if needed) the database file and applies pending migrations. */
 export async function openSqliteStore(file: string): Promise<SqliteStore> {
-  const database = new Database(file);
-  database.pragma('journal_mode = WAL');
+  const database = openDatabaseFile(file);
   // With WAL, NORMAL syncs at checkpoints rather than at every commit: a crash of vpmu loses
   // nothing, a power loss can lose the last commits (never corrupts), and reconcile() at start
   // squares the records with libvirt. FULL spent most of a boot's database time in fsync.
@@ -332,6 +342,45 @@ export async function openSqliteStore(file: string): Promise<SqliteStore> {
     });
   }
   return new SqliteStore(db);
+}
+
+/**
+ * Opens (or creates, mode 0600: it holds password hashes; SQLite gives -wal and -shm the same
+ * mode) the database file in WAL mode. An empty file is refused rather than silently becoming a
+ * new, empty cloud; a file that is not a database is refused with SQLite's reason.
+ */
+function openDatabaseFile(file: string): Database.Database {
+  const size = fileSize(file);
+  if (size === 0) {
+    throw new Error(
+      `Cannot open the database ${file}: the file is empty (0 bytes), not a vpmu database. ` +
+        'Restore it from a backup, or remove it to start a new, empty cloud',
+    );
+  }
+  if (size === undefined) closeSync(openSync(file, 'wx', 0o600));
+  let database: Database.Database | undefined;
+  try {
+    database = new Database(file);
+    database.pragma('journal_mode = WAL');
+    return database;
+  } catch (error) {
+    database?.close();
+    const code = (error as { code?: unknown }).code;
+    throw new Error(
+      `Cannot open the database ${file}: ${error instanceof Error ? error.message : String(error)}` +
+        `${typeof code === 'string' ? ` (${code})` : ''}. Restore it from a backup, or move it away to start a new, empty cloud`,
+      { cause: error },
+    );
+  }
+}
+
+function fileSize(file: string): number | undefined {
+  try {
+    return statSync(file).size;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }
 
 /** The SQLite Store; get one from openSqliteStore(). */
