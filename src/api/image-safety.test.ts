@@ -380,7 +380,7 @@ describe('image storage failures', { skip }, () => {
     assert.equal(res.headers.get('Content-Length'), null);
     assert.equal(res.text, '');
     assert.ok(
-      api.logged.some((entry) => entry.level === 'error' && entry.fields.image === id),
+      api.logged.some((entry) => entry.level === 'warn' && entry.fields.image === id),
       'the missing data is logged',
     );
   });

@@ -122,7 +122,9 @@ export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
   app.get('/v2/images/:id/file', async (c) => {
     const { image, data, unreadable } = await downloadImageData(deps, caller(c), c.req.param('id'));
     if (unreadable !== undefined) {
-      deps.log.error(
+      // warn, not error: the request is answered as Glance answers it; the lost data is the
+      // operator's to restore (error lines are kept for what ends in a 5xx).
+      deps.log.warn(
         { image: image.id, location: image.dataLocation, reason: unreadable },
         'image data cannot be read; answering 204 as Glance does when its store has no data',
       );
