@@ -436,7 +436,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     listeningAt = wildcard ? `http://${hostname()}:${server.port}` : url;
     logger.info({ publicEndpoint: config.publicEndpoint ?? listeningAt }, 'public endpoint');
     logger.info({ url, stateDir: config.stateDir }, 'listening');
-    const healing = healPeriodically(servers, config.healIntervalMs, log);
+    const healing = healPeriodically(servers, files, config.healIntervalMs, log);
     return {
       url,
       port: server.port,
@@ -551,9 +551,13 @@ export async function runServe(
   return 0;
 }
 
-/** Releases leaked claims every `intervalMs` (none when 0); a failed round is logged, not fatal. */
+/**
+ * Every `intervalMs` (never when 0): releases leaked claims and removes the `.partial` files of
+ * uploads no longer under way. A failed round is logged, not fatal.
+ */
 function healPeriodically(
   servers: Servers,
+  files: FsImageFiles,
   intervalMs: number,
   log: ApiLogger,
 ): NodeJS.Timeout | undefined {
@@ -562,6 +566,14 @@ function healPeriodically(
     servers.healClaims().catch((error: unknown) => {
       log.error({ err: String(error) }, 'heal: cannot release leaked claims this round');
     });
+    files
+      .sweepPartials()
+      .then((removed) => {
+        if (removed.length > 0) log.warn({ removed }, 'heal: removed interrupted uploads');
+      })
+      .catch((error: unknown) => {
+        log.error({ err: String(error) }, 'heal: cannot remove interrupted uploads this round');
+      });
   }, intervalMs);
   timer.unref();
   return timer;

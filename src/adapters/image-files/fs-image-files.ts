@@ -20,6 +20,8 @@ const PARTIAL = /^[A-Za-z0-9-]+\.[0-9a-f-]{36}\.partial$/u;
 export class FsImageFiles implements ImageFiles {
   readonly #dir: string;
   readonly #openWrite: (file: string) => Writable;
+  /** The `.partial` files this process is writing now. */
+  readonly #writing = new Set<string>();
 
   constructor(dir: string, options: FsImageFilesOptions = {}) {
     this.#dir = dir;
@@ -33,6 +35,7 @@ export class FsImageFiles implements ImageFiles {
     const final = path.join(this.#dir, imageId);
     // A unique temporary name: concurrent writers never share a file.
     const partial = `${final}.${randomUUID()}.partial`;
+    this.#writing.add(path.basename(partial));
     let size = 0;
     const counted = Readable.from(
       (async function* () {
@@ -49,6 +52,8 @@ export class FsImageFiles implements ImageFiles {
     } catch (error) {
       await rm(partial, { force: true }).catch(() => undefined);
       throw storageError(error, imageId);
+    } finally {
+      this.#writing.delete(path.basename(partial));
     }
     return { location: imageId, size };
   }
@@ -67,15 +72,31 @@ export class FsImageFiles implements ImageFiles {
    * before any upload; returns the names removed.
    */
   async sweep(keep: ReadonlySet<string>): Promise<string[]> {
-    const names = await readdir(this.#dir).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    });
+    const names = await this.#names();
     const stray = names.filter(
       (name) => PARTIAL.test(name) || (/^[A-Za-z0-9-]+$/u.test(name) && !keep.has(name)),
     );
     await Promise.all(stray.map((name) => rm(path.join(this.#dir, name), { force: true })));
     return stray.sort();
+  }
+
+  /**
+   * Removes the `.partial` files of uploads that no write of this process is making: safe at any
+   * time (unlike sweep(), whose `keep` may be stale by the time it runs); run periodically.
+   */
+  async sweepPartials(): Promise<string[]> {
+    const names = await this.#names();
+    const stray = names.filter((name) => PARTIAL.test(name) && !this.#writing.has(name));
+    await Promise.all(stray.map((name) => rm(path.join(this.#dir, name), { force: true })));
+    return stray.sort();
+  }
+
+  /** The files in the data directory; none when it does not exist yet. */
+  async #names(): Promise<string[]> {
+    return readdir(this.#dir).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    });
   }
 
   #file(location: string): string {
