@@ -145,7 +145,7 @@ function respond(
     const { code, status, cause } = fault;
     deps.log.error({ requestId, path, code, status, cause }, 'storage failure');
   } else if (fault.status >= 500) {
-    // A known outage (a 503): the client sees a plain message, the operator sees the cause.
+    // A known failure: the client sees a plain message, the operator the whole of it.
     const cause = err instanceof Error ? err.cause : undefined;
     deps.log.warn(
       {
@@ -153,6 +153,7 @@ function respond(
         path,
         code: fault.code,
         status: fault.status,
+        detail: err instanceof Error ? err.message : String(err),
         ...(cause === undefined ? {} : { cause: errorText(cause) }),
       },
       'fault',

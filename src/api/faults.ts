@@ -2,9 +2,10 @@
  * The one place where errors become HTTP. Compute and image faults use Nova's body
  * (`{"badRequest": {"code": 400, "message": …}}`); identity faults use Keystone's
  * (`{"error": {"code": 401, "title": "Unauthorized", "message": …}}`). Every fault carries the
- * stable code in `X-Compute-Error-Code`. Unexpected errors never leak their message.
+ * stable code in `X-Compute-Error-Code`. Unexpected errors never leak their message, nor do
+ * failures whose words are about the host (libvirt's, a path): those go to the log.
  */
-import { ComputeError, type ErrorCode } from '../errors/index.js';
+import { ComputeError, speaksOfHost, type ErrorCode } from '../errors/index.js';
 
 /** Nova's fault names by status (nova/api/openstack/wsgi.py, class Fault). */
 const FAULT_NAMES: Readonly<Record<number, string>> = {
@@ -82,9 +83,11 @@ export function toFault(thrown: unknown, family: ApiFamily, requestId: string): 
   const known = err instanceof ComputeError;
   const status = known ? err.status : 500;
   const code: ErrorCode = known ? err.code : 'internal.unexpected';
-  const message = known
-    ? err.message
-    : `Unexpected API Error. The service log has the details under request ${requestId}.`;
+  const message = !known
+    ? `Unexpected API Error. The service log has the details under request ${requestId}.`
+    : status >= 500 && speaksOfHost(code)
+      ? `The compute host could not complete the request (${code}). The service log has the details under request ${requestId}.`
+      : err.message;
   const cause = failure === undefined ? {} : { cause: failure.cause };
   if (family === 'identity') {
     const title = KEYSTONE_TITLES[status] ?? 'Error';

@@ -10,7 +10,7 @@ import { HypervisorError } from '../errors/index.js';
 import { MemoryStore } from '../adapters/store/memory-store.js';
 import type { ServerRecord } from '../ports/store.js';
 import { makeTestApi, type TestApi } from '../testing/api.js';
-import { action, boot, flavor, image, show } from '../testing/server-calls.js';
+import { action, boot, flavor, image, message, show } from '../testing/server-calls.js';
 
 async function usedVcpus(api: TestApi): Promise<number> {
   return (await api.store.listAllocations()).reduce((n, a) => n + a.resources.VCPU, 0);
@@ -250,5 +250,33 @@ describe('servers: recovery', () => {
       ['resize rollback: define the old guest again'],
     );
     assert.equal(await usedVcpus(api), 1, 'the new claim is released, the old kept');
+  });
+});
+
+describe('servers: host failures in API answers', () => {
+  it('answers an action the hypervisor fails with a plain 500; the log keeps the words', async () => {
+    const hypervisor = new FakeHypervisor();
+    const api = await makeTestApi({ hypervisor });
+    const id = await bootedSmall(api);
+    assert.equal((await action(api, id, { 'os-stop': null })).status, 202);
+    hypervisor.start = (ref) =>
+      Promise.reject(
+        new HypervisorError('hypervisor.operation_failed', {
+          operation: 'start',
+          domain: typeof ref === 'string' ? ref : ref.uuid,
+          detail: "Cannot access storage file '/srv/vpmu/instances/x/disk'",
+        }),
+      );
+    const res = await action(api, id, { 'os-start': null });
+    assert.equal(res.status, 500);
+    assert.match(
+      message(res),
+      /^The compute host could not complete the request \(hypervisor\.operation_failed\)\./u,
+    );
+    assert.doesNotMatch(JSON.stringify(res.body), /\/srv/u);
+    assert.ok(
+      api.logged.some((l) => String(l.fields.detail).includes("Cannot access storage file '/srv")),
+      'the operator log has the cause',
+    );
   });
 });

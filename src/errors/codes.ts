@@ -220,3 +220,12 @@ export const ERROR_CODES = {
 
 /** One of the registered error codes. */
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * Whether an error's message speaks of the host (paths, libvirt's own words, a probe) rather
+ * than of the request: a tenant is told what failed, not those words; operators find them in the
+ * log, and administrators in a server fault's details.
+ */
+export function speaksOfHost(code: ErrorCode): boolean {
+  return /^(hypervisor|disk|host|internal)\./u.test(code);
+}

@@ -1,4 +1,4 @@
-export { ERROR_CODES, type ErrorCode } from './codes.js';
+export { ERROR_CODES, speaksOfHost, type ErrorCode } from './codes.js';
 export { ComputeError, type Issue } from './compute-error.js';
 export { renderErrorsMarkdown } from './docs.js';
 export {

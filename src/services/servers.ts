@@ -7,7 +7,7 @@
  * domain or disk behind. Actions on one server run one at a time.
  */
 import { orThrow, type Flavor, type HostSettings, type Image } from '../domain/index.js';
-import { ComputeError, HypervisorError } from '../errors/index.js';
+import { ComputeError, HypervisorError, speaksOfHost } from '../errors/index.js';
 import {
   computeExceptionEvent,
   instanceEvent,
@@ -1169,12 +1169,6 @@ function orThrowIssue(issues: readonly { code: string; message: string }[]): Com
 }
 
 /**
- * Error codes whose messages speak of the host (paths, libvirt's words, a probe): a tenant sees a
- * plain account of what failed instead, and administrators the message itself.
- */
-const HOST_SIDE_CODES = /^(hypervisor|disk|host|internal|input)\./u;
-
-/**
  * The fault a failure leaves on a server. Only vpmu's own coded errors tell a tenant their
  * message, and only when it is about the request rather than the host; anything else (a
  * SqliteError, a Node ENOENT naming a host path) is a generic fault, its words for admins alone.
@@ -1192,7 +1186,8 @@ function faultOf(
       details,
     };
   }
-  if (!HOST_SIDE_CODES.test(error.code)) {
+  // Inside a build, input.* errors are about host files (the image data, the domain) too.
+  if (!speaksOfHost(error.code) && !error.code.startsWith('input.')) {
     return { message: error.message, errorCode: error.code, details: error.message };
   }
   const what =
