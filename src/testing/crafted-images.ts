@@ -1,7 +1,7 @@
 /**
- * Crafted disk images for the image-safety tests (OSSA-2024-001 class), made with the real
- * `qemu-img create` (Debian: qemu-utils). Each function writes into `dir` and returns the path of
- * the file a tenant would upload.
+ * Crafted disk images for the image-safety tests and the reliability suite's `crafted` scenario
+ * (OSSA-2024-001 class), made with the real `qemu-img create` (Debian: qemu-utils). Each function
+ * writes into `dir` and returns the path of the file a tenant would upload.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
