@@ -4,11 +4,24 @@
  * writes into `dir` and returns the path of the file a tenant would upload.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 function qemuImg(...args: string[]): void {
   execFileSync('qemu-img', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+}
+
+/**
+ * Runs the maker `make` in a fresh directory below `parent`, so that no two crafted files share a
+ * name: the path of the file it made.
+ */
+export function craftIn(parent: string, make: (dir: string) => string): string {
+  return make(mkdtempSync(path.join(parent, 'craft-')));
+}
+
+/** The bytes of a file `make` crafts in a fresh directory below `parent` (see craftIn). */
+export function craftBytes(parent: string, make: (dir: string) => string): Buffer {
+  return readFileSync(craftIn(parent, make));
 }
 
 /** A plain, safe qcow2 of `virtualSize` bytes. */
