@@ -15,15 +15,14 @@ import {
   craftVmdkDescriptor,
 } from '../crafted-images.js';
 import {
-  ADMIN_PASSWORD,
-  Cloud,
+  type Cloud,
   COMPUTE_MV,
   FLAVOR_SMALL,
   listDir,
   makeQcow2,
-  writeConfig,
+  scenarioCloud,
 } from './cloud.js';
-import { field, Service, waitFor } from './harness.js';
+import { field, waitFor } from './harness.js';
 import type { ScenarioContext } from './scenario.js';
 
 interface Crafted {
@@ -57,13 +56,8 @@ export function craftImages(dir: string): Crafted[] {
 }
 
 export async function crafted(ctx: ScenarioContext): Promise<void> {
-  const stateDir = path.join(ctx.workDir, 'crafted-state');
-  const service = new Service(
-    { stateDir, configFile: writeConfig(ctx.workDir), adminPassword: ADMIN_PASSWORD },
-    ctx.figures,
-    'crafted images',
-  );
-  const cloud = new Cloud(service, ctx.figures);
+  const cloud = scenarioCloud(ctx, 'crafted', 'crafted images');
+  const { service, stateDir } = cloud;
   const images = craftImages(path.join(ctx.workDir, 'crafted'));
   const goodQcow2 = readFileSync(makeQcow2(ctx.workDir));
   try {
