@@ -5,23 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import {
-  createWriteStream,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-} from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { copyFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Qcow2Disks } from '../adapters/disks/qcow2-disks.js';
 import { FsImageFiles } from '../adapters/image-files/fs-image-files.js';
 import { GLANCE_IMAGE_LIMITS } from '../services/index.js';
 import { makeTestApi, type TestApi } from '../testing/api.js';
 import {
+  craftBytes,
+  craftIn,
   craftOversizeQcow2,
   craftQcow2,
   craftQcow2WithBacking,
@@ -31,17 +25,11 @@ import {
   craftVmdkMonolithicFlat,
   craftVmdkSparse,
 } from '../testing/crafted-images.js';
-import { requireTool } from '../testing/tools.js';
+import { scratchDir } from '../testing/scratch.js';
+import { requireQemuImg } from '../testing/tools.js';
 
-const skip = requireTool('qemu-img', ['--version'], 'apt-get install qemu-utils');
-const scratch = mkdtempSync(path.join(tmpdir(), 'vpmu-image-safety-'));
-after(() => {
-  rmSync(scratch, { recursive: true, force: true });
-});
-
-function crafted(make: (dir: string) => string): Buffer {
-  return readFileSync(make(mkdtempSync(path.join(scratch, 'c-'))));
-}
+const skip = requireQemuImg();
+const scratch = scratchDir('vpmu-image-safety-');
 
 async function newImage(
   api: TestApi,
@@ -125,7 +113,7 @@ describe('image upload: format inspection', { skip }, () => {
     it(`refuses ${c.name} with a 400 naming the image and the formats, keeping nothing`, async () => {
       const api = await makeTestApi();
       const id = await newImage(api, { disk_format: c.declared });
-      const res = await upload(api, id, crafted(c.make));
+      const res = await upload(api, id, craftBytes(scratch, c.make));
       assert.equal(res.status, 400, res.text);
       assert.equal(res.headers.get('X-Compute-Error-Code'), 'image.invalid_data');
       const text = message(res);
@@ -141,7 +129,9 @@ describe('image upload: format inspection', { skip }, () => {
       await assertNothingKept(api, id);
       // The image can still take good data.
       const good =
-        c.declared === 'raw' ? crafted((d) => craftRaw(d)) : crafted(craftVmdkOrQcow2(c.declared));
+        c.declared === 'raw'
+          ? craftBytes(scratch, (d) => craftRaw(d))
+          : craftBytes(scratch, craftVmdkOrQcow2(c.declared));
       assert.equal((await upload(api, id, good)).status, 204);
       assert.equal((await api.store.getImage(id))?.status, 'active');
     });
@@ -156,7 +146,7 @@ describe('image upload: format inspection', { skip }, () => {
       ['iso', (d: string) => craftRaw(d)],
     ] as const) {
       const id = await newImage(api, { disk_format: declared });
-      assert.equal((await upload(api, id, crafted(make))).status, 204, declared);
+      assert.equal((await upload(api, id, craftBytes(scratch, make))).status, 204, declared);
     }
   });
 
@@ -213,14 +203,14 @@ describe('image boot: the backing file is inspected again', { skip }, () => {
           await upload(
             api,
             id,
-            crafted((d) => craftRaw(d)),
+            craftBytes(scratch, (d) => craftRaw(d)),
           )
         ).status,
         204,
       );
       // Someone with access to the host swaps the data after it was checked.
       const file = path.join(api.imagesDir, id);
-      await copyFile(swap(mkdtempSync(path.join(scratch, 's-'))), file);
+      await copyFile(craftIn(scratch, swap), file);
 
       const res = await api.request('POST', '/compute/v2.1/servers', {
         as: 'member',

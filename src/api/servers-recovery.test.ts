@@ -9,7 +9,7 @@ import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
 import { HypervisorError } from '../errors/index.js';
 import { MemoryStore } from '../adapters/store/memory-store.js';
 import type { ServerRecord } from '../ports/store.js';
-import { makeTestApi, type TestApi } from '../testing/api.js';
+import { hypervisorFailingStarts, makeTestApi, type TestApi } from '../testing/api.js';
 import { action, boot, flavor, image, message, show } from '../testing/server-calls.js';
 
 async function usedVcpus(api: TestApi): Promise<number> {
@@ -171,11 +171,7 @@ describe('servers: recovery', () => {
   });
 
   it('a hard reboot of a failed build claims its resources again, or refuses with 400 when the host is full', async () => {
-    const hypervisor = new FakeHypervisor();
-    const start = hypervisor.start.bind(hypervisor);
-    let failStarts = 1;
-    hypervisor.start = (ref) =>
-      failStarts-- > 0 ? Promise.reject(new Error('boom: no emulator')) : start(ref);
+    const hypervisor = hypervisorFailingStarts(1);
     const api = await makeTestApi({ hypervisor, hostVcpus: 1 });
     const id = await bootedSmall(api, 'failed');
     assert.equal((await show(api, id)).status, 'ERROR');

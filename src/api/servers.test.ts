@@ -7,7 +7,7 @@ import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
 import { MemoryStore } from '../adapters/store/memory-store.js';
 import { openSqliteStore } from '../adapters/store/sqlite-store.js';
 import type { ServerRecord } from '../ports/store.js';
-import { makeTestApi } from '../testing/api.js';
+import { hypervisorFailingStarts, makeTestApi } from '../testing/api.js';
 import { action, boot, flavor, image, message, show } from '../testing/server-calls.js';
 
 describe('servers API', () => {
@@ -342,8 +342,7 @@ describe('servers API', () => {
   });
 
   it('puts a server in ERROR with a fault and leaves nothing behind when the guest fails to start', async () => {
-    const hypervisor = new FakeHypervisor();
-    hypervisor.start = () => Promise.reject(new Error('boom: no emulator'));
+    const hypervisor = hypervisorFailingStarts(Infinity);
     const api = await makeTestApi({ hypervisor });
     const f = await flavor(api, 'small');
     const img = await image(api, 'plain');
@@ -380,11 +379,7 @@ describe('servers API', () => {
   });
 
   it('rebuilds a server in ERROR only with its resources claimed again; a full host refuses with 400', async () => {
-    const hypervisor = new FakeHypervisor();
-    const start = hypervisor.start.bind(hypervisor);
-    let failStarts = 1;
-    hypervisor.start = (ref) =>
-      failStarts-- > 0 ? Promise.reject(new Error('boom: no emulator')) : start(ref);
+    const hypervisor = hypervisorFailingStarts(1);
     const api = await makeTestApi({ hypervisor, hostVcpus: 1 });
     const f = await flavor(api, 'one', {}, { vcpus: 1 });
     const img = await image(api, 'plain');

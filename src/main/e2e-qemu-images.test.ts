@@ -7,42 +7,33 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import {
-  chmodSync,
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { passwordAuth } from '../testing/api.js';
 import {
+  craftBytes,
+  craftIn,
   craftQcow2,
   craftQcow2WithBacking,
   craftRaw,
   craftVmdkDescriptor,
 } from '../testing/crafted-images.js';
 import { requireBinding, requireQemuUri } from '../testing/libvirt.js';
-import { requireTool } from '../testing/tools.js';
+import { scratchDir } from '../testing/scratch.js';
+import { requireQemuImg } from '../testing/tools.js';
 import { loadServeConfig, startService } from './serve.js';
 
 const run = promisify(execFile);
 const qemu = requireQemuUri();
 const noBinding = await requireBinding();
-const noQemuImg = requireTool('qemu-img', ['--version'], 'apt-get install qemu-utils');
+const noQemuImg = requireQemuImg();
 const skip = qemu.skip === false ? noBinding || noQemuImg : qemu.skip;
 const uri = qemu.uri ?? 'qemu:///system';
-const scratch = mkdtempSync(path.join(tmpdir(), 'vpmu-e2e-images-'));
+const scratch = scratchDir('vpmu-e2e-images-');
 // QEMU runs as libvirt-qemu and must reach the state directory below this root-owned one.
 chmodSync(scratch, 0o755);
-after(() => {
-  rmSync(scratch, { recursive: true, force: true });
-});
 
 async function virshList(): Promise<string> {
   const { stdout } = await run('virsh', ['-q', '-c', uri, 'list', '--all', '--uuid'], {
@@ -102,8 +93,6 @@ describe(`crafted images on ${uri}`, { skip }, () => {
         const id = (created.body as { id: string }).id;
         return { id, upload: await request('PUT', `/image/v2/images/${id}/file`, undefined, data) };
       };
-      const craft = (make: (dir: string) => string) =>
-        readFileSync(make(mkdtempSync(path.join(scratch, 'craft-'))));
       const boot = async (name: string, imageRef: string) => {
         const res = await request('POST', '/compute/v2.1/servers', {
           server: { name, flavorRef: 'tiny', imageRef, networks: 'none' },
@@ -132,10 +121,14 @@ describe(`crafted images on ${uri}`, { skip }, () => {
         200,
       );
 
-      const backed = await newImage('backed', 'qcow2', craft(craftQcow2WithBacking));
+      const backed = await newImage('backed', 'qcow2', craftBytes(scratch, craftQcow2WithBacking));
       assert.equal(backed.upload.status, 400, backed.upload.text);
       assert.match(backed.upload.text, /it is a qcow2 image with a backing file/u);
-      const descriptor = await newImage('descriptor', 'raw', craft(craftVmdkDescriptor));
+      const descriptor = await newImage(
+        'descriptor',
+        'raw',
+        craftBytes(scratch, craftVmdkDescriptor),
+      );
       assert.equal(descriptor.upload.status, 400, descriptor.upload.text);
       assert.match(descriptor.upload.text, /it is a VMDK descriptor/u);
       assert.deepEqual(readdirSync(path.join(stateDir, 'images')), []);
@@ -144,11 +137,11 @@ describe(`crafted images on ${uri}`, { skip }, () => {
       const swapped = await newImage(
         'swapped',
         'raw',
-        craft((d) => craftRaw(d)),
+        craftBytes(scratch, (d) => craftRaw(d)),
       );
       assert.equal(swapped.upload.status, 204, swapped.upload.text);
       copyFileSync(
-        craftQcow2WithBacking(mkdtempSync(path.join(scratch, 'craft-'))),
+        craftIn(scratch, craftQcow2WithBacking),
         path.join(stateDir, 'images', swapped.id),
       );
       const refused = await boot('vpmu-test-images-swapped', swapped.id);
@@ -166,7 +159,7 @@ describe(`crafted images on ${uri}`, { skip }, () => {
       const safe = await newImage(
         'safe',
         'qcow2',
-        craft((d) => craftQcow2(d, 64 * 1024 * 1024)),
+        craftBytes(scratch, (d) => craftQcow2(d, 64 * 1024 * 1024)),
       );
       assert.equal(safe.upload.status, 204, safe.upload.text);
       const good = await boot('vpmu-test-images-safe', safe.id);

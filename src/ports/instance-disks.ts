@@ -1,3 +1,6 @@
+import path from 'node:path';
+import { ComputeError } from '../errors/index.js';
+
 /** Creates and removes instance root disks (qcow2 files under the instance directory). */
 export interface InstanceDisks {
   /**
@@ -17,4 +20,60 @@ export interface InstanceDisks {
   remove(instancePath: string): Promise<boolean>;
   /** Whether a file exists (used to check an image file before anything is created). */
   exists(path: string): Promise<boolean>;
+}
+
+/** `disk.operation_failed` naming the file and the reason, as every InstanceDisks words it. */
+export function diskFailure(operation: string, file: string, reason: string): ComputeError {
+  return new ComputeError('disk.operation_failed', `Cannot ${operation} disk ${file}: ${reason}`);
+}
+
+/**
+ * The checks every InstanceDisks makes on a create request before touching anything: the disk
+ * lies below `instanceRoot`, its size is a whole number of GiB, and a blank disk (no backing file)
+ * is larger than 0 GiB. Returns the disk's resolved path; throws `disk.operation_failed`.
+ */
+export function checkCreateRequest(
+  instanceRoot: string,
+  request: { readonly path: string; readonly sizeGiB: number; readonly backingFile?: unknown },
+): string {
+  const file = inside(instanceRoot, request.path, 'create');
+  if (!Number.isInteger(request.sizeGiB) || request.sizeGiB < 0) {
+    throw diskFailure(
+      'create',
+      file,
+      `the size must be a whole number of GiB, not ${request.sizeGiB}`,
+    );
+  }
+  if (request.backingFile === undefined && request.sizeGiB === 0) {
+    throw diskFailure(
+      'create',
+      file,
+      'a blank disk needs a size above 0 GiB (the flavor has disk 0 and no image file was given)',
+    );
+  }
+  return file;
+}
+
+/**
+ * The checks every InstanceDisks makes before removing an instance directory: it lies below
+ * `instanceRoot` and is not the root itself. Returns the resolved directory; throws
+ * `disk.operation_failed`.
+ */
+export function checkRemoveRequest(instanceRoot: string, instancePath: string): string {
+  const dir = inside(instanceRoot, instancePath, 'remove');
+  if (dir === path.resolve(instanceRoot)) {
+    throw diskFailure('remove', dir, 'refusing to remove the instance root itself');
+  }
+  return dir;
+}
+
+/** `file` resolved, refused when it is not below `instanceRoot`. */
+function inside(instanceRoot: string, file: string, operation: string): string {
+  const root = path.resolve(instanceRoot);
+  const resolved = path.resolve(file);
+  const relative = path.relative(root, resolved);
+  if (relative.startsWith('..') || path.isAbsolute(relative)) {
+    throw diskFailure(operation, resolved, `it is outside the instance directory ${root}`);
+  }
+  return resolved;
 }

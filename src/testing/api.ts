@@ -334,3 +334,16 @@ export function passwordAuth(
     },
   };
 }
+
+/**
+ * A FakeHypervisor whose first `count` guest starts fail with `boom: no emulator` (every one when
+ * `count` is Infinity), as a host that cannot start a guest; later starts go through.
+ */
+export function hypervisorFailingStarts(count: number): FakeHypervisor {
+  const hypervisor = new FakeHypervisor();
+  const start = hypervisor.start.bind(hypervisor);
+  let failStarts = count;
+  hypervisor.start = (ref) =>
+    failStarts-- > 0 ? Promise.reject(new Error('boom: no emulator')) : start(ref);
+  return hypervisor;
+}

@@ -1,14 +1,27 @@
 /**
- * Crafted disk images for the image-safety tests (OSSA-2024-001 class), made with the real
- * `qemu-img create` (Debian: qemu-utils). Each function writes into `dir` and returns the path of
- * the file a tenant would upload.
+ * Crafted disk images for the image-safety tests and the reliability suite's `crafted` scenario
+ * (OSSA-2024-001 class), made with the real `qemu-img create` (Debian: qemu-utils). Each function
+ * writes into `dir` and returns the path of the file a tenant would upload.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 function qemuImg(...args: string[]): void {
   execFileSync('qemu-img', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+}
+
+/**
+ * Runs the maker `make` in a fresh directory below `parent`, so that no two crafted files share a
+ * name: the path of the file it made.
+ */
+export function craftIn(parent: string, make: (dir: string) => string): string {
+  return make(mkdtempSync(path.join(parent, 'craft-')));
+}
+
+/** The bytes of a file `make` crafts in a fresh directory below `parent` (see craftIn). */
+export function craftBytes(parent: string, make: (dir: string) => string): Buffer {
+  return readFileSync(craftIn(parent, make));
 }
 
 /** A plain, safe qcow2 of `virtualSize` bytes. */

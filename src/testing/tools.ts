@@ -17,6 +17,11 @@ export function requireTool(
   return skipOrThrow(`${command} is not available (${installHint})`);
 }
 
+/** `requireTool` for qemu-img (Debian: qemu-utils), which disk and image tests run. */
+export function requireQemuImg(): false | string {
+  return requireTool('qemu-img', ['--version'], 'apt-get install qemu-utils');
+}
+
 /**
  * The value of environment variable `name` (set by .ci/run once it has started what the test
  * needs), or a skip reason (locally) or a thrown error (in CI). `hint` says how to set it.

@@ -1,21 +1,17 @@
 /** The InstanceDisks contract against the qcow2 adapter (real files, qemu-img) and the fake. */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import path from 'node:path';
-import { after } from 'node:test';
 import { instanceDisksContract } from '../../ports/instance-disks.contract.js';
 import { MemoryDisks } from '../../testing/memory-disks.js';
 import { RUN_TIMEOUT_MS } from '../../testing/processes.js';
-import { requireTool } from '../../testing/tools.js';
+import { scratchDir } from '../../testing/scratch.js';
+import { requireQemuImg } from '../../testing/tools.js';
 import { Qcow2Disks } from './qcow2-disks.js';
 
-const scratch = mkdtempSync(path.join(tmpdir(), 'vpmu-disks-contract-'));
-after(() => {
-  rmSync(scratch, { recursive: true, force: true });
-});
+const scratch = scratchDir('vpmu-disks-contract-');
 
-if (requireTool('qemu-img', ['--version'], 'apt-get install qemu-utils') === false) {
+if (requireQemuImg() === false) {
   instanceDisksContract('Qcow2Disks', async () => {
     const dir = mkdtempSync(path.join(scratch, 'x-'));
     const image = path.join(dir, 'images', 'cirros.qcow2');

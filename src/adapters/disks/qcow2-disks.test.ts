@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ComputeError } from '../../errors/index.js';
 import { RUN_TIMEOUT_MS } from '../../testing/processes.js';
-import { requireTool } from '../../testing/tools.js';
+import { scratchDir } from '../../testing/scratch.js';
+import { requireQemuImg } from '../../testing/tools.js';
 import { Qcow2Disks } from './qcow2-disks.js';
 
-const skip = requireTool('qemu-img', ['--version'], 'apt-get install qemu-utils');
-const scratch = mkdtempSync(path.join(tmpdir(), 'vpmu-disks-'));
+const skip = requireQemuImg();
+const scratch = scratchDir('vpmu-disks-');
 const root = path.join(scratch, 'instances');
-after(() => {
-  rmSync(scratch, { recursive: true, force: true });
-});
 
 function info(file: string): {
   format: string;

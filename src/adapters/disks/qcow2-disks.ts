@@ -7,7 +7,12 @@ import { mkdir, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ComputeError } from '../../errors/index.js';
 import { inspectImageFile } from '../image-inspector/qemu-img-inspector.js';
-import type { InstanceDisks } from '../../ports/instance-disks.js';
+import {
+  checkCreateRequest,
+  checkRemoveRequest,
+  diskFailure,
+  type InstanceDisks,
+} from '../../ports/instance-disks.js';
 import { encodeQcow2, writeQcow2 } from './qcow2.js';
 
 /** Options for the qcow2 disk adapter. */
@@ -49,21 +54,7 @@ export class Qcow2Disks implements InstanceDisks {
     backingFile?: string | undefined;
     backingFormat?: string | undefined;
   }): Promise<void> {
-    const file = this.inside(request.path, 'create');
-    if (!Number.isInteger(request.sizeGiB) || request.sizeGiB < 0) {
-      throw failure(
-        'create',
-        file,
-        `the size must be a whole number of GiB, not ${request.sizeGiB}`,
-      );
-    }
-    if (request.backingFile === undefined && request.sizeGiB === 0) {
-      throw failure(
-        'create',
-        file,
-        'a blank disk needs a size above 0 GiB (the flavor has disk 0 and no image file was given)',
-      );
-    }
+    const file = checkCreateRequest(this.root, request);
     let backing: { file: string; format: string; virtualSize: number } | undefined;
     if (request.backingFile !== undefined) {
       const backingFile = path.resolve(request.backingFile);
@@ -73,7 +64,7 @@ export class Qcow2Disks implements InstanceDisks {
       virtualSize: Math.max(backing?.virtualSize ?? 0, request.sizeGiB * GIB),
       backing,
     });
-    if (!encoded.ok) throw failure('create', file, encoded.reason);
+    if (!encoded.ok) throw diskFailure('create', file, encoded.reason);
     await mkdir(path.dirname(file), { recursive: true });
     try {
       await writeQcow2(file, encoded.image);
@@ -84,18 +75,16 @@ export class Qcow2Disks implements InstanceDisks {
           : error instanceof Error
             ? error.message
             : String(error);
-      throw failure('create', file, reason);
+      throw diskFailure('create', file, reason);
     }
   }
 
   async remove(instancePath: string): Promise<boolean> {
-    const dir = this.inside(instancePath, 'remove');
-    if (dir === this.root)
-      throw failure('remove', dir, 'refusing to remove the instance root itself');
+    const dir = checkRemoveRequest(this.root, instancePath);
     try {
       return await removeDirectory(dir);
     } catch (error) {
-      throw failure('remove', dir, error instanceof Error ? error.message : String(error));
+      throw diskFailure('remove', dir, error instanceof Error ? error.message : String(error));
     }
   }
 
@@ -113,7 +102,7 @@ export class Qcow2Disks implements InstanceDisks {
     declaredFormat: string | undefined,
   ): Promise<{ format: string; virtualSize: number }> {
     const stats = await stat(file).catch(() => undefined);
-    if (stats === undefined) throw failure('create', file, 'the image file does not exist');
+    if (stats === undefined) throw diskFailure('create', file, 'the image file does not exist');
     const key = `${file}\0${declaredFormat ?? ''}\0${stats.size}\0${stats.mtimeMs}\0${stats.ino}`;
     const cached = this.infoCache.get(key);
     if (cached !== undefined) return cached;
@@ -123,7 +112,7 @@ export class Qcow2Disks implements InstanceDisks {
       timeoutMs: this.timeoutMs,
     }).catch((error: unknown) => {
       const reason = error instanceof Error ? error.message : String(error);
-      throw failure('read', file, reason.replace(/^Cannot check image data: /u, ''));
+      throw diskFailure('read', file, reason.replace(/^Cannot check image data: /u, ''));
     });
     if (!outcome.ok) {
       throw new ComputeError(
@@ -135,19 +124,6 @@ export class Qcow2Disks implements InstanceDisks {
     this.infoCache.set(key, info);
     return info;
   }
-
-  private inside(file: string, operation: string): string {
-    const resolved = path.resolve(file);
-    const relative = path.relative(this.root, resolved);
-    if (relative.startsWith('..') || path.isAbsolute(relative)) {
-      throw failure(operation, resolved, `it is outside the instance directory ${this.root}`);
-    }
-    return resolved;
-  }
-}
-
-function failure(operation: string, file: string, reason: string): ComputeError {
-  return new ComputeError('disk.operation_failed', `Cannot ${operation} disk ${file}: ${reason}`);
 }
 
 /**

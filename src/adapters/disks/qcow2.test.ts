@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { RUN_TIMEOUT_MS } from '../../testing/processes.js';
-import { requireTool } from '../../testing/tools.js';
+import { scratchDir } from '../../testing/scratch.js';
+import { requireQemuImg } from '../../testing/tools.js';
 import { encodeQcow2, writeQcow2 } from './qcow2.js';
 
-const skip = requireTool('qemu-img', ['--version'], 'apt-get install qemu-utils');
-const scratch = mkdtempSync(path.join(tmpdir(), 'vpmu-qcow2-'));
-after(() => {
-  rmSync(scratch, { recursive: true, force: true });
-});
+const skip = requireQemuImg();
+const scratch = scratchDir('vpmu-qcow2-');
 
 const GIB = 1024 ** 3;
 const qemuImg = (...args: string[]) =>

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { imageInspectorContract, type CraftedImage } from '../../ports/image-inspector.contract.js';
 import {
+  craftIn,
   craftOversizeQcow2,
   craftQcow2,
   craftQcow2WithBacking,
@@ -14,36 +14,35 @@ import {
   craftVmdkMonolithicFlat,
   craftVmdkSparse,
 } from '../../testing/crafted-images.js';
-import { requireTool } from '../../testing/tools.js';
+import { scratchDir } from '../../testing/scratch.js';
+import { requireQemuImg } from '../../testing/tools.js';
 import { inspectImageFile, QemuImgInspector } from './qemu-img-inspector.js';
 
-const skip = requireTool('qemu-img', ['--version'], 'apt-get install qemu-utils');
-const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-inspect-'));
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const skip = requireQemuImg();
+const dir = scratchDir('vpmu-inspect-');
 let n = 0;
 
 function craft(image: CraftedImage, virtualSize: number | undefined): string {
-  const scratch = mkdtempSync(path.join(dir, 'craft-'));
-  switch (image) {
-    case 'qcow2':
-      return craftQcow2(scratch);
-    case 'raw':
-      return craftRaw(scratch);
-    case 'qcow2WithBacking':
-      return craftQcow2WithBacking(scratch);
-    case 'qcow2WithDataFile':
-      return craftQcow2WithDataFile(scratch);
-    case 'vmdkDescriptor':
-      return craftVmdkDescriptor(scratch);
-    case 'vmdkMonolithicFlat':
-      return craftVmdkMonolithicFlat(scratch);
-    case 'vmdkSparse':
-      return craftVmdkSparse(scratch);
-    case 'oversizeQcow2':
-      return craftOversizeQcow2(scratch, virtualSize);
-  }
+  return craftIn(dir, (scratch) => {
+    switch (image) {
+      case 'qcow2':
+        return craftQcow2(scratch);
+      case 'raw':
+        return craftRaw(scratch);
+      case 'qcow2WithBacking':
+        return craftQcow2WithBacking(scratch);
+      case 'qcow2WithDataFile':
+        return craftQcow2WithDataFile(scratch);
+      case 'vmdkDescriptor':
+        return craftVmdkDescriptor(scratch);
+      case 'vmdkMonolithicFlat':
+        return craftVmdkMonolithicFlat(scratch);
+      case 'vmdkSparse':
+        return craftVmdkSparse(scratch);
+      case 'oversizeQcow2':
+        return craftOversizeQcow2(scratch, virtualSize);
+    }
+  });
 }
 
 imageInspectorContract(
@@ -68,7 +67,7 @@ imageInspectorContract(
 
 describe('inspectImageFile()', { skip }, () => {
   it('refuses a backing file from the header, before qemu-img opens anything, whatever is declared', async () => {
-    const file = craftQcow2WithBacking(mkdtempSync(path.join(dir, 'c-')));
+    const file = craftIn(dir, craftQcow2WithBacking);
     for (const declared of ['vmdk', 'raw', undefined]) {
       assert.deepEqual(await inspectImageFile(file, declared, { maxVirtualSize: 1024 ** 4 }), {
         ok: false,
@@ -78,7 +77,7 @@ describe('inspectImageFile()', { skip }, () => {
   });
 
   it('reports the probed format when none is declared', async () => {
-    const file = craftRaw(mkdtempSync(path.join(dir, 'c-')));
+    const file = craftIn(dir, craftRaw);
     assert.deepEqual(await inspectImageFile(file, undefined, { maxVirtualSize: 1024 ** 4 }), {
       ok: true,
       format: 'raw',
@@ -89,7 +88,7 @@ describe('inspectImageFile()', { skip }, () => {
   it('kills a qemu-img that runs past its wall-clock limit and refuses the image', async () => {
     const slow = path.join(dir, 'slow-qemu-img');
     writeFileSync(slow, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
-    const file = craftRaw(mkdtempSync(path.join(dir, 'c-')));
+    const file = craftIn(dir, craftRaw);
     const started = Date.now();
     const outcome = await inspectImageFile(file, 'raw', {
       maxVirtualSize: 1024 ** 4,
@@ -104,7 +103,7 @@ describe('inspectImageFile()', { skip }, () => {
   });
 
   it('says what to install when qemu-img is missing', async () => {
-    const file = craftRaw(mkdtempSync(path.join(dir, 'c-')));
+    const file = craftIn(dir, craftRaw);
     await assert.rejects(
       inspectImageFile(file, 'raw', { maxVirtualSize: 1024 ** 4, qemuImg: 'vpmu-no-qemu-img' }),
       /vpmu-no-qemu-img is not installed \(apt-get install qemu-utils\)/u,

@@ -4,16 +4,18 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Figures, Service } from './harness.js';
+import type { Figures } from './harness.js';
 import {
   asArray,
   Client,
   field,
   run,
+  Service,
   waitFor,
   type Reply,
   type RequestOptions,
 } from './harness.js';
+import type { ScenarioContext } from './scenario.js';
 
 export const ADMIN_PASSWORD = 'reliability-admin-secret';
 /** The callers the suite acts as; `other` is a member of a second project. */
@@ -54,6 +56,23 @@ export function makeQcow2(dir: string): string {
   const file = path.join(dir, 'tiny.qcow2');
   if (!existsSync(file)) run('qemu-img', ['create', '-q', '-f', 'qcow2', file, '16M']);
   return file;
+}
+
+/**
+ * A scenario's cloud, not started yet: one service with its state in `<workDir>/<name>-state` and
+ * the suite's projects and users; `label` names the service in the report.
+ */
+export function scenarioCloud(ctx: ScenarioContext, name: string, label: string): Cloud {
+  const service = new Service(
+    {
+      stateDir: path.join(ctx.workDir, `${name}-state`),
+      configFile: writeConfig(ctx.workDir),
+      adminPassword: ADMIN_PASSWORD,
+    },
+    ctx.figures,
+    label,
+  );
+  return new Cloud(service, ctx.figures);
 }
 
 /** A running cloud as the scenarios see it: one service, its client and tokens per role. */

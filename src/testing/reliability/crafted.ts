@@ -1,97 +1,63 @@
 /**
  * Crafted images (OSSA-2024-001's class): each upload must be a 400 that leaves no file under
  * images/, and a boot on one (uploaded, or swapped in under a valid image's data file) must never
- * reach ACTIVE nor leave an instance directory. The images are made with the real `qemu-img`.
+ * reach ACTIVE nor leave an instance directory. The images come from ../crafted-images.ts (the real
+ * `qemu-img`), the makers the image-safety tests use.
  */
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
-  ADMIN_PASSWORD,
-  Cloud,
+  craftOversizeQcow2,
+  craftQcow2,
+  craftQcow2WithBacking,
+  craftQcow2WithDataFile,
+  craftRaw,
+  craftVmdkDescriptor,
+} from '../crafted-images.js';
+import {
+  type Cloud,
   COMPUTE_MV,
   FLAVOR_SMALL,
   listDir,
   makeQcow2,
-  writeConfig,
+  scenarioCloud,
 } from './cloud.js';
-import { field, run, Service, waitFor } from './harness.js';
+import { field, waitFor } from './harness.js';
 import type { ScenarioContext } from './scenario.js';
 
 interface Crafted {
   readonly name: string;
   /** The `disk_format` it is uploaded as. */
   readonly declared: string;
-  /** The format of a valid image its data can be swapped in for at boot. */
+  /** The crafted file, swapped in at boot under a valid image of the `declared` format. */
   readonly file: string;
 }
 
-/** A VMDK descriptor whose flat extent is a host file. */
-const HOST_FILE_VMDK = `# Disk DescriptorFile
-version=1
-CID=fffffffe
-parentCID=ffffffff
-createType="monolithicFlat"
-
-# Extent description
-RW 8 FLAT "/etc/passwd" 0
-
-# The Disk Data Base
-ddb.virtualHWVersion = "4"
-ddb.adapterType = "ide"
-`;
-
-/** Makes the crafted images in `dir` (never touching a host file: the data file is our own). */
+/**
+ * Makes the crafted images in `dir` with the shared makers (never touching a host file: the data
+ * file is our own). The VMDK descriptor is uploaded twice, declared raw and declared vmdk.
+ */
 export function craftImages(dir: string): Crafted[] {
   mkdirSync(dir, { recursive: true });
-  const at = (name: string): string => path.join(dir, name);
-  const qemuImg = (...args: string[]): string => run('qemu-img', ['create', '-q', ...args]);
-  qemuImg(
-    '-f',
-    'qcow2',
-    '-u',
-    '-b',
-    '/etc/passwd',
-    '-F',
-    'raw',
-    at('qcow2-backing-host-file'),
-    '1M',
-  );
-  qemuImg(
-    '-f',
-    'qcow2',
-    '-o',
-    `data_file=${at('external-data.raw')}`,
-    at('qcow2-external-data-file'),
-    '1M',
-  );
-  qemuImg('-f', 'qcow2', at('qcow2-huge-virtual-size'), '60T');
-  qemuImg('-f', 'qcow2', at('qcow2-declared-raw'), '1M');
-  writeFileSync(at('vmdk-host-extent-declared-raw'), HOST_FILE_VMDK);
-  writeFileSync(at('vmdk-host-extent'), HOST_FILE_VMDK);
-  writeFileSync(at('raw-declared-qcow2'), Buffer.alloc(1024 * 1024, 0));
+  const vmdkDescriptor = craftVmdkDescriptor(dir);
   return [
-    { name: 'qcow2-backing-host-file', declared: 'qcow2', file: at('qcow2-backing-host-file') },
-    { name: 'qcow2-external-data-file', declared: 'qcow2', file: at('qcow2-external-data-file') },
-    { name: 'qcow2-huge-virtual-size', declared: 'qcow2', file: at('qcow2-huge-virtual-size') },
-    { name: 'qcow2-declared-raw', declared: 'raw', file: at('qcow2-declared-raw') },
+    { name: 'qcow2-backing-host-file', declared: 'qcow2', file: craftQcow2WithBacking(dir) },
+    { name: 'qcow2-external-data-file', declared: 'qcow2', file: craftQcow2WithDataFile(dir) },
     {
-      name: 'vmdk-host-extent-declared-raw',
-      declared: 'raw',
-      file: at('vmdk-host-extent-declared-raw'),
+      name: 'qcow2-huge-virtual-size',
+      declared: 'qcow2',
+      file: craftOversizeQcow2(dir, 60 * 1024 ** 4),
     },
-    { name: 'vmdk-host-extent', declared: 'vmdk', file: at('vmdk-host-extent') },
-    { name: 'raw-declared-qcow2', declared: 'qcow2', file: at('raw-declared-qcow2') },
+    { name: 'qcow2-declared-raw', declared: 'raw', file: craftQcow2(dir) },
+    { name: 'vmdk-host-extent-declared-raw', declared: 'raw', file: vmdkDescriptor },
+    { name: 'vmdk-host-extent', declared: 'vmdk', file: vmdkDescriptor },
+    { name: 'raw-declared-qcow2', declared: 'qcow2', file: craftRaw(dir, 1024 * 1024) },
   ];
 }
 
 export async function crafted(ctx: ScenarioContext): Promise<void> {
-  const stateDir = path.join(ctx.workDir, 'crafted-state');
-  const service = new Service(
-    { stateDir, configFile: writeConfig(ctx.workDir), adminPassword: ADMIN_PASSWORD },
-    ctx.figures,
-    'crafted images',
-  );
-  const cloud = new Cloud(service, ctx.figures);
+  const cloud = scenarioCloud(ctx, 'crafted', 'crafted images');
+  const { service, stateDir } = cloud;
   const images = craftImages(path.join(ctx.workDir, 'crafted'));
   const goodQcow2 = readFileSync(makeQcow2(ctx.workDir));
   try {

@@ -4,17 +4,15 @@
  * file may remain, and once every server is deleted nothing may stay claimed.
  */
 import { readFileSync, rmSync } from 'node:fs';
-import path from 'node:path';
 import {
-  ADMIN_PASSWORD,
-  Cloud,
+  type Cloud,
   COMPUTE_MV,
   FLAVOR_LARGE,
   FLAVOR_SMALL,
   makeQcow2,
-  writeConfig,
+  scenarioCloud,
 } from './cloud.js';
-import { field, Service, waitFor } from './harness.js';
+import { field, waitFor } from './harness.js';
 import type { ScenarioContext } from './scenario.js';
 
 interface Operation {
@@ -104,13 +102,8 @@ const OPERATIONS: readonly Operation[] = [
 ];
 
 export async function crash(ctx: ScenarioContext): Promise<void> {
-  const stateDir = path.join(ctx.workDir, 'crash-state');
-  const service = new Service(
-    { stateDir, configFile: writeConfig(ctx.workDir), adminPassword: ADMIN_PASSWORD },
-    ctx.figures,
-    'kill -9',
-  );
-  const cloud = new Cloud(service, ctx.figures);
+  const cloud = scenarioCloud(ctx, 'crash', 'kill -9');
+  const { service, stateDir } = cloud;
   const qcow2 = readFileSync(makeQcow2(ctx.workDir));
   const rounds = 4 * ctx.size;
   const durations = new Map<string, number>();

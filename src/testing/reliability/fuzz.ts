@@ -7,19 +7,19 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
+import { passwordAuth } from '../api.js';
 import {
-  ADMIN_PASSWORD,
-  Cloud,
+  type Cloud,
   COMPUTE_MV,
   FLAVOR_LARGE,
   FLAVOR_SMALL,
   listDir,
   makeQcow2,
-  writeConfig,
+  scenarioCloud,
   type Role,
 } from './cloud.js';
 import type { Rng } from './harness.js';
-import { field, Service, type Reply } from './harness.js';
+import { field, type Reply } from './harness.js';
 import type { ScenarioContext } from './scenario.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -79,7 +79,7 @@ const ENDPOINTS: readonly Endpoint[] = [
     path: '/identity/v3/auth/tokens',
     family: 'identity',
     role: 'anyone',
-    body: () => loginBody('member', 'member-secret', 'demo'),
+    body: () => passwordAuth('member', 'member-secret', 'demo'),
   },
   {
     name: 'validate token',
@@ -371,18 +371,6 @@ const ENDPOINTS: readonly Endpoint[] = [
   },
 ];
 
-function loginBody(user: string, password: string, project: string): unknown {
-  return {
-    auth: {
-      identity: {
-        methods: ['password'],
-        password: { user: { name: user, domain: { name: 'Default' }, password } },
-      },
-      scope: { project: { name: project, domain: { name: 'Default' } } },
-    },
-  };
-}
-
 /** Values of the wrong type, size or encoding. */
 const BAD_VALUES: readonly unknown[] = [
   null,
@@ -633,15 +621,10 @@ function checkErrorBody(cloud: Cloud, family: Family, reply: Reply, request: str
 
 /** The fuzz scenario. */
 export async function fuzz(ctx: ScenarioContext): Promise<void> {
-  const stateDir = path.join(ctx.workDir, 'fuzz-state');
-  const service = new Service(
-    { stateDir, configFile: writeConfig(ctx.workDir), adminPassword: ADMIN_PASSWORD },
-    ctx.figures,
-    'fuzz',
-  );
+  const cloud = scenarioCloud(ctx, 'fuzz', 'fuzz');
+  const { service, stateDir } = cloud;
   await service.start();
   try {
-    const cloud = new Cloud(service, ctx.figures);
     await cloud.loginAll();
     await cloud.ensureFlavors();
     const fixtures = new Fixtures(cloud, ctx.workDir);
