@@ -284,9 +284,15 @@ describe(
         [outage.published, outage.buffered, outage.dropped],
         [CREATE_EVENTS.length, bufferLimit, 2],
       );
-      const dropLines = readFileSync(logFile, 'utf8')
-        .split('\n')
-        .filter((line) => line.includes('"msg":"notifier.dropped"'));
+      // The log file is written in the background: wait (bounded) for both lines to land.
+      const dropLines = await pollUntil(
+        'two notifier.dropped lines in the log',
+        () =>
+          readFileSync(logFile, 'utf8')
+            .split('\n')
+            .filter((line) => line.includes('"msg":"notifier.dropped"')),
+        (lines) => lines.length >= 2,
+      );
       assert.equal(dropLines.length, 2, 'each dropped notification is logged');
 
       gate.restore();

@@ -408,11 +408,17 @@ describe('startService()', { timeout: 180_000 }, () => {
       second = await startService(config);
       assert.equal(second.generatedAdminPassword, undefined);
       assert.deepEqual(readdirSync(imagesDir), [String(image.id)]);
-      const swept = readFileSync(path.join(stateDir, 'logs', 'vpmu.log'), 'utf8')
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .find((l) => l.msg === 'removed image data left by interrupted uploads');
+      // The log file is written in the background: wait (bounded) for the line to land.
+      const swept = await pollUntil(
+        'the sweep logged in logs/vpmu.log',
+        () =>
+          readFileSync(path.join(stateDir, 'logs', 'vpmu.log'), 'utf8')
+            .trim()
+            .split('\n')
+            .map((line) => JSON.parse(line) as Record<string, unknown>)
+            .find((l) => l.msg === 'removed image data left by interrupted uploads'),
+        (line) => line !== undefined,
+      );
       assert.deepEqual(swept?.removed, [orphan, partial]);
       const admin2 = await login(second.url, 'admin', password, 'admin');
       const flavor = await json(
