@@ -16,6 +16,18 @@ async function usedVcpus(api: TestApi): Promise<number> {
   return (await api.store.listAllocations()).reduce((n, a) => n + a.resources.VCPU, 0);
 }
 
+/** Every start fails as libvirt fails it when QEMU cannot open a disk: with a host path. */
+function failStartsOnHostPath(hypervisor: FakeHypervisor): void {
+  hypervisor.start = (ref) =>
+    Promise.reject(
+      new HypervisorError('hypervisor.operation_failed', {
+        operation: 'start',
+        domain: typeof ref === 'string' ? ref : ref.uuid,
+        detail: "Cannot access storage file '/srv/vpmu/instances/x/disk'",
+      }),
+    );
+}
+
 async function recorded(store: MemoryStore, id: string): Promise<ServerRecord> {
   const server = await store.getServer(id);
   assert.ok(server, `server ${id} is recorded`);
@@ -215,14 +227,7 @@ describe('servers: recovery', () => {
 
   it("words a hypervisor failure for the tenant, keeping libvirt's own words for admins", async () => {
     const hypervisor = new FakeHypervisor();
-    hypervisor.start = (ref) =>
-      Promise.reject(
-        new HypervisorError('hypervisor.operation_failed', {
-          operation: 'start',
-          domain: typeof ref === 'string' ? ref : ref.uuid,
-          detail: "Cannot access storage file '/srv/vpmu/instances/x/disk'",
-        }),
-      );
+    failStartsOnHostPath(hypervisor);
     const api = await makeTestApi({ hypervisor });
     const id = await bootedSmall(api);
     const fault = (await show(api, id)).fault as { message: string };
@@ -255,14 +260,7 @@ describe('servers: host failures in API answers', () => {
     const api = await makeTestApi({ hypervisor });
     const id = await bootedSmall(api);
     assert.equal((await action(api, id, { 'os-stop': null })).status, 202);
-    hypervisor.start = (ref) =>
-      Promise.reject(
-        new HypervisorError('hypervisor.operation_failed', {
-          operation: 'start',
-          domain: typeof ref === 'string' ? ref : ref.uuid,
-          detail: "Cannot access storage file '/srv/vpmu/instances/x/disk'",
-        }),
-      );
+    failStartsOnHostPath(hypervisor);
     const res = await action(api, id, { 'os-start': null });
     assert.equal(res.status, 500);
     assert.match(
