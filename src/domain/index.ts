@@ -4,3 +4,4 @@ export * from './types.js';
 export * from './documents.js';
 export * from './host.js';
 export * from './notification.js';
+export * from './server-state.js';

@@ -3,6 +3,7 @@
  * exist yet, so every field is explicit here: a builder never looks anything up, never parses a
  * raw property and never reads a clock. Times are Date objects; the builders format them.
  */
+import type { PowerStateName, VmState } from '../domain/index.js';
 import type { ErrorCode } from '../errors/index.js';
 
 /** A flavor as notifications describe it; the domain Flavor plus what the API also stores. */
@@ -86,13 +87,6 @@ export interface PmuProvenance {
   readonly reason: string | null;
 }
 
-/** Nova's vm_state values vpmu uses. */
-export type VmState =
-  'building' | 'active' | 'stopped' | 'resized' | 'error' | 'deleted' | 'paused' | 'suspended';
-
-/** Nova's power_state names. */
-export type PowerState = 'pending' | 'running' | 'paused' | 'shutdown' | 'crashed' | 'suspended';
-
 /** Who asked for the action, and under which request id. */
 export interface ActionContext {
   readonly requestId: string | null;
@@ -116,8 +110,10 @@ export interface InstanceSnapshot {
   /** Hypervisor node name, null before scheduling. */
   readonly node: string | null;
   readonly availabilityZone: string | null;
+  /** Nova's vm_state (the one definition is the domain's). */
   readonly state: VmState;
-  readonly powerState: PowerState;
+  /** Nova's power_state name. */
+  readonly powerState: PowerStateName;
   /** Nova task_state (`spawning`, `deleting`, `rebuilding`, …), null when idle. */
   readonly taskState: string | null;
   readonly createdAt: Date;

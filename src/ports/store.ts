@@ -6,6 +6,9 @@
  * copies the caller may keep; lists are sorted as documented; a write that would duplicate a
  * unique id or name rejects with a ComputeError whose code says which (`flavor.exists`, …).
  */
+import type { PowerState, ServerStatus, TaskState, VmState } from '../domain/index.js';
+
+export { SERVER_STATUSES, type ServerStatus } from '../domain/index.js';
 
 /** The roles vpmu knows, as Keystone names them. */
 export const ROLES = ['admin', 'member', 'reader'] as const;
@@ -114,22 +117,6 @@ export interface ImageFilter {
   readonly visibility?: Visibility;
 }
 
-/** Nova's server statuses vpmu shows. */
-export const SERVER_STATUSES = [
-  'BUILD',
-  'ACTIVE',
-  'SHUTOFF',
-  'ERROR',
-  'REBOOT',
-  'HARD_REBOOT',
-  'REBUILD',
-  'RESIZE',
-  'VERIFY_RESIZE',
-  'REVERT_RESIZE',
-  'DELETED',
-] as const;
-export type ServerStatus = (typeof SERVER_STATUSES)[number];
-
 /** A server's fault, as Nova shows it when the server is in ERROR. */
 export interface ServerFault {
   /** HTTP-style code (Nova: 500 for most build failures). */
@@ -186,13 +173,17 @@ export interface ServerRecord {
   readonly host: string | null;
   /** libvirt domain name (`instance-<uuid>`). */
   readonly domainName: string;
+  /**
+   * Nova's status, always `serverStatus(vmState, taskState)`: the servers service computes it on
+   * every save and never sets it by hand. Kept in the document for listing and older readers.
+   */
   readonly status: ServerStatus;
   /** Nova vm_state: building, active, stopped, resized, error, deleted. */
-  readonly vmState: string;
-  /** Nova task_state (spawning, deleting, …); null when idle. */
-  readonly taskState: string | null;
+  readonly vmState: VmState;
+  /** Nova task_state (scheduling, spawning, deleting, …); null when idle. */
+  readonly taskState: TaskState | null;
   /** Nova power_state number: 0 nostate, 1 running, 4 shutdown. */
-  readonly powerState: number;
+  readonly powerState: PowerState;
   readonly fault: ServerFault | null;
   readonly pmu: ServerPmu | null;
   /** The allocation consumer holding this server's resources; null when nothing is claimed. */

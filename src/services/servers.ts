@@ -6,7 +6,19 @@
  * Any failure after the record leaves the server in ERROR with a fault, its claim released and no
  * domain or disk behind. Actions on one server run one at a time.
  */
-import { orThrow, type Flavor, type HostSettings, type Image } from '../domain/index.js';
+import {
+  orThrow,
+  POWER_STATE,
+  POWER_STATE_NAMES,
+  serverStatus,
+  VM_STATES,
+  type Flavor,
+  type HostSettings,
+  type Image,
+  type PowerStateName,
+  type ServerState,
+  type ServerStatus,
+} from '../domain/index.js';
 import { ComputeError, HypervisorError, speaksOfHost } from '../errors/index.js';
 import {
   computeExceptionEvent,
@@ -17,8 +29,6 @@ import {
   type Event,
   type InstanceAction,
   type InstanceSnapshot,
-  type PowerState,
-  type VmState,
 } from '../notifications/index.js';
 import type { DomainState, Hypervisor } from '../ports/hypervisor.js';
 import type { InstanceDisks } from '../ports/instance-disks.js';
@@ -30,7 +40,6 @@ import type {
   ServerImage,
   ServerPmu,
   ServerRecord,
-  ServerStatus,
   Store,
 } from '../ports/store.js';
 import { buildRequestSpec, HostIndex, type HostState } from '../scheduler/index.js';
@@ -109,10 +118,13 @@ export interface CallInfo {
 /** The reboot kinds Nova knows. */
 export type RebootType = 'SOFT' | 'HARD';
 
-// Nova power_state numbers (nova/compute/power_state.py).
-const NOSTATE = 0;
-const RUNNING = 1;
-const SHUTDOWN = 4;
+/** What a save may change: everything but the status, which is derived from the state. */
+type ServerChanges = Partial<Omit<ServerRecord, 'status'>>;
+
+const { NOSTATE, RUNNING, SHUTDOWN } = POWER_STATE;
+/** The idle states a server settles in. */
+const RUNNING_STATE: ServerState = { vmState: 'active', taskState: null, powerState: RUNNING };
+const STOPPED_STATE: ServerState = { vmState: 'stopped', taskState: null, powerState: SHUTDOWN };
 const NOTHING_USED = { VCPU: 0, MEMORY_MB: 0, DISK_GB: 0 } as const;
 
 /** The servers service. Keep one per process; `idle()` waits for background builds. */
@@ -158,7 +170,7 @@ export class Servers {
       image: toServerImage(imageRecord),
       host: null,
       domainName,
-      status: 'BUILD',
+      status: serverStatus('building', 'scheduling'),
       vmState: 'building',
       taskState: 'scheduling',
       powerState: NOSTATE,
@@ -215,7 +227,7 @@ export class Servers {
       this.#notify(
         'delete',
         'end',
-        { ...deleting, status: 'DELETED', vmState: 'deleted' },
+        { ...deleting, status: serverStatus('deleted', deleting.taskState), vmState: 'deleted' },
         context,
       );
     };
@@ -239,10 +251,7 @@ export class Servers {
         if (defined) await driver.hypervisor.start(server.id);
         const done = await this.#save(server, {
           ...restored,
-          status: 'ACTIVE',
-          vmState: 'active',
-          powerState: RUNNING,
-          taskState: null,
+          ...RUNNING_STATE,
         });
         this.#notify('power_on', 'end', done, context);
         return done;
@@ -264,12 +273,7 @@ export class Servers {
         if ((await this.#domainState(driver, server)) !== undefined) {
           await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
         }
-        const done = await this.#save(server, {
-          status: 'SHUTOFF',
-          vmState: 'stopped',
-          powerState: SHUTDOWN,
-          taskState: null,
-        });
+        const done = await this.#save(server, STOPPED_STATE);
         this.#notify('power_off', 'end', done, context);
         return done;
       },
@@ -292,7 +296,7 @@ export class Servers {
       allowed,
       async (server, driver) => {
         const state = await this.#domainState(driver, server);
-        let restored: Partial<ServerRecord> = {};
+        let restored: ServerChanges = {};
         if (state === undefined) {
           // Nova's hard reboot defines the guest anew from the server's records (and its soft
           // reboot falls back to a hard one when the soft one cannot be done).
@@ -307,10 +311,7 @@ export class Servers {
         }
         return this.#save(server, {
           ...restored,
-          status: 'ACTIVE',
-          vmState: 'active',
-          powerState: RUNNING,
-          taskState: null,
+          ...RUNNING_STATE,
           fault: null,
         });
       },
@@ -347,7 +348,6 @@ export class Servers {
         // A failed build or rebuild released the server's claim; it needs one again to run.
         const claimId = server.claimId ?? (await this.#claimAgain(server, 'rebuild'));
         const rebuilding = await this.#save(server, {
-          status: 'REBUILD',
           taskState: 'rebuilding',
           image: toServerImage(imageRecord),
           pmu,
@@ -362,7 +362,7 @@ export class Servers {
           if (stopped) await driver.hypervisor.destroy(server.id);
           const done = await this.#save(rebuilding, {
             ...built,
-            ...(stopped ? { status: 'SHUTOFF', vmState: 'stopped', powerState: SHUTDOWN } : {}),
+            ...(stopped ? STOPPED_STATE : {}),
             fault: null,
           });
           this.#notify('rebuild', 'end', done, context);
@@ -408,7 +408,7 @@ export class Servers {
         const claimId = `${server.id}/resize/${this.#deps.ids.newUuid()}`;
         // The task state goes first: a claim is only ever held by a server that is busy or that
         // names it, which is what healClaims() tells a leak by after a crash.
-        const resizing = await this.#save(server, { status: 'RESIZE', taskState: 'resize_prep' });
+        const resizing = await this.#save(server, { taskState: 'resize_prep' });
         if (
           !(await this.#deps.store.claim({
             consumerId: claimId,
@@ -448,7 +448,6 @@ export class Servers {
           if (wasRunning) await driver.hypervisor.start(server.id);
           const report = toPmuReport(design.design);
           const done = await this.#save(resizing, {
-            status: 'VERIFY_RESIZE',
             vmState: 'resized',
             taskState: null,
             powerState: wasRunning ? RUNNING : SHUTDOWN,
@@ -498,8 +497,7 @@ export class Servers {
       async (server) => {
         if (server.resize !== null) await this.#deps.store.releaseClaim(server.resize.oldClaimId);
         return this.#save(server, {
-          status: server.powerState === RUNNING ? 'ACTIVE' : 'SHUTOFF',
-          vmState: server.powerState === RUNNING ? 'active' : 'stopped',
+          ...(server.powerState === RUNNING ? RUNNING_STATE : STOPPED_STATE),
           resize: null,
         });
       },
@@ -523,8 +521,7 @@ export class Servers {
         if (running) await driver.hypervisor.start(server.id);
         if (server.claimId !== null) await this.#deps.store.releaseClaim(server.claimId);
         return this.#save(server, {
-          status: running ? 'ACTIVE' : 'SHUTOFF',
-          vmState: running ? 'active' : 'stopped',
+          ...(running ? RUNNING_STATE : STOPPED_STATE),
           flavor: resize.oldFlavor,
           pmu: resize.oldPmu,
           claimId: resize.oldClaimId,
@@ -611,10 +608,10 @@ export class Servers {
         }
         const running = domain.state === 'running' || domain.state === 'blocked';
         if (server.status === 'ACTIVE' && !running) {
-          await this.#save(server, { status: 'SHUTOFF', vmState: 'stopped', powerState: SHUTDOWN });
+          await this.#save(server, { vmState: 'stopped', powerState: SHUTDOWN });
           report.corrected.push(server.id);
         } else if (server.status === 'SHUTOFF' && running) {
-          await this.#save(server, { status: 'ACTIVE', vmState: 'active', powerState: RUNNING });
+          await this.#save(server, { vmState: 'active', powerState: RUNNING });
           report.corrected.push(server.id);
         }
       }
@@ -802,7 +799,7 @@ export class Servers {
     driver: ComputeDriver,
     server: ServerRecord,
     options: { reuseDisk?: boolean } = {},
-  ): Promise<Partial<ServerRecord>> {
+  ): Promise<ServerChanges> {
     const location = server.image.dataLocation;
     const up = await guestUp(
       {
@@ -825,10 +822,7 @@ export class Servers {
       },
     );
     return {
-      status: 'ACTIVE',
-      vmState: 'active',
-      taskState: null,
-      powerState: RUNNING,
+      ...RUNNING_STATE,
       launchedAt: this.#now(),
       pmu: {
         requested: up.pmu.requested,
@@ -894,7 +888,7 @@ export class Servers {
    * again around its own root disk (made anew from its image when that is gone too), holding its
    * flavor's resources again if a failure had released them. Returns the fields to record.
    */
-  async #defineAgain(driver: ComputeDriver, server: ServerRecord): Promise<Partial<ServerRecord>> {
+  async #defineAgain(driver: ComputeDriver, server: ServerRecord): Promise<ServerChanges> {
     const claimId = server.claimId ?? (await this.#claimAgain(server, 'start'));
     try {
       return { ...(await this.#spawn(driver, server, { reuseDisk: true })), claimId, fault: null };
@@ -961,7 +955,6 @@ export class Servers {
     }
     if (options.keepClaim !== true) await this.#releaseAll(server);
     return this.#save(server, {
-      status: 'ERROR',
       vmState: 'error',
       taskState: null,
       powerState: NOSTATE,
@@ -1018,8 +1011,14 @@ export class Servers {
     return server;
   }
 
-  async #save(server: ServerRecord, changes: Partial<ServerRecord>): Promise<ServerRecord> {
-    const next: ServerRecord = { ...server, ...changes, updatedAt: this.#now() };
+  /** Saves `changes`; the status is always derived from the state, never set by hand. */
+  async #save(server: ServerRecord, changes: ServerChanges): Promise<ServerRecord> {
+    const merged = { ...server, ...changes };
+    const next: ServerRecord = {
+      ...merged,
+      status: serverStatus(merged.vmState, merged.taskState),
+      updatedAt: this.#now(),
+    };
     await this.#deps.store.saveServer(next);
     return next;
   }
@@ -1222,25 +1221,13 @@ function pmuProvenance(pmu: ServerPmu | null): ReturnType<typeof toPmuProvenance
   };
 }
 
-const VM_STATES: readonly VmState[] = [
-  'building',
-  'active',
-  'stopped',
-  'resized',
-  'error',
-  'deleted',
-];
-const POWER_STATES: Readonly<Record<number, PowerState>> = {
-  0: 'pending',
-  1: 'running',
-  4: 'shutdown',
-};
-
 /** The notification view of a server at this moment. */
 export function snapshot(server: ServerRecord): InstanceSnapshot {
+  // Stored documents are trusted as they are read: an unknown state still makes a valid payload.
   const vmState = (VM_STATES as readonly string[]).includes(server.vmState)
-    ? (server.vmState as VmState)
+    ? server.vmState
     : 'error';
+  const powerNames: Readonly<Record<number, PowerStateName | undefined>> = POWER_STATE_NAMES;
   return {
     uuid: server.id,
     instanceName: server.domainName,
@@ -1253,7 +1240,7 @@ export function snapshot(server: ServerRecord): InstanceSnapshot {
     node: server.host,
     availabilityZone: null,
     state: vmState,
-    powerState: POWER_STATES[server.powerState] ?? 'pending',
+    powerState: powerNames[server.powerState] ?? 'pending',
     taskState: server.taskState,
     createdAt: new Date(server.createdAt),
     updatedAt: new Date(server.updatedAt),
