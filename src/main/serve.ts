@@ -29,6 +29,7 @@ import {
   GLANCE_IMAGE_LIMITS,
   publishEvent,
   sweepImageData,
+  LocalComputeAgent,
   Servers,
   toImage,
   type IdentitySeed,
@@ -355,14 +356,16 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       computes: new Map([
         [
           local.record.name,
-          {
+          new LocalComputeAgent({
+            host: local.record.name,
             hypervisor,
             disks: new Qcow2Disks({
               instanceRoot: config.compute.instanceDir,
               maxVirtualSize: config.imageVirtualSizeCap,
             }),
             settings: local.settings,
-          },
+            log,
+          }),
         ],
       ]),
       imageFile: (location) => path.join(imagesDir, location),

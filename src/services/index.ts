@@ -14,4 +14,6 @@ export type { Store } from '../ports/store.js';
 export type { NotifierStats } from '../ports/notifier.js';
 export { parseBoolean } from '../specs/index.js';
 export * from './servers.js';
+export * from './local-compute-agent.js';
+export type * from '../ports/compute-agent.js';
 export * from './publish-event.js';

@@ -30,8 +30,7 @@ import {
   type InstanceAction,
   type InstanceSnapshot,
 } from '../notifications/index.js';
-import type { DomainState, Hypervisor } from '../ports/hypervisor.js';
-import type { InstanceDisks } from '../ports/instance-disks.js';
+import type { BuildRequest, ComputeAgent } from '../ports/compute-agent.js';
 import { serverNotFound } from '../ports/store-errors.js';
 import type {
   ComputeHostRecord,
@@ -45,12 +44,10 @@ import type {
 import { buildRequestSpec, HostIndex, type HostState } from '../scheduler/index.js';
 import type { Clock, Ids } from '../ports/clock.js';
 import { renderGuest, toPmuReport } from './guest-config.js';
-import { guestUp } from './guest-lifecycle.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
 import { showFlavor, toFlavor } from './flavors.js';
 import { showImage, toImage } from './images.js';
 import { toFlavorInput, toImageInput, type toPmuProvenance } from './notification-inputs.js';
-import { verifyReadback } from './readback.js';
 
 export type { ComputeHostRecord, ServerRecord, ServerStatus } from '../ports/store.js';
 
@@ -66,12 +63,7 @@ export interface ReconcileReport {
   unknown: string[];
 }
 
-/** One compute host this service drives: its hypervisor connection and guest settings. */
-export interface ComputeDriver {
-  readonly hypervisor: Hypervisor;
-  readonly disks: InstanceDisks;
-  readonly settings: HostSettings;
-}
+export type { ComputeAgent } from '../ports/compute-agent.js';
 
 /** Structured logging (pino-style). */
 export interface ServerLog {
@@ -85,8 +77,8 @@ export interface ServerDeps {
   readonly store: Store;
   readonly clock: Clock;
   readonly ids: Ids;
-  /** Compute hosts by name; the scheduler only places on hosts listed here. */
-  readonly computes: ReadonlyMap<string, ComputeDriver>;
+  /** Compute agents by host name; the scheduler only places on hosts listed here. */
+  readonly computes: ReadonlyMap<string, ComputeAgent>;
   /** The filesystem path of uploaded image data, the backing file of root disks. */
   readonly imageFile: (dataLocation: string) => string;
   /** DESIGN §2.7: require CUSTOM_HW_VPMU when the vPMU resolves to on. */
@@ -246,9 +238,8 @@ export class Servers {
       ['SHUTOFF'],
       async (server, driver, context) => {
         this.#notify('power_on', 'start', server, context);
-        const defined = (await this.#domainState(driver, server)) !== undefined;
-        const restored = defined ? {} : await this.#defineAgain(driver, server);
-        if (defined) await driver.hypervisor.start(server.id);
+        const started = await driver.power(server.id, 'on', this.#stopOptions());
+        const restored = started === 'done' ? {} : await this.#defineAgain(driver, server);
         const done = await this.#save(server, {
           ...restored,
           ...RUNNING_STATE,
@@ -270,9 +261,7 @@ export class Servers {
       async (server, driver, context) => {
         this.#notify('power_off', 'start', server, context);
         // A guest whose domain is gone is already off, as Nova's power-off finds it.
-        if ((await this.#domainState(driver, server)) !== undefined) {
-          await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
-        }
+        await driver.power(server.id, 'off', this.#stopOptions());
         const done = await this.#save(server, STOPPED_STATE);
         this.#notify('power_off', 'end', done, context);
         return done;
@@ -295,19 +284,12 @@ export class Servers {
       'reboot',
       allowed,
       async (server, driver) => {
-        const state = await this.#domainState(driver, server);
+        const action = type === 'SOFT' ? 'reboot-soft' : 'reboot-hard';
         let restored: ServerChanges = {};
-        if (state === undefined) {
+        if ((await driver.power(server.id, action, this.#stopOptions())) === 'no-domain') {
           // Nova's hard reboot defines the guest anew from the server's records (and its soft
           // reboot falls back to a hard one when the soft one cannot be done).
           restored = await this.#defineAgain(driver, server);
-        } else {
-          if (type === 'SOFT') {
-            await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
-          } else if (state !== 'shutoff') {
-            await driver.hypervisor.destroy(server.id);
-          }
-          await driver.hypervisor.start(server.id);
         }
         return this.#save(server, {
           ...restored,
@@ -355,11 +337,10 @@ export class Servers {
         });
         this.#notify('rebuild', 'start', rebuilding, context);
         try {
-          await this.#removeGuest(driver, rebuilding, { graceful: true });
-          const built = await this.#spawn(driver, rebuilding);
+          await driver.remove(server.id, { ...this.#stopOptions(), graceful: true });
           // As Nova does, a server that was stopped is stopped again (hard) after its rebuild.
           const stopped = server.status === 'SHUTOFF';
-          if (stopped) await driver.hypervisor.destroy(server.id);
+          const built = await this.#spawn(driver, rebuilding, { leaveStopped: stopped });
           const done = await this.#save(rebuilding, {
             ...built,
             ...(stopped ? STOPPED_STATE : {}),
@@ -426,27 +407,23 @@ export class Servers {
         const newFlavor = toFlavorInput(toFlavor(flavorRecord));
         const wasRunning = server.powerState === RUNNING;
         this.#notify('resize', 'start', resizing, context, undefined, newFlavor);
-        const oldXml = server.domainXml ?? (await driver.hypervisor.domainXml(server.id));
+        const oldXml = server.domainXml ?? (await driver.domainXml(server.id));
         try {
-          const design = orThrow(
-            renderGuest({
+          const redefined = await driver.redefine(server.id, {
+            ...this.#stopOptions(),
+            start: wasRunning,
+            guest: {
+              serverId: server.id,
+              name: server.domainName,
               flavor: toFlavor(flavorRecord),
               image: imageForDesign,
-              host: driver.settings,
-              name: server.domainName,
-              uuid: server.id,
               owner: { projectId: server.projectId, userId: server.userId },
-            }),
-          );
-          await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
-          await driver.hypervisor.define(design.xml);
-          verifyReadback(
-            design.design.spec,
-            await driver.hypervisor.domainXml(server.id),
-            'define',
-          );
-          if (wasRunning) await driver.hypervisor.start(server.id);
-          const report = toPmuReport(design.design);
+            },
+          });
+          const report = {
+            effective: redefined.pmu?.effective ?? null,
+            reason: redefined.pmu?.reason ?? null,
+          };
           const done = await this.#save(resizing, {
             vmState: 'resized',
             taskState: null,
@@ -460,7 +437,7 @@ export class Servers {
               oldPmu: server.pmu,
               oldDomainXml: oldXml,
             },
-            domainXml: await driver.hypervisor.domainXml(server.id),
+            domainXml: redefined.domainXml,
           });
           this.#notify('resize', 'end', done, context, undefined, newFlavor);
           return done;
@@ -470,13 +447,8 @@ export class Servers {
           const undo = (step: string) => (undoError: unknown) => {
             this.#undoFailed(server, `resize rollback: ${step}`, undoError);
           };
-          const state = await this.#domainState(driver, server).catch(undo('read its state'));
-          if (state !== undefined && state !== 'shutoff') {
-            await driver.hypervisor.destroy(server.id).catch(undo('destroy the resized guest'));
-          }
-          await driver.hypervisor.define(oldXml).catch(undo('define the old guest again'));
-          if (wasRunning) {
-            await driver.hypervisor.start(server.id).catch(undo('start the old guest again'));
+          for (const failure of await driver.restore(server.id, oldXml, { start: wasRunning })) {
+            undo(failure.step)(failure.error);
           }
           const failed = await this.#fail(resizing, error, 'resize', { keepClaim: true });
           this.#notify('resize', 'error', failed, context, error, newFlavor);
@@ -516,9 +488,11 @@ export class Servers {
         const { resize } = server;
         if (resize === null) throw invalidState(server, 'revertResize');
         const running = server.powerState === RUNNING;
-        await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
-        if (resize.oldDomainXml !== null) await driver.hypervisor.define(resize.oldDomainXml);
-        if (running) await driver.hypervisor.start(server.id);
+        const reverted = await driver.redefine(server.id, {
+          ...this.#stopOptions(),
+          start: running,
+          xml: resize.oldDomainXml ?? undefined,
+        });
         if (server.claimId !== null) await this.#deps.store.releaseClaim(server.claimId);
         return this.#save(server, {
           ...(running ? RUNNING_STATE : STOPPED_STATE),
@@ -526,7 +500,7 @@ export class Servers {
           pmu: resize.oldPmu,
           claimId: resize.oldClaimId,
           resize: null,
-          domainXml: await driver.hypervisor.domainXml(server.id),
+          domainXml: reverted.domainXml,
         });
       },
       call,
@@ -567,7 +541,7 @@ export class Servers {
       report.errored.push(server.id);
     }
     for (const [hostName, driver] of this.#deps.computes) {
-      const domains = await driver.hypervisor.list();
+      const domains = await driver.list();
       const byUuid = new Map(domains.map((d) => [d.uuid.toLowerCase(), d]));
       for (const server of servers.filter((s) => s.host === hostName)) {
         const domain = byUuid.get(server.id.toLowerCase());
@@ -585,7 +559,7 @@ export class Servers {
             server,
             new ComputeError(
               'server.build_failed',
-              `The service restarted while server ${server.id} was in ${server.status}; its guest was removed from ${driver.hypervisor.uri}.`,
+              `The service restarted while server ${server.id} was in ${server.status}; its guest was removed from ${driver.uri}.`,
             ),
             'reconcile',
           );
@@ -598,7 +572,7 @@ export class Servers {
             server,
             new ComputeError(
               'server.build_failed',
-              `The libvirt domain ${server.domainName} (${server.id}) of server '${server.name}' is gone from ${driver.hypervisor.uri}.`,
+              `The libvirt domain ${server.domainName} (${server.id}) of server '${server.name}' is gone from ${driver.uri}.`,
             ),
             'reconcile',
             { keepClaim: true },
@@ -619,7 +593,7 @@ export class Servers {
         if (!domain.name.startsWith('instance-')) continue;
         report.unknown.push(domain.uuid);
         this.#deps.log.warn(
-          { host: hostName, domain: domain.name, uuid: domain.uuid, uri: driver.hypervisor.uri },
+          { host: hostName, domain: domain.name, uuid: domain.uuid, uri: driver.uri },
           'reconcile: a domain named like a vpmu server has no server record; left alone',
         );
       }
@@ -792,95 +766,52 @@ export class Servers {
   }
 
   /**
-   * Disk, define, start, read back: the fields of an ACTIVE server. guestUp() undoes on failure.
-   * `reuseDisk` keeps the root disk a server already has (a guest defined again, not rebuilt).
+   * Disk, define, start, read back on the agent: the fields of an ACTIVE server (the agent undoes
+   * its own steps on failure). `reuseDisk` keeps the root disk a server already has (a guest
+   * defined again, not rebuilt); `leaveStopped` powers it off (hard) once built.
    */
   async #spawn(
-    driver: ComputeDriver,
+    driver: ComputeAgent,
     server: ServerRecord,
-    options: { reuseDisk?: boolean } = {},
+    options: Pick<BuildRequest, 'reuseDisk' | 'leaveStopped'> = {},
   ): Promise<ServerChanges> {
     const location = server.image.dataLocation;
-    const up = await guestUp(
-      {
-        flavor: toFlavor(server.flavor),
-        image: serverImageToImage(server.image),
-        host: driver.settings,
-        name: server.domainName,
-        uuid: server.id,
-        owner: { projectId: server.projectId, userId: server.userId },
-        imageFile: location === null ? undefined : this.#deps.imageFile(location),
-        imageFormat: server.image.diskFormat ?? undefined,
-        reuseDisk: options.reuseDisk === true,
-      },
-      {
-        hypervisor: driver.hypervisor,
-        disks: driver.disks,
-        onUndoFailure: (guest, failures) => {
-          this.#undoFailed(server, `undo the steps of ${guest}: ${failures.join('; ')}`, failures);
-        },
-      },
-    );
+    const built = await driver.build({
+      serverId: server.id,
+      name: server.domainName,
+      flavor: toFlavor(server.flavor),
+      image: serverImageToImage(server.image),
+      owner: { projectId: server.projectId, userId: server.userId },
+      imageFile: location === null ? undefined : this.#deps.imageFile(location),
+      imageFormat: server.image.diskFormat ?? undefined,
+      reuseDisk: options.reuseDisk === true,
+      leaveStopped: options.leaveStopped === true,
+    });
     return {
-      ...RUNNING_STATE,
+      ...(options.leaveStopped === true ? STOPPED_STATE : RUNNING_STATE),
       launchedAt: this.#now(),
-      pmu: {
-        requested: up.pmu.requested,
-        resolved: up.pmu.resolved,
-        source: up.pmu.source,
-        effective: up.pmu.effective,
-        reason: up.pmu.reason,
-      },
-      domainXml: up.liveXml,
+      pmu: built.pmu,
+      domainXml: built.domainXml,
     };
   }
 
   /**
-   * Takes a server's domain (if any) off the hypervisor and removes its instance directory. Delete
-   * powers off at once, as Nova's does; rebuild first asks the guest to shut down (`graceful`).
-   */
-  async #removeGuest(
-    driver: ComputeDriver,
-    server: ServerRecord,
-    options: { graceful: boolean },
-  ): Promise<void> {
-    // The state doubles as the existence check: one libvirt call where a lookup took two.
-    const state = await this.#domainState(driver, server);
-    if (state !== undefined) {
-      if (options.graceful) {
-        await driver.hypervisor.stop(server.id, { timeoutMs: this.#deps.stopTimeoutMs });
-      } else if (state !== 'shutoff') {
-        await driver.hypervisor.destroy(server.id);
-      }
-      await driver.hypervisor.undefine(server.id);
-    }
-    await driver.disks.remove(`${driver.settings.instanceDir.replace(/\/+$/u, '')}/${server.id}`);
-  }
-
-  /**
-   * After a failed build or rebuild: whatever of the guest is left (guestUp() undoes its own
+   * After a failed build or rebuild: whatever of the guest is left (the agent undoes its own
    * steps, but a failure after it, such as the record's save, leaves a running domain) goes.
    */
-  async #removeAfterFailure(driver: ComputeDriver, server: ServerRecord): Promise<void> {
-    await this.#removeGuest(driver, server, { graceful: false }).catch((error: unknown) => {
-      this.#deps.log.error(
-        { server: server.id, host: driver.hypervisor.uri, err: String(error) },
-        'cannot remove the guest of a failed build; it may be left on the host',
-      );
-    });
+  async #removeAfterFailure(driver: ComputeAgent, server: ServerRecord): Promise<void> {
+    await driver
+      .remove(server.id, { ...this.#stopOptions(), graceful: false })
+      .catch((error: unknown) => {
+        this.#deps.log.error(
+          { server: server.id, host: driver.uri, err: String(error) },
+          'cannot remove the guest of a failed build; it may be left on the host',
+        );
+      });
   }
 
-  /** The domain's state, or undefined when the hypervisor has no such domain. */
-  async #domainState(
-    driver: ComputeDriver,
-    server: ServerRecord,
-  ): Promise<DomainState | undefined> {
-    return driver.hypervisor.state(server.id).catch((error: unknown) => {
-      if (error instanceof HypervisorError && error.code === 'hypervisor.not_found') {
-        return undefined;
-      }
-      throw error;
-    });
+  #stopOptions(): { stopTimeoutMs: number } {
+    return { stopTimeoutMs: this.#deps.stopTimeoutMs };
   }
 
   /**
@@ -888,7 +819,7 @@ export class Servers {
    * again around its own root disk (made anew from its image when that is gone too), holding its
    * flavor's resources again if a failure had released them. Returns the fields to record.
    */
-  async #defineAgain(driver: ComputeDriver, server: ServerRecord): Promise<ServerChanges> {
+  async #defineAgain(driver: ComputeAgent, server: ServerRecord): Promise<ServerChanges> {
     const claimId = server.claimId ?? (await this.#claimAgain(server, 'start'));
     try {
       return { ...(await this.#spawn(driver, server, { reuseDisk: true })), claimId, fault: null };
@@ -899,8 +830,10 @@ export class Servers {
   }
 
   /** The end of every delete: the guest and its disks, the claims, then the record. */
-  async #finishDelete(driver: ComputeDriver | undefined, server: ServerRecord): Promise<void> {
-    if (driver !== undefined) await this.#removeGuest(driver, server, { graceful: false });
+  async #finishDelete(driver: ComputeAgent | undefined, server: ServerRecord): Promise<void> {
+    if (driver !== undefined) {
+      await driver.remove(server.id, { ...this.#stopOptions(), graceful: false });
+    }
     await this.#releaseAll(server);
     await this.#deps.store.deleteServer(server.id);
   }
@@ -970,7 +903,7 @@ export class Servers {
     allowed: readonly ServerStatus[],
     run: (
       server: ServerRecord,
-      driver: ComputeDriver,
+      driver: ComputeAgent,
       context: ActionContext,
     ) => Promise<ServerRecord>,
     call: CallInfo,
@@ -1023,7 +956,7 @@ export class Servers {
     return next;
   }
 
-  #driver(host: string): ComputeDriver {
+  #driver(host: string): ComputeAgent {
     const driver = this.#deps.computes.get(host);
     if (driver === undefined) throw new TypeError(`no driver for host ${host}`);
     return driver;

@@ -15,11 +15,12 @@ import { aComputeHost } from '../ports/store.contract.js';
 import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
 import { MemoryNotifier } from '../adapters/notifier/memory-notifier.js';
 import type { Hypervisor } from '../ports/hypervisor.js';
+import type { HostSettings } from '../domain/index.js';
 import {
   GLANCE_IMAGE_LIMITS,
   publishEvent,
   Servers,
-  type ComputeDriver,
+  LocalComputeAgent,
   type ImageLimits,
   type LockoutPolicy,
 } from '../services/index.js';
@@ -159,7 +160,7 @@ export async function makeTestApi(
   const disks = new MemoryDisks();
   const imagesDir = imageDirectory();
   const notifier = new MemoryNotifier();
-  const driver: ComputeDriver = {
+  const driver: { hypervisor: Hypervisor; disks: InstanceDisks; settings: HostSettings } = {
     hypervisor,
     disks: options.driverDisks ?? disks,
     settings: {
@@ -181,7 +182,9 @@ export async function makeTestApi(
     store,
     clock,
     ids,
-    computes: new Map(hosts.map((h) => [h.name, h.driver])),
+    computes: new Map(
+      hosts.map((h) => [h.name, new LocalComputeAgent({ host: h.name, ...h.driver, log })]),
+    ),
     imageFile: (location) => {
       const file = path.join(imagesDir, location);
       disks.images.add(file);

@@ -1,0 +1,111 @@
+/**
+ * The compute agent: everything the servers use case asks of one compute host, as coarse
+ * per-server operations. Inputs and outputs are plain data (ids, domain records, XML strings), so
+ * the same calls can later cross a process boundary over RPC; no hypervisor object crosses it.
+ */
+import type { Flavor, HostSettings, Image, Owner } from '../domain/index.js';
+import type { DomainListing, DomainState } from './hypervisor.js';
+import type { ServerPmu } from './store.js';
+
+export type { DomainListing, DomainState } from './hypervisor.js';
+
+/** The guest to design on the agent's host: flavor + image + who and what it is. */
+export interface GuestRequest {
+  /** The server's id, the domain's UUID. */
+  readonly serverId: string;
+  /** The domain's name (`instance-<id>`). */
+  readonly name: string;
+  readonly flavor: Flavor;
+  readonly image: Image;
+  readonly owner: Owner;
+}
+
+/** A build: design, root disk, define, start, read back. */
+export interface BuildRequest extends GuestRequest {
+  /** The image file the root disk is backed on (a path on the host). */
+  readonly imageFile?: string | undefined;
+  /** The image's declared disk_format, checked against the file. */
+  readonly imageFormat?: string | undefined;
+  /** Keep a root disk that is already there (a guest defined again around its own disk). */
+  readonly reuseDisk?: boolean;
+  /** Power the guest off (hard) once it has been started and read back. */
+  readonly leaveStopped?: boolean;
+}
+
+/** A guest as the agent built or redefined it. */
+export interface GuestOutcome {
+  /** The vPMU decision the design made on this host. */
+  readonly pmu: ServerPmu;
+  /** The domain XML libvirt holds now. */
+  readonly domainXml: string;
+}
+
+/** How long a graceful shutdown may take before the guest is destroyed. */
+export interface StopOptions {
+  readonly stopTimeoutMs: number;
+}
+
+/**
+ * Power actions. `on`: start; `off`: graceful stop (destroy after the timeout); `reboot-soft`:
+ * graceful stop then start; `reboot-hard`: destroy (unless already off) then start.
+ */
+export type PowerAction = 'on' | 'off' | 'reboot-soft' | 'reboot-hard';
+
+/** `done`, or `no-domain` when the host has no domain for the server (nothing was done). */
+export type PowerOutcome = 'done' | 'no-domain';
+
+/**
+ * A domain defined anew on the same server id: from a design (resize, read back and checked) or
+ * from recorded XML (revert; none keeps the current definition). The guest is stopped first and
+ * started again when `start`.
+ */
+export type RedefineRequest = StopOptions & {
+  readonly start: boolean;
+} & ({ readonly guest: GuestRequest } | { readonly xml: string | undefined });
+
+/** What a redefine leaves: the domain XML, and the vPMU decision when it was designed anew. */
+export interface RedefineOutcome {
+  readonly domainXml: string;
+  readonly pmu: ServerPmu | undefined;
+}
+
+/** One rollback step that could not be done, and why. */
+export interface RestoreFailure {
+  readonly step: string;
+  readonly error: string;
+}
+
+/** One compute host, as the servers use case drives it. */
+export interface ComputeAgent {
+  /** The hypervisor's URI, for messages and logs. */
+  readonly uri: string;
+  /** The host's guest settings (virt type, arch, CPU mode, instance directory, network). */
+  readonly settings: HostSettings;
+  /** Builds and starts a guest; a failure undoes its own steps and throws. */
+  build(request: BuildRequest): Promise<GuestOutcome>;
+  /**
+   * Takes the server's domain (if any) off the host and removes its instance directory.
+   * `graceful`: a guest shutdown first; otherwise powered off at once. A server with nothing on
+   * the host is not an error.
+   */
+  remove(serverId: string, options: StopOptions & { readonly graceful: boolean }): Promise<void>;
+  /** A power action on the server's domain; `no-domain` when the host has none. */
+  power(serverId: string, action: PowerAction, options: StopOptions): Promise<PowerOutcome>;
+  /** The domain's state, or undefined when the host has no domain for the server. */
+  state(serverId: string): Promise<DomainState | undefined>;
+  /** The domain XML the host holds for the server. */
+  domainXml(serverId: string): Promise<string>;
+  /** Defines the server's domain again; returns what the host holds afterwards. */
+  redefine(serverId: string, request: RedefineRequest): Promise<RedefineOutcome>;
+  /**
+   * Best-effort rollback to recorded XML: destroy what runs, define `xml`, start when `start`.
+   * Every step is tried; the ones that failed are returned, never thrown.
+   */
+  restore(
+    serverId: string,
+    xml: string,
+    options: { readonly start: boolean },
+  ): Promise<RestoreFailure[]>;
+  /** Every domain on the host, with its state. */
+  list(): Promise<readonly DomainListing[]>;
+}

@@ -1,0 +1,208 @@
+/**
+ * The compute agent in this process: the coarse per-server operations of ports/compute-agent over
+ * one hypervisor connection, its instance disks and its host settings.
+ */
+import { orThrow, type HostSettings } from '../domain/index.js';
+import { HypervisorError } from '../errors/index.js';
+import type {
+  BuildRequest,
+  ComputeAgent,
+  GuestOutcome,
+  GuestRequest,
+  PowerAction,
+  PowerOutcome,
+  RedefineOutcome,
+  RedefineRequest,
+  RestoreFailure,
+  StopOptions,
+} from '../ports/compute-agent.js';
+import type { DomainListing, DomainState, Hypervisor } from '../ports/hypervisor.js';
+import type { InstanceDisks } from '../ports/instance-disks.js';
+import { renderGuest, toPmuReport, type PmuReport } from './guest-config.js';
+import { guestUp } from './guest-lifecycle.js';
+import { verifyReadback } from './readback.js';
+
+/** Where the local agent reports what it could not undo. */
+export interface AgentLog {
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+/** The ports and settings of one local compute host. */
+export interface LocalComputeAgentDeps {
+  /** The host's name, in logs. */
+  readonly host: string;
+  readonly hypervisor: Hypervisor;
+  readonly disks: InstanceDisks;
+  readonly settings: HostSettings;
+  readonly log?: AgentLog | undefined;
+}
+
+/** A ComputeAgent over a hypervisor, its disks and its settings, in this process. */
+export class LocalComputeAgent implements ComputeAgent {
+  readonly #deps: LocalComputeAgentDeps;
+
+  constructor(deps: LocalComputeAgentDeps) {
+    this.#deps = deps;
+  }
+
+  get uri(): string {
+    return this.#deps.hypervisor.uri;
+  }
+
+  get settings(): HostSettings {
+    return this.#deps.settings;
+  }
+
+  /** The hypervisor under this agent (tests and the CLI reach it; the servers use case never). */
+  get hypervisor(): Hypervisor {
+    return this.#deps.hypervisor;
+  }
+
+  /** Disk, define, start, read back (guestUp() undoes on failure); then off when asked. */
+  async build(request: BuildRequest): Promise<GuestOutcome> {
+    const { hypervisor, disks } = this.#deps;
+    const up = await guestUp(
+      {
+        ...designInput(request, this.#deps.settings),
+        imageFile: request.imageFile,
+        imageFormat: request.imageFormat,
+        reuseDisk: request.reuseDisk === true,
+      },
+      {
+        hypervisor,
+        disks,
+        onUndoFailure: (guest, failures) => {
+          this.#undoFailed(
+            request.serverId,
+            `undo the steps of ${guest}: ${failures.join('; ')}`,
+            failures,
+          );
+        },
+      },
+    );
+    if (request.leaveStopped === true) await hypervisor.destroy(request.serverId);
+    return { pmu: pmuOf(up.pmu), domainXml: up.liveXml };
+  }
+
+  async remove(serverId: string, options: StopOptions & { graceful: boolean }): Promise<void> {
+    const { hypervisor, disks, settings } = this.#deps;
+    // The state doubles as the existence check: one libvirt call where a lookup took two.
+    const state = await this.state(serverId);
+    if (state !== undefined) {
+      if (options.graceful) {
+        await hypervisor.stop(serverId, { timeoutMs: options.stopTimeoutMs });
+      } else if (state !== 'shutoff') {
+        await hypervisor.destroy(serverId);
+      }
+      await hypervisor.undefine(serverId);
+    }
+    await disks.remove(`${settings.instanceDir.replace(/\/+$/u, '')}/${serverId}`);
+  }
+
+  async power(serverId: string, action: PowerAction, options: StopOptions): Promise<PowerOutcome> {
+    const { hypervisor } = this.#deps;
+    const state = await this.state(serverId);
+    if (state === undefined) return 'no-domain';
+    switch (action) {
+      case 'on':
+        await hypervisor.start(serverId);
+        break;
+      case 'off':
+        await hypervisor.stop(serverId, { timeoutMs: options.stopTimeoutMs });
+        break;
+      case 'reboot-soft':
+        await hypervisor.stop(serverId, { timeoutMs: options.stopTimeoutMs });
+        await hypervisor.start(serverId);
+        break;
+      case 'reboot-hard':
+        if (state !== 'shutoff') await hypervisor.destroy(serverId);
+        await hypervisor.start(serverId);
+        break;
+    }
+    return 'done';
+  }
+
+  async state(serverId: string): Promise<DomainState | undefined> {
+    return this.#deps.hypervisor.state(serverId).catch((error: unknown) => {
+      if (error instanceof HypervisorError && error.code === 'hypervisor.not_found') {
+        return undefined;
+      }
+      throw error;
+    });
+  }
+
+  async domainXml(serverId: string): Promise<string> {
+    return this.#deps.hypervisor.domainXml(serverId);
+  }
+
+  async redefine(serverId: string, request: RedefineRequest): Promise<RedefineOutcome> {
+    const { hypervisor, settings } = this.#deps;
+    if ('guest' in request) {
+      const design = orThrow(renderGuest(designInput(request.guest, settings)));
+      await hypervisor.stop(serverId, { timeoutMs: request.stopTimeoutMs });
+      await hypervisor.define(design.xml);
+      verifyReadback(design.design.spec, await hypervisor.domainXml(serverId), 'define');
+      if (request.start) await hypervisor.start(serverId);
+      const pmu = pmuOf(toPmuReport(design.design));
+      return { pmu, domainXml: await hypervisor.domainXml(serverId) };
+    }
+    await hypervisor.stop(serverId, { timeoutMs: request.stopTimeoutMs });
+    if (request.xml !== undefined) await hypervisor.define(request.xml);
+    if (request.start) await hypervisor.start(serverId);
+    return { pmu: undefined, domainXml: await hypervisor.domainXml(serverId) };
+  }
+
+  async restore(
+    serverId: string,
+    xml: string,
+    options: { readonly start: boolean },
+  ): Promise<RestoreFailure[]> {
+    const { hypervisor } = this.#deps;
+    const failures: RestoreFailure[] = [];
+    const undo = (step: string) => (error: unknown) => {
+      failures.push({ step, error: String(error) });
+    };
+    const state = await this.state(serverId).catch(undo('read its state'));
+    if (state !== undefined && state !== 'shutoff') {
+      await hypervisor.destroy(serverId).catch(undo('destroy the resized guest'));
+    }
+    await hypervisor.define(xml).catch(undo('define the old guest again'));
+    if (options.start) {
+      await hypervisor.start(serverId).catch(undo('start the old guest again'));
+    }
+    return failures;
+  }
+
+  async list(): Promise<readonly DomainListing[]> {
+    return this.#deps.hypervisor.list();
+  }
+
+  /** A rollback or undo step that failed: the state it leaves behind is logged, never hidden. */
+  #undoFailed(serverId: string, step: string, error: unknown): void {
+    this.#deps.log?.error(
+      { server: serverId, host: this.#deps.host, step, err: String(error) },
+      'cannot undo a step; the guest may need an administrator',
+    );
+  }
+}
+
+function designInput(request: GuestRequest, settings: HostSettings) {
+  return {
+    flavor: request.flavor,
+    image: request.image,
+    host: settings,
+    name: request.name,
+    uuid: request.serverId,
+    owner: request.owner,
+  };
+}
+
+function pmuOf(report: PmuReport): GuestOutcome['pmu'] {
+  return {
+    requested: report.requested,
+    resolved: report.resolved,
+    source: report.source,
+    effective: report.effective,
+    reason: report.reason,
+  };
+}
