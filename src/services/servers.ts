@@ -214,8 +214,8 @@ export class Servers {
       const context = actionContext(ctx, call);
       this.#notify('delete', 'start', server, context);
       const deleting = await this.#save(server, { taskState: 'deleting' });
-      const driver = server.host === null ? undefined : this.#deps.computes.get(server.host);
-      await this.#finishDelete(driver, deleting);
+      const agent = server.host === null ? undefined : this.#deps.computes.get(server.host);
+      await this.#finishDelete(agent, deleting);
       this.#notify(
         'delete',
         'end',
@@ -236,10 +236,10 @@ export class Servers {
       id,
       'start',
       ['SHUTOFF'],
-      async (server, driver, context) => {
+      async (server, agent, context) => {
         this.#notify('power_on', 'start', server, context);
-        const started = await driver.power(server.id, 'on', this.#stopOptions());
-        const restored = started === 'done' ? {} : await this.#defineAgain(driver, server);
+        const started = await agent.power(server.id, 'on', this.#stopOptions());
+        const restored = started === 'done' ? {} : await this.#defineAgain(agent, server);
         const done = await this.#save(server, {
           ...restored,
           ...RUNNING_STATE,
@@ -258,10 +258,10 @@ export class Servers {
       id,
       'stop',
       ['ACTIVE', 'ERROR'],
-      async (server, driver, context) => {
+      async (server, agent, context) => {
         this.#notify('power_off', 'start', server, context);
         // A guest whose domain is gone is already off, as Nova's power-off finds it.
-        await driver.power(server.id, 'off', this.#stopOptions());
+        await agent.power(server.id, 'off', this.#stopOptions());
         const done = await this.#save(server, STOPPED_STATE);
         this.#notify('power_off', 'end', done, context);
         return done;
@@ -283,13 +283,13 @@ export class Servers {
       id,
       'reboot',
       allowed,
-      async (server, driver) => {
+      async (server, agent) => {
         const action = type === 'SOFT' ? 'reboot-soft' : 'reboot-hard';
         let restored: ServerChanges = {};
-        if ((await driver.power(server.id, action, this.#stopOptions())) === 'no-domain') {
+        if ((await agent.power(server.id, action, this.#stopOptions())) === 'no-domain') {
           // Nova's hard reboot defines the guest anew from the server's records (and its soft
           // reboot falls back to a hard one when the soft one cannot be done).
-          restored = await this.#defineAgain(driver, server);
+          restored = await this.#defineAgain(agent, server);
         }
         return this.#save(server, {
           ...restored,
@@ -326,7 +326,7 @@ export class Servers {
       id,
       'rebuild',
       ['ACTIVE', 'SHUTOFF', 'ERROR'],
-      async (server, driver, context) => {
+      async (server, agent, context) => {
         // A failed build or rebuild released the server's claim; it needs one again to run.
         const claimId = server.claimId ?? (await this.#claimAgain(server, 'rebuild'));
         const rebuilding = await this.#save(server, {
@@ -337,10 +337,10 @@ export class Servers {
         });
         this.#notify('rebuild', 'start', rebuilding, context);
         try {
-          await driver.remove(server.id, { ...this.#stopOptions(), graceful: true });
+          await agent.remove(server.id, { ...this.#stopOptions(), graceful: true });
           // As Nova does, a server that was stopped is stopped again (hard) after its rebuild.
           const stopped = server.status === 'SHUTOFF';
-          const built = await this.#spawn(driver, rebuilding, { leaveStopped: stopped });
+          const built = await this.#spawn(agent, rebuilding, { leaveStopped: stopped });
           const done = await this.#save(rebuilding, {
             ...built,
             ...(stopped ? STOPPED_STATE : {}),
@@ -349,7 +349,7 @@ export class Servers {
           this.#notify('rebuild', 'end', done, context);
           return done;
         } catch (error) {
-          await this.#removeAfterFailure(driver, rebuilding);
+          await this.#removeAfterFailure(agent, rebuilding);
           const failed = await this.#fail(rebuilding, error, 'rebuild');
           this.#notify('rebuild', 'error', failed, context, error);
           throw buildFailed(failed);
@@ -384,7 +384,7 @@ export class Servers {
       id,
       'resize',
       ['ACTIVE', 'SHUTOFF'],
-      async (server, driver, context) => {
+      async (server, agent, context) => {
         const host = server.host ?? '';
         const claimId = `${server.id}/resize/${this.#deps.ids.newUuid()}`;
         // The task state goes first: a claim is only ever held by a server that is busy or that
@@ -407,9 +407,9 @@ export class Servers {
         const newFlavor = toFlavorInput(toFlavor(flavorRecord));
         const wasRunning = server.powerState === RUNNING;
         this.#notify('resize', 'start', resizing, context, undefined, newFlavor);
-        const oldXml = server.domainXml ?? (await driver.domainXml(server.id));
+        const oldXml = server.domainXml ?? (await agent.domainXml(server.id));
         try {
-          const redefined = await driver.redefine(server.id, {
+          const redefined = await agent.redefine(server.id, {
             ...this.#stopOptions(),
             start: wasRunning,
             guest: {
@@ -447,7 +447,7 @@ export class Servers {
           const undo = (step: string) => (undoError: unknown) => {
             this.#undoFailed(server, `resize rollback: ${step}`, undoError);
           };
-          for (const failure of await driver.restore(server.id, oldXml, { start: wasRunning })) {
+          for (const failure of await agent.restore(server.id, oldXml, { start: wasRunning })) {
             undo(failure.step)(failure.error);
           }
           const failed = await this.#fail(resizing, error, 'resize', { keepClaim: true });
@@ -484,11 +484,11 @@ export class Servers {
       id,
       'revertResize',
       ['VERIFY_RESIZE'],
-      async (server, driver) => {
+      async (server, agent) => {
         const { resize } = server;
         if (resize === null) throw invalidState(server, 'revertResize');
         const running = server.powerState === RUNNING;
-        const reverted = await driver.redefine(server.id, {
+        const reverted = await agent.redefine(server.id, {
           ...this.#stopOptions(),
           start: running,
           xml: resize.oldDomainXml ?? undefined,
@@ -540,26 +540,26 @@ export class Servers {
       );
       report.errored.push(server.id);
     }
-    for (const [hostName, driver] of this.#deps.computes) {
-      const domains = await driver.list();
+    for (const [hostName, agent] of this.#deps.computes) {
+      const domains = await agent.list();
       const byUuid = new Map(domains.map((d) => [d.uuid.toLowerCase(), d]));
       for (const server of servers.filter((s) => s.host === hostName)) {
         const domain = byUuid.get(server.id.toLowerCase());
         byUuid.delete(server.id.toLowerCase());
         if (server.taskState === 'deleting') {
           // As Nova's compute does at start: a delete cut short is finished, not undone.
-          await this.#finishDelete(driver, server);
+          await this.#finishDelete(agent, server);
           report.deleted.push(server.id);
           continue;
         }
         if (['BUILD', 'REBUILD', 'RESIZE'].includes(server.status)) {
           // The disk may be there without the domain: a crash between the two.
-          await this.#removeAfterFailure(driver, server);
+          await this.#removeAfterFailure(agent, server);
           await this.#fail(
             server,
             new ComputeError(
               'server.build_failed',
-              `The service restarted while server ${server.id} was in ${server.status}; its guest was removed from ${driver.uri}.`,
+              `The service restarted while server ${server.id} was in ${server.status}; its guest was removed from ${agent.uri}.`,
             ),
             'reconcile',
           );
@@ -572,7 +572,7 @@ export class Servers {
             server,
             new ComputeError(
               'server.build_failed',
-              `The libvirt domain ${server.domainName} (${server.id}) of server '${server.name}' is gone from ${driver.uri}.`,
+              `The libvirt domain ${server.domainName} (${server.id}) of server '${server.name}' is gone from ${agent.uri}.`,
             ),
             'reconcile',
             { keepClaim: true },
@@ -593,7 +593,7 @@ export class Servers {
         if (!domain.name.startsWith('instance-')) continue;
         report.unknown.push(domain.uuid);
         this.#deps.log.warn(
-          { host: hostName, domain: domain.name, uuid: domain.uuid, uri: driver.uri },
+          { host: hostName, domain: domain.name, uuid: domain.uuid, uri: agent.uri },
           'reconcile: a domain named like a vpmu server has no server record; left alone',
         );
       }
@@ -694,13 +694,13 @@ export class Servers {
         claimId: placed.claimId,
         taskState: 'spawning',
       });
-      const driver = this.#driver(placed.host);
-      const built = await this.#spawn(driver, current);
+      const agent = this.#agent(placed.host);
+      const built = await this.#spawn(agent, current);
       current = await this.#save(current, built);
       this.#notify('create', 'end', current, context);
     } catch (error) {
-      const driver = current.host === null ? undefined : this.#deps.computes.get(current.host);
-      if (driver !== undefined) await this.#removeAfterFailure(driver, current);
+      const agent = current.host === null ? undefined : this.#deps.computes.get(current.host);
+      if (agent !== undefined) await this.#removeAfterFailure(agent, current);
       const failed = await this.#fail(current, error, 'create').catch((saveError: unknown) => {
         this.#deps.log.error(
           { server: server.id, err: String(saveError) },
@@ -771,12 +771,12 @@ export class Servers {
    * defined again, not rebuilt); `leaveStopped` powers it off (hard) once built.
    */
   async #spawn(
-    driver: ComputeAgent,
+    agent: ComputeAgent,
     server: ServerRecord,
     options: Pick<BuildRequest, 'reuseDisk' | 'leaveStopped'> = {},
   ): Promise<ServerChanges> {
     const location = server.image.dataLocation;
-    const built = await driver.build({
+    const built = await agent.build({
       serverId: server.id,
       name: server.domainName,
       flavor: toFlavor(server.flavor),
@@ -799,12 +799,12 @@ export class Servers {
    * After a failed build or rebuild: whatever of the guest is left (the agent undoes its own
    * steps, but a failure after it, such as the record's save, leaves a running domain) goes.
    */
-  async #removeAfterFailure(driver: ComputeAgent, server: ServerRecord): Promise<void> {
-    await driver
+  async #removeAfterFailure(agent: ComputeAgent, server: ServerRecord): Promise<void> {
+    await agent
       .remove(server.id, { ...this.#stopOptions(), graceful: false })
       .catch((error: unknown) => {
         this.#deps.log.error(
-          { server: server.id, host: driver.uri, err: String(error) },
+          { server: server.id, host: agent.uri, err: String(error) },
           'cannot remove the guest of a failed build; it may be left on the host',
         );
       });
@@ -819,10 +819,10 @@ export class Servers {
    * again around its own root disk (made anew from its image when that is gone too), holding its
    * flavor's resources again if a failure had released them. Returns the fields to record.
    */
-  async #defineAgain(driver: ComputeAgent, server: ServerRecord): Promise<ServerChanges> {
+  async #defineAgain(agent: ComputeAgent, server: ServerRecord): Promise<ServerChanges> {
     const claimId = server.claimId ?? (await this.#claimAgain(server, 'start'));
     try {
-      return { ...(await this.#spawn(driver, server, { reuseDisk: true })), claimId, fault: null };
+      return { ...(await this.#spawn(agent, server, { reuseDisk: true })), claimId, fault: null };
     } catch (error) {
       if (server.claimId === null) await this.#deps.store.releaseClaim(claimId);
       throw error;
@@ -830,9 +830,9 @@ export class Servers {
   }
 
   /** The end of every delete: the guest and its disks, the claims, then the record. */
-  async #finishDelete(driver: ComputeAgent | undefined, server: ServerRecord): Promise<void> {
-    if (driver !== undefined) {
-      await driver.remove(server.id, { ...this.#stopOptions(), graceful: false });
+  async #finishDelete(agent: ComputeAgent | undefined, server: ServerRecord): Promise<void> {
+    if (agent !== undefined) {
+      await agent.remove(server.id, { ...this.#stopOptions(), graceful: false });
     }
     await this.#releaseAll(server);
     await this.#deps.store.deleteServer(server.id);
@@ -903,7 +903,7 @@ export class Servers {
     allowed: readonly ServerStatus[],
     run: (
       server: ServerRecord,
-      driver: ComputeAgent,
+      agent: ComputeAgent,
       context: ActionContext,
     ) => Promise<ServerRecord>,
     call: CallInfo,
@@ -913,9 +913,9 @@ export class Servers {
     return this.#serial(id, async () => {
       const server = await this.#get(id);
       if (!allowed.includes(server.status)) throw invalidState(server, action);
-      const driver = server.host === null ? undefined : this.#deps.computes.get(server.host);
-      if (driver === undefined) throw invalidState(server, action);
-      return run(server, driver, actionContext(ctx, call));
+      const agent = server.host === null ? undefined : this.#deps.computes.get(server.host);
+      if (agent === undefined) throw invalidState(server, action);
+      return run(server, agent, actionContext(ctx, call));
     });
   }
 
@@ -956,10 +956,10 @@ export class Servers {
     return next;
   }
 
-  #driver(host: string): ComputeAgent {
-    const driver = this.#deps.computes.get(host);
-    if (driver === undefined) throw new TypeError(`no driver for host ${host}`);
-    return driver;
+  #agent(host: string): ComputeAgent {
+    const agent = this.#deps.computes.get(host);
+    if (agent === undefined) throw new TypeError(`no agent for host ${host}`);
+    return agent;
   }
 
   #now(): string {
