@@ -30,7 +30,7 @@ export function imageFilesContract(name: string, make: () => Promise<ImageFiles>
       assert.equal(stored.size, 11);
       assert.equal(await readAll(files.read(stored.location)), 'hello world');
       await files.delete(stored.location);
-      await assert.rejects(readAll(files.read(stored.location)));
+      await assert.rejects(readAll(files.read(stored.location)), { code: 'ENOENT' });
       await files.delete(stored.location);
     });
 
@@ -40,7 +40,7 @@ export function imageFilesContract(name: string, make: () => Promise<ImageFiles>
       const stray = await files.write('img-stray', chunks('stray'));
       assert.deepEqual(await files.sweep(new Set([kept.location])), [stray.location]);
       assert.equal(await readAll(files.read(kept.location)), 'keep');
-      await assert.rejects(readAll(files.read(stray.location)));
+      await assert.rejects(readAll(files.read(stray.location)), { code: 'ENOENT' });
       assert.deepEqual(await files.sweep(new Set([kept.location])), []);
     });
 

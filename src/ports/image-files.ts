@@ -14,7 +14,7 @@ export interface ImageFiles {
    * behind and the previous data, if any, is untouched.
    */
   write(imageId: string, chunks: AsyncIterable<Uint8Array>): Promise<StoredData>;
-  /** Streams stored data; rejects when the location holds nothing. */
+  /** Streams stored data; rejects with an error whose `code` is `ENOENT` when the location holds nothing. */
   read(location: string): AsyncIterable<Uint8Array>;
   /** Deletes stored data; deleting what is not there is not an error. */
   delete(location: string): Promise<void>;

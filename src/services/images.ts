@@ -406,8 +406,9 @@ async function dataLimit(
 
 /**
  * The image and its data stream; `data` is undefined when the image has no data, or when its data
- * cannot be read (`unreadable` then says why: the caller logs it). The first chunk is read here, so
- * a missing file is found before any response header is sent.
+ * is gone (`unreadable` then says why: the caller logs it; Glance answers both with 204). Any other
+ * read failure is thrown. The first chunk is read here, so a missing file is found before any
+ * response header is sent.
  */
 export async function downloadImageData(
   deps: ImageDeps,
@@ -425,8 +426,8 @@ export async function downloadImageData(
   try {
     first = await iterator.next();
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return { image, data: undefined, unreadable: reason };
+    if ((error as { code?: unknown } | null)?.code !== 'ENOENT') throw error;
+    return { image, data: undefined, unreadable: (error as Error).message };
   }
   const data = (async function* () {
     if (first.done === true) return;

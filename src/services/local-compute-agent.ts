@@ -53,11 +53,6 @@ export class LocalComputeAgent implements ComputeAgent {
     return this.#deps.settings;
   }
 
-  /** The hypervisor under this agent (tests and the CLI reach it; the servers use case never). */
-  get hypervisor(): Hypervisor {
-    return this.#deps.hypervisor;
-  }
-
   /** Disk, define, start, read back (guestUp() undoes on failure); then off when asked. */
   async build(request: BuildRequest): Promise<GuestOutcome> {
     const { hypervisor, disks } = this.#deps;
@@ -72,11 +67,7 @@ export class LocalComputeAgent implements ComputeAgent {
         hypervisor,
         disks,
         onUndoFailure: (guest, failures) => {
-          this.#undoFailed(
-            request.serverId,
-            `undo the steps of ${guest}: ${failures.join('; ')}`,
-            failures,
-          );
+          this.#undoFailed(request.serverId, `undo the steps of ${guest}`, failures.join('; '));
         },
       },
     );

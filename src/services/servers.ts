@@ -397,7 +397,7 @@ export class Servers {
             resources: resourcesOf(flavorRecord),
           }))
         ) {
-          await this.#save(server, {});
+          await this.#save(server, {}); // back to the state it had before resize_prep
           // A refusal, not a failure of the service: Nova's synchronous NoValidHost is a 400 too.
           throw new ComputeError(
             'server.no_room_to_resize',
@@ -444,11 +444,8 @@ export class Servers {
         } catch (error) {
           await this.#deps.store.releaseClaim(claimId);
           // Put the old guest back as it was; what cannot be put back is logged, not hidden.
-          const undo = (step: string) => (undoError: unknown) => {
-            this.#undoFailed(server, `resize rollback: ${step}`, undoError);
-          };
           for (const failure of await agent.restore(server.id, oldXml, { start: wasRunning })) {
-            undo(failure.step)(failure.error);
+            this.#undoFailed(server, `resize rollback: ${failure.step}`, failure.error);
           }
           const failed = await this.#fail(resizing, error, 'resize', { keepClaim: true });
           this.#notify('resize', 'error', failed, context, error, newFlavor);

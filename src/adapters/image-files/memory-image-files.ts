@@ -15,7 +15,11 @@ export class MemoryImageFiles implements ImageFiles {
 
   async *read(location: string): AsyncIterable<Uint8Array> {
     const data = this.#data.get(location);
-    if (data === undefined) throw new Error(`Cannot read image data "${location}": nothing stored`);
+    if (data === undefined) {
+      throw Object.assign(new Error(`Cannot read image data "${location}": nothing stored`), {
+        code: 'ENOENT',
+      });
+    }
     yield data;
   }
 
