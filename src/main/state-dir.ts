@@ -22,11 +22,12 @@ import {
   statSync,
 } from 'node:fs';
 import path from 'node:path';
+import { NOTIFICATIONS_FILE } from '../adapters/notifier/file-notifier.js';
 import type { QemuDacLabel } from '../xml/index.js';
 
 /**
  * Who QEMU runs as: a DAC label, `none` when the hypervisor has no QEMU user (test:///default),
- * or `unknown` when libvirt could not be asked (then group settings are left as they are).
+ * or `unknown` when libvirt could not be asked (then groups and traverse bits are left as they are).
  */
 export type QemuUser = QemuDacLabel | 'none' | 'unknown';
 
@@ -35,7 +36,7 @@ export const PRIVATE_FILES = [
   'vpmu.db',
   'vpmu.db-wal',
   'vpmu.db-shm',
-  'notifications.jsonl',
+  NOTIFICATIONS_FILE,
   'admin-password',
   path.join('logs', 'vpmu.log'),
 ] as const;
@@ -55,7 +56,7 @@ export function prepareStateDir(stateDir: string, qemu: QemuUser, ownUid: number
   const shared = typeof qemu === 'object' && qemu.uid !== ownUid;
   const dirs = [stateDir, path.join(stateDir, 'images'), path.join(stateDir, 'instances')];
   // Only changes to what existed before are worth a log line; new directories just get their mode.
-  const existed = new Set([...dirs, path.join(stateDir, 'logs')].filter((d) => existsSync(d)));
+  const existed = new Set(dirs.filter((d) => existsSync(d)));
   const note = (file: string, change: string): void => {
     if (existed.has(file) || !dirs.includes(file)) changes.push(change);
   };
@@ -68,7 +69,7 @@ export function prepareStateDir(stateDir: string, qemu: QemuUser, ownUid: number
         `the state directory ${stateDir} is a shared directory (sticky bit, like /tmp): choose a directory of vpmu's own`,
       );
     }
-    for (const dir of dirs) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const dir of dirs.slice(1)) mkdirSync(dir, { mode: 0o700, recursive: true });
     mkdirSync(path.join(stateDir, 'logs'), { mode: 0o700, recursive: true });
     accessSync(stateDir, constants.W_OK);
   } catch (error) {
@@ -98,7 +99,8 @@ export function prepareStateDir(stateDir: string, qemu: QemuUser, ownUid: number
       }
       setMode(dir, () => 0o710);
     } else if (qemu === 'unknown') {
-      setMode(dir, (mode) => mode & 0o770);
+      // Others lose read and write, never traverse: QEMU may pass through as "other" today.
+      setMode(dir, (mode) => mode & 0o771);
     } else {
       setMode(dir, () => 0o700);
     }

@@ -284,10 +284,7 @@ const MIGRATIONS: Record<string, Migration> = {
 /** Distinct SQL texts kept prepared; Kysely's queries use placeholders, so they repeat. */
 const STATEMENT_CACHE_SIZE = 256;
 
-/**
- * The database as Kysely sees it, with prepared statements reused: Kysely's SQLite driver prepares
- * every query anew, and preparing was the largest SQLite cost of a boot in the profile.
- */
+/** What a ROLLBACK runs as when SQLite has already ended the transaction itself (SQLITE_FULL). */
 const NOTHING_TO_ROLL_BACK = {
   reader: false,
   all: () => [],
@@ -295,6 +292,10 @@ const NOTHING_TO_ROLL_BACK = {
   iterate: () => [][Symbol.iterator](),
 } as const;
 
+/**
+ * The database as Kysely sees it, with prepared statements reused: Kysely's SQLite driver prepares
+ * every query anew, and preparing was the largest SQLite cost of a boot in the profile.
+ */
 function cachingStatements(database: Database.Database): SqliteDatabase {
   const statements = new Map<string, Database.Statement>();
   return {
@@ -366,6 +367,9 @@ function openDatabaseFile(file: string): Database.Database {
   } catch (error) {
     database?.close();
     const code = (error as { code?: unknown }).code;
+    // Only a file that is not a database calls for a backup; a full, read-only or unreachable
+    // disk keeps its code, so the caller names that instead.
+    if (code !== 'SQLITE_NOTADB' && code !== 'SQLITE_CORRUPT') throw error;
     throw new Error(
       `Cannot open the database ${file}: ${error instanceof Error ? error.message : String(error)}` +
         `${typeof code === 'string' ? ` (${code})` : ''}. Restore it from a backup, or move it away to start a new, empty cloud`,
