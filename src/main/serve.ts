@@ -445,7 +445,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       port: server.port,
       generatedAdminPassword: generated ? password : undefined,
       close: async () => {
-        clearInterval(healing);
+        await healing.stop();
         await server.close();
         await servers?.idle();
         await notifier.close(5000);
@@ -556,20 +556,21 @@ export async function runServe(
 
 /**
  * Every `intervalMs` (never when 0): releases leaked claims and removes the `.partial` files of
- * uploads no longer under way. A failed round is logged, not fatal.
+ * uploads no longer under way. A failed round is logged, not fatal. `stop()` ends the rounds and
+ * waits for one under way, so none runs against a closed store.
  */
 function healPeriodically(
   servers: Servers,
   files: FsImageFiles,
   intervalMs: number,
   log: ApiLogger,
-): NodeJS.Timeout | undefined {
-  if (intervalMs === 0) return undefined;
-  const timer = setInterval(() => {
-    servers.healClaims().catch((error: unknown) => {
+): { stop(): Promise<void> } {
+  let round: Promise<unknown> = Promise.resolve();
+  const heal = async (): Promise<void> => {
+    await servers.healClaims().catch((error: unknown) => {
       log.error({ err: String(error) }, 'heal: cannot release leaked claims this round');
     });
-    files
+    await files
       .sweepPartials()
       .then((removed) => {
         if (removed.length > 0) log.warn({ removed }, 'heal: removed interrupted uploads');
@@ -577,9 +578,19 @@ function healPeriodically(
       .catch((error: unknown) => {
         log.error({ err: String(error) }, 'heal: cannot remove interrupted uploads this round');
       });
-  }, intervalMs);
-  timer.unref();
-  return timer;
+  };
+  const timer =
+    intervalMs === 0
+      ? undefined
+      : setInterval(() => {
+          round = heal();
+        }, intervalMs).unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await round;
+    },
+  };
 }
 
 function adminPassword(config: ServeConfig): { password: string; generated: boolean } {

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { passwordAuth } from '../testing/api.js';
+import { pollUntil } from '../testing/processes.js';
 import { parseQemuDacLabel } from '../xml/index.js';
 import { LogFile, type AppendTarget } from './log-file.js';
 import { loadServeConfig, startService } from './serve.js';
@@ -40,11 +41,7 @@ function modes(base: string, names: readonly string[]): Record<string, string> {
 
 /** Waits (bounded, 60 s) until `done()` holds. */
 async function until(done: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!done()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await pollUntil(what, done, (value) => value, { intervalMs: 10 });
 }
 
 describe('LogFile: the log on a failing disk', () => {
@@ -96,6 +93,26 @@ describe('LogFile: the log on a failing disk', () => {
     );
     assert.deepEqual(log.stats(), { written: 2, dropped: 100 });
     await log.close(1000);
+  });
+
+  it('after close, drops lines without opening the file again or reporting an outage', async () => {
+    let opened = 0;
+    const reports: string[] = [];
+    const log = new LogFile({
+      file: '/state/logs/vpmu.log',
+      report: (line) => reports.push(line),
+      openAppend: async () => {
+        opened++;
+        return { write: async () => undefined, close: async () => undefined };
+      },
+    });
+    log.write('{"n":1}\n');
+    await log.close(1000);
+    log.write('{"n":"late"}\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(opened, 1);
+    assert.deepEqual(reports, []);
+    assert.deepEqual(log.stats(), { written: 1, dropped: 1 });
   });
 
   it('appends to a real file it creates with mode 0600, and bounds what waits for the disk', async () => {
