@@ -2,14 +2,13 @@
  * What every scenario needs from a running cloud: users and tokens, a small image and flavors,
  * servers waited for with a bound, and the leak checks (usage against servers, stray files).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Figures } from './harness.js';
 import {
   asArray,
   Client,
   field,
-  run,
   Service,
   waitFor,
   type Reply,
@@ -25,7 +24,7 @@ export const USERS = {
   other: { password: 'other-secret', project: 'other', roles: ['member'] },
 } as const;
 export type Role = 'admin' | keyof typeof USERS;
-export const ROLES: readonly Role[] = ['admin', 'member', 'reader', 'other'];
+const ROLES: readonly Role[] = ['admin', 'member', 'reader', 'other'];
 
 export const FLAVOR_SMALL = 'rel-small';
 export const FLAVOR_LARGE = 'rel-large';
@@ -47,14 +46,6 @@ export function writeConfig(dir: string): string {
     roles: [...u.roles],
   }));
   writeFileSync(file, JSON.stringify({ projects: [{ name: 'demo' }, { name: 'other' }], users }));
-  return file;
-}
-
-/** A tiny real qcow2 (16 MiB virtual) to upload and boot from. */
-export function makeQcow2(dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, 'tiny.qcow2');
-  if (!existsSync(file)) run('qemu-img', ['create', '-q', '-f', 'qcow2', file, '16M']);
   return file;
 }
 
@@ -222,6 +213,8 @@ export class Cloud {
   /** Summed usage of every hypervisor. */
   async usage(): Promise<Usage> {
     const listed = await this.as('admin', 'GET', '/compute/v2.1/os-hypervisors/detail');
+    // A refused list would read as zero usage: every leak check would pass on it.
+    if (listed.status !== 200) throw new Error(`hypervisor list: ${listed.status} ${listed.text}`);
     const total = { vcpus: 0, ram: 0, disk: 0 };
     for (const h of asArray(field(listed.json, 'hypervisors'))) {
       total.vcpus += Number(h.vcpus_used);
@@ -327,6 +320,7 @@ export class Cloud {
     const listed = await this.as('member', 'GET', '/compute/v2.1/servers/detail', {
       headers: COMPUTE_MV,
     });
+    if (listed.status !== 200) throw new Error(`server list: ${listed.status} ${listed.text}`);
     for (const server of asArray(field(listed.json, 'servers'))) {
       const message = field(server, 'fault', 'message');
       if (typeof message !== 'string') continue;

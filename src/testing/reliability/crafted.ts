@@ -7,6 +7,7 @@
 import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
+  craftBytes,
   craftOversizeQcow2,
   craftQcow2,
   craftQcow2WithBacking,
@@ -14,14 +15,7 @@ import {
   craftRaw,
   craftVmdkDescriptor,
 } from '../crafted-images.js';
-import {
-  type Cloud,
-  COMPUTE_MV,
-  FLAVOR_SMALL,
-  listDir,
-  makeQcow2,
-  scenarioCloud,
-} from './cloud.js';
+import { type Cloud, COMPUTE_MV, FLAVOR_SMALL, listDir, scenarioCloud } from './cloud.js';
 import { field, waitFor } from './harness.js';
 import type { ScenarioContext } from './scenario.js';
 
@@ -59,7 +53,7 @@ export async function crafted(ctx: ScenarioContext): Promise<void> {
   const cloud = scenarioCloud(ctx, 'crafted', 'crafted images');
   const { service, stateDir } = cloud;
   const images = craftImages(path.join(ctx.workDir, 'crafted'));
-  const goodQcow2 = readFileSync(makeQcow2(ctx.workDir));
+  const goodQcow2 = craftBytes(ctx.workDir, (dir) => craftQcow2(dir, 16 * 1024 * 1024));
   try {
     await service.start();
     await cloud.loginAll();

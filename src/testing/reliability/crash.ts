@@ -3,15 +3,9 @@
  * state directory: every server must settle, usage must match what the servers hold, no stray
  * file may remain, and once every server is deleted nothing may stay claimed.
  */
-import { readFileSync, rmSync } from 'node:fs';
-import {
-  type Cloud,
-  COMPUTE_MV,
-  FLAVOR_LARGE,
-  FLAVOR_SMALL,
-  makeQcow2,
-  scenarioCloud,
-} from './cloud.js';
+import { craftBytes, craftQcow2 } from '../crafted-images.js';
+import { rmSync } from 'node:fs';
+import { type Cloud, COMPUTE_MV, FLAVOR_LARGE, FLAVOR_SMALL, scenarioCloud } from './cloud.js';
 import { field, waitFor } from './harness.js';
 import type { ScenarioContext } from './scenario.js';
 
@@ -104,7 +98,7 @@ const OPERATIONS: readonly Operation[] = [
 export async function crash(ctx: ScenarioContext): Promise<void> {
   const cloud = scenarioCloud(ctx, 'crash', 'kill -9');
   const { service, stateDir } = cloud;
-  const qcow2 = readFileSync(makeQcow2(ctx.workDir));
+  const qcow2 = craftBytes(ctx.workDir, (dir) => craftQcow2(dir, 16 * 1024 * 1024));
   const rounds = 4 * ctx.size;
   const durations = new Map<string, number>();
   let kills = 0;

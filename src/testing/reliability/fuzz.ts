@@ -4,7 +4,8 @@
  * traces, and no half-made state: after each refused write the listings, usage and files are as
  * before.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { craftBytes, craftQcow2 } from '../crafted-images.js';
+import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { passwordAuth } from '../api.js';
@@ -14,7 +15,6 @@ import {
   FLAVOR_LARGE,
   FLAVOR_SMALL,
   listDir,
-  makeQcow2,
   scenarioCloud,
   type Role,
 } from './cloud.js';
@@ -441,7 +441,7 @@ class Fixtures {
     readonly cloud: Cloud,
     workDir: string,
   ) {
-    this.qcow2 = readFileSync(makeQcow2(workDir));
+    this.qcow2 = craftBytes(workDir, (dir) => craftQcow2(dir, 16 * 1024 * 1024));
   }
 
   projectId(name: string): string {
@@ -623,8 +623,8 @@ function checkErrorBody(cloud: Cloud, family: Family, reply: Reply, request: str
 export async function fuzz(ctx: ScenarioContext): Promise<void> {
   const cloud = scenarioCloud(ctx, 'fuzz', 'fuzz');
   const { service, stateDir } = cloud;
-  await service.start();
   try {
+    await service.start();
     await cloud.loginAll();
     await cloud.ensureFlavors();
     const fixtures = new Fixtures(cloud, ctx.workDir);
