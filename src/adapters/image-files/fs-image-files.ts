@@ -72,12 +72,9 @@ export class FsImageFiles implements ImageFiles {
    * before any upload; returns the names removed.
    */
   async sweep(keep: ReadonlySet<string>): Promise<string[]> {
-    const names = await this.#names();
-    const stray = names.filter(
+    return this.#removeWhere(
       (name) => PARTIAL.test(name) || (/^[A-Za-z0-9-]+$/u.test(name) && !keep.has(name)),
     );
-    await Promise.all(stray.map((name) => rm(path.join(this.#dir, name), { force: true })));
-    return stray.sort();
   }
 
   /**
@@ -85,10 +82,14 @@ export class FsImageFiles implements ImageFiles {
    * time (unlike sweep(), whose `keep` may be stale by the time it runs); run periodically.
    */
   async sweepPartials(): Promise<string[]> {
-    const names = await this.#names();
-    const stray = names.filter((name) => PARTIAL.test(name) && !this.#writing.has(name));
-    await Promise.all(stray.map((name) => rm(path.join(this.#dir, name), { force: true })));
-    return stray.sort();
+    return this.#removeWhere((name) => PARTIAL.test(name) && !this.#writing.has(name));
+  }
+
+  /** Removes the files of the data directory that `stray` picks; returns their names, sorted. */
+  async #removeWhere(stray: (name: string) => boolean): Promise<string[]> {
+    const names = (await this.#names()).filter(stray);
+    await Promise.all(names.map((name) => rm(path.join(this.#dir, name), { force: true })));
+    return names.sort();
   }
 
   /** The files in the data directory; none when it does not exist yet. */

@@ -907,15 +907,18 @@ export class SqliteStore implements Store {
     const rows = await query.execute();
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
-    const props = groupBy(
-      await this.#db
-        .selectFrom('image_properties')
-        .selectAll()
-        .where('image_id', 'in', ids)
-        .orderBy('key')
-        .execute(),
-      (p) => p.image_id,
-    );
+    const propRows = [];
+    for (const batch of batches(ids)) {
+      propRows.push(
+        ...(await this.#db
+          .selectFrom('image_properties')
+          .selectAll()
+          .where('image_id', 'in', batch)
+          .orderBy('key')
+          .execute()),
+      );
+    }
+    const props = groupBy(propRows, (p) => p.image_id);
     return rows.map((row) => ({
       id: row.id,
       name: row.name,
@@ -974,16 +977,17 @@ async function insertProperties(
 }
 
 /**
- * Rows per multi-row insert. Each row binds a few variables, and SQLite refuses a statement with
- * more than SQLITE_MAX_VARIABLE_NUMBER of them (999 in older builds): 300 rows of three columns
- * stay under the smallest limit, so no number of rows makes the store fail.
+ * Rows (or ids of an `in` list) per statement. Each binds a few variables, and SQLite refuses a
+ * statement with more than SQLITE_MAX_VARIABLE_NUMBER of them (32766 in the bundled SQLite, 999 in
+ * builds before 3.32): 300 rows of three columns stay under either, so no number of rows makes the
+ * store fail.
  */
-const ROWS_PER_INSERT = 300;
+const ROWS_PER_STATEMENT = 300;
 
 function batches<T>(rows: readonly T[]): T[][] {
   const out: T[][] = [];
-  for (let at = 0; at < rows.length; at += ROWS_PER_INSERT) {
-    out.push(rows.slice(at, at + ROWS_PER_INSERT));
+  for (let at = 0; at < rows.length; at += ROWS_PER_STATEMENT) {
+    out.push(rows.slice(at, at + ROWS_PER_STATEMENT));
   }
   return out;
 }
