@@ -5,7 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -314,8 +321,14 @@ describe('image limits', { skip }, () => {
 describe('image storage failures', { skip }, () => {
   it('answers 413 "storage media is full" on ENOSPC, removes the partial file and keeps serving', async () => {
     const dir = mkdtempSync(path.join(scratch, 'full-'));
-    // /dev/full: every write fails with the kernel's ENOSPC.
-    const files = new FsImageFiles(dir, { openWrite: () => createWriteStream('/dev/full') });
+    // The partial file is made for real, then every write fails with the kernel's ENOSPC
+    // (/dev/full): the directory must end empty.
+    const files = new FsImageFiles(dir, {
+      openWrite: (partial) => {
+        writeFileSync(partial, 'the first bytes fitted');
+        return createWriteStream('/dev/full');
+      },
+    });
     const api = await makeTestApi({ files });
     const id = await newImage(api, { disk_format: 'raw' });
     const res = await upload(api, id, new Uint8Array(4096));
