@@ -122,7 +122,8 @@ export async function listFlavorAccess(
 /**
  * The most extra specs one flavor may carry. Nova sets no limit; 128 is Glance's default for image
  * properties and Nova's for server metadata items (`metadata_items`), and far above what any
- * flavor needs. Without a limit, thousands of specs reached SQLite's variable limit as a 500.
+ * flavor needs. It bounds what every boot copies into the server record and its notifications
+ * (the store itself takes any number of specs since its writes go in batches).
  */
 export const MAX_FLAVOR_EXTRA_SPECS = 128;
 
