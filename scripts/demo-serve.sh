@@ -61,9 +61,9 @@ field() { node -e 'let t="";process.stdin.on("data",d=>t+=d).on("end",()=>{let v
 TOKEN=$(curl -sS -D - -o /dev/null -H 'Content-Type: application/json' \
   -d "{\"auth\":{\"identity\":{\"methods\":[\"password\"],\"password\":{\"user\":{\"name\":\"admin\",\"domain\":{\"name\":\"Default\"},\"password\":\"$PASSWORD\"}}},\"scope\":{\"project\":{\"name\":\"admin\",\"domain\":{\"name\":\"Default\"}}}}}" \
   "$URL/identity/v3/auth/tokens" | tr -d '\r' | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: //p')
-api() { # METHOD PATH [JSON]
+api() { # METHOD PATH [JSON [CURL ARGS...]]
   curl -sS -X "$1" -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' \
-    -H 'OpenStack-API-Version: compute 2.61' ${3:+-d "$3"} "$URL$2"
+    -H 'OpenStack-API-Version: compute 2.61' ${3:+-d "$3"} "${@:4}" "$URL$2"
 }
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
@@ -89,7 +89,7 @@ echo "profiling = $PROFILING (hw_pmu=true), cirros = $PLAIN (no hw_pmu)"
 say '3. The vRAN flavor with the profiling image is refused with Nova'"'"'s message; nothing is created.'
 api POST /compute/v2.1/servers "{\"server\":{\"name\":\"clash\",\"flavorRef\":\"vran\",\"imageRef\":\"$PROFILING\"}}"; echo
 
-say '4. Matching pairs boot; each server shows its effective vPMU (vpmu:pmu).'
+say '4. Matching pairs boot; each server shows its effective vPMU (GET /servers/ID/os-vpmu).'
 boot() { api POST /compute/v2.1/servers "{\"server\":{\"name\":\"$1\",\"flavorRef\":\"$2\",\"imageRef\":\"$3\"}}" | field server id; }
 IDS=("$(boot vran-1 vran "$PLAIN")" "$(boot profiler-1 general "$PROFILING")" "$(boot plain-1 general "$PLAIN")")
 for id in "${IDS[@]}"; do
@@ -98,7 +98,8 @@ for id in "${IDS[@]}"; do
     [[ "$status" == BUILD ]] || break
     sleep 0.1
   done
-  api GET "/compute/v2.1/servers/$id" | node -e 'let t="";process.stdin.on("data",d=>t+=d).on("end",()=>{const s=JSON.parse(t).server;const p=s["vpmu:pmu"];console.log(`${s.name.padEnd(11)} ${s.status.padEnd(7)} requested flavor=${p.requested.flavor} image=${p.requested.image} -> resolved ${p.resolved}, effective ${p.effective}\n            ${p.reason}\n            <pmu> in libvirt: ${(/<pmu[^>]*>/.exec(s["vpmu:domain_xml"]??"")??["(none)"])[0]}`)})'
+  # X-Vpmu-Include adds the same block to Nova's server view, for clients that ask for it.
+  api GET "/compute/v2.1/servers/$id" '' -H 'X-Vpmu-Include: pmu,domain_xml' | node -e 'let t="";process.stdin.on("data",d=>t+=d).on("end",()=>{const s=JSON.parse(t).server;const p=s["vpmu:pmu"];console.log(`${s.name.padEnd(11)} ${s.status.padEnd(7)} requested flavor=${p.requested.flavor} image=${p.requested.image} -> resolved ${p.resolved}, effective ${p.effective}\n            ${p.reason}\n            <pmu> in libvirt: ${(/<pmu[^>]*>/.exec(s["vpmu:domain_xml"]??"")??["(none)"])[0]}`)})'
 done
 
 # It holds the admin password: readable by its owner only, from the moment it exists.

@@ -8,7 +8,7 @@ import { MemoryStore } from '../adapters/store/memory-store.js';
 import { openSqliteStore } from '../adapters/store/sqlite-store.js';
 import type { ServerRecord } from '../ports/store.js';
 import { hypervisorFailingStarts, makeTestApi } from '../testing/api.js';
-import { action, boot, flavor, image, message, show } from '../testing/server-calls.js';
+import { action, boot, flavor, image, message, show, vpmuOf } from '../testing/server-calls.js';
 
 describe('servers API', () => {
   it('boots to ACTIVE with the effective vPMU, the domain defined with the server id as uuid', async () => {
@@ -23,7 +23,7 @@ describe('servers API', () => {
     assert.equal(server.status, 'ACTIVE');
     assert.equal(server['OS-EXT-STS:vm_state'], 'active');
     assert.equal(server['OS-EXT-STS:power_state'], 1);
-    assert.deepEqual(server['vpmu:pmu'], {
+    assert.deepEqual(await vpmuOf(api, res.id), {
       requested: { flavor: 'false', image: null },
       resolved: false,
       source: 'flavor',
@@ -40,7 +40,10 @@ describe('servers API', () => {
     assert.ok(disk?.backingFile?.startsWith(`${api.imagesDir}/`));
     const admin = await show(api, res.id, 'admin');
     assert.equal(admin['OS-EXT-SRV-ATTR:host'], 'compute1');
-    assert.match(String(admin['vpmu:domain_xml']), /<pmu state=["']off["']\/>/u);
+    assert.match(
+      String((await vpmuOf(api, res.id, 'admin')).domain_xml),
+      /<pmu state=["']off["']\/>/u,
+    );
     const events = api.notifier.delivered.map((n) => n.eventType);
     assert.deepEqual(
       events.filter((e) => e.startsWith('instance.') || e.startsWith('scheduler.')),
@@ -51,6 +54,65 @@ describe('servers API', () => {
         'instance.create.end',
       ],
     );
+  });
+
+  it('keeps vpmu keys out of server bodies unless X-Vpmu-Include asks for them', async () => {
+    const api = await makeTestApi();
+    const vran = await flavor(api, 'vran', { 'hw:pmu': 'false' });
+    const { id } = await boot(api, vran, await image(api, 'plain'));
+    await api.servers.idle();
+    const vpmuKeys = (server: Record<string, unknown>) =>
+      Object.keys(server).filter((k) => k.startsWith('vpmu:'));
+    assert.deepEqual(vpmuKeys(await show(api, id)), []);
+    assert.deepEqual(vpmuKeys(await show(api, id, 'admin')), []);
+    const get = (path: string, as: 'member' | 'admin' | 'other', include: string) =>
+      api.request('GET', `/compute/v2.1/servers${path}`, {
+        as,
+        headers: { 'X-Vpmu-Include': include },
+      });
+    const cases: {
+      include: string;
+      as: 'member' | 'admin';
+      status: number;
+      keys?: string[];
+      says?: RegExp;
+    }[] = [
+      { include: 'pmu', as: 'member', status: 200, keys: ['vpmu:pmu'] },
+      {
+        include: ' pmu , domain_xml',
+        as: 'admin',
+        status: 200,
+        keys: ['vpmu:pmu', 'vpmu:domain_xml'],
+      },
+      { include: 'domain_xml', as: 'member', status: 403, says: /vpmu:servers:domain_xml/u },
+      {
+        include: 'pmu,cpu',
+        as: 'member',
+        status: 400,
+        says: /X-Vpmu-Include.*'cpu'.*pmu, domain_xml/u,
+      },
+    ];
+    for (const t of cases) {
+      // The member's server is in the admin's detail list only across projects.
+      for (const path of [`/${id}`, t.as === 'admin' ? '/detail?all_tenants=1' : '/detail']) {
+        const res = await get(path, t.as, t.include);
+        assert.equal(res.status, t.status, `${t.include} ${path}: ${JSON.stringify(res.body)}`);
+        if (t.says) assert.match(message(res), t.says);
+        if (t.keys) {
+          const body = res.body as {
+            server?: Record<string, unknown>;
+            servers?: Record<string, unknown>[];
+          };
+          const server = body.server ?? body.servers?.[0] ?? {};
+          assert.deepEqual(vpmuKeys(server), t.keys, `${t.include} ${path}`);
+          assert.deepEqual(server['vpmu:pmu'], await vpmuOf(api, id), 'the same block as os-vpmu');
+        }
+      }
+    }
+    // The sub-resource follows the server's visibility: another project sees no such server.
+    const other = await api.request('GET', `/compute/v2.1/servers/${id}/os-vpmu`, { as: 'other' });
+    assert.equal(other.status, 404);
+    assert.equal('domain_xml' in (await vpmuOf(api, id)), false, 'members get no domain XML');
   });
 
   it("refuses a flavor/image vPMU conflict with Nova's message and records nothing", async () => {
@@ -246,7 +308,7 @@ describe('servers API', () => {
     const server = await show(api, id);
     assert.equal(server.status, 'ACTIVE');
     assert.equal((server.image as { id: string }).id, perf);
-    assert.equal((server['vpmu:pmu'] as { effective: string }).effective, 'on');
+    assert.equal((await vpmuOf(api, id)).effective, 'on');
     assert.match(await api.hypervisor.domainXml(id), /<pmu state=["']on["']\/>/u);
     assert.equal((await api.hypervisor.lookup(id)).uuid, id, 'same uuid');
 

@@ -1,8 +1,9 @@
 /**
  * Compute API: servers, server actions and os-hypervisors (a Nova v2.1 subset). Request bodies
  * follow nova/api/openstack/compute/schemas/servers.py; the views follow
- * nova/api/openstack/compute/views/servers.py and hypervisors.py. The vPMU decision is shown as
- * the extension attribute `vpmu:pmu` (documented in docs/api.md).
+ * nova/api/openstack/compute/views/servers.py and hypervisors.py. Server bodies carry exactly
+ * Nova's keys; the vPMU decision has its own sub-resource, `GET /servers/{id}/os-vpmu`, and joins
+ * the server view only when the client asks with `X-Vpmu-Include` (docs/api.md).
  */
 import { createHash } from 'node:crypto';
 import type { Context, Hono } from 'hono';
@@ -34,9 +35,12 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       allTenants: allTenants !== undefined && !['0', 'false', 'False'].includes(allTenants),
     });
     const mv = c.get('microversion');
+    const extras = vpmuExtras(c, ctx);
     return c.json({
       servers: found.map((s) =>
-        detail ? serverView(c, s, mv, ctx) : { id: s.id, name: s.name, links: links(c, s) },
+        detail
+          ? { ...serverView(c, s, mv, ctx), ...extras(s) }
+          : { id: s.id, name: s.name, links: links(c, s) },
       ),
     });
   };
@@ -57,8 +61,20 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
 
   app.get('/v2.1/servers/:id', async (c) => {
     const ctx = caller(c);
+    const extras = vpmuExtras(c, ctx);
     const server = await servers.show(ctx, c.req.param('id'));
-    return c.json({ server: serverView(c, server, c.get('microversion'), ctx) });
+    return c.json({
+      server: { ...serverView(c, server, c.get('microversion'), ctx), ...extras(server) },
+    });
+  });
+
+  // vpmu extension: the server's vPMU decision, with the domain XML for admins.
+  app.get('/v2.1/servers/:id/os-vpmu', async (c) => {
+    const ctx = caller(c);
+    const server = await servers.show(ctx, c.req.param('id'));
+    return c.json({
+      vpmu: { ...pmuView(server), ...(isAdmin(ctx) ? { domain_xml: server.domainXml } : {}) },
+    });
   });
 
   app.delete('/v2.1/servers/:id', async (c) => {
@@ -176,7 +192,7 @@ function links(c: Context<ApiEnv>, server: ServerRecord): { rel: string; href: s
   ];
 }
 
-/** Nova's server view by microversion, plus `vpmu:pmu`. */
+/** Nova's server view by microversion: exactly Nova's keys. */
 export function serverView(
   c: Context<ApiEnv>,
   server: ServerRecord,
@@ -262,19 +278,53 @@ export function serverView(
           },
         }
       : {}),
-    'vpmu:pmu':
-      server.pmu === null
-        ? null
-        : {
-            requested: server.pmu.requested,
-            resolved: server.pmu.resolved,
-            source: server.pmu.source,
-            effective: server.pmu.effective,
-            reason: server.pmu.reason,
-          },
   };
-  if (admin) view['vpmu:domain_xml'] = server.domainXml;
   return view;
+}
+
+/** The vPMU decision of a server: what was asked, what it resolved to, and what the guest got. */
+function pmuView(server: ServerRecord): Record<string, unknown> {
+  const pmu = server.pmu;
+  return {
+    requested: pmu?.requested ?? { flavor: null, image: null },
+    resolved: pmu?.resolved ?? null,
+    source: pmu?.source ?? null,
+    effective: pmu?.effective ?? null,
+    reason: pmu?.reason ?? null,
+  };
+}
+
+/** What `X-Vpmu-Include` may ask to add to server views. */
+const VPMU_INCLUDES = ['pmu', 'domain_xml'] as const;
+
+/**
+ * The vpmu keys a client asked for with `X-Vpmu-Include: pmu[,domain_xml]`, as a function of the
+ * server. Nova's strict schemas allow no extra keys, so they are never sent unasked; an unknown
+ * value is refused rather than ignored, and the domain XML is for admins only.
+ */
+function vpmuExtras(
+  c: Context<ApiEnv>,
+  ctx: RequestContext,
+): (server: ServerRecord) => Record<string, unknown> {
+  const header = c.req.header('X-Vpmu-Include');
+  if (header === undefined) return () => ({});
+  const asked = header
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+  for (const value of asked) {
+    if (!(VPMU_INCLUDES as readonly string[]).includes(value)) {
+      throw new ComputeError(
+        'request.invalid',
+        `Invalid X-Vpmu-Include header: '${value}' is not one of ${VPMU_INCLUDES.join(', ')}`,
+      );
+    }
+  }
+  if (asked.includes('domain_xml')) requireAdmin(ctx, 'vpmu:servers:domain_xml');
+  return (server) => ({
+    ...(asked.includes('pmu') ? { 'vpmu:pmu': pmuView(server) } : {}),
+    ...(asked.includes('domain_xml') ? { 'vpmu:domain_xml': server.domainXml } : {}),
+  });
 }
 
 function hypervisorView(

@@ -390,13 +390,10 @@ describe(`vpmu serve on ${uri}: a server booted through the API`, bounded, () =>
       assert.equal(await virsh('domuuid', domain), id);
       assert.match(await virsh('dumpxml', domain), /<pmu state=["']on["']\/>/u);
       assert.equal(await qomPmu(domain), true);
-      assert.deepEqual(
-        [
-          (server['vpmu:pmu'] as { resolved: boolean }).resolved,
-          (server['vpmu:pmu'] as { source: string }).source,
-        ],
-        [true, 'flavor'],
-      );
+      const { vpmu } = (await call('GET', `/compute/v2.1/servers/${id}/os-vpmu`)) as {
+        vpmu: { resolved: boolean; source: string };
+      };
+      assert.deepEqual([vpmu.resolved, vpmu.source], [true, 'flavor']);
       // A restart loses nothing: the record comes back from SQLite, reconcile finds the guest
       // still running, and the token issued before it still works.
       await service.close();

@@ -76,6 +76,17 @@ export async function show(
   return (res.body as { server: Record<string, unknown> }).server;
 }
 
+/** The server's vPMU decision (`GET /servers/{id}/os-vpmu`); admins also get `domain_xml`. */
+export async function vpmuOf(
+  api: TestApi,
+  id: string,
+  as: Who = 'member',
+): Promise<Record<string, unknown>> {
+  const res = await api.request('GET', `/compute/v2.1/servers/${id}/os-vpmu`, { as });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return (res.body as { vpmu: Record<string, unknown> }).vpmu;
+}
+
 export function message(res: { body: unknown }): string {
   const [fault] = Object.values(res.body as Record<string, { message: string }>);
   return fault?.message ?? '';

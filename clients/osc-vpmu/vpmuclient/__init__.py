@@ -1,0 +1,1 @@
+"""openstack client plugin for vpmu (https://github.com/…/vpmu): vPMU commands."""
