@@ -12,6 +12,7 @@
 #   libvirt-clients  virsh and virt-xml-validate (golden XML, test:///default define/read-back)
 #   libxml2-utils    xmllint, which virt-xml-validate runs
 #   python3-openstackclient  the stock `openstack` client for the end-to-end API test
+#   python3-osc-placement  its `openstack resource provider …` / `allocation candidate` commands
 #   rabbitmq-server  the broker the RabbitMQ notifier test publishes to (scripts/rabbitmq.sh)
 #   python3-oslo.messaging  the unchanged oslo notification listener (scripts/oslo-listener.py)
 # and, without recommends (no systemd, no desktop stack), a real daemon for the end-to-end tests:
@@ -20,8 +21,9 @@ set -euo pipefail
 packages=(libvirt-dev qemu-utils curl)
 case "${1:-}" in
   '') ;;
-  --tests) packages+=(libvirt-clients libxml2-utils python3-openstackclient rabbitmq-server
-    python3-oslo.messaging libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86) ;;
+  --tests) packages+=(libvirt-clients libxml2-utils python3-openstackclient python3-osc-placement
+    rabbitmq-server python3-oslo.messaging libvirt-daemon libvirt-daemon-driver-qemu
+    qemu-system-x86) ;;
   *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
 esac
 
