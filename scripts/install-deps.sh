@@ -12,10 +12,10 @@
 #   libvirt-clients  virsh and virt-xml-validate (golden XML, test:///default define/read-back)
 #   libxml2-utils    xmllint, which virt-xml-validate runs
 #   python3-openstackclient  the stock `openstack` client for the end-to-end API test
+#   python3-osc-placement  its `openstack resource provider …` / `allocation candidate` commands
 #   rabbitmq-server  the broker the RabbitMQ notifier test publishes to (scripts/rabbitmq.sh)
 #   python3-oslo.messaging  the unchanged oslo notification listener (scripts/oslo-listener.py)
 #   tempest          OpenStack's own API conformance suite (scripts/tempest.sh)
-#   python3-osc-placement  the stock client's Placement commands, run against /placement
 #   python3-pip      installs vpmu's own client plugin (clients/osc-vpmu) beside the stock client
 # and, without recommends (no systemd, no desktop stack), a real daemon for the end-to-end tests:
 #   libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
@@ -23,8 +23,9 @@ set -euo pipefail
 packages=(libvirt-dev qemu-utils curl)
 case "${1:-}" in
   '') ;;
-  --tests) packages+=(libvirt-clients libxml2-utils python3-openstackclient rabbitmq-server
-    python3-oslo.messaging tempest python3-osc-placement python3-pip libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86) ;;
+  --tests) packages+=(libvirt-clients libxml2-utils python3-openstackclient python3-osc-placement
+    python3-pip tempest rabbitmq-server python3-oslo.messaging libvirt-daemon
+    libvirt-daemon-driver-qemu qemu-system-x86) ;;
   *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
 esac
 

@@ -53,6 +53,27 @@ async function serverFixtures(api: TestApi): Promise<void> {
   }
 }
 
+const PLACEMENT = { 'OpenStack-API-Version': 'placement 1.39' };
+let PROVIDER = '';
+let PLACEMENT_SERVER = '';
+
+/** A server of the member's on compute1 for the placement samples, and compute1's provider. */
+async function placementFixtures(api: TestApi): Promise<void> {
+  const res = await api.request('POST', '/compute/v2.1/servers', {
+    as: 'member',
+    body: { server: { name: 'counted', flavorRef: 'vran', imageRef: PLAIN, networks: 'none' } },
+  });
+  PLACEMENT_SERVER = (res.body as { server: { id: string } }).server.id;
+  await api.servers.idle();
+  const list = await api.request('GET', '/placement/resource_providers', { headers: PLACEMENT });
+  PROVIDER =
+    (list.body as { resource_providers: { uuid: string }[] }).resource_providers[0]?.uuid ?? '';
+}
+
+async function demoProject(api: TestApi): Promise<string> {
+  return (await api.store.findProject('demo', 'default'))?.id ?? '';
+}
+
 const act = (api: TestApi, body: unknown, as: 'member' | 'other' = 'member') =>
   api.request('POST', `/compute/v2.1/servers/${SERVER}/action`, { as, body });
 /** Headers worth showing in samples; the rest (content-length, vary, …) is noise. */
@@ -65,10 +86,11 @@ const SHOWN_HEADERS = [
   'x-compute-error-code',
   'location',
   'content-md5',
+  'allow',
 ];
 
 interface Sample {
-  readonly group: 'identity' | 'compute' | 'image' | 'servers';
+  readonly group: 'identity' | 'compute' | 'image' | 'servers' | 'placement';
   readonly slug: string;
   readonly title: string;
   readonly doc: string;
@@ -140,6 +162,17 @@ const SAMPLES: readonly Sample[] = [
   { group: 'servers', slug: 'hypervisor-show', title: 'Show one hypervisor (admin)', doc: 'By id or host name; the same view as in the detailed list. Unknown: 404. Members: 403.', run: (api) => api.request('GET', '/compute/v2.1/os-hypervisors/1') },
   { group: 'servers', slug: 'notifier-counters', title: 'Notifier counters (admin, vpmu extension)', doc: 'How many versioned notifications reached their transport (`published`), wait for it (`buffered`), were given up on (`dropped`: buffer full, broker down past the bound, or still buffered at shutdown; each one is also logged), and how often the RabbitMQ connection was made again (`reconnects`). Members: 403.', run: (api) => api.request('GET', '/compute/v2.1/vpmu/notifier') },
   { group: 'servers', slug: 'server-delete', title: 'Delete a server', doc: 'Powers the domain off at once (no graceful shutdown, as in Nova) and undefines it, removes its instance directory, releases its claims and forgets the server (a later GET: 404). 204.', run: (api) => api.request('DELETE', `/compute/v2.1/servers/${SERVER}`, { as: 'member' }) },
+  { group: 'placement', slug: 'versions', title: 'Version document', doc: 'No token needed. `OpenStack-API-Version: placement X.Y` picks the microversion (1.0 when absent, `latest` for 1.39); every response names the one used. Outside 1.0–1.39: 406 with `min_version` and `max_version` in the error, as Placement answers (osc-placement reads them to negotiate).', run: async (api) => { await placementFixtures(api); return api.request('GET', '/placement/', { as: null }); } },
+  { group: 'placement', slug: 'providers', title: 'List resource providers (admin)', doc: 'One provider per compute host, named after it, with a UUIDv5 derived from the host name (the same on every start). Filters: `name`, `uuid`, `resources` (1.4), `required` (1.18; `!TRAIT` from 1.22, `in:A,B` from 1.39). `member_of` and `in_tree` are refused (400): vpmu has no aggregates and no nested providers. Members and readers: 403.', run: (api) => api.request('GET', '/placement/resource_providers', { headers: PLACEMENT }) },
+  { group: 'placement', slug: 'inventories', title: 'Inventories of a provider (admin)', doc: "The host's VCPU, MEMORY_MB and DISK_GB as the scheduler sees them. `max_unit` is the whole capacity ((total − reserved) × ratio), because vpmu's claim limits only the sum of the allocations. `…/inventories/{rc}` shows one class; an unknown provider or class: 404.", run: (api) => api.request('GET', `/placement/resource_providers/${PROVIDER}/inventories`, { headers: PLACEMENT }) },
+  { group: 'placement', slug: 'usages', title: 'Usages of a provider (admin)', doc: "What the servers' claims hold on the host: the same per-host usage the scheduler claims against.", run: (api) => api.request('GET', `/placement/resource_providers/${PROVIDER}/usages`, { headers: PLACEMENT }) },
+  { group: 'placement', slug: 'traits', title: 'Traits of a provider (admin)', doc: '`CUSTOM_HW_VPMU` when the host can give a guest a working vPMU; `COMPUTE_STATUS_DISABLED` when the host is disabled, as Nova sets it. `GET /placement/traits` lists every trait vpmu knows (`name=in:…`, `name=startswith:…`, `associated`).', run: (api) => api.request('GET', `/placement/resource_providers/${PROVIDER}/traits`, { headers: PLACEMENT }) },
+  { group: 'placement', slug: 'allocations', title: "A server's allocations (admin)", doc: "The server's claim. During a resize the old flavor's claim is the allocation of the resize's own uuid (`consumer_type` MIGRATION), as Nova moves it to the migration. An unknown consumer: 200 with no allocations. `GET /placement/resource_providers/{uuid}/allocations` lists every consumer on a host.", run: (api) => api.request('GET', `/placement/allocations/${PLACEMENT_SERVER}`, { headers: PLACEMENT }) },
+  { group: 'placement', slug: 'project-usages', title: "A project's usages (admin)", doc: 'From 1.9; `user_id` narrows to one user. From 1.38 grouped by consumer type with `consumer_count`; below, the plain sums.', run: async (api) => api.request('GET', `/placement/usages?project_id=${await demoProject(api)}`, { headers: PLACEMENT }) },
+  { group: 'placement', slug: 'allocation-candidates', title: 'Allocation candidates (admin)', doc: "From 1.10; `required` from 1.17, `limit` from 1.16. The hosts that have room now by the claim's own rule (a disabled host is none), in host-name order. Granular groups (`resources1`…), `member_of`, `in_tree`, `root_required` and `same_subtree` are refused (400).", run: (api) => api.request('GET', '/placement/allocation_candidates?resources=VCPU:1,MEMORY_MB:512&required=CUSTOM_HW_VPMU', { headers: PLACEMENT }) },
+  { group: 'placement', slug: 'bad-resources', title: 'Allocation candidates: a malformed `resources`', doc: "400 in Placement's error body, naming the value.", run: (api) => api.request('GET', '/placement/allocation_candidates?resources=VCPU', { headers: PLACEMENT }) },
+  { group: 'placement', slug: 'provider-not-found', title: 'An unknown provider', doc: "404 in Placement's error body.", run: (api) => api.request('GET', '/placement/resource_providers/7b4d3a4e-0000-4000-8000-000000000000', { headers: PLACEMENT }) },
+  { group: 'placement', slug: 'write-refused', title: 'A write', doc: "405 with `Allow: GET`: vpmu's Placement is read-only; hosts report their inventory and traits, claims are the servers'.", run: (api) => api.request('PUT', `/placement/resource_providers/${PROVIDER}/traits`, { headers: PLACEMENT, body: { traits: [], resource_provider_generation: 0 } }) },
 ];
 
 function pick(headers: Readonly<Record<string, string>>): Record<string, string> {
@@ -193,13 +226,14 @@ const INTRO = `# HTTP API
 
 <!-- Generated by src/api/api-samples.test.ts from testdata/api-samples/; run \`npm run test:update-golden\`. -->
 
-\`vpmu serve\` answers three OpenStack APIs on one port, with devstack-style prefixes:
+\`vpmu serve\` answers four OpenStack APIs on one port, with devstack-style prefixes:
 
 | API | prefix | what the catalog calls it |
 |---|---|---|
 | Identity (Keystone v3 subset) | \`/identity/v3\` | \`identity\` / keystone |
 | Compute (Nova v2.1 subset) | \`/compute/v2.1\` | \`compute\` / nova |
 | Image (Glance v2 subset) | \`/image\` (v2 under \`/image/v2\`) | \`image\` / glance |
+| Placement (read-only subset) | \`/placement\` | \`placement\` / placement |
 
 **Authentication.** Get a token with \`POST /identity/v3/auth/tokens\` (password, project scope) and
 send it as \`X-Auth-Token\`. Version documents need no token; everything else does (401 without
@@ -209,7 +243,8 @@ one, or with an unknown or expired one). Roles: \`admin\` (everything, every pro
 **Errors.** Compute and image errors use Nova's fault body, \`{"<name>": {"code": <status>,
 "message": "..."}}\` with \`badRequest\` 400, \`unauthorized\` 401, \`forbidden\` 403, \`itemNotFound\`
 404, \`conflictingRequest\` 409, \`badMediaType\` 415 and \`computeFault\` for anything else (406, 500).
-Identity errors use Keystone's \`{"error": {"code", "title", "message"}}\`. Every error response
+Identity errors use Keystone's \`{"error": {"code", "title", "message"}}\`; placement errors use
+Placement's (below). Every error response
 carries the stable code in \`X-Compute-Error-Code\` (see [errors.md](errors.md)); every response
 carries \`X-OpenStack-Request-ID\`, which the service log repeats. An unexpected error is a 500 whose
 message names only the request id; the log has the detail. A JSON body with a lone UTF-16
@@ -222,6 +257,29 @@ client's \`Host\`.
 2.47 the embedded flavor in server bodies, 2.61 \`extra_specs\` in flavor bodies, 2.75 \`swap\` 0 instead of "", 2.86 unknown extra-spec keys in
 validated namespaces refused. Bad values for keys vpmu knows (\`hw:pmu=maybe\`) are refused at
 every microversion, unlike Nova (see DESIGN §2.4).
+
+**Placement.** The compute hosts as Placement resource providers, for operators and tools that
+look there (\`openstack resource provider …\` from python3-osc-placement). Read-only and
+admin-only, as Placement's default policy (\`rule:admin_api\`; others get 403). One provider per
+compute host, named after it, with a UUIDv5 of the host name; its VCPU, MEMORY_MB and DISK_GB
+inventory, its usages, its traits (\`CUSTOM_HW_VPMU\` when the host can give a working vPMU) and
+the servers' claims as allocations all come from the rows the scheduler claims against, and
+allocation candidates are chosen by the claim's own capacity rule, so Placement and the scheduler
+cannot disagree. Served: \`GET /placement/\` (version document, no token),
+\`/resource_providers\` and \`/resource_providers/{uuid}\` with \`…/inventories\`,
+\`…/inventories/{rc}\`, \`…/usages\`, \`…/traits\`, \`…/aggregates\` (always empty) and
+\`…/allocations\`; \`/allocations/{consumer}\`; \`/usages?project_id=\`; \`/allocation_candidates\`;
+\`/traits\`, \`/traits/{name}\`; \`/resource_classes\`, \`/resource_classes/{name}\`. Microversions
+1.0 to 1.39 from \`OpenStack-API-Version: placement X.Y\`; routes newer than the requested version
+answer 404, filters newer than it 400, as in Placement. The stock client negotiates 1.29 by itself,
+so no \`--os-placement-api-version\` is needed for \`openstack resource provider list\`,
+\`… trait list UUID\`, \`… inventory list UUID\`, \`… usage show UUID\` or \`openstack allocation
+candidate list --resource VCPU=1 --required CUSTOM_HW_VPMU\`; \`--required in:A,B\` needs
+\`--os-placement-api-version 1.39\`. Errors use Placement's body, \`{"errors": [{"status", "title",
+"detail", "code": "placement.undefined_code", "request_id"}]}\`. Writes (creating providers,
+setting inventory or traits, writing allocations) are refused with 405 \`Allow: GET\`: hosts report
+their own inventory and traits, and claims are made by booting servers. See
+[compatibility.md](compatibility.md) for the differences from Placement.
 
 **Not (yet) served, and known differences.** Servers have no networks, volumes, metadata, tags,
 key pairs, console or migration APIs; one server per create request; actions finish before their
@@ -246,6 +304,7 @@ it('docs/api.md and testdata/api-samples match what the API answers', async () =
     compute: 'Compute',
     image: 'Image',
     servers: 'Compute: servers and hypervisors',
+    placement: 'Placement',
   } as const;
   for (const sample of SAMPLES) {
     api.take();

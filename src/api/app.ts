@@ -1,7 +1,8 @@
 /**
- * The HTTP edge: one Hono app serving identity (`/identity`), compute (`/compute`) and image
- * (`/image`) on one port, devstack-style. Every response carries a request id; every error goes
- * through toFault(); unexpected errors are logged with their stack and answered with a bare 500.
+ * The HTTP edge: one Hono app serving identity (`/identity`), compute (`/compute`), image
+ * (`/image`) and placement (`/placement`) on one port, devstack-style. Every response carries a
+ * request id; every error goes through toFault(); unexpected errors are logged with their stack
+ * and answered with a bare 500.
  */
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -13,6 +14,7 @@ import type { ApiDeps, ApiEnv } from './deps.js';
 import { toFault, type ApiFamily } from './faults.js';
 import { identityRoutes } from './identity.js';
 import { imageRoutes } from './image.js';
+import { placementFaultBody, placementRoutes } from './placement.js';
 
 export type { ApiDeps, ApiLogger } from './deps.js';
 
@@ -67,12 +69,18 @@ export function createApi(given: ApiDeps): Hono<ApiEnv> {
   app.get('/', (c) =>
     c.json({
       name: 'vpmu',
-      endpoints: { identity: '/identity/v3', compute: '/compute/v2.1', image: '/image' },
+      endpoints: {
+        identity: '/identity/v3',
+        compute: '/compute/v2.1',
+        image: '/image',
+        placement: '/placement',
+      },
     }),
   );
   app.route('/identity', identityRoutes(deps));
   app.route('/compute', computeRoutes(deps));
   app.route('/image', imageRoutes(deps));
+  app.route('/placement', placementRoutes(deps));
 
   app.notFound((c) => {
     const err = new ComputeError(
@@ -81,7 +89,7 @@ export function createApi(given: ApiDeps): Hono<ApiEnv> {
     );
     return respond(c.req.path, err, c.get('requestId'), deps, (fault) => {
       c.header('X-Compute-Error-Code', fault.code);
-      return c.json(fault.body, fault.status as ContentfulStatusCode);
+      return c.json(faultBody(c.req.path, fault), fault.status as ContentfulStatusCode);
     });
   });
 
@@ -99,7 +107,10 @@ export function createApi(given: ApiDeps): Hono<ApiEnv> {
       if (fault.status === 401 && c.req.path.startsWith('/identity')) {
         c.header('WWW-Authenticate', 'Keystone uri="/identity"');
       }
-      return c.json(fault.body, fault.status as ContentfulStatusCode);
+      if (fault.status === 401 && isPlacement(c.req.path)) {
+        c.header('WWW-Authenticate', `Keystone uri="${c.get('publicEndpoint')}/identity"`);
+      }
+      return c.json(faultBody(c.req.path, fault), fault.status as ContentfulStatusCode);
     });
   });
 
@@ -113,6 +124,14 @@ function isRequestAborted(err: unknown): boolean {
     err.message === 'aborted' &&
     (err as { code?: unknown }).code === 'ECONNRESET'
   );
+}
+
+function isPlacement(path: string): boolean {
+  return path === '/placement' || path.startsWith('/placement/');
+}
+
+function faultBody(path: string, fault: ReturnType<typeof toFault>): Record<string, unknown> {
+  return isPlacement(path) ? placementFaultBody(fault) : fault.body;
 }
 
 function errorText(err: unknown): string {
@@ -130,7 +149,9 @@ function respond(
     ? 'identity'
     : path.startsWith('/image')
       ? 'image'
-      : 'compute';
+      : isPlacement(path)
+        ? 'placement'
+        : 'compute';
   const fault = toFault(err, family, requestId);
   if (fault.unexpected) {
     deps.log.error(

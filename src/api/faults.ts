@@ -1,9 +1,11 @@
 /**
  * The one place where errors become HTTP. Compute and image faults use Nova's body
  * (`{"badRequest": {"code": 400, "message": …}}`); identity faults use Keystone's
- * (`{"error": {"code": 401, "title": "Unauthorized", "message": …}}`). Every fault carries the
- * stable code in `X-Compute-Error-Code`. Unexpected errors never leak their message, nor do
- * failures whose words are about the host (libvirt's, a path): those go to the log.
+ * (`{"error": {"code": 401, "title": "Unauthorized", "message": …}}`); placement faults use
+ * Placement's (`{"errors": [{"status": 404, "title": "Not Found", "detail": …, "code": …}]}`).
+ * Every fault carries the stable code in `X-Compute-Error-Code`. Unexpected errors never leak
+ * their message, nor do failures whose words are about the host (libvirt's, a path): those go to
+ * the log.
  */
 import { ComputeError, speaksOfHost, type ErrorCode } from '../errors/index.js';
 
@@ -35,8 +37,36 @@ const KEYSTONE_TITLES: Readonly<Record<number, string>> = {
   503: 'Service Unavailable',
 };
 
+/**
+ * Placement's titles and webob's explanations by status: Placement's `detail` is the explanation,
+ * a blank line and the message (osc-placement shows the last line).
+ */
+const PLACEMENT_STATUS: Readonly<Record<number, readonly [string, string]>> = {
+  400: [
+    'Bad Request',
+    'The server could not comply with the request since it is either malformed or otherwise incorrect.',
+  ],
+  401: [
+    'Unauthorized',
+    'This server could not verify that you are authorized to access the document you requested.',
+  ],
+  403: ['Forbidden', 'Access was denied to this resource.'],
+  404: ['Not Found', 'The resource could not be found.'],
+  405: ['Method Not Allowed', 'The method specified is not allowed for this resource.'],
+  406: ['Not Acceptable', 'The resource could not be generated in an acceptable form.'],
+  413: ['Request Entity Too Large', 'The request is larger than the server is willing to process.'],
+  500: [
+    'Internal Server Error',
+    'The server has either erred or is incapable of performing the requested operation.',
+  ],
+  503: [
+    'Service Unavailable',
+    'The server is currently unavailable. Please try again at a later time.',
+  ],
+};
+
 /** Which API family answers, deciding the fault body's shape. */
-export type ApiFamily = 'compute' | 'image' | 'identity';
+export type ApiFamily = 'compute' | 'image' | 'identity' | 'placement';
 
 /** An HTTP fault: status, stable code and body. */
 export interface Fault {
@@ -97,6 +127,26 @@ export function toFault(thrown: unknown, family: ApiFamily, requestId: string): 
       unexpected: !known,
       ...cause,
       body: { error: { code: status, title, message } },
+    };
+  }
+  if (family === 'placement') {
+    const [title, explanation] = PLACEMENT_STATUS[status] ?? ['Error', 'The request failed.'];
+    return {
+      status,
+      code,
+      unexpected: !known,
+      ...cause,
+      body: {
+        errors: [
+          {
+            status,
+            title,
+            detail: `${explanation}\n\n ${message}  `,
+            code: 'placement.undefined_code',
+            request_id: requestId,
+          },
+        ],
+      },
     };
   }
   const name = FAULT_NAMES[status] ?? 'computeFault';

@@ -190,6 +190,7 @@ describe('identity hardening: links come from the configured public endpoint', (
       'https://cloud.example.com:8774/identity',
       'https://cloud.example.com:8774/compute/v2.1',
       'https://cloud.example.com:8774/image',
+      'https://cloud.example.com:8774/placement',
     ]);
     const token = res.headers.get('X-Subject-Token') ?? '';
     const image = await app.request('http://evil.example/image/v2/images', {

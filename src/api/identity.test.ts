@@ -67,6 +67,14 @@ describe('identity API', () => {
           'admin RegionOne http://vpmu.test/image',
         ],
       ],
+      [
+        'placement',
+        [
+          'public RegionOne http://vpmu.test/placement',
+          'internal RegionOne http://vpmu.test/placement',
+          'admin RegionOne http://vpmu.test/placement',
+        ],
+      ],
     ]);
   });
 

@@ -104,6 +104,7 @@ function tokenBody(
         service('identity', 'keystone', `${base}/identity`),
         service('compute', 'nova', `${base}/compute/v2.1`),
         service('image', 'glance', `${base}/image`),
+        service('placement', 'placement', `${base}/placement`),
       ],
     },
   };

@@ -109,6 +109,15 @@ export const ERROR_CODES = {
     status: 404,
     summary: 'No API endpoint answers this path.',
   },
+  'placement.not_found': {
+    status: 404,
+    summary: 'The Placement API has no such resource provider, inventory, resource class or trait.',
+  },
+  'placement.method_not_allowed': {
+    status: 405,
+    summary:
+      "The Placement API is read-only: providers, inventories, traits and allocations follow the compute hosts and the servers' claims.",
+  },
   'flavor.not_found': {
     status: 404,
     summary: 'No flavor with this id is visible to the caller.',

@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RUN_TIMEOUT_MS, startChild, type TestChild } from '../testing/processes.js';
-import { requireTool } from '../testing/tools.js';
+import { requireTool, skipOrThrow } from '../testing/tools.js';
 
 const OPENSTACK = '/usr/bin/openstack';
 const skip = requireTool(
@@ -18,6 +18,16 @@ const skip = requireTool(
   ['--version'],
   'run scripts/install-test-deps.sh, which installs python3-openstackclient',
 );
+
+/** osc-placement (python3-osc-placement) adds the `openstack resource provider …` commands. */
+const skipPlacement =
+  skip !== false
+    ? skip
+    : existsSync('/usr/lib/python3/dist-packages/osc_placement')
+      ? false
+      : skipOrThrow(
+          'python3-osc-placement is not installed (run scripts/install-test-deps.sh, which installs it)',
+        );
 
 describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-osc-'));
@@ -304,6 +314,89 @@ describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, 
       [['up', 'TEST']],
     );
   });
+
+  it(
+    'answers osc-placement with the host as a resource provider holding the server’s claim',
+    {
+      skip: skipPlacement,
+    },
+    () => {
+      const rows = (result: ReturnType<typeof openstack>) =>
+        json(result) as unknown as Record<string, unknown>[];
+      const providers = rows(openstack('admin', 'resource', 'provider', 'list', '-f', 'json'));
+      assert.equal(providers.length, 1);
+      const uuid = String(providers[0]?.uuid);
+      assert.equal(providers[0]?.root_provider_uuid, uuid);
+      const traits = rows(
+        openstack('admin', 'resource', 'provider', 'trait', 'list', uuid, '-f', 'json'),
+      ).map((t) => t.name);
+      const inventory = rows(
+        openstack('admin', 'resource', 'provider', 'inventory', 'list', uuid, '-f', 'json'),
+      );
+      const vcpu = inventory.find((i) => i.resource_class === 'VCPU');
+      assert.ok(vcpu !== undefined);
+      assert.equal(vcpu.used, 1);
+      assert.equal(vcpu.min_unit, 1);
+      assert.ok(inventory.some((i) => i.resource_class === 'MEMORY_MB'));
+      const usage = rows(
+        openstack('admin', 'resource', 'provider', 'usage', 'show', uuid, '-f', 'json'),
+      );
+      assert.deepEqual(
+        usage.filter((u) => u.resource_class !== 'DISK_GB'),
+        [
+          { resource_class: 'VCPU', usage: 1 },
+          { resource_class: 'MEMORY_MB', usage: 64 },
+        ],
+      );
+      const shown = json(
+        openstack('admin', 'resource', 'provider', 'show', uuid, '--allocations', '-f', 'json'),
+      );
+      assert.deepEqual(shown.allocations, {
+        [serverId]: { resources: { VCPU: 1, MEMORY_MB: 64 } },
+      });
+      // The stock negotiation (1.29) answers --required; the host has CUSTOM_HW_VPMU only with KVM.
+      const vpmu = rows(
+        openstack(
+          'admin',
+          'allocation',
+          'candidate',
+          'list',
+          '--resource',
+          'VCPU=1',
+          '--required',
+          'CUSTOM_HW_VPMU',
+          '-f',
+          'json',
+        ),
+      );
+      assert.equal(vpmu.length, traits.includes('CUSTOM_HW_VPMU') ? 1 : 0);
+      const any = rows(
+        openstack('admin', 'allocation', 'candidate', 'list', '--resource', 'VCPU=1', '-f', 'json'),
+      );
+      const [candidate] = any;
+      assert.ok(candidate !== undefined && any.length === 1);
+      assert.equal(candidate['resource provider'], uuid);
+      assert.match(String(candidate['inventory used/capacity']), /^VCPU=1\/\d+,MEMORY_MB=64\/\d+/u);
+      const typo = openstack(
+        'admin',
+        'allocation',
+        'candidate',
+        'list',
+        '--resource',
+        'VCPU=1',
+        '--required',
+        'CUSTOM_HW_VMPU',
+      );
+      assert.equal(typo.status, 1);
+      assert.match(typo.stderr, /No such trait\(s\): CUSTOM_HW_VMPU\./u);
+      const refused = openstack('eve', 'resource', 'provider', 'list');
+      assert.equal(refused.status, 1);
+      assert.match(
+        refused.stderr,
+        /Policy does not allow placement:resource_providers:list to be performed\./u,
+      );
+    },
+  );
 
   it('deletes the server: gone from the list and from show, its notifications in order', () => {
     const del = openstack('admin', 'server', 'delete', '--wait', serverId);

@@ -101,7 +101,12 @@ describe('vpmu serve: identity settings', () => {
       };
       assert.deepEqual(
         token.token.catalog.map((s) => s.endpoints[0]?.url),
-        [`${service.url}/identity`, `${service.url}/compute/v2.1`, `${service.url}/image`],
+        [
+          `${service.url}/identity`,
+          `${service.url}/compute/v2.1`,
+          `${service.url}/image`,
+          `${service.url}/placement`,
+        ],
       );
       assert.match(service.url, /^http:\/\/127\.0\.0\.1:\d+$/u);
     } finally {
