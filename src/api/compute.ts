@@ -23,6 +23,7 @@ import {
 } from '../services/index.js';
 import { caller, FLOAT_LITERAL, member, origin, pythonFloat, readJsonObject } from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
+import { addServerGroupRoutes } from './server-groups.js';
 import { addServerRoutes } from './servers.js';
 import {
   atLeast,
@@ -160,6 +161,7 @@ export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
   });
 
   addServerRoutes(app, deps);
+  addServerGroupRoutes(app, deps);
 
   return app;
 }

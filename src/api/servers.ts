@@ -17,6 +17,7 @@ import {
   type ServerRecord,
 } from '../services/index.js';
 import { caller, member, origin, readJsonObject } from './_http.js';
+import { parseSchedulerHints } from './server-groups.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast, type Microversion } from './microversion.js';
 
@@ -48,10 +49,13 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.get('/v2.1/servers/detail', (c) => list(c, true));
 
   app.post('/v2.1/servers', async (c) => {
-    const body = member(await readJsonObject(c, 'object with "server"'), 'server');
-    const server = await servers.create(caller(c), parseNewServer(body), {
-      requestId: c.get('requestId'),
-    });
+    const top = await readJsonObject(c, 'object with "server"');
+    const body = member(top, 'server');
+    const server = await servers.create(
+      caller(c),
+      { ...parseNewServer(body), ...parseSchedulerHints(top) },
+      { requestId: c.get('requestId') },
+    );
     c.header('Location', `${origin(c)}/compute/v2.1/servers/${server.id}`);
     return c.json(
       { server: { id: server.id, links: links(c, server), 'OS-DCF:diskConfig': 'MANUAL' } },
@@ -63,8 +67,13 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const ctx = caller(c);
     const extras = vpmuExtras(c, ctx);
     const server = await servers.show(ctx, c.req.param('id'));
+    const mv = c.get('microversion');
     return c.json({
-      server: { ...serverView(c, server, c.get('microversion'), ctx), ...extras(server) },
+      server: {
+        ...serverView(c, server, mv, ctx),
+        ...serverGroupsOf(server, mv),
+        ...extras(server),
+      },
     });
   });
 
@@ -280,6 +289,12 @@ export function serverView(
       : {}),
   };
   return view;
+}
+
+/** 2.71: the group a server joined, in its show, update and rebuild bodies (not in lists). */
+export function serverGroupsOf(server: ServerRecord, mv: Microversion): Record<string, unknown> {
+  if (!atLeast(mv, 2, 71)) return {};
+  return { server_groups: server.serverGroupId === undefined ? [] : [server.serverGroupId] };
 }
 
 /** The vPMU decision of a server: what was asked, what it resolved to, and what the guest got. */

@@ -176,6 +176,14 @@ export const ERROR_CODES = {
     status: 409,
     summary: 'A server with this id already exists.',
   },
+  'server.group_not_found': {
+    status: 404,
+    summary: 'No server group with this id is visible to the caller.',
+  },
+  'server.group_exists': {
+    status: 409,
+    summary: 'A server group with this id already exists.',
+  },
   'server.invalid_state': {
     status: 409,
     summary:

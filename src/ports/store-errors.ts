@@ -45,3 +45,8 @@ export function serverExists(id: string): ComputeError {
 export function serverNotFound(id: string): ComputeError {
   return new ComputeError('server.not_found', `Instance ${id} could not be found.`);
 }
+
+/** `server.group_exists`: a server group id is taken (ids are uuids: a bug or a replay). */
+export function serverGroupExists(id: string): ComputeError {
+  return new ComputeError('server.group_exists', `Server group ${id} already exists.`);
+}

@@ -2,7 +2,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ComputeError } from '../errors/index.js';
-import type { ComputeHostRecord, FlavorRecord, ImageRecord, ServerRecord, Store } from './store.js';
+import type {
+  ComputeHostRecord,
+  FlavorRecord,
+  ImageRecord,
+  ServerGroupRecord,
+  ServerRecord,
+  Store,
+} from './store.js';
 
 /** A valid flavor record; tests override what matters. */
 export function aFlavorRecord(overrides: Partial<FlavorRecord> = {}): FlavorRecord {
@@ -439,6 +446,43 @@ export function storeContract(
       assert.equal(await store.deleteServer(a.id), true);
       assert.equal(await store.deleteServer(a.id), false);
       assert.equal(await store.getServer(a.id), undefined);
+      await store.close();
+    });
+
+    it('keeps server groups per project with their members in joining order', async () => {
+      const store = await make();
+      const group = (id: string, projectId: string, createdAt: string): ServerGroupRecord => ({
+        id,
+        name: `g-${id}`,
+        projectId,
+        userId: 'u1',
+        policy: 'anti-affinity',
+        maxServerPerHost: null,
+        members: [],
+        createdAt,
+      });
+      const a = group('a', 'p1', '2026-01-01T00:00:00.000Z');
+      const b = { ...group('b', 'p2', '2026-01-02T00:00:00.000Z'), maxServerPerHost: 2 };
+      await store.createServerGroup(b);
+      await store.createServerGroup(a);
+      await assert.rejects(store.createServerGroup(a), hasCode('server.group_exists'));
+      assert.deepEqual(
+        (await store.listServerGroups()).map((g) => g.id),
+        ['a', 'b'],
+      );
+      assert.deepEqual(await store.listServerGroups('p2'), [b]);
+      for (const server of ['s2', 's1', 's2']) {
+        assert.equal(await store.addServerGroupMember('a', server), true);
+      }
+      assert.equal(await store.addServerGroupMember('missing', 's1'), false);
+      await store.addServerGroupMember('b', 's1');
+      assert.deepEqual((await store.getServerGroup('a'))?.members, ['s2', 's1']);
+      await store.removeServerGroupMember('s1');
+      assert.deepEqual((await store.getServerGroup('a'))?.members, ['s2']);
+      assert.deepEqual((await store.getServerGroup('b'))?.members, []);
+      assert.equal(await store.deleteServerGroup('a'), true);
+      assert.equal(await store.deleteServerGroup('a'), false);
+      assert.equal(await store.getServerGroup('a'), undefined);
       await store.close();
     });
 

@@ -194,11 +194,36 @@ export interface ServerRecord {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly launchedAt: string | null;
+  /** The server group it joined at create (`os:scheduler_hints.group`); absent when none. */
+  readonly serverGroupId?: string;
 }
 
 /** Filters for listing servers; every given filter must match. */
 export interface ServerFilter {
   readonly projectId?: string;
+}
+
+/** Nova's server group policies (2.64 names; before 2.64 each is a one-item `policies` list). */
+export const SERVER_GROUP_POLICIES = [
+  'affinity',
+  'anti-affinity',
+  'soft-affinity',
+  'soft-anti-affinity',
+] as const;
+export type ServerGroupPolicy = (typeof SERVER_GROUP_POLICIES)[number];
+
+/** A server group: where its members may run relative to each other. */
+export interface ServerGroupRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly projectId: string;
+  readonly userId: string;
+  readonly policy: ServerGroupPolicy;
+  /** Nova's `rules` (2.64): only `max_server_per_host`, only with `anti-affinity`. */
+  readonly maxServerPerHost: number | null;
+  /** Server ids, in the order they joined. */
+  readonly members: readonly string[];
+  readonly createdAt: string;
 }
 
 /** Placement-style resource classes a claim consumes. */
@@ -311,6 +336,17 @@ export interface Store {
   /** Replaces the record; rejects with `server.not_found`. */
   saveServer(server: ServerRecord): Promise<void>;
   deleteServer(id: string): Promise<boolean>;
+
+  /** Rejects with `server.group_exists` when the id is taken. */
+  createServerGroup(group: ServerGroupRecord): Promise<void>;
+  getServerGroup(id: string): Promise<ServerGroupRecord | undefined>;
+  /** Sorted by creation time, then id; optionally one project's. */
+  listServerGroups(projectId?: string): Promise<ServerGroupRecord[]>;
+  deleteServerGroup(id: string): Promise<boolean>;
+  /** Adds a server to a group (once); false when the group does not exist. */
+  addServerGroupMember(groupId: string, serverId: string): Promise<boolean>;
+  /** Takes a server out of every group it is in (when it is deleted). */
+  removeServerGroupMember(serverId: string): Promise<void>;
 
   /** Creates or replaces a compute host's record (inventory, traits, enabled). */
   putComputeHost(host: ComputeHostRecord): Promise<void>;

@@ -1,3 +1,4 @@
 export * from './host-state.js';
 export * from './request-spec.js';
 export * from './select-hosts.js';
+export * from './server-group.js';

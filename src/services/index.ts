@@ -18,3 +18,4 @@ export * from './local-compute-agent.js';
 export type * from '../ports/compute-agent.js';
 export * from './publish-event.js';
 export * from './placement.js';
+export * from './server-groups.js';

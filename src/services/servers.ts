@@ -41,7 +41,7 @@ import type {
   ServerRecord,
   Store,
 } from '../ports/store.js';
-import { buildRequestSpec, HostIndex, type HostState } from '../scheduler/index.js';
+import { buildRequestSpec, HostIndex, placeInGroup, type HostState } from '../scheduler/index.js';
 import type { Clock, Ids } from '../ports/clock.js';
 import { renderGuest, toPmuReport } from './guest-config.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
@@ -100,6 +100,8 @@ export interface NewServer {
   readonly name: string;
   readonly flavorRef: string;
   readonly imageRef: string;
+  /** `os:scheduler_hints.group`: the server group the server joins. */
+  readonly serverGroupId?: string;
 }
 
 /** Per-call facts for notifications. */
@@ -126,6 +128,7 @@ export class Servers {
   readonly #buildSlots: Slots;
   /** Builds waiting for a slot: nothing of them exists yet beyond the record. */
   readonly #queued = new Set<string>();
+  readonly #groupPlacements = new KeyedQueue();
 
   constructor(deps: ServerDeps) {
     this.#deps = deps;
@@ -147,6 +150,9 @@ export class Servers {
     requireWriter(ctx, 'create a server');
     const flavorRecord = await lookupFlavor(this.#deps, ctx, input.flavorRef);
     const imageRecord = await lookupImage(this.#deps, ctx, input.imageRef);
+    if (input.serverGroupId !== undefined) {
+      await this.#lookupGroup(ctx, input.serverGroupId, input.name);
+    }
     const flavor = toFlavor(flavorRecord);
     const image = toImage(imageRecord);
     const id = this.#deps.ids.newUuid();
@@ -174,8 +180,17 @@ export class Servers {
       createdAt: now,
       updatedAt: now,
       launchedAt: null,
+      ...(input.serverGroupId === undefined ? {} : { serverGroupId: input.serverGroupId }),
     };
     await this.#deps.store.createServer(server);
+    if (
+      input.serverGroupId !== undefined &&
+      !(await this.#deps.store.addServerGroupMember(input.serverGroupId, id))
+    ) {
+      // The group went away since it was looked up: the server never existed.
+      await this.#deps.store.deleteServer(id);
+      throw invalidGroup(input.serverGroupId, input.name);
+    }
     this.#track(id, this.#build(server, actionContext(ctx, call)));
     return server;
   }
@@ -739,8 +754,38 @@ export class Servers {
     const selection = new HostIndex(states).select(request, { count: Math.max(states.length, 1) });
     // As in Nova, NoValidHost ends the selection without an end event.
     if (!selection.ok) throw orThrowIssue(selection.issues);
+    const groupId = server.serverGroupId;
+    if (groupId === undefined) return this.#claimFirst(server, selection.value.hosts, context);
+    // Members of one group are placed one at a time, so each sees where the others went.
+    return this.#groupPlacements.run(groupId, async () => {
+      const group = await this.#deps.store.getServerGroup(groupId);
+      if (group === undefined) return this.#claimFirst(server, selection.value.hosts, context);
+      const membersPerHost = new Map<string, number>();
+      const others = new Set(group.members.filter((m) => m !== server.id));
+      for (const a of await this.#deps.store.listAllocations()) {
+        if (others.has(a.consumerId)) {
+          membersPerHost.set(a.host, (membersPerHost.get(a.host) ?? 0) + 1);
+        }
+      }
+      const hosts = placeInGroup(selection.value.hosts, {
+        name: group.name,
+        policy: group.policy,
+        maxServerPerHost: group.maxServerPerHost,
+        membersPerHost,
+      });
+      if (!hosts.ok) throw orThrowIssue(hosts.issues);
+      return this.#claimFirst(server, hosts.value, context);
+    });
+  }
+
+  /** Claims on the first of the chosen hosts that still has room; the end of a selection. */
+  async #claimFirst(
+    server: ServerRecord,
+    hosts: readonly HostState[],
+    context: ActionContext,
+  ): Promise<{ host: string; claimId: string }> {
     this.#deps.publish(selectDestinationsEvent('end', this.#requestSpecInput(server)));
-    for (const host of selection.value.hosts) {
+    for (const host of hosts) {
       const claimId = server.id;
       if (
         await this.#deps.store.claim({
@@ -758,7 +803,7 @@ export class Servers {
     }
     throw new ComputeError(
       'scheduler.no_valid_host',
-      `No valid host was found. Every host that passed the filters (${selection.value.hosts.map((h) => h.name).join(', ')}) was filled by concurrent claims before server ${server.id} could claim ${server.flavor.vcpus} VCPU, ${server.flavor.memoryMiB} MB RAM and ${server.flavor.diskGiB} GB disk.`,
+      `No valid host was found. Every host that passed the filters (${hosts.map((h) => h.name).join(', ')}) was filled by concurrent claims before server ${server.id} could claim ${server.flavor.vcpus} VCPU, ${server.flavor.memoryMiB} MB RAM and ${server.flavor.diskGiB} GB disk.`,
     );
   }
 
@@ -832,7 +877,19 @@ export class Servers {
       await agent.remove(server.id, { ...this.#stopOptions(), graceful: false });
     }
     await this.#releaseAll(server);
+    if (server.serverGroupId !== undefined) {
+      await this.#deps.store.removeServerGroupMember(server.id);
+    }
     await this.#deps.store.deleteServer(server.id);
+  }
+
+  /** A server group the caller may put a server in: its project's (any, for an admin). */
+  async #lookupGroup(ctx: RequestContext, groupId: string, serverName: string) {
+    const group = await this.#deps.store.getServerGroup(groupId);
+    if (group === undefined || (group.projectId !== ctx.projectId && !isAdmin(ctx))) {
+      throw invalidGroup(groupId, serverName);
+    }
+    return group;
   }
 
   /** A rollback or undo step that failed: the state it leaves behind is logged, never hidden. */
@@ -1210,4 +1267,30 @@ class Slots {
       else next();
     };
   }
+}
+
+/** Runs the work given for one key one at a time, in order; different keys run concurrently. */
+class KeyedQueue {
+  readonly #tails = new Map<string, Promise<unknown>>();
+
+  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#tails.get(key) ?? Promise.resolve();
+    const result = previous.catch(() => undefined).then(work);
+    const tail = result.catch(() => undefined);
+    this.#tails.set(key, tail);
+    try {
+      return await result;
+    } finally {
+      // The last in line forgets the key, so the map holds only keys with work queued.
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    }
+  }
+}
+
+// NOTE: Nova refuses a hint naming a group that does not exist with a 400.
+function invalidGroup(groupId: string, serverName: string): ComputeError {
+  return new ComputeError(
+    'request.invalid',
+    `Invalid input for field/attribute os:scheduler_hints.group. Value: ${groupId}. Server '${serverName}' cannot join server group ${groupId}: Instance group ${groupId} could not be found.`,
+  );
 }

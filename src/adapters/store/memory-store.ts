@@ -5,6 +5,7 @@ import {
   type HostUsage,
   type ComputeHostRecord,
   type ServerFilter,
+  type ServerGroupRecord,
   type ServerRecord,
   type FlavorRecord,
   type ImageFilter,
@@ -25,6 +26,7 @@ import {
   imageExists,
   imageNotFound,
   serverExists,
+  serverGroupExists,
   serverNotFound,
 } from '../../ports/store-errors.js';
 import { fitsOnHost, usedOnHost } from '../../ports/claims.js';
@@ -40,6 +42,7 @@ export class MemoryStore implements Store {
   readonly #access = new Map<string, Set<string>>();
   readonly #images = new Map<string, ImageRecord>();
   readonly #servers = new Map<string, ServerRecord>();
+  readonly #serverGroups = new Map<string, ServerGroupRecord>();
   readonly #hosts = new Map<string, ComputeHostRecord>();
   readonly #allocations = new Map<string, AllocationRecord>();
 
@@ -254,6 +257,45 @@ export class MemoryStore implements Store {
 
   async deleteServer(id: string): Promise<boolean> {
     return this.#servers.delete(id);
+  }
+
+  async createServerGroup(group: ServerGroupRecord): Promise<void> {
+    if (this.#serverGroups.has(group.id)) throw serverGroupExists(group.id);
+    this.#serverGroups.set(group.id, clone(group));
+  }
+
+  async getServerGroup(id: string): Promise<ServerGroupRecord | undefined> {
+    const group = this.#serverGroups.get(id);
+    return group === undefined ? undefined : clone(group);
+  }
+
+  async listServerGroups(projectId?: string): Promise<ServerGroupRecord[]> {
+    return [...this.#serverGroups.values()]
+      .filter((g) => projectId === undefined || g.projectId === projectId)
+      .sort((a, b) => compare(a.createdAt, b.createdAt) || compare(a.id, b.id))
+      .map(clone);
+  }
+
+  async deleteServerGroup(id: string): Promise<boolean> {
+    return this.#serverGroups.delete(id);
+  }
+
+  async addServerGroupMember(groupId: string, serverId: string): Promise<boolean> {
+    const group = this.#serverGroups.get(groupId);
+    if (group === undefined) return false;
+    if (!group.members.includes(serverId)) {
+      this.#serverGroups.set(groupId, { ...group, members: [...group.members, serverId] });
+    }
+    return true;
+  }
+
+  async removeServerGroupMember(serverId: string): Promise<void> {
+    for (const group of this.#serverGroups.values()) {
+      if (group.members.includes(serverId)) {
+        const members = group.members.filter((m) => m !== serverId);
+        this.#serverGroups.set(group.id, { ...group, members });
+      }
+    }
   }
 
   async putComputeHost(host: ComputeHostRecord): Promise<void> {

@@ -86,7 +86,7 @@ describe('openSqliteStore()', () => {
     // Back to the schema before 0003_host_usage (and the later ones), allocations kept.
     const raw = new Database(file);
     raw.exec(
-      "drop table host_usage; drop table login_failures; delete from kysely_migration where name >= '0003'",
+      "drop table host_usage; drop table login_failures; drop table server_group_members; drop table server_groups; delete from kysely_migration where name >= '0003'",
     );
     raw.close();
     const migrated = await openSqliteStore(file);

@@ -21,6 +21,7 @@ import {
   imageExists,
   imageNotFound,
   serverExists,
+  serverGroupExists,
   serverNotFound,
 } from '../../ports/store-errors.js';
 import { fitsOnHost } from '../../ports/claims.js';
@@ -30,6 +31,7 @@ import {
   type ComputeHostRecord,
   type HostUsage,
   type ServerFilter,
+  type ServerGroupRecord,
   type ServerRecord,
   type FlavorRecord,
   type ImageFilter,
@@ -97,6 +99,8 @@ interface Tables {
   image_properties: { image_id: string; key: string; value: string };
   servers: { id: string; project_id: string; created_at: string; doc: string };
   compute_hosts: { name: string; doc: string };
+  server_groups: { id: string; project_id: string; created_at: string; doc: string };
+  server_group_members: { group_id: string; server_id: string; position: number };
   allocations: {
     consumer_id: string;
     host: string;
@@ -276,6 +280,33 @@ const MIGRATIONS: Record<string, Migration> = {
         .createIndex('login_failures_last')
         .on('login_failures')
         .column('last_failure_at')
+        .execute();
+    },
+  },
+  '0005_server_groups': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // A group is a document like a server; its members are rows, so joining is one insert and
+      // a deleted server leaves every group with one delete.
+      await db.schema
+        .createTable('server_groups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('server_group_members')
+        .addColumn('group_id', 'text', (c) =>
+          c.notNull().references('server_groups.id').onDelete('cascade'),
+        )
+        .addColumn('server_id', 'text', (c) => c.notNull())
+        .addColumn('position', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('server_group_members_pk', ['group_id', 'server_id'])
+        .execute();
+      await db.schema
+        .createIndex('server_group_members_server')
+        .on('server_group_members')
+        .column('server_id')
         .execute();
     },
   },
@@ -764,6 +795,107 @@ export class SqliteStore implements Store {
     return result.numDeletedRows > 0n;
   }
 
+  async createServerGroup(group: ServerGroupRecord): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const exists = await trx
+        .selectFrom('server_groups')
+        .select('id')
+        .where('id', '=', group.id)
+        .executeTakeFirst();
+      if (exists !== undefined) throw serverGroupExists(group.id);
+      await trx.insertInto('server_groups').values(toServerGroupRow(group)).execute();
+      if (group.members.length > 0) {
+        await trx
+          .insertInto('server_group_members')
+          .values(
+            group.members.map((server_id, position) => ({
+              group_id: group.id,
+              server_id,
+              position,
+            })),
+          )
+          .execute();
+      }
+    });
+  }
+
+  async getServerGroup(id: string): Promise<ServerGroupRecord | undefined> {
+    const [group] = await this.#serverGroups(
+      this.#db.selectFrom('server_groups').select(['id', 'doc']).where('id', '=', id),
+    );
+    return group;
+  }
+
+  async listServerGroups(projectId?: string): Promise<ServerGroupRecord[]> {
+    let query = this.#db
+      .selectFrom('server_groups')
+      .select(['id', 'doc'])
+      .orderBy('created_at')
+      .orderBy('id');
+    if (projectId !== undefined) query = query.where('project_id', '=', projectId);
+    return this.#serverGroups(query);
+  }
+
+  /** The groups a query selects, each with its members in the order they joined. */
+  async #serverGroups(query: {
+    execute(): Promise<{ id: string; doc: string }[]>;
+  }): Promise<ServerGroupRecord[]> {
+    const rows = await query.execute();
+    if (rows.length === 0) return [];
+    const members = new Map<string, string[]>(rows.map((r) => [r.id, []]));
+    for (const ids of batches(rows.map((r) => r.id))) {
+      const found = await this.#db
+        .selectFrom('server_group_members')
+        .select(['group_id', 'server_id'])
+        .where('group_id', 'in', ids)
+        .orderBy('position')
+        .execute();
+      for (const m of found) members.get(m.group_id)?.push(m.server_id);
+    }
+    return rows.map((r) => ({
+      ...(JSON.parse(r.doc) as Omit<ServerGroupRecord, 'members'>),
+      members: members.get(r.id) ?? [],
+    }));
+  }
+
+  async deleteServerGroup(id: string): Promise<boolean> {
+    const result = await this.#db
+      .deleteFrom('server_groups')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async addServerGroupMember(groupId: string, serverId: string): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const group = await trx
+        .selectFrom('server_groups')
+        .select('id')
+        .where('id', '=', groupId)
+        .executeTakeFirst();
+      if (group === undefined) return false;
+      const last = await trx
+        .selectFrom('server_group_members')
+        .select((eb) => eb.fn.max('position').as('position'))
+        .where('group_id', '=', groupId)
+        .executeTakeFirst();
+      await trx
+        .insertInto('server_group_members')
+        .values({
+          group_id: groupId,
+          server_id: serverId,
+          position: (last?.position ?? -1) + 1,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      return true;
+    });
+  }
+
+  async removeServerGroupMember(serverId: string): Promise<void> {
+    await this.#db.deleteFrom('server_group_members').where('server_id', '=', serverId).execute();
+  }
+
   async putComputeHost(host: ComputeHostRecord): Promise<void> {
     await this.#db
       .insertInto('compute_hosts')
@@ -990,6 +1122,18 @@ function batches<T>(rows: readonly T[]): T[][] {
     out.push(rows.slice(at, at + ROWS_PER_STATEMENT));
   }
   return out;
+}
+
+/** A group's document holds everything but its members, which are rows of their own. */
+function toServerGroupRow(group: ServerGroupRecord): Tables['server_groups'] {
+  const doc: Omit<ServerGroupRecord, 'members'> & { members?: unknown } = { ...group };
+  delete doc.members;
+  return {
+    id: group.id,
+    project_id: group.projectId,
+    created_at: group.createdAt,
+    doc: JSON.stringify(doc),
+  };
 }
 
 function toServerRow(server: ServerRecord): Tables['servers'] {
