@@ -274,7 +274,11 @@ describe('os-server-groups API', () => {
         says: /os:scheduler_hints\.group\. Value: .*could not be found/u,
       },
       { hints: { group: 'not-a-uuid' }, says: /os:scheduler_hints\.group\. Value: not-a-uuid/u },
-      { hints: { group: mine, same_host: ['x'] }, says: /'same_host' hint is not supported/u },
+      {
+        hints: { group: mine, query: '[">=", "$free_ram_mb", 1024]' },
+        says: /'query' hint is not supported/u,
+      },
+      { hints: { same_host: ['x'] }, says: /same_host\. Value: \["x"\]\. It must be a server id/u },
       { hints: { colour: 'blue' }, says: /'colour' is not a scheduler hint/u },
       { hints: [mine], says: /must be an object/u },
     ];
@@ -294,5 +298,34 @@ describe('os-server-groups API', () => {
     assert.match(message(stray), /'scheduler_hints' was unexpected/u);
     assert.deepEqual(await api.store.listServers(), []);
     assert.deepEqual((await api.store.getServerGroup(mine))?.members, []);
+  });
+
+  it('honours same_host and different_host with the hosts the named servers run on', async () => {
+    const api = await withRefs();
+    const first = await bootIn(api, '', 'anchor', {});
+    await api.servers.idle();
+    const anchor = (first.body as { server: { id: string } }).server.id;
+    const beside = await bootIn(api, '', 'beside', { same_host: anchor });
+    const away = await bootIn(api, '', 'away', { different_host: [anchor] });
+    await api.servers.idle();
+    const status = async (res: { body: unknown }) =>
+      show(api, (res.body as { server: { id: string } }).server.id);
+    assert.equal((await status(beside)).status, 'ACTIVE');
+    const refused = await status(away);
+    assert.equal(refused.status, 'ERROR');
+    assert.match(
+      (refused.fault as { message: string }).message,
+      /^No valid host was found\. different_host rules out every host/u,
+    );
+    // A server the caller cannot see is not a place to aim at.
+    const others = await api.request('POST', '/compute/v2.1/servers', {
+      as: 'other',
+      body: {
+        server: { name: 'elsewhere', ...api.refs, networks: 'none' },
+        'os:scheduler_hints': { same_host: anchor },
+      },
+    });
+    assert.equal(others.status, 400, JSON.stringify(others.body));
+    assert.match(message(others), /os:scheduler_hints\.same_host\. Value: .*could not be found/u);
   });
 });

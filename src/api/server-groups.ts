@@ -176,10 +176,8 @@ function invalid(field: string, value: unknown, why: string): ComputeError {
   );
 }
 
-/** The scheduler hints Nova knows; vpmu honours `group` and refuses the others by name. */
-const OTHER_HINTS = new Set([
-  'different_host',
-  'same_host',
+/** The scheduler hints Nova knows that vpmu does not serve: refused by name. */
+const UNSERVED_HINTS = new Set([
   'query',
   'target_cell',
   'different_cell',
@@ -188,12 +186,19 @@ const OTHER_HINTS = new Set([
 ]);
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/iu;
 
+/** What the create body's scheduler hints ask for. */
+export interface SchedulerHints {
+  readonly serverGroupId?: string;
+  readonly hostHints?: { readonly sameHost?: string[]; readonly differentHost?: string[] };
+}
+
 /**
  * The create body's top level besides `server`: `os:scheduler_hints` (or its old name
- * `OS-SCH-HNT:scheduler_hints`). Only `group` is served; every other hint is refused by name, so
- * a placement the client asked for is never silently dropped.
+ * `OS-SCH-HNT:scheduler_hints`). vpmu serves `group`, `same_host` and `different_host`; every
+ * other hint is refused by name, so a placement the client asked for is never silently dropped
+ * (Nova's default filters would ignore `same_host` and `different_host`).
  */
-export function parseSchedulerHints(top: Record<string, unknown>): { serverGroupId?: string } {
+export function parseSchedulerHints(top: Record<string, unknown>): SchedulerHints {
   const names = ['os:scheduler_hints', 'OS-SCH-HNT:scheduler_hints'];
   for (const key of Object.keys(top)) {
     if (key !== 'server' && !names.includes(key)) {
@@ -217,21 +222,42 @@ export function parseSchedulerHints(top: Record<string, unknown>): { serverGroup
   if (typeof hints !== 'object' || hints === null || Array.isArray(hints)) {
     throw invalid(field, hints, 'The scheduler hints must be an object');
   }
-  for (const key of Object.keys(hints)) {
-    if (key !== 'group') {
+  const given = hints as Record<string, unknown>;
+  for (const [key, value] of Object.entries(given)) {
+    if (!['group', 'same_host', 'different_host'].includes(key)) {
       throw invalid(
         `${field}.${key}`,
-        (hints as Record<string, unknown>)[key],
-        OTHER_HINTS.has(key)
-          ? `vpmu places servers by server group only; the '${key}' hint is not supported`
-          : `'${key}' is not a scheduler hint vpmu knows (only 'group')`,
+        value,
+        UNSERVED_HINTS.has(key)
+          ? `vpmu places servers by group, same_host and different_host only; the '${key}' hint is not supported`
+          : `'${key}' is not a scheduler hint vpmu knows (group, same_host, different_host)`,
       );
     }
   }
-  const group = (hints as { group?: unknown }).group;
-  if (group === undefined) return {};
-  if (typeof group !== 'string' || !UUID.test(group)) {
+  const { group } = given;
+  if (group !== undefined && (typeof group !== 'string' || !UUID.test(group))) {
     throw invalid(`${field}.group`, group, 'The group must be a server group id (a UUID)');
   }
-  return { serverGroupId: group };
+  const servers = (key: 'same_host' | 'different_host'): string[] | undefined => {
+    const value = given[key];
+    if (value === undefined) return undefined;
+    const ids = typeof value === 'string' ? [value] : value;
+    if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string' || !UUID.test(id))) {
+      throw invalid(`${field}.${key}`, value, 'It must be a server id or a list of server ids');
+    }
+    return ids as string[];
+  };
+  const sameHost = servers('same_host');
+  const differentHost = servers('different_host');
+  return {
+    ...(group === undefined ? {} : { serverGroupId: group }),
+    ...(sameHost === undefined && differentHost === undefined
+      ? {}
+      : {
+          hostHints: {
+            ...(sameHost === undefined ? {} : { sameHost }),
+            ...(differentHost === undefined ? {} : { differentHost }),
+          },
+        }),
+  };
 }

@@ -196,6 +196,14 @@ export interface ServerRecord {
   readonly launchedAt: string | null;
   /** The server group it joined at create (`os:scheduler_hints.group`); absent when none. */
   readonly serverGroupId?: string;
+  /** `same_host` / `different_host` hints given at create; absent when none. */
+  readonly hostHints?: HostHintRecord;
+}
+
+/** Servers a server was asked to run beside (`same_host`) or away from (`different_host`). */
+export interface HostHintRecord {
+  readonly sameHost?: readonly string[];
+  readonly differentHost?: readonly string[];
 }
 
 /** Filters for listing servers; every given filter must match. */

@@ -2,3 +2,4 @@ export * from './host-state.js';
 export * from './request-spec.js';
 export * from './select-hosts.js';
 export * from './server-group.js';
+export * from './host-hints.js';

@@ -35,13 +35,20 @@ import { serverNotFound } from '../ports/store-errors.js';
 import type {
   ComputeHostRecord,
   FlavorRecord,
+  HostHintRecord,
   ImageRecord,
   ServerImage,
   ServerPmu,
   ServerRecord,
   Store,
 } from '../ports/store.js';
-import { buildRequestSpec, HostIndex, placeInGroup, type HostState } from '../scheduler/index.js';
+import {
+  buildRequestSpec,
+  HostIndex,
+  placeByHints,
+  placeInGroup,
+  type HostState,
+} from '../scheduler/index.js';
 import type { Clock, Ids } from '../ports/clock.js';
 import { renderGuest, toPmuReport } from './guest-config.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
@@ -102,6 +109,8 @@ export interface NewServer {
   readonly imageRef: string;
   /** `os:scheduler_hints.group`: the server group the server joins. */
   readonly serverGroupId?: string;
+  /** `os:scheduler_hints.same_host` / `different_host`: servers to run beside or away from. */
+  readonly hostHints?: HostHintRecord;
 }
 
 /** Per-call facts for notifications. */
@@ -153,6 +162,18 @@ export class Servers {
     if (input.serverGroupId !== undefined) {
       await this.#lookupGroup(ctx, input.serverGroupId, input.name);
     }
+    const { sameHost = [], differentHost = [] } = input.hostHints ?? {};
+    for (const [hint, ids] of [
+      ['same_host', sameHost],
+      ['different_host', differentHost],
+    ] as const) {
+      for (const other of ids) {
+        const known = await this.#deps.store.getServer(other);
+        if (known === undefined || (known.projectId !== ctx.projectId && !isAdmin(ctx))) {
+          throw invalidHostHint(hint, other, input.name);
+        }
+      }
+    }
     const flavor = toFlavor(flavorRecord);
     const image = toImage(imageRecord);
     const id = this.#deps.ids.newUuid();
@@ -181,6 +202,7 @@ export class Servers {
       updatedAt: now,
       launchedAt: null,
       ...(input.serverGroupId === undefined ? {} : { serverGroupId: input.serverGroupId }),
+      ...(input.hostHints === undefined ? {} : { hostHints: input.hostHints }),
     };
     await this.#deps.store.createServer(server);
     if (
@@ -754,20 +776,19 @@ export class Servers {
     const selection = new HostIndex(states).select(request, { count: Math.max(states.length, 1) });
     // As in Nova, NoValidHost ends the selection without an end event.
     if (!selection.ok) throw orThrowIssue(selection.issues);
+    const byHints = await this.#placeByHints(server, selection.value.hosts);
     const groupId = server.serverGroupId;
-    if (groupId === undefined) return this.#claimFirst(server, selection.value.hosts, context);
+    if (groupId === undefined) return this.#claimFirst(server, byHints, context);
     // Members of one group are placed one at a time, so each sees where the others went.
     return this.#groupPlacements.run(groupId, async () => {
       const group = await this.#deps.store.getServerGroup(groupId);
-      if (group === undefined) return this.#claimFirst(server, selection.value.hosts, context);
-      const membersPerHost = new Map<string, number>();
+      if (group === undefined) return this.#claimFirst(server, byHints, context);
       const others = new Set(group.members.filter((m) => m !== server.id));
-      for (const a of await this.#deps.store.listAllocations()) {
-        if (others.has(a.consumerId)) {
-          membersPerHost.set(a.host, (membersPerHost.get(a.host) ?? 0) + 1);
-        }
+      const membersPerHost = new Map<string, number>();
+      for (const host of (await this.#hostsOf(others)).values()) {
+        membersPerHost.set(host, (membersPerHost.get(host) ?? 0) + 1);
       }
-      const hosts = placeInGroup(selection.value.hosts, {
+      const hosts = placeInGroup(byHints, {
         name: group.name,
         policy: group.policy,
         maxServerPerHost: group.maxServerPerHost,
@@ -776,6 +797,31 @@ export class Servers {
       if (!hosts.ok) throw orThrowIssue(hosts.issues);
       return this.#claimFirst(server, hosts.value, context);
     });
+  }
+
+  /** The hosts the `same_host` / `different_host` hints allow, where the named servers run now. */
+  async #placeByHints(server: ServerRecord, hosts: readonly HostState[]): Promise<HostState[]> {
+    const hints = server.hostHints;
+    if (hints === undefined) return [...hosts];
+    const named = new Set([...(hints.sameHost ?? []), ...(hints.differentHost ?? [])]);
+    const where = await this.#hostsOf(named);
+    const hostsOf = (ids: readonly string[]) => new Set(ids.flatMap((id) => where.get(id) ?? []));
+    const placed = placeByHints(hosts, {
+      ...(hints.sameHost === undefined ? {} : { sameHost: hostsOf(hints.sameHost) }),
+      ...(hints.differentHost === undefined ? {} : { differentHost: hostsOf(hints.differentHost) }),
+    });
+    if (!placed.ok) throw orThrowIssue(placed.issues);
+    return placed.value;
+  }
+
+  /** The host each of these servers holds its claim on (a server with no claim is absent). */
+  async #hostsOf(serverIds: ReadonlySet<string>): Promise<Map<string, string>> {
+    const where = new Map<string, string>();
+    if (serverIds.size === 0) return where;
+    for (const a of await this.#deps.store.listAllocations()) {
+      if (serverIds.has(a.consumerId)) where.set(a.consumerId, a.host);
+    }
+    return where;
   }
 
   /** Claims on the first of the chosen hosts that still has room; the end of a selection. */
@@ -1285,6 +1331,13 @@ class KeyedQueue {
       if (this.#tails.get(key) === tail) this.#tails.delete(key);
     }
   }
+}
+
+function invalidHostHint(hint: string, serverId: string, serverName: string): ComputeError {
+  return new ComputeError(
+    'request.invalid',
+    `Invalid input for field/attribute os:scheduler_hints.${hint}. Value: ${serverId}. Server '${serverName}' cannot be placed relative to server ${serverId}: Instance ${serverId} could not be found.`,
+  );
 }
 
 // NOTE: Nova refuses a hint naming a group that does not exist with a 400.
