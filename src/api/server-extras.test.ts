@@ -184,14 +184,15 @@ describe('server actions: restore and forceDelete (no soft delete)', () => {
     assert.equal(res.status, 409);
     assert.equal(message(res), `Cannot 'restore' instance ${id} while it is in vm_state active`);
     assert.equal((await action(api, UNKNOWN, { restore: null })).status, 404);
-    assert.equal((await action(api, id, { restore: {} })).status, 400);
+    // Nova's schema leaves the value open: Tempest sends {}.
+    assert.equal((await action(api, id, { restore: {} })).status, 409);
     assert.equal((await action(api, id, { restore: null }, 'reader')).status, 403);
   });
 
   it('deletes at once on forceDelete, 404 on an unknown server', async () => {
     const api = await makeTestApi();
     const id = await activeServer(api);
-    assert.equal((await action(api, UNKNOWN, { forceDelete: null })).status, 404);
+    assert.equal((await action(api, UNKNOWN, { forceDelete: {} })).status, 404);
     assert.equal((await action(api, id, { forceDelete: null }, 'reader')).status, 403);
     assert.equal((await action(api, id, { forceDelete: null })).status, 202);
     await api.servers.idle();

@@ -171,11 +171,11 @@ export async function serverExtraAction(
     case 'unlock':
       await actions.unlock(ctx, id);
       return c.body(null, 202);
+    // NOTE: Nova's schemas leave the values of restore, forceDelete and unlock open (clients
+    // send null or {}), so any value is taken, as there.
     case 'restore':
-      requireNull(action, value);
       return actions.restore(ctx, id);
     case 'forceDelete':
-      requireNull(action, value);
       await actions.forceDelete(ctx, id, { requestId: c.get('requestId') });
       return c.body(null, 202);
     default: {
@@ -261,13 +261,6 @@ function parseLock(value: unknown, withReason: boolean): string | null {
     );
   }
   return reason;
-}
-
-/** restore and forceDelete take `null` (Nova's schema: type null). */
-function requireNull(action: string, value: unknown): void {
-  if (value !== null) {
-    throw invalidField(action, value, `${JSON.stringify(value)} is not of type 'null'`);
-  }
 }
 
 /** `{"tags": [<tag>, …]}` with at most 50 valid tags (Nova's update_all schema). */
