@@ -20,9 +20,23 @@ import { caller, member, origin, readJsonObject } from './_http.js';
 import { parseSchedulerHints } from './server-groups.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast, type Microversion } from './microversion.js';
+import { addServerExtraRoutes, EXTRA_ACTIONS, serverExtraAction } from './server-extras.js';
+
+/** Every server action vpmu serves: the ones below, then server-extras.ts's. */
+const SERVED_ACTIONS: readonly string[] = [
+  'os-start',
+  'os-stop',
+  'reboot',
+  'rebuild',
+  'resize',
+  'confirmResize',
+  'revertResize',
+  ...EXTRA_ACTIONS,
+];
 
 /** Adds the server and hypervisor routes to the compute app (already behind the token check). */
 export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
+  addServerExtraRoutes(app, deps);
   const servers = deps.servers;
   const list = async (c: Context<ApiEnv>, detail: boolean) => {
     const ctx = caller(c);
@@ -100,7 +114,7 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     if (action === undefined || rest.length > 0) {
       throw new ComputeError(
         'request.invalid',
-        `Cannot act on server ${id}: the body must name exactly one action (os-start, os-stop, reboot, rebuild, resize, confirmResize, revertResize), not ${JSON.stringify(Object.keys(body))}`,
+        `Cannot act on server ${id}: the body must name exactly one action (${SERVED_ACTIONS.join(', ')}), not ${JSON.stringify(Object.keys(body))}`,
       );
     }
     const mv = c.get('microversion');
@@ -142,10 +156,7 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
         await servers.revertResize(ctx, id, call);
         return c.body(null, 202);
       default:
-        throw new ComputeError(
-          'request.invalid',
-          `Cannot act on server ${id}: unknown action '${action}'; vpmu serves os-start, os-stop, reboot, rebuild, resize, confirmResize and revertResize`,
-        );
+        return serverExtraAction(c, deps, ctx, id, action, body, SERVED_ACTIONS);
     }
   });
 
@@ -268,11 +279,11 @@ export function serverView(
           'OS-EXT-SRV-ATTR:instance_name': server.domainName,
         }
       : {}),
-    ...(atLeast(mv, 2, 9) ? { locked: false } : {}),
+    ...(atLeast(mv, 2, 9) ? { locked: server.lock !== null } : {}),
     ...(atLeast(mv, 2, 19) ? { description: null } : {}),
-    ...(atLeast(mv, 2, 26) ? { tags: [] } : {}),
+    ...(atLeast(mv, 2, 26) ? { tags: [...server.tags] } : {}),
     ...(atLeast(mv, 2, 63) ? { trusted_image_certificates: null } : {}),
-    ...(atLeast(mv, 2, 73) ? { locked_reason: null } : {}),
+    ...(atLeast(mv, 2, 73) ? { locked_reason: server.lock?.reason ?? null } : {}),
     ...(server.status === 'ERROR' && server.fault !== null
       ? {
           fault: {

@@ -233,6 +233,20 @@ export const ERROR_CODES = {
     summary:
       'A change could not be recorded: the state directory is full, read-only or failing; nothing changed, and requests that only read keep working.',
   },
+  'server.locked': {
+    status: 409,
+    summary:
+      'The server is locked (os-lock-server): only an administrator may act on it or delete it until it is unlocked.',
+  },
+  'server.tag_not_found': {
+    status: 404,
+    summary: 'The server has no tag with this name.',
+  },
+  'server.network_not_found': {
+    status: 404,
+    summary:
+      'The server is not a member of the named network (vpmu plugs no networks, so a server has none).',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

@@ -81,6 +81,8 @@ export function aServerRecord(overrides: Partial<ServerRecord> = {}): ServerReco
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',
     launchedAt: null,
+    lock: null,
+    tags: [],
     ...overrides,
   };
 }
@@ -483,6 +485,44 @@ export function storeContract(
       assert.equal(await store.deleteServerGroup('a'), true);
       assert.equal(await store.deleteServerGroup('a'), false);
       assert.equal(await store.getServerGroup('a'), undefined);
+      await store.close();
+    });
+
+    it('keeps a server lock and tags apart from saves, and edits tags atomically', async () => {
+      const store = await make();
+      const a = aServerRecord({ tags: ['first'] });
+      await store.createServer(a);
+      assert.deepEqual((await store.getServer(a.id))?.tags, ['first']);
+      await store.setServerLock(a.id, { by: 'admin', reason: 'maintenance' });
+      assert.deepEqual(await store.updateServerTags(a.id, (t) => [...t, 'second']), [
+        'first',
+        'second',
+      ]);
+      // A save of a record read before the lock and the tag change undoes neither.
+      await store.saveServer({ ...a, name: 'renamed' });
+      const saved = await store.getServer(a.id);
+      assert.deepEqual(saved, {
+        ...a,
+        name: 'renamed',
+        lock: { by: 'admin', reason: 'maintenance' },
+        tags: ['first', 'second'],
+      });
+      assert.deepEqual(await store.listServers(), [saved]);
+      await assert.rejects(
+        store.updateServerTags(a.id, () => {
+          throw new Error('refused');
+        }),
+        /refused/u,
+      );
+      assert.deepEqual((await store.getServer(a.id))?.tags, ['first', 'second']);
+      await store.setServerLock(a.id, null);
+      assert.equal((await store.getServer(a.id))?.lock, null);
+      const unknown = 'c0000000-0000-4000-8000-000000000003';
+      await assert.rejects(store.setServerLock(unknown, null), hasCode('server.not_found'));
+      await assert.rejects(
+        store.updateServerTags(unknown, () => []),
+        hasCode('server.not_found'),
+      );
       await store.close();
     });
 

@@ -198,12 +198,26 @@ export interface ServerRecord {
   readonly serverGroupId?: string;
   /** `same_host` / `different_host` hints given at create; absent when none. */
   readonly hostHints?: HostHintRecord;
+  /**
+   * Nova's server lock; null when unlocked. Kept apart from the rest of the record: saveServer
+   * leaves it as it is (an action finishing after a lock must not undo it); setServerLock sets it.
+   */
+  readonly lock: ServerLock | null;
+  /** Nova's server tags (2.26), in the order added; like the lock, only updateServerTags sets them. */
+  readonly tags: readonly string[];
 }
 
 /** Servers a server was asked to run beside (`same_host`) or away from (`different_host`). */
 export interface HostHintRecord {
   readonly sameHost?: readonly string[];
   readonly differentHost?: readonly string[];
+}
+
+/** Who locked a server (Nova's `locked_by`: the owner's project or an admin) and why. */
+export interface ServerLock {
+  readonly by: 'owner' | 'admin';
+  /** Nova's `locked_reason` (2.73); null when none was given. */
+  readonly reason: string | null;
 }
 
 /** Filters for listing servers; every given filter must match. */
@@ -341,9 +355,23 @@ export interface Store {
   getServer(id: string): Promise<ServerRecord | undefined>;
   /** Sorted by creation time, then id. */
   listServers(filter?: ServerFilter): Promise<ServerRecord[]>;
-  /** Replaces the record; rejects with `server.not_found`. */
+  /**
+   * Replaces the record but for its lock and tags, which keep their stored values; rejects with
+   * `server.not_found`. createServer stores the given lock and tags.
+   */
   saveServer(server: ServerRecord): Promise<void>;
   deleteServer(id: string): Promise<boolean>;
+  /** Sets or clears (null) a server's lock; rejects with `server.not_found`. */
+  setServerLock(id: string, lock: ServerLock | null): Promise<void>;
+  /**
+   * Replaces a server's tags with what `edit` makes of the current ones, atomically (no other tag
+   * change runs in between); returns the new tags. `edit` may throw to change nothing; rejects
+   * with `server.not_found` when there is no such server.
+   */
+  updateServerTags(
+    id: string,
+    edit: (current: readonly string[]) => readonly string[],
+  ): Promise<readonly string[]>;
 
   /** Rejects with `server.group_exists` when the id is taken. */
   createServerGroup(group: ServerGroupRecord): Promise<void>;

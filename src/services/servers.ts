@@ -52,6 +52,7 @@ import {
 import type { Clock, Ids } from '../ports/clock.js';
 import { renderGuest, toPmuReport } from './guest-config.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
+import { refuseIfLocked } from './server-locks.js';
 import { showFlavor, toFlavor } from './flavors.js';
 import { showImage, toImage } from './images.js';
 import { toFlavorInput, toImageInput, type toPmuProvenance } from './notification-inputs.js';
@@ -203,6 +204,8 @@ export class Servers {
       launchedAt: null,
       ...(input.serverGroupId === undefined ? {} : { serverGroupId: input.serverGroupId }),
       ...(input.hostHints === undefined ? {} : { hostHints: input.hostHints }),
+      lock: null,
+      tags: [],
     };
     await this.#deps.store.createServer(server);
     if (
@@ -244,8 +247,9 @@ export class Servers {
   /** Deletes the server: stop, undefine, remove its disk, release its claims, forget it. */
   async delete(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<void> {
     // Visibility first: another project's server is 404 whatever the caller's role.
-    await this.show(ctx, id);
+    const visible = await this.show(ctx, id);
     requireWriter(ctx, 'delete a server');
+    refuseIfLocked(ctx, visible);
     const remove = async () => {
       const server = await this.#get(id);
       const context = actionContext(ctx, call);
@@ -1008,8 +1012,10 @@ export class Servers {
     ) => Promise<ServerRecord>,
     call: CallInfo,
   ): Promise<ServerRecord> {
-    await this.show(ctx, id);
+    const visible = await this.show(ctx, id);
     requireWriter(ctx, `${action} a server`);
+    // Nova checks the lock before the state.
+    refuseIfLocked(ctx, visible);
     return this.#serial(id, async () => {
       const server = await this.#get(id);
       if (!allowed.includes(server.status)) throw invalidState(server, action);

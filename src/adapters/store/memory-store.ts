@@ -6,6 +6,7 @@ import {
   type ComputeHostRecord,
   type ServerFilter,
   type ServerGroupRecord,
+  type ServerLock,
   type ServerRecord,
   type FlavorRecord,
   type ImageFilter,
@@ -251,8 +252,26 @@ export class MemoryStore implements Store {
   }
 
   async saveServer(server: ServerRecord): Promise<void> {
-    if (!this.#servers.has(server.id)) throw serverNotFound(server.id);
-    this.#servers.set(server.id, clone(server));
+    const stored = this.#servers.get(server.id);
+    if (stored === undefined) throw serverNotFound(server.id);
+    this.#servers.set(server.id, clone({ ...server, lock: stored.lock, tags: stored.tags }));
+  }
+
+  async setServerLock(id: string, lock: ServerLock | null): Promise<void> {
+    const stored = this.#servers.get(id);
+    if (stored === undefined) throw serverNotFound(id);
+    this.#servers.set(id, { ...stored, lock: clone(lock) });
+  }
+
+  async updateServerTags(
+    id: string,
+    edit: (current: readonly string[]) => readonly string[],
+  ): Promise<readonly string[]> {
+    const stored = this.#servers.get(id);
+    if (stored === undefined) throw serverNotFound(id);
+    const tags = [...edit([...stored.tags])];
+    this.#servers.set(id, { ...stored, tags });
+    return [...tags];
   }
 
   async deleteServer(id: string): Promise<boolean> {

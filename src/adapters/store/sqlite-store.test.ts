@@ -8,6 +8,7 @@ import {
   aComputeHost,
   aFlavorRecord,
   anImageRecord,
+  aServerRecord,
   storeContract,
 } from '../../ports/store.contract.js';
 import type { Store } from '../../ports/store.js';
@@ -86,7 +87,7 @@ describe('openSqliteStore()', () => {
     // Back to the schema before 0003_host_usage (and the later ones), allocations kept.
     const raw = new Database(file);
     raw.exec(
-      "drop table host_usage; drop table login_failures; drop table server_group_members; drop table server_groups; delete from kysely_migration where name >= '0003'",
+      "drop table host_usage; drop table login_failures; drop table server_group_members; drop table server_groups; alter table servers drop column locked_by; alter table servers drop column locked_reason; alter table servers drop column tags; delete from kysely_migration where name >= '0003'",
     );
     raw.close();
     const migrated = await openSqliteStore(file);
@@ -95,6 +96,22 @@ describe('openSqliteStore()', () => {
       MEMORY_MB: 2,
       DISK_GB: 2,
     });
+    await migrated.close();
+  });
+
+  it('gives servers recorded before 0006_server_lock_tags no lock and no tags', async () => {
+    const file = path.join(dir, 'lock-tags.db');
+    const store = await openSqliteStore(file);
+    await store.createServer(aServerRecord({ lock: { by: 'owner', reason: null }, tags: ['t'] }));
+    await store.close();
+    const raw = new Database(file);
+    raw.exec(
+      "alter table servers drop column locked_by; alter table servers drop column locked_reason; alter table servers drop column tags; delete from kysely_migration where name >= '0006'",
+    );
+    raw.close();
+    const migrated = await openSqliteStore(file);
+    // The record as first created, but with no lock and no tags.
+    assert.deepEqual(await migrated.getServer(aServerRecord().id), aServerRecord());
     await migrated.close();
   });
 

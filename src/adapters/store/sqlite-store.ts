@@ -32,6 +32,7 @@ import {
   type HostUsage,
   type ServerFilter,
   type ServerGroupRecord,
+  type ServerLock,
   type ServerRecord,
   type FlavorRecord,
   type ImageFilter,
@@ -97,7 +98,16 @@ interface Tables {
     updated_at: string;
   };
   image_properties: { image_id: string; key: string; value: string };
-  servers: { id: string; project_id: string; created_at: string; doc: string };
+  servers: {
+    id: string;
+    project_id: string;
+    created_at: string;
+    doc: string;
+    locked_by: 'owner' | 'admin' | null;
+    locked_reason: string | null;
+    /** JSON array of the server's tags, in the order added. */
+    tags: string;
+  };
   compute_hosts: { name: string; doc: string };
   server_groups: { id: string; project_id: string; created_at: string; doc: string };
   server_group_members: { group_id: string; server_id: string; position: number };
@@ -307,6 +317,18 @@ const MIGRATIONS: Record<string, Migration> = {
         .createIndex('server_group_members_server')
         .on('server_group_members')
         .column('server_id')
+        .execute();
+    },
+  },
+  '0006_server_lock_tags': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Nova's lock and tags live beside the server's document, so an action saving the document
+      // cannot undo a lock or a tag change made while it ran.
+      await db.schema.alterTable('servers').addColumn('locked_by', 'text').execute();
+      await db.schema.alterTable('servers').addColumn('locked_reason', 'text').execute();
+      await db.schema
+        .alterTable('servers')
+        .addColumn('tags', 'text', (c) => c.notNull().defaultTo('[]'))
         .execute();
     },
   },
@@ -766,28 +788,63 @@ export class SqliteStore implements Store {
   async getServer(id: string): Promise<ServerRecord | undefined> {
     const row = await this.#db
       .selectFrom('servers')
-      .select('doc')
+      .select(SERVER_COLUMNS)
       .where('id', '=', id)
       .executeTakeFirst();
-    return row && (JSON.parse(row.doc) as ServerRecord);
+    return row && toServer(row);
   }
 
   async listServers(filter: ServerFilter = {}): Promise<ServerRecord[]> {
-    let query = this.#db.selectFrom('servers').select('doc').orderBy('created_at').orderBy('id');
+    let query = this.#db
+      .selectFrom('servers')
+      .select(SERVER_COLUMNS)
+      .orderBy('created_at')
+      .orderBy('id');
     if (filter.projectId !== undefined) query = query.where('project_id', '=', filter.projectId);
     const rows = await query.execute();
-    return rows.map((r) => JSON.parse(r.doc) as ServerRecord);
+    return rows.map(toServer);
   }
 
   async saveServer(server: ServerRecord): Promise<void> {
     // Only the document: a server's project and creation time never change, and setting the
-    // indexed columns made SQLite rewrite their index entry on every save.
+    // indexed columns made SQLite rewrite their index entry on every save. The lock and tags have
+    // their own columns and setters.
     const result = await this.#db
       .updateTable('servers')
-      .set({ doc: JSON.stringify(server) })
+      .set({ doc: serverDoc(server) })
       .where('id', '=', server.id)
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) throw serverNotFound(server.id);
+  }
+
+  async setServerLock(id: string, lock: ServerLock | null): Promise<void> {
+    const result = await this.#db
+      .updateTable('servers')
+      .set({ locked_by: lock?.by ?? null, locked_reason: lock?.reason ?? null })
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) throw serverNotFound(id);
+  }
+
+  async updateServerTags(
+    id: string,
+    edit: (current: readonly string[]) => readonly string[],
+  ): Promise<readonly string[]> {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('servers')
+        .select('tags')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (row === undefined) throw serverNotFound(id);
+      const tags = [...edit(JSON.parse(row.tags) as string[])];
+      await trx
+        .updateTable('servers')
+        .set({ tags: JSON.stringify(tags) })
+        .where('id', '=', id)
+        .execute();
+      return tags;
+    });
   }
 
   async deleteServer(id: string): Promise<boolean> {
@@ -1135,13 +1192,34 @@ function toServerGroupRow(group: ServerGroupRecord): Tables['server_groups'] {
     doc: JSON.stringify(doc),
   };
 }
+const SERVER_COLUMNS = ['doc', 'locked_by', 'locked_reason', 'tags'] as const;
 
 function toServerRow(server: ServerRecord): Tables['servers'] {
   return {
     id: server.id,
     project_id: server.projectId,
     created_at: server.createdAt,
-    doc: JSON.stringify(server),
+    doc: serverDoc(server),
+    locked_by: server.lock?.by ?? null,
+    locked_reason: server.lock?.reason ?? null,
+    tags: JSON.stringify(server.tags),
+  };
+}
+
+/** The server's document: everything but the lock and tags, which have their own columns. */
+function serverDoc(server: ServerRecord): string {
+  // JSON.stringify leaves out keys whose value is undefined.
+  return JSON.stringify({ ...server, lock: undefined, tags: undefined });
+}
+
+function toServer(
+  row: Pick<Tables['servers'], 'doc' | 'locked_by' | 'locked_reason' | 'tags'>,
+): ServerRecord {
+  const doc = JSON.parse(row.doc) as Omit<ServerRecord, 'lock' | 'tags'>;
+  return {
+    ...doc,
+    lock: row.locked_by === null ? null : { by: row.locked_by, reason: row.locked_reason },
+    tags: JSON.parse(row.tags) as string[],
   };
 }
 

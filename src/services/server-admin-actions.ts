@@ -1,0 +1,122 @@
+/**
+ * Server actions that change only the server's record, as Nova's API answers them:
+ * os-resetState (admin-only), lock and unlock (os-lock-server), restore and forceDelete
+ * (os-deferred-delete, with soft delete off), and the os-server-password sub-resource. Visibility
+ * comes first everywhere: another project's server is 404 whatever the caller's role.
+ */
+import { ComputeError } from '../errors/index.js';
+import type { Clock } from '../ports/clock.js';
+import type { ServerRecord, Store } from '../ports/store.js';
+import { serverStatus } from '../domain/index.js';
+import { requireAdmin, requireWriter, type RequestContext } from './identity.js';
+import { lockedBy, refuseIfLocked } from './server-locks.js';
+import type { CallInfo, Servers } from './servers.js';
+
+/** The vm_states os-resetState may set (Nova's schema enum). */
+export type ResetState = 'active' | 'error';
+
+/** What the record-only server actions need. */
+export interface ServerAdminActionsDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  /** For visibility (show) and the delete forceDelete performs. */
+  readonly servers: Servers;
+}
+
+/** The record-only server actions. */
+export class ServerAdminActions {
+  readonly #deps: ServerAdminActionsDeps;
+
+  constructor(deps: ServerAdminActionsDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * os-resetState: sets vm_state and clears task_state, nothing else (power state, host and guest
+   * stay as they are), as Nova's admin action does. It does not wait for an action in progress:
+   * that is what it is for, a server stuck in a task.
+   */
+  async resetState(ctx: RequestContext, id: string, state: ResetState): Promise<ServerRecord> {
+    const server = await this.#deps.servers.show(ctx, id);
+    requireAdmin(ctx, 'os_compute_api:os-admin-actions:reset_state');
+    const next: ServerRecord = {
+      ...server,
+      vmState: state,
+      taskState: null,
+      status: serverStatus(state, null),
+      updatedAt: this.#deps.clock.now().toISOString(),
+    };
+    await this.#deps.store.saveServer(next);
+    return next;
+  }
+
+  /**
+   * lock: locked by the owner's project or by an admin; locking again as the owner changes
+   * nothing, as in Nova, while an admin's lock takes over (and a new reason replaces the old one).
+   */
+  async lock(ctx: RequestContext, id: string, reason: string | null): Promise<void> {
+    const server = await this.#deps.servers.show(ctx, id);
+    requireWriter(ctx, 'lock a server');
+    const by = lockedBy(ctx, server);
+    if (server.lock !== null && by === 'owner') return;
+    await this.#deps.store.setServerLock(id, { by, reason: reason ?? server.lock?.reason ?? null });
+  }
+
+  /** unlock: a lock set by the other side (owner vs admin) needs the admin-only override. */
+  async unlock(ctx: RequestContext, id: string): Promise<void> {
+    const server = await this.#deps.servers.show(ctx, id);
+    requireWriter(ctx, 'unlock a server');
+    if (server.lock !== null && server.lock.by !== lockedBy(ctx, server)) {
+      requireAdmin(ctx, 'os_compute_api:os-lock-server:unlock:unlock_override');
+    }
+    await this.#deps.store.setServerLock(id, null);
+  }
+
+  /**
+   * restore: only a SOFT_DELETED server can be restored, and vpmu deletes at once (Nova's
+   * `reclaim_instance_interval` 0), so every server it can find is in the wrong state.
+   */
+  async restore(ctx: RequestContext, id: string): Promise<never> {
+    const server = await this.#deps.servers.show(ctx, id);
+    requireWriter(ctx, 'restore a server');
+    refuseIfLocked(ctx, server);
+    throw invalidStateFor('restore', server.id, 'vm_state', server.vmState);
+  }
+
+  /**
+   * forceDelete: Nova deletes the server at once, whatever its vm_state, when no task runs on it
+   * (and it is not locked); with soft delete off that is an ordinary delete.
+   */
+  async forceDelete(ctx: RequestContext, id: string, call: CallInfo): Promise<void> {
+    const server = await this.#deps.servers.show(ctx, id);
+    requireWriter(ctx, 'force-delete a server');
+    refuseIfLocked(ctx, server);
+    if (server.taskState !== null) {
+      throw invalidStateFor('forceDelete', server.id, 'task_state', server.taskState);
+    }
+    await this.#deps.servers.delete(ctx, id, call);
+  }
+
+  /**
+   * os-server-password: the password a guest posted to the metadata service, encrypted. vpmu has
+   * no metadata service, so there is never one: Nova then answers an empty string.
+   */
+  async password(ctx: RequestContext, id: string): Promise<string> {
+    await this.#deps.servers.show(ctx, id);
+    return '';
+  }
+
+  /** Clearing the server password: there is none to clear, so only the checks remain. */
+  async clearPassword(ctx: RequestContext, id: string): Promise<void> {
+    await this.#deps.servers.show(ctx, id);
+    requireWriter(ctx, 'clear a server password');
+  }
+}
+
+// NOTE: Nova wording (nova/api/openstack/common.py raise_http_conflict_for_instance_invalid_state).
+function invalidStateFor(action: string, id: string, attr: string, state: string): ComputeError {
+  return new ComputeError(
+    'server.invalid_state',
+    `Cannot '${action}' instance ${id} while it is in ${attr} ${state}`,
+  );
+}
