@@ -216,6 +216,16 @@ export const ERROR_CODES = {
     summary:
       'A change could not be recorded: the state directory is full, read-only or failing; nothing changed, and requests that only read keep working.',
   },
+  'hypervisor.service_unavailable': {
+    status: 400,
+    summary:
+      "The compute host's service is not reachable from this API (Nova's ComputeServiceUnavailable), so it cannot be asked (for example for its uptime).",
+  },
+  'feature.not_supported': {
+    status: 501,
+    summary:
+      "The compute host's agent cannot answer this (for example a host with no `uptime` to report).",
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

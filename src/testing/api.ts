@@ -183,7 +183,17 @@ export async function makeTestApi(
     clock,
     ids,
     computes: new Map(
-      hosts.map((h) => [h.name, new LocalComputeAgent({ host: h.name, ...h.driver, log })]),
+      hosts.map((h) => [
+        h.name,
+        new LocalComputeAgent({
+          host: h.name,
+          ...h.driver,
+          log,
+          // What `uptime` prints, as a fixed line per host (the adapter has its own test).
+          uptime: async () =>
+            ` 12:00:00 up 3 days,  1:02,  0 users,  load average: 0.00, 0.00, 0.00 (${h.name})`,
+        }),
+      ]),
     ),
     imageFile: (location) => {
       const file = path.join(imagesDir, location);
