@@ -1,15 +1,14 @@
 /** os-hypervisors through the HTTP API: Nova's bodies at each microversion that changes them. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { makeTestApi, type TestApi } from '../testing/api.js';
+import { hostUptimeLine, makeTestApi, type TestApi } from '../testing/api.js';
 import { boot, flavor, image } from '../testing/server-calls.js';
 import { hostUuid } from './hypervisors.js';
 
 const MV = (v: string) => ({ 'OpenStack-API-Version': `compute ${v}` });
 const CPU_INFO =
   '{"arch":"x86_64","model":"EPYC","vendor":"AMD","topology":{"cells":1,"sockets":1,"cores":2,"threads":1}}';
-const UPTIME = (host: string) =>
-  ` 12:00:00 up 3 days,  1:02,  0 users,  load average: 0.00, 0.00, 0.00 (${host})`;
+const UPTIME = hostUptimeLine;
 const C1 = hostUuid('compute1', 'compute-node');
 const C1_SERVICE = hostUuid('compute1', 'service');
 const C2 = hostUuid('compute2', 'compute-node');

@@ -106,6 +106,11 @@ const PASSWORDS = {
 };
 const PROJECTS = { admin: 'admin', member: 'demo', reader: 'demo', other: 'other' };
 
+/** The `uptime` line the test hosts report: compute1 is up 3 days, every other host 4. */
+export function hostUptimeLine(host: string): string {
+  return ` 12:00:00 up ${host === 'compute1' ? 3 : 4} days,  1:02,  1 user,  load average: 0.00, 0.00, 0.00`;
+}
+
 /** Builds a fresh API; `store` lets a test inject a failing or persistent one. */
 export async function makeTestApi(
   options: {
@@ -189,9 +194,8 @@ export async function makeTestApi(
           host: h.name,
           ...h.driver,
           log,
-          // What `uptime` prints, as a fixed line per host (the adapter has its own test).
-          uptime: async () =>
-            ` 12:00:00 up 3 days,  1:02,  0 users,  load average: 0.00, 0.00, 0.00 (${h.name})`,
+          // What `uptime` prints, one line per host (the adapter reading it has its own test).
+          uptime: async () => hostUptimeLine(h.name),
         }),
       ]),
     ),
