@@ -43,18 +43,55 @@ describe('compute API: versions and microversions', () => {
     const api = await makeTestApi();
     const root = await api.request('GET', '/compute/', { as: null });
     assert.equal(root.status, 200);
-    assert.equal((root.body as { versions: { id: string }[] }).versions[0]?.id, 'v2.1');
-    for (const path of ['/compute/v2.1', '/compute/v2.1/']) {
-      const res = await api.request('GET', path, { as: null });
-      assert.equal(res.status, 200);
-      const version = (res.body as { version: Record<string, unknown> }).version;
+    // Nova's build_versions: v2.0 first, each entry with its self link only.
+    assert.deepEqual(root.body, {
+      versions: [
+        {
+          id: 'v2.0',
+          status: 'SUPPORTED',
+          version: '',
+          min_version: '',
+          updated: '2011-01-21T11:33:21Z',
+          links: [{ rel: 'self', href: 'http://vpmu.test/compute/v2/' }],
+        },
+        {
+          id: 'v2.1',
+          status: 'CURRENT',
+          version: '2.96',
+          min_version: '2.1',
+          updated: '2013-07-23T11:33:21Z',
+          links: [{ rel: 'self', href: 'http://vpmu.test/compute/v2.1/' }],
+        },
+      ],
+    });
+    // prettier-ignore
+    const DOCS = [
+      { path: '/compute/v2.1', id: 'v2.1', status: 'CURRENT', version: '2.96', min: '2.1', updated: '2013-07-23T11:33:21Z', self: 'http://vpmu.test/compute/v2.1/', type: 'application/vnd.openstack.compute+json;version=2.1' },
+      { path: '/compute/v2.1/', id: 'v2.1', status: 'CURRENT', version: '2.96', min: '2.1', updated: '2013-07-23T11:33:21Z', self: 'http://vpmu.test/compute/v2.1/', type: 'application/vnd.openstack.compute+json;version=2.1' },
+      { path: '/compute/v2', id: 'v2.0', status: 'SUPPORTED', version: '', min: '', updated: '2011-01-21T11:33:21Z', self: 'http://vpmu.test/compute/v2/', type: 'application/vnd.openstack.compute+json;version=2' },
+      { path: '/compute/v2/', id: 'v2.0', status: 'SUPPORTED', version: '', min: '', updated: '2011-01-21T11:33:21Z', self: 'http://vpmu.test/compute/v2/', type: 'application/vnd.openstack.compute+json;version=2' },
+    ];
+    for (const doc of DOCS) {
+      const res = await api.request('GET', doc.path, { as: null });
+      assert.equal(res.status, 200, doc.path);
+      // Nova's build_version: the self link first, then describedby, and the media types.
       assert.deepEqual(
-        [version.id, version.status, version.min_version, version.version],
-        ['v2.1', 'CURRENT', '2.1', '2.96'],
-      );
-      assert.deepEqual(
-        (version.links as { href: string }[])[0]?.href,
-        'http://vpmu.test/compute/v2.1/',
+        res.body,
+        {
+          version: {
+            id: doc.id,
+            status: doc.status,
+            version: doc.version,
+            min_version: doc.min,
+            updated: doc.updated,
+            links: [
+              { rel: 'self', href: doc.self },
+              { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' },
+            ],
+            'media-types': [{ base: 'application/json', type: doc.type }],
+          },
+        },
+        doc.path,
       );
     }
   });

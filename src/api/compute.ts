@@ -23,6 +23,8 @@ import {
 } from '../services/index.js';
 import { caller, FLOAT_LITERAL, member, origin, pythonFloat, readJsonObject } from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
+import { addComputeInfoRoutes } from './compute-info.js';
+import { addHypervisorRoutes } from './hypervisors.js';
 import { addServerGroupRoutes } from './server-groups.js';
 import { addServerRoutes } from './servers.js';
 import {
@@ -37,20 +39,61 @@ import {
 /** The compute routes, to be mounted at `/compute`. */
 export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>({ strict: false });
-  const versionDoc = (c: Context<ApiEnv>) => ({
-    id: 'v2.1',
-    status: 'CURRENT',
-    version: formatVersion(MAX_VERSION),
-    min_version: formatVersion(MIN_VERSION),
-    updated: '2013-07-23T11:33:21Z',
-    links: [
-      { rel: 'self', href: `${origin(c)}/compute/v2.1/` },
-      { rel: 'describedby', type: 'text/html', href: 'https://docs.openstack.org/' },
-    ],
-    'media-types': [
-      { base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' },
-    ],
+  // Nova's VERSIONS (nova/api/openstack/compute/versions.py): the legacy v2.0 (served by Nova
+  // as v2.1 without microversions; vpmu answers only its version document) and v2.1.
+  const versionData = (
+    id: 'v2.0' | 'v2.1',
+  ): {
+    id: string;
+    status: string;
+    version: string;
+    min_version: string;
+    updated: string;
+  } & { path: string; mediaType: string } =>
+    id === 'v2.0'
+      ? {
+          id,
+          status: 'SUPPORTED',
+          version: '',
+          min_version: '',
+          updated: '2011-01-21T11:33:21Z',
+          path: 'v2',
+          mediaType: 'application/vnd.openstack.compute+json;version=2',
+        }
+      : {
+          id,
+          status: 'CURRENT',
+          version: formatVersion(MAX_VERSION),
+          min_version: formatVersion(MIN_VERSION),
+          updated: '2013-07-23T11:33:21Z',
+          path: 'v2.1',
+          mediaType: 'application/vnd.openstack.compute+json;version=2.1',
+        };
+  const selfLink = (c: Context<ApiEnv>, id: 'v2.0' | 'v2.1') => ({
+    rel: 'self',
+    href: `${origin(c)}/compute/${versionData(id).path}/`,
   });
+  /** One version's document (build_version): self and describedby links, media types. */
+  const versionDoc = (c: Context<ApiEnv>, id: 'v2.0' | 'v2.1') => {
+    const { id: name, status, version, min_version, updated, mediaType } = versionData(id);
+    return {
+      id: name,
+      status,
+      version,
+      min_version,
+      updated,
+      links: [
+        selfLink(c, id),
+        { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' },
+      ],
+      'media-types': [{ base: 'application/json', type: mediaType }],
+    };
+  };
+  /** The version list (build_versions): each entry with its self link only. */
+  const versionEntry = (c: Context<ApiEnv>, id: 'v2.0' | 'v2.1') => {
+    const { id: name, status, version, min_version, updated } = versionData(id);
+    return { id: name, status, version, min_version, updated, links: [selfLink(c, id)] };
+  };
 
   // Microversion headers on every /v2.1 response, errors included (Nova does the same).
   app.use('/v2.1/*', async (c, next) => {
@@ -69,9 +112,11 @@ export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
     await next();
   });
 
-  app.get('/', (c) => c.json({ versions: [versionDoc(c)] }));
-  app.get('/v2.1', (c) => c.json({ version: versionDoc(c) }));
-  app.get('/v2.1/', (c) => c.json({ version: versionDoc(c) }));
+  app.get('/', (c) => c.json({ versions: [versionEntry(c, 'v2.0'), versionEntry(c, 'v2.1')] }));
+  app.get('/v2.1', (c) => c.json({ version: versionDoc(c, 'v2.1') }));
+  app.get('/v2.1/', (c) => c.json({ version: versionDoc(c, 'v2.1') }));
+  app.get('/v2', (c) => c.json({ version: versionDoc(c, 'v2.0') }));
+  app.get('/v2/', (c) => c.json({ version: versionDoc(c, 'v2.0') }));
 
   // Everything else needs a valid token.
   app.use('/v2.1/*', async (c, next) => {
@@ -161,6 +206,8 @@ export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
   });
 
   addServerRoutes(app, deps);
+  addHypervisorRoutes(app, deps);
+  addComputeInfoRoutes(app, deps);
   addServerGroupRoutes(app, deps);
 
   return app;

@@ -5,6 +5,7 @@ import { makeTestApi, type TestApi } from '../testing/api.js';
 import { JSON_BODY_LIMIT_BYTES } from './app.js';
 
 const PATCH = { 'Content-Type': 'application/openstack-images-v2.1-json-patch' };
+const PATCH_V20 = { 'Content-Type': 'application/openstack-images-v2.0-json-patch' };
 
 async function createImage(
   api: TestApi,
@@ -85,6 +86,8 @@ describe('image API', () => {
     { name: 'a bad disk_format', body: { disk_format: 'exe' }, status: 400, code: 'request.invalid', says: /disk_format/u },
     { name: 'an id that is not a UUID', body: { id: 'x' }, status: 400, code: 'request.invalid', says: /is not a UUID/u },
     { name: 'public visibility from a member', body: { visibility: 'public' }, status: 403, code: 'auth.forbidden', says: /publicize_image/u },
+    { name: "another project as the owner, from a member", body: { owner: 'someoneelse' }, status: 403, code: 'auth.forbidden', says: /^You are not permitted to create images owned by 'someoneelse'\.$/u },
+    { name: 'an owner that is not a string', body: { owner: 7 }, status: 400, code: 'request.invalid', says: /owner of image 'cirros'/u },
   ];
   for (const row of BAD_CREATES) {
     it(`refuses to create an image with ${row.name} (${row.status}, nothing stored)`, async () => {
@@ -217,6 +220,11 @@ describe('image API', () => {
     { name: 'an unknown op', ops: [{ op: 'move', path: '/hw_pmu', from: '/x' }], status: 400, code: 'request.invalid', says: /op "move"/u },
     { name: 'a nested path', ops: [{ op: 'add', path: '/locations/0', value: 'x' }], status: 400, code: 'request.invalid', says: /one top-level attribute/u },
     { name: 'making it public as a member', ops: [{ op: 'replace', path: '/visibility', value: 'public' }], status: 403, code: 'auth.forbidden', says: /publicize_image/u },
+    { name: 'a new owner, from a member', ops: [{ op: 'replace', path: '/owner', value: 'someoneelse' }], status: 403, code: 'image.read_only', says: /^Attribute 'owner' is read-only\.$/u },
+    { name: 'a v2.0 change naming no operation', type: 'v2.0', ops: [{ path: '/name', value: 'x' }], status: 400, code: 'request.invalid', says: /^Operation objects must contain exactly one member named "add", "remove", or "replace"\.$/u },
+    { name: 'a v2.0 change naming two operations', type: 'v2.0', ops: [{ add: '/a', replace: '/b', value: 'x' }], status: 400, code: 'request.invalid', says: /^Operation objects must contain only one member named "add", "remove", or "replace"\.$/u },
+    { name: 'a v2.0 add of an attribute that exists', type: 'v2.0', ops: [{ add: '/name', value: 'x' }], status: 409, code: 'image.conflict', says: /^Property name already present\.$/u },
+    { name: 'a v2.0 op-style change (RFC 6902 body, v2.0 type)', type: 'v2.0', ops: [{ op: 'replace', path: '/name', value: 'x' }], status: 400, code: 'request.invalid', says: /exactly one member/u },
   ];
   for (const row of BAD_PATCHES) {
     it(`refuses a patch with ${row.name} (${row.status}); the image is unchanged`, async () => {
@@ -225,7 +233,7 @@ describe('image API', () => {
       const before = await api.store.getImage(id);
       const res = await api.request('PATCH', `/image/v2/images/${id}`, {
         as: 'member',
-        headers: PATCH,
+        headers: 'type' in row ? PATCH_V20 : PATCH,
         rawBody: JSON.stringify(row.ops),
       });
       assert.equal(res.status, row.status, JSON.stringify(res.body));
@@ -234,6 +242,77 @@ describe('image API', () => {
       assert.deepEqual(await api.store.getImage(id), before);
     });
   }
+
+  it('understands the v2.0 patch type: the operation named as the key holding the path', async () => {
+    const api = await makeTestApi();
+    const id = String((await createImage(api, 'member', { os_distro: 'cirros' })).id);
+    const res = await api.request('PATCH', `/image/v2/images/${id}`, {
+      as: 'member',
+      headers: PATCH_V20,
+      rawBody: JSON.stringify([
+        { replace: '/name', value: 'renamed' },
+        { replace: '/protected', value: true },
+        { add: '/hw_pmu', value: 'true' },
+        { remove: '/os_distro' },
+      ]),
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const body = res.body as Record<string, unknown>;
+    assert.deepEqual(
+      [body.name, body.protected, body.hw_pmu, 'os_distro' in body],
+      ['renamed', true, 'true', false],
+    );
+    // Tempest's test_delete_protected_image: refused while protected, cleaned up with v2.0.
+    const del = await api.request('DELETE', `/image/v2/images/${id}`, { as: 'member' });
+    assert.equal(del.status, 403);
+    const unprotect = await api.request('PATCH', `/image/v2/images/${id}`, {
+      as: 'member',
+      headers: PATCH_V20,
+      rawBody: JSON.stringify([{ replace: '/protected', value: false }]),
+    });
+    assert.equal(unprotect.status, 200);
+    assert.equal(
+      (await api.request('DELETE', `/image/v2/images/${id}`, { as: 'member' })).status,
+      204,
+    );
+  });
+
+  it("lets an admin set an image's owner at create and with a patch", async () => {
+    const api = await makeTestApi();
+    const created = await createImage(api, 'admin', { owner: 'a1b2c3' });
+    assert.equal(created.owner, 'a1b2c3');
+    const id = String(created.id);
+    for (const type of [PATCH, PATCH_V20]) {
+      const owner = type === PATCH ? 'd4e5f6' : 'a7b8c9';
+      const ops =
+        type === PATCH
+          ? [{ op: 'replace', path: '/owner', value: owner }]
+          : [{ replace: '/owner', value: owner }];
+      const res = await api.request('PATCH', `/image/v2/images/${id}`, {
+        headers: type,
+        rawBody: JSON.stringify(ops),
+      });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const shown = await api.request('GET', `/image/v2/images/${id}`);
+      assert.equal((shown.body as { owner: string }).owner, owner);
+      assert.equal((await api.store.getImage(id))?.owner, owner);
+    }
+    // A member may name its own project as the owner (Glance's same-owner check).
+    const own = String((await createImage(api, 'member')).owner);
+    assert.equal((await createImage(api, 'member', { owner: own })).owner, own);
+  });
+
+  it('answers GET /image/v2/images/ (an empty image id) with 404, and the list without the slash', async () => {
+    const api = await makeTestApi();
+    await createImage(api, 'member');
+    const empty = await api.request('GET', '/image/v2/images/', { as: 'member' });
+    assert.equal(empty.status, 404, JSON.stringify(empty.body));
+    const list = await api.request('GET', '/image/v2/images', { as: 'member' });
+    assert.equal(list.status, 200);
+    assert.equal((list.body as { images: unknown[] }).images.length, 1);
+    const del = await api.request('DELETE', '/image/v2/images/', { as: 'member' });
+    assert.equal(del.status, 404);
+  });
 
   it('refuses a patch sent as application/json (415)', async () => {
     const api = await makeTestApi();

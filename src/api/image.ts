@@ -14,6 +14,7 @@ import {
   listMetadefNamespaces,
   IMAGE_CORE_FIELDS,
   parseCoreValue,
+  parseOwner,
   READ_ONLY_IMAGE_ATTRIBUTES,
   showImage,
   updateImage,
@@ -26,6 +27,7 @@ import {
   type ImageRecord,
   type MetadefNamespace,
   type NewImage,
+  type PatchDialect,
   type Visibility,
 } from '../services/index.js';
 import {
@@ -38,13 +40,17 @@ import {
 } from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 
-const PATCH_TYPES = [
-  'application/openstack-images-v2.1-json-patch',
-  'application/openstack-images-v2.0-json-patch',
-];
+/** Glance's patch media types: RFC 6902 (v2.1) and the older JSON-schema draft 4 form (v2.0). */
+const PATCH_TYPES: Readonly<Record<string, PatchDialect>> = {
+  'application/openstack-images-v2.1-json-patch': 'rfc6902',
+  'application/openstack-images-v2.0-json-patch': 'draft4',
+};
 
-// A create may choose the id; every other attribute Glance computes is refused.
-const READ_ONLY_ON_CREATE = new Set([...READ_ONLY_IMAGE_ATTRIBUTES].filter((key) => key !== 'id'));
+// A create may choose the id and the owner (another project's: admins only, the service checks);
+// every other attribute Glance computes is refused.
+const READ_ONLY_ON_CREATE = new Set(
+  [...READ_ONLY_IMAGE_ATTRIBUTES].filter((key) => key !== 'id' && key !== 'owner'),
+);
 
 /** The image routes, to be mounted at `/image`. */
 export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
@@ -66,6 +72,16 @@ export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
   });
 
   app.get('/v2/images', async (c) => {
+    // The app is not strict about trailing slashes, but `/v2/images/` names an image with an
+    // empty id, which Glance does not find (Tempest's test_get_image_null_id).
+    // (c.req.path has the slash removed already; the URL keeps it.)
+    const pathname = new URL(c.req.url).pathname;
+    if (pathname.endsWith('/')) {
+      throw new ComputeError(
+        'route.not_found',
+        `The resource could not be found: no endpoint answers ${c.req.method} ${pathname}.`,
+      );
+    }
     const images = await listImages(deps, caller(c), parseListFilter(c));
     return c.json({
       images: images.map(imageView),
@@ -90,14 +106,15 @@ export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
 
   app.patch('/v2/images/:id', async (c) => {
     const type = (c.req.header('Content-Type') ?? '').split(';')[0]?.trim() ?? '';
-    if (!PATCH_TYPES.includes(type)) {
+    const dialect = Object.hasOwn(PATCH_TYPES, type) ? PATCH_TYPES[type] : undefined;
+    if (dialect === undefined) {
       throw new ComputeError(
         'request.unsupported_media_type',
-        `Cannot update image ${c.req.param('id')}: Content-Type "${type}" is not supported; use ${PATCH_TYPES[0] ?? ''}`,
+        `Cannot update image ${c.req.param('id')}: Content-Type "${type}" is not supported; use ${Object.keys(PATCH_TYPES).join(' or ')}`,
       );
     }
-    const changes = parsePatch(await readJsonArray(c));
-    const image = await updateImage(deps, caller(c), c.req.param('id'), changes);
+    const changes = parsePatch(await readJsonArray(c), dialect);
+    const image = await updateImage(deps, caller(c), c.req.param('id'), changes, dialect);
     deps.onImageUpdate?.(image);
     return c.json(imageView(image));
   });
@@ -248,6 +265,7 @@ function parseNewImage(body: Record<string, unknown>): NewImage {
   const core: Record<string, unknown> = {};
   const properties: Record<string, string> = {};
   let id: string | undefined;
+  let owner: string | undefined;
   for (const [key, value] of Object.entries(body)) {
     if (key === 'id') {
       if (
@@ -262,6 +280,11 @@ function parseNewImage(body: Record<string, unknown>): NewImage {
         );
       }
       id = value.toLowerCase();
+    } else if (key === 'owner') {
+      const parsed = parseOwner(value, label);
+      if (!parsed.ok)
+        throw new ComputeError(parsed.issue.code, parsed.issue.message, { issues: [parsed.issue] });
+      owner = parsed.value;
     } else if (READ_ONLY_ON_CREATE.has(key)) {
       // NOTE: Glance wording.
       throw new ComputeError('image.read_only', `Attribute '${key}' is read-only.`);
@@ -279,7 +302,32 @@ function parseNewImage(body: Record<string, unknown>): NewImage {
       );
     }
   }
-  return { ...(core as ImageCore), ...(id === undefined ? {} : { id }), properties };
+  return {
+    ...(core as ImageCore),
+    ...(id === undefined ? {} : { id }),
+    ...(owner === undefined ? {} : { owner }),
+    properties,
+  };
+}
+
+/** The operation and path of a v2.0 (draft 4) change: exactly one of add, remove, replace. */
+function draft4Operation(change: Record<string, unknown>): { op: string; path: unknown } {
+  const named = ['replace', 'add', 'remove'].filter((key) => Object.hasOwn(change, key));
+  const [op] = named;
+  if (op === undefined) {
+    // NOTE: Glance wording (glance/api/v2/images.py _get_change_operation_d4).
+    throw new ComputeError(
+      'request.invalid',
+      'Operation objects must contain exactly one member named "add", "remove", or "replace".',
+    );
+  }
+  if (named.length > 1) {
+    throw new ComputeError(
+      'request.invalid',
+      'Operation objects must contain only one member named "add", "remove", or "replace".',
+    );
+  }
+  return { op, path: change[op] };
 }
 
 async function readJsonArray(c: Context<ApiEnv>): Promise<unknown[]> {
@@ -303,8 +351,13 @@ async function readJsonArray(c: Context<ApiEnv>): Promise<unknown[]> {
   return value as unknown[];
 }
 
-/** RFC 6902 operations restricted to what Glance allows: add, replace, remove on top-level paths. */
-function parsePatch(ops: readonly unknown[]): ImageChange[] {
+/**
+ * Patch operations restricted to what Glance allows: add, replace, remove on top-level paths.
+ * RFC 6902 names the operation in `op` and the target in `path` (`{"op": "replace", "path":
+ * "/name", "value": "x"}`); the v2.0 media type names the operation as the key holding the path
+ * (`{"replace": "/name", "value": "x"}`).
+ */
+function parsePatch(ops: readonly unknown[], dialect: PatchDialect): ImageChange[] {
   return ops.map((raw, index) => {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       throw new ComputeError(
@@ -312,7 +365,9 @@ function parsePatch(ops: readonly unknown[]): ImageChange[] {
         `Cannot apply JSON-patch operation ${index}: expected an object, not ${JSON.stringify(raw)}`,
       );
     }
-    const { op, path, value } = raw as Record<string, unknown>;
+    const change = raw as Record<string, unknown>;
+    const { op, path } = dialect === 'draft4' ? draft4Operation(change) : change;
+    const { value } = change;
     if (op !== 'add' && op !== 'replace' && op !== 'remove') {
       throw new ComputeError(
         'request.invalid',

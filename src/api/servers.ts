@@ -1,9 +1,9 @@
 /**
- * Compute API: servers, server actions and os-hypervisors (a Nova v2.1 subset). Request bodies
- * follow nova/api/openstack/compute/schemas/servers.py; the views follow
- * nova/api/openstack/compute/views/servers.py and hypervisors.py. Server bodies carry exactly
- * Nova's keys; the vPMU decision has its own sub-resource, `GET /servers/{id}/os-vpmu`, and joins
- * the server view only when the client asks with `X-Vpmu-Include` (docs/api.md).
+ * Compute API: servers and server actions (a Nova v2.1 subset). Request bodies follow
+ * nova/api/openstack/compute/schemas/servers.py; the views follow
+ * nova/api/openstack/compute/views/servers.py. Server bodies carry exactly Nova's keys; the vPMU
+ * decision has its own sub-resource, `GET /servers/{id}/os-vpmu`, and joins the server view only
+ * when the client asks with `X-Vpmu-Include` (docs/api.md).
  */
 import { createHash } from 'node:crypto';
 import type { Context, Hono } from 'hono';
@@ -11,7 +11,6 @@ import { ComputeError } from '../errors/index.js';
 import {
   isAdmin,
   requireAdmin,
-  type ComputeHostRecord,
   type RebootType,
   type RequestContext,
   type ServerRecord,
@@ -34,7 +33,7 @@ const SERVED_ACTIONS: readonly string[] = [
   ...EXTRA_ACTIONS,
 ];
 
-/** Adds the server and hypervisor routes to the compute app (already behind the token check). */
+/** Adds the server routes to the compute app (already behind the token check). */
 export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   addServerExtraRoutes(app, deps);
   const servers = deps.servers;
@@ -160,48 +159,10 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     }
   });
 
-  const hypervisors = async (c: Context<ApiEnv>, detail: boolean) => {
-    requireAdmin(caller(c), 'os_compute_api:os-hypervisors:list');
-    const hosts = await deps.store.listComputeHosts();
-    const allocations = await deps.store.listAllocations();
-    const all = await deps.store.listServers();
-    return c.json({
-      hypervisors: hosts.map((h, i) =>
-        detail
-          ? hypervisorView(h, i, allocations, all)
-          : {
-              id: i + 1,
-              hypervisor_hostname: h.name,
-              state: 'up',
-              status: h.enabled ? 'enabled' : 'disabled',
-            },
-      ),
-    });
-  };
   // vpmu extension: whether notifications reach their transport, and how many were dropped.
   app.get('/v2.1/vpmu/notifier', (c) => {
     requireAdmin(caller(c), 'vpmu:notifier:show');
     return c.json({ notifier: { ...deps.notifierStats() } });
-  });
-  app.get('/v2.1/os-hypervisors', (c) => hypervisors(c, false));
-  app.get('/v2.1/os-hypervisors/detail', (c) => hypervisors(c, true));
-  app.get('/v2.1/os-hypervisors/:id', async (c) => {
-    requireAdmin(caller(c), 'os_compute_api:os-hypervisors:show');
-    const key = c.req.param('id');
-    const hosts = await deps.store.listComputeHosts();
-    const index = hosts.findIndex((h, i) => String(i + 1) === key || h.name === key);
-    const host = hosts[index];
-    if (host === undefined) {
-      throw new ComputeError('hypervisor.host_not_found', `Hypervisor ${key} could not be found.`);
-    }
-    return c.json({
-      hypervisor: hypervisorView(
-        host,
-        index,
-        await deps.store.listAllocations(),
-        await deps.store.listServers(),
-      ),
-    });
   });
 }
 
@@ -351,50 +312,6 @@ function vpmuExtras(
     ...(asked.includes('pmu') ? { 'vpmu:pmu': pmuView(server) } : {}),
     ...(asked.includes('domain_xml') ? { 'vpmu:domain_xml': server.domainXml } : {}),
   });
-}
-
-function hypervisorView(
-  host: ComputeHostRecord,
-  index: number,
-  allocations: readonly { host: string; resources: Record<string, number> }[],
-  servers: readonly ServerRecord[],
-): Record<string, unknown> {
-  const used = { VCPU: 0, MEMORY_MB: 0, DISK_GB: 0 };
-  for (const a of allocations) {
-    if (a.host !== host.name) continue;
-    used.VCPU += a.resources.VCPU ?? 0;
-    used.MEMORY_MB += a.resources.MEMORY_MB ?? 0;
-    used.DISK_GB += a.resources.DISK_GB ?? 0;
-  }
-  const capacity = (rc: 'VCPU' | 'MEMORY_MB' | 'DISK_GB') => {
-    const inv = host.inventory[rc];
-    return (inv.total - inv.reserved) * inv.allocationRatio;
-  };
-  return {
-    id: index + 1,
-    hypervisor_hostname: host.name,
-    hypervisor_type: host.hypervisorType,
-    hypervisor_version: host.hypervisorVersion,
-    host_ip: host.hostIp,
-    service: { host: host.name, id: index + 1, disabled_reason: null },
-    state: 'up',
-    status: host.enabled ? 'enabled' : 'disabled',
-    vcpus: host.inventory.VCPU.total,
-    vcpus_used: used.VCPU,
-    memory_mb: host.inventory.MEMORY_MB.total,
-    memory_mb_used: used.MEMORY_MB,
-    local_gb: host.inventory.DISK_GB.total,
-    local_gb_used: used.DISK_GB,
-    free_ram_mb: capacity('MEMORY_MB') - used.MEMORY_MB,
-    free_disk_gb: capacity('DISK_GB') - used.DISK_GB,
-    running_vms: servers.filter((s) => s.host === host.name && s.powerState === 1).length,
-    current_workload: 0,
-    disk_available_least: capacity('DISK_GB') - used.DISK_GB,
-    cpu_info: host.cpuInfo,
-    'vpmu:uri': host.hypervisorUri,
-    'vpmu:traits': host.traits,
-    'vpmu:inventory': host.inventory,
-  };
 }
 
 function isoSeconds(iso: string): string {

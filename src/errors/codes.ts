@@ -247,6 +247,16 @@ export const ERROR_CODES = {
     summary:
       'The server is not a member of the named network (vpmu plugs no networks, so a server has none).',
   },
+  'hypervisor.service_unavailable': {
+    status: 400,
+    summary:
+      "The compute host's service is not reachable from this API (Nova's ComputeServiceUnavailable), so it cannot be asked (for example for its uptime).",
+  },
+  'feature.not_supported': {
+    status: 501,
+    summary:
+      "The compute host's agent cannot answer this (for example a host with no `uptime` to report).",
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

@@ -19,6 +19,12 @@ import { describeHost } from '../services/index.js';
 import type { HostProbe } from '../ports/host-probe.js';
 import { DEFAULT_ALLOCATION_RATIOS } from '../scheduler/index.js';
 
+/**
+ * Memory kept for the host itself when `memoryMiB` is not configured (Nova's
+ * reserved_host_memory_mb default); os-hypervisors counts it as used, as Nova does.
+ */
+export const DEFAULT_RESERVED_HOST_MEMORY_MIB = 512;
+
 /** What configuration may decide about the local host. */
 export interface ComputeHostConfig {
   readonly name: string;
@@ -117,7 +123,7 @@ export async function describeLocalHost(
       },
       MEMORY_MB: {
         total: config.memoryMiB ?? Math.floor(info.memoryKiB / 1024),
-        reserved: config.memoryMiB === undefined ? 512 : 0,
+        reserved: config.memoryMiB === undefined ? DEFAULT_RESERVED_HOST_MEMORY_MIB : 0,
         allocationRatio: config.ramAllocationRatio ?? DEFAULT_ALLOCATION_RATIOS.MEMORY_MB,
       },
       DISK_GB: {

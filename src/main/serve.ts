@@ -21,6 +21,7 @@ import type { Hypervisor } from '../ports/hypervisor.js';
 import { ROLES } from '../ports/store.js';
 import { Qcow2Disks } from '../adapters/disks/qcow2-disks.js';
 import { LocalHostProbe } from '../adapters/host/host-probe.js';
+import { readHostUptime } from '../adapters/host/uptime.js';
 import { LibvirtHypervisor } from '../adapters/libvirt/libvirt-hypervisor.js';
 import { CPU_MODES, VIRT_TYPES, type CpuMode, type VirtType } from '../domain/index.js';
 import { imageUpdateEvent } from '../notifications/index.js';
@@ -365,6 +366,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
             }),
             settings: local.settings,
             log,
+            uptime: () => readHostUptime(),
           }),
         ],
       ]),

@@ -108,4 +108,9 @@ export interface ComputeAgent {
   ): Promise<RestoreFailure[]>;
   /** Every domain on the host, with its state. */
   list(): Promise<readonly DomainListing[]>;
+  /**
+   * The host's `uptime` output (what Nova's libvirt driver reports as the hypervisor's uptime),
+   * or undefined when this host has no way to tell.
+   */
+  uptime(): Promise<string | undefined>;
 }

@@ -62,6 +62,8 @@ export interface ImageCore {
 /** An image create request, shape-checked by the API. */
 export interface NewImage extends ImageCore {
   readonly id?: string;
+  /** Another project as the owner: admins only (Glance's check_admin_or_same_owner). */
+  readonly owner?: string;
   readonly properties: Readonly<Record<string, string>>;
 }
 
@@ -135,11 +137,18 @@ export async function createImage(
   input: NewImage,
 ): Promise<ImageRecord> {
   requireWriter(ctx, 'create an image');
+  if (input.owner !== undefined && input.owner !== ctx.projectId && !isAdmin(ctx)) {
+    // NOTE: Glance wording (glance/api/v2/policy.py add_image).
+    throw new ComputeError(
+      'auth.forbidden',
+      `You are not permitted to create images owned by '${input.owner}'.`,
+    );
+  }
   const now = deps.clock.now().toISOString();
   const image: ImageRecord = {
     id: input.id ?? deps.ids.newUuid(),
     name: input.name ?? null,
-    owner: ctx.projectId,
+    owner: input.owner ?? ctx.projectId,
     // NOTE: Glance's default visibility since Pike is "shared" (owner and members only).
     visibility: input.visibility ?? 'shared',
     status: 'queued',
@@ -212,23 +221,54 @@ export async function showImage(
   return image;
 }
 
+/**
+ * How a patch's `add` treats what exists: RFC 6902 (Glance's v2.1 media type) replaces it; the
+ * v2.0 media type (draft 4) refuses it with 409, as Glance does.
+ */
+export type PatchDialect = 'rfc6902' | 'draft4';
+
 /** Applies JSON-patch changes in order; all are checked before anything is saved. */
 export async function updateImage(
   deps: ImageDeps,
   ctx: RequestContext,
   id: string,
   changes: readonly ImageChange[],
+  dialect: PatchDialect = 'rfc6902',
 ): Promise<ImageRecord> {
   const image = await writableImage(deps, ctx, id, 'update');
   let core: Record<string, unknown> = {};
+  let owner = image.owner;
   const properties: Record<string, string> = { ...image.properties };
   const set: Record<string, string> = {};
   const issues: Issue[] = [];
   for (const change of changes) {
     const { name } = change;
-    if (READ_ONLY_IMAGE_ATTRIBUTES.has(name)) {
+    // Glance lets an admin give an image to another project; for anyone else it stays read-only.
+    const ownerChange = name === 'owner' && isAdmin(ctx);
+    if (READ_ONLY_IMAGE_ATTRIBUTES.has(name) && !ownerChange) {
       // NOTE: Glance wording (glance/api/v2/images.py).
       throw new ComputeError('image.read_only', `Attribute '${name}' is read-only.`);
+    }
+    const isCore = ownerChange || Object.hasOwn(IMAGE_CORE_FIELDS, name);
+    if (
+      dialect === 'draft4' &&
+      change.op === 'add' &&
+      (isCore || Object.hasOwn(properties, name))
+    ) {
+      // NOTE: Glance wording (glance/api/v2/images.py _do_add, JSON-schema draft 4 patches).
+      throw new ComputeError('image.conflict', `Property ${name} already present.`);
+    }
+    if (ownerChange) {
+      if (change.op === 'remove') {
+        throw new ComputeError(
+          'image.read_only',
+          `Cannot remove attribute 'owner' of image ${id}: it is a core attribute; replace it instead`,
+        );
+      }
+      const parsed = parseOwner(change.value, id);
+      if (!parsed.ok) issues.push(parsed.issue);
+      else owner = parsed.value;
+      continue;
     }
     if (Object.hasOwn(IMAGE_CORE_FIELDS, name)) {
       const field = IMAGE_CORE_FIELDS[name as keyof typeof IMAGE_CORE_FIELDS];
@@ -267,6 +307,7 @@ export async function updateImage(
   const updated: ImageRecord = {
     ...image,
     ...(core as Partial<ImageRecord>),
+    owner,
     properties,
     updatedAt: deps.clock.now().toISOString(),
   };
@@ -508,6 +549,22 @@ function throwIfAny(issues: readonly Issue[]): void {
   if (first !== undefined) {
     throw new ComputeError(first.code, issues.map((issue) => issue.message).join('\n'), { issues });
   }
+}
+
+/** Glance's schema for `owner`: a string of at most 255 characters. */
+export function parseOwner(
+  value: unknown,
+  label: string,
+): { ok: true; value: string } | { ok: false; issue: Issue } {
+  if (typeof value === 'string' && value.length <= 255) return { ok: true, value };
+  return {
+    ok: false,
+    issue: {
+      code: 'request.invalid',
+      path: ['image', 'owner'],
+      message: `Cannot set the owner of image ${label} to ${JSON.stringify(value ?? null)}: it must be a project id string of at most 255 characters`,
+    },
+  };
 }
 
 function propertyMissing(name: string): ComputeError {

@@ -35,6 +35,8 @@ export interface LocalComputeAgentDeps {
   readonly disks: InstanceDisks;
   readonly settings: HostSettings;
   readonly log?: AgentLog | undefined;
+  /** Reads the host's `uptime` output; absent, the agent cannot tell (Nova's 501). */
+  readonly uptime?: (() => Promise<string>) | undefined;
 }
 
 /** A ComputeAgent over a hypervisor, its disks and its settings, in this process. */
@@ -51,6 +53,10 @@ export class LocalComputeAgent implements ComputeAgent {
 
   get settings(): HostSettings {
     return this.#deps.settings;
+  }
+
+  async uptime(): Promise<string | undefined> {
+    return this.#deps.uptime?.();
   }
 
   /** Disk, define, start, read back (guestUp() undoes on failure); then off when asked. */

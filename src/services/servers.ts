@@ -545,6 +545,22 @@ export class Servers {
     );
   }
 
+  /**
+   * The compute host's `uptime` output, undefined when its agent cannot tell; a host with no
+   * agent in this service is Nova's ComputeServiceUnavailable.
+   */
+  async hostUptime(host: string): Promise<string | undefined> {
+    const agent = this.#deps.computes.get(host);
+    if (agent === undefined) {
+      // NOTE: Nova wording (nova/exception.py ComputeServiceUnavailable).
+      throw new ComputeError(
+        'hypervisor.service_unavailable',
+        `Compute service of ${host} is unavailable at this time.`,
+      );
+    }
+    return agent.uptime();
+  }
+
   /** Registers (or refreshes) a compute host's record: inventory and traits. */
   async registerHost(host: ComputeHostRecord): Promise<void> {
     await this.#deps.store.putComputeHost(host);

@@ -106,6 +106,11 @@ const PASSWORDS = {
 };
 const PROJECTS = { admin: 'admin', member: 'demo', reader: 'demo', other: 'other' };
 
+/** The `uptime` line the test hosts report: compute1 is up 3 days, every other host 4. */
+export function hostUptimeLine(host: string): string {
+  return ` 12:00:00 up ${host === 'compute1' ? 3 : 4} days,  1:02,  1 user,  load average: 0.00, 0.00, 0.00`;
+}
+
 /** Builds a fresh API; `store` lets a test inject a failing or persistent one. */
 export async function makeTestApi(
   options: {
@@ -183,7 +188,16 @@ export async function makeTestApi(
     clock,
     ids,
     computes: new Map(
-      hosts.map((h) => [h.name, new LocalComputeAgent({ host: h.name, ...h.driver, log })]),
+      hosts.map((h) => [
+        h.name,
+        new LocalComputeAgent({
+          host: h.name,
+          ...h.driver,
+          log,
+          // What `uptime` prints, one line per host (the adapter reading it has its own test).
+          uptime: async () => hostUptimeLine(h.name),
+        }),
+      ]),
     ),
     imageFile: (location) => {
       const file = path.join(imagesDir, location);

@@ -15,6 +15,7 @@ import {
   type RequestOptions,
 } from './harness.js';
 import type { ScenarioContext } from './scenario.js';
+import { DEFAULT_RESERVED_HOST_MEMORY_MIB } from '../../main/compute-host.js';
 
 export const ADMIN_PASSWORD = 'reliability-admin-secret';
 /** The callers the suite acts as; `other` is a member of a second project. */
@@ -218,7 +219,9 @@ export class Cloud {
     const total = { vcpus: 0, ram: 0, disk: 0 };
     for (const h of asArray(field(listed.json, 'hypervisors'))) {
       total.vcpus += Number(h.vcpus_used);
-      total.ram += Number(h.memory_mb_used);
+      // Nova's memory_mb_used counts the host's reservation too; the suite's config sets no
+      // memoryMiB, so the service reserves the default.
+      total.ram += Number(h.memory_mb_used) - DEFAULT_RESERVED_HOST_MEMORY_MIB;
       total.disk += Number(h.local_gb_used);
     }
     return total;
