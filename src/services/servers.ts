@@ -210,11 +210,14 @@ export class Servers {
     checkImageFits(flavorRecord, toServerImage(imageRecord));
     checkMetadataLimit(input.metadata ?? {});
     const count = input.maxCount ?? input.minCount ?? 1;
-    const reservationId = `r-${this.#deps.ids.newUuid().replace(/-/gu, '').slice(-8)}`;
+    const ids = Array.from({ length: count }, () => this.#deps.ids.newUuid());
+    // Nova's reservation ids are `r-` and 8 random characters: the first server's uuid's last 8.
+    const reservationId = `r-${(ids[0] ?? '').slice(-8)}`;
     const servers: ServerRecord[] = [];
-    for (let index = 0; index < count; index++) {
+    for (const [index, id] of ids.entries()) {
       servers.push(
         this.#newRecord(ctx, input, flavorRecord, imageRecord, {
+          id,
           name: count > 1 ? `${input.name}-${index + 1}` : input.name,
           reservationId,
           launchIndex: index,
@@ -264,9 +267,9 @@ export class Servers {
     input: NewServer,
     flavorRecord: FlavorRecord,
     imageRecord: ImageRecord,
-    slot: { name: string; reservationId: string; launchIndex: number },
+    slot: { id: string; name: string; reservationId: string; launchIndex: number },
   ): ServerRecord {
-    const id = this.#deps.ids.newUuid();
+    const { id } = slot;
     const domainName = `instance-${id}`;
     const pmu = this.#precheck(toFlavor(flavorRecord), toImage(imageRecord), id, domainName, ctx);
     const now = this.#now();
