@@ -87,10 +87,10 @@ PLAIN=$(image cirros)
 echo "profiling = $PROFILING (hw_pmu=true), cirros = $PLAIN (no hw_pmu)"
 
 say '3. The vRAN flavor with the profiling image is refused with Nova'"'"'s message; nothing is created.'
-api POST /compute/v2.1/servers "{\"server\":{\"name\":\"clash\",\"flavorRef\":\"vran\",\"imageRef\":\"$PROFILING\"}}"; echo
+api POST /compute/v2.1/servers "{\"server\":{\"name\":\"clash\",\"flavorRef\":\"vran\",\"imageRef\":\"$PROFILING\",\"networks\":\"none\"}}"; echo
 
 say '4. Matching pairs boot; each server shows its effective vPMU (GET /servers/ID/os-vpmu).'
-boot() { api POST /compute/v2.1/servers "{\"server\":{\"name\":\"$1\",\"flavorRef\":\"$2\",\"imageRef\":\"$3\"}}" | field server id; }
+boot() { api POST /compute/v2.1/servers "{\"server\":{\"name\":\"$1\",\"flavorRef\":\"$2\",\"imageRef\":\"$3\",\"networks\":\"none\"}}" | field server id; }
 IDS=("$(boot vran-1 vran "$PLAIN")" "$(boot profiler-1 general "$PROFILING")" "$(boot plain-1 general "$PLAIN")")
 for id in "${IDS[@]}"; do
   for _ in $(seq 100); do

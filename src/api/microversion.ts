@@ -3,9 +3,14 @@
  * `X-OpenStack-Nova-API-Version: X.Y`). Version history of what this service honours:
  *
  * - 2.1: base
+ * - 2.3: admins see the extra OS-EXT-SRV-ATTR server attributes (reservation_id, launch_index, …)
+ * - 2.19: server `description` (create, update, rebuild, views)
+ * - 2.37: `networks` required on create (`none`; vpmu has no networking service)
  * - 2.55: flavor `description`
  * - 2.61: flavor `extra_specs` in flavor bodies
- * - 2.75: flavor `swap` is 0, not "", when there is none
+ * - 2.71: `server_groups` in server views
+ * - 2.75: flavor `swap` is 0, not "", when there is none; update and rebuild answer the whole
+ *   server view
  * - 2.86: unknown extra-spec keys in validated namespaces are refused (bad values for keys
  *   vpmu knows are refused at every version, DESIGN §2.4)
  */

@@ -152,7 +152,7 @@ describe('servers API', () => {
         400,
         /Image nope could not be found/u,
       ],
-      [{ server: { name: 'a', imageRef: img, flavorRef: f, max_count: 3 } }, 400, /max_count/u],
+      [{ server: { name: 'a', imageRef: img, flavorRef: f, max_count: 0 } }, 400, /max_count/u],
       [
         { server: { name: 'a', imageRef: img, flavorRef: f, bogus: 1 } },
         400,

@@ -20,6 +20,15 @@ import { parseSchedulerHints } from './server-groups.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast, type Microversion } from './microversion.js';
 import { addServerExtraRoutes, EXTRA_ACTIONS, serverExtraAction } from './server-extras.js';
+import { addServerMetadataRoutes } from './server-metadata.js';
+import {
+  AVAILABILITY_ZONE,
+  invalidField,
+  parseNewServer,
+  parseRebuild,
+  parseResize,
+  parseServerUpdate,
+} from './server-fields.js';
 
 /** Every server action vpmu serves: the ones below, then server-extras.ts's. */
 const SERVED_ACTIONS: readonly string[] = [
@@ -53,7 +62,7 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return c.json({
       servers: found.map((s) =>
         detail
-          ? { ...serverView(c, s, mv, ctx), ...extras(s) }
+          ? { ...serverView(c, s, mv, ctx, 'list'), ...extras(s) }
           : { id: s.id, name: s.name, links: links(c, s) },
       ),
     });
@@ -62,19 +71,41 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.get('/v2.1/servers/detail', (c) => list(c, true));
 
   app.post('/v2.1/servers', async (c) => {
-    const top = await readJsonObject(c, 'object with "server"');
-    const body = member(top, 'server');
-    const server = await servers.create(
+    const whole = await readJsonObject(c, 'object with "server"');
+    // Refuses every top-level key but "server" and the scheduler hints.
+    const hints = parseSchedulerHints(whole);
+    const body = member(whole, 'server');
+    const request = parseNewServer(body, c.get('microversion'));
+    const { servers: created, reservationId } = await servers.createMany(
       caller(c),
-      { ...parseNewServer(body), ...parseSchedulerHints(top) },
+      { ...request.server, ...hints },
       { requestId: c.get('requestId') },
     );
+    if (request.returnReservationId) return c.json({ reservation_id: reservationId }, 202);
+    const [server] = created;
+    if (server === undefined) throw new TypeError('a create made no server');
     c.header('Location', `${origin(c)}/compute/v2.1/servers/${server.id}`);
     return c.json(
-      { server: { id: server.id, links: links(c, server), 'OS-DCF:diskConfig': 'MANUAL' } },
+      {
+        server: {
+          id: server.id,
+          links: links(c, server),
+          'OS-DCF:diskConfig': server.diskConfig ?? 'MANUAL',
+        },
+      },
       202,
     );
   });
+
+  app.put('/v2.1/servers/:id', async (c) => {
+    const ctx = caller(c);
+    const mv = c.get('microversion');
+    const body = member(await readJsonObject(c, 'object with "server"'), 'server');
+    const server = await servers.update(ctx, c.req.param('id'), parseServerUpdate(body, mv));
+    return c.json({ server: serverView(c, server, mv, ctx, 'update') });
+  });
+
+  addServerMetadataRoutes(app, deps);
 
   app.get('/v2.1/servers/:id', async (c) => {
     const ctx = caller(c);
@@ -84,7 +115,6 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return c.json({
       server: {
         ...serverView(c, server, mv, ctx),
-        ...serverGroupsOf(server, mv),
         ...extras(server),
       },
     });
@@ -133,19 +163,15 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
         return c.body(null, 202);
       }
       case 'rebuild': {
-        const imageRef = member(body, 'rebuild').imageRef;
-        if (typeof imageRef !== 'string' || imageRef === '') {
-          throw invalidField('rebuild.imageRef', imageRef, 'An image id is required');
-        }
-        const server = await servers.rebuild(ctx, id, imageRef, call);
-        return c.json({ server: serverView(c, server, mv, ctx) }, 202);
+        const { imageRef, options } = parseRebuild(member(body, 'rebuild'), mv);
+        const server = await servers.rebuild(ctx, id, imageRef, call, options);
+        return c.json({ server: serverView(c, server, mv, ctx, 'rebuild') }, 202);
       }
       case 'resize': {
-        const flavorRef = member(body, 'resize').flavorRef;
-        if ((typeof flavorRef !== 'string' || flavorRef === '') && typeof flavorRef !== 'number') {
-          throw invalidField('resize.flavorRef', flavorRef, 'A flavor id is required');
-        }
-        await servers.resize(ctx, id, String(flavorRef), call);
+        const { flavorRef, diskConfig } = parseResize(member(body, 'resize'));
+        await servers.resize(ctx, id, flavorRef, call);
+        // Nova takes OS-DCF:diskConfig with a resize; the server keeps it once resized.
+        if (diskConfig !== undefined) await servers.update(ctx, id, { diskConfig });
         return c.body(null, 202);
       }
       case 'confirmResize':
@@ -173,13 +199,19 @@ function links(c: Context<ApiEnv>, server: ServerRecord): { rel: string; href: s
   ];
 }
 
-/** Nova's server view by microversion: exactly Nova's keys. */
+/**
+ * Nova's server view by microversion: exactly Nova's keys. `update` and `rebuild` answer Nova's
+ * smaller body before 2.75 (no OS-EXT-* attributes, no AZ, config drive, key name, volumes or
+ * usage times; rebuild adds key_name from 2.54 and user_data from 2.57), the whole view from 2.75.
+ */
 export function serverView(
   c: Context<ApiEnv>,
   server: ServerRecord,
   mv: Microversion,
   ctx: RequestContext,
+  kind: 'show' | 'list' | 'update' | 'rebuild' = 'show',
 ): Record<string, unknown> {
+  const full = kind === 'show' || kind === 'list' || atLeast(mv, 2, 75);
   const base = origin(c);
   const flavor = atLeast(mv, 2, 47)
     ? {
@@ -202,7 +234,7 @@ export function serverView(
     status: server.status,
     tenant_id: server.projectId,
     user_id: server.userId,
-    metadata: {},
+    metadata: { ...(server.metadata ?? {}) },
     hostId:
       server.host === null
         ? ''
@@ -217,33 +249,51 @@ export function serverView(
     created: isoSeconds(server.createdAt),
     updated: isoSeconds(server.updatedAt),
     addresses: {},
-    accessIPv4: '',
-    accessIPv6: '',
+    accessIPv4: server.accessIPv4 ?? '',
+    accessIPv6: server.accessIPv6 ?? '',
     links: links(c, server),
-    'OS-DCF:diskConfig': 'MANUAL',
-    'OS-EXT-AZ:availability_zone': 'nova',
-    config_drive: '',
-    key_name: null,
-    // NOTE: Nova shows launched_at with microseconds and no zone.
-    'OS-SRV-USG:launched_at':
-      server.launchedAt === null ? null : server.launchedAt.replace(/Z$/u, '000'),
-    'OS-SRV-USG:terminated_at': null,
-    'OS-EXT-STS:task_state': server.taskState,
-    'OS-EXT-STS:vm_state': server.vmState,
-    'OS-EXT-STS:power_state': server.powerState,
-    'os-extended-volumes:volumes_attached': [],
+    'OS-DCF:diskConfig': server.diskConfig ?? 'MANUAL',
+    ...(full
+      ? {
+          'OS-EXT-AZ:availability_zone': AVAILABILITY_ZONE,
+          config_drive: '',
+          key_name: null,
+          // NOTE: Nova shows launched_at with microseconds and no zone.
+          'OS-SRV-USG:launched_at':
+            server.launchedAt === null ? null : server.launchedAt.replace(/Z$/u, '000'),
+          'OS-SRV-USG:terminated_at': null,
+          'OS-EXT-STS:task_state': server.taskState,
+          'OS-EXT-STS:vm_state': server.vmState,
+          'OS-EXT-STS:power_state': server.powerState,
+          'os-extended-volumes:volumes_attached': [],
+        }
+      : {}),
+    ...(kind === 'rebuild' && !full && atLeast(mv, 2, 54) ? { key_name: null } : {}),
+    ...(kind === 'rebuild' && atLeast(mv, 2, 57) ? { user_data: null } : {}),
     ...(server.status === 'BUILD' || server.status === 'ACTIVE' ? { progress: 0 } : {}),
-    ...(admin
+    ...(admin && full
       ? {
           'OS-EXT-SRV-ATTR:host': server.host,
           'OS-EXT-SRV-ATTR:hypervisor_hostname': server.host,
           'OS-EXT-SRV-ATTR:instance_name': server.domainName,
+          ...(atLeast(mv, 2, 3)
+            ? {
+                'OS-EXT-SRV-ATTR:reservation_id': server.reservationId ?? '',
+                'OS-EXT-SRV-ATTR:launch_index': server.launchIndex ?? 0,
+                'OS-EXT-SRV-ATTR:hostname': hostnameOf(server.name),
+                'OS-EXT-SRV-ATTR:kernel_id': '',
+                'OS-EXT-SRV-ATTR:ramdisk_id': '',
+                'OS-EXT-SRV-ATTR:root_device_name': null,
+                ...(kind === 'rebuild' ? {} : { 'OS-EXT-SRV-ATTR:user_data': null }),
+              }
+            : {}),
         }
       : {}),
     ...(atLeast(mv, 2, 9) ? { locked: server.lock !== null } : {}),
-    ...(atLeast(mv, 2, 19) ? { description: null } : {}),
+    ...(atLeast(mv, 2, 19) ? { description: server.description ?? null } : {}),
     ...(atLeast(mv, 2, 26) ? { tags: [...server.tags] } : {}),
     ...(atLeast(mv, 2, 63) ? { trusted_image_certificates: null } : {}),
+    ...(kind === 'list' ? {} : serverGroupsOf(server, mv)),
     ...(atLeast(mv, 2, 73) ? { locked_reason: server.lock?.reason ?? null } : {}),
     ...(server.status === 'ERROR' && server.fault !== null
       ? {
@@ -264,7 +314,7 @@ export function serverView(
 }
 
 /** 2.71: the group a server joined, in its show, update and rebuild bodies (not in lists). */
-export function serverGroupsOf(server: ServerRecord, mv: Microversion): Record<string, unknown> {
+function serverGroupsOf(server: ServerRecord, mv: Microversion): Record<string, unknown> {
   if (!atLeast(mv, 2, 71)) return {};
   return { server_groups: server.serverGroupId === undefined ? [] : [server.serverGroupId] };
 }
@@ -314,73 +364,19 @@ function vpmuExtras(
   });
 }
 
+/** Nova's hostname from a display name (sanitize_hostname): lower case, [a-z0-9-], at most 63. */
+function hostnameOf(name: string): string {
+  const host = name
+    .toLowerCase()
+    .replace(/[ _]/gu, '-')
+    .replace(/[^a-z0-9.-]/gu, '')
+    .replace(/\.+/gu, '-')
+    .replace(/^[.-]+|[.-]+$/gu, '')
+    .slice(0, 63)
+    .replace(/[.-]+$/u, '');
+  return host === '' ? 'server' : host;
+}
+
 function isoSeconds(iso: string): string {
   return iso.replace(/\.\d+Z$/u, 'Z');
-}
-
-// NOTE: Nova's jsonschema message shape: "Invalid input for field/attribute <f>. Value: <v>. <why>".
-function invalidField(field: string, value: unknown, why: string): ComputeError {
-  return new ComputeError(
-    'request.invalid',
-    `Invalid input for field/attribute ${field}. Value: ${typeof value === 'string' ? value : JSON.stringify(value ?? null)}. ${why}`,
-  );
-}
-
-const SERVER_FIELDS = new Set([
-  'name',
-  'imageRef',
-  'flavorRef',
-  'networks',
-  'min_count',
-  'max_count',
-  'return_reservation_id',
-  'metadata',
-  'description',
-  'security_groups',
-  'config_drive',
-  'key_name',
-  'availability_zone',
-  'OS-DCF:diskConfig',
-  'adminPass',
-  'user_data',
-]);
-
-function parseNewServer(body: Record<string, unknown>): {
-  name: string;
-  flavorRef: string;
-  imageRef: string;
-} {
-  for (const key of Object.keys(body)) {
-    if (!SERVER_FIELDS.has(key)) {
-      throw new ComputeError(
-        'request.invalid',
-        `Invalid input for field/attribute server. Value: ${JSON.stringify(body)}. Additional properties are not allowed ('${key}' was unexpected)`,
-      );
-    }
-  }
-  const { name, imageRef, flavorRef } = body;
-  if (typeof name !== 'string' || name.trim() === '' || name.length > 255) {
-    throw invalidField('name', name, 'A server name of 1 to 255 characters is required');
-  }
-  if (typeof imageRef !== 'string' || imageRef === '') {
-    throw invalidField(
-      'imageRef',
-      imageRef,
-      `Server '${name}' needs imageRef, the id of an image (vpmu boots from images only)`,
-    );
-  }
-  if ((typeof flavorRef !== 'string' || flavorRef === '') && typeof flavorRef !== 'number') {
-    throw invalidField('flavorRef', flavorRef, `Server '${name}' needs flavorRef, a flavor id`);
-  }
-  for (const count of ['min_count', 'max_count'] as const) {
-    const value = body[count];
-    if (value !== undefined && value !== 1 && value !== '1') {
-      throw invalidField(
-        count,
-        value,
-        `Server '${name}': vpmu boots one server per request, so ${count} must be 1`,
-      );
-    }
-  }
-  return { name, imageRef, flavorRef: String(flavorRef) };
 }

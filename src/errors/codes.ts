@@ -159,6 +159,15 @@ export const ERROR_CODES = {
     summary:
       'The image is not in a state that allows the change (data already uploaded, property missing for replace or remove).',
   },
+  'server.metadata_limit': {
+    status: 403,
+    summary:
+      "A server would hold more metadata items than Nova's default metadata_items quota (128).",
+  },
+  'server.metadata_not_found': {
+    status: 404,
+    summary: 'The server has no metadata item with this key.',
+  },
   'internal.unexpected': {
     status: 500,
     summary: 'An unexpected error; the detail is in the service log under the request id.',

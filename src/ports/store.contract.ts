@@ -438,6 +438,14 @@ export function storeContract(
           effective: 'off' as const,
           reason: 'r',
         },
+        metadata: { role: 'du', 'a b': '' },
+        accessIPv4: '192.0.2.1',
+        accessIPv6: '2001:db8::1',
+        description: 'd',
+        diskConfig: 'AUTO' as const,
+        reservationId: 'r-12345678',
+        launchIndex: 2,
+        image: { ...a.image, minRamMiB: 512, minDiskGiB: 2, sizeBytes: 1024 },
       };
       await store.saveServer(active);
       assert.deepEqual(await store.getServer(a.id), active);

@@ -151,7 +151,14 @@ export interface ServerImage {
   readonly dataLocation: string | null;
   /** The declared disk_format; absent in records written before it was kept. */
   readonly diskFormat?: string | null;
+  /** Glance's min_ram (MiB) and min_disk (GiB) and the data's size in bytes, checked on resize; absent (0) in older records. */
+  readonly minRamMiB?: number;
+  readonly minDiskGiB?: number;
+  readonly sizeBytes?: number | null;
 }
+
+/** Nova's `OS-DCF:diskConfig` values. */
+export type DiskConfig = 'AUTO' | 'MANUAL';
 
 /** A resize in progress (VERIFY_RESIZE): what revert restores and what confirm keeps. */
 export interface ServerResize {
@@ -205,6 +212,22 @@ export interface ServerRecord {
   readonly lock: ServerLock | null;
   /** Nova's server tags (2.26), in the order added; like the lock, only updateServerTags sets them. */
   readonly tags: readonly string[];
+  /*
+   * The fields a user sets on create, update and rebuild. Optional only because records written
+   * before they were kept lack them; readers take the defaults: {}, '', '', null, MANUAL.
+   */
+  /** Nova's server metadata (at most 128 items, keys 1-255 and values up to 255 characters). */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** An IPv4 address, or ''. */
+  readonly accessIPv4?: string;
+  /** An IPv6 address, or ''. */
+  readonly accessIPv6?: string;
+  readonly description?: string | null;
+  readonly diskConfig?: DiskConfig;
+  /** The reservation (`r-…`) of the create request, shared by a multiple create's servers. */
+  readonly reservationId?: string;
+  /** The server's position in its multiple create (0 for a single one). */
+  readonly launchIndex?: number;
 }
 
 /** Servers a server was asked to run beside (`same_host`) or away from (`different_host`). */

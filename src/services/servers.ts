@@ -34,6 +34,7 @@ import type { BuildRequest, ComputeAgent } from '../ports/compute-agent.js';
 import { serverNotFound } from '../ports/store-errors.js';
 import type {
   ComputeHostRecord,
+  DiskConfig,
   FlavorRecord,
   HostHintRecord,
   ImageRecord,
@@ -103,8 +104,17 @@ export interface ServerDeps {
   readonly log: ServerLog;
 }
 
+/** The fields of a server its user sets (create, update, rebuild), already validated by the API. */
+export interface ServerFields {
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly accessIPv4?: string;
+  readonly accessIPv6?: string;
+  readonly description?: string | null;
+  readonly diskConfig?: DiskConfig;
+}
+
 /** A create request, shape-checked by the API. */
-export interface NewServer {
+export interface NewServer extends ServerFields {
   readonly name: string;
   readonly flavorRef: string;
   readonly imageRef: string;
@@ -112,11 +122,44 @@ export interface NewServer {
   readonly serverGroupId?: string;
   /** `os:scheduler_hints.same_host` / `different_host`: servers to run beside or away from. */
   readonly hostHints?: HostHintRecord;
+  /** Multiple create (Nova's min_count/max_count). @default 1 and 1 */
+  readonly minCount?: number;
+  readonly maxCount?: number;
 }
+
+/** What an update (PUT /servers/{id}) may change. */
+export interface ServerUpdate extends ServerFields {
+  readonly name?: string;
+}
+
+/** What a rebuild may change besides the image. */
+export type RebuildOptions = ServerUpdate;
+
+/**
+ * Nova's default `metadata_items` quota: vpmu has no quotas yet, so this is the fixed limit of
+ * a server's metadata items (docs/compatibility.md).
+ */
+export const METADATA_ITEMS_LIMIT = 128;
+
+/** The record fields a user owns: a background save never overwrites them with stale values. */
+const USER_FIELDS = [
+  'name',
+  'metadata',
+  'accessIPv4',
+  'accessIPv6',
+  'description',
+  'diskConfig',
+] as const;
 
 /** Per-call facts for notifications. */
 export interface CallInfo {
   readonly requestId?: string | undefined;
+}
+
+/** Where the scheduler put a server, and the claim holding its resources there. */
+interface Placement {
+  readonly host: string;
+  readonly claimId: string;
 }
 
 /** The reboot kinds Nova knows. */
@@ -157,6 +200,23 @@ export class Servers {
 
   /** Validates, records the server in BUILD and starts building it; returns the record. */
   async create(ctx: RequestContext, input: NewServer, call: CallInfo = {}): Promise<ServerRecord> {
+    const { servers } = await this.createMany(ctx, input, call);
+    const [first] = servers;
+    if (first === undefined) throw new TypeError('a create made no server');
+    return first;
+  }
+
+  /**
+   * Nova's multiple create: max_count servers (min_count 1 and max_count 1 unless asked) sharing
+   * one reservation id, named `<name>-<n>` (Nova's default multi_instance_display_name_template
+   * `%(name)s-%(count)d`, n from 1) when more than one. Everything is checked before anything is
+   * recorded; then each server is scheduled and built on its own.
+   */
+  async createMany(
+    ctx: RequestContext,
+    input: NewServer,
+    call: CallInfo = {},
+  ): Promise<{ servers: ServerRecord[]; reservationId: string }> {
     requireWriter(ctx, 'create a server');
     const flavorRecord = await lookupFlavor(this.#deps, ctx, input.flavorRef);
     const imageRecord = await lookupImage(this.#deps, ctx, input.imageRef);
@@ -175,15 +235,84 @@ export class Servers {
         }
       }
     }
-    const flavor = toFlavor(flavorRecord);
-    const image = toImage(imageRecord);
-    const id = this.#deps.ids.newUuid();
+    checkImageFits(flavorRecord, toServerImage(imageRecord));
+    checkMetadataLimit(input.metadata ?? {});
+    const count = input.maxCount ?? input.minCount ?? 1;
+    const ids = Array.from({ length: count }, () => this.#deps.ids.newUuid());
+    // Nova's reservation ids are `r-` and 8 random characters: the first server's uuid's last 8.
+    const reservationId = `r-${(ids[0] ?? '').slice(-8)}`;
+    const servers: ServerRecord[] = [];
+    for (const [index, id] of ids.entries()) {
+      servers.push(
+        this.#newRecord(ctx, input, flavorRecord, imageRecord, {
+          id,
+          name: count > 1 ? `${input.name}-${index + 1}` : input.name,
+          reservationId,
+          launchIndex: index,
+        }),
+      );
+    }
+    // Members join their group before any is placed, so each placement sees the others.
+    if (input.serverGroupId !== undefined) {
+      for (const id of ids) {
+        if (!(await this.#deps.store.addServerGroupMember(input.serverGroupId, id))) {
+          // The group went away since it was looked up: nothing of the request exists.
+          throw invalidGroup(input.serverGroupId, input.name);
+        }
+      }
+    }
+    const context = actionContext(ctx, call);
+    const placements = count > 1 ? await this.#scheduleAll(servers, context) : undefined;
+    for (const [index, server] of servers.entries()) {
+      const placed = placements?.[index];
+      const record =
+        placed === undefined || placed instanceof Error
+          ? server
+          : { ...server, claimId: placed.claimId };
+      await this.#deps.store.createServer(record);
+      this.#track(server.id, this.#build(record, context, placed));
+    }
+    return { servers, reservationId };
+  }
+
+  /**
+   * A multiple create is placed all or nothing, as Nova's scheduler does: every server is claimed
+   * before any is built, and when one cannot be, the claims made go back and every server of the
+   * request fails with No valid host.
+   */
+  async #scheduleAll(
+    servers: readonly ServerRecord[],
+    context: ActionContext,
+  ): Promise<(Placement | Error)[]> {
+    const placed: Placement[] = [];
+    try {
+      for (const server of servers) placed.push(await this.#schedule(server, context));
+      return placed;
+    } catch (error) {
+      for (const p of placed) await this.#deps.store.releaseClaim(p.claimId);
+      const why = error instanceof Error ? error.message : String(error);
+      const failure = new ComputeError(
+        'scheduler.no_valid_host',
+        `No valid host was found. There are not enough hosts available for all ${servers.length} servers of the request (Nova places a multiple create all or nothing): ${why}`,
+      );
+      return servers.map(() => failure);
+    }
+  }
+
+  #newRecord(
+    ctx: RequestContext,
+    input: NewServer,
+    flavorRecord: FlavorRecord,
+    imageRecord: ImageRecord,
+    slot: { id: string; name: string; reservationId: string; launchIndex: number },
+  ): ServerRecord {
+    const { id } = slot;
     const domainName = `instance-${id}`;
-    const pmu = this.#precheck(flavor, image, id, domainName, ctx);
+    const pmu = this.#precheck(toFlavor(flavorRecord), toImage(imageRecord), id, domainName, ctx);
     const now = this.#now();
-    const server: ServerRecord = {
+    return {
       id,
-      name: input.name,
+      name: slot.name,
       projectId: ctx.projectId,
       userId: ctx.userId,
       flavor: flavorRecord,
@@ -206,18 +335,57 @@ export class Servers {
       ...(input.hostHints === undefined ? {} : { hostHints: input.hostHints }),
       lock: null,
       tags: [],
+      metadata: { ...(input.metadata ?? {}) },
+      accessIPv4: input.accessIPv4 ?? '',
+      accessIPv6: input.accessIPv6 ?? '',
+      description: input.description ?? null,
+      diskConfig: input.diskConfig ?? 'MANUAL',
+      reservationId: slot.reservationId,
+      launchIndex: slot.launchIndex,
     };
-    await this.#deps.store.createServer(server);
-    if (
-      input.serverGroupId !== undefined &&
-      !(await this.#deps.store.addServerGroupMember(input.serverGroupId, id))
-    ) {
-      // The group went away since it was looked up: the server never existed.
-      await this.#deps.store.deleteServer(id);
-      throw invalidGroup(input.serverGroupId, input.name);
-    }
-    this.#track(id, this.#build(server, actionContext(ctx, call)));
-    return server;
+  }
+
+  /** PUT /servers/{id}: name, description, access addresses, disk config; any state but deleted. */
+  async update(ctx: RequestContext, id: string, changes: ServerUpdate): Promise<ServerRecord> {
+    await this.show(ctx, id);
+    requireWriter(ctx, 'update a server');
+    return this.#saveUserFields(id, definedOnly(changes));
+  }
+
+  /**
+   * The server metadata API: `replace` (PUT) makes `items` the whole metadata, otherwise (POST,
+   * PUT of one key) they are merged in. More than METADATA_ITEMS_LIMIT items is Nova's 403.
+   */
+  async setMetadata(
+    ctx: RequestContext,
+    id: string,
+    items: Readonly<Record<string, string>>,
+    replace: boolean,
+  ): Promise<Readonly<Record<string, string>>> {
+    const server = await this.show(ctx, id);
+    requireWriter(ctx, 'change the metadata of a server');
+    const metadata = replace ? { ...items } : { ...(server.metadata ?? {}), ...items };
+    checkMetadataLimit(metadata);
+    const saved = await this.#saveUserFields(id, { metadata });
+    return saved.metadata ?? {};
+  }
+
+  /** Deletes one metadata item; Nova's 404 when the server has no such key. */
+  async deleteMetadataItem(ctx: RequestContext, id: string, key: string): Promise<void> {
+    const server = await this.show(ctx, id);
+    requireWriter(ctx, 'change the metadata of a server');
+    const current = server.metadata ?? {};
+    if (!Object.hasOwn(current, key)) throw metadataNotFound();
+    const metadata = Object.fromEntries(Object.entries(current).filter(([k]) => k !== key));
+    await this.#saveUserFields(id, { metadata });
+  }
+
+  /** Saves user-owned fields on the stored record (not behind the server's running work). */
+  async #saveUserFields(id: string, changes: ServerUpdate): Promise<ServerRecord> {
+    const server = await this.#get(id);
+    const next: ServerRecord = { ...server, ...changes, updatedAt: this.#now() };
+    await this.#deps.store.saveServer(next);
+    return next;
   }
 
   /** Servers the caller may see: their project's, or every project's for admins with allTenants. */
@@ -351,10 +519,13 @@ export class Servers {
     id: string,
     imageRef: string,
     call: CallInfo = {},
+    options: RebuildOptions = {},
   ): Promise<ServerRecord> {
     const current = await this.show(ctx, id);
     requireWriter(ctx, 'rebuild a server');
     const imageRecord = await lookupImage(this.#deps, ctx, imageRef);
+    checkImageFits(current.flavor, toServerImage(imageRecord));
+    if (options.metadata !== undefined) checkMetadataLimit(options.metadata);
     const pmu = this.#precheck(
       toFlavor(current.flavor),
       toImage(imageRecord),
@@ -371,6 +542,7 @@ export class Servers {
         // A failed build or rebuild released the server's claim; it needs one again to run.
         const claimId = server.claimId ?? (await this.#claimAgain(server, 'rebuild'));
         const rebuilding = await this.#save(server, {
+          ...definedOnly(options),
           taskState: 'rebuilding',
           image: toServerImage(imageRecord),
           pmu,
@@ -418,6 +590,7 @@ export class Servers {
       // NOTE: Nova wording (nova/exception.py CannotResizeToSameFlavor).
       throw new ComputeError('request.invalid', 'When resizing, instances must change flavor!');
     }
+    checkImageFits(flavorRecord, current.image);
     const imageForDesign = serverImageToImage(current.image);
     const pmu = this.#precheck(toFlavor(flavorRecord), imageForDesign, id, current.domainName, ctx);
     return this.#action(
@@ -727,22 +900,31 @@ export class Servers {
     };
   }
 
-  async #build(server: ServerRecord, context: ActionContext): Promise<void> {
+  async #build(
+    server: ServerRecord,
+    context: ActionContext,
+    placed?: Placement | Error,
+  ): Promise<void> {
     this.#queued.add(server.id);
     const release = await this.#buildSlots.acquire();
     try {
       if (!this.#queued.delete(server.id)) return; // deleted while it waited
-      await this.#buildInSlot(server, context);
+      await this.#buildInSlot(server, context, placed);
     } finally {
       release();
     }
   }
 
-  async #buildInSlot(server: ServerRecord, context: ActionContext): Promise<void> {
+  async #buildInSlot(
+    server: ServerRecord,
+    context: ActionContext,
+    preplaced?: Placement | Error,
+  ): Promise<void> {
     this.#notify('create', 'start', server, context);
     let current = server;
     try {
-      const placed = await this.#schedule(current, context);
+      if (preplaced instanceof Error) throw preplaced;
+      const placed = preplaced ?? (await this.#schedule(current, context));
       current = await this.#save(current, {
         host: placed.host,
         claimId: placed.claimId,
@@ -767,10 +949,7 @@ export class Servers {
   }
 
   /** Picks hosts in weighed order and claims on the first that still has room. */
-  async #schedule(
-    server: ServerRecord,
-    context: ActionContext,
-  ): Promise<{ host: string; claimId: string }> {
+  async #schedule(server: ServerRecord, context: ActionContext): Promise<Placement> {
     const flavor = toFlavor(server.flavor);
     const image = serverImageToImage(server.image);
     const resolution = {
@@ -1068,7 +1247,11 @@ export class Servers {
 
   /** Saves `changes`; the status is always derived from the state, never set by hand. */
   async #save(server: ServerRecord, changes: ServerChanges): Promise<ServerRecord> {
-    const merged = { ...server, ...changes };
+    // The user's fields may have changed (update, metadata) while this work ran: keep theirs.
+    const stored = await this.#deps.store.getServer(server.id);
+    const owned: Partial<Record<(typeof USER_FIELDS)[number], unknown>> = {};
+    if (stored !== undefined) for (const key of USER_FIELDS) owned[key] = stored[key];
+    const merged = { ...server, ...(owned as ServerChanges), ...changes };
     const next: ServerRecord = {
       ...merged,
       status: serverStatus(merged.vmState, merged.taskState),
@@ -1191,7 +1374,65 @@ function toServerImage(image: ImageRecord): ServerImage {
     properties: { ...image.properties },
     dataLocation: image.dataLocation,
     diskFormat: image.diskFormat,
+    minRamMiB: image.minRamMiB,
+    minDiskGiB: image.minDiskGiB,
+    sizeBytes: image.size,
   };
+}
+
+const GIB = 1024 ** 3;
+
+/**
+ * Nova's flavor-against-image checks on boot, rebuild and resize (nova/compute/api.py): the
+ * image's min_ram against the flavor's RAM; with a flavor disk (0 skips these, as in Nova) the
+ * image data's size and min_disk against it. Messages are Nova's (nova/exception.py).
+ */
+export function checkImageFits(flavor: FlavorRecord, image: ServerImage): void {
+  const minRam = image.minRamMiB ?? 0;
+  if (minRam > flavor.memoryMiB) {
+    throw new ComputeError(
+      'request.invalid',
+      `Flavor's memory is too small for requested image. Flavor '${flavor.name}' has ${flavor.memoryMiB} MB, image ${image.id} needs min_ram ${minRam} MB.`,
+    );
+  }
+  if (flavor.diskGiB === 0) return;
+  const disk = flavor.diskGiB * GIB;
+  const size = image.sizeBytes ?? 0;
+  if (size > disk) {
+    throw new ComputeError(
+      'request.invalid',
+      `Flavor's disk is too small for requested image. Flavor disk is ${disk} bytes, image is ${size} bytes.`,
+    );
+  }
+  const minDisk = (image.minDiskGiB ?? 0) * GIB;
+  if (minDisk > disk) {
+    throw new ComputeError(
+      'request.invalid',
+      `Flavor's disk is smaller than the minimum size specified in image metadata. Flavor disk is ${disk} bytes, minimum size is ${minDisk} bytes.`,
+    );
+  }
+}
+
+/** More metadata items than Nova's default quota allows: Nova's 403 (MetadataLimitExceeded). */
+export function checkMetadataLimit(metadata: Readonly<Record<string, string>>): void {
+  if (Object.keys(metadata).length > METADATA_ITEMS_LIMIT) {
+    throw new ComputeError(
+      'server.metadata_limit',
+      `Maximum number of metadata items exceeds ${METADATA_ITEMS_LIMIT}`,
+    );
+  }
+}
+
+// NOTE: Nova wording (nova/api/openstack/compute/server_metadata.py).
+function metadataNotFound(): ComputeError {
+  return new ComputeError('server.metadata_not_found', 'Metadata item was not found');
+}
+
+/** The keys of `changes` that are set (an absent field changes nothing). */
+function definedOnly<T extends object>(changes: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(changes).filter(([, value]) => value !== undefined),
+  ) as Partial<T>;
 }
 
 function serverImageToImage(image: ServerImage): Image {
@@ -1287,7 +1528,7 @@ export function snapshot(server: ServerRecord): InstanceSnapshot {
     uuid: server.id,
     instanceName: server.domainName,
     displayName: server.name,
-    displayDescription: null,
+    displayDescription: server.description ?? null,
     projectId: server.projectId,
     userId: server.userId,
     host: server.host,
