@@ -5,12 +5,13 @@
 # fails, or a listed one passes.
 #
 #   bash scripts/tempest.sh [REGEX]     default: the groups CI runs (TEMPEST_GROUPS below)
-# Environment: VPMU_TEMPEST_DIR (default /tmp/vpmu-tempest; remade each run),
+# Environment: VPMU_TEMPEST_DIR (default /tmp/vpmu-tempest-CHECKOUT; remade each run),
 #              VPMU_TEMPEST_CONCURRENCY (default 2), VPMU_TEMPEST_TIMEOUT seconds (default 1800).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
-WS=$(realpath -m "${VPMU_TEMPEST_DIR:-/tmp/vpmu-tempest}")
+# One workspace per checkout, so runs from several worktrees do not collide.
+WS=$(realpath -m "${VPMU_TEMPEST_DIR:-/tmp/vpmu-tempest-$(basename "$REPO")}")
 CONCURRENCY=${VPMU_TEMPEST_CONCURRENCY:-2}
 RUN_TIMEOUT=${VPMU_TEMPEST_TIMEOUT:-1800}
 # The groups issue 14 names: flavors, servers, hypervisors, images, identity and the cheap compute
