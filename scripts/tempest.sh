@@ -69,7 +69,12 @@ image() {
 IMAGE=$(image tempest-image)
 IMAGE_ALT=$(image tempest-image-alt)
 
-tempest init "$WS/workspace" >/dev/null
+# A workspace of our own rather than `tempest init`, which keeps a registry in ~/.tempest and
+# refuses a second workspace of the same name: stestr runs Tempest's tests grouped by class.
+TEMPEST_DIR=$(/usr/bin/python3 -c 'import os, tempest; print(os.path.dirname(tempest.__file__))')
+mkdir -p "$WS/workspace/etc"
+printf '[DEFAULT]\ntest_path=%s/test_discover\ntop_dir=%s\ngroup_regex=([^\\.]*\\.)*\n' \
+  "$TEMPEST_DIR" "$TEMPEST_DIR" >"$WS/workspace/.stestr.conf"
 cp conformance/tempest/accounts.yaml "$WS/workspace/accounts.yaml"
 sed -e "s|@URL@|$URL|g" -e "s|@WORKSPACE@|$WS/workspace|g" -e "s|@IMAGE@|$IMAGE|g" \
   -e "s|@IMAGE_ALT@|$IMAGE_ALT|g" -e "s|@FLAVOR@|42|g" -e "s|@FLAVOR_ALT@|84|g" \
@@ -77,7 +82,7 @@ sed -e "s|@URL@|$URL|g" -e "s|@WORKSPACE@|$WS/workspace|g" -e "s|@IMAGE@|$IMAGE|
 
 cd "$WS/workspace"
 status=0
-timeout --kill-after=30 "$RUN_TIMEOUT" tempest run --regex "$REGEX" \
+timeout --kill-after=30 "$RUN_TIMEOUT" tempest run --config-file etc/tempest.conf --regex "$REGEX" \
   --concurrency "$CONCURRENCY" >"$WS/run.out" 2>&1 || status=$?
 if [[ $status -eq 124 || $status -eq 137 ]]; then
   echo "tempest ran past ${RUN_TIMEOUT}s and was stopped; see $WS/run.out" >&2
