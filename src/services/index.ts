@@ -17,3 +17,4 @@ export * from './servers.js';
 export * from './local-compute-agent.js';
 export type * from '../ports/compute-agent.js';
 export * from './publish-event.js';
+export * from './server-list.js';
