@@ -409,7 +409,7 @@ function imageSort(params: QueryParams): { sort?: SortSpec<ImageSortKey>[] } {
   return {
     sort: allKeys.map((k, i) => ({
       key: k,
-      dir: dirs.length === 1 ? (dirs[0] as SortDir) : (dirs[i] ?? 'desc'),
+      dir: (dirs.length === 1 ? dirs[0] : dirs[i]) ?? 'desc',
     })),
   };
 }

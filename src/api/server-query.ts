@@ -91,7 +91,12 @@ const TAGS = ['tags', 'tags-any', 'not-tags', 'not-tags-any'];
 function schemaParams(mv: Microversion): { all: Set<string>; regex: Set<string> } {
   const regex = new Set(REGEX);
   const all = new Set([...COMMON, ...REGEX, ...JOINED, 'sort_key', 'changes-since']);
-  if (atLeast(mv, 2, 26)) for (const tag of TAGS) (all.add(tag), regex.add(tag));
+  if (atLeast(mv, 2, 26)) {
+    for (const tag of TAGS) {
+      all.add(tag);
+      regex.add(tag);
+    }
+  }
   if (atLeast(mv, 2, 66)) all.add('changes-before');
   if (atLeast(mv, 2, 73)) all.add('locked');
   return { all, regex };

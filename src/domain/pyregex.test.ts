@@ -37,7 +37,7 @@ const CASES: readonly [string, string, boolean][] = [
   ['', 'anything', true],
   ['a|', 'zzz', true],
   ['(a+)+$', `${'a'.repeat(26)}b`, false],
-  ['(a|aa)*c', `${'a'.repeat(40)}`, false],
+  ['(a|aa)*c', 'a'.repeat(40), false],
   ['server-[0-9]+', 'server-42', true],
   ['é', 'café', true],
 ];

@@ -87,11 +87,10 @@ function fold(cp: number): number {
 class Parser {
   readonly flags: Flags = { i: false, s: false, m: false, x: false };
   #pos = 0;
-  #groups = 0;
   readonly #cps: number[];
 
   constructor(readonly source: string) {
-    this.#cps = [...source].map((ch) => ch.codePointAt(0) ?? 0);
+    this.#cps = Array.from(source, (ch) => ch.codePointAt(0) ?? 0);
   }
 
   parse(): Node {
@@ -154,7 +153,8 @@ class Parser {
       this.#pos++;
       items.push(this.#sequence());
     }
-    return items.length === 1 ? (items[0] as Node) : { t: 'alt', items };
+    const [only] = items;
+    return items.length === 1 && only !== undefined ? only : { t: 'alt', items };
   }
 
   #sequence(): Node {
@@ -199,7 +199,10 @@ class Parser {
 
   /** `{m}`, `{m,}`, `{,n}`, `{m,n}` at the cursor (consumed), or undefined for a literal `{`. */
   #counted(): [number, number] | undefined {
-    const rest = this.source.slice([...this.source].slice(0, this.#pos).join('').length);
+    const rest = this.#cps
+      .slice(this.#pos)
+      .map((cp) => String.fromCodePoint(cp))
+      .join('');
     const found = /^\{(\d*)(,?)(\d*)\}/u.exec(rest);
     if (found === null) return undefined;
     const [text, lo = '', comma = '', hi = ''] = found;
@@ -210,7 +213,7 @@ class Parser {
     if (min > MAX_PROGRAM || (max !== Infinity && max > MAX_PROGRAM)) {
       throw new PyRegexError('unsupported', `the repeat count ${text} is too large`);
     }
-    this.#pos += [...text].length;
+    this.#pos += Array.from(text).length;
     return [min, max];
   }
 
@@ -252,12 +255,10 @@ class Parser {
         const close = this.#cps.indexOf(62, this.#pos); // >
         if (close < 0) throw this.#invalid(`missing >, unterminated name at position ${start}`);
         this.#pos = close + 1;
-        this.#groups++;
       } else if (next === '<' && this.#peek(2) !== '=' && this.#peek(2) !== '!') {
         const close = this.#cps.indexOf(62, this.#pos);
         if (close < 0) throw this.#invalid(`missing >, unterminated name at position ${start}`);
         this.#pos = close + 1;
-        this.#groups++;
       } else if (next === '#') {
         const close = this.#cps.indexOf(41, this.#pos); // )
         if (close < 0) throw this.#invalid(`missing ), unterminated comment at position ${start}`);
@@ -277,8 +278,6 @@ class Parser {
       } else {
         throw this.#invalid(`unknown extension ?${next ?? ''} at position ${start + 1}`);
       }
-    } else {
-      this.#groups++;
     }
     const node = this.#alternation();
     if (this.#peek() !== ')') {
@@ -420,7 +419,7 @@ function inRangeFolded(cp: number, lo: number, hi: number): boolean {
   const s = String.fromCodePoint(cp);
   for (const variant of [s.toLowerCase(), s.toUpperCase()]) {
     const v = variant.codePointAt(0) ?? cp;
-    if ([...variant].length === 1 && v >= lo && v <= hi) return true;
+    if (Array.from(variant).length === 1 && v >= lo && v <= hi) return true;
   }
   return false;
 }
@@ -428,7 +427,8 @@ function inRangeFolded(cp: number, lo: number, hi: number): boolean {
 /** The code point a one-character escape (already consumed) stands for. */
 function escapedCodePoint(letter: string, cps: readonly number[], pos: number): number {
   const simple: Record<string, number> = { n: 10, t: 9, r: 13, f: 12, v: 11, a: 7, b: 8, '0': 0 };
-  if (letter in simple) return simple[letter] as number;
+  const known = simple[letter];
+  if (known !== undefined) return known;
   if (letter === 'x' || letter === 'u' || letter === 'U') {
     const width = letter === 'x' ? 2 : letter === 'u' ? 4 : 8;
     const hex = cps
@@ -501,7 +501,7 @@ function emit(node: Node, prog: Inst[]): void {
 
 /** Pike VM: every thread advances in lock step, one set of at most prog.length states per step. */
 function run(prog: readonly Inst[], text: string, flags: Flags): boolean {
-  const cps = [...text].map((ch) => ch.codePointAt(0) ?? 0);
+  const cps = Array.from(text, (ch) => ch.codePointAt(0) ?? 0);
   const n = cps.length;
   const seen = new Int32Array(prog.length).fill(-1);
   let current: number[] = [];
@@ -509,8 +509,8 @@ function run(prog: readonly Inst[], text: string, flags: Flags): boolean {
   let generation = 0;
 
   const holds = (kind: Anchor, i: number): boolean => {
-    const before = i > 0 ? (cps[i - 1] as number) : -1;
-    const after = i < n ? (cps[i] as number) : -1;
+    const before = i > 0 ? (cps[i - 1] ?? -1) : -1;
+    const after = i < n ? (cps[i] ?? -1) : -1;
     switch (kind) {
       case 'start':
         return i === 0;
@@ -533,10 +533,10 @@ function run(prog: readonly Inst[], text: string, flags: Flags): boolean {
     const stack = [start];
     let matched = false;
     while (stack.length > 0) {
-      const pc = stack.pop() as number;
-      if (seen[pc] === generation) continue;
+      const pc = stack.pop() ?? 0;
+      const inst = prog[pc];
+      if (inst === undefined || seen[pc] === generation) continue;
       seen[pc] = generation;
-      const inst = prog[pc] as Inst;
       switch (inst.op) {
         case 'match':
           matched = true;
@@ -564,13 +564,12 @@ function run(prog: readonly Inst[], text: string, flags: Flags): boolean {
     if (i === n) return false;
     generation++;
     next.length = 0;
-    const cp = cps[i] as number;
+    const cp = cps[i] ?? -1;
     for (const pc of current) {
       const inst = prog[pc] as Inst & { op: 'char' };
       if (inst.test(cp) && add(next, pc + 1, i + 1)) return true;
     }
+    // `next` was built under the new generation, so the next start's closure skips its states.
     [current, next] = [next, current];
-    // The threads in `current` were added under this generation; the new start at i + 1 must
-    // not re-add them, and it does not need to: they are the same states.
   }
 }
