@@ -11,6 +11,7 @@ import {
   deleteImage,
   downloadImageData,
   findMetadefNamespace,
+  IMAGE_CORE_COLUMNS,
   IMAGE_SORT_KEYS,
   listImages,
   listMetadefNamespaces,
@@ -260,8 +261,6 @@ const LIST_PARAMS = new Set([
   'status',
   'disk_format',
   'container_format',
-  'checksum',
-  'os_hash_value',
   'created_at',
   'updated_at',
 ]);
@@ -341,9 +340,13 @@ function parseListFilter(params: QueryParams): ImageListFilter {
   const owner = one('owner');
   const tags = (params.get('tag') ?? []).map((t) => t.trim());
   const properties: Record<string, string> = {};
+  const core: Record<string, string> = {};
   for (const [key, values] of params) {
     const value = values.at(-1);
-    if (!LIST_PARAMS.has(key) && value !== undefined) properties[key] = value;
+    if (LIST_PARAMS.has(key) || value === undefined) continue;
+    // NOTE: as in Glance, a parameter naming a column of the image is matched against it.
+    if ((IMAGE_CORE_COLUMNS as readonly string[]).includes(key)) core[key] = value;
+    else properties[key] = value;
   }
   const marker = one('marker');
   return {
@@ -360,6 +363,7 @@ function parseListFilter(params: QueryParams): ImageListFilter {
     ...(sizeMax === undefined ? {} : { sizeMax }),
     ...(tags.length === 0 ? {} : { tags }),
     ...(Object.keys(properties).length === 0 ? {} : { properties }),
+    ...(Object.keys(core).length === 0 ? {} : { core }),
     ...(protectedRaw === undefined ? {} : { protected: protectedRaw === 'true' }),
     ...(osHidden === undefined ? {} : { osHidden }),
     ...imageSort(params),

@@ -121,6 +121,8 @@ describe('GET /image/v2/images: filters, sorting and paging', () => {
     { name: 'protected', query: '?protected=true', want: [7] },
     { name: 'os_hidden=true lists only hidden ones', query: '?os_hidden=true', want: [5] },
     { name: 'a property filter', query: '?os_distro=fedora', want: [3] },
+    { name: 'size is a column: equality', query: '?size=300', want: [2] },
+    { name: 'min_disk is a column', query: '?min_disk=0&size=200', want: [4] },
     { name: 'member_status=all changes nothing (no members)', query: '?member_status=all', want: [7, 4, 3, 2, 1] },
     { name: 'member_status=pending changes nothing', query: '?member_status=pending', want: [7, 4, 3, 2, 1] },
     { name: 'limit', query: '?limit=2', want: [7, 4] },

@@ -200,6 +200,8 @@ export interface ImageListFilter {
   readonly sizeMax?: number;
   /** Every tag must be on the image. */
   readonly tags?: readonly string[];
+  /** Image columns compared for equality (IMAGE_CORE_COLUMNS), by their text. */
+  readonly core?: Readonly<Record<string, string>>;
   /** Other parameters are property filters in Glance: each must equal the image's property. */
   readonly properties?: Readonly<Record<string, string>>;
   readonly protected?: boolean;
@@ -210,6 +212,29 @@ export interface ImageListFilter {
   readonly marker?: string;
   /** Default IMAGE_LIST_DEFAULT_LIMIT; at most IMAGE_LIST_MAX_LIMIT. */
   readonly limit?: number;
+}
+
+/** The image columns Glance matches a same-named list parameter against (by equality). */
+export const IMAGE_CORE_COLUMNS = [
+  'size',
+  'min_disk',
+  'min_ram',
+  'checksum',
+  'os_hash_algo',
+  'os_hash_value',
+] as const;
+
+function coreValue(image: ImageRecord, column: string): string | null {
+  const values: Record<string, number | string | null> = {
+    size: image.size,
+    min_disk: image.minDiskGiB,
+    min_ram: image.minRamMiB,
+    checksum: image.checksum,
+    os_hash_algo: image.osHashAlgo,
+    os_hash_value: image.osHashValue,
+  };
+  const value = values[column];
+  return value === undefined || value === null ? null : String(value);
 }
 
 /** One page of an image list; `nextMarker` when the page is full (Glance adds a `next` link). */
@@ -272,6 +297,10 @@ export async function listImages(
       (filter.sizeMin === undefined || (image.size !== null && image.size >= filter.sizeMin)) &&
       (filter.sizeMax === undefined || (image.size !== null && image.size <= filter.sizeMax)) &&
       (filter.tags ?? []).every((tag) => image.tags.includes(tag)) &&
+      Object.entries(filter.core ?? {}).every(
+        ([column, value]) =>
+          coreValue(image, column) === (/^\d+$/u.test(value) ? String(Number(value)) : value),
+      ) &&
       Object.entries(filter.properties ?? {}).every(
         ([key, value]) => image.properties[key] === value,
       )
