@@ -9,6 +9,8 @@ import {
   addFlavorAccess,
   createFlavor,
   deleteExtraSpec,
+  isAdmin,
+  MAX_LIST_LIMIT,
   deleteFlavor,
   listFlavorAccess,
   listFlavors,
@@ -17,11 +19,23 @@ import {
   showExtraSpec,
   showFlavor,
   validateToken,
+  type FlavorListOptions,
   type FlavorRecord,
+  type FlavorSortKey,
   type NewFlavor,
   type PublicFilter,
 } from '../services/index.js';
 import { caller, FLOAT_LITERAL, member, origin, pythonFloat, readJsonObject } from './_http.js';
+import {
+  enumParam,
+  lastValue,
+  limitParam,
+  nextHref,
+  pageIsFull,
+  queryParams,
+  rejectUnknownParams,
+  type QueryParams,
+} from './_query.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { addComputeInfoRoutes } from './compute-info.js';
 import { addHypervisorRoutes } from './hypervisors.js';
@@ -125,9 +139,29 @@ export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
   });
 
   const list = async (c: Context<ApiEnv>, detail: boolean) => {
-    const flavors = await listFlavors(deps, caller(c), parsePublicFilter(c.req.query('is_public')));
     const mv = c.get('microversion');
-    return c.json({ flavors: flavors.map((f) => flavorView(c, f, mv, detail)) });
+    const ctx = caller(c);
+    const params = queryParams(c);
+    const options = parseFlavorList(params, mv, isAdmin(ctx));
+    const flavors = await listFlavors(deps, ctx, options);
+    const last = flavors.at(-1);
+    const links =
+      last !== undefined && pageIsFull(flavors.length, options.limit, MAX_LIST_LIMIT)
+        ? [
+            {
+              rel: 'next',
+              href: nextHref(
+                `${origin(c)}/compute/v2.1/flavors${detail ? '/detail' : ''}`,
+                params,
+                last.id,
+              ),
+            },
+          ]
+        : [];
+    return c.json({
+      flavors: flavors.map((f) => flavorView(c, f, mv, detail)),
+      ...(links.length > 0 ? { flavors_links: links } : {}),
+    });
   };
   app.get('/v2.1/flavors', (c) => list(c, false));
   app.get('/v2.1/flavors/detail', (c) => list(c, true));
@@ -254,12 +288,104 @@ function sortedSpecs(specs: Readonly<Record<string, string>>): Record<string, st
 
 function parsePublicFilter(raw: string | undefined): PublicFilter {
   if (raw === undefined) return 'public';
+  // NOTE: oslo's is_none_string: "none" in any case.
   if (raw.toLowerCase() === 'none') return 'all';
   const value = parseBoolean(raw);
   // NOTE: Nova wording (nova/api/openstack/compute/flavors.py _parse_is_public).
   if (value === undefined)
     throw new ComputeError('request.invalid', `Invalid is_public filter [${raw}]`);
   return value ? 'public' : 'private';
+}
+
+/** Nova's flavor sort keys (nova/api/openstack/compute/schemas/flavors.py VALID_SORT_KEYS). */
+const NOVA_FLAVOR_SORT_KEYS = [
+  'created_at',
+  'description',
+  'disabled',
+  'ephemeral_gb',
+  'flavorid',
+  'id',
+  'is_public',
+  'memory_mb',
+  'name',
+  'root_gb',
+  'rxtx_factor',
+  'swap',
+  'updated_at',
+  'vcpu_weight',
+  'vcpus',
+] as const;
+type NovaFlavorSortKey = (typeof NOVA_FLAVOR_SORT_KEYS)[number];
+
+/**
+ * What each Nova sort key orders by in vpmu. Nova's internal `id` grows with each create, so it
+ * is the creation order; `disabled`, `updated_at` and `vcpu_weight` are the same for every vpmu
+ * flavor (false, never updated, unset), so they leave the order to the tie-breakers (creation,
+ * then id), as equal values do in Nova.
+ */
+const FLAVOR_SORT: Readonly<Record<NovaFlavorSortKey, FlavorSortKey | undefined>> = {
+  created_at: 'createdAt',
+  description: 'description',
+  disabled: undefined,
+  ephemeral_gb: 'ephemeralGiB',
+  flavorid: 'id',
+  id: 'createdAt',
+  is_public: 'isPublic',
+  memory_mb: 'memoryMiB',
+  name: 'name',
+  root_gb: 'diskGiB',
+  rxtx_factor: 'rxtxFactor',
+  swap: 'swapMiB',
+  updated_at: undefined,
+  vcpu_weight: undefined,
+  vcpus: 'vcpus',
+};
+
+const FLAVOR_LIST_PARAMS = new Set([
+  'limit',
+  'marker',
+  'is_public',
+  'minRam',
+  'minDisk',
+  'sort_key',
+  'sort_dir',
+]);
+
+/** Python's int() of a query value: optional sign and surrounding spaces. */
+function pythonInt(raw: string): number | undefined {
+  return /^\s*[+-]?\d+\s*$/u.test(raw) ? Number(raw.trim()) : undefined;
+}
+
+/** A flavor list's query (nova/api/openstack/compute/flavors.py _get_flavors, its schema by microversion). */
+function parseFlavorList(params: QueryParams, mv: Microversion, admin: boolean): FlavorListOptions {
+  // NOTE: Nova ignores unknown parameters before 2.75 and refuses them from 2.75 on.
+  if (atLeast(mv, 2, 75)) rejectUnknownParams(params, FLAVOR_LIST_PARAMS);
+  const limit = limitParam(params);
+  const sortKey = enumParam(params, 'sort_key', NOVA_FLAVOR_SORT_KEYS) ?? 'flavorid';
+  const sortDir = enumParam(params, 'sort_dir', ['asc', 'desc'] as const) ?? 'asc';
+  const minimum = (name: 'minRam' | 'minDisk'): number | undefined => {
+    const raw = lastValue(params, name);
+    if (raw === undefined) return undefined;
+    const value = pythonInt(raw);
+    // NOTE: Nova wording (nova/api/openstack/compute/flavors.py _get_flavors).
+    if (value === undefined) {
+      throw new ComputeError('request.invalid', `Invalid ${name} filter [${raw}]`);
+    }
+    return value;
+  };
+  const minMemoryMiB = minimum('minRam');
+  const minDiskGiB = minimum('minDisk');
+  const marker = lastValue(params, 'marker');
+  const key = FLAVOR_SORT[sortKey];
+  return {
+    // NOTE: as in Nova, is_public is read (and can be refused) for admins only.
+    isPublic: admin ? parsePublicFilter(lastValue(params, 'is_public')) : 'public',
+    ...(minMemoryMiB === undefined ? {} : { minMemoryMiB }),
+    ...(minDiskGiB === undefined ? {} : { minDiskGiB }),
+    sort: key === undefined ? [{ key: 'createdAt', dir: sortDir }] : [{ key, dir: sortDir }],
+    ...(marker === undefined ? {} : { marker }),
+    ...(limit === undefined ? {} : { limit }),
+  };
 }
 
 // NOTE: Nova's jsonschema message shape: "Invalid input for field/attribute <f>. Value: <v>. <why>".
@@ -328,12 +454,14 @@ function parseNewFlavor(body: Record<string, unknown>, mv: Microversion): NewFla
       `Flavor '${name}' needs rxtx_factor as a number greater than 0`,
     );
   }
-  const isPublic = body['os-flavor-access:is_public'] ?? true;
-  if (typeof isPublic !== 'boolean') {
+  const rawPublic =
+    body['os-flavor-access:is_public'] === undefined ? true : body['os-flavor-access:is_public'];
+  const isPublic = novaBoolean(rawPublic);
+  if (isPublic === undefined) {
     throw invalidField(
       'os-flavor-access:is_public',
-      isPublic,
-      `Flavor '${name}' needs os-flavor-access:is_public as true or false`,
+      rawPublic,
+      `Flavor '${name}' needs os-flavor-access:is_public as a boolean or one of ${NOVA_BOOLEAN_WORDS.join(', ')}`,
     );
   }
   const description = body.description ?? null;
@@ -356,6 +484,43 @@ function parseNewFlavor(body: Record<string, unknown>, mv: Microversion): NewFla
     isPublic,
     description,
   };
+}
+
+/** The strings Nova's parameter_types.boolean takes besides true and false (its enum, exactly). */
+const NOVA_BOOLEAN_WORDS = [
+  'True',
+  'TRUE',
+  'true',
+  '1',
+  'ON',
+  'On',
+  'on',
+  'YES',
+  'Yes',
+  'yes',
+  'False',
+  'FALSE',
+  'false',
+  '0',
+  'OFF',
+  'Off',
+  'off',
+  'NO',
+  'No',
+  'no',
+] as const;
+
+/**
+ * A JSON boolean, or one of Nova's boolean strings (nova/api/validation/parameter_types.py
+ * boolean). Numbers are refused, as Nova's schema types it ['boolean', 'string'], and so are other
+ * spellings ("tRue", "y", "t").
+ */
+export function novaBoolean(raw: unknown): boolean | undefined {
+  if (typeof raw === 'boolean') return raw;
+  if (typeof raw !== 'string' || !(NOVA_BOOLEAN_WORDS as readonly string[]).includes(raw)) {
+    return undefined;
+  }
+  return ['True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes'].includes(raw);
 }
 
 function parseFlavorId(raw: unknown): string | undefined {

@@ -274,7 +274,7 @@ describe('identity hardening: request text must be Unicode', () => {
 describe('identity hardening: faults', () => {
   it('answers an error that is not ours with a generic 500, its detail only in the log', async () => {
     const store = new (class extends MemoryStore {
-      override async listFlavors(): Promise<never> {
+      override async queryFlavors(): Promise<never> {
         throw Object.assign(
           new Error("ENOENT: no such file or directory, open '/srv/vpmu/state/flavors'"),
           { code: 'ENOENT' },

@@ -166,8 +166,9 @@ describe('image API', () => {
         }
       ).images.map((i) => i.name);
     assert.deepEqual(await names('other'), ['pub']);
-    assert.deepEqual(await names('member'), ['priv', 'shared', 'pub']);
-    assert.deepEqual(await names('admin'), ['priv', 'shared', 'pub']);
+    // Glance's default order: newest first.
+    assert.deepEqual(await names('member'), ['pub', 'shared', 'priv']);
+    assert.deepEqual(await names('admin'), ['pub', 'shared', 'priv']);
     assert.deepEqual(await names('member', '?name=shared'), ['shared']);
     assert.deepEqual(await names('member', '?visibility=private'), ['priv']);
     assert.deepEqual(await names('member', `?owner=${String(pub.owner)}`), ['pub']);

@@ -4,14 +4,18 @@
  * Faults use Nova's body shape (one shape for the whole service) with Glance's messages.
  */
 import { Hono, type Context } from 'hono';
+import type { SortDir, SortSpec } from '../domain/index.js';
 import { ComputeError } from '../errors/index.js';
 import {
   createImage,
   deleteImage,
   downloadImageData,
   findMetadefNamespace,
+  IMAGE_CORE_COLUMNS,
+  IMAGE_SORT_KEYS,
   listImages,
   listMetadefNamespaces,
+  type ImageSortKey,
   IMAGE_CORE_FIELDS,
   parseCoreValue,
   parseOwner,
@@ -38,6 +42,7 @@ import {
   requireWellFormedText,
   toWebStream,
 } from './_http.js';
+import { lastValue, queryParams, quotePlus, type QueryParams } from './_query.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 
 /** Glance's patch media types: RFC 6902 (v2.1) and the older JSON-schema draft 4 form (v2.0). */
@@ -82,11 +87,25 @@ export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
         `The resource could not be found: no endpoint answers ${c.req.method} ${pathname}.`,
       );
     }
-    const images = await listImages(deps, caller(c), parseListFilter(c));
+    const params = queryParams(c);
+    const page = await listImages(deps, caller(c), parseListFilter(params));
+    // NOTE: Glance's links (glance/api/v2/images.py ResponseSerializer.index): the request's
+    // parameters (the last value of a repeated one) without the marker, then with the next one.
+    const kept = new Map<string, string>();
+    for (const [key, values] of params) {
+      const value = values.at(-1);
+      if (key !== 'marker' && value !== undefined) kept.set(key, value);
+    }
+    const encode = (entries: Iterable<[string, string]>) =>
+      [...entries].map(([key, value]) => `${quotePlus(key)}=${quotePlus(value)}`).join('&');
+    const query = encode(kept);
     return c.json({
-      images: images.map(imageView),
-      first: '/v2/images',
+      images: page.images.map(imageView),
+      first: query === '' ? '/v2/images' : `/v2/images?${query}`,
       schema: '/v2/schemas/images',
+      ...(page.nextMarker === undefined
+        ? {}
+        : { next: `/v2/images?${encode([...kept, ['marker', page.nextMarker]])}` }),
     });
   });
 
@@ -239,25 +258,189 @@ function glanceTime(iso: string): string {
   return iso.replace(/\.\d+Z$/u, 'Z');
 }
 
-function parseListFilter(c: Context<ApiEnv>): ImageListFilter {
-  const name = c.req.query('name');
-  const owner = c.req.query('owner');
-  const visibility = c.req.query('visibility');
+/** Glance's list parameters that are not property filters. */
+const LIST_PARAMS = new Set([
+  'limit',
+  'marker',
+  'member_status',
+  'tag',
+  'sort',
+  'sort_key',
+  'sort_dir',
+  'visibility',
+  'owner',
+  'size_min',
+  'size_max',
+  'os_hidden',
+  'protected',
+  'name',
+  'id',
+  'status',
+  'disk_format',
+  'container_format',
+  'created_at',
+  'updated_at',
+]);
+
+const badRequest = (message: string) => new ComputeError('request.invalid', message);
+
+/**
+ * An image list's query, as Glance reads it (glance/api/v2/images.py RequestDeserializer.index
+ * and glance/db/sqlalchemy/api.py _make_conditions_from_filters), with Glance's messages.
+ */
+function parseListFilter(params: QueryParams): ImageListFilter {
+  const one = (key: string) => lastValue(params, key);
+  const rawLimit = one('limit');
+  let limit: number | undefined;
+  if (rawLimit !== undefined) {
+    if (!/^\s*[+-]?\d+\s*$/u.test(rawLimit)) throw badRequest('limit param must be an integer');
+    limit = Number(rawLimit.trim());
+    if (limit < 0) throw badRequest('limit param must be positive');
+  }
+  const memberStatus = one('member_status') ?? 'accepted';
+  if (!['pending', 'accepted', 'rejected', 'all'].includes(memberStatus)) {
+    throw badRequest(`Invalid status: ${memberStatus}`);
+  }
+  const visibility = one('visibility');
   if (
     visibility !== undefined &&
+    visibility !== '' &&
     visibility !== 'all' &&
     !(VISIBILITIES as readonly string[]).includes(visibility)
   ) {
-    throw new ComputeError(
-      'request.invalid',
-      `Cannot list images with visibility=${visibility}: use one of all, ${VISIBILITIES.join(', ')}`,
+    throw badRequest(`Invalid visibility value: ${visibility}`);
+  }
+  if (params.has('changes-since')) {
+    throw badRequest('The "changes-since" filter is no longer available on v2.');
+  }
+  // NOTE: Glance lower-cases os_hidden before checking it, but not protected.
+  const hiddenRaw = one('os_hidden')?.toLowerCase();
+  if (hiddenRaw !== undefined && hiddenRaw !== 'true' && hiddenRaw !== 'false') {
+    throw badRequest(
+      `Invalid value '${hiddenRaw}' for 'os_hidden' filter. Valid values are 'true' or 'false'.`,
     );
   }
-  return {
-    ...(name === undefined ? {} : { name }),
-    ...(owner === undefined ? {} : { owner }),
-    ...(visibility === undefined ? {} : { visibility: visibility as Visibility | 'all' }),
+  const protectedRaw = one('protected');
+  if (protectedRaw !== undefined && protectedRaw !== 'true' && protectedRaw !== 'false') {
+    throw badRequest(
+      `Invalid value '${protectedRaw}' for 'protected' filter. Valid values are 'true' or 'false'.`,
+    );
+  }
+  const osHidden = hiddenRaw === undefined ? undefined : hiddenRaw === 'true';
+  const range = (key: 'size_min' | 'size_max'): number | undefined => {
+    const raw = one(key);
+    if (raw === undefined) return undefined;
+    if (!/^\s*[+-]?\d+\s*$/u.test(raw)) {
+      throw badRequest('Unable to filter on a range with a non-numeric value.');
+    }
+    return Number(raw.trim());
   };
+  const sizeMin = range('size_min');
+  const sizeMax = range('size_max');
+  // NOTE: Glance's operators: "in:a,b" (quoted items may hold commas) or "eq:a" or a plain value.
+  const listed = (key: string): string[] | undefined => {
+    const raw = one(key);
+    if (raw === undefined) return undefined;
+    const colon = raw.indexOf(':');
+    if (colon < 0) return [raw];
+    const op = raw.slice(0, colon);
+    const rest = raw.slice(colon + 1);
+    if (op === 'in') return splitQuoted(rest);
+    if (op === 'eq') return [rest];
+    throw badRequest(`Unable to filter by unknown operator '${op}'.`);
+  };
+  const ids = listed('id');
+  const names = listed('name');
+  const statuses = listed('status');
+  const diskFormats = listed('disk_format');
+  const containerFormats = listed('container_format');
+  const owner = one('owner');
+  const tags = (params.get('tag') ?? []).map((t) => t.trim());
+  const properties: Record<string, string> = {};
+  const core: Record<string, string> = {};
+  for (const [key, values] of params) {
+    const value = values.at(-1);
+    if (LIST_PARAMS.has(key) || value === undefined) continue;
+    // NOTE: as in Glance, a parameter naming a column of the image is matched against it.
+    if ((IMAGE_CORE_COLUMNS as readonly string[]).includes(key)) core[key] = value;
+    else properties[key] = value;
+  }
+  const marker = one('marker');
+  return {
+    ...(ids === undefined ? {} : { ids }),
+    ...(names === undefined ? {} : { names }),
+    ...(statuses === undefined ? {} : { statuses }),
+    ...(diskFormats === undefined ? {} : { diskFormats }),
+    ...(containerFormats === undefined ? {} : { containerFormats }),
+    ...(owner === undefined ? {} : { owner }),
+    ...(visibility === undefined || visibility === ''
+      ? {}
+      : { visibility: visibility as Visibility | 'all' }),
+    ...(sizeMin === undefined ? {} : { sizeMin }),
+    ...(sizeMax === undefined ? {} : { sizeMax }),
+    ...(tags.length === 0 ? {} : { tags }),
+    ...(Object.keys(properties).length === 0 ? {} : { properties }),
+    ...(Object.keys(core).length === 0 ? {} : { core }),
+    ...(protectedRaw === undefined ? {} : { protected: protectedRaw === 'true' }),
+    ...(osHidden === undefined ? {} : { osHidden }),
+    ...imageSort(params),
+    ...(marker === undefined ? {} : { marker }),
+    ...(limit === undefined ? {} : { limit }),
+  };
+}
+
+/** Glance's sorting: `sort=key:dir,key` or repeated sort_key/sort_dir, never both. */
+function imageSort(params: QueryParams): { sort?: SortSpec<ImageSortKey>[] } {
+  const key = (raw: string): ImageSortKey => {
+    if (!(IMAGE_SORT_KEYS as readonly string[]).includes(raw)) {
+      throw badRequest(
+        `Invalid sort key: ${raw}. It must be one of the following: ${IMAGE_SORT_KEYS.join(', ')}.`,
+      );
+    }
+    return raw as ImageSortKey;
+  };
+  const dir = (raw: string): SortDir => {
+    if (raw !== 'asc' && raw !== 'desc') throw badRequest(`Invalid sort direction: ${raw}`);
+    return raw;
+  };
+  const sort = lastValue(params, 'sort');
+  if (sort !== undefined) {
+    if (params.has('sort_key') || params.has('sort_dir')) {
+      throw badRequest('Old and new sorting syntax cannot be combined');
+    }
+    return {
+      sort: sort
+        .trim()
+        .split(',')
+        .map((part) => {
+          const at = part.indexOf(':');
+          return at < 0
+            ? { key: key(part.trim()), dir: 'desc' as const }
+            : { key: key(part.slice(0, at).trim()), dir: dir(part.slice(at + 1).trim()) };
+        }),
+    };
+  }
+  const keys = (params.get('sort_key') ?? []).map((k) => key(k.trim()));
+  const dirs = (params.get('sort_dir') ?? []).map((d) => dir(d.trim()));
+  if (dirs.length > 1 && dirs.length !== keys.length) {
+    throw badRequest('Number of sort dirs does not match the number of sort keys');
+  }
+  if (keys.length === 0 && dirs.length === 0) return {};
+  const allKeys = keys.length === 0 ? (['created_at'] as ImageSortKey[]) : keys;
+  return {
+    sort: allKeys.map((k, i) => ({
+      key: k,
+      dir: (dirs.length === 1 ? dirs[0] : dirs[i]) ?? 'desc',
+    })),
+  };
+}
+
+/** glance.common.utils.split_filter_value_for_quotes: commas split, double quotes protect. */
+function splitQuoted(value: string): string[] {
+  const items: string[] = [];
+  const pattern = /"([^"\\]*(?:\\.[^"\\]*)*)",?|([^,]+),?|,/gu;
+  for (const match of value.matchAll(pattern)) items.push(match[1] ?? match[2] ?? '');
+  return items;
 }
 
 function parseNewImage(body: Record<string, unknown>): NewImage {

@@ -10,6 +10,7 @@ import type { Context, Hono } from 'hono';
 import { ComputeError } from '../errors/index.js';
 import {
   isAdmin,
+  MAX_LIST_LIMIT,
   requireAdmin,
   type RebootType,
   type RequestContext,
@@ -17,6 +18,8 @@ import {
 } from '../services/index.js';
 import { caller, member, origin, readJsonObject } from './_http.js';
 import { parseSchedulerHints } from './server-groups.js';
+import { limitParam as lastLimit, nextHref, pageIsFull, queryParams } from './_query.js';
+import { parseServerListQuery } from './server-query.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast, type Microversion } from './microversion.js';
 import { addServerExtraRoutes, EXTRA_ACTIONS, serverExtraAction } from './server-extras.js';
@@ -48,23 +51,35 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const servers = deps.servers;
   const list = async (c: Context<ApiEnv>, detail: boolean) => {
     const ctx = caller(c);
-    const allTenants = c.req.query('all_tenants');
-    if (allTenants !== undefined && !isAdmin(ctx)) {
-      requireAdmin(ctx, 'os_compute_api:servers:index:get_all_tenants');
-    }
-    const found = await servers.list(ctx, {
-      ...(c.req.query('name') === undefined ? {} : { name: c.req.query('name') ?? '' }),
-      ...(c.req.query('status') === undefined ? {} : { status: c.req.query('status') ?? '' }),
-      allTenants: allTenants !== undefined && !['0', 'false', 'False'].includes(allTenants),
-    });
     const mv = c.get('microversion');
     const extras = vpmuExtras(c, ctx);
+    const params = queryParams(c);
+    const query = parseServerListQuery(params, mv, isAdmin(ctx));
+    if (query.allTenants && !isAdmin(ctx)) {
+      requireAdmin(ctx, `os_compute_api:servers:${detail ? 'detail' : 'index'}:get_all_tenants`);
+    }
+    const found = await servers.list(ctx, query);
+    const last = found.at(-1);
+    const next =
+      last !== undefined && pageIsFull(found.length, lastLimit(params), MAX_LIST_LIMIT)
+        ? [
+            {
+              rel: 'next',
+              href: nextHref(
+                `${origin(c)}/compute/v2.1/servers${detail ? '/detail' : ''}`,
+                params,
+                last.id,
+              ),
+            },
+          ]
+        : [];
     return c.json({
       servers: found.map((s) =>
         detail
           ? { ...serverView(c, s, mv, ctx, 'list'), ...extras(s) }
           : { id: s.id, name: s.name, links: links(c, s) },
       ),
+      ...(next.length > 0 ? { servers_links: next } : {}),
     });
   };
   app.get('/v2.1/servers', (c) => list(c, false));

@@ -5,3 +5,5 @@ export * from './documents.js';
 export * from './host.js';
 export * from './notification.js';
 export * from './server-state.js';
+export * from './pyregex.js';
+export * from './paging.js';

@@ -2,13 +2,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ComputeError } from '../errors/index.js';
-import type {
-  ComputeHostRecord,
-  FlavorRecord,
-  ImageRecord,
-  ServerGroupRecord,
-  ServerRecord,
-  Store,
+import {
+  MARKER_NOT_FOUND,
+  type ComputeHostRecord,
+  type FlavorQuery,
+  type FlavorRecord,
+  type ImageRecord,
+  type ServerGroupRecord,
+  type ServerRecord,
+  type Store,
 } from './store.js';
 
 /** A valid flavor record; tests override what matters. */
@@ -128,6 +130,116 @@ export function storeContract(
   reopen?: (store: Store) => Promise<Store>,
 ): void {
   describe(`Store contract: ${name}`, () => {
+    describe('queryFlavors()', () => {
+      // Five flavors: ids sort a..e, memory sorts the other way, two are private, c is shared with p1.
+      const seed = async (): Promise<Store> => {
+        const store = await make();
+        const rows: [string, number, number, boolean, string | null, string][] = [
+          ['a', 5000, 50, true, 'zz', '2026-01-01T00:00:05Z'],
+          ['b', 4000, 40, false, null, '2026-01-01T00:00:04Z'],
+          ['c', 3000, 30, false, 'mm', '2026-01-01T00:00:03Z'],
+          ['d', 2000, 20, true, 'aa', '2026-01-01T00:00:02Z'],
+          ['e', 2000, 10, true, null, '2026-01-01T00:00:01Z'],
+        ];
+        for (const [id, memoryMiB, diskGiB, isPublic, description, createdAt] of rows) {
+          await store.createFlavor(
+            aFlavorRecord({
+              id,
+              name: `n-${id}`,
+              memoryMiB,
+              diskGiB,
+              isPublic,
+              description,
+              createdAt,
+            }),
+            id === 'c' ? ['p1'] : [],
+          );
+        }
+        return store;
+      };
+      const ids = (result: FlavorRecord[] | typeof MARKER_NOT_FOUND): string[] | string =>
+        result === MARKER_NOT_FOUND ? result : result.map((f) => f.id);
+      const cases: [string, FlavorQuery, string[] | string][] = [
+        ['everything, by id', {}, ['a', 'b', 'c', 'd', 'e']],
+        ['minMemoryMiB', { minMemoryMiB: 3000 }, ['a', 'b', 'c']],
+        ['minDiskGiB', { minDiskGiB: 21 }, ['a', 'b', 'c']],
+        ['both minimums', { minMemoryMiB: 2000, minDiskGiB: 20 }, ['a', 'b', 'c', 'd']],
+        ['public only', { isPublic: true }, ['a', 'd', 'e']],
+        ['public plus shared', { isPublic: true, accessProjectId: 'p1' }, ['a', 'c', 'd', 'e']],
+        ['private only', { isPublic: false }, ['b', 'c']],
+        [
+          'by memory, ties by creation',
+          { sort: [{ key: 'memoryMiB', dir: 'asc' }] },
+          ['e', 'd', 'c', 'b', 'a'],
+        ],
+        [
+          'by memory desc',
+          { sort: [{ key: 'memoryMiB', dir: 'desc' }] },
+          ['a', 'b', 'c', 'd', 'e'],
+        ],
+        [
+          'nulls first ascending',
+          { sort: [{ key: 'description', dir: 'asc' }] },
+          ['e', 'b', 'd', 'c', 'a'],
+        ],
+        [
+          'nulls last descending',
+          { sort: [{ key: 'description', dir: 'desc' }] },
+          ['a', 'c', 'd', 'b', 'e'],
+        ],
+        ['by publicity', { sort: [{ key: 'isPublic', dir: 'asc' }] }, ['c', 'b', 'e', 'd', 'a']],
+        [
+          'two keys',
+          {
+            sort: [
+              { key: 'memoryMiB', dir: 'asc' },
+              { key: 'id', dir: 'asc' },
+            ],
+          },
+          ['d', 'e', 'c', 'b', 'a'],
+        ],
+        ['limit', { limit: 2 }, ['a', 'b']],
+        ['limit 0', { limit: 0 }, []],
+        ['marker', { marker: 'b', limit: 2 }, ['c', 'd']],
+        ['marker last', { marker: 'e' }, []],
+        ['marker outside the filter', { marker: 'b', isPublic: true }, ['d', 'e']],
+        [
+          'marker in a sorted order',
+          { marker: 'c', sort: [{ key: 'memoryMiB', dir: 'asc' }] },
+          ['b', 'a'],
+        ],
+        ['unknown marker', { marker: 'zzz' }, MARKER_NOT_FOUND],
+      ];
+      for (const [what, query, want] of cases) {
+        it(what, async () => {
+          const store = await seed();
+          assert.deepEqual(ids(await store.queryFlavors(query)), want);
+          await store.close();
+        });
+      }
+
+      it('returns whole records with their extra specs, pages after pages', async () => {
+        const store = await seed();
+        await store.setExtraSpecs('d', { 'hw:cpu_policy': 'dedicated' });
+        const seen: string[] = [];
+        let marker: string | undefined;
+        for (;;) {
+          const page = await store.queryFlavors({
+            limit: 2,
+            ...(marker === undefined ? {} : { marker }),
+          });
+          assert.notEqual(page, MARKER_NOT_FOUND);
+          if (page === MARKER_NOT_FOUND || page.length === 0) break;
+          seen.push(...page.map((f) => f.id));
+          const d = page.find((f) => f.id === 'd');
+          if (d !== undefined) assert.deepEqual(d.extraSpecs, { 'hw:cpu_policy': 'dedicated' });
+          marker = page.at(-1)?.id;
+        }
+        assert.deepEqual(seen, ['a', 'b', 'c', 'd', 'e']);
+        await store.close();
+      });
+    });
+
     it('creates and finds projects and users, and lists projects by name', async () => {
       const store = await make();
       await store.createProject({

@@ -6,7 +6,7 @@
  * copies the caller may keep; lists are sorted as documented; a write that would duplicate a
  * unique id or name rejects with a ComputeError whose code says which (`flavor.exists`, …).
  */
-import type { PowerState, ServerStatus, TaskState, VmState } from '../domain/index.js';
+import type { PowerState, ServerStatus, SortSpec, TaskState, VmState } from '../domain/index.js';
 
 export { SERVER_STATUSES, type ServerStatus } from '../domain/index.js';
 
@@ -76,6 +76,52 @@ export interface FlavorRecord {
   readonly extraSpecs: Readonly<Record<string, string>>;
   readonly createdAt: string;
 }
+
+/** What flavors can be sorted by; the store breaks ties by creation time, then id. */
+export const FLAVOR_SORT_KEYS = [
+  'id',
+  'name',
+  'memoryMiB',
+  'diskGiB',
+  'vcpus',
+  'swapMiB',
+  'ephemeralGiB',
+  'rxtxFactor',
+  'isPublic',
+  'description',
+  'createdAt',
+] as const;
+export type FlavorSortKey = (typeof FLAVOR_SORT_KEYS)[number];
+
+/** A filtered, sorted page of flavors; every given filter must match. */
+export interface FlavorQuery {
+  readonly minMemoryMiB?: number;
+  readonly minDiskGiB?: number;
+  /**
+   * true: public flavors, plus the private ones `accessProjectId` (when given) has access to;
+   * false: private flavors only; absent: all.
+   */
+  readonly isPublic?: boolean;
+  readonly accessProjectId?: string;
+  /** Sort keys in order (default: id ascending); ties go by createdAt, then id, in the first key's direction. */
+  readonly sort?: readonly SortSpec<FlavorSortKey>[];
+  /** The page starts after this flavor's place in the order (it need not pass the filters). */
+  readonly marker?: string;
+  readonly limit?: number;
+}
+
+/** A flavor query's sort keys, then createdAt and id in the first key's direction (id asc by default). */
+export function flavorOrder(
+  sort: readonly SortSpec<FlavorSortKey>[] | undefined,
+): SortSpec<FlavorSortKey>[] {
+  const keys: SortSpec<FlavorSortKey>[] =
+    sort === undefined || sort.length === 0 ? [{ key: 'id', dir: 'asc' }] : [...sort];
+  const dir = keys[0]?.dir ?? 'asc';
+  return [...keys, { key: 'createdAt', dir }, { key: 'id', dir }];
+}
+
+/** What a paged query answers when its marker names no record. */
+export const MARKER_NOT_FOUND = 'marker-not-found';
 
 /** Glance image visibilities. */
 export const VISIBILITIES = ['public', 'private', 'shared', 'community'] as const;
@@ -353,6 +399,11 @@ export interface Store {
   getFlavor(id: string): Promise<FlavorRecord | undefined>;
   /** Sorted by id. */
   listFlavors(): Promise<FlavorRecord[]>;
+  /**
+   * One page of flavors, filtered and sorted in the database; MARKER_NOT_FOUND when the query's
+   * marker names no flavor.
+   */
+  queryFlavors(query: FlavorQuery): Promise<FlavorRecord[] | typeof MARKER_NOT_FOUND>;
   /** Deletes the flavor, its extra specs and its access list; false when it did not exist. */
   deleteFlavor(id: string): Promise<boolean>;
   /** Merges `specs` into the flavor's extra specs in one transaction; rejects with `flavor.not_found`. */

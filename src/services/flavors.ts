@@ -7,11 +7,17 @@ import type { Flavor } from '../domain/index.js';
 import { ComputeError, type Issue } from '../errors/index.js';
 import type { Clock, Ids } from '../ports/clock.js';
 import { flavorNotFound } from '../ports/store-errors.js';
-import type { FlavorRecord, Store } from '../ports/store.js';
+import type { SortSpec } from '../domain/index.js';
+import {
+  MARKER_NOT_FOUND,
+  type FlavorRecord,
+  type FlavorSortKey,
+  type Store,
+} from '../ports/store.js';
 import { validateFlavorExtraSpecs } from '../specs/index.js';
 import { isAdmin, requireAdmin, type RequestContext } from './identity.js';
 
-export type { FlavorRecord } from '../ports/store.js';
+export type { FlavorRecord, FlavorSortKey } from '../ports/store.js';
 
 /** What flavor use cases need. */
 export interface FlavorDeps {
@@ -38,34 +44,68 @@ export async function createFlavor(
     extraSpecs: {},
     createdAt: deps.clock.now().toISOString(),
   };
-  // NOTE: as in Nova, a private flavor is usable at once by the project that created it.
-  await deps.store.createFlavor(flavor, flavor.isPublic ? [] : [ctx.projectId]);
+  // NOTE: as in Nova, a private flavor starts with an empty access list: Nova keeps the creating
+  // project off it for backward compatibility (nova/api/openstack/compute/flavors.py create,
+  // bug 1209101), so it is listed to its admins only with is_public=false or none.
+  await deps.store.createFlavor(flavor, []);
   return flavor;
 }
 
 /** Which flavors a list shows: public only (the default), private only, or all (admins). */
 export type PublicFilter = 'public' | 'private' | 'all';
 
-/** Lists the flavors the caller may see, sorted by id. */
+/** Nova's `[api] max_limit`: the most items one list page holds, whatever `limit` asks. */
+export const MAX_LIST_LIMIT = 1000;
+
+/** A flavor list request, checked by the API. */
+export interface FlavorListOptions {
+  /** Honoured for admins only; others always get Nova's non-admin view (see listFlavors). */
+  readonly isPublic: PublicFilter;
+  readonly minMemoryMiB?: number;
+  readonly minDiskGiB?: number;
+  /** Default: id ascending (Nova's flavorid). */
+  readonly sort?: readonly SortSpec<FlavorSortKey>[];
+  readonly marker?: string;
+  /** At most MAX_LIST_LIMIT; absent means MAX_LIST_LIMIT. */
+  readonly limit?: number;
+}
+
+/**
+ * One page of the flavors the caller may see (nova/objects/flavor.py _flavor_get_all_from_db).
+ * Non-admins get the public flavors plus the private ones shared with their project, whatever
+ * is_public says; admins choose with is_public, and "public" also shows the private flavors
+ * shared with the admin's project, as in Nova. An unknown marker, or one the caller may not see,
+ * is Nova's 400 "marker [X] not found".
+ */
 export async function listFlavors(
   deps: FlavorDeps,
   ctx: RequestContext,
-  filter: PublicFilter,
+  options: FlavorListOptions,
 ): Promise<FlavorRecord[]> {
-  const flavors = await deps.store.listFlavors();
-  const visible: FlavorRecord[] = [];
-  for (const flavor of flavors) {
-    if (isAdmin(ctx)) {
-      if (filter === 'all' || (filter === 'public') === flavor.isPublic) visible.push(flavor);
-      continue;
-    }
-    // NOTE: Nova shows a non-admin the public flavors plus the private ones shared with its
-    // project, whatever is_public says.
-    if (flavor.isPublic || (await deps.store.listFlavorAccess(flavor.id)).includes(ctx.projectId)) {
-      visible.push(flavor);
+  const filter = isAdmin(ctx) ? options.isPublic : 'public';
+  if (options.marker !== undefined) {
+    const marker = await deps.store.getFlavor(options.marker);
+    if (marker === undefined || !(await canSee(deps, ctx, marker))) {
+      throw markerNotFound(options.marker);
     }
   }
-  return visible;
+  const page = await deps.store.queryFlavors({
+    ...(filter === 'all' ? {} : { isPublic: filter === 'public' }),
+    ...(filter === 'public' ? { accessProjectId: ctx.projectId } : {}),
+    ...(options.minMemoryMiB === undefined ? {} : { minMemoryMiB: options.minMemoryMiB }),
+    ...(options.minDiskGiB === undefined ? {} : { minDiskGiB: options.minDiskGiB }),
+    ...(options.sort === undefined ? {} : { sort: options.sort }),
+    ...(options.marker === undefined ? {} : { marker: options.marker }),
+    limit: Math.min(options.limit ?? MAX_LIST_LIMIT, MAX_LIST_LIMIT),
+  });
+  if (page === MARKER_NOT_FOUND) throw markerNotFound(options.marker ?? '');
+  return page;
+}
+
+/** Nova's 400 for a list marker that names nothing the caller can see. */
+export function markerNotFound(marker: string): ComputeError {
+  // NOTE: Nova wording (nova/api/openstack/compute/flavors.py and servers.py).
+  return new ComputeError('request.invalid', `marker [${marker}] not found`);
 }
 
 /** One flavor the caller may see, or `flavor.not_found`. */

@@ -6,7 +6,7 @@
  * such as `hw_pmu` are validated whenever they are set, so a bad value never gets stored.
  */
 import { createHash } from 'node:crypto';
-import type { Image } from '../domain/index.js';
+import { pageOf, sortComparator, type Image, type SortSpec } from '../domain/index.js';
 import { ComputeError, type Issue } from '../errors/index.js';
 import type { Clock, Ids } from '../ports/clock.js';
 import type { ImageFiles } from '../ports/image-files.js';
@@ -175,30 +175,119 @@ export async function createImage(
   return image;
 }
 
-/** Filters of an image list. `visibility` undefined means Glance's default listing. */
+/** Glance's image sort keys (glance/api/v2/images.py _available_sort_keys). */
+export const IMAGE_SORT_KEYS = [
+  'name',
+  'status',
+  'container_format',
+  'disk_format',
+  'size',
+  'id',
+  'created_at',
+  'updated_at',
+] as const;
+export type ImageSortKey = (typeof IMAGE_SORT_KEYS)[number];
+
+/** Glance's `[DEFAULT] limit_param_default` and `api_limit_max`. */
+export const IMAGE_LIST_DEFAULT_LIMIT = 25;
+export const IMAGE_LIST_MAX_LIMIT = 1000;
+
+/**
+ * An image list request (glance/api/v2/images.py RequestDeserializer.index), checked by the API.
+ * The list-valued filters are Glance's `in:` operator (a plain value is a one-item list).
+ * `visibility` undefined means Glance's default listing.
+ */
 export interface ImageListFilter {
-  readonly name?: string;
+  readonly ids?: readonly string[];
+  readonly names?: readonly string[];
+  readonly statuses?: readonly string[];
+  readonly diskFormats?: readonly string[];
+  readonly containerFormats?: readonly string[];
   readonly owner?: string;
   readonly visibility?: Visibility | 'all';
+  readonly sizeMin?: number;
+  readonly sizeMax?: number;
+  /** Every tag must be on the image. */
+  readonly tags?: readonly string[];
+  /** Image columns compared for equality (IMAGE_CORE_COLUMNS), by their text. */
+  readonly core?: Readonly<Record<string, string>>;
+  /** Other parameters are property filters in Glance: each must equal the image's property. */
+  readonly properties?: Readonly<Record<string, string>>;
+  readonly protected?: boolean;
+  /** Glance lists hidden images only with os_hidden=true, and then only those. */
+  readonly osHidden?: boolean;
+  /** Default created_at desc; ties go by created_at, then id, in the first direction given. */
+  readonly sort?: readonly SortSpec<ImageSortKey>[];
+  readonly marker?: string;
+  /** Default IMAGE_LIST_DEFAULT_LIMIT; at most IMAGE_LIST_MAX_LIMIT. */
+  readonly limit?: number;
 }
 
-/** The images the caller may see, oldest first. */
+/** The image columns Glance matches a same-named list parameter against (by equality). */
+export const IMAGE_CORE_COLUMNS = [
+  'size',
+  'min_disk',
+  'min_ram',
+  'checksum',
+  'os_hash_algo',
+  'os_hash_value',
+] as const;
+
+function coreValue(image: ImageRecord, column: string): string | null {
+  const values: Record<string, number | string | null> = {
+    size: image.size,
+    min_disk: image.minDiskGiB,
+    min_ram: image.minRamMiB,
+    checksum: image.checksum,
+    os_hash_algo: image.osHashAlgo,
+    os_hash_value: image.osHashValue,
+  };
+  const value = values[column];
+  return value === undefined || value === null ? null : String(value);
+}
+
+/** One page of an image list; `nextMarker` when the page is full (Glance adds a `next` link). */
+export interface ImagePage {
+  readonly images: ImageRecord[];
+  readonly nextMarker?: string;
+}
+
+/**
+ * One page of the images the caller may see, filtered, sorted and paged as Glance does
+ * (glance/db/sqlalchemy/api.py image_get_all). A marker that names no image is Glance's 400
+ * "No image found with ID X"; one the caller may not see, its 403.
+ */
 export async function listImages(
   deps: ImageDeps,
   ctx: RequestContext,
   filter: ImageListFilter,
-): Promise<ImageRecord[]> {
+): Promise<ImagePage> {
   const images = await deps.store.listImages({
-    ...(filter.name === undefined ? {} : { name: filter.name }),
+    ...(filter.names?.length === 1 ? { name: filter.names[0] } : {}),
     ...(filter.owner === undefined ? {} : { owner: filter.owner }),
     ...(filter.visibility === undefined || filter.visibility === 'all'
       ? {}
       : { visibility: filter.visibility }),
   });
-  return images.filter((image) => {
+  let marker: ImageRecord | undefined;
+  if (filter.marker !== undefined) {
+    marker = await deps.store.getImage(filter.marker);
+    if (marker === undefined) {
+      // NOTE: Glance wording (glance/db/sqlalchemy/api.py _image_get).
+      throw new ComputeError('request.invalid', `No image found with ID ${filter.marker}`);
+    }
+    if (!canSee(ctx, marker)) {
+      throw new ComputeError(
+        'auth.forbidden',
+        `Forbidding request, image ${filter.marker} not visible`,
+      );
+    }
+  }
+  const within = (values: readonly string[] | undefined, value: string | null) =>
+    values === undefined || (value !== null && values.includes(value));
+  const matches = images.filter((image) => {
     if (!canSee(ctx, image)) return false;
-    // NOTE: as in Glance, community images are listed only when asked for, and hidden images
-    // only when named.
+    // NOTE: as in Glance, community images are listed only when asked for (or owned).
     if (
       filter.visibility === undefined &&
       image.visibility === 'community' &&
@@ -206,8 +295,60 @@ export async function listImages(
     ) {
       return false;
     }
-    return !image.osHidden || filter.name !== undefined;
+    return (
+      image.osHidden === (filter.osHidden ?? false) &&
+      within(filter.ids, image.id) &&
+      within(filter.names, image.name) &&
+      within(filter.statuses, image.status) &&
+      within(filter.diskFormats, image.diskFormat) &&
+      within(filter.containerFormats, image.containerFormat) &&
+      (filter.protected === undefined || image.protected === filter.protected) &&
+      (filter.sizeMin === undefined || (image.size !== null && image.size >= filter.sizeMin)) &&
+      (filter.sizeMax === undefined || (image.size !== null && image.size <= filter.sizeMax)) &&
+      (filter.tags ?? []).every((tag) => image.tags.includes(tag)) &&
+      Object.entries(filter.core ?? {}).every(
+        ([column, value]) =>
+          coreValue(image, column) === (/^\d+$/u.test(value) ? String(Number(value)) : value),
+      ) &&
+      Object.entries(filter.properties ?? {}).every(
+        ([key, value]) => image.properties[key] === value,
+      )
+    );
   });
+  const sort = filter.sort ?? [{ key: 'created_at', dir: 'desc' }];
+  const tieDir = sort.length === 1 || filter.sort === undefined ? (sort[0]?.dir ?? 'desc') : 'desc';
+  const keys: SortSpec<ImageSortKey>[] = [...sort];
+  for (const key of ['created_at', 'id'] as const) {
+    if (!keys.some((k) => k.key === key)) keys.push({ key, dir: tieDir });
+  }
+  const limit = Math.min(filter.limit ?? IMAGE_LIST_DEFAULT_LIMIT, IMAGE_LIST_MAX_LIMIT);
+  const page = pageOf(matches, sortComparator(keys, imageSortValue), marker, limit);
+  const last = page.at(-1);
+  return {
+    images: page,
+    ...(last !== undefined && page.length === limit ? { nextMarker: last.id } : {}),
+  };
+}
+
+function imageSortValue(image: ImageRecord, key: ImageSortKey): string | number | null {
+  switch (key) {
+    case 'name':
+      return image.name;
+    case 'status':
+      return image.status;
+    case 'container_format':
+      return image.containerFormat;
+    case 'disk_format':
+      return image.diskFormat;
+    case 'size':
+      return image.size;
+    case 'id':
+      return image.id;
+    case 'created_at':
+      return image.createdAt;
+    case 'updated_at':
+      return image.updatedAt;
+  }
 }
 
 /** One image the caller may see, or `image.not_found`. */

@@ -22,3 +22,4 @@ export type * from '../ports/compute-agent.js';
 export * from './publish-event.js';
 export * from './placement.js';
 export * from './server-groups.js';
+export * from './server-list.js';

@@ -8,6 +8,7 @@
  */
 import {
   orThrow,
+  pageOf,
   POWER_STATE,
   POWER_STATE_NAMES,
   serverStatus,
@@ -54,7 +55,8 @@ import type { Clock, Ids } from '../ports/clock.js';
 import { renderGuest, toPmuReport } from './guest-config.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
 import { refuseIfLocked } from './server-locks.js';
-import { showFlavor, toFlavor } from './flavors.js';
+import { markerNotFound, showFlavor, toFlavor } from './flavors.js';
+import { serverComparator, serverFilter, type ServerListQuery } from './server-list.js';
 import { showImage, toImage } from './images.js';
 import { toFlavorInput, toImageInput, type toPmuProvenance } from './notification-inputs.js';
 
@@ -388,19 +390,21 @@ export class Servers {
     return next;
   }
 
-  /** Servers the caller may see: their project's, or every project's for admins with allTenants. */
-  async list(
-    ctx: RequestContext,
-    filter: { name?: string; status?: string; allTenants?: boolean } = {},
-  ): Promise<ServerRecord[]> {
-    const all = filter.allTenants === true && isAdmin(ctx);
+  /**
+   * One page of the servers the caller may see: its project's, or every project's for admins
+   * with all_tenants, filtered and sorted as the query says. An unknown marker, or one in a
+   * project the caller may not list, is Nova's 400 "marker [X] not found".
+   */
+  async list(ctx: RequestContext, query: ServerListQuery): Promise<ServerRecord[]> {
+    const all = query.allTenants && isAdmin(ctx);
     const servers = await this.#deps.store.listServers(all ? {} : { projectId: ctx.projectId });
-    const name = filter.name === undefined ? undefined : safeRegExp(filter.name);
-    const status = filter.status?.toUpperCase();
-    return servers.filter(
-      (s) =>
-        (name === undefined || name.test(s.name)) && (status === undefined || s.status === status),
-    );
+    let marker: ServerRecord | undefined;
+    if (query.marker !== undefined) {
+      marker = servers.find((s) => s.id === query.marker);
+      if (marker === undefined) throw markerNotFound(query.marker);
+    }
+    const matches = servers.filter(serverFilter(query));
+    return pageOf(matches, serverComparator(query.sort), marker, query.limit);
   }
 
   /** One server the caller may see, or `server.not_found` (another project's servers are 404). */
@@ -1496,14 +1500,6 @@ function faultOf(
     errorCode: error.code,
     details: error.message,
   };
-}
-
-function safeRegExp(pattern: string): RegExp {
-  try {
-    return new RegExp(pattern, 'u');
-  } catch {
-    return new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&'), 'u');
-  }
 }
 
 function pmuProvenance(pmu: ServerPmu | null): ReturnType<typeof toPmuProvenance> {

@@ -8,7 +8,11 @@ import {
   type ServerGroupRecord,
   type ServerLock,
   type ServerRecord,
+  type FlavorQuery,
   type FlavorRecord,
+  type FlavorSortKey,
+  flavorOrder,
+  MARKER_NOT_FOUND,
   type ImageFilter,
   type ImageRecord,
   type ProjectRecord,
@@ -31,6 +35,7 @@ import {
   serverNotFound,
 } from '../../ports/store-errors.js';
 import { fitsOnHost, usedOnHost } from '../../ports/claims.js';
+import { pageOf, sortComparator } from '../../domain/index.js';
 
 /** Keeps everything in maps; records are copied in and out so callers cannot alias them. */
 export class MemoryStore implements Store {
@@ -164,6 +169,26 @@ export class MemoryStore implements Store {
 
   async listFlavors(): Promise<FlavorRecord[]> {
     return [...this.#flavors.values()].sort((a, b) => compare(a.id, b.id)).map(copyFlavor);
+  }
+
+  async queryFlavors(query: FlavorQuery): Promise<FlavorRecord[] | typeof MARKER_NOT_FOUND> {
+    const marker = query.marker === undefined ? undefined : this.#flavors.get(query.marker);
+    if (query.marker !== undefined && marker === undefined) return MARKER_NOT_FOUND;
+    const matches = [...this.#flavors.values()].filter(
+      (f) =>
+        (query.minMemoryMiB === undefined || f.memoryMiB >= query.minMemoryMiB) &&
+        (query.minDiskGiB === undefined || f.diskGiB >= query.minDiskGiB) &&
+        (query.isPublic === undefined ||
+          f.isPublic === query.isPublic ||
+          (query.isPublic &&
+            query.accessProjectId !== undefined &&
+            (this.#access.get(f.id)?.has(query.accessProjectId) ?? false))),
+    );
+    const compare = sortComparator<FlavorRecord, FlavorSortKey>(
+      flavorOrder(query.sort),
+      (f, key) => (key === 'isPublic' ? f.isPublic : f[key]),
+    );
+    return pageOf(matches, compare, marker, query.limit).map(copyFlavor);
   }
 
   async deleteFlavor(id: string): Promise<boolean> {

@@ -34,7 +34,11 @@ import {
   type ServerGroupRecord,
   type ServerLock,
   type ServerRecord,
+  type FlavorQuery,
   type FlavorRecord,
+  type FlavorSortKey,
+  flavorOrder,
+  MARKER_NOT_FOUND,
   type ImageFilter,
   type ImageRecord,
   type ProjectRecord,
@@ -674,6 +678,50 @@ export class SqliteStore implements Store {
     return this.#readFlavors(this.#db);
   }
 
+  async queryFlavors(query: FlavorQuery): Promise<FlavorRecord[] | typeof MARKER_NOT_FOUND> {
+    // The order is numbered over every flavor, so a page starts after the marker's place in it
+    // even when the marker itself does not pass the filters (oslo.db's keyset paging does the same).
+    const order = sql.join(
+      flavorOrder(query.sort).map(
+        ({ key, dir }) =>
+          sql`${sql.ref(FLAVOR_COLUMNS[key])} ${sql.raw(dir === 'asc' ? 'ASC' : 'DESC')}`,
+      ),
+    );
+    const conditions = [sql`1 = 1`];
+    if (query.minMemoryMiB !== undefined)
+      conditions.push(sql`o.memory_mib >= ${query.minMemoryMiB}`);
+    if (query.minDiskGiB !== undefined) conditions.push(sql`o.disk_gib >= ${query.minDiskGiB}`);
+    if (query.isPublic === false) conditions.push(sql`o.is_public = 0`);
+    if (query.isPublic === true) {
+      conditions.push(
+        query.accessProjectId === undefined
+          ? sql`o.is_public = 1`
+          : sql`(o.is_public = 1 OR EXISTS (SELECT 1 FROM flavor_access a WHERE a.flavor_id = o.id AND a.project_id = ${query.accessProjectId}))`,
+      );
+    }
+    if (query.marker !== undefined) {
+      const marker = await this.#db
+        .selectFrom('flavors')
+        .select('id')
+        .where('id', '=', query.marker)
+        .executeTakeFirst();
+      if (marker === undefined) return MARKER_NOT_FOUND;
+      conditions.push(sql`o.rn > (SELECT rn FROM o WHERE o.id = ${query.marker})`);
+    }
+    const limit = query.limit === undefined ? sql`` : sql`LIMIT ${query.limit}`;
+    const { rows } = await sql<{ id: string }>`
+      WITH o AS (SELECT id, memory_mib, disk_gib, is_public, ROW_NUMBER() OVER (ORDER BY ${order}) AS rn FROM flavors)
+      SELECT o.id FROM o WHERE ${sql.join(conditions, sql` AND `)} ORDER BY o.rn ${limit}`.execute(
+      this.#db,
+    );
+    if (rows.length === 0) return [];
+    const byId = new Map<string, FlavorRecord>();
+    for (const batch of batches(rows.map((r) => r.id))) {
+      for (const flavor of await this.#readFlavors(this.#db, batch)) byId.set(flavor.id, flavor);
+    }
+    return rows.flatMap((r) => byId.get(r.id) ?? []);
+  }
+
   async deleteFlavor(id: string): Promise<boolean> {
     const result = await this.#db.deleteFrom('flavors').where('id', '=', id).executeTakeFirst();
     return result.numDeletedRows > 0n;
@@ -1062,14 +1110,15 @@ export class SqliteStore implements Store {
 
   async #readFlavors(
     db: Kysely<Tables> | Transaction<Tables>,
-    id?: string,
+    id?: string | readonly string[],
   ): Promise<FlavorRecord[]> {
+    const ids = typeof id === 'string' ? [id] : id;
     let query = db.selectFrom('flavors').selectAll().orderBy('id');
-    if (id !== undefined) query = query.where('id', '=', id);
+    if (ids !== undefined) query = query.where('id', 'in', ids);
     const rows = await query.execute();
     if (rows.length === 0) return [];
     let specQuery = db.selectFrom('flavor_extra_specs').selectAll().orderBy('key');
-    if (id !== undefined) specQuery = specQuery.where('flavor_id', '=', id);
+    if (ids !== undefined) specQuery = specQuery.where('flavor_id', 'in', ids);
     const specs = groupBy(await specQuery.execute(), (s) => s.flavor_id);
     return rows.map((row) => ({
       id: row.id,
@@ -1172,6 +1221,20 @@ async function insertProperties(
  * store fail.
  */
 const ROWS_PER_STATEMENT = 300;
+
+const FLAVOR_COLUMNS: Readonly<Record<FlavorSortKey, string>> = {
+  id: 'id',
+  name: 'name',
+  memoryMiB: 'memory_mib',
+  diskGiB: 'disk_gib',
+  vcpus: 'vcpus',
+  swapMiB: 'swap_mib',
+  ephemeralGiB: 'ephemeral_gib',
+  rxtxFactor: 'rxtx_factor',
+  isPublic: 'is_public',
+  description: 'description',
+  createdAt: 'created_at',
+};
 
 function batches<T>(rows: readonly T[]): T[][] {
   const out: T[][] = [];
