@@ -6,7 +6,13 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { ComputeError } from '../errors/index.js';
-import type { NewServer, RebuildOptions, ServerUpdate } from '../services/index.js';
+import {
+  MAX_SERVER_TAGS,
+  tagProblem,
+  type NewServer,
+  type RebuildOptions,
+  type ServerUpdate,
+} from '../services/index.js';
 import { atLeast, type Microversion } from './microversion.js';
 
 /** vpmu's one availability zone, Nova's default `default_availability_zone`. */
@@ -56,7 +62,10 @@ const REFUSED: readonly {
     why: 'vpmu has no volumes (no block storage service); servers boot from images only',
   },
   { field: 'personality', until: [2, 56], why: 'vpmu does not inject files into guests' },
-  { field: 'tags', from: [2, 52], why: 'vpmu does not keep server tags at create' },
+  {
+    field: 'adminPass',
+    why: `the password would reach the guest only through a config drive or the metadata service: ${ISSUE_16}`,
+  },
   {
     field: 'trusted_image_certificates',
     from: [2, 63],
@@ -173,18 +182,6 @@ function parseBoolean(field: string, value: unknown): boolean {
   throw invalidField(field, value, `${JSON.stringify(value)} is not a boolean`);
 }
 
-/**
- * `adminPass`: a string, accepted as Nova accepts it. With Nova's defaults for the libvirt driver
- * (inject_password false) and no config drive, Nova hands the password to no guest either; vpmu
- * behaves as Nova with enable_instance_password false: it neither stores nor echoes it
- * (docs/compatibility.md).
- */
-function parseAdminPass(value: unknown): void {
-  if (value !== undefined && typeof value !== 'string') {
-    throw invalidField('adminPass', '***', 'adminPass must be a string');
-  }
-}
-
 /** The fields create, update and rebuild share. */
 function parseCommon(body: Record<string, unknown>, mv: Microversion): ServerUpdate {
   return {
@@ -213,6 +210,7 @@ function checkKnown(
 ): void {
   for (const key of Object.keys(body)) {
     if (key === 'description' && atLeast(mv, 2, 19)) continue;
+    if (key === 'tags' && object === 'server' && atLeast(mv, 2, 52)) continue;
     if (known.includes(key)) continue;
     if (REFUSED.some((r) => r.field === key && exists(mv, r.from, r.until))) continue;
     throw unexpected(object, body, key);
@@ -228,7 +226,6 @@ function refuse(body: Record<string, unknown>, mv: Microversion, fields: readonl
 }
 
 const CREATE_FIELDS = [
-  'adminPass',
   'name',
   'imageRef',
   'flavorRef',
@@ -286,12 +283,12 @@ export function parseNewServer(body: Record<string, unknown>, mv: Microversion):
     // NOTE: Nova wording (nova/api/openstack/compute/servers.py).
     throw new ComputeError('request.invalid', 'min_count must be <= max_count');
   }
-  parseAdminPass(body.adminPass);
   const returnReservationId =
     body.return_reservation_id === undefined
       ? false
       : parseBoolean('return_reservation_id', body.return_reservation_id);
   const common = parseCommon(body, mv);
+  const tags = body.tags === undefined ? undefined : parseTags(body.tags);
   return {
     server: {
       ...common,
@@ -300,9 +297,26 @@ export function parseNewServer(body: Record<string, unknown>, mv: Microversion):
       flavorRef: String(flavorRef),
       ...(minCount === undefined ? {} : { minCount }),
       ...(maxCount === undefined ? {} : { maxCount }),
+      ...(tags === undefined ? {} : { tags }),
     },
     returnReservationId,
   };
+}
+
+/** `tags` on create (2.52): Nova's tag rules, at most MAX_SERVER_TAGS, duplicates kept once. */
+function parseTags(value: unknown): string[] {
+  if (!Array.isArray(value) || value.some((t) => typeof t !== 'string')) {
+    throw invalidField('tags', value, 'The tags must be a list of strings');
+  }
+  for (const tag of value as string[]) {
+    const problem = tagProblem(tag);
+    if (problem !== null) throw invalidField('tags', value, problem);
+  }
+  const tags = [...new Set(value as string[])];
+  if (tags.length > MAX_SERVER_TAGS) {
+    throw invalidField('tags', value, `At most ${MAX_SERVER_TAGS} tags are allowed`);
+  }
+  return tags;
 }
 
 /**
@@ -393,13 +407,13 @@ export function parseRebuild(
     throw invalidField('rebuild.imageRef', imageRef, 'An image id is required');
   }
   refuse(body, mv, [
+    'adminPass',
     'key_name',
     'user_data',
     'personality',
     'trusted_image_certificates',
     'hostname',
   ]);
-  parseAdminPass(body.adminPass);
   const preserve = body.preserve_ephemeral;
   if (preserve !== undefined && parseBoolean('preserve_ephemeral', preserve)) {
     throw refused(

@@ -124,6 +124,8 @@ export interface NewServer extends ServerFields {
   readonly serverGroupId?: string;
   /** `os:scheduler_hints.same_host` / `different_host`: servers to run beside or away from. */
   readonly hostHints?: HostHintRecord;
+  /** Server tags given at create (2.52). */
+  readonly tags?: readonly string[];
   /** Multiple create (Nova's min_count/max_count). @default 1 and 1 */
   readonly minCount?: number;
   readonly maxCount?: number;
@@ -336,7 +338,7 @@ export class Servers {
       ...(input.serverGroupId === undefined ? {} : { serverGroupId: input.serverGroupId }),
       ...(input.hostHints === undefined ? {} : { hostHints: input.hostHints }),
       lock: null,
-      tags: [],
+      tags: [...(input.tags ?? [])],
       metadata: { ...(input.metadata ?? {}) },
       accessIPv4: input.accessIPv4 ?? '',
       accessIPv6: input.accessIPv6 ?? '',
