@@ -163,3 +163,36 @@ export async function* fromWebStream(
     reader.releaseLock();
   }
 }
+
+// NOTE: Nova's jsonschema message shape: "Invalid input for field/attribute <f>. Value: <v>. <why>".
+/** A 400 in Nova's words for one field, naming the value. */
+export function invalidField(field: string, value: unknown, why: string): ComputeError {
+  return new ComputeError(
+    'request.invalid',
+    `Invalid input for field/attribute ${field}. Value: ${typeof value === 'string' ? value : JSON.stringify(value ?? null)}. ${why}`,
+  );
+}
+
+/** Nova's 400 for a key its schema does not allow (`additionalProperties: false`). */
+export function unexpectedKey(
+  field: string,
+  body: Record<string, unknown>,
+  key: string,
+  hint = '',
+): ComputeError {
+  return invalidField(
+    field,
+    body,
+    `Additional properties are not allowed ('${key}' was unexpected)${hint}`,
+  );
+}
+
+/** Throws unexpectedKey for the first key of `body` that `allowed` does not hold. */
+export function refuseUnknownKeys(
+  field: string,
+  body: Record<string, unknown>,
+  allowed: readonly string[],
+): void {
+  const key = Object.keys(body).find((k) => !allowed.includes(k));
+  if (key !== undefined) throw unexpectedKey(field, body, key);
+}

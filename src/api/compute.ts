@@ -25,7 +25,16 @@ import {
   type NewFlavor,
   type PublicFilter,
 } from '../services/index.js';
-import { caller, FLOAT_LITERAL, member, origin, pythonFloat, readJsonObject } from './_http.js';
+import {
+  caller,
+  FLOAT_LITERAL,
+  invalidField,
+  member,
+  origin,
+  pythonFloat,
+  readJsonObject,
+  unexpectedKey,
+} from './_http.js';
 import {
   enumParam,
   lastValue,
@@ -388,14 +397,6 @@ function parseFlavorList(params: QueryParams, mv: Microversion, admin: boolean):
   };
 }
 
-// NOTE: Nova's jsonschema message shape: "Invalid input for field/attribute <f>. Value: <v>. <why>".
-function invalidField(field: string, value: unknown, why: string): ComputeError {
-  return new ComputeError(
-    'request.invalid',
-    `Invalid input for field/attribute ${field}. Value: ${typeof value === 'string' ? value : JSON.stringify(value ?? null)}. ${why}`,
-  );
-}
-
 const FLAVOR_FIELDS = new Set([
   'name',
   'id',
@@ -412,10 +413,7 @@ const FLAVOR_FIELDS = new Set([
 function parseNewFlavor(body: Record<string, unknown>, mv: Microversion): NewFlavor {
   for (const key of Object.keys(body)) {
     if (!FLAVOR_FIELDS.has(key) || (key === 'description' && !atLeast(mv, 2, 55))) {
-      throw new ComputeError(
-        'request.invalid',
-        `Invalid input for field/attribute flavor. Value: ${JSON.stringify(body)}. Additional properties are not allowed ('${key}' was unexpected)`,
-      );
+      throw unexpectedKey('flavor', body, key);
     }
   }
   const name = body.name;

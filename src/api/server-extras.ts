@@ -15,7 +15,7 @@ import {
   type RequestContext,
   type ResetState,
 } from '../services/index.js';
-import { caller, origin, readJsonObject } from './_http.js';
+import { caller, invalidField, origin, readJsonObject, refuseUnknownKeys } from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast } from './microversion.js';
 
@@ -196,29 +196,13 @@ export async function serverExtraAction(
   }
 }
 
-// NOTE: Nova's jsonschema message shape: "Invalid input for field/attribute <f>. Value: <v>. <why>".
-function invalidField(field: string, value: unknown, why: string): ComputeError {
-  return new ComputeError(
-    'request.invalid',
-    `Invalid input for field/attribute ${field}. Value: ${typeof value === 'string' ? value : JSON.stringify(value ?? null)}. ${why}`,
-  );
-}
-
 /** `{"os-resetState": {"state": "active" | "error"}}`, nothing else. */
 function parseResetState(value: unknown): ResetState {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalidField('os-resetState', value, `${JSON.stringify(value)} is not of type 'object'`);
   }
   const fields = value as Record<string, unknown>;
-  for (const key of Object.keys(fields)) {
-    if (key !== 'state') {
-      throw invalidField(
-        'os-resetState',
-        fields,
-        `Additional properties are not allowed ('${key}' was unexpected)`,
-      );
-    }
-  }
+  refuseUnknownKeys('os-resetState', fields, ['state']);
   const state = fields.state;
   if (state !== 'active' && state !== 'error') {
     throw invalidField(
@@ -242,15 +226,7 @@ function parseLock(value: unknown, withReason: boolean): string | null {
     throw invalidField('lock', value, `${JSON.stringify(value)} is not of type 'object', 'null'`);
   }
   const fields = value as Record<string, unknown>;
-  for (const key of Object.keys(fields)) {
-    if (key !== 'locked_reason') {
-      throw invalidField(
-        'lock',
-        fields,
-        `Additional properties are not allowed ('${key}' was unexpected)`,
-      );
-    }
-  }
+  refuseUnknownKeys('lock', fields, ['locked_reason']);
   const reason = fields.locked_reason;
   if (reason === undefined) return null;
   if (typeof reason !== 'string' || reason.length === 0 || Array.from(reason).length > 255) {

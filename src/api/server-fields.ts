@@ -4,6 +4,7 @@
  * Every field Nova's schema accepts is either honoured or refused with a 400 that names it and
  * says which feature vpmu does not offer; nothing is accepted and dropped.
  */
+import { invalidField, unexpectedKey } from './_http.js';
 import { isIPv4, isIPv6 } from 'node:net';
 import { ComputeError } from '../errors/index.js';
 import {
@@ -17,21 +18,6 @@ import { atLeast, type Microversion } from './microversion.js';
 
 /** vpmu's one availability zone, Nova's default `default_availability_zone`. */
 export const AVAILABILITY_ZONE = 'nova';
-
-/** Nova's jsonschema message shape: "Invalid input for field/attribute <f>. Value: <v>. <why>". */
-export function invalidField(field: string, value: unknown, why: string): ComputeError {
-  return new ComputeError(
-    'request.invalid',
-    `Invalid input for field/attribute ${field}. Value: ${typeof value === 'string' ? value : JSON.stringify(value ?? null)}. ${why}`,
-  );
-}
-
-function unexpected(object: string, body: Record<string, unknown>, key: string): ComputeError {
-  return new ComputeError(
-    'request.invalid',
-    `Invalid input for field/attribute ${object}. Value: ${JSON.stringify(body)}. Additional properties are not allowed ('${key}' was unexpected)`,
-  );
-}
 
 /** A field of Nova's schema that vpmu refuses, and why. */
 function refused(field: string, why: string): ComputeError {
@@ -213,7 +199,7 @@ function checkKnown(
     if (key === 'tags' && object === 'server' && atLeast(mv, 2, 52)) continue;
     if (known.includes(key)) continue;
     if (REFUSED.some((r) => r.field === key && exists(mv, r.from, r.until))) continue;
-    throw unexpected(object, body, key);
+    throw unexpectedKey(object, body, key);
   }
 }
 
@@ -353,7 +339,7 @@ export function parseServerUpdate(body: Record<string, unknown>, mv: Microversio
   const known = ['name', 'accessIPv4', 'accessIPv6', 'OS-DCF:diskConfig'];
   for (const key of Object.keys(body)) {
     if (key === 'description' && atLeast(mv, 2, 19)) continue;
-    if (!known.includes(key)) throw unexpected('server', body, key);
+    if (!known.includes(key)) throw unexpectedKey('server', body, key);
   }
   return parseCommon(body, mv);
 }
@@ -364,7 +350,8 @@ export function parseResize(body: Record<string, unknown>): {
   diskConfig?: 'AUTO' | 'MANUAL';
 } {
   for (const key of Object.keys(body)) {
-    if (key !== 'flavorRef' && key !== 'OS-DCF:diskConfig') throw unexpected('resize', body, key);
+    if (key !== 'flavorRef' && key !== 'OS-DCF:diskConfig')
+      throw unexpectedKey('resize', body, key);
   }
   const { flavorRef } = body;
   if ((typeof flavorRef !== 'string' || flavorRef === '') && typeof flavorRef !== 'number') {
@@ -399,8 +386,8 @@ export function parseRebuild(
   if (atLeast(mv, 2, 90)) known.push('hostname');
   for (const key of Object.keys(body)) {
     if (key === 'description' && atLeast(mv, 2, 19)) continue;
-    if (key === 'personality' && atLeast(mv, 2, 57)) throw unexpected('rebuild', body, key);
-    if (!known.includes(key)) throw unexpected('rebuild', body, key);
+    if (key === 'personality' && atLeast(mv, 2, 57)) throw unexpectedKey('rebuild', body, key);
+    if (!known.includes(key)) throw unexpectedKey('rebuild', body, key);
   }
   const { imageRef } = body;
   if (typeof imageRef !== 'string' || imageRef === '') {

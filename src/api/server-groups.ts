@@ -15,7 +15,14 @@ import {
   type ServerGroupPolicy,
   type ServerGroupRecord,
 } from '../services/index.js';
-import { caller, member, readJsonObject } from './_http.js';
+import {
+  caller,
+  invalidField,
+  member,
+  readJsonObject,
+  refuseUnknownKeys,
+  unexpectedKey,
+} from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast, type Microversion } from './microversion.js';
 
@@ -80,26 +87,21 @@ function pageNumber(c: Context<ApiEnv>, key: 'limit' | 'offset'): number | undef
   const raw = c.req.query(key);
   if (raw === undefined) return undefined;
   if (!/^\d+$/u.test(raw)) {
-    throw invalid(key, raw, 'It must be a non-negative integer');
+    throw invalidField(key, raw, 'It must be a non-negative integer');
   }
   return Number(raw);
 }
 
 function parseNewServerGroup(body: Record<string, unknown>, mv: Microversion): NewServerGroup {
   const v264 = atLeast(mv, 2, 64);
-  const allowed = v264 ? ['name', 'policy', 'rules'] : ['name', 'policies'];
-  for (const key of Object.keys(body)) {
-    if (!allowed.includes(key)) {
-      throw invalid(
-        'server_group',
-        JSON.stringify(body),
-        `Additional properties are not allowed ('${key}' was unexpected)`,
-      );
-    }
-  }
+  refuseUnknownKeys(
+    'server_group',
+    body,
+    v264 ? ['name', 'policy', 'rules'] : ['name', 'policies'],
+  );
   const { name } = body;
   if (typeof name !== 'string' || name.trim() === '' || name.length > 255) {
-    throw invalid('name', name, 'A server group name of 1 to 255 characters is required');
+    throw invalidField('name', name, 'A server group name of 1 to 255 characters is required');
   }
   // Before 2.15 only the two hard policies exist.
   const known: readonly string[] = atLeast(mv, 2, 15)
@@ -113,7 +115,7 @@ function parseNewServerGroup(body: Record<string, unknown>, mv: Microversion): N
       typeof policies[0] !== 'string' ||
       !known.includes(policies[0])
     ) {
-      throw invalid(
+      throw invalidField(
         'policies',
         policies,
         `Server group '${name}' needs policies, a list of exactly one of ${known.join(', ')}`,
@@ -123,7 +125,7 @@ function parseNewServerGroup(body: Record<string, unknown>, mv: Microversion): N
   }
   const { policy, rules } = body;
   if (typeof policy !== 'string' || !known.includes(policy)) {
-    throw invalid(
+    throw invalidField(
       'policy',
       policy,
       `Server group '${name}' needs policy, one of ${known.join(', ')}`,
@@ -140,19 +142,10 @@ function parseNewServerGroup(body: Record<string, unknown>, mv: Microversion): N
 function parseRules(rules: unknown, policy: string, name: string): number | null {
   if (rules === undefined) return null;
   if (typeof rules !== 'object' || rules === null || Array.isArray(rules)) {
-    throw invalid('rules', rules, 'The rules must be an object');
+    throw invalidField('rules', rules, 'The rules must be an object');
   }
-  const entries = Object.entries(rules);
-  for (const [key] of entries) {
-    if (key !== 'max_server_per_host') {
-      throw invalid(
-        'rules',
-        rules,
-        `Additional properties are not allowed ('${key}' was unexpected)`,
-      );
-    }
-  }
-  if (entries.length === 0) return null;
+  refuseUnknownKeys('rules', rules as Record<string, unknown>, ['max_server_per_host']);
+  if (Object.keys(rules).length === 0) return null;
   if (policy !== 'anti-affinity') {
     // NOTE: Nova's wording for rules given with another policy.
     throw new ComputeError(
@@ -163,17 +156,9 @@ function parseRules(rules: unknown, policy: string, name: string): number | null
   const max = (rules as { max_server_per_host: unknown }).max_server_per_host;
   const n = typeof max === 'string' && /^\d+$/u.test(max) ? Number(max) : max;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-    throw invalid('rules.max_server_per_host', max, 'It must be a positive integer');
+    throw invalidField('rules.max_server_per_host', max, 'It must be a positive integer');
   }
   return n;
-}
-
-// NOTE: Nova's jsonschema message shape: "Invalid input for field/attribute <f>. Value: <v>. <why>".
-function invalid(field: string, value: unknown, why: string): ComputeError {
-  return new ComputeError(
-    'request.invalid',
-    `Invalid input for field/attribute ${field}. Value: ${typeof value === 'string' ? value : JSON.stringify(value ?? null)}. ${why}`,
-  );
 }
 
 /** The scheduler hints Nova knows that vpmu does not serve: refused by name. */
@@ -200,19 +185,19 @@ export interface SchedulerHints {
  */
 export function parseSchedulerHints(top: Record<string, unknown>): SchedulerHints {
   const names = ['os:scheduler_hints', 'OS-SCH-HNT:scheduler_hints'];
-  for (const key of Object.keys(top)) {
-    if (key !== 'server' && !names.includes(key)) {
-      throw invalid(
-        'root',
-        key,
-        `Additional properties are not allowed ('${key}' was unexpected); a create body has "server" and "os:scheduler_hints"`,
-      );
-    }
+  const stray = Object.keys(top).find((k) => k !== 'server' && !names.includes(k));
+  if (stray !== undefined) {
+    throw unexpectedKey(
+      '(the body)',
+      { [stray]: top[stray] },
+      stray,
+      '; a create body has "server" and "os:scheduler_hints"',
+    );
   }
   const [field, ...again] = names.filter((n) => top[n] !== undefined);
   if (field === undefined) return {};
   if (again.length > 0) {
-    throw invalid(
+    throw invalidField(
       'os:scheduler_hints',
       [field, ...again].join(', '),
       'Give the scheduler hints once',
@@ -220,12 +205,12 @@ export function parseSchedulerHints(top: Record<string, unknown>): SchedulerHint
   }
   const hints = top[field];
   if (typeof hints !== 'object' || hints === null || Array.isArray(hints)) {
-    throw invalid(field, hints, 'The scheduler hints must be an object');
+    throw invalidField(field, hints, 'The scheduler hints must be an object');
   }
   const given = hints as Record<string, unknown>;
   for (const [key, value] of Object.entries(given)) {
     if (!['group', 'same_host', 'different_host'].includes(key)) {
-      throw invalid(
+      throw invalidField(
         `${field}.${key}`,
         value,
         UNSERVED_HINTS.has(key)
@@ -236,14 +221,18 @@ export function parseSchedulerHints(top: Record<string, unknown>): SchedulerHint
   }
   const { group } = given;
   if (group !== undefined && (typeof group !== 'string' || !UUID.test(group))) {
-    throw invalid(`${field}.group`, group, 'The group must be a server group id (a UUID)');
+    throw invalidField(`${field}.group`, group, 'The group must be a server group id (a UUID)');
   }
   const servers = (key: 'same_host' | 'different_host'): string[] | undefined => {
     const value = given[key];
     if (value === undefined) return undefined;
     const ids = typeof value === 'string' ? [value] : value;
     if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string' || !UUID.test(id))) {
-      throw invalid(`${field}.${key}`, value, 'It must be a server id or a list of server ids');
+      throw invalidField(
+        `${field}.${key}`,
+        value,
+        'It must be a server id or a list of server ids',
+      );
     }
     return ids as string[];
   };

@@ -5,7 +5,7 @@
  */
 import type { Hono } from 'hono';
 import { ComputeError } from '../errors/index.js';
-import { caller, readJsonObject } from './_http.js';
+import { caller, readJsonObject, unexpectedKey } from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { parseMetadata } from './server-fields.js';
 
@@ -13,10 +13,7 @@ import { parseMetadata } from './server-fields.js';
 function only(body: Record<string, unknown>, key: string): unknown {
   for (const other of Object.keys(body)) {
     if (other !== key) {
-      throw new ComputeError(
-        'request.invalid',
-        `Invalid input for field/attribute (the body). Value: ${JSON.stringify(body)}. Additional properties are not allowed ('${other}' was unexpected)`,
-      );
+      throw unexpectedKey('(the body)', body, other);
     }
   }
   if (body[key] === undefined) {

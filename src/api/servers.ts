@@ -16,7 +16,7 @@ import {
   type RequestContext,
   type ServerRecord,
 } from '../services/index.js';
-import { caller, member, origin, readJsonObject } from './_http.js';
+import { caller, invalidField, member, origin, readJsonObject } from './_http.js';
 import { parseSchedulerHints } from './server-groups.js';
 import { limitParam as lastLimit, nextHref, pageIsFull, queryParams } from './_query.js';
 import { parseServerListQuery } from './server-query.js';
@@ -26,7 +26,6 @@ import { addServerExtraRoutes, EXTRA_ACTIONS, serverExtraAction } from './server
 import { addServerMetadataRoutes } from './server-metadata.js';
 import {
   AVAILABILITY_ZONE,
-  invalidField,
   parseNewServer,
   parseRebuild,
   parseResize,
