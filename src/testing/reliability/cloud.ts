@@ -205,10 +205,23 @@ export class Cloud {
     return asArray(field(listed.json, 'servers'));
   }
 
+  /**
+   * Every image of every project, hidden ones included: Glance's list is paged (25 by default)
+   * and leaves out `os_hidden` images unless asked, so both lists are followed to their ends.
+   */
   async images(): Promise<Record<string, unknown>[]> {
-    const listed = await this.as('admin', 'GET', '/image/v2/images');
-    if (listed.status !== 200) throw new Error(`image list: ${listed.status} ${listed.text}`);
-    return asArray(field(listed.json, 'images'));
+    const all: Record<string, unknown>[] = [];
+    for (const first of ['/v2/images?limit=1000', '/v2/images?limit=1000&os_hidden=true']) {
+      let next: string | undefined = first;
+      while (next !== undefined) {
+        const listed = await this.as('admin', 'GET', `/image${next}`);
+        if (listed.status !== 200) throw new Error(`image list: ${listed.status} ${listed.text}`);
+        all.push(...asArray(field(listed.json, 'images')));
+        const link = field(listed.json, 'next');
+        next = typeof link === 'string' ? link : undefined;
+      }
+    }
+    return all;
   }
 
   /** Summed usage of every hypervisor. */
