@@ -321,8 +321,8 @@ create and rebuild refuse the fields that need them with a 400 naming the field 
 server); there are no quotas (limits shows -1 for every maximum) and one availability zone,
 \`nova\`; actions finish before their 202. Identity has only password authentication with project scope, token
 validation and revocation: no \`/v3/projects\`, \`/v3/users\` or role APIs (users and projects come
-from the configuration file). Flavor and image lists are not paged (\`limit\`/\`marker\` are
-ignored), and flavors have no \`minRam\`/\`minDisk\` filters. Images have no members (so
+from the configuration file). Flavor, server and image lists filter, sort and page as Nova and
+Glance do (each list below says how). Images have no members (so
 \`shared\` means owner-only), no locations, no import API and no \`/v2/schemas\`. Image faults use
 Nova's JSON body rather than Glance's text body.
 
