@@ -280,17 +280,25 @@ Links, \`Location\` headers and the catalog start with the \`publicEndpoint\` se
 client's \`Host\`.
 
 **Microversions (compute).** 2.1 to 2.96, from \`OpenStack-API-Version: compute X.Y\` or
-\`X-OpenStack-Nova-API-Version: X.Y\`. What changes with them here: 2.3 the extra
-\`OS-EXT-SRV-ATTR:*\` server attributes for admins, 2.9 \`locked\`, 2.19 server \`description\`,
-2.26 \`tags\` in server bodies (and the tags API), 2.37 \`networks\` required on create, 2.55
-flavor \`description\`, 2.64 server group \`policy\` and \`rules\`, 2.71 \`server_groups\`, 2.73
-\`locked_reason\`, 2.75 the whole server view in update and rebuild answers,
-2.47 the embedded flavor in server bodies, 2.61 \`extra_specs\` in flavor bodies, 2.75 \`swap\` 0 instead of "", 2.86 unknown extra-spec keys in
-validated namespaces refused; for os-hypervisors 2.28 (\`cpu_info\` an object), 2.33 (paging), 2.53
-(UUID ids, \`with_servers\`, \`hypervisor_hostname_pattern\`; \`/search\` and \`/servers\` gone), 2.75
-(\`servers: []\`) and 2.88 (no usage fields, \`uptime\` in the detail; \`/statistics\` and \`/uptime\`
-gone); for limits 2.36, 2.39, 2.57 (keys removed) and 2.75 (unknown query parameters refused). Bad values for keys vpmu knows (\`hw:pmu=maybe\`) are refused at
-every microversion, unlike Nova (see DESIGN §2.4).
+\`X-OpenStack-Nova-API-Version: X.Y\`. What changes with them here: for servers 2.3 (the extra
+\`OS-EXT-SRV-ATTR:*\` attributes for admins), 2.9 \`locked\`, 2.19 \`description\`, 2.26 \`tags\`
+(and the tags API), 2.37 (\`networks\` required on create), 2.47 (the embedded flavor), 2.52
+(\`tags\` on create), 2.71 \`server_groups\`, 2.73 \`locked_reason\` and 2.75 (the whole server
+view in update and rebuild answers); for flavors 2.55 \`description\`, 2.61 \`extra_specs\`, 2.75
+(\`swap\` 0 instead of "") and 2.86 (unknown extra-spec keys in validated namespaces refused);
+for server groups 2.13 (\`project_id\`, \`user_id\`), 2.15 (the soft policies) and 2.64
+(\`policy\` and \`rules\`); for os-hypervisors 2.28 (\`cpu_info\` an object), 2.33 (paging), 2.53
+(UUID ids, \`with_servers\`, \`hypervisor_hostname_pattern\`; \`/search\` and \`/servers\` gone),
+2.75 (\`servers: []\`) and 2.88 (no usage fields, \`uptime\` in the detail; \`/statistics\` and
+\`/uptime\` gone); for limits 2.36, 2.39, 2.57 (keys removed) and 2.75 (unknown query parameters
+refused). Bad values for keys vpmu knows (\`hw:pmu=maybe\`) are refused at every microversion,
+unlike Nova (see DESIGN §2.4).
+
+**vpmu's own additions** stay out of Nova's bodies: a server's vPMU decision is
+\`GET /compute/v2.1/servers/{id}/os-vpmu\` (and \`openstack server vpmu show\` with the plugin in
+\`clients/osc-vpmu\`), and joins the server view only when a client sends
+\`X-Vpmu-Include: pmu\` (see the samples below); the hosts' inventories and traits
+(\`CUSTOM_HW_VPMU\`) are Placement's; the notifier's counters are \`GET /compute/v2.1/vpmu/notifier\`.
 
 **Placement.** The compute hosts as Placement resource providers, for operators and tools that
 look there (\`openstack resource provider …\` from python3-osc-placement). Read-only and
