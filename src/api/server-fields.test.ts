@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
 import { openSqliteStore } from '../adapters/store/sqlite-store.js';
 import { makeTestApi, type TestApi } from '../testing/api.js';
 import { action, flavor, image, message, show } from '../testing/server-calls.js';
@@ -529,4 +530,45 @@ describe('server fields', () => {
     assert.equal(refused.status, 400);
     assert.match(refused.text, /At most 50 tags are allowed/u);
   });
+
+  it('keeps a rename and new metadata made while the server builds', async () => {
+    // The guest's start waits until the edit is recorded, so the build's last save comes after.
+    const hypervisor = new FakeHypervisor();
+    const start = hypervisor.start.bind(hypervisor);
+    const { promise: edited, resolve: release } = withResolvers();
+    hypervisor.start = async (ref) => {
+      await edited;
+      return start(ref);
+    };
+    const api = await makeTestApi({ hypervisor });
+    const { id } = await create(api, {
+      name: 'vm',
+      flavorRef: await flavor(api, 'small'),
+      imageRef: await image(api, 'plain'),
+    });
+    const put = await api.request('PUT', `/compute/v2.1/servers/${id}`, {
+      as: 'member',
+      body: { server: { name: 'renamed' } },
+    });
+    assert.equal(put.status, 200, put.text);
+    const meta = await api.request('POST', `/compute/v2.1/servers/${id}/metadata`, {
+      as: 'member',
+      body: { metadata: { owner: 'perf-team' } },
+    });
+    assert.equal(meta.status, 200, meta.text);
+    release();
+    await api.servers.idle();
+    const server = await show(api, id);
+    assert.equal(server.status, 'ACTIVE');
+    assert.equal(server.name, 'renamed');
+    assert.deepEqual(server.metadata, { owner: 'perf-team' });
+  });
 });
+
+/** A promise and the function that resolves it (Promise.withResolvers, which node 20 lacks). */
+function withResolvers(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: (() => void) | undefined;
+  const promise = new Promise<void>((r) => (resolve = r));
+  if (resolve === undefined) throw new TypeError('a Promise executor runs at once');
+  return { promise, resolve };
+}

@@ -154,6 +154,13 @@ const USER_FIELDS = [
   'description',
   'diskConfig',
 ] as const;
+type UserField = (typeof USER_FIELDS)[number];
+
+function userFieldsOf(server: ServerRecord): Pick<ServerRecord, UserField> {
+  const picked: Partial<Record<UserField, unknown>> = {};
+  for (const key of USER_FIELDS) if (server[key] !== undefined) picked[key] = server[key];
+  return picked as Pick<ServerRecord, UserField>;
+}
 
 /** Per-call facts for notifications. */
 export interface CallInfo {
@@ -186,6 +193,13 @@ export class Servers {
   /** Builds waiting for a slot: nothing of them exists yet beyond the record. */
   readonly #queued = new Set<string>();
   readonly #groupPlacements = new KeyedQueue();
+  /**
+   * The user's fields of servers edited (update, metadata API) since this process started, so a
+   * build or action that read the record before the edit saves over it without losing it, and
+   * without reading the record again on every save. One process only: many processes need the
+   * store's compare-and-swap (issue 15).
+   */
+  readonly #userEdits = new Map<string, Pick<ServerRecord, UserField>>();
 
   constructor(deps: ServerDeps) {
     this.#deps = deps;
@@ -389,6 +403,7 @@ export class Servers {
     const server = await this.#get(id);
     const next: ServerRecord = { ...server, ...changes, updatedAt: this.#now() };
     await this.#deps.store.saveServer(next);
+    this.#userEdits.set(id, userFieldsOf(next));
     return next;
   }
 
@@ -1128,6 +1143,7 @@ export class Servers {
       await agent.remove(server.id, { ...this.#stopOptions(), graceful: false });
     }
     await this.#releaseAll(server);
+    this.#userEdits.delete(server.id);
     if (server.serverGroupId !== undefined) {
       await this.#deps.store.removeServerGroupMember(server.id);
     }
@@ -1253,17 +1269,17 @@ export class Servers {
 
   /** Saves `changes`; the status is always derived from the state, never set by hand. */
   async #save(server: ServerRecord, changes: ServerChanges): Promise<ServerRecord> {
-    // The user's fields may have changed (update, metadata) while this work ran: keep theirs.
-    const stored = await this.#deps.store.getServer(server.id);
-    const owned: Partial<Record<(typeof USER_FIELDS)[number], unknown>> = {};
-    if (stored !== undefined) for (const key of USER_FIELDS) owned[key] = stored[key];
-    const merged = { ...server, ...(owned as ServerChanges), ...changes };
+    // The user's fields may have changed (update, metadata) while this work ran: keep theirs,
+    // unless this save sets them itself (a rebuild's name, metadata, …).
+    const edited = this.#userEdits.get(server.id);
+    const merged = { ...server, ...edited, ...changes };
     const next: ServerRecord = {
       ...merged,
       status: serverStatus(merged.vmState, merged.taskState),
       updatedAt: this.#now(),
     };
     await this.#deps.store.saveServer(next);
+    if (edited !== undefined) this.#userEdits.set(server.id, userFieldsOf(next));
     return next;
   }
 
