@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -220,6 +220,25 @@ describe('os-keypairs API', () => {
     assert.match(JSON.stringify(bad.body), /failed to generate X509 fingerprint/u);
     const before22 = await create(api, { name: 'c3', type: 'x509', public_key: pem }, '2.1');
     assert.equal(before22.status, 400);
+  });
+
+  it('generates a self-signed X.509 certificate for type x509 below 2.92', async () => {
+    const api = await makeTestApi();
+    const res = await create(api, { name: 'gen-cert', type: 'x509' }, '2.91');
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const kp = (res.body as { keypair: Record<string, string> }).keypair;
+    assert.equal(kp.type, 'x509');
+    assert.match(kp.private_key ?? '', /^-----BEGIN PRIVATE KEY-----/u);
+    const cert = new X509Certificate(kp.public_key ?? '');
+    assert.equal(cert.subject, `CN=${kp.user_id ?? ''}`);
+    assert.equal(cert.verify(cert.publicKey), true);
+    assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.2']);
+    assert.equal(cert.checkPrivateKey(createPrivateKey(kp.private_key ?? '')), true);
+    assert.equal(kp.fingerprint, cert.fingerprint.toLowerCase());
+    const certFile = path.join(work, 'generated.pem');
+    execFileSync('sh', ['-c', `cat > ${certFile}`], { input: kp.public_key, timeout: 10_000 });
+    const checked = tool('openssl', ['verify', '-CAfile', certFile, certFile]);
+    if (checked !== undefined) assert.match(checked, /OK/u);
   });
 
   it('refuses bad keys, names and fields with a 400 naming them', async () => {

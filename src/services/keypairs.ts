@@ -2,7 +2,8 @@
  * Key pair use cases (Nova's os-keypairs): a user's public keys, by name. vpmu keeps the public
  * half only; a generated key pair's private key is returned once and never stored. Policy
  * (Nova's defaults): a user manages its own key pairs (readers only read them); an admin acts for
- * another user with `user_id`. Quota: Nova's default `key_pairs` quota, 100 per user (vpmu has no
+ * another user with `user_id`. Generated: an RSA 2048 SSH key, or for `x509` a self-signed
+ * certificate (./x509.ts). Quota: Nova's default `key_pairs` quota, 100 per user (vpmu has no
  * quota API yet). Key delivery to a guest (key_name on server create) needs the config drive and
  * is still refused.
  */
@@ -11,6 +12,7 @@ import { ComputeError } from '../errors/index.js';
 import type { Clock } from '../ports/clock.js';
 import type { KeypairRecord, KeypairType, Store } from '../ports/store.js';
 import { isAdmin, requireAdmin, requireWriter, type RequestContext } from './identity.js';
+import { selfSignedCertificate } from './x509.js';
 
 export type { KeypairRecord, KeypairType } from '../ports/store.js';
 
@@ -52,9 +54,12 @@ export async function createKeypair(
   let privateKey: string | undefined;
   if (publicKey === undefined) {
     if (input.type === 'x509') {
-      throw invalidKeypair('vpmu does not generate X509 certificates; import one with public_key');
+      const made = selfSignedCertificate(userId, deps.clock.now());
+      publicKey = made.certificate;
+      privateKey = made.privateKey;
+    } else {
+      ({ publicKey, privateKey } = generateSshKeypair());
     }
-    ({ publicKey, privateKey } = generateSshKeypair());
   }
   const fingerprint =
     input.type === 'x509' ? x509Fingerprint(publicKey) : sshFingerprint(publicKey);
