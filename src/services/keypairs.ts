@@ -11,7 +11,7 @@ import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { ComputeError } from '../errors/index.js';
 import type { Clock } from '../ports/clock.js';
 import type { KeypairRecord, KeypairType, Store } from '../ports/store.js';
-import { isAdmin, requireAdmin, requireWriter, type RequestContext } from './identity.js';
+import { requireAdmin, requireWriter, type RequestContext } from './identity.js';
 import { selfSignedCertificate } from './x509.js';
 
 export type { KeypairRecord, KeypairType } from '../ports/store.js';
@@ -119,7 +119,7 @@ async function owner(
 ): Promise<string> {
   if (userId === undefined || userId === ctx.userId) return ctx.userId;
   requireAdmin(ctx, `os_compute_api:os-keypairs:${action}`);
-  if (isAdmin(ctx) && (await deps.store.getUser(userId)) === undefined) {
+  if ((await deps.store.getUser(userId)) === undefined) {
     throw new ComputeError(
       'request.invalid',
       `Invalid input for field/attribute user_id. Value: ${userId}. No such user`,
