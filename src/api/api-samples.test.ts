@@ -20,6 +20,7 @@ const MV = { 'OpenStack-API-Version': 'compute 2.61' };
 const IMAGE = '00000000-0000-4000-8000-0000000000aa';
 const PERF = '00000000-0000-4000-8000-0000000000bb';
 const PLAIN = '00000000-0000-4000-8000-0000000000cc';
+const KEY = `ssh-ed25519 ${Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.from([0, 0, 0, 32]), Buffer.alloc(32, 7)]).toString('base64')} me@laptop`;
 let SERVER = '';
 
 /** Flavors and images the server samples use: vran (hw:pmu=false), vran-large, perf (hw_pmu=true), plain. */
@@ -125,6 +126,11 @@ const SAMPLES: readonly Sample[] = [
   { group: 'compute', slug: 'flavor-access-list', title: 'List the projects sharing a private flavor (admin)', doc: '', run: (api) => api.request('GET', '/compute/v2.1/flavors/private/os-flavor-access') },
   { group: 'compute', slug: 'extra-spec-delete', title: 'Delete one extra spec (admin)', doc: 'A missing key: 404.', run: (api) => api.request('DELETE', '/compute/v2.1/flavors/vran/os-extra_specs/hw:pmu') },
   { group: 'compute', slug: 'flavor-delete', title: 'Delete a flavor (admin)', doc: '', run: (api) => api.request('DELETE', '/compute/v2.1/flavors/private') },
+  { group: 'compute', slug: 'keypair-import', title: 'Import a key pair', doc: 'The body `openstack keypair create --public-key FILE` sends. Key pairs belong to the user, not the project; names are unique per user (again: 409 "Key pair \'NAME\' already exists."). `public_key` is an OpenSSH public key (`ssh-rsa`, `ssh-ed25519`, `ecdsa-sha2-nistp256/384/521`, `ssh-dss`) whose fingerprint is the MD5 of its key blob, as `ssh-keygen -l -E md5` shows it; from 2.2 `type: x509` imports a PEM certificate, fingerprinted by the SHA-1 of its DER. A key that does not parse: 400 "Keypair data is invalid: failed to generate fingerprint". Names: 1-255 of letters, digits, space, `_` and `-` (from 2.92 also `@` and `.`). Without `public_key` (before 2.92; from 2.92 a 400) vpmu generates an RSA 2048 key pair and answers its `private_key` (PKCS#1 PEM) once, never storing it; the public key\'s comment is `Generated-by-vpmu`; with `type: x509` it makes a self-signed client certificate (`CN=<user id>`, ten years, as Nova) and answers a PKCS#8 PEM `private_key` (Nova: a base64 PKCS#12 archive). An admin acts for another user with `user_id` (2.10+; an unknown user: 400); others: 403. Readers only read. At most 100 key pairs per user (Nova\'s default `key_pairs` quota; vpmu has no quota API): 403 "Quota exceeded, too many key pairs.". 200 before 2.2, 201 from 2.2 (with `type`).', run: (api) => api.request('POST', '/compute/v2.1/os-keypairs', { as: 'member', headers: MV, body: { keypair: { name: 'laptop', public_key: KEY } } }) },
+  { group: 'compute', slug: 'keypair-import-invalid', title: 'Import an invalid public key', doc: '', run: (api) => api.request('POST', '/compute/v2.1/os-keypairs', { as: 'member', headers: MV, body: { keypair: { name: 'broken', public_key: 'ssh-rsa not-a-key' } } }) },
+  { group: 'compute', slug: 'keypairs-list', title: 'List key pairs', doc: 'The caller\'s own key pairs, by name; an admin lists another user\'s with `user_id` (2.10+). From 2.35 `limit` and `marker` (a name) page the list, and a full page has a `keypairs_links` `next` link; an unknown marker: 400.', run: (api) => api.request('GET', '/compute/v2.1/os-keypairs', { as: 'member', headers: MV }) },
+  { group: 'compute', slug: 'keypair-show', title: 'Show a key pair', doc: 'Another user\'s key pair (without an admin\'s `user_id`) or none: 404 "Keypair NAME not found for user USER". `id` is a number, and `deleted`, `updated_at` and `deleted_at` are always false and null, as Nova shows a live key pair.', run: (api) => api.request('GET', '/compute/v2.1/os-keypairs/laptop', { as: 'member', headers: MV }) },
+  { group: 'compute', slug: 'keypair-delete', title: 'Delete a key pair', doc: '202 before 2.2, 204 from 2.2. Servers are not affected: vpmu does not deliver keys to guests yet (`key_name` on server create is refused until the config drive of issue 16).', run: (api) => api.request('DELETE', '/compute/v2.1/os-keypairs/laptop', { as: 'member', headers: MV }) },
   { group: 'image', slug: 'versions', title: 'Version discovery', doc: 'No token needed; 300 Multiple Choices, as Glance answers.', run: (api) => api.request('GET', '/image/', { as: null }) },
   { group: 'image', slug: 'versions-list', title: 'Version list', doc: 'The same list with 200.', run: (api) => api.request('GET', '/image/versions', { as: null }) },
   { group: 'image', slug: 'image-create', title: 'Create an image', doc: 'The image is queued and owned by the caller\'s project; an admin may name another project as its `owner` (anyone else: 403, as in Glance). Default visibility `shared` (owner only, as vpmu has no image members); only admins may create `public` images. Extra keys are string properties; known ones such as `hw_pmu` are validated. Read-only attributes (`status`, `size`, …): 403.', run: (api) => api.request('POST', '/image/v2/images', { as: 'member', body: { id: IMAGE, name: 'profiling', disk_format: 'raw', container_format: 'bare', visibility: 'private', os_distro: 'fedora' } }) },
@@ -324,9 +330,11 @@ their own inventory and traits, and claims are made by booting servers. See
 [compatibility.md](compatibility.md) for the differences from Placement.
 
 **Not (yet) served, and known differences.** Servers have no networks (their addresses are
-empty), volumes, key pairs, console, backup, snapshot or migration APIs, and no soft delete:
-create and rebuild refuse the fields that need them with a 400 naming the field (see Create a
-server); there are no quotas (limits shows -1 for every maximum) and one availability zone,
+empty), volumes, console, backup, snapshot or migration APIs, and no soft delete: create and
+rebuild refuse the fields that need them with a 400 naming the field (see Create a server). Key
+pairs are kept (\`os-keypairs\`), but not yet delivered to guests: \`key_name\` on create and
+rebuild is refused until the config drive comes. There are no quotas (limits shows -1 for every
+maximum; only Nova's default key pair quota, 100 per user, is enforced) and one availability zone,
 \`nova\`; actions finish before their 202. Identity has only password authentication with project scope, token
 validation and revocation: no \`/v3/projects\`, \`/v3/users\` or role APIs (users and projects come
 from the configuration file). Flavor, server and image lists filter, sort and page as Nova and

@@ -48,6 +48,7 @@ import {
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { addComputeInfoRoutes } from './compute-info.js';
 import { addHypervisorRoutes } from './hypervisors.js';
+import { addKeypairRoutes } from './keypairs.js';
 import { addServerGroupRoutes } from './server-groups.js';
 import { addServerRoutes } from './servers.js';
 import {
@@ -252,6 +253,7 @@ export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
   addHypervisorRoutes(app, deps);
   addComputeInfoRoutes(app, deps);
   addServerGroupRoutes(app, deps);
+  addKeypairRoutes(app, deps);
 
   return app;
 }

@@ -35,7 +35,10 @@ const REFUSED: readonly {
   until?: [number, number];
   why: string;
 }[] = [
-  { field: 'key_name', why: `key pairs are not offered: ${ISSUE_16}` },
+  {
+    field: 'key_name',
+    why: 'key pairs are kept (os-keypairs) but not yet delivered to guests: the config drive that carries them comes with issue 16',
+  },
   { field: 'user_data', why: `user data is not offered: ${ISSUE_16}` },
   { field: 'config_drive', why: `config drives are not offered: ${ISSUE_16}` },
   { field: 'security_groups', why: `security groups are not offered: ${NO_NETWORKING}` },

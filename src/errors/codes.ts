@@ -193,6 +193,23 @@ export const ERROR_CODES = {
     status: 409,
     summary: 'A server group with this id already exists.',
   },
+  'keypair.not_found': {
+    status: 404,
+    summary: 'The user has no key pair of this name.',
+  },
+  'keypair.exists': {
+    status: 409,
+    summary: 'The user already has a key pair of this name.',
+  },
+  'keypair.invalid': {
+    status: 400,
+    summary:
+      'A key pair cannot be created: its public key or certificate does not parse, or its name has characters Nova refuses.',
+  },
+  'keypair.quota_exceeded': {
+    status: 403,
+    summary: "The user already holds Nova's default key_pairs quota (100 key pairs).",
+  },
   'server.invalid_state': {
     status: 409,
     summary:

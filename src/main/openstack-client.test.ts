@@ -435,6 +435,48 @@ describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, 
     assert.equal(show.status, 1);
   });
 
+  it('imports, lists, shows and deletes a key pair; another user sees none of it', () => {
+    const pub = path.join(dir, 'id_ed25519.pub');
+    const made = spawnSync(
+      'ssh-keygen',
+      ['-q', '-t', 'ed25519', '-N', '', '-C', 'osc', '-f', pub.slice(0, -4)],
+      { timeout: RUN_TIMEOUT_MS },
+    );
+    if (made.error !== undefined || made.status !== 0) {
+      // No ssh-keygen: a fixed, well-formed ed25519 public key.
+      const blob = Buffer.concat([
+        Buffer.from([0, 0, 0, 11]),
+        Buffer.from('ssh-ed25519'),
+        Buffer.from([0, 0, 0, 32]),
+        Buffer.alloc(32, 9),
+      ]);
+      writeFileSync(pub, `ssh-ed25519 ${blob.toString('base64')} osc\n`);
+    }
+    const key = readFileSync(pub, 'utf8').trim();
+    const created = json(
+      openstack('eve', 'keypair', 'create', '--public-key', pub, 'k1', '-f', 'json'),
+    );
+    assert.equal(created.name, 'k1');
+    assert.match(String(created.fingerprint), /^([0-9a-f]{2}:){15}[0-9a-f]{2}$/u);
+    const listed = JSON.parse(openstack('eve', 'keypair', 'list', '-f', 'json').stdout) as {
+      Name: string;
+      Fingerprint: string;
+    }[];
+    assert.deepEqual(
+      listed.map((k) => [k.Name, k.Fingerprint]),
+      [['k1', created.fingerprint]],
+    );
+    const shown = json(openstack('eve', 'keypair', 'show', 'k1', '-f', 'json'));
+    assert.equal(shown.fingerprint, created.fingerprint);
+    const publicKey = openstack('eve', 'keypair', 'show', '--public-key', 'k1');
+    assert.equal(publicKey.stdout.trim(), key, publicKey.stderr);
+    const notAdmins = openstack('admin', 'keypair', 'show', 'k1');
+    assert.notEqual(notAdmins.status, 0);
+    const del = openstack('eve', 'keypair', 'delete', 'k1');
+    assert.equal(del.status, 0, del.stderr);
+    assert.equal(openstack('eve', 'keypair', 'list', '-f', 'json').stdout.trim(), '[]');
+  });
+
   it('loses nothing across a restart: flavors, images and server records come back from SQLite', async () => {
     const created = json(
       openstack(

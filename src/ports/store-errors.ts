@@ -50,3 +50,14 @@ export function serverNotFound(id: string): ComputeError {
 export function serverGroupExists(id: string): ComputeError {
   return new ComputeError('server.group_exists', `Server group ${id} already exists.`);
 }
+
+// NOTE: Nova wording (nova/exception.py KeyPairExists, KeypairLimitExceeded).
+/** `keypair.exists`: the user already has a key pair of this name. */
+export function keypairExists(name: string): ComputeError {
+  return new ComputeError('keypair.exists', `Key pair '${name}' already exists.`);
+}
+
+/** `keypair.quota_exceeded`: the user holds Nova's default key_pairs quota already. */
+export function keypairQuotaExceeded(): ComputeError {
+  return new ComputeError('keypair.quota_exceeded', 'Quota exceeded, too many key pairs.');
+}

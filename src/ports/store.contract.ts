@@ -608,6 +608,37 @@ export function storeContract(
       await store.close();
     });
 
+    it('keeps key pairs per user, unique by name, within a per-user limit', async () => {
+      const store = await make();
+      const kp = (userId: string, name: string) => ({
+        userId,
+        name,
+        type: 'ssh' as const,
+        publicKey: `ssh-ed25519 AAAA ${name}`,
+        fingerprint: 'aa:bb',
+        createdAt: '2026-01-01T00:00:00.000Z',
+      });
+      const b = await store.createKeypair(kp('u1', 'b'), 2);
+      const a = await store.createKeypair(kp('u1', 'a'), 2);
+      assert.notEqual(a.id, b.id);
+      await assert.rejects(store.createKeypair(kp('u1', 'a'), 5), hasCode('keypair.exists'));
+      await assert.rejects(
+        store.createKeypair(kp('u1', 'c'), 2),
+        hasCode('keypair.quota_exceeded'),
+      );
+      await store.createKeypair(kp('u2', 'a'), 2);
+      assert.deepEqual(await store.listKeypairs('u1'), [a, b]);
+      assert.deepEqual(await store.getKeypair('u1', 'a'), a);
+      assert.equal(await store.getKeypair('u3', 'a'), undefined);
+      assert.equal(await store.deleteKeypair('u1', 'a'), true);
+      assert.equal(await store.deleteKeypair('u1', 'a'), false);
+      assert.deepEqual(
+        (await store.listKeypairs('u2')).map((k) => k.name),
+        ['a'],
+      );
+      await store.close();
+    });
+
     it('keeps a server lock and tags apart from saves, and edits tags atomically', async () => {
       const store = await make();
       const a = aServerRecord({ tags: ['first'] });

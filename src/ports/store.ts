@@ -317,6 +317,21 @@ export interface ServerGroupRecord {
   readonly createdAt: string;
 }
 
+/** Nova's key pair types: an OpenSSH public key, or an X.509 certificate (2.2+). */
+export type KeypairType = 'ssh' | 'x509';
+
+/** A user's key pair (Nova's os-keypairs): the public half only; names are unique per user. */
+export interface KeypairRecord {
+  /** Nova's integer id, assigned by the store. */
+  readonly id: number;
+  readonly userId: string;
+  readonly name: string;
+  readonly type: KeypairType;
+  readonly publicKey: string;
+  readonly fingerprint: string;
+  readonly createdAt: string;
+}
+
 /** Placement-style resource classes a claim consumes. */
 export type ClaimResourceClass = 'VCPU' | 'MEMORY_MB' | 'DISK_GB';
 
@@ -457,6 +472,17 @@ export interface Store {
   addServerGroupMember(groupId: string, serverId: string): Promise<boolean>;
   /** Takes a server out of every group it is in (when it is deleted). */
   removeServerGroupMember(serverId: string): Promise<void>;
+
+  /**
+   * Stores a key pair with a new id, atomically checking that the user has no key pair of that
+   * name (else rejects with `keypair.exists`) and holds fewer than `maxPerUser` (else rejects with
+   * `keypair.quota_exceeded`).
+   */
+  createKeypair(keypair: Omit<KeypairRecord, 'id'>, maxPerUser: number): Promise<KeypairRecord>;
+  getKeypair(userId: string, name: string): Promise<KeypairRecord | undefined>;
+  /** One user's key pairs, sorted by name. */
+  listKeypairs(userId: string): Promise<KeypairRecord[]>;
+  deleteKeypair(userId: string, name: string): Promise<boolean>;
 
   /** Creates or replaces a compute host's record (inventory, traits, enabled). */
   putComputeHost(host: ComputeHostRecord): Promise<void>;

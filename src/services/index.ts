@@ -23,3 +23,4 @@ export * from './publish-event.js';
 export * from './placement.js';
 export * from './server-groups.js';
 export * from './server-list.js';
+export * from './keypairs.js';

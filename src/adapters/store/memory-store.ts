@@ -6,6 +6,7 @@ import {
   type ComputeHostRecord,
   type ServerFilter,
   type ServerGroupRecord,
+  type KeypairRecord,
   type ServerLock,
   type ServerRecord,
   type FlavorQuery,
@@ -32,6 +33,8 @@ import {
   imageNotFound,
   serverExists,
   serverGroupExists,
+  keypairExists,
+  keypairQuotaExceeded,
   serverNotFound,
 } from '../../ports/store-errors.js';
 import { fitsOnHost, usedOnHost } from '../../ports/claims.js';
@@ -50,6 +53,9 @@ export class MemoryStore implements Store {
   readonly #servers = new Map<string, ServerRecord>();
   readonly #serverGroups = new Map<string, ServerGroupRecord>();
   readonly #hosts = new Map<string, ComputeHostRecord>();
+  /** Key pairs by user id, then name. */
+  readonly #keypairs = new Map<string, Map<string, KeypairRecord>>();
+  #lastKeypairId = 0;
   readonly #allocations = new Map<string, AllocationRecord>();
 
   async createProject(project: ProjectRecord): Promise<void> {
@@ -340,6 +346,35 @@ export class MemoryStore implements Store {
         this.#serverGroups.set(group.id, { ...group, members });
       }
     }
+  }
+
+  async createKeypair(
+    keypair: Omit<KeypairRecord, 'id'>,
+    maxPerUser: number,
+  ): Promise<KeypairRecord> {
+    const mine = this.#keypairs.get(keypair.userId) ?? new Map<string, KeypairRecord>();
+    if (mine.has(keypair.name)) throw keypairExists(keypair.name);
+    if (mine.size >= maxPerUser) throw keypairQuotaExceeded();
+    this.#lastKeypairId += 1;
+    const stored: KeypairRecord = { ...keypair, id: this.#lastKeypairId };
+    mine.set(keypair.name, stored);
+    this.#keypairs.set(keypair.userId, mine);
+    return { ...stored };
+  }
+
+  async getKeypair(userId: string, name: string): Promise<KeypairRecord | undefined> {
+    const found = this.#keypairs.get(userId)?.get(name);
+    return found === undefined ? undefined : { ...found };
+  }
+
+  async listKeypairs(userId: string): Promise<KeypairRecord[]> {
+    return [...(this.#keypairs.get(userId)?.values() ?? [])]
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((k) => ({ ...k }));
+  }
+
+  async deleteKeypair(userId: string, name: string): Promise<boolean> {
+    return this.#keypairs.get(userId)?.delete(name) ?? false;
   }
 
   async putComputeHost(host: ComputeHostRecord): Promise<void> {

@@ -9,7 +9,9 @@ import {
   Migrator,
   SqliteDialect,
   sql,
+  type Generated,
   type Migration,
+  type Selectable,
   type SqliteDatabase,
   type Transaction,
 } from 'kysely';
@@ -22,6 +24,8 @@ import {
   imageNotFound,
   serverExists,
   serverGroupExists,
+  keypairExists,
+  keypairQuotaExceeded,
   serverNotFound,
 } from '../../ports/store-errors.js';
 import { fitsOnHost } from '../../ports/claims.js';
@@ -32,6 +36,7 @@ import {
   type HostUsage,
   type ServerFilter,
   type ServerGroupRecord,
+  type KeypairRecord,
   type ServerLock,
   type ServerRecord,
   type FlavorQuery,
@@ -124,6 +129,15 @@ interface Tables {
   };
   host_usage: { host: string; vcpu: number; memory_mb: number; disk_gb: number };
   login_failures: { subject: string; count: number; last_failure_at: string };
+  keypairs: {
+    id: Generated<number>;
+    user_id: string;
+    name: string;
+    type: 'ssh' | 'x509';
+    public_key: string;
+    fingerprint: string;
+    created_at: string;
+  };
 }
 
 /** Schema history. Append only: a released migration is never edited. */
@@ -333,6 +347,22 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema
         .alterTable('servers')
         .addColumn('tags', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+    },
+  },
+  '0007_keypairs': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Nova's key pairs: unique per user and name; the integer id is Nova's `id`.
+      await db.schema
+        .createTable('keypairs')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('keypairs_user_name', ['user_id', 'name'])
         .execute();
     },
   },
@@ -1001,6 +1031,69 @@ export class SqliteStore implements Store {
     await this.#db.deleteFrom('server_group_members').where('server_id', '=', serverId).execute();
   }
 
+  async createKeypair(
+    keypair: Omit<KeypairRecord, 'id'>,
+    maxPerUser: number,
+  ): Promise<KeypairRecord> {
+    return this.#db.transaction().execute(async (trx) => {
+      const taken = await trx
+        .selectFrom('keypairs')
+        .select('id')
+        .where('user_id', '=', keypair.userId)
+        .where('name', '=', keypair.name)
+        .executeTakeFirst();
+      if (taken !== undefined) throw keypairExists(keypair.name);
+      const held = await trx
+        .selectFrom('keypairs')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('user_id', '=', keypair.userId)
+        .executeTakeFirstOrThrow();
+      if (held.n >= maxPerUser) throw keypairQuotaExceeded();
+      const row = await trx
+        .insertInto('keypairs')
+        .values({
+          user_id: keypair.userId,
+          name: keypair.name,
+          type: keypair.type,
+          public_key: keypair.publicKey,
+          fingerprint: keypair.fingerprint,
+          created_at: keypair.createdAt,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return { ...keypair, id: row.id };
+    });
+  }
+
+  async getKeypair(userId: string, name: string): Promise<KeypairRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('keypairs')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row === undefined ? undefined : fromKeypairRow(row);
+  }
+
+  async listKeypairs(userId: string): Promise<KeypairRecord[]> {
+    const rows = await this.#db
+      .selectFrom('keypairs')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('name')
+      .execute();
+    return rows.map(fromKeypairRow);
+  }
+
+  async deleteKeypair(userId: string, name: string): Promise<boolean> {
+    const result = await this.#db
+      .deleteFrom('keypairs')
+      .where('user_id', '=', userId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
   async putComputeHost(host: ComputeHostRecord): Promise<void> {
     await this.#db
       .insertInto('compute_hosts')
@@ -1245,6 +1338,18 @@ function batches<T>(rows: readonly T[]): T[][] {
 }
 
 /** A group's document holds everything but its members, which are rows of their own. */
+function fromKeypairRow(row: Selectable<Tables['keypairs']>): KeypairRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    name: row.name,
+    type: row.type,
+    publicKey: row.public_key,
+    fingerprint: row.fingerprint,
+    createdAt: row.created_at,
+  };
+}
+
 function toServerGroupRow(group: ServerGroupRecord): Tables['server_groups'] {
   const doc: Omit<ServerGroupRecord, 'members'> & { members?: unknown } = { ...group };
   delete doc.members;
