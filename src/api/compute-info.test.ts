@@ -58,9 +58,9 @@ describe('limits', () => {
     maxTotalRAMSize: -1,
     maxTotalInstances: -1,
     maxTotalCores: -1,
-    maxTotalKeypairs: -1,
+    maxTotalKeypairs: 100,
     maxTotalFloatingIps: -1,
-    maxServerMeta: -1,
+    maxServerMeta: 128,
     maxImageMeta: -1,
     maxPersonality: -1,
     maxPersonalitySize: -1,
@@ -70,7 +70,7 @@ describe('limits', () => {
     maxServerGroupMembers: -1,
     totalFloatingIpsUsed: 0,
     totalSecurityGroupsUsed: 0,
-    totalServerGroupsUsed: 0,
+    totalServerGroupsUsed: 1,
   };
   const without = (keys: readonly string[]) =>
     Object.fromEntries(Object.entries(QUOTAS_21).filter(([k]) => !keys.includes(k)));
@@ -91,8 +91,13 @@ describe('limits', () => {
     { mv: '2.96', quotas: without([...GONE_236, 'maxImageMeta', 'maxPersonality', 'maxPersonalitySize']) },
   ];
   for (const { mv, quotas } of BY_VERSION) {
-    it(`at ${mv}: no quota maxima (-1) and the project's usage`, async () => {
+    it(`at ${mv}: the limits vpmu enforces, -1 for the others, and the project's usage`, async () => {
       const api = await makeTestApi();
+      const group = await api.request('POST', '/compute/v2.1/os-server-groups', {
+        as: 'member',
+        body: { server_group: { name: 'g', policies: ['anti-affinity'] } },
+      });
+      assert.equal(group.status, 200);
       const f = await flavor(api, 'small', {}, { vcpus: 2, ram: 512, disk: 1 });
       const img = await image(api, 'plain');
       await boot(api, f, img, 'member', 'a');

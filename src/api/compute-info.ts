@@ -10,7 +10,12 @@
  */
 import type { Context, Hono } from 'hono';
 import { ComputeError } from '../errors/index.js';
-import { isAdmin, requireAdmin } from '../services/index.js';
+import {
+  isAdmin,
+  KEYPAIRS_PER_USER,
+  METADATA_ITEMS_LIMIT,
+  requireAdmin,
+} from '../services/index.js';
 import { caller } from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast } from './microversion.js';
@@ -88,6 +93,7 @@ async function limits(c: Context<ApiEnv>, deps: ApiDeps) {
   const servers = (await deps.store.listServers({ projectId })).filter(
     (s) => s.vmState !== 'deleted',
   );
+  const groups = await deps.store.listServerGroups(projectId);
   const used = {
     instances: servers.length,
     cores: servers.reduce((n, s) => n + s.flavor.vcpus, 0),
@@ -100,9 +106,10 @@ async function limits(c: Context<ApiEnv>, deps: ApiDeps) {
     maxTotalRAMSize: -1,
     maxTotalInstances: -1,
     maxTotalCores: -1,
-    maxTotalKeypairs: -1,
+    // The limits vpmu enforces are shown; the others are unlimited (no quota API yet: issue 16).
+    maxTotalKeypairs: KEYPAIRS_PER_USER,
     ...(before236 ? { maxTotalFloatingIps: -1 } : {}),
-    maxServerMeta: -1,
+    maxServerMeta: METADATA_ITEMS_LIMIT,
     ...(atLeast(mv, 2, 39) ? {} : { maxImageMeta: -1 }),
     ...(atLeast(mv, 2, 57) ? {} : { maxPersonality: -1, maxPersonalitySize: -1 }),
     ...(before236 ? { maxSecurityGroups: -1, maxSecurityGroupRules: -1 } : {}),
@@ -111,9 +118,9 @@ async function limits(c: Context<ApiEnv>, deps: ApiDeps) {
     totalRAMUsed: used.ram,
     totalCoresUsed: used.cores,
     totalInstancesUsed: used.instances,
-    // vpmu has no floating IPs, security groups or server groups: none are in use.
+    // vpmu has no floating IPs or security groups: none are in use.
     ...(before236 ? { totalFloatingIpsUsed: 0, totalSecurityGroupsUsed: 0 } : {}),
-    totalServerGroupsUsed: 0,
+    totalServerGroupsUsed: groups.length,
   };
   return c.json({ limits: { rate: [], absolute } });
 }
