@@ -192,7 +192,6 @@ export class Servers {
   readonly #buildSlots: Slots;
   /** Builds waiting for a slot: nothing of them exists yet beyond the record. */
   readonly #queued = new Set<string>();
-  readonly #groupPlacements = new KeyedQueue();
   /**
    * The user's fields of servers edited (update, metadata API) since this process started, so a
    * build or action that read the record before the edit saves over it without losing it, and
@@ -999,8 +998,9 @@ export class Servers {
     const byHints = await this.#placeByHints(server, selection.value.hosts);
     const groupId = server.serverGroupId;
     if (groupId === undefined) return this.#claimFirst(server, byHints, context);
-    // Members of one group are placed one at a time, so each sees where the others went.
-    return this.#groupPlacements.run(groupId, async () => {
+    // Members of one group are placed one at a time, so each sees where the others went: the
+    // same queue as a server's actions, keyed by the group.
+    return this.#serial(`group:${groupId}`, async () => {
       const group = await this.#deps.store.getServerGroup(groupId);
       if (group === undefined) return this.#claimFirst(server, byHints, context);
       const others = new Set(group.members.filter((m) => m !== server.id));
@@ -1242,11 +1242,11 @@ export class Servers {
     });
   }
 
-  /** Runs `work` after whatever already runs on the server. */
-  async #serial<T>(id: string, work: () => Promise<T>): Promise<T> {
-    const before = this.#pending.get(id) ?? Promise.resolve();
+  /** Runs `work` after whatever already runs under `key` (a server id, or `group:<id>`). */
+  async #serial<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const before = this.#pending.get(key) ?? Promise.resolve();
     const result = before.catch(() => undefined).then(work);
-    this.#track(id, result);
+    this.#track(key, result);
     return result;
   }
 
@@ -1589,24 +1589,6 @@ class Slots {
       if (next === undefined) this.#held--;
       else next();
     };
-  }
-}
-
-/** Runs the work given for one key one at a time, in order; different keys run concurrently. */
-class KeyedQueue {
-  readonly #tails = new Map<string, Promise<unknown>>();
-
-  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.#tails.get(key) ?? Promise.resolve();
-    const result = previous.catch(() => undefined).then(work);
-    const tail = result.catch(() => undefined);
-    this.#tails.set(key, tail);
-    try {
-      return await result;
-    } finally {
-      // The last in line forgets the key, so the map holds only keys with work queued.
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    }
   }
 }
 
