@@ -81,6 +81,11 @@ def main():
         print(f"FAIL {t}" + ("" if t in listed else "   <- not on the list"))
     for t in schema:
         print(f"SCHEMA {t}   <- a response body failed Tempest's schema")
+    for t in unexpected:
+        # The end of the traceback says why: CI's log is all there is to read after a run.
+        tail = results[t][1].strip().splitlines()[-25:]
+        print(f"--- why {t} failed:")
+        print("\n".join(f"    {line}" for line in tail) or "    (no traceback recorded)")
     for t in stale:
         print(f"PASS {t}   <- on the list of failures: remove it from {args[0]}")
     print(f"{len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped")

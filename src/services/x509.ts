@@ -50,15 +50,27 @@ function commonName(cn: string): Buffer {
   return sequence(der(0x31, sequence(oid('2.5.4.3'), der(0x0c, Buffer.from(cn, 'utf8')))));
 }
 
+/**
+ * A certificate serial number from 16 random bytes: a positive DER INTEGER in minimal form.
+ * Clearing only the top bit leaves a leading zero byte about once in 256 certificates, which
+ * OpenSSL refuses to parse ("illegal padding"); setting the next bit keeps the first byte in
+ * 0x40-0x7f, so the encoding is always minimal and positive (126 random bits).
+ */
+export function certificateSerial(random: Buffer): Buffer {
+  const serial = Buffer.from(random);
+  serial[0] = 0x40 | ((serial[0] ?? 0) & 0x3f);
+  return serial;
+}
+
 /** A new self-signed certificate and its private key, both PEM. */
 export function selfSignedCertificate(
   cn: string,
   now: Date,
+  random: Buffer = randomBytes(16),
 ): { certificate: string; privateKey: string } {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const sha256WithRsa = sequence(oid('1.2.840.113549.1.1.11'), der(0x05));
-  const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f; // a positive INTEGER
+  const serial = certificateSerial(random);
   const notAfter = new Date(now.getTime() + 3650 * 86_400_000);
   const tbs = sequence(
     der(0xa0, der(0x02, Buffer.from([2]))), // version 3
