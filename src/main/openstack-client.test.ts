@@ -29,7 +29,9 @@ const skipPlacement =
           'python3-osc-placement is not installed (run scripts/install-test-deps.sh, which installs it)',
         );
 
-describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, () => {
+// A generous bound on the whole suite: every client run (each is its own bounded process, about
+// 1-3 s of Python start-up, several times that on a loaded machine) adds up.
+describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-osc-'));
   let server: TestChild | undefined;
   let url = '';

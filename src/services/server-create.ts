@@ -1,0 +1,290 @@
+/**
+ * Server create: everything is checked first — a conflict or a bad value is a 400 and records
+ * nothing — then each server is recorded (BUILD) and built in the background, at most
+ * maxConcurrentBuilds at once: schedule, claim, spawn on the host's agent, ACTIVE. A failure
+ * after the record leaves the server in ERROR with a fault, its claim released and no guest.
+ */
+import { POWER_STATE, serverStatus } from '../domain/index.js';
+import { ComputeError } from '../errors/index.js';
+import type { ActionContext } from '../notifications/index.js';
+import type { FlavorRecord, HostHintRecord, ImageRecord, ServerRecord } from '../ports/store.js';
+import { toFlavor } from './flavors.js';
+import { isAdmin, requireWriter, type RequestContext } from './identity.js';
+import { toImage } from './images.js';
+import {
+  actionContext,
+  checkImageFits,
+  checkMetadataLimit,
+  invalidGroup,
+  invalidHostHint,
+  lookupFlavor,
+  lookupImage,
+  toServerImage,
+  type CallInfo,
+} from './server-checks.js';
+import { schedule, type Placement } from './server-scheduling.js';
+import type { ServerFields, ServerWork } from './server-work.js';
+
+/** A create request, shape-checked by the API. */
+export interface NewServer extends ServerFields {
+  readonly name: string;
+  readonly flavorRef: string;
+  readonly imageRef: string;
+  /** `os:scheduler_hints.group`: the server group the server joins. */
+  readonly serverGroupId?: string;
+  /** `os:scheduler_hints.same_host` / `different_host`: servers to run beside or away from. */
+  readonly hostHints?: HostHintRecord;
+  /** Server tags given at create (2.52). */
+  readonly tags?: readonly string[];
+  /** Multiple create (Nova's min_count/max_count). @default 1 and 1 */
+  readonly minCount?: number;
+  readonly maxCount?: number;
+}
+
+/** Creates servers and runs their builds. */
+export class ServerCreation {
+  readonly #work: ServerWork;
+  readonly #buildSlots: Slots;
+  /** Builds waiting for a slot: nothing of them exists yet beyond the record. */
+  readonly #queued = new Set<string>();
+
+  constructor(work: ServerWork) {
+    this.#work = work;
+    this.#buildSlots = new Slots(work.deps.maxConcurrentBuilds ?? 10);
+  }
+
+  /**
+   * Forgets a build still waiting for its slot, so the server can go at once (it has no host,
+   * claim or guest yet); false when its build has started or is not queued here.
+   */
+  cancelQueued(id: string): boolean {
+    return this.#queued.delete(id);
+  }
+
+  /**
+   * Nova's multiple create: max_count servers (min_count 1 and max_count 1 unless asked) sharing
+   * one reservation id, named `<name>-<n>` (Nova's default multi_instance_display_name_template
+   * `%(name)s-%(count)d`, n from 1) when more than one. Everything is checked before anything is
+   * recorded; then each server is scheduled and built on its own.
+   */
+  async createMany(
+    ctx: RequestContext,
+    input: NewServer,
+    call: CallInfo = {},
+  ): Promise<{ servers: ServerRecord[]; reservationId: string }> {
+    const { deps } = this.#work;
+    requireWriter(ctx, 'create a server');
+    const flavorRecord = await lookupFlavor(deps, ctx, input.flavorRef);
+    const imageRecord = await lookupImage(deps, ctx, input.imageRef);
+    if (input.serverGroupId !== undefined) {
+      const group = await deps.store.getServerGroup(input.serverGroupId);
+      if (group === undefined || (group.projectId !== ctx.projectId && !isAdmin(ctx))) {
+        throw invalidGroup(input.serverGroupId, input.name);
+      }
+    }
+    const { sameHost = [], differentHost = [] } = input.hostHints ?? {};
+    for (const [hint, ids] of [
+      ['same_host', sameHost],
+      ['different_host', differentHost],
+    ] as const) {
+      for (const other of ids) {
+        const known = await deps.store.getServer(other);
+        if (known === undefined || (known.projectId !== ctx.projectId && !isAdmin(ctx))) {
+          throw invalidHostHint(hint, other, input.name);
+        }
+      }
+    }
+    checkImageFits(flavorRecord, toServerImage(imageRecord));
+    checkMetadataLimit(input.metadata ?? {});
+    const count = input.maxCount ?? input.minCount ?? 1;
+    const ids = Array.from({ length: count }, () => deps.ids.newUuid());
+    // Nova's reservation ids are `r-` and 8 random characters: the first server's uuid's last 8.
+    const reservationId = `r-${(ids[0] ?? '').slice(-8)}`;
+    const servers: ServerRecord[] = [];
+    for (const [index, id] of ids.entries()) {
+      servers.push(
+        this.#newRecord(ctx, input, flavorRecord, imageRecord, {
+          id,
+          name: count > 1 ? `${input.name}-${index + 1}` : input.name,
+          reservationId,
+          launchIndex: index,
+        }),
+      );
+    }
+    // Members join their group before any is placed, so each placement sees the others.
+    if (input.serverGroupId !== undefined) {
+      for (const id of ids) {
+        if (!(await deps.store.addServerGroupMember(input.serverGroupId, id))) {
+          // The group went away since it was looked up: nothing of the request exists.
+          throw invalidGroup(input.serverGroupId, input.name);
+        }
+      }
+    }
+    const context = actionContext(ctx, call);
+    const placements = count > 1 ? await this.#scheduleAll(servers, context) : undefined;
+    for (const [index, server] of servers.entries()) {
+      const placed = placements?.[index];
+      const record =
+        placed === undefined || placed instanceof Error
+          ? server
+          : { ...server, claimId: placed.claimId };
+      await deps.store.createServer(record);
+      this.#work.track(server.id, this.#build(record, context, placed));
+    }
+    return { servers, reservationId };
+  }
+
+  /**
+   * A multiple create is placed all or nothing, as Nova's scheduler does: every server is claimed
+   * before any is built, and when one cannot be, the claims made go back and every server of the
+   * request fails with No valid host.
+   */
+  async #scheduleAll(
+    servers: readonly ServerRecord[],
+    context: ActionContext,
+  ): Promise<(Placement | Error)[]> {
+    const placed: Placement[] = [];
+    try {
+      for (const server of servers) placed.push(await schedule(this.#work, server, context));
+      return placed;
+    } catch (error) {
+      for (const p of placed) await this.#work.deps.store.releaseClaim(p.claimId);
+      const why = error instanceof Error ? error.message : String(error);
+      const failure = new ComputeError(
+        'scheduler.no_valid_host',
+        `No valid host was found. There are not enough hosts available for all ${servers.length} servers of the request (Nova places a multiple create all or nothing): ${why}`,
+      );
+      return servers.map(() => failure);
+    }
+  }
+
+  #newRecord(
+    ctx: RequestContext,
+    input: NewServer,
+    flavorRecord: FlavorRecord,
+    imageRecord: ImageRecord,
+    slot: { id: string; name: string; reservationId: string; launchIndex: number },
+  ): ServerRecord {
+    const { id } = slot;
+    const domainName = `instance-${id}`;
+    const pmu = this.#work.precheck(
+      toFlavor(flavorRecord),
+      toImage(imageRecord),
+      id,
+      domainName,
+      ctx,
+    );
+    const now = this.#work.now();
+    return {
+      id,
+      name: slot.name,
+      projectId: ctx.projectId,
+      userId: ctx.userId,
+      flavor: flavorRecord,
+      image: toServerImage(imageRecord),
+      host: null,
+      domainName,
+      status: serverStatus('building', 'scheduling'),
+      vmState: 'building',
+      taskState: 'scheduling',
+      powerState: POWER_STATE.NOSTATE,
+      fault: null,
+      pmu,
+      claimId: null,
+      resize: null,
+      domainXml: null,
+      createdAt: now,
+      updatedAt: now,
+      launchedAt: null,
+      ...(input.serverGroupId === undefined ? {} : { serverGroupId: input.serverGroupId }),
+      ...(input.hostHints === undefined ? {} : { hostHints: input.hostHints }),
+      lock: null,
+      tags: [...(input.tags ?? [])],
+      metadata: { ...(input.metadata ?? {}) },
+      accessIPv4: input.accessIPv4 ?? '',
+      accessIPv6: input.accessIPv6 ?? '',
+      description: input.description ?? null,
+      diskConfig: input.diskConfig ?? 'MANUAL',
+      reservationId: slot.reservationId,
+      launchIndex: slot.launchIndex,
+    };
+  }
+
+  async #build(
+    server: ServerRecord,
+    context: ActionContext,
+    placed?: Placement | Error,
+  ): Promise<void> {
+    this.#queued.add(server.id);
+    const release = await this.#buildSlots.acquire();
+    try {
+      if (!this.#queued.delete(server.id)) return; // deleted while it waited
+      await this.#buildInSlot(server, context, placed);
+    } finally {
+      release();
+    }
+  }
+
+  async #buildInSlot(
+    server: ServerRecord,
+    context: ActionContext,
+    preplaced?: Placement | Error,
+  ): Promise<void> {
+    const work = this.#work;
+    work.notify('create', 'start', server, context);
+    let current = server;
+    try {
+      if (preplaced instanceof Error) throw preplaced;
+      const placed = preplaced ?? (await schedule(work, current, context));
+      current = await work.save(current, {
+        host: placed.host,
+        claimId: placed.claimId,
+        taskState: 'spawning',
+      });
+      const agent = work.agentOf(current);
+      if (agent === undefined) throw new TypeError(`no agent for host ${placed.host}`);
+      current = await work.save(current, await work.spawn(agent, current));
+      work.notify('create', 'end', current, context);
+    } catch (error) {
+      const agent = work.agentOf(current);
+      if (agent !== undefined) await work.removeAfterFailure(agent, current);
+      const failed = await work.fail(current, error, 'create').catch((saveError: unknown) => {
+        work.deps.log.error(
+          { server: server.id, err: String(saveError) },
+          'cannot record the failure of a build',
+        );
+        return current;
+      });
+      work.notify('create', 'error', failed, context, error);
+    }
+  }
+}
+
+/** A counting semaphore: at most `limit` holders at once (0: unlimited), first come first served. */
+class Slots {
+  readonly #limit: number;
+  #held = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** Resolves with a release function once a slot is free. */
+  async acquire(): Promise<() => void> {
+    if (this.#limit > 0 && this.#held >= this.#limit) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else {
+      this.#held++;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiting.shift();
+      // The slot passes straight to the next waiter, so #held stays the same.
+      if (next === undefined) this.#held--;
+      else next();
+    };
+  }
+}

@@ -1,0 +1,416 @@
+/**
+ * What every server use case shares: the dependencies, the one-at-a-time queue per server, the
+ * record's saves (the status always derived from the state), failures recorded as ERROR with a
+ * fault, and the guest-level steps (spawn, define again, remove, delete) on a host's agent.
+ */
+import {
+  orThrow,
+  POWER_STATE,
+  serverStatus,
+  type Flavor,
+  type HostSettings,
+  type Image,
+  type ServerState,
+  type ServerStatus,
+} from '../domain/index.js';
+import { ComputeError } from '../errors/index.js';
+import type { ActionContext, Event, InstanceAction } from '../notifications/index.js';
+import type { Clock, Ids } from '../ports/clock.js';
+import type { BuildRequest, ComputeAgent } from '../ports/compute-agent.js';
+import { serverNotFound } from '../ports/store-errors.js';
+import type { DiskConfig, ServerPmu, ServerRecord, Store } from '../ports/store.js';
+import { renderGuest, toPmuReport } from './guest-config.js';
+import { isAdmin, requireWriter, type RequestContext } from './identity.js';
+import type { toFlavorInput } from './notification-inputs.js';
+import { toFlavor } from './flavors.js';
+import {
+  actionContext,
+  faultOf,
+  invalidState,
+  resourcesOf,
+  serverImageToImage,
+  type CallInfo,
+} from './server-checks.js';
+import { notifyInstance } from './server-events.js';
+import { refuseIfLocked } from './server-locks.js';
+
+/** Structured logging (pino-style). */
+export interface ServerLog {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+/** What the servers use cases need. */
+export interface ServerDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly ids: Ids;
+  /** Compute agents by host name; the scheduler only places on hosts listed here. */
+  readonly computes: ReadonlyMap<string, ComputeAgent>;
+  /** The filesystem path of uploaded image data, the backing file of root disks. */
+  readonly imageFile: (dataLocation: string) => string;
+  /** DESIGN §2.7: require CUSTOM_HW_VPMU when the vPMU resolves to on. */
+  readonly vpmuPrefilter: boolean;
+  /** How long a graceful shutdown may take before the guest is destroyed. */
+  readonly stopTimeoutMs: number;
+  /**
+   * Builds running at once (Nova's max_concurrent_builds); later ones wait in BUILD, so a burst
+   * of creates cannot pile work on the hypervisor without bound. 0: no limit. @default 10
+   */
+  readonly maxConcurrentBuilds?: number;
+  /** Sends a notification; must never throw (publishEvent() does not). */
+  readonly publish: (event: Event) => void;
+  readonly log: ServerLog;
+}
+
+/** The fields of a server its user sets (create, update, rebuild), already validated by the API. */
+export interface ServerFields {
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly accessIPv4?: string;
+  readonly accessIPv6?: string;
+  readonly description?: string | null;
+  readonly diskConfig?: DiskConfig;
+}
+
+/** What a save may change: everything but the status, which is derived from the state. */
+export type ServerChanges = Partial<Omit<ServerRecord, 'status'>>;
+
+const { NOSTATE, RUNNING, SHUTDOWN } = POWER_STATE;
+/** The idle states a server settles in. */
+export const RUNNING_STATE: ServerState = {
+  vmState: 'active',
+  taskState: null,
+  powerState: RUNNING,
+};
+export const STOPPED_STATE: ServerState = {
+  vmState: 'stopped',
+  taskState: null,
+  powerState: SHUTDOWN,
+};
+
+/** The record fields a user owns: a background save never overwrites them with stale values. */
+const USER_FIELDS = [
+  'name',
+  'metadata',
+  'accessIPv4',
+  'accessIPv6',
+  'description',
+  'diskConfig',
+] as const;
+export type UserFields = Pick<ServerRecord, (typeof USER_FIELDS)[number]>;
+
+function userFieldsOf(server: ServerRecord): UserFields {
+  const picked: Partial<Record<keyof UserFields, unknown>> = {};
+  for (const key of USER_FIELDS) if (server[key] !== undefined) picked[key] = server[key];
+  return picked as UserFields;
+}
+
+/** The work under way on servers, and the steps every use case builds on. One per process. */
+export class ServerWork {
+  readonly deps: ServerDeps;
+  readonly #pending = new Map<string, Promise<unknown>>();
+  /**
+   * The user's fields of servers edited (update, metadata API) since this process started, so a
+   * build or action that read the record before the edit saves over it without losing it, and
+   * without reading the record again on every save. One process only: many processes need the
+   * store's compare-and-swap (issue 15).
+   */
+  readonly #userEdits = new Map<string, UserFields>();
+
+  constructor(deps: ServerDeps) {
+    this.deps = deps;
+  }
+
+  /** Resolves when no build or action is running (tests wait on it; shutdown too). */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending.values()]);
+  }
+
+  /** Waits for the work on one server. */
+  async settled(id: string): Promise<void> {
+    while (this.#pending.has(id)) await this.#pending.get(id)?.catch(() => undefined);
+  }
+
+  /** Whether work on the server (or under the key) is under way in this process. */
+  busy(key: string): boolean {
+    return this.#pending.has(key);
+  }
+
+  /** Runs `work` after whatever already runs under `key` (a server id, or `group:<id>`). */
+  async serial<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const before = this.#pending.get(key) ?? Promise.resolve();
+    const result = before.catch(() => undefined).then(work);
+    this.track(key, result);
+    return result;
+  }
+
+  /** Counts `work` as under way on `key` until it settles. */
+  track(key: string, work: Promise<unknown>): void {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#pending.set(key, settled);
+    void settled.then(() => {
+      if (this.#pending.get(key) === settled) this.#pending.delete(key);
+    });
+  }
+
+  /** One server the caller may see, or `server.not_found` (another project's servers are 404). */
+  async show(ctx: RequestContext, id: string): Promise<ServerRecord> {
+    const server = await this.deps.store.getServer(id);
+    if (server === undefined || (server.projectId !== ctx.projectId && !isAdmin(ctx))) {
+      throw serverNotFound(id);
+    }
+    return server;
+  }
+
+  async get(id: string): Promise<ServerRecord> {
+    const server = await this.deps.store.getServer(id);
+    if (server === undefined) throw serverNotFound(id);
+    return server;
+  }
+
+  /** Saves `changes`; the status is always derived from the state, never set by hand. */
+  async save(server: ServerRecord, changes: ServerChanges): Promise<ServerRecord> {
+    // The user's fields may have changed (update, metadata) while this work ran: keep theirs,
+    // unless this save sets them itself (a rebuild's name, metadata, …).
+    const edited = this.#userEdits.get(server.id);
+    const merged = { ...server, ...edited, ...changes };
+    const next: ServerRecord = {
+      ...merged,
+      status: serverStatus(merged.vmState, merged.taskState),
+      updatedAt: this.now(),
+    };
+    await this.deps.store.saveServer(next);
+    if (edited !== undefined) this.#userEdits.set(server.id, userFieldsOf(next));
+    return next;
+  }
+
+  /** Saves user-owned fields on the stored record (not behind the server's running work). */
+  async saveUserFields(id: string, changes: Partial<UserFields>): Promise<ServerRecord> {
+    const server = await this.get(id);
+    const next: ServerRecord = { ...server, ...changes, updatedAt: this.now() };
+    await this.deps.store.saveServer(next);
+    this.#userEdits.set(id, userFieldsOf(next));
+    return next;
+  }
+
+  /**
+   * Runs a lifecycle action: visible, writable and unlocked for the caller, then (queued behind
+   * the server's other work) in one of the `allowed` states on a host this service drives.
+   */
+  async action(
+    ctx: RequestContext,
+    id: string,
+    action: string,
+    allowed: readonly ServerStatus[],
+    run: (
+      server: ServerRecord,
+      agent: ComputeAgent,
+      context: ActionContext,
+    ) => Promise<ServerRecord>,
+    call: CallInfo,
+  ): Promise<ServerRecord> {
+    const visible = await this.show(ctx, id);
+    requireWriter(ctx, `${action} a server`);
+    // Nova checks the lock before the state.
+    refuseIfLocked(ctx, visible);
+    return this.serial(id, async () => {
+      const server = await this.get(id);
+      if (!allowed.includes(server.status)) throw invalidState(server, action);
+      const agent = this.agentOf(server);
+      if (agent === undefined) throw invalidState(server, action);
+      return run(server, agent, actionContext(ctx, call));
+    });
+  }
+
+  /** The agent of the server's host, if it has one this service drives. */
+  agentOf(server: ServerRecord): ComputeAgent | undefined {
+    return server.host === null ? undefined : this.deps.computes.get(server.host);
+  }
+
+  now(): string {
+    return this.deps.clock.now().toISOString();
+  }
+
+  stopOptions(): { stopTimeoutMs: number } {
+    return { stopTimeoutMs: this.deps.stopTimeoutMs };
+  }
+
+  notify(
+    action: InstanceAction,
+    phase: 'start' | 'end' | 'error',
+    server: ServerRecord,
+    context: ActionContext,
+    error?: unknown,
+    newFlavor?: ReturnType<typeof toFlavorInput>,
+  ): void {
+    notifyInstance(this.deps, action, phase, server, context, error, newFlavor);
+  }
+
+  /**
+   * Designs once, with the first host's settings, to resolve the vPMU: conflicts and bad values
+   * refuse the request before anything is recorded.
+   */
+  precheck(flavor: Flavor, image: Image, id: string, name: string, ctx: RequestContext): ServerPmu {
+    const [first] = this.deps.computes.values();
+    const settings: HostSettings = first?.settings ?? {
+      virtType: 'qemu',
+      arch: 'x86_64',
+      cpuMode: 'host-model',
+      instanceDir: '/nonexistent',
+      network: { type: 'none' },
+    };
+    const design = orThrow(
+      renderGuest({
+        flavor,
+        image,
+        host: settings,
+        name,
+        uuid: id,
+        owner: { projectId: ctx.projectId },
+      }),
+    );
+    const report = toPmuReport(design.design);
+    return {
+      requested: report.requested,
+      resolved: report.resolved,
+      source: report.source,
+      effective: null,
+      reason: null,
+    };
+  }
+
+  /**
+   * Disk, define, start, read back on the agent: the fields of an ACTIVE server (the agent undoes
+   * its own steps on failure). `reuseDisk` keeps the root disk a server already has (a guest
+   * defined again, not rebuilt); `leaveStopped` powers it off (hard) once built.
+   */
+  async spawn(
+    agent: ComputeAgent,
+    server: ServerRecord,
+    options: Pick<BuildRequest, 'reuseDisk' | 'leaveStopped'> = {},
+  ): Promise<ServerChanges> {
+    const location = server.image.dataLocation;
+    const built = await agent.build({
+      serverId: server.id,
+      name: server.domainName,
+      flavor: toFlavor(server.flavor),
+      image: serverImageToImage(server.image),
+      owner: { projectId: server.projectId, userId: server.userId },
+      imageFile: location === null ? undefined : this.deps.imageFile(location),
+      imageFormat: server.image.diskFormat ?? undefined,
+      reuseDisk: options.reuseDisk === true,
+      leaveStopped: options.leaveStopped === true,
+    });
+    return {
+      ...(options.leaveStopped === true ? STOPPED_STATE : RUNNING_STATE),
+      launchedAt: this.now(),
+      pmu: built.pmu,
+      domainXml: built.domainXml,
+    };
+  }
+
+  /**
+   * After a failed build or rebuild: whatever of the guest is left (the agent undoes its own
+   * steps, but a failure after it, such as the record's save, leaves a running domain) goes.
+   */
+  async removeAfterFailure(agent: ComputeAgent, server: ServerRecord): Promise<void> {
+    await agent
+      .remove(server.id, { ...this.stopOptions(), graceful: false })
+      .catch((error: unknown) => {
+        this.deps.log.error(
+          { server: server.id, host: agent.uri, err: String(error) },
+          'cannot remove the guest of a failed build; it may be left on the host',
+        );
+      });
+  }
+
+  /**
+   * A server whose domain is gone (a failed build, a host that lost it) is defined and started
+   * again around its own root disk (made anew from its image when that is gone too), holding its
+   * flavor's resources again if a failure had released them. Returns the fields to record.
+   */
+  async defineAgain(agent: ComputeAgent, server: ServerRecord): Promise<ServerChanges> {
+    const claimId = server.claimId ?? (await this.claimAgain(server, 'start'));
+    try {
+      return { ...(await this.spawn(agent, server, { reuseDisk: true })), claimId, fault: null };
+    } catch (error) {
+      if (server.claimId === null) await this.deps.store.releaseClaim(claimId);
+      throw error;
+    }
+  }
+
+  /** Claims the server's flavor on its host again, or refuses (400) when there is no room. */
+  async claimAgain(server: ServerRecord, action: 'rebuild' | 'start'): Promise<string> {
+    const host = server.host ?? '';
+    const resources = resourcesOf(server.flavor);
+    if (await this.deps.store.claim({ consumerId: server.id, host, resources })) return server.id;
+    throw new ComputeError(
+      action === 'rebuild' ? 'server.no_room_to_rebuild' : 'server.no_room_to_start',
+      `No valid host was found. Host ${host} has no room to ${action} server ${server.id} with flavor '${server.flavor.name}' (${server.flavor.vcpus} VCPU, ${server.flavor.memoryMiB} MB RAM, ${server.flavor.diskGiB} GB disk).`,
+    );
+  }
+
+  /** The end of every delete: the guest and its disks, the claims, then the record. */
+  async finishDelete(agent: ComputeAgent | undefined, server: ServerRecord): Promise<void> {
+    if (agent !== undefined) {
+      await agent.remove(server.id, { ...this.stopOptions(), graceful: false });
+    }
+    await this.releaseAll(server);
+    this.#userEdits.delete(server.id);
+    if (server.serverGroupId !== undefined) {
+      await this.deps.store.removeServerGroupMember(server.id);
+    }
+    await this.deps.store.deleteServer(server.id);
+  }
+
+  async releaseAll(server: ServerRecord): Promise<void> {
+    if (server.claimId !== null) await this.deps.store.releaseClaim(server.claimId);
+    if (server.resize !== null) await this.deps.store.releaseClaim(server.resize.oldClaimId);
+  }
+
+  /** Records ERROR with a fault; releases the claims unless told to keep them. */
+  async fail(
+    server: ServerRecord,
+    error: unknown,
+    operation: string,
+    options: { keepClaim?: boolean } = {},
+  ): Promise<ServerRecord> {
+    const fault = faultOf(error, server.id, operation);
+    if (error instanceof ComputeError) {
+      this.deps.log.warn(
+        { server: server.id, operation, code: error.code, message: error.message },
+        'server failed',
+      );
+    } else {
+      this.deps.log.error(
+        {
+          server: server.id,
+          operation,
+          err:
+            error instanceof Error ? { message: error.message, stack: error.stack } : String(error),
+        },
+        'unexpected error',
+      );
+    }
+    if (options.keepClaim !== true) await this.releaseAll(server);
+    return this.save(server, {
+      vmState: 'error',
+      taskState: null,
+      powerState: NOSTATE,
+      ...(options.keepClaim === true ? {} : { claimId: null, resize: null }),
+      fault: { code: 500, ...fault, created: this.now() },
+    });
+  }
+
+  /** A rollback or undo step that failed: the state it leaves behind is logged, never hidden. */
+  undoFailed(server: ServerRecord, step: string, error: unknown): void {
+    this.deps.log.error(
+      { server: server.id, host: server.host, step, err: String(error) },
+      'cannot undo a step; the guest may need an administrator',
+    );
+  }
+}
