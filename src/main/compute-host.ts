@@ -115,6 +115,7 @@ export async function describeLocalHost(
       },
     }),
     enabled: true,
+    settings,
     inventory: {
       VCPU: {
         total: config.vcpus ?? info.cpus,

@@ -702,6 +702,17 @@ export function storeContract(
       );
       await store.putComputeHost(aComputeHost({ traits: [] }, 2));
       assert.deepEqual((await store.getComputeHost('host1'))?.traits, []);
+      // The guest settings the host designs with come back as they went in.
+      const settings = {
+        virtType: 'kvm',
+        arch: 'ppc64le',
+        cpuMode: 'custom',
+        cpuModel: 'POWER9',
+        instanceDir: '/var/lib/vpmu/instances',
+        network: { type: 'none' },
+      } as const;
+      await store.putComputeHost(aComputeHost({ settings }, 2));
+      assert.deepEqual((await store.getComputeHost('host1'))?.settings, settings);
       await store.close();
     });
 

@@ -6,7 +6,14 @@
  * copies the caller may keep; lists are sorted as documented; a write that would duplicate a
  * unique id or name rejects with a ComputeError whose code says which (`flavor.exists`, …).
  */
-import type { PowerState, ServerStatus, SortSpec, TaskState, VmState } from '../domain/index.js';
+import type {
+  HostSettings,
+  PowerState,
+  ServerStatus,
+  SortSpec,
+  TaskState,
+  VmState,
+} from '../domain/index.js';
 
 export { SERVER_STATUSES, type ServerStatus } from '../domain/index.js';
 
@@ -357,6 +364,12 @@ export interface ComputeHostRecord {
   readonly inventory: Readonly<Record<ClaimResourceClass, HostInventory>>;
   /** Sorted. */
   readonly traits: readonly string[];
+  /**
+   * The guest settings the host designs with (virt type, architecture, CPU mode and model), so
+   * any process can tell which hosts can run a guest. Absent in records from before they were
+   * kept; such a host passes the design filter.
+   */
+  readonly settings?: HostSettings;
   readonly updatedAt: string;
 }
 

@@ -156,12 +156,13 @@ export class ServerActions {
     const imageRecord = await lookupImage(work.deps, ctx, imageRef);
     checkImageFits(current.flavor, toServerImage(imageRecord));
     if (options.metadata !== undefined) checkMetadataLimit(options.metadata);
-    const pmu = work.precheck(
+    const pmu = await work.precheck(
       toFlavor(current.flavor),
       toImage(imageRecord),
       id,
       current.domainName,
       ctx,
+      current.host ?? undefined,
     );
     return work.action(
       ctx,

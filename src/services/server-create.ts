@@ -7,7 +7,13 @@
 import { POWER_STATE, serverStatus } from '../domain/index.js';
 import { ComputeError } from '../errors/index.js';
 import type { ActionContext } from '../notifications/index.js';
-import type { FlavorRecord, HostHintRecord, ImageRecord, ServerRecord } from '../ports/store.js';
+import type {
+  FlavorRecord,
+  HostHintRecord,
+  ImageRecord,
+  ServerPmu,
+  ServerRecord,
+} from '../ports/store.js';
 import { toFlavor } from './flavors.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
 import { toImage } from './images.js';
@@ -98,12 +104,20 @@ export class ServerCreation {
     checkMetadataLimit(input.metadata ?? {});
     const count = input.maxCount ?? input.minCount ?? 1;
     const ids = Array.from({ length: count }, () => deps.ids.newUuid());
+    const [firstId = ''] = ids;
+    const pmu = await this.#work.precheck(
+      toFlavor(flavorRecord),
+      toImage(imageRecord),
+      firstId,
+      `instance-${firstId}`,
+      ctx,
+    );
     // Nova's reservation ids are `r-` and 8 random characters: the first server's uuid's last 8.
     const reservationId = `r-${(ids[0] ?? '').slice(-8)}`;
     const servers: ServerRecord[] = [];
     for (const [index, id] of ids.entries()) {
       servers.push(
-        this.#newRecord(ctx, input, flavorRecord, imageRecord, {
+        this.#newRecord(ctx, input, flavorRecord, imageRecord, pmu, {
           id,
           name: count > 1 ? `${input.name}-${index + 1}` : input.name,
           reservationId,
@@ -163,17 +177,11 @@ export class ServerCreation {
     input: NewServer,
     flavorRecord: FlavorRecord,
     imageRecord: ImageRecord,
+    pmu: ServerPmu,
     slot: { id: string; name: string; reservationId: string; launchIndex: number },
   ): ServerRecord {
     const { id } = slot;
     const domainName = `instance-${id}`;
-    const pmu = this.#work.precheck(
-      toFlavor(flavorRecord),
-      toImage(imageRecord),
-      id,
-      domainName,
-      ctx,
-    );
     const now = this.#work.now();
     return {
       id,

@@ -51,7 +51,14 @@ export class ServerResizes {
     }
     checkImageFits(flavorRecord, current.image);
     const imageForDesign = serverImageToImage(current.image);
-    const pmu = work.precheck(toFlavor(flavorRecord), imageForDesign, id, current.domainName, ctx);
+    const pmu = await work.precheck(
+      toFlavor(flavorRecord),
+      imageForDesign,
+      id,
+      current.domainName,
+      ctx,
+      current.host ?? undefined,
+    );
     return work.action(
       ctx,
       id,

@@ -16,6 +16,7 @@ import {
 } from '../scheduler/index.js';
 import { toFlavor } from './flavors.js';
 import { orThrowIssue, resourcesOf, serverImageToImage } from './server-checks.js';
+import { hostsThatCanRun } from './server-design.js';
 import { notifySelectDestinations } from './server-events.js';
 import type { ServerWork } from './server-work.js';
 
@@ -46,6 +47,7 @@ export async function schedule(
   );
   notifySelectDestinations(deps, 'start', server);
   const records = (await deps.store.listComputeHosts()).filter((h) => deps.computes.has(h.name));
+  const settings = new Map(records.map((h) => [h.name, work.settingsOf(h)]));
   const usage = await deps.store.usageByHost();
   const states: HostState[] = records.map((h) => ({
     name: h.name,
@@ -57,7 +59,19 @@ export async function schedule(
   const selection = new HostIndex(states).select(request, { count: Math.max(states.length, 1) });
   // As in Nova, NoValidHost ends the selection without an end event.
   if (!selection.ok) throw orThrowIssue(selection.issues);
-  const byHints = await hostsByHints(work, server, selection.value.hosts);
+  const runnable = hostsThatCanRun(
+    {
+      flavor: toFlavor(server.flavor),
+      image: serverImageToImage(server.image),
+      name: server.domainName,
+      uuid: server.id,
+      owner: { projectId: server.projectId, userId: server.userId },
+    },
+    selection.value.hosts,
+    (name) => settings.get(name),
+  );
+  if (!runnable.ok) throw orThrowIssue(runnable.issues);
+  const byHints = await hostsByHints(work, server, runnable.value);
   const groupId = server.serverGroupId;
   if (groupId === undefined) return claimFirst(work, server, byHints, context);
   // Members of one group are placed one at a time, so each sees where the others went: the

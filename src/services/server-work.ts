@@ -4,7 +4,6 @@
  * fault, and the guest-level steps (spawn, define again, remove, delete) on a host's agent.
  */
 import {
-  orThrow,
   POWER_STATE,
   serverStatus,
   type Flavor,
@@ -18,8 +17,13 @@ import type { ActionContext, Event, InstanceAction } from '../notifications/inde
 import type { Clock, Ids } from '../ports/clock.js';
 import type { BuildRequest, ComputeAgent } from '../ports/compute-agent.js';
 import { serverNotFound } from '../ports/store-errors.js';
-import type { DiskConfig, ServerPmu, ServerRecord, Store } from '../ports/store.js';
-import { renderGuest, toPmuReport } from './guest-config.js';
+import type {
+  ComputeHostRecord,
+  DiskConfig,
+  ServerPmu,
+  ServerRecord,
+  Store,
+} from '../ports/store.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
 import type { toFlavorInput } from './notification-inputs.js';
 import { toFlavor } from './flavors.js';
@@ -32,6 +36,7 @@ import {
   type CallInfo,
 } from './server-checks.js';
 import { notifyInstance } from './server-events.js';
+import { precheckGuest, type DesignHost } from './server-design.js';
 import { refuseIfLocked } from './server-locks.js';
 
 /** Structured logging (pino-style). */
@@ -251,36 +256,36 @@ export class ServerWork {
   }
 
   /**
-   * Designs once, with the first host's settings, to resolve the vPMU: conflicts and bad values
-   * refuse the request before anything is recorded.
+   * Resolves the vPMU before anything is recorded, checked against the hosts the guest may run
+   * on: every known host, or only `onHost` (a rebuild or resize stays where it is). See
+   * server-design.ts for when that is a 400 and when a scheduling filter.
    */
-  precheck(flavor: Flavor, image: Image, id: string, name: string, ctx: RequestContext): ServerPmu {
-    const [first] = this.deps.computes.values();
-    const settings: HostSettings = first?.settings ?? {
-      virtType: 'qemu',
-      arch: 'x86_64',
-      cpuMode: 'host-model',
-      instanceDir: '/nonexistent',
-      network: { type: 'none' },
-    };
-    const design = orThrow(
-      renderGuest({
-        flavor,
-        image,
-        host: settings,
-        name,
-        uuid: id,
-        owner: { projectId: ctx.projectId },
-      }),
+  async precheck(
+    flavor: Flavor,
+    image: Image,
+    id: string,
+    name: string,
+    ctx: RequestContext,
+    onHost?: string,
+  ): Promise<ServerPmu> {
+    const hosts = await this.designHosts();
+    return precheckGuest(
+      { flavor, image, name, uuid: id, owner: { projectId: ctx.projectId } },
+      onHost === undefined ? hosts : hosts.filter((h) => h.name === onHost),
     );
-    const report = toPmuReport(design.design);
-    return {
-      requested: report.requested,
-      resolved: report.resolved,
-      source: report.source,
-      effective: null,
-      reason: null,
-    };
+  }
+
+  /** The hosts known to the store with the settings they design with. */
+  async designHosts(): Promise<DesignHost[]> {
+    return (await this.deps.store.listComputeHosts()).flatMap((record) => {
+      const settings = this.settingsOf(record);
+      return settings === undefined ? [] : [{ name: record.name, settings }];
+    });
+  }
+
+  /** A host's guest settings: its record's, or its agent's here for an older record. */
+  settingsOf(record: ComputeHostRecord): HostSettings | undefined {
+    return record.settings ?? this.deps.computes.get(record.name)?.settings;
   }
 
   /**

@@ -126,8 +126,17 @@ export async function makeTestApi(
     vpmuPrefilter?: boolean;
     /** Builds at once. @default 10, as in the service */
     maxConcurrentBuilds?: number;
-    /** More compute hosts, each with its own FakeHypervisor (ratio 1, the traits of compute1). */
-    extraHosts?: readonly { readonly name: string; readonly vcpus: number }[];
+    /**
+     * More compute hosts, each with its own FakeHypervisor (ratio 1, the traits of compute1), and
+     * compute1's guest settings unless `settings` changes some.
+     */
+    extraHosts?: readonly {
+      readonly name: string;
+      readonly vcpus: number;
+      readonly settings?: Partial<HostSettings>;
+    }[];
+    /** compute1's guest settings, over the defaults (kvm, x86_64, host-model). */
+    hostSettings?: Partial<HostSettings>;
     /** Image limits. @default Glance's */
     imageLimits?: ImageLimits;
     /** Image data storage. @default FsImageFiles in the test's images directory */
@@ -174,13 +183,18 @@ export async function makeTestApi(
       cpuMode: 'host-model',
       instanceDir: options.instanceDir ?? '/instances',
       network: { type: 'none' },
+      ...options.hostSettings,
     },
   };
   const hosts = [
     { name: 'compute1', vcpus: options.hostVcpus ?? 16, driver },
     ...(options.extraHosts ?? []).map((h) => ({
       ...h,
-      driver: { ...driver, hypervisor: new FakeHypervisor({ uri: `fake:///${h.name}` }) },
+      driver: {
+        ...driver,
+        hypervisor: new FakeHypervisor({ uri: `fake:///${h.name}` }),
+        settings: { ...driver.settings, ...h.settings },
+      },
     })),
   ];
   const servers = new Servers({
@@ -224,6 +238,7 @@ export async function makeTestApi(
           name: host.name,
           hypervisorUri: host.driver.hypervisor.uri,
           traits: [...(options.hostTraits ?? ['CUSTOM_HW_VPMU'])].sort(),
+          settings: host.driver.settings,
           updatedAt: START.toISOString(),
         },
         host.vcpus,
