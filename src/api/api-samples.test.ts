@@ -11,9 +11,9 @@ import {
   makeTestApi,
   passwordAuth,
   type Exchange,
-  type Reply,
   type TestApi,
 } from '../testing/api.js';
+import { hostUuid } from '../services/index.js';
 
 const PATCH = { 'Content-Type': 'application/openstack-images-v2.1-json-patch' };
 const MV = { 'OpenStack-API-Version': 'compute 2.61' };
@@ -95,7 +95,7 @@ interface Sample {
   readonly slug: string;
   readonly title: string;
   readonly doc: string;
-  readonly run: (api: TestApi) => Promise<Reply>;
+  readonly run: (api: TestApi) => Promise<unknown>;
 }
 
 // prettier-ignore
@@ -180,9 +180,6 @@ const SAMPLES: readonly Sample[] = [
   { group: 'servers', slug: 'server-tags-list', title: 'List a server\'s tags', doc: 'The server view shows them too, as `tags`, from 2.26.', run: (api) => api.request('GET', `/compute/v2.1/servers/${SERVER}/tags`, { as: 'member', headers: { 'OpenStack-API-Version': 'compute 2.73' } }) },
   { group: 'servers', slug: 'server-password', title: 'Show a server\'s password (os-server-password)', doc: 'Always empty: the password is what a guest posts to a metadata service, and vpmu has none. `DELETE` answers 204 (writers only).', run: (api) => api.request('GET', `/compute/v2.1/servers/${SERVER}/os-server-password`, { as: 'member' }) },
   { group: 'servers', slug: 'server-ips', title: 'List a server\'s addresses', doc: 'Always empty: vpmu plugs no networks. `GET /servers/{id}/ips/{network}` is a 404 ("Instance is not a member of specified network") for any network.', run: (api) => api.request('GET', `/compute/v2.1/servers/${SERVER}/ips`, { as: 'member' }) },
-  { group: 'servers', slug: 'hypervisors-list', title: 'List hypervisors (admin)', doc: 'Every registered compute host. Members: 403.', run: (api) => api.request('GET', '/compute/v2.1/os-hypervisors') },
-  { group: 'servers', slug: 'hypervisors-detail', title: 'List hypervisors with details (admin)', doc: '`hypervisor_type` and `hypervisor_version` as libvirt reports them (`virsh version`, version encoded as major × 1,000,000 + minor × 1,000 + release), `host_ip` from the `hostIp` setting, `cpu_info` from the host probe. Capacity (`vcpus`, `memory_mb`, `local_gb`) and what claims hold (`…_used`), plus vpmu\'s extension attributes: `vpmu:uri`, `vpmu:inventory` (total, reserved, allocation ratio per resource class) and `vpmu:traits` (`CUSTOM_HW_VPMU` when guests can get a working vPMU there). `GET /os-hypervisors/{id or name}` shows one.', run: (api) => api.request('GET', '/compute/v2.1/os-hypervisors/detail') },
-  { group: 'servers', slug: 'hypervisor-show', title: 'Show one hypervisor (admin)', doc: 'By id or host name; the same view as in the detailed list. Unknown: 404. Members: 403.', run: (api) => api.request('GET', '/compute/v2.1/os-hypervisors/1') },
   { group: 'servers', slug: 'hypervisors-list', title: 'List hypervisors (admin)', doc: 'Every registered compute host, Nova\'s body at each microversion: integer ids before 2.53, UUIDs (derived from the host name, so they never change) from 2.53; `limit`/`marker` paging with `hypervisors_links` from 2.33; `with_servers` and `hypervisor_hostname_pattern` (a SQL LIKE substring match; none: 404) from 2.53. Members: 403 on every os-hypervisors route.', run: (api) => api.request('GET', '/compute/v2.1/os-hypervisors') },
   { group: 'servers', slug: 'hypervisors-detail', title: 'List hypervisors with details (admin)', doc: '`hypervisor_type` and `hypervisor_version` as libvirt reports them (`virsh version`, version encoded as major × 1,000,000 + minor × 1,000 + release), `host_ip` from the `hostIp` setting, `cpu_info` from the host probe (JSON text before 2.28, an object from 2.28). Capacity (`vcpus`, `memory_mb`, `local_gb`) and what claims hold (`…_used`, which count the reserved memory and disk as Nova\'s resource tracker does; `running_vms` counts the servers on the host); from 2.88 these usage fields are gone and `uptime` is shown instead. Inventories and traits are not shown here (they are Placement\'s in OpenStack).', run: (api) => api.request('GET', '/compute/v2.1/os-hypervisors/detail') },
   { group: 'servers', slug: 'hypervisors-detail-v2.53', title: 'List hypervisors with their servers (admin, 2.53)', doc: '`servers` lists each server\'s instance name and UUID; from 2.75 a host without servers shows `servers: []` when asked.', run: (api) => api.request('GET', '/compute/v2.1/os-hypervisors/detail?with_servers=true', { headers: { 'OpenStack-API-Version': 'compute 2.53' } }) },
@@ -190,6 +187,8 @@ const SAMPLES: readonly Sample[] = [
   { group: 'servers', slug: 'hypervisor-uptime', title: 'Show a hypervisor\'s uptime (admin, before 2.88)', doc: 'The compute host\'s `uptime` output, as Nova\'s libvirt driver reports it, whatever the libvirt URI (the test driver included): it is the machine vpmu runs on. A host that cannot tell: 501. From 2.88: 404 (the detail shows `uptime`).', run: (api) => api.request('GET', '/compute/v2.1/os-hypervisors/1/uptime') },
   { group: 'servers', slug: 'hypervisor-statistics', title: 'Hypervisor statistics (admin, before 2.88)', doc: 'The usage fields summed over the enabled hosts, with their `count`. From 2.88: 404.', run: (api) => api.request('GET', '/compute/v2.1/os-hypervisors/statistics') },
   { group: 'servers', slug: 'hypervisor-servers', title: 'Servers on the hypervisors matching a name (admin, before 2.53)', doc: '`/os-hypervisors/{pattern}/servers`; `/os-hypervisors/{pattern}/search` answers the same without `servers`. Nothing matches: 404. From 2.53: 404 (use `hypervisor_hostname_pattern` and `with_servers`).', run: (api) => api.request('GET', '/compute/v2.1/os-hypervisors/compute/servers') },
+  { group: 'servers', slug: 'services-list', title: 'List compute services (admin)', doc: 'One `nova-compute` per registered host (vpmu runs its scheduler and conductor inside the API process, so it lists no `nova-scheduler` or `nova-conductor`), zone `nova`. `state` is `up` while the host\'s agent answers (in one process, always) and `down` when an operator forces it down; `forced_down` is listed from 2.11 and the id is a UUID (derived from the host name) from 2.53. Filters: `host`, `binary` (unknown filters: 400 from 2.75). Members: 403.', run: (api) => api.request('GET', '/compute/v2.1/os-services', { headers: { 'OpenStack-API-Version': 'compute 2.53' } }) },
+  { group: 'servers', slug: 'service-disable', title: 'Disable a compute service with a reason (admin, 2.53)', doc: '`PUT /os-services/{uuid}` with `status` (`enabled`/`disabled`), `disabled_reason` (only with `disabled`; 1-255 characters) and `forced_down`, at least one of `status` and `forced_down`. A disabled or forced-down host takes no new servers; what it runs keeps running. The decision outlives restarts. Before 2.53: `PUT /os-services/enable`, `/disable`, `/disable-log-reason` and (2.11+) `/force-down` with `host` and `binary`. `DELETE /os-services/{id}` forgets a host that runs nothing (409 while servers are on it).', run: async (api) => { const host = await api.store.getComputeHost('compute1'); await api.request('PUT', `/compute/v2.1/os-services/${hostUuid('compute1', 'service')}`, { headers: { 'OpenStack-API-Version': 'compute 2.53' }, body: { status: 'disabled', disabled_reason: 'BIOS update' } }); if (host !== undefined) await api.store.putComputeHost(host); /* the samples after this one use compute1 */ } },
   { group: 'servers', slug: 'availability-zones', title: 'List availability zones', doc: 'Any user. vpmu has one zone, `nova`, holding every compute host; it is listed while a host is enabled.', run: (api) => api.request('GET', '/compute/v2.1/os-availability-zone', { as: 'member' }) },
   { group: 'servers', slug: 'availability-zones-detail', title: 'List availability zones with their hosts (admin)', doc: 'Each enabled host with its `nova-compute` service (`updated_at`: when the host registered). Members: 403.', run: (api) => api.request('GET', '/compute/v2.1/os-availability-zone/detail') },
   { group: 'servers', slug: 'limits', title: 'Show limits', doc: 'vpmu has no quotas yet: every maximum is -1 (unlimited), which is what it enforces. The `total…Used` values are the caller\'s project\'s servers (an admin may ask for another project with `?tenant_id=`). The keys follow Nova\'s microversions: floating IP and security group keys go at 2.36, `maxImageMeta` at 2.39, the personality keys at 2.57; unknown query parameters are refused from 2.75.', run: (api) => api.request('GET', '/compute/v2.1/limits', { as: 'member' }) },
@@ -358,6 +357,13 @@ it('docs/api.md and testdata/api-samples match what the API answers', async () =
     servers: 'Compute: servers and hypervisors',
     placement: 'Placement',
   } as const;
+  // Each sample is one golden file: a slug used twice would overwrite the first one's.
+  const slugs = SAMPLES.map((s) => `${s.group}/${s.slug}`);
+  assert.deepEqual(
+    slugs.filter((slug, i) => slugs.indexOf(slug) !== i),
+    [],
+    'sample slugs are unique',
+  );
   for (const sample of SAMPLES) {
     api.take();
     await sample.run(api);

@@ -47,6 +47,7 @@ import {
 } from './_query.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { addComputeInfoRoutes } from './compute-info.js';
+import { addComputeServiceRoutes } from './compute-services.js';
 import { addHypervisorRoutes } from './hypervisors.js';
 import { addKeypairRoutes } from './keypairs.js';
 import { addServerGroupRoutes } from './server-groups.js';
@@ -251,6 +252,7 @@ export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
 
   addServerRoutes(app, deps);
   addHypervisorRoutes(app, deps);
+  addComputeServiceRoutes(app, deps);
   addComputeInfoRoutes(app, deps);
   addServerGroupRoutes(app, deps);
   addKeypairRoutes(app, deps);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hostUptimeLine, makeTestApi, type TestApi } from '../testing/api.js';
 import { boot, flavor, image } from '../testing/server-calls.js';
-import { hostUuid } from './hypervisors.js';
+import { hostUuid } from '../services/index.js';
 
 const MV = (v: string) => ({ 'OpenStack-API-Version': `compute ${v}` });
 const CPU_INFO =

@@ -15,10 +15,14 @@
  *
  * Everything is admin-only (Nova's default policy).
  */
-import { createHash } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { ComputeError } from '../errors/index.js';
-import { requireAdmin, type ComputeHostRecord, type ServerRecord } from '../services/index.js';
+import {
+  hostUuid,
+  requireAdmin,
+  type ComputeHostRecord,
+  type ServerRecord,
+} from '../services/index.js';
 import { caller, origin } from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast, type Microversion } from './microversion.js';
@@ -39,18 +43,6 @@ interface Hypervisor {
 interface Usage {
   readonly allocations: Awaited<ReturnType<ApiDeps['store']['listAllocations']>>;
   readonly servers: readonly ServerRecord[];
-}
-
-/**
- * A host's UUID, stable for its name (an RFC 4122 version 5 UUID in vpmu's own namespace):
- * `kind` separates the compute node's UUID from its service's.
- */
-export function hostUuid(name: string, kind: 'compute-node' | 'service'): string {
-  const bytes = createHash('sha1').update(`vpmu:${kind}:${name}`).digest().subarray(0, 16);
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** Adds the os-hypervisors routes to the compute app (already behind the token check). */
@@ -397,8 +389,8 @@ function view(
   const out: Record<string, unknown> = {
     id: uuids ? h.uuid : h.id,
     hypervisor_hostname: h.host.name,
-    // The one compute service is this process: it is up while it answers.
-    state: 'up',
+    // The compute service is this process, up while it answers, unless an operator forced it down.
+    state: h.host.forcedDown === true ? 'down' : 'up',
     status: h.host.enabled ? 'enabled' : 'disabled',
   };
   if (detail) {
@@ -408,7 +400,7 @@ function view(
     out.service = {
       id: uuids ? h.serviceUuid : h.id,
       host: h.host.name,
-      disabled_reason: null,
+      disabled_reason: h.host.disabledReason ?? null,
     };
     if (!atLeast(mv, 2, 88) && used !== undefined) Object.assign(out, usageFields(h.host, used));
     out.cpu_info = atLeast(mv, 2, 28) ? cpuInfoObject(h.host.cpuInfo) : h.host.cpuInfo;

@@ -193,6 +193,14 @@ export const ERROR_CODES = {
     status: 409,
     summary: 'A server group with this id already exists.',
   },
+  'service.not_found': {
+    status: 404,
+    summary: 'No compute service has this id, or this host has no service of this binary.',
+  },
+  'service.in_use': {
+    status: 409,
+    summary: 'A compute service cannot be deleted while servers are on its host.',
+  },
   'keypair.not_found': {
     status: 404,
     summary: 'The user has no key pair of this name.',

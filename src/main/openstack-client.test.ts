@@ -317,6 +317,53 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
     );
   });
 
+  it('lists the compute service, disables it with a reason, forces it down and back (admin)', () => {
+    const list = () =>
+      JSON.parse(
+        openstack(
+          'admin',
+          '--os-compute-api-version',
+          '2.53',
+          'compute',
+          'service',
+          'list',
+          '--long',
+          '-f',
+          'json',
+        ).stdout,
+      ) as Record<string, unknown>[];
+    const [first] = list();
+    assert.ok(first !== undefined);
+    assert.equal(first.Binary, 'nova-compute');
+    assert.equal(first.Zone, 'nova');
+    assert.equal(first.State, 'up');
+    const host = String(first.Host);
+    const set = (...args: string[]) =>
+      openstack(
+        'admin',
+        '--os-compute-api-version',
+        '2.53',
+        'compute',
+        'service',
+        'set',
+        ...args,
+        host,
+        'nova-compute',
+      );
+    assert.equal(set('--disable', '--disable-reason', 'BIOS update').status, 0);
+    assert.deepEqual(
+      [list()[0]?.Status, list()[0]?.['Disabled Reason']],
+      ['disabled', 'BIOS update'],
+    );
+    assert.equal(set('--down').status, 0);
+    assert.equal(list()[0]?.State, 'down');
+    assert.equal(set('--enable', '--up').status, 0);
+    assert.deepEqual([list()[0]?.Status, list()[0]?.State], ['enabled', 'up']);
+    const member = openstack('eve', 'compute', 'service', 'list');
+    assert.notEqual(member.status, 0);
+    assert.match(member.stderr, /os-services:list/u);
+  });
+
   it(
     'answers osc-placement with the host as a resource provider holding the server’s claim',
     {

@@ -713,6 +713,15 @@ export function storeContract(
       } as const;
       await store.putComputeHost(aComputeHost({ settings }, 2));
       assert.deepEqual((await store.getComputeHost('host1'))?.settings, settings);
+      await store.putComputeHost(
+        aComputeHost({ name: 'host3', disabledReason: 'disk', forcedDown: true }),
+      );
+      const host3 = await store.getComputeHost('host3');
+      assert.equal(host3?.disabledReason, 'disk');
+      assert.equal(host3?.forcedDown, true);
+      assert.equal(await store.deleteComputeHost('host3'), true);
+      assert.equal(await store.deleteComputeHost('host3'), false);
+      assert.equal(await store.getComputeHost('host3'), undefined);
       await store.close();
     });
 

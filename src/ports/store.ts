@@ -370,6 +370,10 @@ export interface ComputeHostRecord {
    * kept; such a host passes the design filter.
    */
   readonly settings?: HostSettings;
+  /** Why an operator disabled the host (os-services); null or absent when none was given. */
+  readonly disabledReason?: string | null;
+  /** An operator marked the host's compute service down (os-services `forced_down`). */
+  readonly forcedDown?: boolean;
   readonly updatedAt: string;
 }
 
@@ -502,6 +506,8 @@ export interface Store {
   getComputeHost(name: string): Promise<ComputeHostRecord | undefined>;
   /** Sorted by name. */
   listComputeHosts(): Promise<ComputeHostRecord[]>;
+  /** Forgets a compute host's record; false when there was none. */
+  deleteComputeHost(name: string): Promise<boolean>;
   /**
    * Claims resources on a host for a consumer, atomically: inside one transaction it re-reads the
    * host's inventory and what is allocated on it, and inserts the allocation only when every

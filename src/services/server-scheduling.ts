@@ -51,7 +51,8 @@ export async function schedule(
   const usage = await deps.store.usageByHost();
   const states: HostState[] = records.map((h) => ({
     name: h.name,
-    enabled: h.enabled,
+    // A compute service an operator forced down takes nothing, as Nova's ComputeFilter.
+    enabled: h.enabled && h.forcedDown !== true,
     inventory: h.inventory,
     used: usage.get(h.name) ?? NOTHING_USED,
     traits: new Set(h.traits),

@@ -207,9 +207,23 @@ export class Servers {
     return agent.uptime();
   }
 
-  /** Registers (or refreshes) a compute host's record: inventory and traits. */
+  /**
+   * Registers (or refreshes) a compute host's record: inventory, traits and settings. What an
+   * operator decided through os-services (disabled, its reason, forced down) outlives restarts.
+   */
   async registerHost(host: ComputeHostRecord): Promise<void> {
-    await this.#work.deps.store.putComputeHost(host);
+    const { store } = this.#work.deps;
+    const known = await store.getComputeHost(host.name);
+    await store.putComputeHost(
+      known === undefined
+        ? host
+        : {
+            ...host,
+            enabled: known.enabled,
+            disabledReason: known.disabledReason ?? null,
+            forcedDown: known.forcedDown ?? false,
+          },
+    );
   }
 
   /** See server-reconcile.ts. */

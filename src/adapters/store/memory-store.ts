@@ -390,6 +390,10 @@ export class MemoryStore implements Store {
     return [...this.#hosts.values()].sort((a, b) => compare(a.name, b.name)).map((h) => clone(h));
   }
 
+  async deleteComputeHost(name: string): Promise<boolean> {
+    return this.#hosts.delete(name);
+  }
+
   async claim(allocation: AllocationRecord): Promise<boolean> {
     // Synchronous from here to the set(): nothing can interleave, so the check and the write
     // are one atomic step.

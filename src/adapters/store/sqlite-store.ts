@@ -1116,6 +1116,14 @@ export class SqliteStore implements Store {
     return rows.map((r) => JSON.parse(r.doc) as ComputeHostRecord);
   }
 
+  async deleteComputeHost(name: string): Promise<boolean> {
+    const result = await this.#db
+      .deleteFrom('compute_hosts')
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
   async claim(allocation: AllocationRecord): Promise<boolean> {
     // One transaction on the one connection (Kysely serialises transactions on it): the host,
     // the allocations on it and the insert are read and written with nothing in between.

@@ -1,0 +1,142 @@
+/**
+ * Nova's compute services (os-services): one `nova-compute` per registered host. An operator
+ * disables a host (with a reason) to keep new servers off it, forces it down, or deletes the
+ * service of a host that runs nothing. vpmu serves its API, scheduler and conductor inside one
+ * process, so it has no separate nova-scheduler or nova-conductor services to list.
+ */
+import { createHash } from 'node:crypto';
+import { ComputeError } from '../errors/index.js';
+import type { ComputeHostRecord, Store } from '../ports/store.js';
+import { requireAdmin, type RequestContext } from './identity.js';
+
+export const COMPUTE_BINARY = 'nova-compute';
+
+/** A compute service as the API shows it: the host's record and its ids. */
+export interface ComputeService {
+  readonly host: ComputeHostRecord;
+  /** 1-based position in name order: the id before microversion 2.53. */
+  readonly id: number;
+  /** The id from 2.53. */
+  readonly uuid: string;
+  /** `up` while the host's agent answers (in this one process: always), `down` when forced. */
+  readonly state: 'up' | 'down';
+}
+
+/** What an operator changes on a compute service. */
+export interface ServiceChanges {
+  readonly enabled?: boolean;
+  /** Only with `enabled: false`; null clears it. */
+  readonly disabledReason?: string | null;
+  readonly forcedDown?: boolean;
+}
+
+/**
+ * A host's UUID, stable for its name (an RFC 4122 version 5 UUID in vpmu's own namespace):
+ * `kind` separates the compute node's UUID from its service's.
+ */
+export function hostUuid(name: string, kind: 'compute-node' | 'service'): string {
+  const bytes = createHash('sha1').update(`vpmu:${kind}:${name}`).digest().subarray(0, 16);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Every compute service, in host name order; admins only. */
+export async function listComputeServices(
+  deps: { readonly store: Store },
+  ctx: RequestContext,
+): Promise<ComputeService[]> {
+  requireAdmin(ctx, 'os_compute_api:os-services:list');
+  return (await deps.store.listComputeHosts()).map((host, i) => ({
+    host,
+    id: i + 1,
+    uuid: hostUuid(host.name, 'service'),
+    state: host.forcedDown === true ? 'down' : 'up',
+  }));
+}
+
+/** The service with this id (an integer before 2.53, a UUID from 2.53), or Nova's 404. */
+export async function findComputeService(
+  deps: { readonly store: Store },
+  ctx: RequestContext,
+  id: string,
+): Promise<ComputeService> {
+  const found = (await listComputeServices(deps, ctx)).find(
+    (s) => s.uuid === id || String(s.id) === id,
+  );
+  // NOTE: Nova wording (nova/exception.py ServiceNotFound).
+  if (found === undefined) {
+    throw new ComputeError('service.not_found', `Service ${id} could not be found.`);
+  }
+  return found;
+}
+
+/** The service of `binary` on `host` (the forms before 2.53 name it so), or Nova's errors. */
+export async function findByHostAndBinary(
+  deps: { readonly store: Store },
+  ctx: RequestContext,
+  host: string,
+  binary: string,
+): Promise<ComputeService> {
+  const services = await listComputeServices(deps, ctx);
+  const found = services.find((s) => s.host.name === host);
+  if (binary !== COMPUTE_BINARY) throw onlyComputeUpdates(binary);
+  if (found === undefined) {
+    // NOTE: Nova wording (nova/exception.py HostBinaryNotFound).
+    throw new ComputeError('service.not_found', `Could not find binary ${binary} on host ${host}.`);
+  }
+  return found;
+}
+
+/** Applies an operator's changes; disabling keeps new servers off the host. */
+export async function updateComputeService(
+  deps: { readonly store: Store },
+  ctx: RequestContext,
+  service: ComputeService,
+  changes: ServiceChanges,
+): Promise<ComputeService> {
+  requireAdmin(ctx, 'os_compute_api:os-services:update');
+  const enabled = changes.enabled ?? service.host.enabled;
+  const host: ComputeHostRecord = {
+    ...service.host,
+    enabled,
+    disabledReason: enabled
+      ? null
+      : (changes.disabledReason ?? service.host.disabledReason ?? null),
+    forcedDown: changes.forcedDown ?? service.host.forcedDown ?? false,
+  };
+  await deps.store.putComputeHost(host);
+  return { ...service, host, state: host.forcedDown === true ? 'down' : 'up' };
+}
+
+/**
+ * Deletes a compute service and its host's record, so the scheduler no longer sees the host,
+ * refused while any server is on it. A compute that starts again registers anew, as in Nova.
+ */
+export async function deleteComputeService(
+  deps: { readonly store: Store },
+  ctx: RequestContext,
+  service: ComputeService,
+): Promise<void> {
+  requireAdmin(ctx, 'os_compute_api:os-services:delete');
+  const name = service.host.name;
+  const servers = (await deps.store.listServers()).filter((s) => s.host === name);
+  const held = (await deps.store.listAllocations()).filter((a) => a.host === name);
+  if (servers.length > 0 || held.length > 0) {
+    // NOTE: Nova wording (nova/api/openstack/compute/services.py).
+    throw new ComputeError(
+      'service.in_use',
+      `Unable to delete compute service that is hosting instances. Migrate or delete the instances first. Host ${name} has ${servers.length} server(s).`,
+    );
+  }
+  await deps.store.deleteComputeHost(name);
+}
+
+// NOTE: Nova wording (nova/api/openstack/compute/services.py).
+export function onlyComputeUpdates(binary: string): ComputeError {
+  return new ComputeError(
+    'request.invalid',
+    `Updating a ${binary} service is not supported. Only nova-compute services can be updated.`,
+  );
+}
