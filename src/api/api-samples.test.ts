@@ -7,12 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { it } from 'node:test';
-import {
-  makeTestApi,
-  passwordAuth,
-  type Exchange,
-  type TestApi,
-} from '../testing/api.js';
+import { makeTestApi, passwordAuth, type Exchange, type TestApi } from '../testing/api.js';
 import { hostUuid } from '../services/index.js';
 
 const PATCH = { 'Content-Type': 'application/openstack-images-v2.1-json-patch' };

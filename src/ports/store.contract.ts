@@ -718,7 +718,7 @@ export function storeContract(
       );
       const host3 = await store.getComputeHost('host3');
       assert.equal(host3?.disabledReason, 'disk');
-      assert.equal(host3?.forcedDown, true);
+      assert.equal(host3.forcedDown, true);
       assert.equal(await store.deleteComputeHost('host3'), true);
       assert.equal(await store.deleteComputeHost('host3'), false);
       assert.equal(await store.getComputeHost('host3'), undefined);
