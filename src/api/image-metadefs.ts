@@ -483,7 +483,12 @@ export function addMetadefRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     refuseUnknown(body, ['tags'], 'tag list');
     const names = asArray(body.tags, 'tags').map((item, i) => parseTagName(item, `tags[${i}]`));
     const header = c.req.header('X-Openstack-Append');
-    const append = header === undefined ? false : (parseBoolean(header) ?? false);
+    const append = header === undefined ? false : parseBoolean(header);
+    if (append === undefined) {
+      throw bad(
+        `Invalid value for header X-Openstack-Append: ${JSON.stringify(header)}. It must be true or false (true appends the tags, false replaces them).`,
+      );
+    }
     const created = await setTags(deps, caller(c), c.req.param('ns'), names, append, loadedAt);
     return c.json({ tags: created.map((t) => ({ name: t.name })) }, 201);
   });
