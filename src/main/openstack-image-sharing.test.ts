@@ -36,7 +36,7 @@ interface Run {
 
 describe(
   'image sharing with the stock clients against vpmu serve',
-  { skip, timeout: 180_000 },
+  { skip, timeout: 300_000 },
   () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-osc-share-'));
     let server: TestChild | undefined;
