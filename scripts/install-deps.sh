@@ -13,6 +13,7 @@
 #   libxml2-utils    xmllint, which virt-xml-validate runs
 #   python3-openstackclient  the stock `openstack` client for the end-to-end API test
 #   python3-osc-placement  its `openstack resource provider …` / `allocation candidate` commands
+#   python3-glanceclient  the stock `glance` command (image v2 end-to-end test)
 #   rabbitmq-server  the broker the RabbitMQ notifier test publishes to (scripts/rabbitmq.sh)
 #   python3-oslo.messaging  the unchanged oslo notification listener (scripts/oslo-listener.py)
 #   tempest          OpenStack's own API conformance suite (scripts/tempest.sh)
@@ -24,7 +25,7 @@ packages=(libvirt-dev qemu-utils curl)
 case "${1:-}" in
   '') ;;
   --tests) packages+=(libvirt-clients libxml2-utils python3-openstackclient python3-osc-placement
-    python3-pip tempest rabbitmq-server python3-oslo.messaging libvirt-daemon
+    python3-glanceclient python3-pip tempest rabbitmq-server python3-oslo.messaging libvirt-daemon
     libvirt-daemon-driver-qemu qemu-system-x86) ;;
   *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
 esac

@@ -450,7 +450,13 @@ describe('image API', () => {
       resource_type_associations: unknown;
       properties: Record<string, unknown>;
     };
-    assert.deepEqual(ns.resource_type_associations, [{ name: 'OS::Glance::Image' }]);
+    assert.deepEqual(ns.resource_type_associations, [
+      {
+        name: 'OS::Glance::Image',
+        created_at: '2026-01-01T00:00:00Z',
+        updated_at: '2026-01-01T00:00:00Z',
+      },
+    ]);
     assert.deepEqual(ns.properties.hw_pmu, {
       title: 'Virtual Performance Monitoring Unit',
       description:
@@ -465,7 +471,14 @@ describe('image API', () => {
       resource_type_associations: unknown;
       properties: Record<string, { type: string; enum: string[] }>;
     };
-    assert.deepEqual(fns.resource_type_associations, [{ name: 'OS::Nova::Flavor', prefix: 'hw:' }]);
+    assert.deepEqual(fns.resource_type_associations, [
+      {
+        name: 'OS::Nova::Flavor',
+        prefix: 'hw:',
+        created_at: '2026-01-01T00:00:00Z',
+        updated_at: '2026-01-01T00:00:00Z',
+      },
+    ]);
     assert.deepEqual(
       [fns.properties.pmu?.type, fns.properties.pmu?.enum],
       ['string', ['true', 'false']],

@@ -10,11 +10,9 @@ import {
   createImage,
   deleteImage,
   downloadImageData,
-  findMetadefNamespace,
   IMAGE_CORE_COLUMNS,
   IMAGE_SORT_KEYS,
   listImages,
-  listMetadefNamespaces,
   type ImageSortKey,
   IMAGE_CORE_FIELDS,
   parseCoreValue,
@@ -29,7 +27,7 @@ import {
   type ImageCore,
   type ImageListFilter,
   type ImageRecord,
-  type MetadefNamespace,
+  type MemberStatus,
   type NewImage,
   type PatchDialect,
   type Visibility,
@@ -44,6 +42,9 @@ import {
 } from './_http.js';
 import { lastValue, queryParams, quotePlus, type QueryParams } from './_query.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
+import { addMetadefRoutes } from './image-metadefs.js';
+import { IMAGE_SCHEMAS } from './image-schemas.js';
+import { addImageSharingRoutes, glanceTime } from './image-sharing.js';
 
 /** Glance's patch media types: RFC 6902 (v2.1) and the older JSON-schema draft 4 form (v2.0). */
 const PATCH_TYPES: Readonly<Record<string, PatchDialect>> = {
@@ -174,36 +175,20 @@ export function imageRoutes(deps: ApiDeps): Hono<ApiEnv> {
     return c.body(toWebStream(data), 200, headers);
   });
 
-  // The namespaces are vpmu's own definitions, loaded when the service starts (as Glance loads
-  // its metadefs into the database): that is their creation time here.
-  const loadedAt = glanceTime(deps.clock.now().toISOString());
-  app.get('/v2/metadefs/namespaces', (c) => {
-    // Horizon asks for the namespaces of one resource type: ?resource_types=OS::Glance::Image
-    const wanted = c.req
-      .query('resource_types')
-      ?.split(',')
-      .filter((t) => t !== '');
-    const namespaces = listMetadefNamespaces().filter(
-      (ns) =>
-        wanted === undefined || ns.resource_type_associations.some((a) => wanted.includes(a.name)),
-    );
-    return c.json({
-      namespaces: namespaces.map((ns) => namespaceView({ ...ns, properties: undefined }, loadedAt)),
-      first: '/v2/metadefs/namespaces',
-      schema: '/v2/schemas/metadefs/namespaces',
-    });
-  });
+  addImageSharingRoutes(app, deps);
+  addMetadefRoutes(app, deps);
 
-  app.get('/v2/metadefs/namespaces/:ns', (c) => {
-    const name = c.req.param('ns');
-    const ns = findMetadefNamespace(name);
-    if (ns === undefined) {
+  app.get('/v2/schemas/*', (c) => {
+    const { pathname } = new URL(c.req.url);
+    const name = pathname.slice(pathname.indexOf('/v2/schemas/') + '/v2/schemas/'.length);
+    const schema = Object.hasOwn(IMAGE_SCHEMAS, name) ? IMAGE_SCHEMAS[name] : undefined;
+    if (schema === undefined) {
       throw new ComputeError(
         'route.not_found',
-        `Metadata definition namespace=${name} was not found.`,
+        `The resource could not be found: there is no schema ${name}; the image API serves ${Object.keys(IMAGE_SCHEMAS).join(', ')}.`,
       );
     }
-    return c.json(namespaceView(ns, loadedAt));
+    return c.json(schema());
   });
 
   return app;
@@ -236,26 +221,6 @@ function imageView(image: ImageRecord): Record<string, unknown> {
     file: `/v2/images/${image.id}/file`,
     schema: '/v2/schemas/image',
   };
-}
-
-function namespaceView(
-  ns: Omit<MetadefNamespace, 'properties'> & {
-    properties: MetadefNamespace['properties'] | undefined;
-  },
-  loadedAt: string,
-): Record<string, unknown> {
-  return {
-    ...ns,
-    created_at: loadedAt,
-    updated_at: loadedAt,
-    self: `/v2/metadefs/namespaces/${ns.namespace}`,
-    schema: '/v2/schemas/metadefs/namespace',
-  };
-}
-
-/** Glance prints seconds: 2026-01-01T00:00:00Z. */
-function glanceTime(iso: string): string {
-  return iso.replace(/\.\d+Z$/u, 'Z');
 }
 
 /** Glance's list parameters that are not property filters. */
@@ -299,6 +264,7 @@ function parseListFilter(params: QueryParams): ImageListFilter {
   }
   const memberStatus = one('member_status') ?? 'accepted';
   if (!['pending', 'accepted', 'rejected', 'all'].includes(memberStatus)) {
+    // NOTE: Glance wording (glance/api/v2/images.py _validate_member_status).
     throw badRequest(`Invalid status: ${memberStatus}`);
   }
   const visibility = one('visibility');
@@ -383,6 +349,7 @@ function parseListFilter(params: QueryParams): ImageListFilter {
     ...(Object.keys(core).length === 0 ? {} : { core }),
     ...(protectedRaw === undefined ? {} : { protected: protectedRaw === 'true' }),
     ...(osHidden === undefined ? {} : { osHidden }),
+    memberStatus: memberStatus as MemberStatus | 'all',
     ...imageSort(params),
     ...(marker === undefined ? {} : { marker }),
     ...(limit === undefined ? {} : { limit }),

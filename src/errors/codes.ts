@@ -291,6 +291,38 @@ export const ERROR_CODES = {
     summary:
       "The compute host's agent cannot answer this (for example a host with no `uptime` to report).",
   },
+  'image.member_exists': {
+    status: 409,
+    summary: 'The project is a member of the image already.',
+  },
+  'image.member_not_found': {
+    status: 404,
+    summary: 'The project is not a member of the image (or the caller may not see its membership).',
+  },
+  'image.tag_not_found': {
+    status: 404,
+    summary: 'The image has no such tag.',
+  },
+  'image.status_forbidden': {
+    status: 403,
+    summary:
+      "The image's status does not allow the action: only an active image can be deactivated and only a deactivated one reactivated; a deactivated image's data can be downloaded by administrators only.",
+  },
+  'metadef.not_found': {
+    status: 404,
+    summary:
+      'No metadata definition namespace (or object, property, tag, resource-type association in it) of this name is visible to the caller.',
+  },
+  'metadef.exists': {
+    status: 409,
+    summary:
+      'A metadata definition namespace, or an object, property, tag or resource-type association in it, of this name exists already.',
+  },
+  'metadef.protected': {
+    status: 403,
+    summary:
+      "The metadata definition namespace cannot be changed that way: it is protected (clear `protected` first), or it is one of vpmu's own namespaces, generated from its specs registry, which no one may change or delete.",
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

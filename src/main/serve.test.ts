@@ -197,7 +197,13 @@ describe('loadServeConfig()', () => {
     assert.deepEqual(
       [defaults.imageLimits, defaults.imageVirtualSizeCap],
       [
-        { imageSizeCap: 1099511627776, userStorageQuota: 0, imagePropertyQuota: 128 },
+        {
+          imageSizeCap: 1099511627776,
+          userStorageQuota: 0,
+          imagePropertyQuota: 128,
+          imageTagQuota: 128,
+          imageMemberQuota: 128,
+        },
         1099511627776,
       ],
     );
@@ -205,12 +211,23 @@ describe('loadServeConfig()', () => {
       imageSizeCap: 1000,
       userStorageQuota: 5000,
       imagePropertyQuota: -1,
+      imageTagQuota: 3,
+      imageMemberQuota: -1,
       imageVirtualSizeCap: 2000,
     });
     const config = loadServeConfig(['--config', 'c.json'], {}, () => file);
     assert.deepEqual(
       [config.imageLimits, config.imageVirtualSizeCap],
-      [{ imageSizeCap: 1000, userStorageQuota: 5000, imagePropertyQuota: -1 }, 2000],
+      [
+        {
+          imageSizeCap: 1000,
+          userStorageQuota: 5000,
+          imagePropertyQuota: -1,
+          imageTagQuota: 3,
+          imageMemberQuota: -1,
+        },
+        2000,
+      ],
     );
     assert.throws(
       () => loadServeConfig(['--config', 'c'], {}, () => '{"imageSizeCap": -5}'),

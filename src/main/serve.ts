@@ -80,7 +80,7 @@ export interface ServeConfig {
   /** How often claims no server needs are released (after a crash); 0: only at start. */
   readonly healIntervalMs: number;
   readonly notifier: NotifierSettings;
-  /** Glance's image_size_cap, user_storage_quota and image_property_quota. */
+  /** Glance's image_size_cap, user_storage_quota, image_property_quota, image_tag_quota and image_member_quota. */
   readonly imageLimits: ImageLimits;
   /** Images claiming a larger virtual size (bytes) are refused at upload and at boot. */
   readonly imageVirtualSizeCap: number;
@@ -104,7 +104,7 @@ Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPref
   computeHostName, hostIp, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
   diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, healIntervalSeconds,
   notificationExchange, notificationBufferLimit, imageSizeCap, userStorageQuota,
-  imagePropertyQuota, imageVirtualSizeCap
+  imagePropertyQuota, imageTagQuota, imageMemberQuota, imageVirtualSizeCap
 Environment only:
   VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir)
   VPMU_TOKEN_TTL_SECONDS   token lifetime (default 3600)
@@ -234,6 +234,9 @@ export function loadServeConfig(
         fileNumber('userStorageQuota', 0, true) ?? GLANCE_IMAGE_LIMITS.userStorageQuota,
       imagePropertyQuota:
         fileNumber('imagePropertyQuota', -1, true) ?? GLANCE_IMAGE_LIMITS.imagePropertyQuota,
+      imageTagQuota: fileNumber('imageTagQuota', -1, true) ?? GLANCE_IMAGE_LIMITS.imageTagQuota,
+      imageMemberQuota:
+        fileNumber('imageMemberQuota', -1, true) ?? GLANCE_IMAGE_LIMITS.imageMemberQuota,
     },
     imageVirtualSizeCap: fileNumber('imageVirtualSizeCap', 0, true) ?? 1099511627776,
     host: pick(str(values.host), 'VPMU_HOST', 'host') ?? '127.0.0.1',
@@ -660,6 +663,8 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'imageSizeCap',
     'userStorageQuota',
     'imagePropertyQuota',
+    'imageTagQuota',
+    'imageMemberQuota',
     'imageVirtualSizeCap',
     'publicEndpoint',
     'lockoutFailureAttempts',

@@ -61,3 +61,40 @@ export function keypairExists(name: string): ComputeError {
 export function keypairQuotaExceeded(): ComputeError {
   return new ComputeError('keypair.quota_exceeded', 'Quota exceeded, too many key pairs.');
 }
+
+// NOTE: Glance wording (glance/api/v2/image_members.py create, glance/common/exception.py).
+/** `image.member_exists`: the project is a member of the image already. */
+export function imageMemberExists(imageId: string, memberId: string): ComputeError {
+  return new ComputeError(
+    'image.member_exists',
+    `Member ${memberId} is duplicated for image ${imageId}`,
+  );
+}
+
+/** `image.over_limit`: Glance's ImageMemberLimitExceeded (image_member_quota). */
+export function imageMemberLimitExceeded(
+  imageId: string,
+  attempted: number,
+  maximum: number,
+): ComputeError {
+  return new ComputeError(
+    'image.over_limit',
+    `Image member limit exceeded for image ${imageId}: The limit has been exceeded on the number of allowed image members for this image. Attempted: ${attempted}, Maximum: ${maximum} (image_member_quota)`,
+  );
+}
+
+/** `metadef.exists`: Glance's MetadefDuplicateNamespace. */
+export function metadefNamespaceExists(name: string): ComputeError {
+  return new ComputeError(
+    'metadef.exists',
+    `The metadata definition namespace=${name} already exists.`,
+  );
+}
+
+/** `metadef.not_found`: Glance's MetadefNamespaceNotFound. */
+export function metadefNamespaceNotFound(name: string): ComputeError {
+  return new ComputeError(
+    'metadef.not_found',
+    `Metadata definition namespace=${name} was not found.`,
+  );
+}

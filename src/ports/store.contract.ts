@@ -511,6 +511,84 @@ export function storeContract(
       await store.close();
     });
 
+    it('shares images with members: duplicates, limits, statuses, and gone with the image', async () => {
+      const store = await make();
+      const image = anImageRecord({ visibility: 'shared' });
+      await store.createImage(image);
+      const member = (memberId: string, createdAt = '2026-01-01T00:00:00Z') => ({
+        imageId: image.id,
+        memberId,
+        status: 'pending' as const,
+        createdAt,
+        updatedAt: createdAt,
+      });
+      await store.addImageMember(member('p2', '2026-01-01T00:00:02Z'), 2);
+      await store.addImageMember(member('p3', '2026-01-01T00:00:01Z'), 2);
+      await assert.rejects(store.addImageMember(member('p2'), 5), hasCode('image.member_exists'));
+      await assert.rejects(store.addImageMember(member('p4'), 2), hasCode('image.over_limit'));
+      await assert.rejects(
+        store.addImageMember({ ...member('p2'), imageId: 'ghost' }, 5),
+        hasCode('image.not_found'),
+      );
+      assert.deepEqual(
+        (await store.listImageMembers(image.id)).map((m) => m.memberId),
+        ['p3', 'p2'],
+      );
+      const accepted = await store.setImageMemberStatus(
+        image.id,
+        'p2',
+        'accepted',
+        '2026-01-01T00:00:09Z',
+      );
+      assert.deepEqual(accepted, {
+        ...member('p2', '2026-01-01T00:00:02Z'),
+        status: 'accepted',
+        updatedAt: '2026-01-01T00:00:09Z',
+      });
+      assert.deepEqual(await store.getImageMember(image.id, 'p2'), accepted);
+      assert.deepEqual(await store.listImageMemberships('p2'), [accepted]);
+      assert.equal(await store.setImageMemberStatus(image.id, 'px', 'accepted', 'x'), undefined);
+      assert.equal(await store.deleteImageMember(image.id, 'p3'), true);
+      assert.equal(await store.deleteImageMember(image.id, 'p3'), false);
+      assert.equal(await store.deleteImage(image.id), true);
+      assert.deepEqual(await store.listImageMemberships('p2'), []);
+      await store.close();
+    });
+
+    it('keeps metadef namespaces by name: create, rename, delete', async () => {
+      const store = await make();
+      const ns = (namespace: string) => ({
+        namespace,
+        visibility: 'public' as const,
+        protected: false,
+        owner: 'p1',
+        resourceTypes: [
+          { name: 'OS::Glance::Image', prefix: 'x_', createdAt: 't', updatedAt: 't' },
+        ],
+        properties: { p: { title: 'P', type: 'string', enum: ['a'] } },
+        objects: [{ name: 'o', properties: {}, createdAt: 't', updatedAt: 't' }],
+        tags: [{ name: 't', createdAt: 't', updatedAt: 't' }],
+        createdAt: 't',
+        updatedAt: 't',
+      });
+      await store.createMetadefNamespace(ns('b'));
+      await store.createMetadefNamespace(ns('a'));
+      await assert.rejects(store.createMetadefNamespace(ns('a')), hasCode('metadef.exists'));
+      assert.deepEqual(await store.getMetadefNamespace('a'), ns('a'));
+      assert.deepEqual(
+        (await store.listMetadefNamespaces()).map((n) => n.namespace),
+        ['a', 'b'],
+      );
+      await assert.rejects(store.saveMetadefNamespace('a', ns('b')), hasCode('metadef.exists'));
+      await assert.rejects(store.saveMetadefNamespace('z', ns('z')), hasCode('metadef.not_found'));
+      await store.saveMetadefNamespace('a', ns('c'));
+      assert.equal(await store.getMetadefNamespace('a'), undefined);
+      assert.deepEqual(await store.getMetadefNamespace('c'), ns('c'));
+      assert.equal(await store.deleteMetadefNamespace('c'), true);
+      assert.equal(await store.deleteMetadefNamespace('c'), false);
+      await store.close();
+    });
+
     it('returns copies: changing a returned record changes nothing stored', async () => {
       const store = await make();
       await store.createFlavor(aFlavorRecord({ extraSpecs: { 'hw:pmu': 'on' } }));

@@ -14,8 +14,10 @@ import type {
   TaskState,
   VmState,
 } from '../domain/index.js';
+import type { ImageMemberRecord, MemberStatus, MetadefNamespaceRecord } from './image-sharing.js';
 
 export { SERVER_STATUSES, type ServerStatus } from '../domain/index.js';
+export * from './image-sharing.js';
 
 /** The roles vpmu knows, as Keystone names them. */
 export const ROLES = ['admin', 'member', 'reader'] as const;
@@ -135,7 +137,7 @@ export const VISIBILITIES = ['public', 'private', 'shared', 'community'] as cons
 export type Visibility = (typeof VISIBILITIES)[number];
 
 /** Glance image statuses vpmu uses. */
-export type ImageStatus = 'queued' | 'active';
+export type ImageStatus = 'queued' | 'active' | 'deactivated';
 
 /** An image as stored: core fields, free-form string properties and where its data lives. */
 export interface ImageRecord {
@@ -500,6 +502,38 @@ export interface Store {
   /** One user's key pairs, sorted by name. */
   listKeypairs(userId: string): Promise<KeypairRecord[]>;
   deleteKeypair(userId: string, name: string): Promise<boolean>;
+
+  /**
+   * Shares an image with a project (status pending), atomically checking that the project is not
+   * a member yet (else rejects with `image.member_exists`) and that the image has fewer than
+   * `maxPerImage` members (else rejects with `image.over_limit`); rejects with `image.not_found`.
+   */
+  addImageMember(member: ImageMemberRecord, maxPerImage: number): Promise<void>;
+  getImageMember(imageId: string, memberId: string): Promise<ImageMemberRecord | undefined>;
+  /** An image's members, sorted by creation time, then member id. */
+  listImageMembers(imageId: string): Promise<ImageMemberRecord[]>;
+  /** The images shared with a project, any status. */
+  listImageMemberships(memberId: string): Promise<ImageMemberRecord[]>;
+  /** Sets a member's status; undefined when there is no such member. */
+  setImageMemberStatus(
+    imageId: string,
+    memberId: string,
+    status: MemberStatus,
+    at: string,
+  ): Promise<ImageMemberRecord | undefined>;
+  deleteImageMember(imageId: string, memberId: string): Promise<boolean>;
+
+  /** Rejects with `metadef.exists` when the name is taken. */
+  createMetadefNamespace(namespace: MetadefNamespaceRecord): Promise<void>;
+  getMetadefNamespace(name: string): Promise<MetadefNamespaceRecord | undefined>;
+  /** Sorted by name. */
+  listMetadefNamespaces(): Promise<MetadefNamespaceRecord[]>;
+  /**
+   * Replaces the namespace called `name` (which the record may rename, rejecting with
+   * `metadef.exists` when the new name is taken); rejects with `metadef.not_found`.
+   */
+  saveMetadefNamespace(name: string, namespace: MetadefNamespaceRecord): Promise<void>;
+  deleteMetadefNamespace(name: string): Promise<boolean>;
 
   /** Creates or replaces a compute host's record (inventory, traits, enabled). */
   putComputeHost(host: ComputeHostRecord): Promise<void>;

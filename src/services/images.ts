@@ -12,7 +12,13 @@ import type { Clock, Ids } from '../ports/clock.js';
 import type { ImageFiles } from '../ports/image-files.js';
 import type { ImageInspector } from '../ports/image-inspector.js';
 import { imageNotFound } from '../ports/store-errors.js';
-import { VISIBILITIES, type ImageRecord, type Store, type Visibility } from '../ports/store.js';
+import {
+  VISIBILITIES,
+  type ImageRecord,
+  type MemberStatus,
+  type Store,
+  type Visibility,
+} from '../ports/store.js';
 import { validateImageProperties } from '../specs/index.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
 
@@ -37,13 +43,19 @@ export interface ImageLimits {
   readonly userStorageQuota: number;
   /** Properties one image may carry; negative: unlimited (`image_property_quota`). */
   readonly imagePropertyQuota: number;
+  /** Tags one image may carry; negative: unlimited (`image_tag_quota`). */
+  readonly imageTagQuota: number;
+  /** Projects one image may be shared with; negative: unlimited (`image_member_quota`). */
+  readonly imageMemberQuota: number;
 }
 
-/** Glance's defaults: a 1 TiB size cap, no storage quota, 128 properties. */
+/** Glance's defaults: a 1 TiB size cap, no storage quota, 128 properties, tags and members. */
 export const GLANCE_IMAGE_LIMITS: ImageLimits = {
   imageSizeCap: 1099511627776,
   userStorageQuota: 0,
   imagePropertyQuota: 128,
+  imageTagQuota: 128,
+  imageMemberQuota: 128,
 };
 
 /** Core attributes a client may set at create time or change with a patch. */
@@ -170,6 +182,7 @@ export async function createImage(
   };
   checkPublicize(ctx, image.visibility);
   checkPropertyQuota(deps.imageLimits, image.properties);
+  checkTagQuota(deps.imageLimits, image.id, image.tags);
   throwIfAny(checkProperties(image, input.properties));
   await deps.store.createImage(image);
   return image;
@@ -216,6 +229,11 @@ export interface ImageListFilter {
   readonly protected?: boolean;
   /** Glance lists hidden images only with os_hidden=true, and then only those. */
   readonly osHidden?: boolean;
+  /**
+   * Which shared images of other projects the caller's project lists, by its membership status
+   * (Glance's default: accepted). Administrators list every image whatever this says.
+   */
+  readonly memberStatus?: MemberStatus | 'all';
   /** Default created_at desc; ties go by created_at, then id, in the first direction given. */
   readonly sort?: readonly SortSpec<ImageSortKey>[];
   readonly marker?: string;
@@ -269,6 +287,18 @@ export async function listImages(
       ? {}
       : { visibility: filter.visibility }),
   });
+  const memberships = new Map(
+    (await deps.store.listImageMemberships(ctx.projectId)).map((m) => [m.imageId, m.status]),
+  );
+  const memberStatus = filter.memberStatus ?? 'accepted';
+  // NOTE: as in Glance (glance/db/sqlalchemy/api.py _select_images_query): the caller's own
+  // images, public and community ones, and shared ones whose membership has the asked status.
+  const listed = (image: ImageRecord): boolean => {
+    if (isAdmin(ctx) || image.owner === ctx.projectId) return true;
+    if (image.visibility === 'public' || image.visibility === 'community') return true;
+    const status = image.visibility === 'shared' ? memberships.get(image.id) : undefined;
+    return status !== undefined && (memberStatus === 'all' || status === memberStatus);
+  };
   let marker: ImageRecord | undefined;
   if (filter.marker !== undefined) {
     marker = await deps.store.getImage(filter.marker);
@@ -276,7 +306,7 @@ export async function listImages(
       // NOTE: Glance wording (glance/db/sqlalchemy/api.py _image_get).
       throw new ComputeError('request.invalid', `No image found with ID ${filter.marker}`);
     }
-    if (!canSee(ctx, marker)) {
+    if (!canSee(ctx, marker, memberships.has(marker.id))) {
       throw new ComputeError(
         'auth.forbidden',
         `Forbidding request, image ${filter.marker} not visible`,
@@ -286,7 +316,7 @@ export async function listImages(
   const within = (values: readonly string[] | undefined, value: string | null) =>
     values === undefined || (value !== null && values.includes(value));
   const matches = images.filter((image) => {
-    if (!canSee(ctx, image)) return false;
+    if (!listed(image)) return false;
     // NOTE: as in Glance, community images are listed only when asked for (or owned).
     if (
       filter.visibility === undefined &&
@@ -358,8 +388,17 @@ export async function showImage(
   id: string,
 ): Promise<ImageRecord> {
   const image = await deps.store.getImage(id);
-  if (image === undefined || !canSee(ctx, image)) throw imageNotFound(id);
-  return image;
+  if (image === undefined) throw imageNotFound(id);
+  if (canSee(ctx, image, false)) return image;
+  // NOTE: as in Glance (glance/db/utils.py is_image_visible): a shared image is visible to its
+  // members whatever their status; the status decides only whether it is listed.
+  if (
+    image.visibility === 'shared' &&
+    (await deps.store.getImageMember(id, ctx.projectId)) !== undefined
+  ) {
+    return image;
+  }
+  throw imageNotFound(id);
 }
 
 /**
@@ -454,6 +493,7 @@ export async function updateImage(
   };
   if (updated.visibility !== image.visibility) checkPublicize(ctx, updated.visibility);
   checkPropertyQuota(deps.imageLimits, properties);
+  if (updated.tags.length > image.tags.length) checkTagQuota(deps.imageLimits, id, updated.tags);
   throwIfAny(checkProperties(updated, set));
   await deps.store.saveImage(updated);
   return updated;
@@ -602,6 +642,13 @@ export async function downloadImageData(
   unreadable?: string;
 }> {
   const image = await showImage(deps, ctx, id);
+  if (image.status === 'deactivated' && !isAdmin(ctx)) {
+    // NOTE: Glance wording (glance/api/v2/image_data.py download), a 403.
+    throw new ComputeError(
+      'image.status_forbidden',
+      `The requested image has been deactivated. Image data download is forbidden. (image ${id}; an administrator can reactivate it)`,
+    );
+  }
   if (image.dataLocation === null) return { image, data: undefined };
   const iterator = deps.files.read(image.dataLocation)[Symbol.asyncIterator]();
   let first: IteratorResult<Uint8Array>;
@@ -631,16 +678,17 @@ export function toImage(record: ImageRecord): Image {
   };
 }
 
-function canSee(ctx: RequestContext, image: ImageRecord): boolean {
+function canSee(ctx: RequestContext, image: ImageRecord, isMember: boolean): boolean {
   return (
     isAdmin(ctx) ||
     image.owner === ctx.projectId ||
     image.visibility === 'public' ||
-    image.visibility === 'community'
+    image.visibility === 'community' ||
+    (image.visibility === 'shared' && isMember)
   );
 }
 
-async function writableImage(
+export async function writableImage(
   deps: ImageDeps,
   ctx: RequestContext,
   id: string,
@@ -681,6 +729,18 @@ function checkPropertyQuota(limits: ImageLimits, properties: Readonly<Record<str
     throw new ComputeError(
       'image.over_limit',
       `The limit has been exceeded on the number of allowed image properties (image_property_quota). Attempted: ${attempted}, Maximum: ${maximum}`,
+    );
+  }
+}
+
+/** Glance's ImageTagLimitExceeded: 413 with the attempted and the maximum count. */
+export function checkTagQuota(limits: ImageLimits, id: string, tags: readonly string[]): void {
+  const maximum = limits.imageTagQuota;
+  if (maximum >= 0 && tags.length > maximum) {
+    // NOTE: Glance wording (glance/api/v2/image_tags.py update, glance/common/exception.py).
+    throw new ComputeError(
+      'image.over_limit',
+      `Image tag limit exceeded for image ${id}: The limit has been exceeded on the number of allowed image tags. Attempted: ${tags.length}, Maximum: ${maximum} (image_tag_quota)`,
     );
   }
 }

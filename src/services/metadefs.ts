@@ -7,7 +7,9 @@
 import { SPECS, type SpecEntry } from '../specs/index.js';
 
 /** A metadef property: a JSON-schema fragment with a title. */
-export interface MetadefProperty {
+// A type alias (not an interface), so it is also a MetadefPropertyRecord (an index signature).
+// eslint-disable-next-line @typescript-eslint/consistent-type-definitions -- see above
+export type MetadefProperty = {
   readonly title: string;
   readonly description: string;
   readonly type: 'string' | 'integer';
@@ -15,7 +17,7 @@ export interface MetadefProperty {
   readonly minimum?: number;
   readonly maximum?: number;
   readonly pattern?: string;
-}
+};
 
 /** A metadef namespace, in Glance's wire shape. */
 export interface MetadefNamespace {

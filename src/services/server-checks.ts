@@ -66,7 +66,9 @@ export async function lookupImage(
     // NOTE: Nova wording (nova/exception.py ImageNotActive).
     throw new ComputeError(
       'request.invalid',
-      `Image ${id} is not active. Upload its data (openstack image create --file, or PUT /image/v2/images/${id}/file) before booting from it.`,
+      image.status === 'deactivated'
+        ? `Image ${id} is not active. It is deactivated; its owner or an administrator can reactivate it.`
+        : `Image ${id} is not active. Upload its data (openstack image create --file, or PUT /image/v2/images/${id}/file) before booting from it.`,
     );
   }
   return image;

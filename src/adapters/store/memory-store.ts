@@ -15,7 +15,10 @@ import {
   flavorOrder,
   MARKER_NOT_FOUND,
   type ImageFilter,
+  type ImageMemberRecord,
   type ImageRecord,
+  type MemberStatus,
+  type MetadefNamespaceRecord,
   type ProjectRecord,
   type Role,
   type RoleAssignment,
@@ -30,7 +33,11 @@ import {
   flavorNameExists,
   flavorNotFound,
   imageExists,
+  imageMemberExists,
+  imageMemberLimitExceeded,
   imageNotFound,
+  metadefNamespaceExists,
+  metadefNamespaceNotFound,
   serverExists,
   serverGroupExists,
   keypairExists,
@@ -50,6 +57,9 @@ export class MemoryStore implements Store {
   readonly #flavors = new Map<string, FlavorRecord>();
   readonly #access = new Map<string, Set<string>>();
   readonly #images = new Map<string, ImageRecord>();
+  /** Image members by image id, then member id. */
+  readonly #imageMembers = new Map<string, Map<string, ImageMemberRecord>>();
+  readonly #metadefs = new Map<string, MetadefNamespaceRecord>();
   readonly #servers = new Map<string, ServerRecord>();
   readonly #serverGroups = new Map<string, ServerGroupRecord>();
   readonly #hosts = new Map<string, ComputeHostRecord>();
@@ -262,7 +272,85 @@ export class MemoryStore implements Store {
   }
 
   async deleteImage(id: string): Promise<boolean> {
+    this.#imageMembers.delete(id);
     return this.#images.delete(id);
+  }
+
+  async addImageMember(member: ImageMemberRecord, maxPerImage: number): Promise<void> {
+    if (!this.#images.has(member.imageId)) throw imageNotFound(member.imageId);
+    const members = this.#imageMembers.get(member.imageId) ?? new Map<string, ImageMemberRecord>();
+    if (members.has(member.memberId)) throw imageMemberExists(member.imageId, member.memberId);
+    if (members.size >= maxPerImage) {
+      throw imageMemberLimitExceeded(member.imageId, members.size + 1, maxPerImage);
+    }
+    members.set(member.memberId, { ...member });
+    this.#imageMembers.set(member.imageId, members);
+  }
+
+  async getImageMember(imageId: string, memberId: string): Promise<ImageMemberRecord | undefined> {
+    return copy(this.#imageMembers.get(imageId)?.get(memberId));
+  }
+
+  async listImageMembers(imageId: string): Promise<ImageMemberRecord[]> {
+    return [...(this.#imageMembers.get(imageId)?.values() ?? [])]
+      .sort((a, b) => compare(a.createdAt, b.createdAt) || compare(a.memberId, b.memberId))
+      .map((m) => ({ ...m }));
+  }
+
+  async listImageMemberships(memberId: string): Promise<ImageMemberRecord[]> {
+    return [...this.#imageMembers.values()].flatMap((members) => {
+      const member = members.get(memberId);
+      return member === undefined ? [] : [{ ...member }];
+    });
+  }
+
+  async setImageMemberStatus(
+    imageId: string,
+    memberId: string,
+    status: MemberStatus,
+    at: string,
+  ): Promise<ImageMemberRecord | undefined> {
+    const members = this.#imageMembers.get(imageId);
+    const member = members?.get(memberId);
+    if (members === undefined || member === undefined) return undefined;
+    const updated = { ...member, status, updatedAt: at };
+    members.set(memberId, updated);
+    return { ...updated };
+  }
+
+  async deleteImageMember(imageId: string, memberId: string): Promise<boolean> {
+    return this.#imageMembers.get(imageId)?.delete(memberId) ?? false;
+  }
+
+  async createMetadefNamespace(namespace: MetadefNamespaceRecord): Promise<void> {
+    if (this.#metadefs.has(namespace.namespace)) {
+      throw metadefNamespaceExists(namespace.namespace);
+    }
+    this.#metadefs.set(namespace.namespace, clone(namespace));
+  }
+
+  async getMetadefNamespace(name: string): Promise<MetadefNamespaceRecord | undefined> {
+    const namespace = this.#metadefs.get(name);
+    return namespace === undefined ? undefined : clone(namespace);
+  }
+
+  async listMetadefNamespaces(): Promise<MetadefNamespaceRecord[]> {
+    return [...this.#metadefs.values()]
+      .sort((a, b) => compare(a.namespace, b.namespace))
+      .map((ns) => clone(ns));
+  }
+
+  async saveMetadefNamespace(name: string, namespace: MetadefNamespaceRecord): Promise<void> {
+    if (!this.#metadefs.has(name)) throw metadefNamespaceNotFound(name);
+    if (namespace.namespace !== name && this.#metadefs.has(namespace.namespace)) {
+      throw metadefNamespaceExists(namespace.namespace);
+    }
+    this.#metadefs.delete(name);
+    this.#metadefs.set(namespace.namespace, clone(namespace));
+  }
+
+  async deleteMetadefNamespace(name: string): Promise<boolean> {
+    return this.#metadefs.delete(name);
   }
 
   async createServer(server: ServerRecord): Promise<void> {

@@ -21,7 +21,11 @@ import {
   flavorNameExists,
   flavorNotFound,
   imageExists,
+  imageMemberExists,
+  imageMemberLimitExceeded,
   imageNotFound,
+  metadefNamespaceExists,
+  metadefNamespaceNotFound,
   serverExists,
   serverGroupExists,
   keypairExists,
@@ -45,7 +49,10 @@ import {
   flavorOrder,
   MARKER_NOT_FOUND,
   type ImageFilter,
+  type ImageMemberRecord,
   type ImageRecord,
+  type MemberStatus,
+  type MetadefNamespaceRecord,
   type ProjectRecord,
   type Role,
   type RoleAssignment,
@@ -129,6 +136,14 @@ interface Tables {
   };
   host_usage: { host: string; vcpu: number; memory_mb: number; disk_gb: number };
   login_failures: { subject: string; count: number; last_failure_at: string };
+  image_members: {
+    image_id: string;
+    member_id: string;
+    status: MemberStatus;
+    created_at: string;
+    updated_at: string;
+  };
+  metadef_namespaces: { name: string; doc: string };
   keypairs: {
     id: Generated<number>;
     user_id: string;
@@ -363,6 +378,34 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('fingerprint', 'text', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addUniqueConstraint('keypairs_user_name', ['user_id', 'name'])
+        .execute();
+    },
+  },
+  '0008_image_members': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Glance's image members (the projects an image is shared with), gone with their image.
+      await db.schema
+        .createTable('image_members')
+        .addColumn('image_id', 'text', (c) =>
+          c.notNull().references('images.id').onDelete('cascade'),
+        )
+        .addColumn('member_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('image_members_pk', ['image_id', 'member_id'])
+        .execute();
+      await db.schema
+        .createIndex('image_members_member')
+        .on('image_members')
+        .column('member_id')
+        .execute();
+      // The metadef namespaces administrators create, each a JSON document with its properties,
+      // objects, tags and resource-type associations.
+      await db.schema
+        .createTable('metadef_namespaces')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('doc', 'text', (c) => c.notNull())
         .execute();
     },
   },
@@ -848,6 +891,142 @@ export class SqliteStore implements Store {
 
   async deleteImage(id: string): Promise<boolean> {
     const result = await this.#db.deleteFrom('images').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async addImageMember(member: ImageMemberRecord, maxPerImage: number): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const image = await trx
+        .selectFrom('images')
+        .select('id')
+        .where('id', '=', member.imageId)
+        .executeTakeFirst();
+      if (image === undefined) throw imageNotFound(member.imageId);
+      const taken = await trx
+        .selectFrom('image_members')
+        .select('member_id')
+        .where('image_id', '=', member.imageId)
+        .where('member_id', '=', member.memberId)
+        .executeTakeFirst();
+      if (taken !== undefined) throw imageMemberExists(member.imageId, member.memberId);
+      const held = await trx
+        .selectFrom('image_members')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('image_id', '=', member.imageId)
+        .executeTakeFirstOrThrow();
+      if (held.n >= maxPerImage) {
+        throw imageMemberLimitExceeded(member.imageId, held.n + 1, maxPerImage);
+      }
+      await trx.insertInto('image_members').values(toMemberRow(member)).execute();
+    });
+  }
+
+  async getImageMember(imageId: string, memberId: string): Promise<ImageMemberRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('image_members')
+      .selectAll()
+      .where('image_id', '=', imageId)
+      .where('member_id', '=', memberId)
+      .executeTakeFirst();
+    return row === undefined ? undefined : fromMemberRow(row);
+  }
+
+  async listImageMembers(imageId: string): Promise<ImageMemberRecord[]> {
+    const rows = await this.#db
+      .selectFrom('image_members')
+      .selectAll()
+      .where('image_id', '=', imageId)
+      .orderBy('created_at')
+      .orderBy('member_id')
+      .execute();
+    return rows.map(fromMemberRow);
+  }
+
+  async listImageMemberships(memberId: string): Promise<ImageMemberRecord[]> {
+    const rows = await this.#db
+      .selectFrom('image_members')
+      .selectAll()
+      .where('member_id', '=', memberId)
+      .execute();
+    return rows.map(fromMemberRow);
+  }
+
+  async setImageMemberStatus(
+    imageId: string,
+    memberId: string,
+    status: MemberStatus,
+    at: string,
+  ): Promise<ImageMemberRecord | undefined> {
+    const row = await this.#db
+      .updateTable('image_members')
+      .set({ status, updated_at: at })
+      .where('image_id', '=', imageId)
+      .where('member_id', '=', memberId)
+      .returningAll()
+      .executeTakeFirst();
+    return row === undefined ? undefined : fromMemberRow(row);
+  }
+
+  async deleteImageMember(imageId: string, memberId: string): Promise<boolean> {
+    const result = await this.#db
+      .deleteFrom('image_members')
+      .where('image_id', '=', imageId)
+      .where('member_id', '=', memberId)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async createMetadefNamespace(namespace: MetadefNamespaceRecord): Promise<void> {
+    const result = await this.#db
+      .insertInto('metadef_namespaces')
+      .values({ name: namespace.namespace, doc: JSON.stringify(namespace) })
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    if (result.numInsertedOrUpdatedRows === 0n) throw metadefNamespaceExists(namespace.namespace);
+  }
+
+  async getMetadefNamespace(name: string): Promise<MetadefNamespaceRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('metadef_namespaces')
+      .select('doc')
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row === undefined ? undefined : (JSON.parse(row.doc) as MetadefNamespaceRecord);
+  }
+
+  async listMetadefNamespaces(): Promise<MetadefNamespaceRecord[]> {
+    const rows = await this.#db
+      .selectFrom('metadef_namespaces')
+      .select('doc')
+      .orderBy('name')
+      .execute();
+    return rows.map((row) => JSON.parse(row.doc) as MetadefNamespaceRecord);
+  }
+
+  async saveMetadefNamespace(name: string, namespace: MetadefNamespaceRecord): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      if (namespace.namespace !== name) {
+        const taken = await trx
+          .selectFrom('metadef_namespaces')
+          .select('name')
+          .where('name', '=', namespace.namespace)
+          .executeTakeFirst();
+        if (taken !== undefined) throw metadefNamespaceExists(namespace.namespace);
+      }
+      const result = await trx
+        .updateTable('metadef_namespaces')
+        .set({ name: namespace.namespace, doc: JSON.stringify(namespace) })
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) throw metadefNamespaceNotFound(name);
+    });
+  }
+
+  async deleteMetadefNamespace(name: string): Promise<boolean> {
+    const result = await this.#db
+      .deleteFrom('metadef_namespaces')
+      .where('name', '=', name)
+      .executeTakeFirst();
     return result.numDeletedRows > 0n;
   }
 
@@ -1428,6 +1607,26 @@ function toUser(row: Tables['users']): UserRecord {
     domainId: row.domain_id,
     passwordHash: row.password_hash,
     enabled: row.enabled === 1,
+  };
+}
+
+function toMemberRow(member: ImageMemberRecord): Tables['image_members'] {
+  return {
+    image_id: member.imageId,
+    member_id: member.memberId,
+    status: member.status,
+    created_at: member.createdAt,
+    updated_at: member.updatedAt,
+  };
+}
+
+function fromMemberRow(row: Tables['image_members']): ImageMemberRecord {
+  return {
+    imageId: row.image_id,
+    memberId: row.member_id,
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
   };
 }
 
