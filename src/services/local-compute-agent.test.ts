@@ -13,10 +13,11 @@ const SETTINGS = aHost({
 });
 
 computeAgentContract('local, over the fake hypervisor and memory disks', async () => {
-  const disks = new MemoryDisks();
+  const disks = new MemoryDisks({ instanceRoot: '/srv/instances' });
+  const hypervisor = new FakeHypervisor();
   const agent = new LocalComputeAgent({
     host: 'compute1',
-    hypervisor: new FakeHypervisor(),
+    hypervisor,
     disks,
     settings: SETTINGS,
   });
@@ -32,5 +33,9 @@ computeAgentContract('local, over the fake hypervisor and memory disks', async (
     request,
     resized: (serverId) => request(serverId, 2),
     hasDisk: async (serverId) => disks.exists(`/srv/instances/${serverId}/disk`),
+    dropDomain: async (serverId) => {
+      if ((await hypervisor.state(serverId)) !== 'shutoff') await hypervisor.destroy(serverId);
+      await hypervisor.undefine(serverId);
+    },
   };
 });

@@ -174,6 +174,11 @@ export class LocalComputeAgent implements ComputeAgent {
     return this.#deps.hypervisor.list();
   }
 
+  async sweepDisks(keep: ReadonlySet<string>): Promise<string[]> {
+    const domains = await this.#deps.hypervisor.list();
+    return this.#deps.disks.sweep(new Set([...keep, ...domains.map((domain) => domain.uuid)]));
+  }
+
   /** A rollback or undo step that failed: the state it leaves behind is logged, never hidden. */
   #undoFailed(serverId: string, step: string, error: unknown): void {
     this.#deps.log?.error(

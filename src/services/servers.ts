@@ -72,6 +72,8 @@ export interface ReconcileReport {
   deleted: string[];
   /** Domains named like vpmu's that have no server record (left alone). */
   unknown: string[];
+  /** Instance directories (and half-taken image data) no server or domain had; removed. */
+  removedDisks: string[];
 }
 
 export type { ComputeAgent } from '../ports/compute-agent.js';
@@ -766,7 +768,13 @@ export class Servers {
    * that look like vpmu's but have no record are logged, never deleted.
    */
   async reconcile(): Promise<ReconcileReport> {
-    const report: ReconcileReport = { errored: [], corrected: [], deleted: [], unknown: [] };
+    const report: ReconcileReport = {
+      errored: [],
+      corrected: [],
+      deleted: [],
+      unknown: [],
+      removedDisks: [],
+    };
     const servers = await this.#deps.store.listServers();
     for (const server of servers.filter((s) => s.host === null && s.taskState === 'deleting')) {
       await this.#finishDelete(undefined, server);
@@ -842,6 +850,16 @@ export class Servers {
         this.#deps.log.warn(
           { host: hostName, domain: domain.name, uuid: domain.uuid, uri: agent.uri },
           'reconcile: a domain named like a vpmu server has no server record; left alone',
+        );
+      }
+      // Disks no record and no domain claims: a build or delete cut short before its record knew.
+      const onHost = servers.filter((s) => s.host === hostName && !report.deleted.includes(s.id));
+      const removed = await agent.sweepDisks(new Set(onHost.map((s) => s.id)));
+      if (removed.length > 0) {
+        report.removedDisks.push(...removed);
+        this.#deps.log.warn(
+          { host: hostName, removed },
+          'reconcile: removed instance directories that no server or domain had',
         );
       }
     }
