@@ -238,4 +238,75 @@ describe(`an image deleted while servers use it, on ${uri}`, { skip }, () => {
       }
     }
   });
+
+  it('takes the data of a disk made before disks kept it, even while its guest runs', async () => {
+    const stateDir = path.join(scratch, 'legacy');
+    mkdirSync(stateDir, { mode: 0o755 });
+    chmodSync(stateDir, 0o755);
+    const images = path.join(stateDir, 'images');
+    const instances = path.join(stateDir, 'instances');
+    const config = loadServeConfig(
+      ['--port', '0', '--state-dir', stateDir, '--uri', uri, '--config', 'c.json'],
+      { VPMU_ADMIN_PASSWORD: 'pw' },
+      () => JSON.stringify({ computeHostName: 'e2e-image-legacy', stopTimeoutSeconds: 1 }),
+    );
+    let service = await startService(config);
+    let id = '';
+    try {
+      let api = await client(service);
+      const flavor = await api.request('POST', '/compute/v2.1/flavors', {
+        flavor: { name: 'tiny', id: 'tiny', vcpus: 1, ram: 64, disk: 1 },
+      });
+      assert.equal(flavor.status, 200, flavor.text);
+      const image = await api.newImage('old');
+      const imageFile = path.join(images, image);
+      const res = await api.request('POST', '/compute/v2.1/servers', {
+        server: { name: 'vpmu-test-legacy', flavorRef: 'tiny', imageRef: image, networks: 'none' },
+      });
+      assert.equal(res.status, 202, res.text);
+      id = (res.body as { server: { id: string } }).server.id;
+      await api.settle(id, 'ACTIVE');
+      const disk = path.join(instances, id, 'disk');
+      const base = path.join(instances, id, 'base');
+
+      // Make the disk as an older vpmu did (backed on the image file itself) and run its guest
+      // behind vpmu's back, so that the next start finds it in use.
+      await api.action(id, { 'os-stop': null });
+      await api.settle(id, 'SHUTOFF');
+      await run('qemu-img', ['rebase', '-u', '-F', 'qcow2', '-b', imageFile, disk], {
+        timeout: 30_000,
+      });
+      await run('rm', [base], { timeout: 30_000 });
+      await virsh('start', id);
+      assert.deepEqual(await backingChain(disk), [disk, imageFile]);
+
+      await service.close();
+      service = await startService(config);
+      api = await client(service);
+      await api.settle(id, 'ACTIVE');
+      assert.equal(statSync(base).ino, statSync(imageFile).ino, 'the data is held beside the disk');
+      assert.deepEqual(await backingChain(disk), [disk, imageFile], 'QEMU holds the disk');
+
+      assert.equal((await api.request('DELETE', `/image/v2/images/${image}`)).status, 204);
+      assert.equal(await virsh('domstate', id), 'running');
+      await api.action(id, { 'os-stop': null });
+      await api.settle(id, 'SHUTOFF');
+      await api.action(id, { 'os-start': null });
+      await api.settle(id, 'ACTIVE');
+      assert.equal(await virsh('domstate', id), 'running');
+      assert.deepEqual(await backingChain(disk), [disk, base]);
+      const ino = statSync(base).ino;
+
+      assert.equal((await api.request('DELETE', `/compute/v2.1/servers/${id}`)).status, 204);
+      await api.settle(id, 'GONE');
+      assert.deepEqual(readdirSync(instances), []);
+      assert.deepEqual(filesWithInode(stateDir, ino), []);
+    } finally {
+      await service.close();
+      if (id !== '' && (await virsh('list', '--all', '--uuid').catch(() => '')).includes(id)) {
+        await virsh('destroy', id).catch(() => undefined);
+        await virsh('undefine', id).catch(() => undefined);
+      }
+    }
+  });
 });

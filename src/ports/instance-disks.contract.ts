@@ -14,6 +14,8 @@ export interface DisksUnderTest {
   readonly image: string;
   /** Deletes `image`, as an image delete does. */
   readonly deleteImage: () => Promise<void>;
+  /** Makes a disk as vpmu did before disks kept their image data: an overlay on `image` itself. */
+  readonly makeLegacyDisk: (path: string) => Promise<void>;
 }
 
 const UUID_A = '0a6c7b52-4d4b-4c0e-9c36-6a1f2b3c4d5e';
@@ -165,6 +167,43 @@ export function instanceDisksContract(name: string, make: () => Promise<DisksUnd
       );
       assert.equal(await disks.backing(kept), path.join(root, UUID_A, BASE_NAME));
       assert.deepEqual(await disks.sweep(new Set([UUID_A])), []);
+    });
+
+    it('adopt() makes an overlay on the image file itself hold the image data', async () => {
+      const { disks, root, image, deleteImage, makeLegacyDisk } = await make();
+      const legacy = path.join(root, 'k', 'disk');
+      await makeLegacyDisk(legacy);
+      assert.equal(await disks.backing(legacy), image);
+      assert.equal(await disks.adopt(legacy), true);
+      assert.equal(await disks.backing(legacy), path.join(root, 'k', BASE_NAME));
+      await deleteImage();
+      assert.equal(await disks.backing(legacy), path.join(root, 'k', BASE_NAME));
+      assert.equal(await disks.adopt(legacy), true, 'a second adopt() has nothing to do');
+      assert.equal(await disks.remove(path.join(root, 'k')), true);
+    });
+
+    it('adopt() leaves other disks as they are, and names a backing file already gone', async () => {
+      const { disks, root, image, deleteImage, makeLegacyDisk } = await make();
+      const blank = path.join(root, 'l', 'disk');
+      const own = path.join(root, 'm', 'disk');
+      await disks.create({ path: blank, sizeGiB: 1 });
+      await disks.create({ path: own, sizeGiB: 0, backingFile: image });
+      for (const disk of [blank, own, path.join(root, 'never', 'disk')]) {
+        assert.equal(await disks.adopt(disk), true, disk);
+      }
+      assert.equal(await disks.backing(blank), undefined);
+      assert.equal(await disks.backing(own), path.join(root, 'm', BASE_NAME));
+      const legacy = path.join(root, 'n', 'disk');
+      await makeLegacyDisk(legacy);
+      await deleteImage();
+      await assert.rejects(
+        disks.adopt(legacy),
+        diskFailure(legacy, /^Cannot use disk \S+: its backing file \S+ is missing$/u),
+      );
+      await assert.rejects(
+        disks.adopt(path.join(path.dirname(image), 'disk')),
+        diskFailure(path.dirname(image), /it is outside the instance directory/u),
+      );
     });
 
     it('exists() is true for files only: not for a path never created, nor a directory', async () => {

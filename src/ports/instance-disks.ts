@@ -35,6 +35,16 @@ export interface InstanceDisks {
    */
   backing(path: string): Promise<string | undefined>;
   /**
+   * Makes a disk made before disks kept their image data (an overlay backed on a file outside its
+   * instance directory, such as the image file itself) hold that data as its own: takes the backing
+   * file into the directory as `base`, then points the overlay at it. True when the disk depends on
+   * nothing outside its directory (so too when it already did, is blank or does not exist); false
+   * when a running guest holds the disk, so its overlay cannot be rewritten yet (the data is kept
+   * beside it all the same; adopt again once the guest is off). Rejects with
+   * `disk.operation_failed` when the backing file is already gone.
+   */
+  adopt(path: string): Promise<boolean>;
+  /**
    * Removes what a crash or a lost record can leave below the instance root: instance directories
    * (named like a UUID) whose name is not in `keep`, and half-taken image data in the kept ones.
    * For the start of the service, before any build; returns the paths it removed.
@@ -93,6 +103,11 @@ export function checkRemoveRequest(instanceRoot: string, instancePath: string): 
     throw diskFailure('remove', dir, 'refusing to remove the instance root itself');
   }
   return dir;
+}
+
+/** `file` resolved, refused (`disk.operation_failed`) when it is not below `instanceRoot`. */
+export function checkDiskPath(instanceRoot: string, file: string, operation: string): string {
+  return inside(instanceRoot, file, operation);
 }
 
 /** `file` resolved, refused when it is not below `instanceRoot`. */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import {
   BASE_NAME,
   checkCreateRequest,
+  checkDiskPath,
   checkRemoveRequest,
   diskFailure,
   isInstanceDirName,
@@ -64,6 +65,32 @@ export class MemoryDisks implements InstanceDisks {
     if (disk === undefined)
       throw diskFailure('read', path.resolve(file), 'the disk does not exist');
     return disk.backingFile;
+  }
+
+  async adopt(file: string): Promise<boolean> {
+    const diskPath = checkDiskPath(this.root, file, 'use');
+    const disk = this.files.get(diskPath);
+    const base = path.join(path.dirname(diskPath), BASE_NAME);
+    if (disk?.backingFile === undefined || disk.backingFile === base) return true;
+    const image = disk.backingFile;
+    if (this.images.has(image)) {
+      this.files.set(base, { sizeGiB: 0, backingFile: undefined, image });
+    } else if (this.files.get(base)?.image !== image) {
+      throw diskFailure('use', diskPath, `its backing file ${image} is missing`);
+    }
+    if (this.busy.has(diskPath)) return false;
+    this.files.set(diskPath, { ...disk, backingFile: base });
+    return true;
+  }
+
+  /** Disks a running guest holds, as the qcow2 adapter finds them locked (adopt() says false). */
+  readonly busy = new Set<string>();
+
+  /**
+   * A disk as a vpmu before kept image data made it: an overlay on `image` itself (for adopt()).
+   */
+  addLegacyDisk(file: string, image: string): void {
+    this.files.set(path.resolve(file), { sizeGiB: 0, backingFile: path.resolve(image) });
   }
 
   async sweep(keep: ReadonlySet<string>): Promise<string[]> {

@@ -26,6 +26,16 @@ if (requireQemuImg() === false) {
       root,
       image,
       deleteImage: () => unlink(image),
+      makeLegacyDisk: async (disk: string) => {
+        mkdirSync(path.dirname(disk), { recursive: true });
+        execFileSync(
+          'qemu-img',
+          ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', image, disk],
+          {
+            timeout: RUN_TIMEOUT_MS,
+          },
+        );
+      },
     };
   });
 }
@@ -40,6 +50,9 @@ instanceDisksContract('MemoryDisks', async () => {
     image,
     deleteImage: async () => {
       disks.images.delete(image);
+    },
+    makeLegacyDisk: async (disk: string) => {
+      disks.addLegacyDisk(disk, image);
     },
   };
 });

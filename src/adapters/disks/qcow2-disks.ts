@@ -7,6 +7,7 @@
  * the empty qcow2 itself (see qcow2.ts); `qemu-img info` (Debian: qemu-utils) reads the image's
  * format and size, once per image file. Failures name the file and the reason.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import {
@@ -29,6 +30,7 @@ import { inspectImageFile } from '../image-inspector/qemu-img-inspector.js';
 import {
   BASE_NAME,
   checkCreateRequest,
+  checkDiskPath,
   isInstanceDirName,
   checkRemoveRequest,
   diskFailure,
@@ -145,6 +147,43 @@ export class Qcow2Disks implements InstanceDisks {
     return backing;
   }
 
+  async adopt(file: string): Promise<boolean> {
+    const disk = checkDiskPath(this.root, file, 'use');
+    // No disk (a guest without one) or not a qcow2 overlay: nothing to take.
+    const name = await readBackingName(disk).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || error === NOT_QCOW2)
+        return undefined;
+      throw diskFailure('read', disk, reasonOf(error));
+    });
+    const dir = path.dirname(disk);
+    const base = path.join(dir, BASE_NAME);
+    if (name === undefined || path.resolve(dir, name) === base) return true;
+    const backing = path.resolve(dir, name);
+    const [stats, baseStats] = await Promise.all([
+      stat(backing).catch(() => undefined),
+      lstat(base).catch(() => undefined),
+    ]);
+    if (stats === undefined) {
+      // Gone since an adopt() that took its data but could not rewrite the running guest's disk.
+      if (baseStats?.isFile() !== true) {
+        throw diskFailure('use', disk, `its backing file ${backing} is missing`);
+      }
+    } else if (baseStats?.dev !== stats.dev || baseStats.ino !== stats.ino) {
+      // The disk backs on `backing`, not on `base`: a `base` there is no disk's, so it may go.
+      await takeImageData(backing, base, undefined);
+    }
+    const { format } = await this.info(base, await lstat(base), backing, undefined);
+    const outcome = await runQemuImg(
+      this.qemuImg,
+      ['rebase', '-u', '-f', 'qcow2', '-F', format, '-b', base, disk],
+      this.timeoutMs,
+    );
+    if (outcome.ok) return true;
+    // qemu-img's words for an image a running QEMU holds (its write lock).
+    if (/\block\b|another process using the image/iu.test(outcome.stderr)) return false;
+    throw diskFailure('use', disk, outcome.error);
+  }
+
   async sweep(keep: ReadonlySet<string>): Promise<string[]> {
     const kept = new Set([...keep].map((id) => id.toLowerCase()));
     const entries = await readdir(this.root, { withFileTypes: true }).catch((error: unknown) => {
@@ -246,10 +285,15 @@ async function imageTarget(link: string): Promise<string> {
  * (another filesystem, links refused) a copy, reflinked where the filesystem can, and synced. A
  * copy, or a link replacing a `base` a crash left without its disk, goes to a temporary name
  * first and is renamed into place, so a crash leaves a whole base or none (and at worst a
- * temporary file that sweep() removes). The base of a disk that exists is never replaced. An image
- * deleted in the meantime fails here, naming the image.
+ * temporary file that sweep() removes). The base of `disk`, when that exists, is never replaced
+ * (`disk` undefined: the base is no disk's). An image deleted in the meantime fails here, naming
+ * the image.
  */
-async function takeImageData(source: string, base: string, disk: string): Promise<void> {
+async function takeImageData(
+  source: string,
+  base: string,
+  disk: string | undefined,
+): Promise<void> {
   const failure = await link(source, base).then(
     () => undefined,
     (error: unknown) => error as NodeJS.ErrnoException,
@@ -257,7 +301,7 @@ async function takeImageData(source: string, base: string, disk: string): Promis
   if (failure === undefined) return;
   const code = failure.code ?? '';
   if (code === 'ENOENT') throw diskFailure('create', source, 'the image file does not exist');
-  if (code === 'EEXIST' && (await present(disk))) {
+  if (code === 'EEXIST' && disk !== undefined && (await present(disk))) {
     throw diskFailure('create', disk, 'the file already exists');
   }
   if (code !== 'EEXIST' && !LINK_REFUSED.has(code)) {
@@ -305,6 +349,8 @@ async function present(file: string): Promise<boolean> {
 /** link(2) failures that mean "copy instead": another filesystem, no links there, or not allowed. */
 const LINK_REFUSED = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
+const NOT_QCOW2 = new Error('it is not a qcow2 file');
+
 /** The backing file name in a qcow2 header (undefined when it has none); rejects a non-qcow2 file. */
 async function readBackingName(file: string): Promise<string | undefined> {
   const handle = await open(file, 'r');
@@ -312,7 +358,7 @@ async function readBackingName(file: string): Promise<string | undefined> {
     const header = Buffer.alloc(20);
     const { bytesRead } = await handle.read(header, 0, header.length, 0);
     if (bytesRead < header.length || header.toString('latin1', 0, 4) !== 'QFI\xfb') {
-      throw new Error('it is not a qcow2 file');
+      throw NOT_QCOW2;
     }
     const offset = header.readBigUInt64BE(8);
     const length = header.readUInt32BE(16);
@@ -328,4 +374,30 @@ async function readBackingName(file: string): Promise<string | undefined> {
 
 function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Runs qemu-img; its message (the last line of its stderr) and its stderr when it fails. */
+function runQemuImg(
+  qemuImg: string,
+  args: readonly string[],
+  timeoutMs: number,
+): Promise<{ ok: true } | { ok: false; error: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      qemuImg,
+      args,
+      { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8' },
+      (error, _stdout, stderr) => {
+        if (error === null) {
+          resolve({ ok: true });
+          return;
+        }
+        const message =
+          (error as NodeJS.ErrnoException).code === 'ENOENT'
+            ? `${qemuImg} is not installed (apt-get install qemu-utils)`
+            : (stderr.trim().split('\n').at(-1) ?? error.message);
+        resolve({ ok: false, error: message, stderr });
+      },
+    );
+  });
 }
