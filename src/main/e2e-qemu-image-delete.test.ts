@@ -175,6 +175,10 @@ describe(`an image deleted while servers use it, on ${uri}`, { skip }, () => {
       assert.equal(existsSync(path.join(images, first)), false, 'the image file is gone');
       assert.equal(await virsh('domstate', keep), 'running');
       assert.deepEqual(await backingChain(disk), [disk, base]);
+      // What a snapshot reads (vpmu serves no createImage yet): the whole chain, flattened.
+      const flat = path.join(scratch, 'flat.qcow2');
+      await run('qemu-img', ['convert', '-U', '-O', 'qcow2', disk, flat], { timeout: 60_000 });
+      await run('qemu-img', ['check', flat], { timeout: 30_000 });
 
       // One server of the two goes: the other still holds the data.
       assert.equal((await api.request('DELETE', `/compute/v2.1/servers/${drop}`)).status, 204);
