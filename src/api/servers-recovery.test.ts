@@ -132,7 +132,7 @@ describe('servers: recovery', () => {
     for (let spins = 0; spins < 1000 && api.disks.files.size === 0; spins++) {
       await new Promise((resolve) => setImmediate(resolve));
     }
-    assert.equal(api.disks.files.size, 1, 'the disk was made');
+    assert.equal(api.disks.files.size, 2, 'the disk and its image data were made');
 
     const restarted = await makeTestApi({ store });
     assert.deepEqual((await restarted.servers.reconcile()).errored, [id]);

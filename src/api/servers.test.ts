@@ -35,9 +35,11 @@ describe('servers API', () => {
     assert.equal(domain.uuid, res.id);
     assert.match(await api.hypervisor.domainXml(res.id), /<pmu state=["']off["']\/>/u);
     assert.equal(await api.hypervisor.state(res.id), 'running');
-    // The root disk is an overlay on the uploaded image data.
+    // The root disk is an overlay on the uploaded image data, taken into its own directory.
     const disk = api.disks.files.get(`/instances/${res.id}/disk`);
-    assert.ok(disk?.backingFile?.startsWith(`${api.imagesDir}/`));
+    assert.equal(disk?.backingFile, `/instances/${res.id}/base`);
+    const base = api.disks.files.get(`/instances/${res.id}/base`);
+    assert.ok(base?.image?.startsWith(`${api.imagesDir}/`));
     const admin = await show(api, res.id, 'admin');
     assert.equal(admin['OS-EXT-SRV-ATTR:host'], 'compute1');
     assert.match(
@@ -747,6 +749,7 @@ describe('servers API', () => {
       corrected: [b.id],
       deleted: [],
       unknown: ['99999999-9999-4999-8999-999999999999'],
+      removedDisks: [],
     });
     const gone = await api.store.getServer(a.id);
     assert.equal(gone?.status, 'ERROR');

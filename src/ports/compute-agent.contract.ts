@@ -12,6 +12,8 @@ export interface AgentUnderTest {
   readonly resized: (serverId: string) => BuildRequest;
   /** Whether the instance directory of `serverId` still holds anything. */
   readonly hasDisk: (serverId: string) => Promise<boolean>;
+  /** Destroys and undefines the server's domain behind the agent's back, leaving its disk. */
+  readonly dropDomain: (serverId: string) => Promise<void>;
 }
 
 const OPTS = { stopTimeoutMs: 1_000 } as const;
@@ -51,6 +53,22 @@ export function computeAgentContract(name: string, make: () => Promise<AgentUnde
       assert.equal(await agent.state(ID), 'running');
       assert.equal(await agent.power(OTHER, 'on', OPTS), 'no-domain');
       assert.equal(await agent.state(OTHER), undefined);
+    });
+
+    it('sweepDisks() removes the directories of servers neither kept nor defined', async () => {
+      const { agent, request, hasDisk, dropDomain } = await make();
+      await agent.build(request(ID));
+      await agent.build({ ...request(OTHER), name: `instance-${OTHER}`, leaveStopped: true });
+      assert.deepEqual(await agent.sweepDisks(new Set()), []);
+      await dropDomain(OTHER);
+      await dropDomain(ID);
+      const removed = await agent.sweepDisks(new Set([ID]));
+      assert.deepEqual(
+        removed.map((dir) => dir.endsWith(`/${OTHER}`)),
+        [true],
+      );
+      assert.deepEqual([await hasDisk(ID), await hasDisk(OTHER)], [true, false]);
+      assert.deepEqual(await agent.sweepDisks(new Set([ID])), []);
     });
 
     it('removes a guest and its disk; removing what is gone is no error', async () => {

@@ -109,6 +109,12 @@ export interface ComputeAgent {
   /** Every domain on the host, with its state. */
   list(): Promise<readonly DomainListing[]>;
   /**
+   * Removes the instance directories of servers the host no longer has: any whose server id is
+   * neither in `keep` nor a domain's UUID on the host, with the image data they hold. For the start
+   * of the service, before any build; returns the paths removed.
+   */
+  sweepDisks(keep: ReadonlySet<string>): Promise<string[]>;
+  /**
    * The host's `uptime` output (what Nova's libvirt driver reports as the hypervisor's uptime),
    * or undefined when this host has no way to tell.
    */

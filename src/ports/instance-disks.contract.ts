@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ComputeError } from '../errors/index.js';
-import type { InstanceDisks } from './instance-disks.js';
+import { BASE_NAME, type InstanceDisks } from './instance-disks.js';
 
 /** An adapter under test, with its instance directory and one image file it can back disks on. */
 export interface DisksUnderTest {
@@ -12,7 +12,14 @@ export interface DisksUnderTest {
   readonly root: string;
   /** An image file outside `root` that exists. */
   readonly image: string;
+  /** Deletes `image`, as an image delete does. */
+  readonly deleteImage: () => Promise<void>;
+  /** Makes a disk as vpmu did before disks kept their image data: an overlay on `image` itself. */
+  readonly makeLegacyDisk: (path: string) => Promise<void>;
 }
+
+const UUID_A = '0a6c7b52-4d4b-4c0e-9c36-6a1f2b3c4d5e';
+const UUID_B = '1b7d8c63-5e5c-4d1f-8d47-7b2a3c4d5e6f';
 
 /** A `disk.operation_failed` whose message names `file` and matches `reason`. */
 function diskFailure(file: string, reason: RegExp): (err: unknown) => boolean {
@@ -107,6 +114,96 @@ export function instanceDisksContract(name: string, make: () => Promise<DisksUnd
       );
       assert.equal(await disks.exists(image), true);
       assert.equal(await disks.exists(outside), false);
+    });
+
+    it('a disk on an image keeps its data when the image file is deleted, in its own directory', async () => {
+      const { disks, root, image, deleteImage } = await make();
+      const first = path.join(root, 'g', 'disk');
+      const second = path.join(root, 'h', 'disk');
+      await Promise.all([
+        disks.create({ path: first, sizeGiB: 0, backingFile: image }),
+        disks.create({ path: second, sizeGiB: 1, backingFile: image }),
+      ]);
+      for (const disk of [first, second]) {
+        const backing = await disks.backing(disk);
+        assert.equal(backing, path.join(path.dirname(disk), BASE_NAME));
+      }
+      await deleteImage();
+      assert.equal(await disks.exists(image), false);
+      assert.equal(await disks.backing(first), path.join(root, 'g', BASE_NAME));
+      assert.equal(await disks.remove(path.join(root, 'g')), true);
+      assert.equal(await disks.backing(second), path.join(root, 'h', BASE_NAME));
+      assert.equal(await disks.exists(path.join(root, 'h', BASE_NAME)), true);
+      assert.equal(await disks.remove(path.join(root, 'h')), true);
+      await assert.rejects(
+        disks.create({ path: path.join(root, 'i', 'disk'), sizeGiB: 1, backingFile: image }),
+        diskFailure(image, /the image file does not exist$/u),
+      );
+      assert.equal(await disks.remove(path.join(root, 'i')), false);
+    });
+
+    it('backing() is undefined for a blank disk and refuses a disk that does not exist', async () => {
+      const { disks, root } = await make();
+      const disk = path.join(root, 'j', 'disk');
+      await assert.rejects(disks.backing(disk), diskFailure(disk, /the disk does not exist$/u));
+      await disks.create({ path: disk, sizeGiB: 1 });
+      assert.equal(await disks.backing(disk), undefined);
+    });
+
+    it('sweep() removes instance directories not kept, and nothing else', async () => {
+      const { disks, root, image } = await make();
+      const kept = path.join(root, UUID_A, 'disk');
+      const stray = path.join(root, UUID_B, 'disk');
+      const other = path.join(root, 'not-an-instance', 'disk');
+      await disks.create({ path: kept, sizeGiB: 0, backingFile: image });
+      await disks.create({ path: stray, sizeGiB: 0, backingFile: image });
+      await disks.create({ path: other, sizeGiB: 1 });
+      assert.deepEqual(await disks.sweep(new Set([UUID_A.toUpperCase()])), [
+        path.join(root, UUID_B),
+      ]);
+      assert.deepEqual(
+        await Promise.all([kept, stray, other, image].map((file) => disks.exists(file))),
+        [true, false, true, true],
+      );
+      assert.equal(await disks.backing(kept), path.join(root, UUID_A, BASE_NAME));
+      assert.deepEqual(await disks.sweep(new Set([UUID_A])), []);
+    });
+
+    it('adopt() makes an overlay on the image file itself hold the image data', async () => {
+      const { disks, root, image, deleteImage, makeLegacyDisk } = await make();
+      const legacy = path.join(root, 'k', 'disk');
+      await makeLegacyDisk(legacy);
+      assert.equal(await disks.backing(legacy), image);
+      assert.equal(await disks.adopt(legacy), true);
+      assert.equal(await disks.backing(legacy), path.join(root, 'k', BASE_NAME));
+      await deleteImage();
+      assert.equal(await disks.backing(legacy), path.join(root, 'k', BASE_NAME));
+      assert.equal(await disks.adopt(legacy), true, 'a second adopt() has nothing to do');
+      assert.equal(await disks.remove(path.join(root, 'k')), true);
+    });
+
+    it('adopt() leaves other disks as they are, and names a backing file already gone', async () => {
+      const { disks, root, image, deleteImage, makeLegacyDisk } = await make();
+      const blank = path.join(root, 'l', 'disk');
+      const own = path.join(root, 'm', 'disk');
+      await disks.create({ path: blank, sizeGiB: 1 });
+      await disks.create({ path: own, sizeGiB: 0, backingFile: image });
+      for (const disk of [blank, own, path.join(root, 'never', 'disk')]) {
+        assert.equal(await disks.adopt(disk), true, disk);
+      }
+      assert.equal(await disks.backing(blank), undefined);
+      assert.equal(await disks.backing(own), path.join(root, 'm', BASE_NAME));
+      const legacy = path.join(root, 'n', 'disk');
+      await makeLegacyDisk(legacy);
+      await deleteImage();
+      await assert.rejects(
+        disks.adopt(legacy),
+        diskFailure(legacy, /^Cannot use disk \S+: its backing file \S+ is missing$/u),
+      );
+      await assert.rejects(
+        disks.adopt(path.join(path.dirname(image), 'disk')),
+        diskFailure(path.dirname(image), /it is outside the instance directory/u),
+      );
     });
 
     it('exists() is true for files only: not for a path never created, nor a directory', async () => {

@@ -1,14 +1,23 @@
 import path from 'node:path';
 import { ComputeError } from '../errors/index.js';
 
-/** Creates and removes instance root disks (qcow2 files under the instance directory). */
+/**
+ * Creates and removes instance root disks (qcow2 files under the instance directory).
+ *
+ * A disk never depends on a file outside its own instance directory: a disk made on an image file
+ * first takes the image's data into that directory as `base` (BASE_NAME), a hard link to the
+ * image file (a copy where a link cannot be made), and its overlay is backed on that. Deleting the
+ * image then loses nothing, and the data goes when the last instance directory holding it is
+ * removed (docs/hypervisor.md, "Root disks and image data").
+ */
 export interface InstanceDisks {
   /**
-   * Creates a qcow2 file at `path` (and its directory): an overlay backed by `backingFile` when one
-   * is given (its virtual size, grown to `sizeGiB` when that is larger), else a blank disk of
-   * `sizeGiB`. Rejects with `disk.operation_failed` naming the file and the reason. The backing
-   * file is inspected first, as `backingFormat` (a Glance disk_format) when given: one that refers
-   * to other files, is another format or is too large is refused with `image.invalid_data`.
+   * Creates a qcow2 file at `path` (and its directory): an overlay backed by the image data taken
+   * from `backingFile` into the disk's directory (its virtual size, grown to `sizeGiB` when that is
+   * larger), else a blank disk of `sizeGiB`. Rejects with `disk.operation_failed` naming the file
+   * and the reason, leaving nothing behind. The image data is inspected first, as `backingFormat`
+   * (a Glance disk_format) when given: data that refers to other files, is another format or is
+   * too large is refused with `image.invalid_data`.
    */
   create(request: {
     readonly path: string;
@@ -20,6 +29,35 @@ export interface InstanceDisks {
   remove(instancePath: string): Promise<boolean>;
   /** Whether a file exists (used to check an image file before anything is created). */
   exists(path: string): Promise<boolean>;
+  /**
+   * The file the disk at `path` is backed on (undefined for a blank disk), after checking that it
+   * is there. Rejects with `disk.operation_failed` when the disk or its backing file is missing.
+   */
+  backing(path: string): Promise<string | undefined>;
+  /**
+   * Makes a disk made before disks kept their image data (an overlay backed on a file outside its
+   * instance directory, such as the image file itself) hold that data as its own: takes the backing
+   * file into the directory as `base`, then points the overlay at it. True when the disk depends on
+   * nothing outside its directory (so too when it already did, is blank or does not exist); false
+   * when a running guest holds the disk, so its overlay cannot be rewritten yet (the data is kept
+   * beside it all the same; adopt again once the guest is off). Rejects with
+   * `disk.operation_failed` when the backing file is already gone.
+   */
+  adopt(path: string): Promise<boolean>;
+  /**
+   * Removes what a crash or a lost record can leave below the instance root: instance directories
+   * (named like a UUID) whose name is not in `keep`, and half-taken image data in the kept ones.
+   * For the start of the service, before any build; returns the paths it removed.
+   */
+  sweep(keep: ReadonlySet<string>): Promise<string[]>;
+}
+
+/** The name of a disk's image data inside its instance directory. */
+export const BASE_NAME = 'base';
+
+/** Whether a directory name below the instance root is an instance directory sweep() may take. */
+export function isInstanceDirName(name: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/iu.test(name);
 }
 
 /** `disk.operation_failed` naming the file and the reason, as every InstanceDisks words it. */
@@ -65,6 +103,11 @@ export function checkRemoveRequest(instanceRoot: string, instancePath: string): 
     throw diskFailure('remove', dir, 'refusing to remove the instance root itself');
   }
   return dir;
+}
+
+/** `file` resolved, refused (`disk.operation_failed`) when it is not below `instanceRoot`. */
+export function checkDiskPath(instanceRoot: string, file: string, operation: string): string {
+  return inside(instanceRoot, file, operation);
 }
 
 /** `file` resolved, refused when it is not below `instanceRoot`. */

@@ -51,9 +51,34 @@ describe('guestUp()', () => {
     assert.deepEqual(hv.domains, [{ name: IDS.name, uuid: IDS.uuid, state: 'running' }]);
     assert.deepEqual(disks.files.get(`/srv/instances/${IDS.uuid}/disk`), {
       sizeGiB: 1,
-      backingFile: '/images/cirros.qcow2',
+      backingFile: `/srv/instances/${IDS.uuid}/base`,
     });
+    assert.deepEqual(disks.imagesInUse(), new Set(['/images/cirros.qcow2']));
     assert.match(await hv.domainXml(IDS.uuid), /<pmu state="off"\/>/u);
+  });
+
+  it('defines a guest again around its own disk when its image file is gone', async () => {
+    const hv = new FakeHypervisor();
+    const disks = new MemoryDisks();
+    disks.images.add('/images/cirros.qcow2');
+    const guest = { ...input(), imageFile: '/images/cirros.qcow2' };
+    await guestUp(guest, { hypervisor: hv, disks });
+    disks.images.delete('/images/cirros.qcow2');
+    await hv.destroy(IDS.uuid);
+    await hv.undefine(IDS.uuid);
+    const again = await guestUp({ ...guest, reuseDisk: true }, { hypervisor: hv, disks });
+    assert.equal(again.disk, `/srv/instances/${IDS.uuid}/disk`);
+    assert.deepEqual(hv.domains, [{ name: IDS.name, uuid: IDS.uuid, state: 'running' }]);
+    assert.equal(await disks.backing(again.disk), `/srv/instances/${IDS.uuid}/base`);
+    // Without its disk, the guest needs the image file, and says so.
+    await hv.destroy(IDS.uuid);
+    await hv.undefine(IDS.uuid);
+    await disks.remove(`/srv/instances/${IDS.uuid}`);
+    const error = await rejection(
+      guestUp({ ...guest, reuseDisk: true }, { hypervisor: hv, disks }),
+    );
+    assert.match(error.message, /Cannot use image file \/images\/cirros\.qcow2 .*does not exist/u);
+    assert.deepEqual([hv.domains, disks.files.size], [[], 0]);
   });
 
   it('creates nothing when the flavor and image conflict', async () => {

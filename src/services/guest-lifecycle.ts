@@ -60,7 +60,11 @@ export async function guestUp(
   const { design, xml } = orThrow(renderGuest(input));
   const { spec } = design;
   const rootDisk = spec.devices.rootDisk;
-  if (input.imageFile !== undefined && !(await deps.disks.exists(input.imageFile))) {
+  // A root disk kept as it is needs no image file: it holds its own copy of the image's data, and
+  // the image may have been deleted since.
+  const keepDisk =
+    input.reuseDisk === true && rootDisk !== undefined && (await deps.disks.exists(rootDisk.path));
+  if (!keepDisk && input.imageFile !== undefined && !(await deps.disks.exists(input.imageFile))) {
     throw new ComputeError(
       'input.invalid',
       `Cannot use image file ${input.imageFile} for guest '${spec.name}': the file does not exist`,
@@ -86,10 +90,6 @@ export async function guestUp(
   const instancePath = rootDisk === undefined ? undefined : parentOf(rootDisk.path);
   const undo: (() => Promise<unknown>)[] = [];
   try {
-    const keepDisk =
-      input.reuseDisk === true &&
-      rootDisk !== undefined &&
-      (await deps.disks.exists(rootDisk.path));
     if (rootDisk !== undefined && instancePath !== undefined && !keepDisk) {
       undo.push(() => deps.disks.remove(instancePath));
       await deps.disks.create({

@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
 import { computeAgentContract } from '../ports/compute-agent.contract.js';
 import { aFlavor, aHost, anImage } from '../testing/fixtures.js';
@@ -13,10 +15,11 @@ const SETTINGS = aHost({
 });
 
 computeAgentContract('local, over the fake hypervisor and memory disks', async () => {
-  const disks = new MemoryDisks();
+  const disks = new MemoryDisks({ instanceRoot: '/srv/instances' });
+  const hypervisor = new FakeHypervisor();
   const agent = new LocalComputeAgent({
     host: 'compute1',
-    hypervisor: new FakeHypervisor(),
+    hypervisor,
     disks,
     settings: SETTINGS,
   });
@@ -32,5 +35,75 @@ computeAgentContract('local, over the fake hypervisor and memory disks', async (
     request,
     resized: (serverId) => request(serverId, 2),
     hasDisk: async (serverId) => disks.exists(`/srv/instances/${serverId}/disk`),
+    dropDomain: async (serverId) => {
+      if ((await hypervisor.state(serverId)) !== 'shutoff') await hypervisor.destroy(serverId);
+      await hypervisor.undefine(serverId);
+    },
   };
+});
+
+describe('LocalComputeAgent and disks from before disks kept their image data', () => {
+  const ID = '7d5f3c1a-4b2e-4c8d-9a6f-0e1b2c3d4e5f';
+  const disk = `/srv/instances/${ID}/disk`;
+  const base = `/srv/instances/${ID}/base`;
+  const image = '/srv/images/cirros';
+
+  async function legacyGuest() {
+    const disks = new MemoryDisks({ instanceRoot: '/srv/instances' });
+    const hypervisor = new FakeHypervisor();
+    const agent = new LocalComputeAgent({
+      host: 'compute1',
+      hypervisor,
+      disks,
+      settings: SETTINGS,
+    });
+    await agent.build({
+      serverId: ID,
+      name: `instance-${ID}`,
+      flavor: aFlavor({ diskGiB: 1 }),
+      image: anImage(),
+      owner: { projectId: 'p1', userId: 'u1' },
+    });
+    disks.images.add(image);
+    disks.files.clear();
+    disks.addLegacyDisk(disk, image);
+    return { disks, agent };
+  }
+
+  it('takes the image data before every start, and at sweep time', async () => {
+    for (const action of ['on', 'reboot-soft', 'reboot-hard'] as const) {
+      const { disks, agent } = await legacyGuest();
+      if (action === 'on') await agent.power(ID, 'off', { stopTimeoutMs: 100 });
+      assert.equal(await agent.power(ID, action, { stopTimeoutMs: 100 }), 'done');
+      assert.equal(await disks.backing(disk), base, action);
+    }
+    const { disks, agent } = await legacyGuest();
+    assert.deepEqual(await agent.sweepDisks(new Set()), []);
+    assert.equal(await disks.backing(disk), base);
+  });
+
+  it('keeps the data of a running guest it cannot rewrite, and rewrites it at the next start', async () => {
+    const { disks, agent } = await legacyGuest();
+    disks.busy.add(disk);
+    await agent.sweepDisks(new Set([ID]));
+    assert.equal(await disks.backing(disk), image, 'the running guest keeps its overlay');
+    assert.deepEqual(disks.imagesInUse(), new Set([image]));
+    disks.images.delete(image);
+    disks.busy.delete(disk);
+    await agent.power(ID, 'reboot-hard', { stopTimeoutMs: 100 });
+    assert.equal(await disks.backing(disk), base);
+  });
+
+  it('refuses to start a guest whose image data is already gone, naming the file', async () => {
+    const { disks, agent } = await legacyGuest();
+    disks.images.delete(image);
+    await agent.power(ID, 'off', { stopTimeoutMs: 100 });
+    await assert.rejects(
+      agent.power(ID, 'on', { stopTimeoutMs: 100 }),
+      new RegExp(
+        `^ComputeError: Cannot use disk ${disk}: its backing file ${image} is missing`,
+        'u',
+      ),
+    );
+  });
 });

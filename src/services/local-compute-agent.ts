@@ -102,6 +102,7 @@ export class LocalComputeAgent implements ComputeAgent {
     if (state === undefined) return 'no-domain';
     switch (action) {
       case 'on':
+        await this.#adoptDisk(serverId);
         await hypervisor.start(serverId);
         break;
       case 'off':
@@ -109,10 +110,12 @@ export class LocalComputeAgent implements ComputeAgent {
         break;
       case 'reboot-soft':
         await hypervisor.stop(serverId, { timeoutMs: options.stopTimeoutMs });
+        await this.#adoptDisk(serverId);
         await hypervisor.start(serverId);
         break;
       case 'reboot-hard':
         if (state !== 'shutoff') await hypervisor.destroy(serverId);
+        await this.#adoptDisk(serverId);
         await hypervisor.start(serverId);
         break;
     }
@@ -172,6 +175,32 @@ export class LocalComputeAgent implements ComputeAgent {
 
   async list(): Promise<readonly DomainListing[]> {
     return this.#deps.hypervisor.list();
+  }
+
+  async sweepDisks(keep: ReadonlySet<string>): Promise<string[]> {
+    const domains = await this.#deps.hypervisor.list();
+    const kept = new Set([...keep, ...domains.map((domain) => domain.uuid.toLowerCase())]);
+    const removed = await this.#deps.disks.sweep(kept);
+    // Disks made before disks kept their image data take it now (the stopped ones entirely).
+    for (const serverId of kept) {
+      await this.#adoptDisk(serverId).catch((error: unknown) => {
+        this.#deps.log?.error(
+          { server: serverId, host: this.#deps.host, err: String(error) },
+          'cannot make a root disk from an older vpmu hold its image data; it may not start again',
+        );
+      });
+    }
+    return removed;
+  }
+
+  /**
+   * Before a guest starts: a root disk from before disks kept their image data takes that data,
+   * so an image deleted later loses nothing (docs/hypervisor.md, "Root disks and image data").
+   */
+  async #adoptDisk(serverId: string): Promise<void> {
+    await this.#deps.disks.adopt(
+      `${this.#deps.settings.instanceDir.replace(/\/+$/u, '')}/${serverId}/disk`,
+    );
   }
 
   /** A rollback or undo step that failed: the state it leaves behind is logged, never hidden. */

@@ -18,6 +18,8 @@ export interface ReconcileReport {
   deleted: string[];
   /** Domains named like vpmu's that have no server record (left alone). */
   unknown: string[];
+  /** Instance directories (and half-taken image data) no server or domain had; removed. */
+  removedDisks: string[];
 }
 
 /**
@@ -28,7 +30,13 @@ export interface ReconcileReport {
  */
 export async function reconcile(work: ServerWork): Promise<ReconcileReport> {
   const { deps } = work;
-  const report: ReconcileReport = { errored: [], corrected: [], deleted: [], unknown: [] };
+  const report: ReconcileReport = {
+    errored: [],
+    corrected: [],
+    deleted: [],
+    unknown: [],
+    removedDisks: [],
+  };
   const servers = await deps.store.listServers();
   for (const server of servers.filter((s) => s.host === null && s.taskState === 'deleting')) {
     await work.finishDelete(undefined, server);
@@ -104,6 +112,16 @@ export async function reconcile(work: ServerWork): Promise<ReconcileReport> {
       deps.log.warn(
         { host: hostName, domain: domain.name, uuid: domain.uuid, uri: agent.uri },
         'reconcile: a domain named like a vpmu server has no server record; left alone',
+      );
+    }
+    // Disks no record and no domain claims: a build or delete cut short before its record knew.
+    const onHost = servers.filter((s) => s.host === hostName && !report.deleted.includes(s.id));
+    const removed = await agent.sweepDisks(new Set(onHost.map((s) => s.id)));
+    if (removed.length > 0) {
+      report.removedDisks.push(...removed);
+      deps.log.warn(
+        { host: hostName, removed },
+        'reconcile: removed instance directories that no server or domain had',
       );
     }
   }

@@ -171,7 +171,7 @@ export async function makeTestApi(
       logged.push({ level: 'error', fields, message }),
   };
   const hypervisor = options.hypervisor ?? new FakeHypervisor();
-  const disks = new MemoryDisks();
+  const disks = new MemoryDisks({ instanceRoot: options.instanceDir ?? '/instances' });
   const imagesDir = imageDirectory();
   const notifier = new MemoryNotifier();
   const driver: { hypervisor: Hypervisor; disks: InstanceDisks; settings: HostSettings } = {

@@ -1,6 +1,7 @@
 /** The InstanceDisks contract against the qcow2 adapter (real files, qemu-img) and the fake. */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { instanceDisksContract } from '../../ports/instance-disks.contract.js';
 import { MemoryDisks } from '../../testing/memory-disks.js';
@@ -20,12 +21,38 @@ if (requireQemuImg() === false) {
       timeout: RUN_TIMEOUT_MS,
     });
     const root = path.join(dir, 'instances');
-    return { disks: new Qcow2Disks({ instanceRoot: root }), root, image };
+    return {
+      disks: new Qcow2Disks({ instanceRoot: root }),
+      root,
+      image,
+      deleteImage: () => unlink(image),
+      makeLegacyDisk: async (disk: string) => {
+        mkdirSync(path.dirname(disk), { recursive: true });
+        execFileSync(
+          'qemu-img',
+          ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', image, disk],
+          {
+            timeout: RUN_TIMEOUT_MS,
+          },
+        );
+      },
+    };
   });
 }
 
 instanceDisksContract('MemoryDisks', async () => {
   const disks = new MemoryDisks({ instanceRoot: '/srv/vpmu/instances' });
   disks.images.add('/srv/vpmu/images/cirros.qcow2');
-  return { disks, root: '/srv/vpmu/instances', image: '/srv/vpmu/images/cirros.qcow2' };
+  const image = '/srv/vpmu/images/cirros.qcow2';
+  return {
+    disks,
+    root: '/srv/vpmu/instances',
+    image,
+    deleteImage: async () => {
+      disks.images.delete(image);
+    },
+    makeLegacyDisk: async (disk: string) => {
+      disks.addLegacyDisk(disk, image);
+    },
+  };
 });

@@ -1,14 +1,37 @@
 /**
- * Instance disks: a qcow2 overlay on the image file, or a blank qcow2. vpmu writes the empty qcow2
- * itself (see qcow2.ts); `qemu-img info` (Debian: qemu-utils) reads the backing image's format and
- * size, once per image file. Failures name the file and the reason.
+ * Instance disks: a qcow2 overlay on the image data, or a blank qcow2. The image data is taken into
+ * the instance directory as `base`: a hard link to the image file (one system call, no data
+ * moved), or a copy when the image is on another filesystem or links are refused. The overlay is
+ * backed on that link, so deleting the image file loses nothing, and the filesystem's link count
+ * is the reference count: the data goes with the last instance directory holding it. vpmu writes
+ * the empty qcow2 itself (see qcow2.ts); `qemu-img info` (Debian: qemu-utils) reads the image's
+ * format and size, once per image file. Failures name the file and the reason.
  */
-import { mkdir, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { constants, type Stats } from 'node:fs';
+import {
+  copyFile,
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  realpath,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  unlink,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { ComputeError } from '../../errors/index.js';
 import { inspectImageFile } from '../image-inspector/qemu-img-inspector.js';
 import {
+  BASE_NAME,
   checkCreateRequest,
+  checkDiskPath,
+  isInstanceDirName,
   checkRemoveRequest,
   diskFailure,
   type InstanceDisks,
@@ -55,27 +78,45 @@ export class Qcow2Disks implements InstanceDisks {
     backingFormat?: string | undefined;
   }): Promise<void> {
     const file = checkCreateRequest(this.root, request);
-    let backing: { file: string; format: string; virtualSize: number } | undefined;
-    if (request.backingFile !== undefined) {
-      const backingFile = path.resolve(request.backingFile);
-      backing = { file: backingFile, ...(await this.info(backingFile, request.backingFormat)) };
-    }
-    const encoded = encodeQcow2({
-      virtualSize: Math.max(backing?.virtualSize ?? 0, request.sizeGiB * GIB),
-      backing,
-    });
-    if (!encoded.ok) throw diskFailure('create', file, encoded.reason);
-    await mkdir(path.dirname(file), { recursive: true });
+    const source =
+      request.backingFile === undefined ? undefined : path.resolve(request.backingFile);
+    const dir = path.dirname(file);
+    const made = await mkdir(dir, { recursive: true });
+    const base = path.join(dir, BASE_NAME);
+    let tookBase = false;
     try {
-      await writeQcow2(file, encoded.image);
+      let backing: { file: string; format: string; virtualSize: number } | undefined;
+      if (source !== undefined) {
+        await takeImageData(source, base, file);
+        tookBase = true;
+        let stats = await lstat(base);
+        if (stats.isSymbolicLink()) {
+          // link(2) linked the symbolic link itself: take the file it names instead.
+          await takeImageData(await imageTarget(source), base, file);
+          stats = await lstat(base);
+        }
+        if (!stats.isFile()) throw diskFailure('create', source, 'the image file is not a file');
+        // What is inspected is what the disk is backed on: the image cannot change in between.
+        backing = { file: base, ...(await this.info(base, stats, source, request.backingFormat)) };
+      }
+      const encoded = encodeQcow2({
+        virtualSize: Math.max(backing?.virtualSize ?? 0, request.sizeGiB * GIB),
+        backing,
+      });
+      if (!encoded.ok) throw diskFailure('create', file, encoded.reason);
+      await writeQcow2(file, encoded.image).catch((error: unknown) => {
+        const reason =
+          (error as NodeJS.ErrnoException).code === 'EEXIST'
+            ? 'the file already exists'
+            : error instanceof Error
+              ? error.message
+              : String(error);
+        throw diskFailure('create', file, reason);
+      });
     } catch (error) {
-      const reason =
-        (error as NodeJS.ErrnoException).code === 'EEXIST'
-          ? 'the file already exists'
-          : error instanceof Error
-            ? error.message
-            : String(error);
-      throw diskFailure('create', file, reason);
+      if (tookBase) await rm(base, { force: true }).catch(() => undefined);
+      if (made !== undefined) await rmdir(dir).catch(() => undefined);
+      throw error;
     }
   }
 
@@ -92,6 +133,80 @@ export class Qcow2Disks implements InstanceDisks {
     return exists(file);
   }
 
+  async backing(file: string): Promise<string | undefined> {
+    const disk = path.resolve(file);
+    const name = await readBackingName(disk).catch((error: unknown) => {
+      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+      throw diskFailure('read', disk, missing ? 'the disk does not exist' : reasonOf(error));
+    });
+    if (name === undefined) return undefined;
+    const backing = path.resolve(path.dirname(disk), name);
+    if (!(await exists(backing))) {
+      throw diskFailure('read', disk, `its backing file ${backing} is missing`);
+    }
+    return backing;
+  }
+
+  async adopt(file: string): Promise<boolean> {
+    const disk = checkDiskPath(this.root, file, 'use');
+    // No disk (a guest without one) or not a qcow2 overlay: nothing to take.
+    const name = await readBackingName(disk).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || error === NOT_QCOW2)
+        return undefined;
+      throw diskFailure('read', disk, reasonOf(error));
+    });
+    const dir = path.dirname(disk);
+    const base = path.join(dir, BASE_NAME);
+    if (name === undefined || path.resolve(dir, name) === base) return true;
+    const backing = path.resolve(dir, name);
+    const [stats, baseStats] = await Promise.all([
+      stat(backing).catch(() => undefined),
+      lstat(base).catch(() => undefined),
+    ]);
+    if (stats === undefined) {
+      // Gone since an adopt() that took its data but could not rewrite the running guest's disk.
+      if (baseStats?.isFile() !== true) {
+        throw diskFailure('use', disk, `its backing file ${backing} is missing`);
+      }
+    } else if (baseStats?.dev !== stats.dev || baseStats.ino !== stats.ino) {
+      // The disk backs on `backing`, not on `base`: a `base` there is no disk's, so it may go.
+      await takeImageData(backing, base, undefined);
+    }
+    const { format } = await this.info(base, await lstat(base), backing, undefined);
+    const outcome = await runQemuImg(
+      this.qemuImg,
+      ['rebase', '-u', '-f', 'qcow2', '-F', format, '-b', base, disk],
+      this.timeoutMs,
+    );
+    if (outcome.ok) return true;
+    // qemu-img's words for an image a running QEMU holds (its write lock).
+    if (/\block\b|another process using the image/iu.test(outcome.stderr)) return false;
+    throw diskFailure('use', disk, outcome.error);
+  }
+
+  async sweep(keep: ReadonlySet<string>): Promise<string[]> {
+    const kept = new Set([...keep].map((id) => id.toLowerCase()));
+    const entries = await readdir(this.root, { withFileTypes: true }).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    });
+    const removed: string[] = [];
+    for (const entry of entries) {
+      if (!entry.isDirectory() || !isInstanceDirName(entry.name)) continue;
+      const dir = path.join(this.root, entry.name);
+      if (!kept.has(entry.name.toLowerCase())) {
+        if (await removeDirectory(dir)) removed.push(dir);
+        continue;
+      }
+      for (const name of await readdir(dir).catch(() => [])) {
+        if (!TEMP_BASE.test(name)) continue;
+        await rm(path.join(dir, name), { force: true });
+        removed.push(path.join(dir, name));
+      }
+    }
+    return removed;
+  }
+
   /**
    * The backing image's format and virtual size, after the same inspection as at upload (the file
    * may have changed on disk since): an image that refers to other files, is not its declared
@@ -99,11 +214,12 @@ export class Qcow2Disks implements InstanceDisks {
    */
   private async info(
     file: string,
+    stats: Stats,
+    image: string,
     declaredFormat: string | undefined,
   ): Promise<{ format: string; virtualSize: number }> {
-    const stats = await stat(file).catch(() => undefined);
-    if (stats === undefined) throw diskFailure('create', file, 'the image file does not exist');
-    const key = `${file}\0${declaredFormat ?? ''}\0${stats.size}\0${stats.mtimeMs}\0${stats.ino}`;
+    // Keyed by the file itself, not its name: every instance's base links one image file.
+    const key = `${stats.dev}\0${stats.ino}\0${declaredFormat ?? ''}\0${stats.size}\0${stats.mtimeMs}`;
     const cached = this.infoCache.get(key);
     if (cached !== undefined) return cached;
     const outcome = await inspectImageFile(file, declaredFormat, {
@@ -112,12 +228,12 @@ export class Qcow2Disks implements InstanceDisks {
       timeoutMs: this.timeoutMs,
     }).catch((error: unknown) => {
       const reason = error instanceof Error ? error.message : String(error);
-      throw diskFailure('read', file, reason.replace(/^Cannot check image data: /u, ''));
+      throw diskFailure('read', image, reason.replace(/^Cannot check image data: /u, ''));
     });
     if (!outcome.ok) {
       throw new ComputeError(
         'image.invalid_data',
-        `Cannot build a disk on image ${path.basename(file)}: ${outcome.reason}${declaredFormat === undefined ? '' : ` (declared disk_format ${declaredFormat})`}`,
+        `Cannot build a disk on image ${path.basename(image)}: ${outcome.reason}${declaredFormat === undefined ? '' : ` (declared disk_format ${declaredFormat})`}`,
       );
     }
     const info = { format: outcome.format, virtualSize: outcome.virtualSize };
@@ -152,4 +268,136 @@ async function exists(file: string): Promise<boolean> {
     (stats) => stats.isFile(),
     () => false,
   );
+}
+
+/** A half-taken base: the temporary name takeImageData() links or copies to before its rename. */
+const TEMP_BASE = new RegExp(`^\\.${BASE_NAME}-[0-9a-f]+\\.tmp$`, 'u');
+
+/** The file a symbolic link to an image names, refused (naming the link) when it is missing. */
+async function imageTarget(link: string): Promise<string> {
+  return realpath(link).catch(() => {
+    throw diskFailure('create', link, 'the image file does not exist');
+  });
+}
+
+/**
+ * Puts the data of `source` at `base` beside `disk`: a hard link (atomic: there or not), else
+ * (another filesystem, links refused) a copy, reflinked where the filesystem can, and synced. A
+ * copy, or a link replacing a `base` a crash left without its disk, goes to a temporary name
+ * first and is renamed into place, so a crash leaves a whole base or none (and at worst a
+ * temporary file that sweep() removes). The base of `disk`, when that exists, is never replaced
+ * (`disk` undefined: the base is no disk's). An image deleted in the meantime fails here, naming
+ * the image.
+ */
+async function takeImageData(
+  source: string,
+  base: string,
+  disk: string | undefined,
+): Promise<void> {
+  const failure = await link(source, base).then(
+    () => undefined,
+    (error: unknown) => error as NodeJS.ErrnoException,
+  );
+  if (failure === undefined) return;
+  const code = failure.code ?? '';
+  if (code === 'ENOENT') throw diskFailure('create', source, 'the image file does not exist');
+  if (code === 'EEXIST' && disk !== undefined && (await present(disk))) {
+    throw diskFailure('create', disk, 'the file already exists');
+  }
+  if (code !== 'EEXIST' && !LINK_REFUSED.has(code)) {
+    throw diskFailure(
+      'create',
+      base,
+      `cannot take the data of image file ${source}: ${failure.message}`,
+    );
+  }
+  const temp = path.join(path.dirname(base), `.${BASE_NAME}-${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    if (code === 'EEXIST') {
+      await link(source, temp);
+    } else {
+      await copyFile(source, temp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+      const handle = await open(temp, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+    await rename(temp, base);
+  } catch (error) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    throw missing
+      ? diskFailure('create', source, 'the image file does not exist')
+      : diskFailure(
+          'create',
+          base,
+          `cannot take the data of image file ${source}: ${reasonOf(error)}`,
+        );
+  }
+}
+
+/** Whether anything is at `file`. */
+async function present(file: string): Promise<boolean> {
+  return lstat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** link(2) failures that mean "copy instead": another filesystem, no links there, or not allowed. */
+const LINK_REFUSED = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+const NOT_QCOW2 = new Error('it is not a qcow2 file');
+
+/** The backing file name in a qcow2 header (undefined when it has none); rejects a non-qcow2 file. */
+async function readBackingName(file: string): Promise<string | undefined> {
+  const handle = await open(file, 'r');
+  try {
+    const header = Buffer.alloc(20);
+    const { bytesRead } = await handle.read(header, 0, header.length, 0);
+    if (bytesRead < header.length || header.toString('latin1', 0, 4) !== 'QFI\xfb') {
+      throw NOT_QCOW2;
+    }
+    const offset = header.readBigUInt64BE(8);
+    const length = header.readUInt32BE(16);
+    if (offset === 0n || length === 0) return undefined;
+    if (length > 1023 || offset > 65536n) throw new Error('its backing file name is malformed');
+    const name = Buffer.alloc(length);
+    await handle.read(name, 0, length, Number(offset));
+    return name.toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Runs qemu-img; its message (the last line of its stderr) and its stderr when it fails. */
+function runQemuImg(
+  qemuImg: string,
+  args: readonly string[],
+  timeoutMs: number,
+): Promise<{ ok: true } | { ok: false; error: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      qemuImg,
+      args,
+      { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8' },
+      (error, _stdout, stderr) => {
+        if (error === null) {
+          resolve({ ok: true });
+          return;
+        }
+        const message =
+          (error as NodeJS.ErrnoException).code === 'ENOENT'
+            ? `${qemuImg} is not installed (apt-get install qemu-utils)`
+            : (stderr.trim().split('\n').at(-1) ?? error.message);
+        resolve({ ok: false, error: message, stderr });
+      },
+    );
+  });
 }
