@@ -53,6 +53,13 @@ import {
 } from '../scheduler/index.js';
 import type { Clock, Ids } from '../ports/clock.js';
 import { renderGuest, toPmuReport } from './guest-config.js';
+import {
+  bootFilesOf,
+  configDriveDataOf,
+  resolveGuestData,
+  type GuestDataFields,
+  type GuestDataRequest,
+} from './guest-data.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
 import { refuseIfLocked } from './server-locks.js';
 import { markerNotFound, showFlavor, toFlavor } from './flavors.js';
@@ -92,6 +99,8 @@ export interface ServerDeps {
   readonly computes: ReadonlyMap<string, ComputeAgent>;
   /** The filesystem path of uploaded image data, the backing file of root disks. */
   readonly imageFile: (dataLocation: string) => string;
+  /** Every server gets a config drive (Nova's force_config_drive). @default false */
+  readonly forceConfigDrive?: boolean;
   /** DESIGN §2.7: require CUSTOM_HW_VPMU when the vPMU resolves to on. */
   readonly vpmuPrefilter: boolean;
   /** How long a graceful shutdown may take before the guest is destroyed. */
@@ -116,7 +125,7 @@ export interface ServerFields {
 }
 
 /** A create request, shape-checked by the API. */
-export interface NewServer extends ServerFields {
+export interface NewServer extends ServerFields, GuestDataRequest {
   readonly name: string;
   readonly flavorRef: string;
   readonly imageRef: string;
@@ -137,7 +146,7 @@ export interface ServerUpdate extends ServerFields {
 }
 
 /** What a rebuild may change besides the image. */
-export type RebuildOptions = ServerUpdate;
+export type RebuildOptions = ServerUpdate & Pick<GuestDataRequest, 'keyName' | 'userData'>;
 
 /**
  * Nova's default `metadata_items` quota: vpmu has no quotas yet, so this is the fixed limit of
@@ -254,6 +263,7 @@ export class Servers {
     }
     checkImageFits(flavorRecord, toServerImage(imageRecord));
     checkMetadataLimit(input.metadata ?? {});
+    const guestData = await resolveGuestData(this.#deps, ctx, input, imageRecord);
     const count = input.maxCount ?? input.minCount ?? 1;
     const ids = Array.from({ length: count }, () => this.#deps.ids.newUuid());
     // Nova's reservation ids are `r-` and 8 random characters: the first server's uuid's last 8.
@@ -261,7 +271,7 @@ export class Servers {
     const servers: ServerRecord[] = [];
     for (const [index, id] of ids.entries()) {
       servers.push(
-        this.#newRecord(ctx, input, flavorRecord, imageRecord, {
+        this.#newRecord(ctx, input, flavorRecord, imageRecord, guestData, {
           id,
           name: count > 1 ? `${input.name}-${index + 1}` : input.name,
           reservationId,
@@ -321,11 +331,19 @@ export class Servers {
     input: NewServer,
     flavorRecord: FlavorRecord,
     imageRecord: ImageRecord,
+    guestData: GuestDataFields,
     slot: { id: string; name: string; reservationId: string; launchIndex: number },
   ): ServerRecord {
     const { id } = slot;
     const domainName = `instance-${id}`;
-    const pmu = this.#precheck(toFlavor(flavorRecord), toImage(imageRecord), id, domainName, ctx);
+    const pmu = this.#precheck(
+      toFlavor(flavorRecord),
+      toImage(imageRecord),
+      id,
+      domainName,
+      ctx,
+      guestData,
+    );
     const now = this.#now();
     return {
       id,
@@ -359,6 +377,7 @@ export class Servers {
       diskConfig: input.diskConfig ?? 'MANUAL',
       reservationId: slot.reservationId,
       launchIndex: slot.launchIndex,
+      ...guestData,
     };
   }
 
@@ -546,12 +565,21 @@ export class Servers {
     const imageRecord = await lookupImage(this.#deps, ctx, imageRef);
     checkImageFits(current.flavor, toServerImage(imageRecord));
     if (options.metadata !== undefined) checkMetadataLimit(options.metadata);
+    const { keyName, userData, ...fields } = options;
+    const guestData = await resolveGuestData(
+      this.#deps,
+      ctx,
+      definedOnly({ keyName, userData }),
+      imageRecord,
+      current,
+    );
     const pmu = this.#precheck(
       toFlavor(current.flavor),
       toImage(imageRecord),
       id,
       current.domainName,
       ctx,
+      guestData,
     );
     return this.#action(
       ctx,
@@ -562,7 +590,8 @@ export class Servers {
         // A failed build or rebuild released the server's claim; it needs one again to run.
         const claimId = server.claimId ?? (await this.#claimAgain(server, 'rebuild'));
         const rebuilding = await this.#save(server, {
-          ...definedOnly(options),
+          ...definedOnly(fields),
+          ...guestData,
           taskState: 'rebuilding',
           image: toServerImage(imageRecord),
           pmu,
@@ -612,7 +641,14 @@ export class Servers {
     }
     checkImageFits(flavorRecord, current.image);
     const imageForDesign = serverImageToImage(current.image);
-    const pmu = this.#precheck(toFlavor(flavorRecord), imageForDesign, id, current.domainName, ctx);
+    const pmu = this.#precheck(
+      toFlavor(flavorRecord),
+      imageForDesign,
+      id,
+      current.domainName,
+      ctx,
+      current,
+    );
     return this.#action(
       ctx,
       id,
@@ -652,6 +688,8 @@ export class Servers {
               flavor: toFlavor(flavorRecord),
               image: imageForDesign,
               owner: { projectId: server.projectId, userId: server.userId },
+              configDrive: server.configDrive === true,
+              bootFiles: bootFilesOf(server, this.#deps.imageFile),
             },
           });
           const report = {
@@ -736,6 +774,23 @@ export class Servers {
       },
       call,
     );
+  }
+
+  /**
+   * os-getConsoleOutput: the end of the server's console log (its last `lines` lines, all when
+   * undefined), with control characters other than tab and newline removed, as Nova does. A server
+   * on no host yet is Nova's InstanceNotReady (409).
+   */
+  async consoleOutput(ctx: RequestContext, id: string, lines: number | undefined): Promise<string> {
+    const server = await this.show(ctx, id);
+    const agent = server.host === null ? undefined : this.#deps.computes.get(server.host);
+    if (agent === undefined || server.taskState === 'deleting') {
+      // NOTE: Nova wording (nova/exception.py InstanceNotReady).
+      throw new ComputeError('server.not_ready', `Instance ${server.id} is not ready`);
+    }
+    const output = await agent.consoleOutput(server.id, lines);
+    // eslint-disable-next-line no-control-regex
+    return output.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/gu, '');
   }
 
   /**
@@ -891,6 +946,7 @@ export class Servers {
     id: string,
     name: string,
     ctx: RequestContext,
+    guestData?: Pick<ServerRecord, 'bootImages'>,
   ): ServerPmu {
     const [first] = this.#deps.computes.values();
     const settings: HostSettings = first?.settings ?? {
@@ -908,6 +964,7 @@ export class Servers {
         name,
         uuid: id,
         owner: { projectId: ctx.projectId },
+        bootFiles: bootFilesOf(guestData ?? {}, this.#deps.imageFile),
       }),
     );
     const report = toPmuReport(design.design);
@@ -1092,6 +1149,9 @@ export class Servers {
       owner: { projectId: server.projectId, userId: server.userId },
       imageFile: location === null ? undefined : this.#deps.imageFile(location),
       imageFormat: server.image.diskFormat ?? undefined,
+      configDrive: server.configDrive === true,
+      configDriveData: configDriveDataOf(server),
+      bootFiles: bootFilesOf(server, this.#deps.imageFile),
       reuseDisk: options.reuseDisk === true,
       leaveStopped: options.leaveStopped === true,
     });
