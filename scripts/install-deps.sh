@@ -37,6 +37,7 @@ guest_debs=${VPMU_TEST_GUEST_DEBS:-/var/cache/vpmu/test-guest}
 # Fetches the test guest's packages once (the newest kernel of linux-image-amd64 and busybox-static).
 fetch_guest_debs() {
   ls "$guest_debs"/linux-image-*-amd64_*.deb "$guest_debs"/busybox-static_*.deb >/dev/null 2>&1 && return 0
+  [ "$(id -u)" = 0 ] || { echo "install-deps.sh: run as root to fetch the test guest's packages into $guest_debs" >&2; exit 1; }
   mkdir -p "$guest_debs"
   [ -n "${updated:-}" ] || apt-get update -qq
   kernel=$(apt-cache depends --important linux-image-amd64 | awk '/Depends:/ { print $2; exit }')
