@@ -8,6 +8,7 @@
 #                    against in `npm ci` (without it every libvirt call says what to install)
 #   qemu-utils       qemu-img, which reads a backing image's format for instance disks
 #   curl             the demo's HTTP client
+#   genisoimage      makes the config drives (ISO 9660, label config-2) servers get
 # For the tests:
 #   libvirt-clients  virsh and virt-xml-validate (golden XML, test:///default define/read-back)
 #   libxml2-utils    xmllint, which virt-xml-validate runs
@@ -20,8 +21,11 @@
 #   python3-pip      installs vpmu's own client plugin (clients/osc-vpmu) beside the stock client
 # and, without recommends (no systemd, no desktop stack), a real daemon for the end-to-end tests:
 #   libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
+# and, fetched but not installed (into $VPMU_TEST_GUEST_DEBS, default /var/cache/vpmu/test-guest),
+# the two packages the real-guest test builds its tiny Linux guest from (src/testing/test-guest.ts):
+#   linux-image-amd64's kernel package, and busybox-static
 set -euo pipefail
-packages=(libvirt-dev qemu-utils curl)
+packages=(libvirt-dev qemu-utils curl genisoimage)
 case "${1:-}" in
   '') ;;
   --tests) packages+=(libvirt-clients libxml2-utils python3-openstackclient python3-osc-placement
@@ -30,11 +34,26 @@ case "${1:-}" in
   *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
 esac
 
+guest_debs=${VPMU_TEST_GUEST_DEBS:-/var/cache/vpmu/test-guest}
+# Fetches the test guest's packages once (the newest kernel of linux-image-amd64 and busybox-static).
+fetch_guest_debs() {
+  ls "$guest_debs"/linux-image-*-amd64_*.deb "$guest_debs"/busybox-static_*.deb >/dev/null 2>&1 && return 0
+  [ "$(id -u)" = 0 ] || { echo "install-deps.sh: run as root to fetch the test guest's packages into $guest_debs" >&2; exit 1; }
+  mkdir -p "$guest_debs"
+  [ -n "${updated:-}" ] || apt-get update -qq
+  kernel=$(apt-cache depends --important linux-image-amd64 | awk '/Depends:/ { print $2; exit }')
+  [ -n "$kernel" ] || { echo "install-deps.sh: linux-image-amd64 names no kernel package" >&2; exit 1; }
+  (cd "$guest_debs" && apt-get download -qq "$kernel" busybox-static)
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  [ "${1:-}" = --tests ] && fetch_guest_debs
+  exit 0
+fi
 [ "$(id -u)" = 0 ] || { echo "install-deps.sh: run as root to install: ${missing[*]}" >&2; exit 1; }
 
 export DEBIAN_FRONTEND=noninteractive
@@ -46,4 +65,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 apt-get update -qq
+updated=1
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+[ "${1:-}" = --tests ] && fetch_guest_debs
+exit 0

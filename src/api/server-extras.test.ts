@@ -388,15 +388,15 @@ describe('server action dispatcher', () => {
     const cases: { server: string; body: unknown; status: number; says: RegExp }[] = [
       {
         server: UNKNOWN,
-        body: { 'os-getConsoleOutput': { length: 10 } },
+        body: { 'os-getVNCConsole': { type: 'novnc' } },
         status: 404,
         says: /could not be found/u,
       },
       {
         server: id,
-        body: { 'os-getConsoleOutput': { length: 10 } },
+        body: { 'os-getVNCConsole': { type: 'novnc' } },
         status: 400,
-        says: /vpmu does not serve Nova's 'os-getConsoleOutput' action; it serves os-start, .*lock, unlock, os-resetState, restore and forceDelete$/u,
+        says: /vpmu does not serve Nova's 'os-getVNCConsole' action; it serves os-start, .*os-getConsoleOutput, lock, unlock, os-resetState, restore and forceDelete$/u,
       },
       { server: UNKNOWN, body: { createBackup: {} }, status: 404, says: /could not be found/u },
       {

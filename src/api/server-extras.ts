@@ -37,7 +37,6 @@ const NOVA_ONLY_ACTIONS = new Set([
   'evacuate',
   'injectNetworkInfo',
   'migrate',
-  'os-getConsoleOutput',
   'os-getRDPConsole',
   'os-getSerialConsole',
   'os-getSPICEConsole',

@@ -131,12 +131,9 @@ describe('server fields', () => {
       status?: number;
       says: RegExp;
     }[] = [
-      {
-        body: { key_name: 'k' },
-        says: /key_name: key pairs are kept \(os-keypairs\) but not yet delivered.*issue 16/u,
-      },
-      { body: { user_data: 'aGk=' }, says: /user_data: user data is not offered.*issue 16/u },
-      { body: { config_drive: true }, says: /config_drive: config drives.*issue 16/u },
+      { body: { key_name: 'k' }, says: /^Keypair k not found for user [0-9a-f]+$/u },
+      { body: { user_data: 'a' }, says: /user_data\. Value: a\. 'a' is not a 'base64'/u },
+      { body: { config_drive: 'x' }, says: /config_drive\. Value: x\. "x" is not a boolean/u },
       {
         body: { security_groups: [{ name: 'default' }] },
         says: /security_groups:.*no networking service/u,
@@ -147,7 +144,7 @@ describe('server fields', () => {
       { body: { personality: [] }, version: '2.57', says: /'personality' was unexpected/u },
       {
         body: { adminPass: 'secret' },
-        says: /adminPass: the password would reach the guest only through a config drive/u,
+        says: /adminPass: vpmu does not set guest passwords/u,
       },
       {
         body: { tags: ['a/b'], networks: 'none' },
@@ -369,14 +366,11 @@ describe('server fields', () => {
         '2.1',
         /preserve_ephemeral: vpmu servers have no ephemeral disks/u,
       ],
-      [{ adminPass: 'x' }, '2.1', /adminPass: the password would reach the guest/u],
-      [
-        { key_name: 'k' },
-        '2.54',
-        /key_name: key pairs are kept \(os-keypairs\) but not yet delivered/u,
-      ],
+      [{ adminPass: 'x' }, '2.1', /adminPass: vpmu does not set guest passwords/u],
+      [{ key_name: 'k' }, '2.54', /^Keypair k not found for user/u],
       [{ key_name: 'k' }, '2.53', /'key_name' was unexpected/u],
-      [{ user_data: 'aGk=' }, '2.57', /user_data: user data is not offered/u],
+      [{ user_data: 'a' }, '2.57', /user_data\. Value: a\. 'a' is not a 'base64'/u],
+      [{ user_data: 'aGk=' }, '2.56', /'user_data' was unexpected/u],
       [{ personality: [] }, '2.57', /'personality' was unexpected/u],
       [{ description: 'd' }, '2.18', /'description' was unexpected/u],
       [{ metadata: { '': 'x' } }, '2.1', /metadata key ''/u],

@@ -25,9 +25,6 @@ function refused(field: string, why: string): ComputeError {
 }
 
 const NO_NETWORKING = 'vpmu has no networking service (no Neutron), so servers get no network';
-const ISSUE_16 =
-  'vpmu does not deliver guest data yet (key pairs, user data and config drives come with issue 16)';
-
 /** Fields of Nova's schema vpmu refuses, with the microversions they exist at and why. */
 const REFUSED: readonly {
   field: string;
@@ -35,12 +32,6 @@ const REFUSED: readonly {
   until?: [number, number];
   why: string;
 }[] = [
-  {
-    field: 'key_name',
-    why: 'key pairs are kept (os-keypairs) but not yet delivered to guests: the config drive that carries them comes with issue 16',
-  },
-  { field: 'user_data', why: `user data is not offered: ${ISSUE_16}` },
-  { field: 'config_drive', why: `config drives are not offered: ${ISSUE_16}` },
   { field: 'security_groups', why: `security groups are not offered: ${NO_NETWORKING}` },
   {
     field: 'block_device_mapping',
@@ -53,7 +44,7 @@ const REFUSED: readonly {
   { field: 'personality', until: [2, 56], why: 'vpmu does not inject files into guests' },
   {
     field: 'adminPass',
-    why: `the password would reach the guest only through a config drive or the metadata service: ${ISSUE_16}`,
+    why: 'vpmu does not set guest passwords: deliver a key pair (key_name) or user data instead',
   },
   {
     field: 'trusted_image_certificates',
@@ -227,7 +218,42 @@ const CREATE_FIELDS = [
   'OS-DCF:diskConfig',
   'accessIPv4',
   'accessIPv6',
+  'key_name',
+  'user_data',
+  'config_drive',
 ];
+
+/** Nova's limit on user data: 65535 characters of base64. */
+export const MAX_USER_DATA = 65535;
+
+/** Nova's `user_data`: base64 text of at most 65535 characters. */
+function parseUserData(value: unknown): string {
+  const shown = typeof value === 'string' && value.length > 80 ? `${value.slice(0, 80)}...` : value;
+  if (typeof value !== 'string') {
+    throw invalidField('user_data', value, `${JSON.stringify(value)} is not of type 'string'`);
+  }
+  if (value.length > MAX_USER_DATA) {
+    throw invalidField(
+      'user_data',
+      shown,
+      `The user data is ${value.length} characters long; at most ${MAX_USER_DATA} characters of base64 are allowed`,
+    );
+  }
+  const compact = value.replace(/[\r\n]/gu, '');
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/u.test(compact)) {
+    // NOTE: Nova wording (its jsonschema base64 format check).
+    throw invalidField('user_data', shown, `'${String(shown)}' is not a 'base64'`);
+  }
+  return value;
+}
+
+/** Nova's key pair name type: 1 to 255 characters. */
+function parseKeyName(value: unknown): string {
+  if (typeof value !== 'string' || value.length < 1 || value.length > 255) {
+    throw invalidField('key_name', value, 'A key pair name of 1 to 255 characters is required');
+  }
+  return value;
+}
 
 /** A create request, with whether the client asked for the reservation id instead of the server. */
 export interface CreateRequest {
@@ -281,6 +307,11 @@ export function parseNewServer(body: Record<string, unknown>, mv: Microversion):
   return {
     server: {
       ...common,
+      ...(body.key_name === undefined ? {} : { keyName: parseKeyName(body.key_name) }),
+      ...(body.user_data === undefined ? {} : { userData: parseUserData(body.user_data) }),
+      ...(body.config_drive === undefined
+        ? {}
+        : { configDrive: parseBoolean('config_drive', body.config_drive) }),
       name,
       imageRef,
       flavorRef: String(flavorRef),
@@ -396,14 +427,7 @@ export function parseRebuild(
   if (typeof imageRef !== 'string' || imageRef === '') {
     throw invalidField('rebuild.imageRef', imageRef, 'An image id is required');
   }
-  refuse(body, mv, [
-    'adminPass',
-    'key_name',
-    'user_data',
-    'personality',
-    'trusted_image_certificates',
-    'hostname',
-  ]);
+  refuse(body, mv, ['adminPass', 'personality', 'trusted_image_certificates', 'hostname']);
   const preserve = body.preserve_ephemeral;
   if (preserve !== undefined && parseBoolean('preserve_ephemeral', preserve)) {
     throw refused(
@@ -411,5 +435,19 @@ export function parseRebuild(
       'vpmu servers have no ephemeral disks to preserve; leave it false',
     );
   }
-  return { imageRef, options: parseCommon(body, mv) };
+  const keyName = body.key_name;
+  const userData = body.user_data;
+  return {
+    imageRef,
+    options: {
+      ...parseCommon(body, mv),
+      // 2.54 and 2.57: null takes the key pair or the user data away.
+      ...(keyName === undefined
+        ? {}
+        : { keyName: keyName === null ? null : parseKeyName(keyName) }),
+      ...(userData === undefined
+        ? {}
+        : { userData: userData === null ? null : parseUserData(userData) }),
+    },
+  };
 }

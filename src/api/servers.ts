@@ -24,6 +24,7 @@ import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast, type Microversion } from './microversion.js';
 import { addServerExtraRoutes, EXTRA_ACTIONS, serverExtraAction } from './server-extras.js';
 import { addServerMetadataRoutes } from './server-metadata.js';
+import { consoleOutputAction } from './console-output.js';
 import {
   AVAILABILITY_ZONE,
   parseNewServer,
@@ -41,6 +42,7 @@ const SERVED_ACTIONS: readonly string[] = [
   'resize',
   'confirmResize',
   'revertResize',
+  'os-getConsoleOutput',
   ...EXTRA_ACTIONS,
 ];
 
@@ -194,6 +196,8 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       case 'revertResize':
         await servers.revertResize(ctx, id, call);
         return c.body(null, 202);
+      case 'os-getConsoleOutput':
+        return consoleOutputAction(c, deps, ctx, id, body);
       default:
         return serverExtraAction(c, deps, ctx, id, action, body, SERVED_ACTIONS);
     }
@@ -270,8 +274,8 @@ export function serverView(
     ...(full
       ? {
           'OS-EXT-AZ:availability_zone': AVAILABILITY_ZONE,
-          config_drive: '',
-          key_name: null,
+          config_drive: server.configDrive === true ? 'True' : '',
+          key_name: server.keypair?.name ?? null,
           // NOTE: Nova shows launched_at with microseconds and no zone.
           'OS-SRV-USG:launched_at':
             server.launchedAt === null ? null : server.launchedAt.replace(/Z$/u, '000'),
@@ -282,8 +286,10 @@ export function serverView(
           'os-extended-volumes:volumes_attached': [],
         }
       : {}),
-    ...(kind === 'rebuild' && !full && atLeast(mv, 2, 54) ? { key_name: null } : {}),
-    ...(kind === 'rebuild' && atLeast(mv, 2, 57) ? { user_data: null } : {}),
+    ...(kind === 'rebuild' && !full && atLeast(mv, 2, 54)
+      ? { key_name: server.keypair?.name ?? null }
+      : {}),
+    ...(kind === 'rebuild' && atLeast(mv, 2, 57) ? { user_data: server.userData ?? null } : {}),
     ...(server.status === 'BUILD' || server.status === 'ACTIVE' ? { progress: 0 } : {}),
     ...(admin && full
       ? {
@@ -295,10 +301,12 @@ export function serverView(
                 'OS-EXT-SRV-ATTR:reservation_id': server.reservationId ?? '',
                 'OS-EXT-SRV-ATTR:launch_index': server.launchIndex ?? 0,
                 'OS-EXT-SRV-ATTR:hostname': hostnameOf(server.name),
-                'OS-EXT-SRV-ATTR:kernel_id': '',
-                'OS-EXT-SRV-ATTR:ramdisk_id': '',
+                'OS-EXT-SRV-ATTR:kernel_id': server.bootImages?.kernel.id ?? '',
+                'OS-EXT-SRV-ATTR:ramdisk_id': server.bootImages?.ramdisk?.id ?? '',
                 'OS-EXT-SRV-ATTR:root_device_name': null,
-                ...(kind === 'rebuild' ? {} : { 'OS-EXT-SRV-ATTR:user_data': null }),
+                ...(kind === 'rebuild'
+                  ? {}
+                  : { 'OS-EXT-SRV-ATTR:user_data': server.userData ?? null }),
               }
             : {}),
         }

@@ -19,6 +19,7 @@ import {
   type GuestSpec,
   type HostSettings,
   type Image,
+  type KernelBoot,
   type Owner,
   type Result,
 } from '../domain/index.js';
@@ -33,7 +34,10 @@ import {
   HW_MACHINE_TYPE,
   HW_VIDEO_MODEL,
   HW_VIF_MODEL,
+  KERNEL_ID,
+  OS_COMMAND_LINE,
   OS_TYPE,
+  RAMDISK_ID,
   readSetting,
   resolveEither,
   resolvePmu,
@@ -53,6 +57,14 @@ export interface DesignInput {
   readonly name: string;
   readonly uuid: string;
   readonly owner?: Owner | undefined;
+  /** Attach the config drive `<instanceDir>/<uuid>/disk.config` as a cdrom. */
+  readonly configDrive?: boolean | undefined;
+  /**
+   * The host files of the image's kernel_id and ramdisk_id images, for a direct kernel boot. An
+   * image with kernel_id cannot be designed without them.
+   */
+  readonly bootFiles?:
+    { readonly kernel: string; readonly ramdisk?: string | undefined } | undefined;
 }
 
 /** A designed guest: the spec to render, and the vPMU decision with its provenance. */
@@ -111,6 +123,7 @@ export function designGuest(input: DesignInput): Result<GuestDesign> {
   const guarded = pmu.ok ? checkPmuForGuest(pmu.value, { arch, virtType: host.virtType }) : pmu;
   for (const result of [guarded, hidden, topology]) if (!result.ok) issues.push(...result.issues);
   issues.push(...checkPlacement(input, arch, machine, diskBus, isHvm));
+  issues.push(...checkKernelBoot(input, imageValue, isHvm));
   const unbuildable = failIfAny(issues);
   if (unbuildable) return unbuildable;
   if (!guarded.ok || !hidden.ok || !topology.ok)
@@ -130,8 +143,15 @@ export function designGuest(input: DesignInput): Result<GuestDesign> {
     kvmHidden: virtualised && hidden.value,
     pmu: virtualised ? (guarded.value.resolved ?? undefined) : undefined,
   };
+  const kernelBoot = designKernelBoot(input, imageValue, diskBus);
   const os: GuestOs = isHvm
-    ? { kind: 'hvm', arch, machine, bootDevice: 'hd' }
+    ? {
+        kind: 'hvm',
+        arch,
+        machine,
+        bootDevice: 'hd',
+        ...(kernelBoot === undefined ? {} : { kernelBoot }),
+      }
     : { kind: 'exe', arch, init: '/sbin/init' };
   const cpu: GuestCpu | undefined = isHvm ? designCpu(host, topology.value) : undefined;
   const spec: GuestSpec = {
@@ -145,7 +165,7 @@ export function designGuest(input: DesignInput): Result<GuestDesign> {
     features,
     cpu,
     clock: isHvm ? designClock(x86, windows, host.virtType === 'kvm') : undefined,
-    devices: designDevices(input, arch, diskBus, isHvm, imageValue),
+    devices: designDevices(input, { arch, machine, diskBus, isHvm }, imageValue),
   };
   const explanation = explainPmu(guarded.value, {
     arch,
@@ -238,6 +258,81 @@ function checkPlacement(
   return issues;
 }
 
+/** An image with kernel_id needs its files; a ramdisk or command line needs a kernel. */
+function checkKernelBoot(
+  input: DesignInput,
+  imageValue: (spec: SpecEntry) => string | undefined,
+  isHvm: boolean,
+): Issue[] {
+  const { image, bootFiles } = input;
+  const kernelId = imageValue(KERNEL_ID);
+  const issues: Issue[] = [];
+  if (kernelId === undefined) {
+    for (const spec of [RAMDISK_ID, OS_COMMAND_LINE]) {
+      if (imageValue(spec) === undefined) continue;
+      issues.push({
+        code: 'spec.unsupported_for_guest',
+        path: ['image', 'properties', spec.imageKey],
+        message: `Cannot use ${spec.imageKey} of image '${image.name}' without kernel_id: only a kernel boot takes a ramdisk or a kernel command line`,
+      });
+    }
+    return issues;
+  }
+  if (!isHvm) {
+    issues.push({
+      code: 'spec.unsupported_for_guest',
+      path: ['image', 'properties', 'kernel_id'],
+      message: `Cannot boot image '${image.name}' from kernel ${kernelId} in a container guest (lxc): containers run the host's kernel`,
+    });
+  } else if (bootFiles === undefined) {
+    issues.push({
+      code: 'input.invalid',
+      path: ['image', 'properties', 'kernel_id'],
+      message: `Cannot boot image '${image.name}' from kernel ${kernelId}: the kernel image's file was not given`,
+    });
+  } else if (imageValue(RAMDISK_ID) !== undefined && bootFiles.ramdisk === undefined) {
+    issues.push({
+      code: 'input.invalid',
+      path: ['image', 'properties', 'ramdisk_id'],
+      message: `Cannot boot image '${image.name}' with ramdisk ${imageValue(RAMDISK_ID) ?? ''}: the ramdisk image's file was not given`,
+    });
+  }
+  return issues;
+}
+
+/** Nova's default command line of a kernel boot: the root disk, and the console on the serial. */
+function designKernelBoot(
+  input: DesignInput,
+  imageValue: (spec: SpecEntry) => string | undefined,
+  diskBus: DiskBus,
+): KernelBoot | undefined {
+  const files = input.bootFiles;
+  if (files === undefined || imageValue(KERNEL_ID) === undefined) return undefined;
+  return {
+    kernel: files.kernel,
+    initrd: imageValue(RAMDISK_ID) === undefined ? undefined : files.ramdisk,
+    cmdline:
+      imageValue(OS_COMMAND_LINE) ??
+      `root=/dev/${DISK_TARGETS[diskBus]} console=tty0 console=ttyS0`,
+  };
+}
+
+/**
+ * Where the config drive's cdrom goes, as Nova puts it: IDE on the i440fx PC machine, SATA on
+ * q35, SCSI elsewhere; on the root disk's bus it takes the next letter.
+ */
+function cdromPlacement(
+  arch: Architecture,
+  machine: string,
+  diskBus: DiskBus,
+): { bus: DiskBus; targetDev: string } {
+  const x86 = arch === 'x86_64' || arch === 'i686';
+  if (x86 && !machine.includes('q35')) return { bus: 'ide', targetDev: 'hdd' };
+  const bus: DiskBus = x86 ? 'sata' : 'scsi';
+  const rootOnSd = DISK_TARGETS[diskBus] === 'sda';
+  return { bus, targetDev: rootOnSd ? 'sdb' : 'sda' };
+}
+
 function designCpu(host: HostSettings, topology: CpuTopology): GuestCpu {
   return {
     mode: host.cpuMode,
@@ -262,11 +357,15 @@ function designClock(x86: boolean, windows: boolean, kvm: boolean): GuestClock {
 
 function designDevices(
   input: DesignInput,
-  arch: Architecture,
-  diskBus: DiskBus,
-  isHvm: boolean,
+  guest: {
+    readonly arch: Architecture;
+    readonly machine: string;
+    readonly diskBus: DiskBus;
+    readonly isHvm: boolean;
+  },
   imageValue: (spec: SpecEntry) => string | undefined,
 ): GuestDevices {
+  const { arch, machine, diskBus, isHvm } = guest;
   const instancePath = `${input.host.instanceDir.replace(/\/+$/u, '')}/${input.uuid}`;
   const defaultVideo = arch === 'ppc64' || arch === 'ppc64le' ? 'vga' : 'virtio';
   return {
@@ -283,7 +382,12 @@ function designDevices(
       attachment: input.host.network,
       model: isHvm ? (imageValue(HW_VIF_MODEL) ?? 'virtio') : undefined,
     },
+    configDrive:
+      isHvm && input.configDrive === true
+        ? { path: `${instancePath}/disk.config`, ...cdromPlacement(arch, machine, diskBus) }
+        : undefined,
     serialConsole: true,
+    consoleLog: isHvm ? `${instancePath}/console.log` : undefined,
     video: isHvm ? (imageValue(HW_VIDEO_MODEL) ?? defaultVideo) : undefined,
     memballoon: isHvm ? 'virtio' : undefined,
     rng: isHvm ? 'virtio' : undefined,

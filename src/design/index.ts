@@ -1,1 +1,2 @@
 export * from './design-guest.js';
+export * from './config-drive.js';

@@ -37,8 +37,17 @@ export type GuestOs =
       readonly arch: Architecture;
       readonly machine: string;
       readonly bootDevice: 'hd';
+      /** Direct kernel boot (an image's kernel_id, ramdisk_id and os_command_line). */
+      readonly kernelBoot?: KernelBoot;
     }
   | { readonly kind: 'exe'; readonly arch: Architecture; readonly init: string };
+
+/** A guest booted from a kernel file (libvirt `<kernel>`, `<initrd>`, `<cmdline>`). */
+export interface KernelBoot {
+  readonly kernel: string;
+  readonly initrd: string | undefined;
+  readonly cmdline: string;
+}
 
 /** Hyper-V enlightenments for Windows guests on x86 kvm/qemu. */
 export interface HypervFeatures {
@@ -100,7 +109,12 @@ export interface GuestDevices {
     readonly attachment: NetworkAttachment;
     readonly model: string | undefined;
   };
+  /** The config drive, an ISO 9660 file attached as a read-only cdrom; undefined for none. */
+  readonly configDrive:
+    { readonly path: string; readonly bus: DiskBus; readonly targetDev: string } | undefined;
   readonly serialConsole: boolean;
+  /** The file the serial console's output is logged to (hvm guests only). */
+  readonly consoleLog: string | undefined;
   readonly video: string | undefined;
   readonly memballoon: 'virtio' | undefined;
   readonly rng: 'virtio' | undefined;

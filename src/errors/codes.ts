@@ -223,6 +223,11 @@ export const ERROR_CODES = {
     summary:
       'The server is not in a state that allows the action (for example os-start on an ACTIVE server).',
   },
+  'server.not_ready': {
+    status: 409,
+    summary:
+      'The server has no guest to read from yet (it is not placed on a host, or it is being deleted): no console output.',
+  },
   'server.build_failed': {
     status: 500,
     summary:

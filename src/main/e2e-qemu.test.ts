@@ -35,6 +35,7 @@ import { aFlavor, anImage } from '../testing/fixtures.js';
 import { tinyDomainXml } from '../testing/domains.js';
 import { requireBinding, requireQemuUri } from '../testing/libvirt.js';
 import { passwordAuth } from '../testing/api.js';
+import { describeRealGuest } from '../testing/real-guest-suite.js';
 import { pollUntil, RUN_TIMEOUT_MS } from '../testing/processes.js';
 import { skipOrThrow } from '../testing/tools.js';
 import { loadServeConfig, startService } from './serve.js';
@@ -457,6 +458,9 @@ describe(`vpmu serve on ${uri}: a state directory QEMU cannot reach`, bounded, (
     });
   });
 });
+
+// Issue 16: a tiny Linux guest reports what it read from its config drive and its kernel's PMU.
+describeRealGuest(uri, skip);
 
 describe(`a libvirtd that dies mid-test (${uri})`, bounded, () => {
   const pidFile = path.join(STATE_DIR, 'libvirtd.pid');

@@ -526,6 +526,47 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
     assert.equal(openstack('eve', 'keypair', 'list', '-f', 'json').stdout.trim(), '[]');
   });
 
+  it('creates a server with --key-name, --user-data, --property and --config-drive True; console log show reads its log', () => {
+    const blob = Buffer.concat([
+      Buffer.from([0, 0, 0, 11]),
+      Buffer.from('ssh-ed25519'),
+      Buffer.from([0, 0, 0, 32]),
+      Buffer.alloc(32, 5),
+    ]);
+    const pub = path.join(dir, 'guest_key.pub');
+    writeFileSync(pub, `ssh-ed25519 ${blob.toString('base64')} guest\n`);
+    json(openstack('admin', 'keypair', 'create', '--public-key', pub, 'guestkey', '-f', 'json'));
+    const userData = path.join(dir, 'user-data.sh');
+    writeFileSync(userData, '#!/bin/sh\necho hello from user data\n');
+    const created = json(
+      openstack(
+        'admin',
+        'server',
+        'create',
+        ...['--flavor', 'vran', '--image', 'plain', '--key-name', 'guestkey'],
+        ...['--user-data', userData, '--property', 'role=perf', '--config-drive', 'True'],
+        ...['--wait', 'guest1', '-f', 'json'],
+      ),
+    );
+    assert.equal(created.status, 'ACTIVE');
+    const id = String(created.id);
+    const shown = json(openstack('admin', 'server', 'show', id, '-f', 'json'));
+    assert.equal(shown.key_name, 'guestkey');
+    assert.equal(shown.config_drive, 'True');
+    assert.deepEqual(shown.properties, { role: 'perf' });
+    // The config drive was written beside the root disk.
+    assert.ok(existsSync(path.join(dir, 'state', 'instances', id, 'disk.config')));
+    // libvirt's test driver runs no guest, so nothing ever writes its console log: empty output.
+    for (const lines of [[], ['--lines', '5']]) {
+      const log = openstack('admin', 'console', 'log', 'show', ...lines, 'guest1');
+      assert.equal(log.status, 0, log.stderr);
+      assert.equal(log.stdout.trim(), '');
+    }
+    const del = openstack('admin', 'server', 'delete', '--wait', id);
+    assert.equal(del.status, 0, del.stderr);
+    assert.equal(openstack('admin', 'keypair', 'delete', 'guestkey').status, 0);
+  });
+
   it('loses nothing across a restart: flavors, images and server records come back from SQLite', async () => {
     const created = json(
       openstack(

@@ -20,6 +20,7 @@ import { ComputeError } from '../errors/index.js';
 import type { Hypervisor } from '../ports/hypervisor.js';
 import { ROLES } from '../ports/store.js';
 import { Qcow2Disks } from '../adapters/disks/qcow2-disks.js';
+import { FsGuestFiles } from '../adapters/guest-files/fs-guest-files.js';
 import { LocalHostProbe } from '../adapters/host/host-probe.js';
 import { readHostUptime } from '../adapters/host/uptime.js';
 import { LibvirtHypervisor } from '../adapters/libvirt/libvirt-hypervisor.js';
@@ -75,6 +76,8 @@ export interface ServeConfig {
   readonly compute: ComputeHostConfig;
   /** DESIGN §2.7: require CUSTOM_HW_VPMU when the vPMU resolves to on. Off by default. */
   readonly vpmuPrefilter: boolean;
+  /** Every server gets a config drive (Nova's force_config_drive). Off by default. */
+  readonly forceConfigDrive: boolean;
   readonly stopTimeoutMs: number;
   readonly maxConcurrentBuilds: number;
   /** How often claims no server needs are released (after a crash); 0: only at start. */
@@ -101,7 +104,7 @@ Options (each overrides its environment variable, which overrides the config fil
                                                    the state dir, notifications.jsonl)
   --config FILE      JSON configuration file       VPMU_CONFIG
 Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPrefilter,
-  computeHostName, hostIp, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
+  forceConfigDrive, computeHostName, hostIp, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
   diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, healIntervalSeconds,
   notificationExchange, notificationBufferLimit, imageSizeCap, userStorageQuota,
   imagePropertyQuota, imageTagQuota, imageMemberQuota, imageVirtualSizeCap
@@ -198,6 +201,13 @@ export function loadServeConfig(
       `Cannot use config file ${configFile ?? ''}: "vpmuPrefilter" must be true or false, not ${JSON.stringify(prefilter)}`,
     );
   }
+  const forceConfigDrive = file.forceConfigDrive ?? false;
+  if (typeof forceConfigDrive !== 'boolean') {
+    throw new ComputeError(
+      'input.invalid',
+      `Cannot use config file ${configFile ?? ''}: "forceConfigDrive" must be true or false, not ${JSON.stringify(forceConfigDrive)}`,
+    );
+  }
   const cpuModel = fileString(file, 'cpuModel', configFile);
   return {
     uri: pick(str(values.uri), 'VPMU_URI', 'uri') ?? 'test:///default',
@@ -216,6 +226,7 @@ export function loadServeConfig(
       diskAllocationRatio: fileNumber('diskAllocationRatio', 0, false),
     },
     vpmuPrefilter: prefilter,
+    forceConfigDrive,
     stopTimeoutMs: (fileNumber('stopTimeoutSeconds', 0, false) ?? 30) * 1000,
     maxConcurrentBuilds: fileNumber('maxConcurrentBuilds', 0, true) ?? 10,
     healIntervalMs: (fileNumber('healIntervalSeconds', 0, false) ?? 300) * 1000,
@@ -367,6 +378,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
               instanceRoot: config.compute.instanceDir,
               maxVirtualSize: config.imageVirtualSizeCap,
             }),
+            guestFiles: new FsGuestFiles({ instanceRoot: config.compute.instanceDir }),
             settings: local.settings,
             log,
             uptime: () => readHostUptime(),
@@ -375,6 +387,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       ]),
       imageFile: (location) => path.join(imagesDir, location),
       vpmuPrefilter: config.vpmuPrefilter,
+      forceConfigDrive: config.forceConfigDrive,
       stopTimeoutMs: config.stopTimeoutMs,
       maxConcurrentBuilds: config.maxConcurrentBuilds,
       publish: (event) => {
@@ -647,6 +660,7 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'cpuMode',
     'cpuModel',
     'vpmuPrefilter',
+    'forceConfigDrive',
     'computeHostName',
     'hostIp',
     'vcpus',

@@ -18,6 +18,11 @@ export interface GuestRequest {
   readonly flavor: Flavor;
   readonly image: Image;
   readonly owner: Owner;
+  /** Attach the server's config drive (written by build) as a cdrom. */
+  readonly configDrive?: boolean | undefined;
+  /** The host files of the image's kernel and ramdisk images, for a direct kernel boot. */
+  readonly bootFiles?:
+    { readonly kernel: string; readonly ramdisk?: string | undefined } | undefined;
 }
 
 /** A build: design, root disk, define, start, read back. */
@@ -30,6 +35,28 @@ export interface BuildRequest extends GuestRequest {
   readonly reuseDisk?: boolean;
   /** Power the guest off (hard) once it has been started and read back. */
   readonly leaveStopped?: boolean;
+  /**
+   * What the config drive tells the guest (with `configDrive`); the agent adds the vPMU it
+   * designed and writes the drive before the guest is defined.
+   */
+  readonly configDriveData?: ConfigDriveData | undefined;
+}
+
+/** The server's side of a config drive (design/config-drive.ts's input less the vPMU). */
+export interface ConfigDriveData {
+  readonly uuid: string;
+  readonly name: string;
+  readonly hostname: string;
+  readonly projectId: string;
+  readonly availabilityZone: string;
+  readonly launchIndex: number;
+  readonly reservationId: string;
+  readonly flavorName: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly key:
+    { readonly name: string; readonly type: string; readonly publicKey: string } | undefined;
+  /** Base64, as the API took it. */
+  readonly userData: string | undefined;
 }
 
 /** A guest as the agent built or redefined it. */
@@ -106,6 +133,11 @@ export interface ComputeAgent {
     xml: string,
     options: { readonly start: boolean },
   ): Promise<RestoreFailure[]>;
+  /**
+   * The end of the server's console log (the last `lines` lines, all when undefined); '' when the
+   * guest has written none (the test driver's guests never run, so never write one).
+   */
+  consoleOutput(serverId: string, lines: number | undefined): Promise<string>;
   /** Every domain on the host, with its state. */
   list(): Promise<readonly DomainListing[]>;
   /**

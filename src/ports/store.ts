@@ -283,6 +283,27 @@ export interface ServerRecord {
   readonly reservationId?: string;
   /** The server's position in its multiple create (0 for a single one). */
   readonly launchIndex?: number;
+  /** The key pair given at create or rebuild (Nova's key_name and key_data); absent: none. */
+  readonly keypair?: ServerKeypair | null;
+  /** User data, base64 as the API took it; absent or null: none. */
+  readonly userData?: string | null;
+  /** Whether the server has a config drive (asked for, required by its image, or forced). */
+  readonly configDrive?: boolean;
+  /** The image data locations of a kernel boot's kernel and ramdisk; absent or null: none. */
+  readonly bootImages?: ServerBootImages | null;
+}
+
+/** The key pair a server was given, as it was then (a later delete of the key pair keeps it). */
+export interface ServerKeypair {
+  readonly name: string;
+  readonly type: KeypairType;
+  readonly publicKey: string;
+}
+
+/** The images of a kernel boot, by id and image data location. */
+export interface ServerBootImages {
+  readonly kernel: { readonly id: string; readonly dataLocation: string };
+  readonly ramdisk?: { readonly id: string; readonly dataLocation: string };
 }
 
 /** Servers a server was asked to run beside (`same_host`) or away from (`different_host`). */

@@ -7,6 +7,9 @@ import { orThrow } from '../domain/index.js';
 import { ComputeError } from '../errors/index.js';
 import type { DomainRef, Hypervisor, StopOutcome } from '../ports/hypervisor.js';
 import type { InstanceDisks } from '../ports/instance-disks.js';
+import type { GuestFiles } from '../ports/guest-files.js';
+import type { ConfigDriveData } from '../ports/compute-agent.js';
+import { CONFIG_DRIVE_LABEL, configDriveFiles } from '../design/index.js';
 import { renderGuest, toPmuReport, type DesignInput, type PmuReport } from './guest-config.js';
 import { verifyReadback } from './readback.js';
 import { parseDomainXml } from '../xml/index.js';
@@ -18,6 +21,8 @@ export type { InstanceDisks } from '../ports/instance-disks.js';
 export interface GuestDeps {
   readonly hypervisor: Hypervisor;
   readonly disks: InstanceDisks;
+  /** Writes config drives; needed only by guests that have one. */
+  readonly guestFiles?: GuestFiles | undefined;
   /** Told what could not be undone after a failure (never when everything was undone). */
   readonly onUndoFailure?: (guest: string, failures: readonly string[]) => void;
 }
@@ -54,6 +59,8 @@ export async function guestUp(
     /** The image's declared disk_format, checked against the file before a disk is built on it. */
     readonly imageFormat?: string | undefined;
     readonly reuseDisk?: boolean;
+    /** What the config drive tells the guest, when it has one (the vPMU is added here). */
+    readonly configDriveData?: ConfigDriveData | undefined;
   },
   deps: GuestDeps,
 ): Promise<GuestUpResult> {
@@ -98,6 +105,24 @@ export async function guestUp(
         backingFile: input.imageFile,
         backingFormat: input.imageFormat,
       });
+    }
+    const drive = spec.devices.configDrive;
+    if (drive !== undefined) {
+      if (deps.guestFiles === undefined) {
+        throw new ComputeError(
+          'input.invalid',
+          `Cannot give guest '${spec.name}' a config drive on ${deps.hypervisor.uri}: this host writes none`,
+        );
+      }
+      const data = input.configDriveData;
+      if (data === undefined) {
+        throw new ComputeError(
+          'input.invalid',
+          `Cannot give guest '${spec.name}' a config drive: nothing was given to put on it`,
+        );
+      }
+      const files = configDriveFiles({ ...data, vpmu: toPmuReport(design) });
+      await deps.guestFiles.writeConfigDrive(drive.path, CONFIG_DRIVE_LABEL, files);
     }
     const ref = await deps.hypervisor.define(xml);
     undo.push(() => deps.hypervisor.undefine(ref));

@@ -4,8 +4,8 @@
  * (Nova's defaults): a user manages its own key pairs (readers only read them); an admin acts for
  * another user with `user_id`. Generated: an RSA 2048 SSH key, or for `x509` a self-signed
  * certificate (./x509.ts). Quota: Nova's default `key_pairs` quota, 100 per user (vpmu has no
- * quota API yet). Key delivery to a guest (key_name on server create) needs the config drive and
- * is still refused.
+ * quota API yet). A server's key_name delivers the key to its guest on the config drive
+ * (./guest-data.ts).
  */
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { ComputeError } from '../errors/index.js';

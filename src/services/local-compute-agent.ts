@@ -18,6 +18,7 @@ import type {
 } from '../ports/compute-agent.js';
 import type { DomainListing, DomainState, Hypervisor } from '../ports/hypervisor.js';
 import type { InstanceDisks } from '../ports/instance-disks.js';
+import type { GuestFiles } from '../ports/guest-files.js';
 import { renderGuest, toPmuReport, type PmuReport } from './guest-config.js';
 import { guestUp } from './guest-lifecycle.js';
 import { verifyReadback } from './readback.js';
@@ -33,6 +34,8 @@ export interface LocalComputeAgentDeps {
   readonly host: string;
   readonly hypervisor: Hypervisor;
   readonly disks: InstanceDisks;
+  /** Config drives and console logs; without it, guests get no config drive and no console log. */
+  readonly guestFiles?: GuestFiles | undefined;
   readonly settings: HostSettings;
   readonly log?: AgentLog | undefined;
   /** Reads the host's `uptime` output; absent, the agent cannot tell (Nova's 501). */
@@ -68,10 +71,12 @@ export class LocalComputeAgent implements ComputeAgent {
         imageFile: request.imageFile,
         imageFormat: request.imageFormat,
         reuseDisk: request.reuseDisk === true,
+        configDriveData: request.configDriveData,
       },
       {
         hypervisor,
         disks,
+        guestFiles: this.#deps.guestFiles,
         onUndoFailure: (guest, failures) => {
           this.#undoFailed(request.serverId, `undo the steps of ${guest}`, failures.join('; '));
         },
@@ -173,6 +178,13 @@ export class LocalComputeAgent implements ComputeAgent {
     return failures;
   }
 
+  async consoleOutput(serverId: string, lines: number | undefined): Promise<string> {
+    const { guestFiles, settings } = this.#deps;
+    if (guestFiles === undefined || settings.virtType === 'lxc') return '';
+    const log = `${settings.instanceDir.replace(/\/+$/u, '')}/${serverId}/console.log`;
+    return guestFiles.readConsoleLog(log, lines);
+  }
+
   async list(): Promise<readonly DomainListing[]> {
     return this.#deps.hypervisor.list();
   }
@@ -220,6 +232,8 @@ function designInput(request: GuestRequest, settings: HostSettings) {
     name: request.name,
     uuid: request.serverId,
     owner: request.owner,
+    configDrive: request.configDrive,
+    bootFiles: request.bootFiles,
   };
 }
 

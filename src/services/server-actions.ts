@@ -18,6 +18,7 @@ import {
   toServerImage,
   type CallInfo,
 } from './server-checks.js';
+import { resolveGuestData, type GuestDataRequest } from './guest-data.js';
 import { refuseIfLocked } from './server-locks.js';
 import {
   RUNNING_STATE,
@@ -31,7 +32,8 @@ import {
 export type RebootType = 'SOFT' | 'HARD';
 
 /** What a rebuild may change besides the image. */
-export interface RebuildOptions extends ServerFields {
+export interface RebuildOptions
+  extends ServerFields, Pick<GuestDataRequest, 'keyName' | 'userData'> {
   readonly name?: string;
 }
 
@@ -156,12 +158,21 @@ export class ServerActions {
     const imageRecord = await lookupImage(work.deps, ctx, imageRef);
     checkImageFits(current.flavor, toServerImage(imageRecord));
     if (options.metadata !== undefined) checkMetadataLimit(options.metadata);
+    const { keyName, userData, ...fields } = options;
+    const guestData = await resolveGuestData(
+      work.deps,
+      ctx,
+      definedOnly({ keyName, userData }),
+      imageRecord,
+      current,
+    );
     const pmu = await work.precheck(
       toFlavor(current.flavor),
       toImage(imageRecord),
       id,
       current.domainName,
       ctx,
+      guestData,
       current.host ?? undefined,
     );
     return work.action(
@@ -173,7 +184,8 @@ export class ServerActions {
         // A failed build or rebuild released the server's claim; it needs one again to run.
         const claimId = server.claimId ?? (await work.claimAgain(server, 'rebuild'));
         const rebuilding = await work.save(server, {
-          ...definedOnly(options),
+          ...definedOnly(fields),
+          ...guestData,
           taskState: 'rebuilding',
           image: toServerImage(imageRecord),
           pmu,

@@ -30,9 +30,10 @@ import {
 } from './server-checks.js';
 import { schedule, type Placement } from './server-scheduling.js';
 import type { ServerFields, ServerWork } from './server-work.js';
+import { resolveGuestData, type GuestDataFields, type GuestDataRequest } from './guest-data.js';
 
 /** A create request, shape-checked by the API. */
-export interface NewServer extends ServerFields {
+export interface NewServer extends ServerFields, GuestDataRequest {
   readonly name: string;
   readonly flavorRef: string;
   readonly imageRef: string;
@@ -102,6 +103,7 @@ export class ServerCreation {
     }
     checkImageFits(flavorRecord, toServerImage(imageRecord));
     checkMetadataLimit(input.metadata ?? {});
+    const guestData = await resolveGuestData(deps, ctx, input, imageRecord);
     const count = input.maxCount ?? input.minCount ?? 1;
     const ids = Array.from({ length: count }, () => deps.ids.newUuid());
     const [firstId = ''] = ids;
@@ -111,13 +113,14 @@ export class ServerCreation {
       firstId,
       `instance-${firstId}`,
       ctx,
+      guestData,
     );
     // Nova's reservation ids are `r-` and 8 random characters: the first server's uuid's last 8.
     const reservationId = `r-${(ids[0] ?? '').slice(-8)}`;
     const servers: ServerRecord[] = [];
     for (const [index, id] of ids.entries()) {
       servers.push(
-        this.#newRecord(ctx, input, flavorRecord, imageRecord, pmu, {
+        this.#newRecord(ctx, input, flavorRecord, imageRecord, pmu, guestData, {
           id,
           name: count > 1 ? `${input.name}-${index + 1}` : input.name,
           reservationId,
@@ -178,6 +181,7 @@ export class ServerCreation {
     flavorRecord: FlavorRecord,
     imageRecord: ImageRecord,
     pmu: ServerPmu,
+    guestData: GuestDataFields,
     slot: { id: string; name: string; reservationId: string; launchIndex: number },
   ): ServerRecord {
     const { id } = slot;
@@ -215,6 +219,7 @@ export class ServerCreation {
       diskConfig: input.diskConfig ?? 'MANUAL',
       reservationId: slot.reservationId,
       launchIndex: slot.launchIndex,
+      ...guestData,
     };
   }
 

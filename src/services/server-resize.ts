@@ -8,6 +8,7 @@ import { ComputeError } from '../errors/index.js';
 import type { ServerRecord } from '../ports/store.js';
 import { toFlavor } from './flavors.js';
 import { requireWriter, type RequestContext } from './identity.js';
+import { bootFilesOf } from './guest-data.js';
 import { toFlavorInput } from './notification-inputs.js';
 import {
   buildFailed,
@@ -57,6 +58,7 @@ export class ServerResizes {
       id,
       current.domainName,
       ctx,
+      current,
       current.host ?? undefined,
     );
     return work.action(
@@ -98,6 +100,8 @@ export class ServerResizes {
               flavor: toFlavor(flavorRecord),
               image: imageForDesign,
               owner: { projectId: server.projectId, userId: server.userId },
+              configDrive: server.configDrive === true,
+              bootFiles: bootFilesOf(server, deps.imageFile),
             },
           });
           const done = await work.save(resizing, {

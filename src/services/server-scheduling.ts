@@ -16,6 +16,7 @@ import {
 } from '../scheduler/index.js';
 import { toFlavor } from './flavors.js';
 import { orThrowIssue, resourcesOf, serverImageToImage } from './server-checks.js';
+import { bootFilesOf } from './guest-data.js';
 import { hostsThatCanRun } from './server-design.js';
 import { notifySelectDestinations } from './server-events.js';
 import type { ServerWork } from './server-work.js';
@@ -67,6 +68,7 @@ export async function schedule(
       name: server.domainName,
       uuid: server.id,
       owner: { projectId: server.projectId, userId: server.userId },
+      bootFiles: bootFilesOf(server, deps.imageFile),
     },
     selection.value.hosts,
     (name) => settings.get(name),

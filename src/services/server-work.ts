@@ -36,6 +36,7 @@ import {
   type CallInfo,
 } from './server-checks.js';
 import { notifyInstance } from './server-events.js';
+import { bootFilesOf, configDriveDataOf } from './guest-data.js';
 import { precheckGuest, type DesignHost } from './server-design.js';
 import { refuseIfLocked } from './server-locks.js';
 
@@ -55,6 +56,8 @@ export interface ServerDeps {
   readonly computes: ReadonlyMap<string, ComputeAgent>;
   /** The filesystem path of uploaded image data, the backing file of root disks. */
   readonly imageFile: (dataLocation: string) => string;
+  /** Every server gets a config drive (Nova's force_config_drive). @default false */
+  readonly forceConfigDrive?: boolean;
   /** DESIGN §2.7: require CUSTOM_HW_VPMU when the vPMU resolves to on. */
   readonly vpmuPrefilter: boolean;
   /** How long a graceful shutdown may take before the guest is destroyed. */
@@ -266,11 +269,19 @@ export class ServerWork {
     id: string,
     name: string,
     ctx: RequestContext,
+    guestData: Pick<ServerRecord, 'bootImages'>,
     onHost?: string,
   ): Promise<ServerPmu> {
     const hosts = await this.designHosts();
     return precheckGuest(
-      { flavor, image, name, uuid: id, owner: { projectId: ctx.projectId } },
+      {
+        flavor,
+        image,
+        name,
+        uuid: id,
+        owner: { projectId: ctx.projectId },
+        bootFiles: bootFilesOf(guestData, this.deps.imageFile),
+      },
       onHost === undefined ? hosts : hosts.filter((h) => h.name === onHost),
     );
   }
@@ -307,6 +318,9 @@ export class ServerWork {
       owner: { projectId: server.projectId, userId: server.userId },
       imageFile: location === null ? undefined : this.deps.imageFile(location),
       imageFormat: server.image.diskFormat ?? undefined,
+      configDrive: server.configDrive === true,
+      configDriveData: configDriveDataOf(server),
+      bootFiles: bootFilesOf(server, this.deps.imageFile),
       reuseDisk: options.reuseDisk === true,
       leaveStopped: options.leaveStopped === true,
     });

@@ -192,6 +192,23 @@ export class Servers {
   }
 
   /**
+   * os-getConsoleOutput: the end of the server's console log (its last `lines` lines, all when
+   * undefined), with control characters other than tab and newline removed, as Nova does. A server
+   * on no host yet is Nova's InstanceNotReady (409).
+   */
+  async consoleOutput(ctx: RequestContext, id: string, lines: number | undefined): Promise<string> {
+    const server = await this.show(ctx, id);
+    const agent = this.#work.agentOf(server);
+    if (agent === undefined || server.taskState === 'deleting') {
+      // NOTE: Nova wording (nova/exception.py InstanceNotReady).
+      throw new ComputeError('server.not_ready', `Instance ${server.id} is not ready`);
+    }
+    const output = await agent.consoleOutput(server.id, lines);
+    // eslint-disable-next-line no-control-regex
+    return output.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/gu, '');
+  }
+
+  /**
    * The compute host's `uptime` output, undefined when its agent cannot tell; a host with no
    * agent in this service is Nova's ComputeServiceUnavailable.
    */

@@ -134,6 +134,51 @@ export const OS_TYPE = {
     'Guest operating system family; windows adds Hyper-V enlightenments and a local clock.',
 } as const satisfies SpecEntry;
 
+const IMAGE_ID = {
+  kind: 'pattern',
+  pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/u,
+  expected: 'the id of an active image (a lower-case UUID)',
+} as const;
+
+export const IMG_CONFIG_DRIVE = {
+  flavorKeys: [],
+  imageKey: 'img_config_drive',
+  value: { kind: 'enum', values: ['optional', 'mandatory'] },
+  combine: 'image-only',
+  description:
+    'mandatory attaches a config drive to every server booted from the image; optional (the default) leaves it to the request.',
+} as const satisfies SpecEntry;
+
+export const KERNEL_ID = {
+  flavorKeys: [],
+  imageKey: 'kernel_id',
+  value: IMAGE_ID,
+  combine: 'image-only',
+  description:
+    'Boots the guest directly from this kernel image (libvirt `<kernel>`); the image itself is the root disk.',
+} as const satisfies SpecEntry;
+
+export const RAMDISK_ID = {
+  flavorKeys: [],
+  imageKey: 'ramdisk_id',
+  value: IMAGE_ID,
+  combine: 'image-only',
+  description: 'The initial ramdisk of a kernel boot (libvirt `<initrd>`); needs kernel_id.',
+} as const satisfies SpecEntry;
+
+export const OS_COMMAND_LINE = {
+  flavorKeys: [],
+  imageKey: 'os_command_line',
+  value: {
+    kind: 'pattern',
+    pattern: /^[\x20-\x7e]{0,1024}$/u,
+    expected: 'a kernel command line of printable ASCII characters, at most 1024',
+  },
+  combine: 'image-only',
+  description:
+    'The kernel command line of a kernel boot (libvirt `<cmdline>`); unset means `root=/dev/vda console=tty0 console=ttyS0`.',
+} as const satisfies SpecEntry;
+
 /** Every setting vpmu knows, in documentation order. */
 export const SPECS: readonly SpecEntry[] = [
   HW_PMU,
@@ -147,6 +192,10 @@ export const SPECS: readonly SpecEntry[] = [
   HW_VIDEO_MODEL,
   HW_ARCHITECTURE,
   OS_TYPE,
+  IMG_CONFIG_DRIVE,
+  KERNEL_ID,
+  RAMDISK_ID,
+  OS_COMMAND_LINE,
 ];
 
 /**

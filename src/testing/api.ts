@@ -25,6 +25,7 @@ import {
   type LockoutPolicy,
 } from '../services/index.js';
 import { MemoryDisks } from './memory-disks.js';
+import { MemoryGuestFiles } from './memory-guest-files.js';
 import { createApi, type ApiDeps } from '../api/app.js';
 import type { Store } from '../ports/store.js';
 import { bootstrapIdentity } from '../services/index.js';
@@ -84,6 +85,8 @@ export interface TestApi {
   /** Every compute host's hypervisor by host name: compute1, then any `extraHosts`. */
   readonly hypervisors: ReadonlyMap<string, Hypervisor>;
   readonly disks: MemoryDisks;
+  /** compute1's config drives and console logs. */
+  readonly guestFiles: MemoryGuestFiles;
   /** Where uploaded image data is stored (FsImageFiles), removed when the process exits. */
   readonly imagesDir: string;
   readonly notifier: MemoryNotifier;
@@ -124,6 +127,8 @@ export async function makeTestApi(
     hostVcpus?: number;
     hostTraits?: readonly string[];
     vpmuPrefilter?: boolean;
+    /** Every server gets a config drive. @default false */
+    forceConfigDrive?: boolean;
     /** Builds at once. @default 10, as in the service */
     maxConcurrentBuilds?: number;
     /**
@@ -172,11 +177,18 @@ export async function makeTestApi(
   };
   const hypervisor = options.hypervisor ?? new FakeHypervisor();
   const disks = new MemoryDisks({ instanceRoot: options.instanceDir ?? '/instances' });
+  const guestFiles = new MemoryGuestFiles();
   const imagesDir = imageDirectory();
   const notifier = new MemoryNotifier();
-  const driver: { hypervisor: Hypervisor; disks: InstanceDisks; settings: HostSettings } = {
+  const driver: {
+    hypervisor: Hypervisor;
+    disks: InstanceDisks;
+    guestFiles: MemoryGuestFiles;
+    settings: HostSettings;
+  } = {
     hypervisor,
     disks: options.driverDisks ?? disks,
+    guestFiles,
     settings: {
       virtType: 'kvm',
       arch: 'x86_64',
@@ -219,6 +231,7 @@ export async function makeTestApi(
       return file;
     },
     vpmuPrefilter: options.vpmuPrefilter ?? false,
+    forceConfigDrive: options.forceConfigDrive ?? false,
     stopTimeoutMs: 1000,
     ...(options.maxConcurrentBuilds === undefined
       ? {}
@@ -286,6 +299,7 @@ export async function makeTestApi(
     hypervisor,
     hypervisors: new Map(hosts.map((h) => [h.name, h.driver.hypervisor])),
     disks,
+    guestFiles,
     imagesDir,
     notifier,
     logged,

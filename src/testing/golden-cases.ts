@@ -12,7 +12,14 @@ export interface GoldenCase {
   readonly host: HostSettings;
   /** The `<pmu>` state the XML must carry: true on, false off, undefined no element. */
   readonly pmu: boolean | undefined;
+  /** A config drive cdrom. */
+  readonly configDrive?: boolean;
+  /** The files of a kernel boot (the image has kernel_id and maybe ramdisk_id). */
+  readonly bootFiles?: { readonly kernel: string; readonly ramdisk?: string };
 }
+
+const KERNEL_ID = '9f6c1a3e-2b4d-4e8f-a1c2-3d4e5f607182';
+const RAMDISK_ID = '0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9';
 
 const vran = aFlavor({
   id: 'a22d5517-147c-4147-a0d1-e698df5cd4e3',
@@ -138,6 +145,50 @@ export const GOLDEN_CASES: readonly GoldenCase[] = [
     image: anImage(),
     host: aHost({ virtType: 'lxc' }),
     pmu: undefined,
+  },
+  {
+    file: 'config-drive-q35.xml',
+    flavor: aFlavor(),
+    image: anImage(),
+    host: aHost(),
+    pmu: undefined,
+    configDrive: true,
+  },
+  {
+    file: 'config-drive-pc-ide.xml',
+    flavor: aFlavor({ extraSpecs: { 'hw:pmu': 'false' } }),
+    image: anImage({ properties: { hw_machine_type: 'pc' } }),
+    host: aHost(),
+    pmu: false,
+    configDrive: true,
+  },
+  {
+    file: 'kernel-boot-config-drive.xml',
+    flavor: aFlavor({ vcpus: 1, memoryMiB: 256 }),
+    image: anImage({
+      name: 'tiny-guest',
+      properties: {
+        kernel_id: KERNEL_ID,
+        ramdisk_id: RAMDISK_ID,
+        os_command_line: 'console=ttyS0 quiet',
+        hw_pmu: 'true',
+      },
+    }),
+    host: aHost({ virtType: 'qemu', cpuMode: 'maximum', network: { type: 'none' } }),
+    pmu: true,
+    configDrive: true,
+    bootFiles: {
+      kernel: `/var/lib/vpmu/images/${KERNEL_ID}`,
+      ramdisk: `/var/lib/vpmu/images/${RAMDISK_ID}`,
+    },
+  },
+  {
+    file: 'kernel-boot-default-cmdline.xml',
+    flavor: aFlavor(),
+    image: anImage({ properties: { kernel_id: KERNEL_ID } }),
+    host: aHost(),
+    pmu: undefined,
+    bootFiles: { kernel: `/var/lib/vpmu/images/${KERNEL_ID}` },
   },
   {
     file: 'escaping.xml',

@@ -19,7 +19,9 @@ function render(c: (typeof GOLDEN_CASES)[number]): string {
 
 /** Where the design puts the root disk: `<instanceDir>/<uuid>/disk`; lxc guests have none. */
 function rootDiskOf(c: (typeof GOLDEN_CASES)[number]): string[] {
-  return c.host.virtType === 'lxc' ? [] : [path.posix.join(c.host.instanceDir, IDS.uuid, 'disk')];
+  if (c.host.virtType === 'lxc') return [];
+  const dir = path.posix.join(c.host.instanceDir, IDS.uuid);
+  return [`${dir}/disk`, ...(c.configDrive === true ? [`${dir}/disk.config`] : [])];
 }
 
 describe('renderDomainXml()', () => {

@@ -63,6 +63,11 @@ function writeOs(w: XmlWriter, os: GuestOs): void {
     w.leaf('init', '', os.init);
   } else {
     w.leaf('type', attr('arch', os.arch) + attr('machine', os.machine), 'hvm');
+    if (os.kernelBoot) {
+      w.leaf('kernel', '', os.kernelBoot.kernel);
+      if (os.kernelBoot.initrd !== undefined) w.leaf('initrd', '', os.kernelBoot.initrd);
+      w.leaf('cmdline', '', os.kernelBoot.cmdline);
+    }
     w.leaf('boot', attr('dev', os.bootDevice));
   }
   w.end();
@@ -126,9 +131,9 @@ function writeClock(w: XmlWriter, clock: GuestClock): void {
 }
 
 function writeDevices(w: XmlWriter, devices: GuestDevices): void {
-  const { rootDisk, rootFilesystem } = devices;
+  const { rootDisk, rootFilesystem, configDrive } = devices;
   w.start('devices');
-  if (rootDisk?.bus === 'scsi') {
+  if (rootDisk?.bus === 'scsi' || configDrive?.bus === 'scsi') {
     w.leaf('controller', ' type="scsi" index="0" model="virtio-scsi"');
   }
   if (rootDisk) {
@@ -136,6 +141,14 @@ function writeDevices(w: XmlWriter, devices: GuestDevices): void {
     w.leaf('driver', ' name="qemu"' + attr('type', rootDisk.format));
     w.leaf('source', attr('file', rootDisk.path));
     w.leaf('target', attr('dev', rootDisk.targetDev) + attr('bus', rootDisk.bus));
+    w.end();
+  }
+  if (configDrive) {
+    w.start('disk', ' type="file" device="cdrom"');
+    w.leaf('driver', ' name="qemu" type="raw"');
+    w.leaf('source', attr('file', configDrive.path));
+    w.leaf('target', attr('dev', configDrive.targetDev) + attr('bus', configDrive.bus));
+    w.leaf('readonly');
     w.end();
   }
   if (rootFilesystem) {
@@ -147,6 +160,9 @@ function writeDevices(w: XmlWriter, devices: GuestDevices): void {
   writeInterface(w, devices.interface.attachment, devices.interface.model);
   if (devices.serialConsole && rootDisk) {
     w.start('serial', ' type="pty"');
+    if (devices.consoleLog !== undefined) {
+      w.leaf('log', attr('file', devices.consoleLog) + ' append="off"');
+    }
     w.leaf('target', ' port="0"');
     w.end();
   }
