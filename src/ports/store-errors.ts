@@ -61,3 +61,16 @@ export function keypairExists(name: string): ComputeError {
 export function keypairQuotaExceeded(): ComputeError {
   return new ComputeError('keypair.quota_exceeded', 'Quota exceeded, too many key pairs.');
 }
+
+/** `identity.conflict` in Keystone's words, for a name already taken. */
+export function identityNameExists(
+  kind: string,
+  name: string,
+  scope = 'at domain ID default',
+): ComputeError {
+  // NOTE: Keystone wording (keystone/exception.py Conflict).
+  return new ComputeError(
+    'identity.conflict',
+    `Conflict occurred attempting to store ${kind} - Duplicate entry found with name ${name} ${scope}.`,
+  );
+}

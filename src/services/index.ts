@@ -24,3 +24,4 @@ export * from './placement.js';
 export * from './server-groups.js';
 export * from './server-list.js';
 export * from './keypairs.js';
+export * from './identity-admin.js';
