@@ -714,7 +714,7 @@ function applicationCredentialInput(
     name,
     ...optionalDescription(body, where),
     ...(typeof secret === 'string' ? { secret } : {}),
-    ...(typeof expires === 'string' ? { expiresAt: new Date(expires).toISOString() } : {}),
+    ...(typeof expires === 'string' ? { expiresAt: keystoneExpiry(expires) } : {}),
     ...(unrestricted === undefined ? {} : { unrestricted }),
     ...(roles === undefined
       ? {}
@@ -725,6 +725,16 @@ function applicationCredentialInput(
           })),
         }),
   };
+}
+
+/**
+ * An expiry as Keystone keeps and shows it: UTC, microseconds, no zone suffix
+ * (`2026-01-01T00:00:00.000000`); what a client sent comes back unchanged.
+ */
+function keystoneExpiry(text: string): string {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?(?:Z|[+-]00:?00)?$/u.exec(text);
+  if (m !== null) return `${m[1] ?? ''}.${(m[2] ?? '').padEnd(6, '0')}`;
+  return new Date(text).toISOString().replace(/\.(\d{3})Z$/u, '.$1000');
 }
 
 function optionalName(
@@ -767,12 +777,12 @@ function optionalEnabled(body: Record<string, unknown>, where: string): { enable
 function checkDomain(body: Record<string, unknown>, where: string, create: boolean): void {
   const d = body.domain_id;
   if (d === undefined || d === DEFAULT_DOMAIN.id || (create && d === null)) return;
+  // vpmu has one domain, `default`: any other is one that does not exist.
+  if (create && typeof d === 'string') throw notFound('domain', d);
   throw invalid(
     `${where}.domain_id`,
     d,
-    create
-      ? `vpmu has one domain: use "${DEFAULT_DOMAIN.id}" or leave it out`
-      : 'The domain of an existing object cannot change',
+    create ? 'A domain id (a string) is required' : 'The domain of an existing object cannot change',
   );
 }
 

@@ -289,11 +289,8 @@ async function authenticateApplicationCredential(
     credential?.secretHash ?? (await dummyPasswordHash()),
   );
   const now = deps.clock.now().toISOString();
-  if (
-    credential === undefined ||
-    !secretRight ||
-    (credential.expiresAt !== null && credential.expiresAt <= now)
-  ) {
+  const expiry = credential?.expiresAt == null ? undefined : utcIso(credential.expiresAt);
+  if (credential === undefined || !secretRight || (expiry !== undefined && expiry <= now)) {
     throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   }
   if (scope !== undefined) {
@@ -322,7 +319,7 @@ async function authenticateApplicationCredential(
         restricted: !credential.unrestricted,
       },
       roles: roleNames,
-      ...(credential.expiresAt === null ? {} : { expiresAt: credential.expiresAt }),
+      ...(expiry === undefined ? {} : { expiresAt: expiry }),
     },
   );
 }
@@ -748,6 +745,11 @@ async function findProject(
 function isDefaultDomain(domain: KeystoneDomainRef | undefined): boolean {
   if (domain === undefined) return false;
   return domain.id === DEFAULT_DOMAIN.id || domain.name === DEFAULT_DOMAIN.name;
+}
+
+/** An application credential's expiry (UTC, maybe without a zone suffix) as an ISO string. */
+function utcIso(text: string): string {
+  return new Date(/[zZ]|[+-]\d\d:?\d\d$/u.test(text) ? text : `${text}Z`).toISOString();
 }
 
 function digest(text: string): string {
