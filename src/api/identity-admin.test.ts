@@ -100,7 +100,7 @@ describe('identity administration: projects', () => {
     { name: 'no name', project: { description: 'x' }, field: 'project.name' },
     { name: 'a blank name', project: { name: '  ' }, field: 'project.name' },
     { name: 'enabled as a string', project: { name: 'p', enabled: 'yes' }, field: 'project.enabled' },
-    { name: 'another domain', project: { name: 'p', domain_id: 'elsewhere' }, field: 'project.domain_id' },
+    { name: 'a domain id that is not a string', project: { name: 'p', domain_id: 7 }, field: 'project.domain_id' },
     { name: 'tags', project: { name: 'p', tags: ['a'] }, field: 'project.tags' },
     { name: 'a project acting as a domain', project: { name: 'p', is_domain: true }, field: 'project.is_domain' },
     { name: 'options', project: { name: 'p', options: { immutable: true } }, field: 'project.options' },
@@ -119,6 +119,16 @@ describe('identity administration: projects', () => {
       );
     });
   }
+
+  it('answers 404 for a project in a domain other than Default (vpmu has one)', async () => {
+    const api = await makeTestApi();
+    const res = await api.request('POST', `${V3}/projects`, {
+      as: 'admin',
+      body: { project: { name: 'p', domain_id: 'elsewhere' } },
+    });
+    assert.equal(res.status, 404);
+    assert.match(res.text, /Could not find domain: elsewhere\./u);
+  });
 
   it('refuses a second project of the same name with 409', async () => {
     const api = await makeTestApi();

@@ -782,7 +782,9 @@ function checkDomain(body: Record<string, unknown>, where: string, create: boole
   throw invalid(
     `${where}.domain_id`,
     d,
-    create ? 'A domain id (a string) is required' : 'The domain of an existing object cannot change',
+    create
+      ? 'A domain id (a string) is required'
+      : 'The domain of an existing object cannot change',
   );
 }
 
