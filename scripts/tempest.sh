@@ -14,9 +14,10 @@ REPO=$(pwd)
 WS=$(realpath -m "${VPMU_TEMPEST_DIR:-/tmp/vpmu-tempest-$(basename "$REPO")}")
 CONCURRENCY=${VPMU_TEMPEST_CONCURRENCY:-2}
 RUN_TIMEOUT=${VPMU_TEMPEST_TIMEOUT:-1800}
-# The groups issue 14 names: flavors, servers, hypervisors, images, identity and the cheap compute
+# The groups issue 14 names: flavors, servers, hypervisors, images, identity (and, from issue 17,
+# identity administration) and the cheap compute
 # ones (versions, limits, quotas, availability zones, keypairs).
-TEMPEST_GROUPS='^tempest\.api\.(compute\.(flavors|servers|keypairs|limits|test_versions|test_quotas|admin\.(test_flavors|test_servers|test_hypervisor|test_quotas|test_availability_zone))|image\.v2|identity\.v3)\.'
+TEMPEST_GROUPS='^tempest\.api\.(compute\.(flavors|servers|keypairs|limits|test_versions|test_quotas|admin\.(test_flavors|test_servers|test_hypervisor|test_quotas|test_availability_zone))|image\.v2|identity\.(v3|admin\.v3))\.'
 REGEX=${1:-$TEMPEST_GROUPS}
 
 for tool in tempest stestr; do
@@ -75,8 +76,7 @@ TEMPEST_DIR=$(/usr/bin/python3 -c 'import os, tempest; print(os.path.dirname(tem
 mkdir -p "$WS/workspace/etc"
 printf '[DEFAULT]\ntest_path=%s/test_discover\ntop_dir=%s\ngroup_regex=([^\\.]*\\.)*\n' \
   "$TEMPEST_DIR" "$TEMPEST_DIR" >"$WS/workspace/.stestr.conf"
-cp conformance/tempest/accounts.yaml "$WS/workspace/accounts.yaml"
-sed -e "s|@URL@|$URL|g" -e "s|@WORKSPACE@|$WS/workspace|g" -e "s|@IMAGE@|$IMAGE|g" \
+sed -e "s|@URL@|$URL|g" -e "s|@WORKSPACE@|$WS/workspace|g" -e "s|@ADMIN_PASSWORD@|$VPMU_ADMIN_PASSWORD|g" -e "s|@IMAGE@|$IMAGE|g" \
   -e "s|@IMAGE_ALT@|$IMAGE_ALT|g" -e "s|@FLAVOR@|42|g" -e "s|@FLAVOR_ALT@|84|g" \
   conformance/tempest/tempest.conf.in >"$WS/workspace/etc/tempest.conf"
 

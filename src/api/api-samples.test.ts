@@ -350,9 +350,11 @@ rebuild refuse the fields that need them with a 400 naming the field (see Create
 pairs are kept (\`os-keypairs\`), but not yet delivered to guests: \`key_name\` on create and
 rebuild is refused until the config drive comes. There are no quotas (limits shows -1 for every
 maximum; only Nova's default key pair quota, 100 per user, is enforced) and one availability zone,
-\`nova\`; actions finish before their 202. Identity has only password authentication with project scope, token
-validation and revocation: no \`/v3/projects\`, \`/v3/users\` or role APIs (users and projects come
-from the configuration file). Flavor, server and image lists filter, sort and page as Nova and
+\`nova\`; actions finish before their 202. Identity is a Keystone v3 subset kept in the store:
+password, token and application credential authentication (project-scoped or unscoped), token
+validation and revocation, and the administration of projects, users, roles, grants and
+application credentials in the one domain \`Default\` (see docs/operations.md, Identity
+administration); it has no groups, trusts, federation or OAuth. Flavor, server and image lists filter, sort and page as Nova and
 Glance do (each list below says how). Images have members, tags, deactivation, \`/v2/schemas\`
 and metadata definitions, but no locations, no import API and no tasks. Image faults use
 Nova's JSON body rather than Glance's text body.

@@ -84,7 +84,7 @@ describe('identity API', () => {
     { name: 'an unknown user', body: passwordAuth('ghost', 'x', 'demo'), status: 401 },
     { name: 'a project the user has no role on', body: passwordAuth('member', 'member-secret', 'other'), status: 401 },
     { name: 'an unknown project', body: passwordAuth('member', 'member-secret', 'nope'), status: 401 },
-    { name: 'no scope', body: { auth: { identity: { methods: ['password'], password: { user: { name: 'member', domain: { name: 'Default' }, password: 'member-secret' } } } } }, status: 400 },
+    { name: 'a domain scope', body: { auth: { identity: { methods: ['password'], password: { user: { name: 'member', domain: { name: 'Default' }, password: 'member-secret' } } }, scope: { domain: { id: 'default' } } } }, status: 400 },
     { name: 'a method other than password', body: { auth: { identity: { methods: ['token'] } } }, status: 400 },
     { name: 'no auth object', body: { nope: 1 }, status: 400 },
   ] as const;

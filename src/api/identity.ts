@@ -1,21 +1,26 @@
 /**
- * Identity API, a Keystone v3 subset under `/identity`: version discovery, password
- * authentication with project scope, and token validation. Shapes follow Keystone's
- * api-ref (identity v3 "Password authentication with scoped authorization").
+ * Identity API, a Keystone v3 subset under `/identity`: version discovery, authentication
+ * (password, token, application credential; project-scoped or unscoped) and token validation.
+ * Administration (projects, users, roles, …) is in identity-admin.ts. Shapes follow Keystone's
+ * api-ref (identity v3).
  */
 import { Hono, type Context } from 'hono';
 import { ComputeError } from '../errors/index.js';
 import {
-  authenticatePassword,
+  authenticate,
   DEFAULT_DOMAIN,
+  isUnscoped,
   revokeToken,
   validateSubjectToken,
   validateToken,
+  type AuthMethod,
+  type AuthRequest,
   type PasswordAuth,
   type RequestContext,
 } from '../services/index.js';
 import { member, origin, readJsonObject } from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
+import { catalogOf, identityAdminRoutes } from './identity-admin.js';
 
 const IDENTITY_VERSION = 'v3.14';
 
@@ -37,14 +42,16 @@ export function identityRoutes(deps: ApiDeps): Hono<ApiEnv> {
   app.get('/v3/', (c) => c.json({ version: versionDoc(c) }));
 
   app.post('/v3/auth/tokens', async (c) => {
-    const auth = parsePasswordAuth(await readJsonObject(c, 'object with "auth"'));
-    const issued = await authenticatePassword(deps, auth);
+    const auth = parseAuth(await readJsonObject(c, 'object with "auth"'));
+    const issued = await authenticate(deps, auth);
     c.header('X-Subject-Token', issued.text);
-    return c.json(tokenBody(c, deps, issued.context), 201);
+    return c.json(await tokenBody(c, deps, issued.context), 201);
   });
 
   app.get('/v3/auth/tokens', async (c) => {
-    const callerContext = await validateToken(deps, c.req.header('X-Auth-Token'));
+    const callerContext = await validateToken(deps, c.req.header('X-Auth-Token'), {
+      allowUnscoped: true,
+    });
     const subject = c.req.header('X-Subject-Token');
     const subjectContext = await validateSubjectToken(deps, subject);
     if (!callerContext.roles.includes('admin') && callerContext.userId !== subjectContext.userId) {
@@ -54,40 +61,48 @@ export function identityRoutes(deps: ApiDeps): Hono<ApiEnv> {
       );
     }
     c.header('X-Subject-Token', subject ?? '');
-    return c.json(tokenBody(c, deps, subjectContext));
+    return c.json(await tokenBody(c, deps, subjectContext));
   });
 
   app.delete('/v3/auth/tokens', async (c) => {
-    const callerContext = await validateToken(deps, c.req.header('X-Auth-Token'));
+    const callerContext = await validateToken(deps, c.req.header('X-Auth-Token'), {
+      allowUnscoped: true,
+    });
     await revokeToken(deps, callerContext, c.req.header('X-Subject-Token'));
     return c.body(null, 204);
   });
 
+  app.on('HEAD', '/v3/auth/tokens', async (c) => {
+    const callerContext = await validateToken(deps, c.req.header('X-Auth-Token'), {
+      allowUnscoped: true,
+    });
+    const subjectContext = await validateSubjectToken(deps, c.req.header('X-Subject-Token'));
+    if (!callerContext.roles.includes('admin') && callerContext.userId !== subjectContext.userId) {
+      throw new ComputeError(
+        'auth.forbidden',
+        `Cannot check a token of user ${subjectContext.userName}: only admins check other users' tokens`,
+      );
+    }
+    return c.body(null, 200);
+  });
+
+  identityAdminRoutes(app, deps);
   return app;
 }
 
-/** Keystone's token body, with a catalog whose URLs point back at the host the client used. */
-function tokenBody(
+/** Keystone's token body, with a catalog whose URLs point at the public endpoint. */
+async function tokenBody(
   c: Context<ApiEnv>,
   deps: ApiDeps,
   ctx: RequestContext,
-): Record<string, unknown> {
-  const base = origin(c);
-  const service = (type: string, name: string, url: string) => ({
-    id: `${name}-service`,
-    type,
-    name,
-    endpoints: (['public', 'internal', 'admin'] as const).map((iface) => ({
-      id: `${name}-${iface}`,
-      interface: iface,
-      region: deps.region,
-      region_id: deps.region,
-      url,
-    })),
-  });
+): Promise<Record<string, unknown>> {
+  const scoped = !isUnscoped(ctx);
+  const roles = await Promise.all(
+    ctx.roles.map(async (name) => ({ id: (await deps.store.findRole(name))?.id ?? name, name })),
+  );
   return {
     token: {
-      methods: ['password'],
+      methods: ctx.methods ?? ['password'],
       user: {
         id: ctx.userId,
         name: ctx.userName,
@@ -97,15 +112,17 @@ function tokenBody(
       audit_ids: [ctx.token.auditId],
       issued_at: keystoneTime(ctx.token.issuedAt),
       expires_at: keystoneTime(ctx.token.expiresAt),
-      project: { id: ctx.projectId, name: ctx.projectName, domain: { ...DEFAULT_DOMAIN } },
-      is_domain: false,
-      roles: ctx.roles.map((role) => ({ id: role, name: role })),
-      catalog: [
-        service('identity', 'keystone', `${base}/identity`),
-        service('compute', 'nova', `${base}/compute/v2.1`),
-        service('image', 'glance', `${base}/image`),
-        service('placement', 'placement', `${base}/placement`),
-      ],
+      ...(scoped
+        ? {
+            project: { id: ctx.projectId, name: ctx.projectName, domain: { ...DEFAULT_DOMAIN } },
+            is_domain: false,
+            roles,
+            catalog: catalogOf(origin(c), deps.region),
+          }
+        : {}),
+      ...(ctx.applicationCredential === undefined
+        ? {}
+        : { application_credential: { ...ctx.applicationCredential } }),
     },
   };
 }
@@ -115,40 +132,88 @@ function keystoneTime(iso: string): string {
   return iso.replace(/\.(\d{3})Z$/u, '.$1000Z');
 }
 
-function parsePasswordAuth(body: Record<string, unknown>): PasswordAuth {
+const METHODS = ['password', 'token', 'application_credential'] as const;
+
+function parseAuth(body: Record<string, unknown>): AuthRequest {
   const auth = member(body, 'auth');
   const identity = member(auth, 'identity');
   const methods = identity.methods;
-  if (!Array.isArray(methods) || !methods.includes('password')) {
+  const method =
+    Array.isArray(methods) && methods.length === 1 && typeof methods[0] === 'string'
+      ? METHODS.find((m) => m === methods[0])
+      : undefined;
+  if (method === undefined) {
     throw new ComputeError(
       'request.invalid',
-      `Invalid input for field/attribute auth.identity.methods. Value: ${JSON.stringify(methods ?? null)}. vpmu supports only ["password"]`,
+      `Invalid input for field/attribute auth.identity.methods. Value: ${JSON.stringify(methods ?? null)}. vpmu supports one of ["password"], ["token"], ["application_credential"]`,
     );
   }
-  const user = member(member(identity, 'password'), 'user');
+  return { method: parseMethod(method, member(identity, method)), ...parseScope(auth.scope) };
+}
+
+function parseMethod(method: (typeof METHODS)[number], body: Record<string, unknown>): AuthMethod {
+  if (method === 'token') {
+    if (typeof body.id !== 'string') {
+      throw invalidAuth('auth.identity.token.id', body.id, 'A string is required');
+    }
+    return { kind: 'token', token: body.id };
+  }
+  if (method === 'application_credential') {
+    if (typeof body.secret !== 'string') {
+      throw invalidAuth(
+        'auth.identity.application_credential.secret',
+        null,
+        'A string is required',
+      );
+    }
+    const user = body.user;
+    const named = typeof body.name === 'string';
+    if (typeof body.id !== 'string' && !(named && typeof user === 'object' && user !== null)) {
+      throw invalidAuth(
+        'auth.identity.application_credential',
+        { ...body, secret: '***' },
+        "Give the credential's id, or its name and its user (id, or name and domain)",
+      );
+    }
+    return {
+      kind: 'application_credential',
+      secret: body.secret,
+      ...(typeof body.id === 'string' ? { id: body.id } : {}),
+      ...(named ? { name: body.name as string } : {}),
+      ...(typeof user === 'object' && user !== null && !Array.isArray(user)
+        ? { user: nameOrId(user as Record<string, unknown>) }
+        : {}),
+    };
+  }
+  const user = member(body, 'user');
   const password = user.password;
   if (typeof password !== 'string') {
-    throw new ComputeError(
-      'request.invalid',
-      'Invalid input for field/attribute auth.identity.password.user.password. Value: null. A string is required',
-    );
+    throw invalidAuth('auth.identity.password.user.password', null, 'A string is required');
   }
-  const scope = auth.scope;
-  const project =
-    typeof scope === 'object' && scope !== null && !Array.isArray(scope)
-      ? (scope as Record<string, unknown>).project
-      : undefined;
+  return { kind: 'password', user: nameOrId(user), password };
+}
+
+/** The project scope; no scope means unscoped. Domain and system scopes are not offered. */
+function parseScope(scope: unknown): { project?: PasswordAuth['project'] } {
+  if (scope === undefined || scope === null) return {};
+  if (typeof scope !== 'object' || Array.isArray(scope)) {
+    throw invalidAuth('auth.scope', scope, 'An object is required');
+  }
+  const project = (scope as Record<string, unknown>).project;
   if (typeof project !== 'object' || project === null || Array.isArray(project)) {
     throw new ComputeError(
       'request.invalid',
-      'Cannot authenticate without a project scope: set auth.scope.project (name and domain, or id); vpmu issues only project-scoped tokens',
+      `Invalid input for field/attribute auth.scope. Value: ${JSON.stringify(scope)}. vpmu issues project-scoped and unscoped tokens only: set auth.scope.project (name and domain, or id), or no scope`,
     );
   }
-  return {
-    user: nameOrId(user),
-    password,
-    project: nameOrId(project as Record<string, unknown>),
-  };
+  return { project: nameOrId(project as Record<string, unknown>) };
+}
+
+function invalidAuth(field: string, value: unknown, why: string): ComputeError {
+  return new ComputeError(
+    'request.invalid',
+    `Invalid input for field/attribute ${field}. Value: ${JSON.stringify(value ?? null)}. ${why}`,
+  );
 }
 
 function nameOrId(ref: Record<string, unknown>): PasswordAuth['user'] {

@@ -328,6 +328,21 @@ export const ERROR_CODES = {
     summary:
       "The metadata definition namespace cannot be changed that way: it is protected (clear `protected` first), or it is one of vpmu's own namespaces, generated from its specs registry, which no one may change or delete.",
   },
+  'identity.not_found': {
+    status: 404,
+    summary:
+      'No Keystone project, user, role, domain, role assignment, application credential, service, endpoint or region with this id.',
+  },
+  'identity.conflict': {
+    status: 409,
+    summary:
+      'A Keystone project, user, role or application credential with this name already exists (in its domain, or for its user).',
+  },
+  'project.in_use': {
+    status: 409,
+    summary:
+      'The project still owns servers or images: delete them (or move the images) before deleting the project.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

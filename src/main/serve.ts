@@ -398,11 +398,17 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     await servers.registerHost(local.record);
     await servers.reconcile();
     await servers.healClaims();
-    await bootstrapIdentity(
+    const seeded = await bootstrapIdentity(
       { store, clock, ids, tokenTtlSeconds: config.tokenTtlSeconds },
       password,
       config.seed,
     );
+    if (seeded.notSeeded.length > 0) {
+      logger.warn(
+        { missing: seeded.notSeeded },
+        'the configuration file seeds projects and users on the first start only; these are not in the store (create them with the identity API)',
+      );
+    }
     await store.deleteExpiredTokens(clock.now().toISOString());
     const files = new FsImageFiles(imagesDir);
     const swept = await sweepImageData({ store, files });

@@ -98,3 +98,16 @@ export function metadefNamespaceNotFound(name: string): ComputeError {
     `Metadata definition namespace=${name} was not found.`,
   );
 }
+
+/** `identity.conflict` in Keystone's words, for a name already taken. */
+export function identityNameExists(
+  kind: string,
+  name: string,
+  scope = 'at domain ID default',
+): ComputeError {
+  // NOTE: Keystone wording (keystone/exception.py Conflict).
+  return new ComputeError(
+    'identity.conflict',
+    `Conflict occurred attempting to store ${kind} - Duplicate entry found with name ${name} ${scope}.`,
+  );
+}

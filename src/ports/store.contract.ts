@@ -308,6 +308,90 @@ export function storeContract(
       await store.close();
     });
 
+    it('administers identity: roles, grants, cascading deletes and application credentials', async () => {
+      const store = await make();
+      const project = { id: 'p1', name: 'a', domainId: 'default', description: '', enabled: true };
+      await store.createProject({ ...project, extra: { owner: 'ops' } });
+      await store.createProject({ ...project, id: 'p2', name: 'b' });
+      const user = { id: 'u1', name: 'ann', domainId: 'default', passwordHash: 'h', enabled: true };
+      await store.createUser({ ...user, defaultProjectId: 'p1', extra: { email: 'a@x' } });
+      await assert.rejects(store.createUser({ ...user, id: 'u2' }), /identity|Duplicate/u);
+      await assert.rejects(store.updateProject({ ...project, id: 'p2' }), /Duplicate entry/u);
+      await store.updateProject({
+        ...project,
+        description: 'd',
+        enabled: false,
+        extra: { owner: 'dev' },
+      });
+      assert.deepEqual(await store.getProject('p1'), {
+        ...project,
+        description: 'd',
+        enabled: false,
+        extra: { owner: 'dev' },
+      });
+      assert.deepEqual((await store.getUser('u1'))?.extra, { email: 'a@x' });
+      assert.equal((await store.getUser('u1'))?.defaultProjectId, 'p1');
+      await store.createRole({ id: 'r1', name: 'auditor', description: '' });
+      await assert.rejects(store.createRole({ id: 'r2', name: 'auditor', description: '' }));
+      assert.deepEqual(
+        (await store.listRoleRecords()).map((r) => r.name),
+        ['admin', 'auditor', 'member', 'reader'],
+      );
+      await store.assignRole({ userId: 'u1', projectId: 'p1', role: 'r1' });
+      await store.assignRole({ userId: 'u1', projectId: 'p1', role: 'member' });
+      await store.assignRole({ userId: 'u1', projectId: 'p2', role: 'member' });
+      assert.deepEqual(await store.listRoles('u1', 'p1'), ['member', 'auditor']);
+      assert.deepEqual(
+        (await store.listAssignments({ roleId: 'member' })).map((a) => a.projectId),
+        ['p1', 'p2'],
+      );
+      assert.equal(
+        await store.unassignRole({ userId: 'u1', projectId: 'p2', role: 'member' }),
+        true,
+      );
+      assert.equal(
+        await store.unassignRole({ userId: 'u1', projectId: 'p2', role: 'member' }),
+        false,
+      );
+      const token = {
+        userId: 'u1',
+        roles: ['member'],
+        issuedAt: 'i',
+        expiresAt: 'e',
+        auditId: 'a',
+      };
+      await store.putToken({ ...token, id: 't1', projectId: 'p1' });
+      await store.putToken({ ...token, id: 't2', projectId: 'p2', methods: ['token'] });
+      assert.deepEqual((await store.getToken('t2'))?.methods, ['token']);
+      const credential = {
+        id: 'c1',
+        name: 'ci',
+        userId: 'u1',
+        projectId: 'p1',
+        description: '',
+        secretHash: 's',
+        expiresAt: null,
+        unrestricted: false,
+        roleIds: ['member'],
+      };
+      await store.createApplicationCredential(credential);
+      await assert.rejects(store.createApplicationCredential({ ...credential, id: 'c2' }));
+      await store.putToken({ ...token, id: 't3', projectId: 'p1', applicationCredentialId: 'c1' });
+      assert.deepEqual(await store.listApplicationCredentials('u1'), [credential]);
+      assert.equal(await store.deleteApplicationCredential('c1'), true);
+      assert.equal(await store.getToken('t3'), undefined);
+      assert.equal(await store.deleteRole('r1'), true);
+      assert.deepEqual(await store.listRoles('u1', 'p1'), ['member']);
+      assert.equal(await store.deleteProject('p1'), true);
+      assert.equal(await store.getToken('t1'), undefined);
+      assert.deepEqual(await store.listAssignments({ userId: 'u1' }), []);
+      assert.equal(await store.deleteTokensOf({ userId: 'u1' }), 1);
+      assert.equal(await store.deleteUser('u1'), true);
+      assert.equal(await store.deleteUser('u1'), false);
+      assert.deepEqual(await store.listUsers(), []);
+      await store.close();
+    });
+
     it('stores tokens and deletes only the expired ones', async () => {
       const store = await make();
       const base = {

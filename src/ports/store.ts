@@ -19,9 +19,47 @@ import type { ImageMemberRecord, MemberStatus, MetadefNamespaceRecord } from './
 export { SERVER_STATUSES, type ServerStatus } from '../domain/index.js';
 export * from './image-sharing.js';
 
-/** The roles vpmu knows, as Keystone names them. */
+/** The roles every vpmu has (Keystone's bootstrap roles); their ids are their names. */
 export const ROLES = ['admin', 'member', 'reader'] as const;
-export type Role = (typeof ROLES)[number];
+/** A role's name: one of ROLES, or one an admin created. */
+export type Role = string;
+
+/** Role names with the built-in ones first, in ROLES order, then the others by name. */
+export function orderRoleNames(names: readonly string[]): string[] {
+  const rank = (name: string) => {
+    const i = (ROLES as readonly string[]).indexOf(name);
+    return i === -1 ? ROLES.length : i;
+  };
+  return [...new Set(names)].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** A Keystone role. The built-in ones (ROLES) have their name as id and cannot be deleted. */
+export interface RoleRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+}
+
+/** A Keystone application credential: a secret (kept hashed) standing for a user on a project. */
+export interface ApplicationCredentialRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly userId: string;
+  readonly projectId: string;
+  readonly description: string;
+  readonly secretHash: string;
+  readonly expiresAt: string | null;
+  readonly unrestricted: boolean;
+  /** The role ids it carries (a subset of the user's roles on the project when created). */
+  readonly roleIds: readonly string[];
+}
+
+/** Which role assignments to list; every filter given must match. */
+export interface AssignmentFilter {
+  readonly userId?: string;
+  readonly projectId?: string;
+  readonly roleId?: string;
+}
 
 /** A Keystone project (tenant). */
 export interface ProjectRecord {
@@ -30,6 +68,10 @@ export interface ProjectRecord {
   readonly domainId: string;
   readonly description: string;
   readonly enabled: boolean;
+  /** Keystone's `parent_id`; projects are flat, so absent means the domain. */
+  readonly parentId?: string;
+  /** Attributes Keystone keeps beyond its own (`extra`), returned as given. */
+  readonly extra?: Readonly<Record<string, unknown>>;
 }
 
 /** A Keystone user; the password is kept only as a scrypt hash. */
@@ -39,13 +81,16 @@ export interface UserRecord {
   readonly domainId: string;
   readonly passwordHash: string;
   readonly enabled: boolean;
+  readonly defaultProjectId?: string;
+  /** Attributes Keystone keeps beyond its own (`email`, `description`, …), returned as given. */
+  readonly extra?: Readonly<Record<string, unknown>>;
 }
 
-/** A role a user holds on a project. */
+/** A role a user holds on a project; `role` is the role's id. */
 export interface RoleAssignment {
   readonly userId: string;
   readonly projectId: string;
-  readonly role: Role;
+  readonly role: string;
 }
 
 /** An issued token. `id` is the SHA-256 of the token text; the text itself is never stored. */
@@ -57,6 +102,10 @@ export interface TokenRecord {
   readonly issuedAt: string;
   readonly expiresAt: string;
   readonly auditId: string;
+  /** How the token was obtained; absent means `["password"]`. */
+  readonly methods?: readonly string[];
+  /** The application credential it was issued for, if any. */
+  readonly applicationCredentialId?: string;
 }
 
 /**
@@ -425,8 +474,44 @@ export interface Store {
 
   /** Idempotent: assigning a role the user already holds changes nothing. */
   assignRole(assignment: RoleAssignment): Promise<void>;
-  /** The roles a user holds on a project, in ROLES order. */
+  /** The names of the roles a user holds on a project, in ROLES order, then by name. */
   listRoles(userId: string, projectId: string): Promise<Role[]>;
+
+  // Identity administration (Keystone v3). A write that would duplicate a name rejects with
+  // `identity.conflict`.
+  /** Replaces a project's fields (not its id or domain). */
+  updateProject(project: ProjectRecord): Promise<void>;
+  /** Deletes a project with its role assignments, tokens and application credentials. */
+  deleteProject(id: string): Promise<boolean>;
+  /** Sorted by name. */
+  listUsers(): Promise<UserRecord[]>;
+  /** Replaces a user's fields (not its id or domain). */
+  updateUser(user: UserRecord): Promise<void>;
+  /** Deletes a user with its role assignments, tokens and application credentials. */
+  deleteUser(id: string): Promise<boolean>;
+  createRole(role: RoleRecord): Promise<void>;
+  getRole(id: string): Promise<RoleRecord | undefined>;
+  findRole(name: string): Promise<RoleRecord | undefined>;
+  /** Sorted by name. */
+  listRoleRecords(): Promise<RoleRecord[]>;
+  updateRole(role: RoleRecord): Promise<void>;
+  /** Deletes a role and every assignment of it. */
+  deleteRole(id: string): Promise<boolean>;
+  /** False when the user did not hold the role on the project. */
+  unassignRole(assignment: RoleAssignment): Promise<boolean>;
+  /** Sorted by user, project, role id. */
+  listAssignments(filter: AssignmentFilter): Promise<RoleAssignment[]>;
+  /** Deletes the tokens of a user or of a project (revocation); returns how many. */
+  deleteTokensOf(filter: {
+    readonly userId?: string;
+    readonly projectId?: string;
+  }): Promise<number>;
+  createApplicationCredential(credential: ApplicationCredentialRecord): Promise<void>;
+  getApplicationCredential(id: string): Promise<ApplicationCredentialRecord | undefined>;
+  /** One user's, sorted by name. */
+  listApplicationCredentials(userId: string): Promise<ApplicationCredentialRecord[]>;
+  /** Deletes it and the tokens issued for it. */
+  deleteApplicationCredential(id: string): Promise<boolean>;
 
   putToken(token: TokenRecord): Promise<void>;
   getToken(id: string): Promise<TokenRecord | undefined>;

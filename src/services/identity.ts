@@ -1,13 +1,21 @@
 /**
- * Identity use cases (a Keystone v3 subset): password authentication scoped to a project, token
- * validation and expiry, and bootstrapping users, projects and roles from configuration.
- * Passwords are stored as scrypt hashes; tokens are stored as SHA-256 digests.
+ * Identity use cases (a Keystone v3 subset): authentication (password, token, application
+ * credential) scoped to a project or unscoped, token validation against the store's current
+ * state, and bootstrapping users, projects and roles from configuration. Passwords and
+ * application credential secrets are stored as scrypt hashes; tokens as SHA-256 digests.
  */
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { ComputeError } from '../errors/index.js';
 import type { Clock, Ids } from '../ports/clock.js';
-import type { LoginFailures, ProjectRecord, Role, Store, UserRecord } from '../ports/store.js';
+import type {
+  ApplicationCredentialRecord,
+  LoginFailures,
+  ProjectRecord,
+  Role,
+  Store,
+  UserRecord,
+} from '../ports/store.js';
 
 export { ROLES, type Role } from '../ports/store.js';
 
@@ -32,6 +40,19 @@ export interface RequestContext {
     readonly expiresAt: string;
     readonly auditId: string;
   };
+  /** How the token was obtained; absent means `["password"]`. */
+  readonly methods?: readonly string[];
+  /** The application credential the token was issued for. */
+  readonly applicationCredential?: {
+    readonly id: string;
+    readonly name: string;
+    readonly restricted: boolean;
+  };
+}
+
+/** True for a token scoped to no project (projectId is then ''). */
+export function isUnscoped(ctx: RequestContext): boolean {
+  return ctx.projectId === '';
 }
 
 /** What identity use cases need. */
@@ -64,8 +85,9 @@ export interface AuthenticationDeps extends IdentityDeps {
 /**
  * Contexts of validated tokens by digest, so a request costs no store reads (keystonemiddleware
  * caches validations the same way). Only right while this process is the only writer of users,
- * projects and tokens: users and projects change only at bootstrap, before serving, and revokeToken()
- * evicts. Expiry is still checked on every use. Bounded; the oldest entry goes first.
+ * projects, roles and tokens: every identity write clears it (clear()) and revokeToken() evicts,
+ * so a revoked role, a disabled user or a deleted project take effect at once. Expiry is still
+ * checked on every use. Bounded; the oldest entry goes first.
  */
 export class TokenCache {
   readonly #entries = new Map<string, RequestContext>();
@@ -89,6 +111,10 @@ export class TokenCache {
 
   delete(digest: string): void {
     this.#entries.delete(digest);
+  }
+
+  clear(): void {
+    this.#entries.clear();
   }
 }
 
@@ -145,6 +171,29 @@ export function requireAdmin(ctx: RequestContext, rule: string): void {
   }
 }
 
+/** A user named by id, or by name in a domain. */
+export type UserRef = PasswordAuth['user'];
+/** A project named by id, or by name in a domain. */
+export type ProjectRef = PasswordAuth['project'];
+
+/** How a client proves who it is (Keystone's auth methods vpmu offers). */
+export type AuthMethod =
+  | { readonly kind: 'password'; readonly user: UserRef; readonly password: string }
+  | { readonly kind: 'token'; readonly token: string }
+  | {
+      readonly kind: 'application_credential';
+      readonly id?: string;
+      readonly name?: string;
+      readonly user?: UserRef;
+      readonly secret: string;
+    };
+
+/** An authentication request; without a project, the token is unscoped (or, like Keystone, scoped to the user's default project). */
+export interface AuthRequest {
+  readonly method: AuthMethod;
+  readonly project?: ProjectRef;
+}
+
 /**
  * Checks a password against a project-scoped request and issues a token. An unknown user costs the
  * same work as a wrong password (a check against a dummy hash, one failure counted), so the answer
@@ -154,11 +203,52 @@ export async function authenticatePassword(
   deps: AuthenticationDeps,
   auth: PasswordAuth,
 ): Promise<IssuedToken> {
-  const user = await readIdentity(() => findUser(deps.store, auth.user));
-  const subject = user?.id ?? unknownUserSubject(auth.user);
-  const failures = await refuseWhileLocked(deps, subject, auth.user);
+  return authenticate(deps, {
+    method: { kind: 'password', user: auth.user, password: auth.password },
+    project: auth.project,
+  });
+}
+
+/** Authenticates with any method and issues a token scoped as asked (see AuthRequest). */
+export async function authenticate(
+  deps: AuthenticationDeps,
+  request: AuthRequest,
+): Promise<IssuedToken> {
+  const method = request.method;
+  if (method.kind === 'password') {
+    const user = await checkPassword(deps, method.user, method.password);
+    return scopeAndIssue(deps, user, request.project, { methods: ['password'] });
+  }
+  if (method.kind === 'token') {
+    const previous = await validateToken(deps, method.token, { allowUnscoped: true });
+    if (previous.applicationCredential !== undefined) {
+      // NOTE: Keystone refuses to rescope application credential tokens too.
+      throw new ComputeError(
+        'auth.forbidden',
+        'Cannot rescope a token issued for an application credential.',
+      );
+    }
+    const user = await readIdentity(() => deps.store.getUser(previous.userId));
+    if (user === undefined) throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
+    return scopeAndIssue(deps, user, request.project, {
+      methods: [...new Set([...(previous.methods ?? ['password']), 'token'])],
+      expiresAt: previous.token.expiresAt,
+      auditChain: previous.token.auditId,
+    });
+  }
+  return authenticateApplicationCredential(deps, method, request.project);
+}
+
+async function checkPassword(
+  deps: AuthenticationDeps,
+  ref: UserRef,
+  password: string,
+): Promise<UserRecord> {
+  const user = await readIdentity(() => findUser(deps.store, ref));
+  const subject = user?.id ?? unknownUserSubject(ref);
+  const failures = await refuseWhileLocked(deps, subject, ref);
   const passwordRight = await verifyPassword(
-    auth.password,
+    password,
     user?.passwordHash ?? (await dummyPasswordHash()),
   );
   if (user === undefined || !passwordRight) {
@@ -176,59 +266,192 @@ export async function authenticatePassword(
     throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   }
   if (failures !== undefined) await readIdentity(() => deps.store.clearLoginFailures(subject));
-  if (!user.enabled) throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
-  const project = await findProject(deps.store, auth.project);
-  if (!project?.enabled) {
+  return user;
+}
+
+async function authenticateApplicationCredential(
+  deps: AuthenticationDeps,
+  method: Extract<AuthMethod, { kind: 'application_credential' }>,
+  scope: ProjectRef | undefined,
+): Promise<IssuedToken> {
+  let credential: ApplicationCredentialRecord | undefined;
+  if (method.id !== undefined) {
+    credential = await readIdentity(() => deps.store.getApplicationCredential(method.id ?? ''));
+  } else if (method.name !== undefined && method.user !== undefined) {
+    const owner = await readIdentity(() => findUser(deps.store, method.user ?? {}));
+    if (owner !== undefined) {
+      const all = await readIdentity(() => deps.store.listApplicationCredentials(owner.id));
+      credential = all.find((c) => c.name === method.name);
+    }
+  }
+  const secretRight = await verifyPassword(
+    method.secret,
+    credential?.secretHash ?? (await dummyPasswordHash()),
+  );
+  const now = deps.clock.now().toISOString();
+  const expiry = credential?.expiresAt == null ? undefined : utcIso(credential.expiresAt);
+  if (credential === undefined || !secretRight || (expiry !== undefined && expiry <= now)) {
     throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   }
-  const roles = await deps.store.listRoles(user.id, project.id);
-  if (roles.length === 0) {
-    throw new ComputeError(
-      'auth.unauthorized',
-      `User ${user.id} has no access to project ${project.id}`, // NOTE: Keystone wording
-    );
+  if (scope !== undefined) {
+    const asked = await readIdentity(() => findProject(deps.store, scope));
+    if (asked?.id !== credential.projectId) {
+      // NOTE: Keystone wording (keystone/auth/plugins/application_credential.py).
+      throw new ComputeError(
+        'auth.unauthorized',
+        'Application credentials cannot request a scope.',
+      );
+    }
+  }
+  const user = await readIdentity(() => deps.store.getUser(credential.userId));
+  if (user === undefined) throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
+  const roleNames = await credentialRoleNames(deps.store, credential);
+  if (roleNames === undefined) throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
+  return scopeAndIssue(
+    deps,
+    user,
+    { id: credential.projectId },
+    {
+      methods: ['application_credential'],
+      applicationCredential: {
+        id: credential.id,
+        name: credential.name,
+        restricted: !credential.unrestricted,
+      },
+      roles: roleNames,
+      ...(expiry === undefined ? {} : { expiresAt: expiry }),
+    },
+  );
+}
+
+/**
+ * The names of the roles an application credential carries, or undefined when its user no
+ * longer holds one of them on its project (Keystone then refuses the credential).
+ */
+async function credentialRoleNames(
+  store: Store,
+  credential: ApplicationCredentialRecord,
+): Promise<string[] | undefined> {
+  const held = await readIdentity(() =>
+    store.listAssignments({ userId: credential.userId, projectId: credential.projectId }),
+  );
+  const heldIds = new Set(held.map((a) => a.role));
+  if (!credential.roleIds.every((id) => heldIds.has(id))) return undefined;
+  const names: string[] = [];
+  for (const id of credential.roleIds) {
+    const role = await readIdentity(() => store.getRole(id));
+    if (role !== undefined) names.push(role.name);
+  }
+  return names;
+}
+
+interface IssueOptions {
+  readonly methods: readonly string[];
+  /** The latest expiry (a rescoped token keeps its original's, an application credential's). */
+  readonly expiresAt?: string;
+  readonly auditChain?: string;
+  readonly applicationCredential?: RequestContext['applicationCredential'];
+  /** The roles to carry instead of all the user's roles on the project. */
+  readonly roles?: readonly string[];
+}
+
+/** Resolves the scope, checks the user may have it, and issues the token. */
+async function scopeAndIssue(
+  deps: AuthenticationDeps,
+  user: UserRecord,
+  scope: ProjectRef | undefined,
+  options: IssueOptions,
+): Promise<IssuedToken> {
+  if (!user.enabled) throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
+  let project: ProjectRecord | undefined;
+  let roles: readonly string[] = [];
+  if (scope !== undefined) {
+    project = await readIdentity(() => findProject(deps.store, scope));
+    if (!project?.enabled) throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
+    roles =
+      options.roles ?? (await readIdentity(() => deps.store.listRoles(user.id, project?.id ?? '')));
+    if (roles.length === 0) {
+      throw new ComputeError(
+        'auth.unauthorized',
+        `User ${user.id} has no access to project ${project.id}`, // NOTE: Keystone wording
+      );
+    }
+  } else if (user.defaultProjectId !== undefined) {
+    // Keystone scopes an unscoped request to the default project when the user has a role there.
+    const fallback = await readIdentity(() => deps.store.getProject(user.defaultProjectId ?? ''));
+    const held =
+      fallback?.enabled === true
+        ? await readIdentity(() => deps.store.listRoles(user.id, fallback.id))
+        : [];
+    if (held.length > 0) {
+      project = fallback;
+      roles = held;
+    }
   }
   const now = deps.clock.now();
   const issuedAt = now.toISOString();
-  const expiresAt = new Date(now.getTime() + deps.tokenTtlSeconds * 1000).toISOString();
+  let expiresAt = new Date(now.getTime() + deps.tokenTtlSeconds * 1000).toISOString();
+  if (options.expiresAt !== undefined && options.expiresAt < expiresAt)
+    expiresAt = options.expiresAt;
   const text = deps.ids.newSecret();
   const auditId = digest(`audit:${text}`).slice(0, 22);
-  await deps.store.putToken({
-    id: digest(text),
-    userId: user.id,
-    projectId: project.id,
-    roles,
-    issuedAt,
-    expiresAt,
-    auditId,
-  });
+  const methods = options.methods;
+  await readIdentity(() =>
+    deps.store.putToken({
+      id: digest(text),
+      userId: user.id,
+      projectId: project?.id ?? '',
+      roles,
+      issuedAt,
+      expiresAt,
+      auditId,
+      ...(methods.length === 1 && methods[0] === 'password' ? {} : { methods }),
+      ...(options.applicationCredential === undefined
+        ? {}
+        : { applicationCredentialId: options.applicationCredential.id }),
+    }),
+  );
   return {
     text,
     context: {
       userId: user.id,
       userName: user.name,
-      projectId: project.id,
-      projectName: project.name,
+      projectId: project?.id ?? '',
+      projectName: project?.name ?? '',
       roles,
       token: { issuedAt, expiresAt, auditId },
+      methods,
+      ...(options.applicationCredential === undefined
+        ? {}
+        : { applicationCredential: options.applicationCredential }),
     },
   };
 }
 
+/** What validateToken() accepts besides project-scoped tokens. */
+export interface ValidateOptions {
+  /** Accept unscoped tokens (identity's own routes do; compute, image and placement do not). */
+  readonly allowUnscoped?: boolean;
+}
+
 /**
- * The context a token carries; `auth.unauthorized` when it is unknown or expired, and
- * `auth.unavailable` (503) when the store cannot be read: an outage must not tell a client that
- * its token is gone.
+ * The context a token carries; `auth.unauthorized` when it is unknown or expired, when its user
+ * or project is gone or disabled, when its user no longer holds one of its roles on its project,
+ * or when its application credential is gone; and `auth.unavailable` (503) when the store cannot
+ * be read: an outage must not tell a client that its token is gone.
  */
 export async function validateToken(
   deps: IdentityDeps,
   text: string | undefined,
+  options: ValidateOptions = {},
 ): Promise<RequestContext> {
   if (text === undefined || text === '') throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   const id = digest(text);
   const now = deps.clock.now().toISOString();
   const cached = deps.tokenCache?.get(id);
-  if (cached !== undefined && cached.token.expiresAt > now) return cached;
+  if (cached !== undefined && cached.token.expiresAt > now) {
+    return refuseUnscoped(cached, options);
+  }
   const token = await readIdentity(() => deps.store.getToken(id));
   if (token === undefined) throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   if (token.expiresAt <= now) {
@@ -239,21 +462,52 @@ export async function validateToken(
       `The token has expired: it expired at ${token.expiresAt}.`,
     );
   }
-  const [user, project] = await readIdentity(() =>
-    Promise.all([deps.store.getUser(token.userId), deps.store.getProject(token.projectId)]),
+  const [user, project, held, credential] = await readIdentity(() =>
+    Promise.all([
+      deps.store.getUser(token.userId),
+      token.projectId === '' ? undefined : deps.store.getProject(token.projectId),
+      token.projectId === ''
+        ? ([] as string[])
+        : deps.store.listRoles(token.userId, token.projectId),
+      token.applicationCredentialId === undefined
+        ? undefined
+        : deps.store.getApplicationCredential(token.applicationCredentialId),
+    ]),
   );
-  if (user === undefined || project === undefined || !user.enabled || !project.enabled) {
+  const scopeValid =
+    token.projectId === '' ||
+    (project?.enabled === true && token.roles.every((role) => held.includes(role)));
+  const credentialValid = token.applicationCredentialId === undefined || credential !== undefined;
+  if (user === undefined || !user.enabled || !scopeValid || !credentialValid) {
     throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
   }
   const context: RequestContext = {
     userId: user.id,
     userName: user.name,
-    projectId: project.id,
-    projectName: project.name,
+    projectId: project?.id ?? '',
+    projectName: project?.name ?? '',
     roles: token.roles,
     token: { issuedAt: token.issuedAt, expiresAt: token.expiresAt, auditId: token.auditId },
+    ...(token.methods === undefined ? {} : { methods: token.methods }),
+    ...(credential === undefined
+      ? {}
+      : {
+          applicationCredential: {
+            id: credential.id,
+            name: credential.name,
+            restricted: !credential.unrestricted,
+          },
+        }),
   };
   deps.tokenCache?.set(id, context);
+  return refuseUnscoped(context, options);
+}
+
+function refuseUnscoped(context: RequestContext, options: ValidateOptions): RequestContext {
+  if (isUnscoped(context) && options.allowUnscoped !== true) {
+    // keystonemiddleware refuses unscoped tokens for services other than Keystone.
+    throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
+  }
   return context;
 }
 
@@ -287,7 +541,7 @@ export async function validateSubjectToken(
   text: string | undefined,
 ): Promise<RequestContext> {
   try {
-    return await validateToken(deps, text);
+    return await validateToken(deps, text, { allowUnscoped: true });
   } catch (error) {
     if (error instanceof ComputeError && error.code === 'auth.unauthorized') {
       // NOTE: Keystone wording (keystone/exception.py TokenNotFound).
@@ -317,17 +571,21 @@ export interface IdentitySeed {
 }
 
 /**
- * Makes sure the admin user, project and role exist (the password is set to `adminPassword`),
- * then the seeded projects and users. Idempotent: running it again changes only passwords.
+ * Makes sure the admin user, project and roles exist (the password is set to `adminPassword`, as
+ * `keystone-manage bootstrap` does), then, on the first start only (no admin user yet), seeds the
+ * configured projects and users. Later starts leave the store's projects and users alone, so what
+ * administrators changed through the API stands; the names of seed entries the store lacks are
+ * returned, for a warning.
  */
 export async function bootstrapIdentity(
   deps: IdentityDeps,
   adminPassword: string,
   seed: IdentitySeed,
-): Promise<void> {
+): Promise<{ readonly notSeeded: readonly string[] }> {
+  const firstStart = (await deps.store.findUser('admin', DEFAULT_DOMAIN.id)) === undefined;
   const projects = [
     { name: 'admin', description: 'Bootstrap project for initializing the cloud.' },
-    ...seed.projects,
+    ...(firstStart ? seed.projects : []),
   ];
   for (const project of projects) {
     if ((await deps.store.findProject(project.name, DEFAULT_DOMAIN.id)) !== undefined) continue;
@@ -346,7 +604,7 @@ export async function bootstrapIdentity(
       project: 'admin',
       roles: ['admin', 'member', 'reader'] as const,
     },
-    ...seed.users,
+    ...(firstStart ? seed.users : []),
   ];
   for (const spec of users) {
     const project = await deps.store.findProject(spec.project, DEFAULT_DOMAIN.id);
@@ -374,6 +632,21 @@ export async function bootstrapIdentity(
       await deps.store.assignRole({ userId: user.id, projectId: project.id, role });
     }
   }
+  const notSeeded: string[] = [];
+  if (!firstStart) {
+    for (const project of seed.projects) {
+      if ((await deps.store.findProject(project.name, DEFAULT_DOMAIN.id)) === undefined) {
+        notSeeded.push(`project ${project.name}`);
+      }
+    }
+    for (const user of seed.users) {
+      if ((await deps.store.findUser(user.name, DEFAULT_DOMAIN.id)) === undefined) {
+        notSeeded.push(`user ${user.name}`);
+      }
+    }
+  }
+  deps.tokenCache?.clear();
+  return { notSeeded };
 }
 
 /** An scrypt hash: `scrypt$<salt b64>$<key b64>`. */
@@ -472,6 +745,11 @@ async function findProject(
 function isDefaultDomain(domain: KeystoneDomainRef | undefined): boolean {
   if (domain === undefined) return false;
   return domain.id === DEFAULT_DOMAIN.id || domain.name === DEFAULT_DOMAIN.name;
+}
+
+/** An application credential's expiry (UTC, maybe without a zone suffix) as an ISO string. */
+function utcIso(text: string): string {
+  return new Date(/[zZ]|[+-]\d\d:?\d\d$/u.test(text) ? text : `${text}Z`).toISOString();
 }
 
 function digest(text: string): string {

@@ -27,3 +27,4 @@ export * from './server-groups.js';
 export * from './server-list.js';
 export * from './keypairs.js';
 export * from './compute-services.js';
+export * from './identity-admin.js';

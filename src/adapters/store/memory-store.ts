@@ -1,6 +1,7 @@
 /** An in-memory Store for tests and throwaway runs. Every method is synchronous underneath, so atomic. */
 import {
   ROLES,
+  orderRoleNames,
   type AllocationRecord,
   type HostUsage,
   type ComputeHostRecord,
@@ -19,9 +20,12 @@ import {
   type ImageRecord,
   type MemberStatus,
   type MetadefNamespaceRecord,
+  type ApplicationCredentialRecord,
+  type AssignmentFilter,
   type ProjectRecord,
   type Role,
   type RoleAssignment,
+  type RoleRecord,
   type Store,
   type LoginFailures,
   type TokenRecord,
@@ -29,6 +33,7 @@ import {
 } from '../../ports/store.js';
 import {
   flavorAccessExists,
+  identityNameExists,
   flavorIdExists,
   flavorNameExists,
   flavorNotFound,
@@ -51,7 +56,12 @@ import { pageOf, sortComparator } from '../../domain/index.js';
 export class MemoryStore implements Store {
   readonly #projects = new Map<string, ProjectRecord>();
   readonly #users = new Map<string, UserRecord>();
+  /** Role assignments as JSON [userId, projectId, roleId]. */
   readonly #roles = new Set<string>();
+  readonly #roleRecords = new Map<string, RoleRecord>(
+    ROLES.map((name) => [name, { id: name, name, description: '' }]),
+  );
+  readonly #appCreds = new Map<string, ApplicationCredentialRecord>();
   readonly #tokens = new Map<string, TokenRecord>();
   readonly #loginFailures = new Map<string, LoginFailures>();
   readonly #flavors = new Map<string, FlavorRecord>();
@@ -70,39 +80,41 @@ export class MemoryStore implements Store {
 
   async createProject(project: ProjectRecord): Promise<void> {
     if (this.#projects.has(project.id) || this.#findProjectSync(project.name, project.domainId)) {
-      throw new Error(`Cannot create project "${project.name}": it already exists`);
+      throw identityNameExists('project', project.name);
     }
-    this.#projects.set(project.id, { ...project });
+    this.#projects.set(project.id, clone(project));
   }
 
   async getProject(id: string): Promise<ProjectRecord | undefined> {
-    return copy(this.#projects.get(id));
+    const found = this.#projects.get(id);
+    return found === undefined ? undefined : clone(found);
   }
 
   async findProject(name: string, domainId: string): Promise<ProjectRecord | undefined> {
-    return copy(this.#findProjectSync(name, domainId));
+    const found = this.#findProjectSync(name, domainId);
+    return found === undefined ? undefined : clone(found);
   }
 
   async listProjects(): Promise<ProjectRecord[]> {
-    return [...this.#projects.values()]
-      .sort((a, b) => compare(a.name, b.name))
-      .map((p) => ({ ...p }));
+    return [...this.#projects.values()].sort((a, b) => compare(a.name, b.name)).map(clone);
   }
 
   async createUser(user: UserRecord): Promise<void> {
     const taken = [...this.#users.values()].some(
       (u) => u.id === user.id || (u.name === user.name && u.domainId === user.domainId),
     );
-    if (taken) throw new Error(`Cannot create user "${user.name}": it already exists`);
-    this.#users.set(user.id, { ...user });
+    if (taken) throw identityNameExists('user', user.name);
+    this.#users.set(user.id, clone(user));
   }
 
   async getUser(id: string): Promise<UserRecord | undefined> {
-    return copy(this.#users.get(id));
+    const found = this.#users.get(id);
+    return found === undefined ? undefined : clone(found);
   }
 
   async findUser(name: string, domainId: string): Promise<UserRecord | undefined> {
-    return copy([...this.#users.values()].find((u) => u.name === name && u.domainId === domainId));
+    const found = [...this.#users.values()].find((u) => u.name === name && u.domainId === domainId);
+    return found === undefined ? undefined : clone(found);
   }
 
   async setPassword(userId: string, passwordHash: string): Promise<void> {
@@ -117,16 +129,177 @@ export class MemoryStore implements Store {
   }
 
   async listRoles(userId: string, projectId: string): Promise<Role[]> {
-    return ROLES.filter((role) => this.#roles.has(JSON.stringify([userId, projectId, role])));
+    const held = this.#assignmentList({ userId, projectId })
+      .map((a) => this.#roleRecords.get(a.role)?.name)
+      .filter((name): name is string => name !== undefined);
+    return orderRoleNames(held);
+  }
+
+  async updateProject(project: ProjectRecord): Promise<void> {
+    const clash = this.#findProjectSync(project.name, project.domainId);
+    if (clash !== undefined && clash.id !== project.id)
+      throw identityNameExists('project', project.name);
+    if (this.#projects.has(project.id)) this.#projects.set(project.id, clone(project));
+  }
+
+  async deleteProject(id: string): Promise<boolean> {
+    if (!this.#projects.delete(id)) return false;
+    this.#dropAssignments((a) => a.projectId === id);
+    this.#dropTokens((t) => t.projectId === id);
+    for (const [key, cred] of this.#appCreds) if (cred.projectId === id) this.#appCreds.delete(key);
+    return true;
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return [...this.#users.values()].sort((a, b) => compare(a.name, b.name)).map(clone);
+  }
+
+  async updateUser(user: UserRecord): Promise<void> {
+    const clash = [...this.#users.values()].find(
+      (u) => u.name === user.name && u.domainId === user.domainId && u.id !== user.id,
+    );
+    if (clash !== undefined) throw identityNameExists('user', user.name);
+    if (this.#users.has(user.id)) this.#users.set(user.id, clone(user));
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    if (!this.#users.delete(id)) return false;
+    this.#dropAssignments((a) => a.userId === id);
+    this.#dropTokens((t) => t.userId === id);
+    for (const [key, cred] of this.#appCreds) if (cred.userId === id) this.#appCreds.delete(key);
+    return true;
+  }
+
+  async createRole(role: RoleRecord): Promise<void> {
+    if (this.#roleRecords.has(role.id) || (await this.findRole(role.name)) !== undefined) {
+      throw identityNameExists('role', role.name, 'at domain ID <null>');
+    }
+    this.#roleRecords.set(role.id, { ...role });
+  }
+
+  async getRole(id: string): Promise<RoleRecord | undefined> {
+    return copy(this.#roleRecords.get(id));
+  }
+
+  async findRole(name: string): Promise<RoleRecord | undefined> {
+    return copy([...this.#roleRecords.values()].find((r) => r.name === name));
+  }
+
+  async listRoleRecords(): Promise<RoleRecord[]> {
+    return [...this.#roleRecords.values()]
+      .sort((a, b) => compare(a.name, b.name))
+      .map((r) => ({ ...r }));
+  }
+
+  async updateRole(role: RoleRecord): Promise<void> {
+    const clash = [...this.#roleRecords.values()].find(
+      (r) => r.name === role.name && r.id !== role.id,
+    );
+    if (clash !== undefined) throw identityNameExists('role', role.name, 'at domain ID <null>');
+    if (this.#roleRecords.has(role.id)) this.#roleRecords.set(role.id, { ...role });
+  }
+
+  async deleteRole(id: string): Promise<boolean> {
+    if (!this.#roleRecords.delete(id)) return false;
+    this.#dropAssignments((a) => a.role === id);
+    return true;
+  }
+
+  async unassignRole(assignment: RoleAssignment): Promise<boolean> {
+    return this.#roles.delete(
+      JSON.stringify([assignment.userId, assignment.projectId, assignment.role]),
+    );
+  }
+
+  async listAssignments(filter: AssignmentFilter): Promise<RoleAssignment[]> {
+    return this.#assignmentList(filter);
+  }
+
+  async deleteTokensOf(filter: { userId?: string; projectId?: string }): Promise<number> {
+    return this.#dropTokens(
+      (t) =>
+        (filter.userId === undefined || t.userId === filter.userId) &&
+        (filter.projectId === undefined || t.projectId === filter.projectId),
+    );
+  }
+
+  async createApplicationCredential(credential: ApplicationCredentialRecord): Promise<void> {
+    const clash = [...this.#appCreds.values()].some(
+      (c) =>
+        c.id === credential.id || (c.userId === credential.userId && c.name === credential.name),
+    );
+    if (clash) {
+      throw identityNameExists(
+        'application_credential',
+        credential.name,
+        `for user ${credential.userId}`,
+      );
+    }
+    this.#appCreds.set(credential.id, clone(credential));
+  }
+
+  async getApplicationCredential(id: string): Promise<ApplicationCredentialRecord | undefined> {
+    const found = this.#appCreds.get(id);
+    return found === undefined ? undefined : clone(found);
+  }
+
+  async listApplicationCredentials(userId: string): Promise<ApplicationCredentialRecord[]> {
+    return [...this.#appCreds.values()]
+      .filter((c) => c.userId === userId)
+      .sort((a, b) => compare(a.name, b.name))
+      .map(clone);
+  }
+
+  async deleteApplicationCredential(id: string): Promise<boolean> {
+    if (!this.#appCreds.delete(id)) return false;
+    this.#dropTokens((t) => t.applicationCredentialId === id);
+    return true;
+  }
+
+  #assignmentList(filter: AssignmentFilter): RoleAssignment[] {
+    return [...this.#roles]
+      .map((key) => {
+        const [userId, projectId, role] = JSON.parse(key) as [string, string, string];
+        return { userId, projectId, role };
+      })
+      .filter(
+        (a) =>
+          (filter.userId === undefined || a.userId === filter.userId) &&
+          (filter.projectId === undefined || a.projectId === filter.projectId) &&
+          (filter.roleId === undefined || a.role === filter.roleId),
+      )
+      .sort(
+        (a, b) =>
+          compare(a.userId, b.userId) ||
+          compare(a.projectId, b.projectId) ||
+          compare(a.role, b.role),
+      );
+  }
+
+  #dropAssignments(match: (a: RoleAssignment) => boolean): void {
+    for (const a of this.#assignmentList({})) {
+      if (match(a)) this.#roles.delete(JSON.stringify([a.userId, a.projectId, a.role]));
+    }
+  }
+
+  #dropTokens(match: (t: TokenRecord) => boolean): number {
+    let count = 0;
+    for (const [id, token] of this.#tokens) {
+      if (match(token)) {
+        this.#tokens.delete(id);
+        count++;
+      }
+    }
+    return count;
   }
 
   async putToken(token: TokenRecord): Promise<void> {
-    this.#tokens.set(token.id, { ...token, roles: [...token.roles] });
+    this.#tokens.set(token.id, clone(token));
   }
 
   async getToken(id: string): Promise<TokenRecord | undefined> {
     const token = this.#tokens.get(id);
-    return token === undefined ? undefined : { ...token, roles: [...token.roles] };
+    return token === undefined ? undefined : clone(token);
   }
 
   async deleteToken(id: string): Promise<boolean> {

@@ -17,6 +17,7 @@ import {
 } from 'kysely';
 import {
   flavorAccessExists,
+  identityNameExists,
   flavorIdExists,
   flavorNameExists,
   flavorNotFound,
@@ -35,6 +36,10 @@ import {
 import { fitsOnHost } from '../../ports/claims.js';
 import {
   ROLES,
+  orderRoleNames,
+  type ApplicationCredentialRecord,
+  type AssignmentFilter,
+  type RoleRecord,
   type AllocationRecord,
   type ComputeHostRecord,
   type HostUsage,
@@ -65,9 +70,28 @@ import {
 } from '../../ports/store.js';
 
 interface Tables {
-  projects: { id: string; name: string; domain_id: string; description: string; enabled: number };
-  users: { id: string; name: string; domain_id: string; password_hash: string; enabled: number };
+  projects: {
+    id: string;
+    name: string;
+    domain_id: string;
+    description: string;
+    enabled: number;
+    parent_id: string | null;
+    /** JSON object of Keystone's extra attributes. */
+    extra: Generated<string>;
+  };
+  users: {
+    id: string;
+    name: string;
+    domain_id: string;
+    password_hash: string;
+    enabled: number;
+    default_project_id: string | null;
+    /** JSON object of Keystone's extra attributes. */
+    extra: Generated<string>;
+  };
   role_assignments: { user_id: string; project_id: string; role: string };
+  roles: { id: string; name: string; description: string };
   tokens: {
     id: string;
     user_id: string;
@@ -76,6 +100,21 @@ interface Tables {
     issued_at: string;
     expires_at: string;
     audit_id: string;
+    /** JSON array; null means ["password"]. */
+    methods: string | null;
+    app_cred_id: string | null;
+  };
+  application_credentials: {
+    id: string;
+    name: string;
+    user_id: string;
+    project_id: string;
+    description: string;
+    secret_hash: string;
+    expires_at: string | null;
+    unrestricted: number;
+    /** JSON array of role ids. */
+    role_ids: string;
   };
   flavors: {
     id: string;
@@ -409,6 +448,52 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '0009_identity': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Keystone administration: projects and users gain Keystone's optional attributes, roles
+      // become records (the built-in ones keep their names as ids, so existing assignments stay
+      // valid), tokens say how they were obtained, and application credentials are kept hashed.
+      await db.schema.alterTable('projects').addColumn('parent_id', 'text').execute();
+      await db.schema
+        .alterTable('projects')
+        .addColumn('extra', 'text', (c) => c.notNull().defaultTo('{}'))
+        .execute();
+      await db.schema.alterTable('users').addColumn('default_project_id', 'text').execute();
+      await db.schema
+        .alterTable('users')
+        .addColumn('extra', 'text', (c) => c.notNull().defaultTo('{}'))
+        .execute();
+      await db.schema
+        .createTable('roles')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .execute();
+      for (const name of ROLES) {
+        await sql`insert into roles (id, name, description) values (${name}, ${name}, '')`.execute(
+          db,
+        );
+      }
+      await db.schema.alterTable('tokens').addColumn('methods', 'text').execute();
+      await db.schema.alterTable('tokens').addColumn('app_cred_id', 'text').execute();
+      await db.schema.createIndex('tokens_user').on('tokens').column('user_id').execute();
+      await db.schema
+        .createTable('application_credentials')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('project_id', 'text', (c) =>
+          c.notNull().references('projects.id').onDelete('cascade'),
+        )
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('secret_hash', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('unrestricted', 'integer', (c) => c.notNull())
+        .addColumn('role_ids', 'text', (c) => c.notNull())
+        .addUniqueConstraint('application_credentials_user_name', ['user_id', 'name'])
+        .execute();
+    },
+  },
 };
 
 /** Distinct SQL texts kept prepared; Kysely's queries use placeholders, so they repeat. */
@@ -526,16 +611,220 @@ export class SqliteStore implements Store {
   }
 
   async createProject(project: ProjectRecord): Promise<void> {
-    await this.#db
-      .insertInto('projects')
-      .values({
-        id: project.id,
-        name: project.name,
-        domain_id: project.domainId,
-        description: project.description,
-        enabled: project.enabled ? 1 : 0,
-      })
+    await this.#db.transaction().execute(async (trx) => {
+      const clash = await trx
+        .selectFrom('projects')
+        .select('id')
+        .where((eb) =>
+          eb.or([
+            eb('id', '=', project.id),
+            eb.and([eb('name', '=', project.name), eb('domain_id', '=', project.domainId)]),
+          ]),
+        )
+        .executeTakeFirst();
+      if (clash !== undefined) throw identityNameExists('project', project.name);
+      await trx.insertInto('projects').values(projectRow(project)).execute();
+    });
+  }
+
+  async updateProject(project: ProjectRecord): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const clash = await trx
+        .selectFrom('projects')
+        .select('id')
+        .where('name', '=', project.name)
+        .where('domain_id', '=', project.domainId)
+        .where('id', '!=', project.id)
+        .executeTakeFirst();
+      if (clash !== undefined) throw identityNameExists('project', project.name);
+      await trx
+        .updateTable('projects')
+        .set(projectRow(project))
+        .where('id', '=', project.id)
+        .execute();
+    });
+  }
+
+  async deleteProject(id: string): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('tokens').where('project_id', '=', id).execute();
+      // Assignments and application credentials go with it (ON DELETE CASCADE).
+      const result = await trx.deleteFrom('projects').where('id', '=', id).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    });
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    const rows = await this.#db.selectFrom('users').selectAll().orderBy('name').execute();
+    return rows.map(toUser);
+  }
+
+  async updateUser(user: UserRecord): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const clash = await trx
+        .selectFrom('users')
+        .select('id')
+        .where('name', '=', user.name)
+        .where('domain_id', '=', user.domainId)
+        .where('id', '!=', user.id)
+        .executeTakeFirst();
+      if (clash !== undefined) throw identityNameExists('user', user.name);
+      await trx.updateTable('users').set(userRow(user)).where('id', '=', user.id).execute();
+    });
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('tokens').where('user_id', '=', id).execute();
+      const result = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    });
+  }
+
+  async createRole(role: RoleRecord): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const clash = await trx
+        .selectFrom('roles')
+        .select('id')
+        .where((eb) => eb.or([eb('id', '=', role.id), eb('name', '=', role.name)]))
+        .executeTakeFirst();
+      if (clash !== undefined) throw identityNameExists('role', role.name, 'at domain ID <null>');
+      await trx
+        .insertInto('roles')
+        .values({ ...role })
+        .execute();
+    });
+  }
+
+  async getRole(id: string): Promise<RoleRecord | undefined> {
+    return this.#db.selectFrom('roles').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async findRole(name: string): Promise<RoleRecord | undefined> {
+    return this.#db.selectFrom('roles').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+
+  async listRoleRecords(): Promise<RoleRecord[]> {
+    return this.#db.selectFrom('roles').selectAll().orderBy('name').execute();
+  }
+
+  async updateRole(role: RoleRecord): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const clash = await trx
+        .selectFrom('roles')
+        .select('id')
+        .where('name', '=', role.name)
+        .where('id', '!=', role.id)
+        .executeTakeFirst();
+      if (clash !== undefined) throw identityNameExists('role', role.name, 'at domain ID <null>');
+      await trx
+        .updateTable('roles')
+        .set({ name: role.name, description: role.description })
+        .where('id', '=', role.id)
+        .execute();
+    });
+  }
+
+  async deleteRole(id: string): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('role_assignments').where('role', '=', id).execute();
+      const result = await trx.deleteFrom('roles').where('id', '=', id).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    });
+  }
+
+  async unassignRole(assignment: RoleAssignment): Promise<boolean> {
+    const result = await this.#db
+      .deleteFrom('role_assignments')
+      .where('user_id', '=', assignment.userId)
+      .where('project_id', '=', assignment.projectId)
+      .where('role', '=', assignment.role)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async listAssignments(filter: AssignmentFilter): Promise<RoleAssignment[]> {
+    let query = this.#db.selectFrom('role_assignments').selectAll();
+    if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+    if (filter.projectId !== undefined) query = query.where('project_id', '=', filter.projectId);
+    if (filter.roleId !== undefined) query = query.where('role', '=', filter.roleId);
+    const rows = await query.orderBy('user_id').orderBy('project_id').orderBy('role').execute();
+    return rows.map((r) => ({ userId: r.user_id, projectId: r.project_id, role: r.role }));
+  }
+
+  async deleteTokensOf(filter: { userId?: string; projectId?: string }): Promise<number> {
+    if (filter.userId === undefined && filter.projectId === undefined) return 0;
+    let query = this.#db.deleteFrom('tokens');
+    if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+    if (filter.projectId !== undefined) query = query.where('project_id', '=', filter.projectId);
+    const result = await query.executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async createApplicationCredential(credential: ApplicationCredentialRecord): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const clash = await trx
+        .selectFrom('application_credentials')
+        .select('id')
+        .where((eb) =>
+          eb.or([
+            eb('id', '=', credential.id),
+            eb.and([eb('user_id', '=', credential.userId), eb('name', '=', credential.name)]),
+          ]),
+        )
+        .executeTakeFirst();
+      if (clash !== undefined) {
+        throw identityNameExists(
+          'application_credential',
+          credential.name,
+          `for user ${credential.userId}`,
+        );
+      }
+      await trx
+        .insertInto('application_credentials')
+        .values({
+          id: credential.id,
+          name: credential.name,
+          user_id: credential.userId,
+          project_id: credential.projectId,
+          description: credential.description,
+          secret_hash: credential.secretHash,
+          expires_at: credential.expiresAt,
+          unrestricted: credential.unrestricted ? 1 : 0,
+          role_ids: JSON.stringify(credential.roleIds),
+        })
+        .execute();
+    });
+  }
+
+  async getApplicationCredential(id: string): Promise<ApplicationCredentialRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('application_credentials')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toApplicationCredential(row);
+  }
+
+  async listApplicationCredentials(userId: string): Promise<ApplicationCredentialRecord[]> {
+    const rows = await this.#db
+      .selectFrom('application_credentials')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('name')
       .execute();
+    return rows.map(toApplicationCredential);
+  }
+
+  async deleteApplicationCredential(id: string): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('tokens').where('app_cred_id', '=', id).execute();
+      const result = await trx
+        .deleteFrom('application_credentials')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    });
   }
 
   async getProject(id: string): Promise<ProjectRecord | undefined> {
@@ -563,16 +852,20 @@ export class SqliteStore implements Store {
   }
 
   async createUser(user: UserRecord): Promise<void> {
-    await this.#db
-      .insertInto('users')
-      .values({
-        id: user.id,
-        name: user.name,
-        domain_id: user.domainId,
-        password_hash: user.passwordHash,
-        enabled: user.enabled ? 1 : 0,
-      })
-      .execute();
+    await this.#db.transaction().execute(async (trx) => {
+      const clash = await trx
+        .selectFrom('users')
+        .select('id')
+        .where((eb) =>
+          eb.or([
+            eb('id', '=', user.id),
+            eb.and([eb('name', '=', user.name), eb('domain_id', '=', user.domainId)]),
+          ]),
+        )
+        .executeTakeFirst();
+      if (clash !== undefined) throw identityNameExists('user', user.name);
+      await trx.insertInto('users').values(userRow(user)).execute();
+    });
   }
 
   async getUser(id: string): Promise<UserRecord | undefined> {
@@ -620,12 +913,12 @@ export class SqliteStore implements Store {
   async listRoles(userId: string, projectId: string): Promise<Role[]> {
     const rows = await this.#db
       .selectFrom('role_assignments')
-      .select('role')
+      .innerJoin('roles', 'roles.id', 'role_assignments.role')
+      .select('roles.name')
       .where('user_id', '=', userId)
       .where('project_id', '=', projectId)
       .execute();
-    const held = new Set(rows.map((r) => r.role));
-    return ROLES.filter((role) => held.has(role));
+    return orderRoleNames(rows.map((r) => r.name));
   }
 
   async putToken(token: TokenRecord): Promise<void> {
@@ -639,6 +932,8 @@ export class SqliteStore implements Store {
         issued_at: token.issuedAt,
         expires_at: token.expiresAt,
         audit_id: token.auditId,
+        methods: token.methods === undefined ? null : JSON.stringify(token.methods),
+        app_cred_id: token.applicationCredentialId ?? null,
       })
       .execute();
   }
@@ -658,6 +953,8 @@ export class SqliteStore implements Store {
       issuedAt: row.issued_at,
       expiresAt: row.expires_at,
       auditId: row.audit_id,
+      ...(row.methods === null ? {} : { methods: JSON.parse(row.methods) as string[] }),
+      ...(row.app_cred_id === null ? {} : { applicationCredentialId: row.app_cred_id }),
     };
   }
 
@@ -1590,23 +1887,73 @@ function toAllocation(row: Tables['allocations']): AllocationRecord {
   };
 }
 
-function toProject(row: Tables['projects']): ProjectRecord {
+function toProject(row: Selectable<Tables['projects']>): ProjectRecord {
   return {
     id: row.id,
     name: row.name,
     domainId: row.domain_id,
     description: row.description,
     enabled: row.enabled === 1,
+    ...(row.parent_id === null ? {} : { parentId: row.parent_id }),
+    ...extraOf(row.extra),
   };
 }
 
-function toUser(row: Tables['users']): UserRecord {
+function projectRow(project: ProjectRecord) {
+  return {
+    id: project.id,
+    name: project.name,
+    domain_id: project.domainId,
+    description: project.description,
+    enabled: project.enabled ? 1 : 0,
+    parent_id: project.parentId ?? null,
+    extra: JSON.stringify(project.extra ?? {}),
+  };
+}
+
+function toUser(row: Selectable<Tables['users']>): UserRecord {
   return {
     id: row.id,
     name: row.name,
     domainId: row.domain_id,
     passwordHash: row.password_hash,
     enabled: row.enabled === 1,
+    ...(row.default_project_id === null ? {} : { defaultProjectId: row.default_project_id }),
+    ...extraOf(row.extra),
+  };
+}
+
+function userRow(user: UserRecord) {
+  return {
+    id: user.id,
+    name: user.name,
+    domain_id: user.domainId,
+    password_hash: user.passwordHash,
+    enabled: user.enabled ? 1 : 0,
+    default_project_id: user.defaultProjectId ?? null,
+    extra: JSON.stringify(user.extra ?? {}),
+  };
+}
+
+/** `{ extra }` when the stored JSON holds any attribute, else nothing. */
+function extraOf(text: string): { extra?: Record<string, unknown> } {
+  const extra = JSON.parse(text) as Record<string, unknown>;
+  return Object.keys(extra).length === 0 ? {} : { extra };
+}
+
+function toApplicationCredential(
+  row: Selectable<Tables['application_credentials']>,
+): ApplicationCredentialRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    userId: row.user_id,
+    projectId: row.project_id,
+    description: row.description,
+    secretHash: row.secret_hash,
+    expiresAt: row.expires_at,
+    unrestricted: row.unrestricted === 1,
+    roleIds: JSON.parse(row.role_ids) as string[],
   };
 }
 
