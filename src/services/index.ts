@@ -24,3 +24,5 @@ export * from './placement.js';
 export * from './server-groups.js';
 export * from './server-list.js';
 export * from './keypairs.js';
+export * from './quotas.js';
+export * from './tenant-usage.js';

@@ -55,6 +55,13 @@ import type { Clock, Ids } from '../ports/clock.js';
 import { renderGuest, toPmuReport } from './guest-config.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
 import { refuseIfLocked } from './server-locks.js';
+import {
+  checkMetadataQuota,
+  checkResizeQuota,
+  checkServerGroupMembersQuota,
+  checkServerQuota,
+  withQuotaLock,
+} from './quotas.js';
 import { markerNotFound, showFlavor, toFlavor } from './flavors.js';
 import { serverComparator, serverFilter, type ServerListQuery } from './server-list.js';
 import { showImage, toImage } from './images.js';
@@ -139,10 +146,7 @@ export interface ServerUpdate extends ServerFields {
 /** What a rebuild may change besides the image. */
 export type RebuildOptions = ServerUpdate;
 
-/**
- * Nova's default `metadata_items` quota: vpmu has no quotas yet, so this is the fixed limit of
- * a server's metadata items (docs/compatibility.md).
- */
+/** Nova's default `metadata_items` quota; the project's quota applies (./quotas.ts). */
 export const METADATA_ITEMS_LIMIT = 128;
 
 /** The record fields a user owns: a background save never overwrites them with stale values. */
@@ -235,6 +239,15 @@ export class Servers {
     call: CallInfo = {},
   ): Promise<{ servers: ServerRecord[]; reservationId: string }> {
     requireWriter(ctx, 'create a server');
+    // The quota check and the records it allows are one step (./quotas.ts).
+    return withQuotaLock(this.#deps.store, ctx.projectId, () => this.#createMany(ctx, input, call));
+  }
+
+  async #createMany(
+    ctx: RequestContext,
+    input: NewServer,
+    call: CallInfo,
+  ): Promise<{ servers: ServerRecord[]; reservationId: string }> {
     const flavorRecord = await lookupFlavor(this.#deps, ctx, input.flavorRef);
     const imageRecord = await lookupImage(this.#deps, ctx, input.imageRef);
     if (input.serverGroupId !== undefined) {
@@ -253,8 +266,13 @@ export class Servers {
       }
     }
     checkImageFits(flavorRecord, toServerImage(imageRecord));
-    checkMetadataLimit(input.metadata ?? {});
-    const count = input.maxCount ?? input.minCount ?? 1;
+    await checkMetadataQuota(this.#deps.store, ctx, input.metadata ?? {});
+    const maxCount = input.maxCount ?? input.minCount ?? 1;
+    if (input.serverGroupId !== undefined) {
+      await checkServerGroupMembersQuota(this.#deps.store, ctx, input.serverGroupId, maxCount);
+    }
+    const store = this.#deps.store;
+    const count = await checkServerQuota(store, ctx, flavorRecord, input.minCount ?? 1, maxCount);
     const ids = Array.from({ length: count }, () => this.#deps.ids.newUuid());
     // Nova's reservation ids are `r-` and 8 random characters: the first server's uuid's last 8.
     const reservationId = `r-${(ids[0] ?? '').slice(-8)}`;
@@ -382,7 +400,7 @@ export class Servers {
     const server = await this.show(ctx, id);
     requireWriter(ctx, 'change the metadata of a server');
     const metadata = replace ? { ...items } : { ...(server.metadata ?? {}), ...items };
-    checkMetadataLimit(metadata);
+    await checkMetadataQuota(this.#deps.store, ctx, metadata);
     const saved = await this.#saveUserFields(id, { metadata });
     return saved.metadata ?? {};
   }
@@ -545,7 +563,9 @@ export class Servers {
     requireWriter(ctx, 'rebuild a server');
     const imageRecord = await lookupImage(this.#deps, ctx, imageRef);
     checkImageFits(current.flavor, toServerImage(imageRecord));
-    if (options.metadata !== undefined) checkMetadataLimit(options.metadata);
+    if (options.metadata !== undefined) {
+      await checkMetadataQuota(this.#deps.store, ctx, options.metadata);
+    }
     const pmu = this.#precheck(
       toFlavor(current.flavor),
       toImage(imageRecord),
@@ -611,6 +631,7 @@ export class Servers {
       throw new ComputeError('request.invalid', 'When resizing, instances must change flavor!');
     }
     checkImageFits(flavorRecord, current.image);
+    await checkResizeQuota(this.#deps.store, current, flavorRecord);
     const imageForDesign = serverImageToImage(current.image);
     const pmu = this.#precheck(toFlavor(flavorRecord), imageForDesign, id, current.domainName, ctx);
     return this.#action(
