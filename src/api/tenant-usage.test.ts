@@ -100,6 +100,12 @@ describe('os-simple-tenant-usage', () => {
     });
   }
 
+  it('answers 404 for an empty tenant id (a trailing slash), as Nova does', async () => {
+    const { api } = await cloud();
+    const res = await api.request('GET', `/compute/v2.1/os-simple-tenant-usage/?${PERIOD}`);
+    assert.equal(res.status, 404);
+  });
+
   it('shows {} for a project without servers in the period', async () => {
     const { api, demo } = await cloud();
     const res = await api.request(

@@ -30,6 +30,10 @@ import { atLeast } from './microversion.js';
 /** Adds os-simple-tenant-usage to the compute app (already behind the token check). */
 export function addTenantUsageRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.get('/v2.1/os-simple-tenant-usage', async (c) => {
+    // `os-simple-tenant-usage/` names an empty tenant id, which Nova does not route: a 404.
+    if (new URL(c.req.url).pathname.endsWith('/')) {
+      throw new ComputeError('route.not_found', 'The resource could not be found.');
+    }
     const params = queryParams(c);
     const query = usageQuery(c, deps, params);
     const detailed = lastValue(params, 'detailed') === '1';

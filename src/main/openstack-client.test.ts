@@ -29,7 +29,7 @@ const skipPlacement =
           'python3-osc-placement is not installed (run scripts/install-test-deps.sh, which installs it)',
         );
 
-describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, () => {
+describe('the openstack client against vpmu serve', { skip, timeout: 300_000 }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-osc-'));
   let server: TestChild | undefined;
   let url = '';
@@ -475,6 +475,79 @@ describe('the openstack client against vpmu serve', { skip, timeout: 180_000 }, 
     const del = openstack('eve', 'keypair', 'delete', 'k1');
     assert.equal(del.status, 0, del.stderr);
     assert.equal(openstack('eve', 'keypair', 'list', '-f', 'json').stdout.trim(), '[]');
+  });
+
+  it('shows quotas, absolute limits and usage; sets the default quota class, which a create then meets', () => {
+    const own = json(openstack('eve', 'quota', 'show', '-f', 'json'));
+    assert.deepEqual([own.cores, own.instances, own.ram], [20, 10, 51200]);
+    const created = json(
+      openstack(
+        'admin',
+        'server',
+        'create',
+        '--flavor',
+        'vran',
+        '--image',
+        'plain',
+        '--wait',
+        'q1',
+        '-f',
+        'json',
+      ),
+    );
+    const absolute = () =>
+      Object.fromEntries(
+        (
+          JSON.parse(openstack('admin', 'limits', 'show', '--absolute', '-f', 'json').stdout) as {
+            Name: string;
+            Value: number;
+          }[]
+        ).map((row) => [row.Name, row.Value]),
+      );
+    const before = absolute();
+    assert.equal(before.maxTotalInstances, 10);
+    const used = Number(before.totalInstancesUsed);
+    assert.ok(used >= 1);
+    const setClass = (instances: number) =>
+      openstack('admin', 'quota', 'set', '--class', '--instances', String(instances), 'default');
+    try {
+      const set = setClass(used);
+      assert.equal(set.status, 0, set.stderr);
+      assert.equal(absolute().maxTotalInstances, used);
+      const over = openstack(
+        'admin',
+        'server',
+        'create',
+        '--flavor',
+        'vran',
+        '--image',
+        'plain',
+        'q2',
+      );
+      assert.notEqual(over.status, 0);
+      assert.match(
+        over.stderr,
+        new RegExp(
+          `Quota exceeded for instances: Requested 1, but already used ${used} of ${used} instances \\(HTTP 403\\)`,
+          'u',
+        ),
+      );
+    } finally {
+      const restore = setClass(10);
+      assert.equal(restore.status, 0, restore.stderr);
+    }
+    // With -f json the client prints each server's usage where a table shows their count.
+    const listed = JSON.parse(openstack('admin', 'usage', 'list', '-f', 'json').stdout) as {
+      Servers: unknown[];
+    }[];
+    assert.deepEqual(
+      listed.map((row) => row.Servers.length),
+      [used],
+    );
+    const mine = json(openstack('admin', 'usage', 'show', '-f', 'json'));
+    assert.equal((mine.Servers as unknown[]).length, used);
+    const del = openstack('admin', 'server', 'delete', '--wait', String(created.id));
+    assert.equal(del.status, 0, del.stderr);
   });
 
   it('loses nothing across a restart: flavors, images and server records come back from SQLite', async () => {
