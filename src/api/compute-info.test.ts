@@ -54,20 +54,21 @@ describe('os-availability-zone', () => {
 });
 
 describe('limits', () => {
+  // Nova's default quotas.
   const QUOTAS_21 = {
-    maxTotalRAMSize: -1,
-    maxTotalInstances: -1,
-    maxTotalCores: -1,
+    maxTotalRAMSize: 51200,
+    maxTotalInstances: 10,
+    maxTotalCores: 20,
     maxTotalKeypairs: 100,
-    maxTotalFloatingIps: -1,
+    maxTotalFloatingIps: 10,
     maxServerMeta: 128,
-    maxImageMeta: -1,
-    maxPersonality: -1,
-    maxPersonalitySize: -1,
-    maxSecurityGroups: -1,
-    maxSecurityGroupRules: -1,
-    maxServerGroups: -1,
-    maxServerGroupMembers: -1,
+    maxImageMeta: 128,
+    maxPersonality: 5,
+    maxPersonalitySize: 10240,
+    maxSecurityGroups: 10,
+    maxSecurityGroupRules: 20,
+    maxServerGroups: 10,
+    maxServerGroupMembers: 10,
     totalFloatingIpsUsed: 0,
     totalSecurityGroupsUsed: 0,
     totalServerGroupsUsed: 1,
@@ -91,7 +92,7 @@ describe('limits', () => {
     { mv: '2.96', quotas: without([...GONE_236, 'maxImageMeta', 'maxPersonality', 'maxPersonalitySize']) },
   ];
   for (const { mv, quotas } of BY_VERSION) {
-    it(`at ${mv}: the limits vpmu enforces, -1 for the others, and the project's usage`, async () => {
+    it(`at ${mv}: the project's quotas and usage`, async () => {
       const api = await makeTestApi();
       const group = await api.request('POST', '/compute/v2.1/os-server-groups', {
         as: 'member',
@@ -135,6 +136,29 @@ describe('limits', () => {
       as: 'member',
     });
     assert.equal(refused.status, 403);
+  });
+
+  it("follows the project's quotas, the default class's and the project's own", async () => {
+    const api = await makeTestApi();
+    const absolute = async () =>
+      (
+        (await api.request('GET', '/compute/v2.1/limits', { as: 'member' })).body as {
+          limits: { absolute: Record<string, number> };
+        }
+      ).limits.absolute;
+    const [demo] = (await api.store.listProjects()).filter((p) => p.name === 'demo');
+    assert.ok(demo !== undefined);
+    await api.request('PUT', '/compute/v2.1/os-quota-class-sets/default', {
+      body: { quota_class_set: { cores: 40, metadata_items: 5 } },
+    });
+    await api.request('PUT', `/compute/v2.1/os-quota-sets/${demo.id}`, {
+      body: { quota_set: { cores: 7, key_pairs: -1 } },
+    });
+    const got = await absolute();
+    assert.deepEqual(
+      [got.maxTotalCores, got.maxServerMeta, got.maxTotalKeypairs, got.maxTotalInstances],
+      [7, 5, -1, 10],
+    );
   });
 
   it('refuses unknown query parameters from 2.75, as Nova does', async () => {

@@ -5,17 +5,11 @@
  * - vpmu has one availability zone, `nova` (Nova's default_availability_zone), holding every
  *   enabled compute host; it is listed while at least one is enabled, as Nova lists a zone with
  *   an enabled nova-compute service.
- * - vpmu has no quotas yet: every quota maximum is -1 (unlimited), which is what the service
- *   enforces today; the usage totals are the project's servers in the store.
+ * - The limits are the project's quotas (./quotas.ts), the usage totals what the quotas count.
  */
 import type { Context, Hono } from 'hono';
 import { ComputeError } from '../errors/index.js';
-import {
-  isAdmin,
-  KEYPAIRS_PER_USER,
-  METADATA_ITEMS_LIMIT,
-  requireAdmin,
-} from '../services/index.js';
+import { effectiveQuotas, isAdmin, quotaUsage, requireAdmin } from '../services/index.js';
 import { caller } from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast } from './microversion.js';
@@ -90,37 +84,40 @@ async function limits(c: Context<ApiEnv>, deps: ApiDeps) {
     if (!isAdmin(ctx)) requireAdmin(ctx, 'os_compute_api:limits:other_project');
     projectId = tenant;
   }
-  const servers = (await deps.store.listServers({ projectId })).filter(
-    (s) => s.vmState !== 'deleted',
-  );
-  const groups = await deps.store.listServerGroups(projectId);
-  const used = {
-    instances: servers.length,
-    cores: servers.reduce((n, s) => n + s.flavor.vcpus, 0),
-    ram: servers.reduce((n, s) => n + s.flavor.memoryMiB, 0),
-  };
+  const owner = { projectId };
+  const quota = await effectiveQuotas(deps.store, owner);
+  const used = await quotaUsage(deps.store, owner);
   // NOTE: Nova's views/limits.py filters these by microversion: floating IPs and security
   // groups go at 2.36, maxImageMeta at 2.39, the personality limits at 2.57.
   const before236 = !atLeast(mv, 2, 36);
   const absolute: Record<string, number> = {
-    maxTotalRAMSize: -1,
-    maxTotalInstances: -1,
-    maxTotalCores: -1,
-    // The limits vpmu enforces are shown; the others are unlimited (no quota API yet: issue 16).
-    maxTotalKeypairs: KEYPAIRS_PER_USER,
-    ...(before236 ? { maxTotalFloatingIps: -1 } : {}),
-    maxServerMeta: METADATA_ITEMS_LIMIT,
-    ...(atLeast(mv, 2, 39) ? {} : { maxImageMeta: -1 }),
-    ...(atLeast(mv, 2, 57) ? {} : { maxPersonality: -1, maxPersonalitySize: -1 }),
-    ...(before236 ? { maxSecurityGroups: -1, maxSecurityGroupRules: -1 } : {}),
-    maxServerGroups: -1,
-    maxServerGroupMembers: -1,
+    maxTotalRAMSize: quota.ram,
+    maxTotalInstances: quota.instances,
+    maxTotalCores: quota.cores,
+    maxTotalKeypairs: quota.key_pairs,
+    ...(before236 ? { maxTotalFloatingIps: quota.floating_ips } : {}),
+    maxServerMeta: quota.metadata_items,
+    ...(atLeast(mv, 2, 39) ? {} : { maxImageMeta: quota.metadata_items }),
+    ...(atLeast(mv, 2, 57)
+      ? {}
+      : {
+          maxPersonality: quota.injected_files,
+          maxPersonalitySize: quota.injected_file_content_bytes,
+        }),
+    ...(before236
+      ? {
+          maxSecurityGroups: quota.security_groups,
+          maxSecurityGroupRules: quota.security_group_rules,
+        }
+      : {}),
+    maxServerGroups: quota.server_groups,
+    maxServerGroupMembers: quota.server_group_members,
     totalRAMUsed: used.ram,
     totalCoresUsed: used.cores,
     totalInstancesUsed: used.instances,
     // vpmu has no floating IPs or security groups: none are in use.
     ...(before236 ? { totalFloatingIpsUsed: 0, totalSecurityGroupsUsed: 0 } : {}),
-    totalServerGroupsUsed: groups.length,
+    totalServerGroupsUsed: used.server_groups,
   };
   return c.json({ limits: { rate: [], absolute } });
 }

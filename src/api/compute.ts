@@ -50,6 +50,8 @@ import { addComputeInfoRoutes } from './compute-info.js';
 import { addComputeServiceRoutes } from './compute-services.js';
 import { addHypervisorRoutes } from './hypervisors.js';
 import { addKeypairRoutes } from './keypairs.js';
+import { addQuotaRoutes } from './quotas.js';
+import { addTenantUsageRoutes } from './tenant-usage.js';
 import { addServerGroupRoutes } from './server-groups.js';
 import { addServerRoutes } from './servers.js';
 import {
@@ -256,6 +258,8 @@ export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
   addComputeInfoRoutes(app, deps);
   addServerGroupRoutes(app, deps);
   addKeypairRoutes(app, deps);
+  addQuotaRoutes(app, deps);
+  addTenantUsageRoutes(app, deps);
 
   return app;
 }

@@ -162,7 +162,7 @@ export const ERROR_CODES = {
   'server.metadata_limit': {
     status: 403,
     summary:
-      "A server would hold more metadata items than Nova's default metadata_items quota (128).",
+      "A server would hold more metadata items than the project's metadata_items quota (Nova's default 128).",
   },
   'server.metadata_not_found': {
     status: 404,
@@ -216,7 +216,8 @@ export const ERROR_CODES = {
   },
   'keypair.quota_exceeded': {
     status: 403,
-    summary: "The user already holds Nova's default key_pairs quota (100 key pairs).",
+    summary:
+      "The user already holds as many key pairs as its key_pairs quota allows (Nova's default 100).",
   },
   'server.invalid_state': {
     status: 409,
@@ -342,6 +343,16 @@ export const ERROR_CODES = {
     status: 409,
     summary:
       'The project still owns servers or images: delete them (or move the images) before deleting the project.',
+  },
+  'quota.exceeded': {
+    status: 403,
+    summary:
+      'A create, resize or server group change would exceed a quota (instances, cores, ram, server_groups, server_group_members): Nova\'s "Quota exceeded for …".',
+  },
+  'quota.invalid_limit': {
+    status: 400,
+    summary:
+      "A quota limit is below what is already used, or a user's limit above the project's (use force to set it anyway).",
   },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

@@ -567,6 +567,84 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
     assert.equal(openstack('admin', 'keypair', 'delete', 'guestkey').status, 0);
   });
 
+  it('shows quotas, absolute limits and usage; sets the default quota class, which a create then meets', () => {
+    const own = json(openstack('eve', 'quota', 'show', '-f', 'json'));
+    assert.deepEqual([own.cores, own.instances, own.ram], [20, 10, 51200]);
+    // A project named by the admin: the client finds it through Keystone's /v3/projects.
+    const setCores = openstack('admin', 'quota', 'set', '--cores', '30', 'other');
+    assert.equal(setCores.status, 0, setCores.stderr);
+    assert.equal(json(openstack('admin', 'quota', 'show', 'other', '-f', 'json')).cores, 30);
+    assert.equal(json(openstack('eve', 'quota', 'show', '-f', 'json')).cores, 30);
+    const created = json(
+      openstack(
+        'admin',
+        'server',
+        'create',
+        '--flavor',
+        'vran',
+        '--image',
+        'plain',
+        '--wait',
+        'q1',
+        '-f',
+        'json',
+      ),
+    );
+    const absolute = () =>
+      Object.fromEntries(
+        (
+          JSON.parse(openstack('admin', 'limits', 'show', '--absolute', '-f', 'json').stdout) as {
+            Name: string;
+            Value: number;
+          }[]
+        ).map((row) => [row.Name, row.Value]),
+      );
+    const before = absolute();
+    assert.equal(before.maxTotalInstances, 10);
+    const used = Number(before.totalInstancesUsed);
+    assert.ok(used >= 1);
+    const setClass = (instances: number) =>
+      openstack('admin', 'quota', 'set', '--class', '--instances', String(instances), 'default');
+    try {
+      const set = setClass(used);
+      assert.equal(set.status, 0, set.stderr);
+      assert.equal(absolute().maxTotalInstances, used);
+      const over = openstack(
+        'admin',
+        'server',
+        'create',
+        '--flavor',
+        'vran',
+        '--image',
+        'plain',
+        'q2',
+      );
+      assert.notEqual(over.status, 0);
+      assert.match(
+        over.stderr,
+        new RegExp(
+          `Quota exceeded for instances: Requested 1, but already used ${used} of ${used} instances \\(HTTP 403\\)`,
+          'u',
+        ),
+      );
+    } finally {
+      const restore = setClass(10);
+      assert.equal(restore.status, 0, restore.stderr);
+    }
+    // With -f json the client prints each server's usage where a table shows their count.
+    const listed = JSON.parse(openstack('admin', 'usage', 'list', '-f', 'json').stdout) as {
+      Servers: unknown[];
+    }[];
+    assert.deepEqual(
+      listed.map((row) => row.Servers.length),
+      [used],
+    );
+    const mine = json(openstack('admin', 'usage', 'show', '-f', 'json'));
+    assert.equal((mine.Servers as unknown[]).length, used);
+    const del = openstack('admin', 'server', 'delete', '--wait', String(created.id));
+    assert.equal(del.status, 0, del.stderr);
+  });
+
   it('loses nothing across a restart: flavors, images and server records come back from SQLite', async () => {
     const created = json(
       openstack(

@@ -801,6 +801,33 @@ export function storeContract(
       await store.close();
     });
 
+    it('keeps quota limits per class, project and user; a project delete takes its users', async () => {
+      const store = await make();
+      const cls = { kind: 'class', name: 'default' } as const;
+      const p1 = { kind: 'project', projectId: 'p1' } as const;
+      const u1 = { kind: 'user', projectId: 'p1', userId: 'u1' } as const;
+      const u2 = { kind: 'user', projectId: 'p2', userId: 'u1' } as const;
+      assert.deepEqual(await store.getQuotaLimits(p1), {});
+      await store.setQuotaLimits(cls, { cores: 40 });
+      await store.setQuotaLimits(p1, { cores: 4, ram: 512 });
+      await store.setQuotaLimits(p1, { ram: -1 });
+      await store.setQuotaLimits(u1, { cores: 2 });
+      await store.setQuotaLimits(u2, { cores: 3 });
+      assert.deepEqual(await store.getQuotaLimits(cls), { cores: 40 });
+      assert.deepEqual(await store.getQuotaLimits(p1), { cores: 4, ram: -1 });
+      assert.deepEqual(await store.getQuotaLimits(u1), { cores: 2 });
+      await store.deleteQuotaLimits(u1);
+      assert.deepEqual(await store.getQuotaLimits(u1), {});
+      assert.deepEqual(await store.getQuotaLimits(p1), { cores: 4, ram: -1 });
+      await store.setQuotaLimits(u1, { cores: 1 });
+      await store.deleteQuotaLimits(p1);
+      assert.deepEqual(await store.getQuotaLimits(p1), {});
+      assert.deepEqual(await store.getQuotaLimits(u1), {});
+      assert.deepEqual(await store.getQuotaLimits(u2), { cores: 3 });
+      assert.deepEqual(await store.getQuotaLimits(cls), { cores: 40 });
+      await store.close();
+    });
+
     it('keeps a server lock and tags apart from saves, and edits tags atomically', async () => {
       const store = await make();
       const a = aServerRecord({ tags: ['first'] });

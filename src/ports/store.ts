@@ -411,6 +411,15 @@ export interface KeypairRecord {
   readonly createdAt: string;
 }
 
+/**
+ * Whose quota limits (Nova's quota tables): a quota class (`default` is every project's
+ * default), a project, or one user in a project.
+ */
+export type QuotaScope =
+  | { readonly kind: 'class'; readonly name: string }
+  | { readonly kind: 'project'; readonly projectId: string }
+  | { readonly kind: 'user'; readonly projectId: string; readonly userId: string };
+
 /** Placement-style resource classes a claim consumes. */
 export type ClaimResourceClass = 'VCPU' | 'MEMORY_MB' | 'DISK_GB';
 
@@ -640,6 +649,16 @@ export interface Store {
    */
   saveMetadefNamespace(name: string, namespace: MetadefNamespaceRecord): Promise<void>;
   deleteMetadefNamespace(name: string): Promise<boolean>;
+
+  /** The quota limits set for one scope, by resource name (-1 is unlimited); {} when none are. */
+  getQuotaLimits(scope: QuotaScope): Promise<Record<string, number>>;
+  /** Creates or replaces the given limits of a scope in one transaction; the others stay. */
+  setQuotaLimits(scope: QuotaScope, limits: Readonly<Record<string, number>>): Promise<void>;
+  /**
+   * Deletes every limit of a scope, in one transaction; a project's scope takes its users' limits
+   * with it (Nova's destroy_all_by_project).
+   */
+  deleteQuotaLimits(scope: QuotaScope): Promise<void>;
 
   /** Creates or replaces a compute host's record (inventory, traits, enabled). */
   putComputeHost(host: ComputeHostRecord): Promise<void>;

@@ -28,3 +28,5 @@ export * from './server-list.js';
 export * from './keypairs.js';
 export * from './compute-services.js';
 export * from './identity-admin.js';
+export * from './quotas.js';
+export * from './tenant-usage.js';

@@ -3,20 +3,21 @@
  * half only; a generated key pair's private key is returned once and never stored. Policy
  * (Nova's defaults): a user manages its own key pairs (readers only read them); an admin acts for
  * another user with `user_id`. Generated: an RSA 2048 SSH key, or for `x509` a self-signed
- * certificate (./x509.ts). Quota: Nova's default `key_pairs` quota, 100 per user (vpmu has no
- * quota API yet). A server's key_name delivers the key to its guest on the config drive
- * (./guest-data.ts).
+ * certificate (./x509.ts). Quota: the user's `key_pairs` quota (./quotas.ts), checked in the
+ * store's insert transaction. A server's key_name delivers the key to its guest on the config
+ * drive (./guest-data.ts).
  */
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { ComputeError } from '../errors/index.js';
 import type { Clock } from '../ports/clock.js';
 import type { KeypairRecord, KeypairType, Store } from '../ports/store.js';
 import { requireAdmin, requireWriter, type RequestContext } from './identity.js';
+import { keypairQuota } from './quotas.js';
 import { selfSignedCertificate } from './x509.js';
 
 export type { KeypairRecord, KeypairType } from '../ports/store.js';
 
-/** Nova's default `key_pairs` quota: key pairs per user. */
+/** Nova's default `key_pairs` quota: key pairs per user (the quota API changes it). */
 export const KEYPAIRS_PER_USER = 100;
 
 /** The comment of a generated public key (Nova writes "Generated-by-Nova"). */
@@ -72,7 +73,7 @@ export async function createKeypair(
       fingerprint,
       createdAt: deps.clock.now().toISOString(),
     },
-    KEYPAIRS_PER_USER,
+    await keypairQuota(deps.store, { projectId: ctx.projectId, userId }),
   );
   return privateKey === undefined ? { keypair } : { keypair, privateKey };
 }

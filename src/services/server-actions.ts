@@ -12,13 +12,13 @@ import {
   actionContext,
   buildFailed,
   checkImageFits,
-  checkMetadataLimit,
   definedOnly,
   lookupImage,
   toServerImage,
   type CallInfo,
 } from './server-checks.js';
 import { resolveGuestData, type GuestDataRequest } from './guest-data.js';
+import { checkMetadataQuota } from './quotas.js';
 import { refuseIfLocked } from './server-locks.js';
 import {
   RUNNING_STATE,
@@ -157,7 +157,9 @@ export class ServerActions {
     requireWriter(ctx, 'rebuild a server');
     const imageRecord = await lookupImage(work.deps, ctx, imageRef);
     checkImageFits(current.flavor, toServerImage(imageRecord));
-    if (options.metadata !== undefined) checkMetadataLimit(options.metadata);
+    if (options.metadata !== undefined) {
+      await checkMetadataQuota(work.deps.store, ctx, options.metadata);
+    }
     const { keyName, userData, ...fields } = options;
     const guestData = await resolveGuestData(
       work.deps,

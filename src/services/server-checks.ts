@@ -16,12 +16,6 @@ import { showFlavor, type FlavorDeps } from './flavors.js';
 import type { RequestContext } from './identity.js';
 import { showImage } from './images.js';
 
-/**
- * Nova's default `metadata_items` quota: vpmu has no quotas yet, so this is the fixed limit of
- * a server's metadata items (docs/compatibility.md).
- */
-export const METADATA_ITEMS_LIMIT = 128;
-
 /** Per-call facts for notifications. */
 export interface CallInfo {
   readonly requestId?: string | undefined;
@@ -117,16 +111,6 @@ export function checkImageFits(flavor: FlavorRecord, image: ServerImage): void {
     throw new ComputeError(
       'request.invalid',
       `Flavor's disk is smaller than the minimum size specified in image metadata. Flavor disk is ${disk} bytes, minimum size is ${minDisk} bytes.`,
-    );
-  }
-}
-
-/** More metadata items than Nova's default quota allows: Nova's 403 (MetadataLimitExceeded). */
-export function checkMetadataLimit(metadata: Readonly<Record<string, string>>): void {
-  if (Object.keys(metadata).length > METADATA_ITEMS_LIMIT) {
-    throw new ComputeError(
-      'server.metadata_limit',
-      `Maximum number of metadata items exceeds ${METADATA_ITEMS_LIMIT}`,
     );
   }
 }

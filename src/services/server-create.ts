@@ -20,7 +20,6 @@ import { toImage } from './images.js';
 import {
   actionContext,
   checkImageFits,
-  checkMetadataLimit,
   invalidGroup,
   invalidHostHint,
   lookupFlavor,
@@ -28,6 +27,12 @@ import {
   toServerImage,
   type CallInfo,
 } from './server-checks.js';
+import {
+  checkMetadataQuota,
+  checkServerGroupMembersQuota,
+  checkServerQuota,
+  withQuotaLock,
+} from './quotas.js';
 import { schedule, type Placement } from './server-scheduling.js';
 import type { ServerFields, ServerWork } from './server-work.js';
 import { resolveGuestData, type GuestDataFields, type GuestDataRequest } from './guest-data.js';
@@ -79,8 +84,19 @@ export class ServerCreation {
     input: NewServer,
     call: CallInfo = {},
   ): Promise<{ servers: ServerRecord[]; reservationId: string }> {
-    const { deps } = this.#work;
     requireWriter(ctx, 'create a server');
+    // The quota check and the records it allows are one step (./quotas.ts).
+    return withQuotaLock(this.#work.deps.store, ctx.projectId, () =>
+      this.#createMany(ctx, input, call),
+    );
+  }
+
+  async #createMany(
+    ctx: RequestContext,
+    input: NewServer,
+    call: CallInfo,
+  ): Promise<{ servers: ServerRecord[]; reservationId: string }> {
+    const { deps } = this.#work;
     const flavorRecord = await lookupFlavor(deps, ctx, input.flavorRef);
     const imageRecord = await lookupImage(deps, ctx, input.imageRef);
     if (input.serverGroupId !== undefined) {
@@ -102,9 +118,19 @@ export class ServerCreation {
       }
     }
     checkImageFits(flavorRecord, toServerImage(imageRecord));
-    checkMetadataLimit(input.metadata ?? {});
+    await checkMetadataQuota(deps.store, ctx, input.metadata ?? {});
     const guestData = await resolveGuestData(deps, ctx, input, imageRecord);
-    const count = input.maxCount ?? input.minCount ?? 1;
+    const maxCount = input.maxCount ?? input.minCount ?? 1;
+    if (input.serverGroupId !== undefined) {
+      await checkServerGroupMembersQuota(deps.store, ctx, input.serverGroupId, maxCount);
+    }
+    const count = await checkServerQuota(
+      deps.store,
+      ctx,
+      flavorRecord,
+      input.minCount ?? 1,
+      maxCount,
+    );
     const ids = Array.from({ length: count }, () => deps.ids.newUuid());
     const [firstId = ''] = ids;
     const pmu = await this.#work.precheck(

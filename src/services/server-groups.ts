@@ -9,6 +9,7 @@ import { ComputeError } from '../errors/index.js';
 import type { Clock, Ids } from '../ports/clock.js';
 import type { ServerGroupPolicy, ServerGroupRecord, Store } from '../ports/store.js';
 import { isAdmin, requireAdmin, requireWriter, type RequestContext } from './identity.js';
+import { checkServerGroupQuota, withQuotaLock } from './quotas.js';
 
 export type { ServerGroupPolicy, ServerGroupRecord } from '../ports/store.js';
 export { SERVER_GROUP_POLICIES } from '../ports/store.js';
@@ -43,7 +44,11 @@ export async function createServerGroup(
     members: [],
     createdAt: deps.clock.now().toISOString(),
   };
-  await deps.store.createServerGroup(group);
+  // The quota check and the insert are one step (./quotas.ts).
+  await withQuotaLock(deps.store, ctx.projectId, async () => {
+    await checkServerGroupQuota(deps.store, ctx);
+    await deps.store.createServerGroup(group);
+  });
   return group;
 }
 

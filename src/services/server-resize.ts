@@ -10,6 +10,7 @@ import { toFlavor } from './flavors.js';
 import { requireWriter, type RequestContext } from './identity.js';
 import { bootFilesOf } from './guest-data.js';
 import { toFlavorInput } from './notification-inputs.js';
+import { checkResizeQuota } from './quotas.js';
 import {
   buildFailed,
   checkImageFits,
@@ -51,6 +52,7 @@ export class ServerResizes {
       throw new ComputeError('request.invalid', 'When resizing, instances must change flavor!');
     }
     checkImageFits(flavorRecord, current.image);
+    await checkResizeQuota(deps.store, current, flavorRecord);
     const imageForDesign = serverImageToImage(current.image);
     const pmu = await work.precheck(
       toFlavor(flavorRecord),

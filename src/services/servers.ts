@@ -14,7 +14,8 @@ import type { ComputeHostRecord, ServerRecord } from '../ports/store.js';
 import { markerNotFound } from './flavors.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
 import { ServerActions, type RebootType, type RebuildOptions } from './server-actions.js';
-import { checkMetadataLimit, definedOnly, type CallInfo } from './server-checks.js';
+import { checkMetadataQuota } from './quotas.js';
+import { definedOnly, type CallInfo } from './server-checks.js';
 import { ServerCreation, type NewServer } from './server-create.js';
 import { serverComparator, serverFilter, type ServerListQuery } from './server-list.js';
 import { healClaims, reconcile, type ReconcileReport } from './server-reconcile.js';
@@ -24,12 +25,7 @@ import { ServerWork, type ServerDeps, type ServerFields } from './server-work.js
 export type { ComputeHostRecord, ServerRecord, ServerStatus } from '../ports/store.js';
 export type { ComputeAgent } from '../ports/compute-agent.js';
 export type { RebootType, RebuildOptions } from './server-actions.js';
-export {
-  checkImageFits,
-  checkMetadataLimit,
-  METADATA_ITEMS_LIMIT,
-  type CallInfo,
-} from './server-checks.js';
+export { checkImageFits, type CallInfo } from './server-checks.js';
 export type { NewServer } from './server-create.js';
 export { snapshot } from './server-events.js';
 export type { ReconcileReport } from './server-reconcile.js';
@@ -114,7 +110,7 @@ export class Servers {
 
   /**
    * The server metadata API: `replace` (PUT) makes `items` the whole metadata, otherwise (POST,
-   * PUT of one key) they are merged in. More than METADATA_ITEMS_LIMIT items is Nova's 403.
+   * PUT of one key) they are merged in. More items than the project's `metadata_items` quota is Nova's 403.
    */
   async setMetadata(
     ctx: RequestContext,
@@ -125,7 +121,7 @@ export class Servers {
     const server = await this.show(ctx, id);
     requireWriter(ctx, 'change the metadata of a server');
     const metadata = replace ? { ...items } : { ...(server.metadata ?? {}), ...items };
-    checkMetadataLimit(metadata);
+    await checkMetadataQuota(this.#work.deps.store, ctx, metadata);
     const saved = await this.#work.saveUserFields(id, { metadata });
     return saved.metadata ?? {};
   }

@@ -7,6 +7,7 @@ import {
   type ComputeHostRecord,
   type ServerFilter,
   type ServerGroupRecord,
+  type QuotaScope,
   type KeypairRecord,
   type ServerLock,
   type ServerRecord,
@@ -75,6 +76,8 @@ export class MemoryStore implements Store {
   readonly #hosts = new Map<string, ComputeHostRecord>();
   /** Key pairs by user id, then name. */
   readonly #keypairs = new Map<string, Map<string, KeypairRecord>>();
+  /** Quota limits by scope key (quotaKey()), then resource. */
+  readonly #quotas = new Map<string, Map<string, number>>();
   #lastKeypairId = 0;
   readonly #allocations = new Map<string, AllocationRecord>();
 
@@ -638,6 +641,27 @@ export class MemoryStore implements Store {
     return this.#keypairs.get(userId)?.delete(name) ?? false;
   }
 
+  async getQuotaLimits(scope: QuotaScope): Promise<Record<string, number>> {
+    return Object.fromEntries(this.#quotas.get(quotaKey(scope)) ?? []);
+  }
+
+  async setQuotaLimits(scope: QuotaScope, limits: Readonly<Record<string, number>>): Promise<void> {
+    const key = quotaKey(scope);
+    const held = new Map(this.#quotas.get(key) ?? []);
+    for (const [resource, limit] of Object.entries(limits)) held.set(resource, limit);
+    this.#quotas.set(key, held);
+  }
+
+  async deleteQuotaLimits(scope: QuotaScope): Promise<void> {
+    const key = quotaKey(scope);
+    this.#quotas.delete(key);
+    if (scope.kind === 'project') {
+      for (const other of [...this.#quotas.keys()]) {
+        if (other.startsWith(`user\u0000${scope.projectId}\u0000`)) this.#quotas.delete(other);
+      }
+    }
+  }
+
   async putComputeHost(host: ComputeHostRecord): Promise<void> {
     this.#hosts.set(host.name, clone(host));
   }
@@ -714,4 +738,16 @@ function copyImage(image: ImageRecord): ImageRecord {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** One scope's key in the quota map: kind, owner and user, NUL-separated. */
+function quotaKey(scope: QuotaScope): string {
+  switch (scope.kind) {
+    case 'class':
+      return `class\u0000${scope.name}`;
+    case 'project':
+      return `project\u0000${scope.projectId}`;
+    case 'user':
+      return `user\u0000${scope.projectId}\u0000${scope.userId}`;
+  }
 }

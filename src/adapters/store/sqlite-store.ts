@@ -46,6 +46,7 @@ import {
   type ServerFilter,
   type ServerGroupRecord,
   type KeypairRecord,
+  type QuotaScope,
   type ServerLock,
   type ServerRecord,
   type FlavorQuery,
@@ -191,6 +192,15 @@ interface Tables {
     public_key: string;
     fingerprint: string;
     created_at: string;
+  };
+  quota_limits: {
+    kind: 'class' | 'project' | 'user';
+    /** The class name or the project id. */
+    owner: string;
+    /** '' unless kind is user. */
+    user_id: string;
+    resource: string;
+    hard_limit: number;
   };
 }
 
@@ -491,6 +501,20 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('unrestricted', 'integer', (c) => c.notNull())
         .addColumn('role_ids', 'text', (c) => c.notNull())
         .addUniqueConstraint('application_credentials_user_name', ['user_id', 'name'])
+        .execute();
+    },
+  },
+  '0012_quotas': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Nova's quota classes, project quotas and per-user quotas: one limit per row.
+      await db.schema
+        .createTable('quota_limits')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('resource', 'text', (c) => c.notNull())
+        .addColumn('hard_limit', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('quota_limits_pk', ['kind', 'owner', 'user_id', 'resource'])
         .execute();
     },
   },
@@ -1570,6 +1594,49 @@ export class SqliteStore implements Store {
     return result.numDeletedRows > 0n;
   }
 
+  async getQuotaLimits(scope: QuotaScope): Promise<Record<string, number>> {
+    const { kind, owner, userId } = quotaRowKey(scope);
+    const rows = await this.#db
+      .selectFrom('quota_limits')
+      .select(['resource', 'hard_limit'])
+      .where('kind', '=', kind)
+      .where('owner', '=', owner)
+      .where('user_id', '=', userId)
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.resource, r.hard_limit]));
+  }
+
+  async setQuotaLimits(scope: QuotaScope, limits: Readonly<Record<string, number>>): Promise<void> {
+    const { kind, owner, userId } = quotaRowKey(scope);
+    const rows = Object.entries(limits).map(([resource, limit]) => ({
+      kind,
+      owner,
+      user_id: userId,
+      resource,
+      hard_limit: limit,
+    }));
+    if (rows.length === 0) return;
+    await this.#db
+      .insertInto('quota_limits')
+      .values(rows)
+      .onConflict((oc) =>
+        oc
+          .columns(['kind', 'owner', 'user_id', 'resource'])
+          .doUpdateSet((eb) => ({ hard_limit: eb.ref('excluded.hard_limit') })),
+      )
+      .execute();
+  }
+
+  async deleteQuotaLimits(scope: QuotaScope): Promise<void> {
+    const { kind, owner, userId } = quotaRowKey(scope);
+    let query = this.#db.deleteFrom('quota_limits').where('owner', '=', owner);
+    query =
+      kind === 'project'
+        ? query.where('kind', 'in', ['project', 'user'])
+        : query.where('kind', '=', kind).where('user_id', '=', userId);
+    await query.execute();
+  }
+
   async putComputeHost(host: ComputeHostRecord): Promise<void> {
     await this.#db
       .insertInto('compute_hosts')
@@ -1822,6 +1889,21 @@ function batches<T>(rows: readonly T[]): T[][] {
 }
 
 /** A group's document holds everything but its members, which are rows of their own. */
+function quotaRowKey(scope: QuotaScope): {
+  kind: QuotaScope['kind'];
+  owner: string;
+  userId: string;
+} {
+  switch (scope.kind) {
+    case 'class':
+      return { kind: 'class', owner: scope.name, userId: '' };
+    case 'project':
+      return { kind: 'project', owner: scope.projectId, userId: '' };
+    case 'user':
+      return { kind: 'user', owner: scope.projectId, userId: scope.userId };
+  }
+}
+
 function fromKeypairRow(row: Selectable<Tables['keypairs']>): KeypairRecord {
   return {
     id: row.id,

@@ -144,8 +144,12 @@ export class Cloud {
     return this.client.request(method, target, { ...options, token: this.token(role) });
   }
 
-  /** Creates the suite's flavors when missing (admin). */
+  /**
+   * Creates the suite's flavors when missing (admin), and with them lifts Nova's default instance,
+   * core and RAM quotas: the suite boots more servers per project than the defaults allow.
+   */
   async ensureFlavors(): Promise<void> {
+    let created = false;
     for (const [id, f] of Object.entries(FLAVORS)) {
       const shown = await this.as('admin', 'GET', `/compute/v2.1/flavors/${id}`);
       if (shown.status === 200) continue;
@@ -153,7 +157,13 @@ export class Cloud {
         body: { flavor: { id, name: id, ...f } },
       });
       if (made.status !== 200) throw new Error(`flavor ${id}: ${made.status} ${made.text}`);
+      created = true;
     }
+    if (!created) return;
+    const lifted = await this.as('admin', 'PUT', '/compute/v2.1/os-quota-class-sets/default', {
+      body: { quota_class_set: { instances: -1, cores: -1, ram: -1 } },
+    });
+    if (lifted.status !== 200) throw new Error(`quotas: ${lifted.status} ${lifted.text}`);
   }
 
   /** Creates an image as `role` and uploads `data` (a real disk file's bytes); returns its id. */
