@@ -24,6 +24,7 @@ import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast, type Microversion } from './microversion.js';
 import { addServerExtraRoutes, EXTRA_ACTIONS, serverExtraAction } from './server-extras.js';
 import { addServerMetadataRoutes } from './server-metadata.js';
+import { addInstanceActionRoutes } from './instance-actions.js';
 import {
   AVAILABILITY_ZONE,
   parseNewServer,
@@ -47,6 +48,7 @@ const SERVED_ACTIONS: readonly string[] = [
 /** Adds the server routes to the compute app (already behind the token check). */
 export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   addServerExtraRoutes(app, deps);
+  addInstanceActionRoutes(app, deps);
   const servers = deps.servers;
   const list = async (c: Context<ApiEnv>, detail: boolean) => {
     const ctx = caller(c);

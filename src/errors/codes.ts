@@ -283,6 +283,10 @@ export const ERROR_CODES = {
     summary:
       "The compute host's agent cannot answer this (for example a host with no `uptime` to report).",
   },
+  'server.action_not_found': {
+    status: 404,
+    summary: 'The server has no instance action with this request id (os-instance-actions).',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

@@ -7,6 +7,13 @@
  * unique id or name rejects with a ComputeError whose code says which (`flavor.exists`, …).
  */
 import type { PowerState, ServerStatus, SortSpec, TaskState, VmState } from '../domain/index.js';
+import type { InstanceActionRecord } from './instance-actions.js';
+
+export type {
+  InstanceActionEventRecord,
+  InstanceActionRecord,
+  InstanceActionResult,
+} from './instance-actions.js';
 
 export { SERVER_STATUSES, type ServerStatus } from '../domain/index.js';
 
@@ -483,6 +490,11 @@ export interface Store {
   /** One user's key pairs, sorted by name. */
   listKeypairs(userId: string): Promise<KeypairRecord[]>;
   deleteKeypair(userId: string, name: string): Promise<boolean>;
+
+  /** Creates or replaces an instance action (by server id and request id). */
+  putInstanceAction(action: InstanceActionRecord): Promise<void>;
+  /** A server's instance actions, deleted servers' too, oldest first (start time, request id). */
+  listInstanceActions(serverId: string): Promise<InstanceActionRecord[]>;
 
   /** Creates or replaces a compute host's record (inventory, traits, enabled). */
   putComputeHost(host: ComputeHostRecord): Promise<void>;

@@ -24,3 +24,9 @@ export * from './placement.js';
 export * from './server-groups.js';
 export * from './server-list.js';
 export * from './keypairs.js';
+export {
+  listInstanceActions,
+  showInstanceAction,
+  computeEventOf,
+} from './server-instance-actions.js';
+export type { InstanceActionRecord, InstanceActionEventRecord } from '../ports/store.js';

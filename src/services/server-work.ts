@@ -32,6 +32,7 @@ import {
   type CallInfo,
 } from './server-checks.js';
 import { notifyInstance } from './server-events.js';
+import { beginAction, computeEventOf, type RecordedAction } from './server-instance-actions.js';
 import { refuseIfLocked } from './server-locks.js';
 
 /** Structured logging (pino-style). */
@@ -222,8 +223,24 @@ export class ServerWork {
       if (!allowed.includes(server.status)) throw invalidState(server, action);
       const agent = this.agentOf(server);
       if (agent === undefined) throw invalidState(server, action);
-      return run(server, agent, actionContext(ctx, call));
+      const context = actionContext(ctx, call);
+      // Every action is recorded here (os-instance-actions), with its compute step as an event.
+      const recorded = await this.record(server, context, action);
+      return recorded.event(
+        computeEventOf(action),
+        () => server.host,
+        () => run(server, agent, context),
+      );
     });
+  }
+
+  /** Starts recording an instance action on the server (os-instance-actions). */
+  async record(
+    server: Pick<ServerRecord, 'id' | 'projectId'>,
+    context: ActionContext,
+    action: string,
+  ): Promise<RecordedAction> {
+    return beginAction(this.deps, server, context, action);
   }
 
   /** The agent of the server's host, if it has one this service drives. */

@@ -7,6 +7,7 @@ import {
   type ServerFilter,
   type ServerGroupRecord,
   type KeypairRecord,
+  type InstanceActionRecord,
   type ServerLock,
   type ServerRecord,
   type FlavorQuery,
@@ -56,6 +57,7 @@ export class MemoryStore implements Store {
   /** Key pairs by user id, then name. */
   readonly #keypairs = new Map<string, Map<string, KeypairRecord>>();
   #lastKeypairId = 0;
+  readonly #instanceActions = new Map<string, Map<string, InstanceActionRecord>>();
   readonly #allocations = new Map<string, AllocationRecord>();
 
   async createProject(project: ProjectRecord): Promise<void> {
@@ -375,6 +377,21 @@ export class MemoryStore implements Store {
 
   async deleteKeypair(userId: string, name: string): Promise<boolean> {
     return this.#keypairs.get(userId)?.delete(name) ?? false;
+  }
+
+  async putInstanceAction(action: InstanceActionRecord): Promise<void> {
+    const mine =
+      this.#instanceActions.get(action.serverId) ?? new Map<string, InstanceActionRecord>();
+    mine.set(action.requestId, structuredClone(action));
+    this.#instanceActions.set(action.serverId, mine);
+  }
+
+  async listInstanceActions(serverId: string): Promise<InstanceActionRecord[]> {
+    return [...(this.#instanceActions.get(serverId)?.values() ?? [])]
+      .sort(
+        (a, b) => a.startTime.localeCompare(b.startTime) || a.requestId.localeCompare(b.requestId),
+      )
+      .map((a) => structuredClone(a));
   }
 
   async putComputeHost(host: ComputeHostRecord): Promise<void> {

@@ -37,6 +37,7 @@ import {
   type ServerFilter,
   type ServerGroupRecord,
   type KeypairRecord,
+  type InstanceActionRecord,
   type ServerLock,
   type ServerRecord,
   type FlavorQuery,
@@ -137,6 +138,13 @@ interface Tables {
     public_key: string;
     fingerprint: string;
     created_at: string;
+  };
+  instance_actions: {
+    server_id: string;
+    request_id: string;
+    start_time: string;
+    /** The InstanceActionRecord, events included, as JSON. */
+    doc: string;
   };
 }
 
@@ -363,6 +371,19 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('fingerprint', 'text', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addUniqueConstraint('keypairs_user_name', ['user_id', 'name'])
+        .execute();
+    },
+  },
+  '0013_instance_actions': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Nova's instance actions outlive their server: no foreign key to servers.
+      await db.schema
+        .createTable('instance_actions')
+        .addColumn('server_id', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('start_time', 'text', (c) => c.notNull())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('instance_actions_pk', ['server_id', 'request_id'])
         .execute();
     },
   },
@@ -1092,6 +1113,31 @@ export class SqliteStore implements Store {
       .where('name', '=', name)
       .executeTakeFirst();
     return result.numDeletedRows > 0n;
+  }
+
+  async putInstanceAction(action: InstanceActionRecord): Promise<void> {
+    const doc = JSON.stringify(action);
+    await this.#db
+      .insertInto('instance_actions')
+      .values({
+        server_id: action.serverId,
+        request_id: action.requestId,
+        start_time: action.startTime,
+        doc,
+      })
+      .onConflict((oc) => oc.columns(['server_id', 'request_id']).doUpdateSet({ doc }))
+      .execute();
+  }
+
+  async listInstanceActions(serverId: string): Promise<InstanceActionRecord[]> {
+    const rows = await this.#db
+      .selectFrom('instance_actions')
+      .select('doc')
+      .where('server_id', '=', serverId)
+      .orderBy('start_time')
+      .orderBy('request_id')
+      .execute();
+    return rows.map((row) => JSON.parse(row.doc) as InstanceActionRecord);
   }
 
   async putComputeHost(host: ComputeHostRecord): Promise<void> {
