@@ -42,6 +42,10 @@ const SERVED_ACTIONS: readonly string[] = [
   'resize',
   'confirmResize',
   'revertResize',
+  'pause',
+  'unpause',
+  'suspend',
+  'resume',
   ...EXTRA_ACTIONS,
 ];
 
@@ -195,6 +199,13 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
         return c.body(null, 204);
       case 'revertResize':
         await servers.revertResize(ctx, id, call);
+        return c.body(null, 202);
+      // NOTE: Nova's pause, unpause, suspend and resume take any value (clients send null).
+      case 'pause':
+      case 'unpause':
+      case 'suspend':
+      case 'resume':
+        await servers.hold(ctx, id, action, call);
         return c.body(null, 202);
       default:
         return serverExtraAction(c, deps, ctx, id, action, body, SERVED_ACTIONS);

@@ -4,12 +4,14 @@
  * - server-create.ts: checks, records and background builds (server-scheduling.ts places them);
  * - server-actions.ts: delete, start, stop, reboot, rebuild;
  * - server-resize.ts: resize, confirm, revert;
+ * - server-pause.ts: pause, unpause, suspend, resume;
  * - server-reconcile.ts: records against hypervisors after a restart, and claims no one needs;
  * - server-events.ts: the notifications; server-work.ts: what all of them share.
  * Actions on one server run one at a time.
  */
 import { pageOf } from '../domain/index.js';
 import { ComputeError } from '../errors/index.js';
+import type { HoldAction } from '../ports/compute-agent.js';
 import type { ComputeHostRecord, ServerRecord } from '../ports/store.js';
 import { markerNotFound } from './flavors.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
@@ -18,6 +20,7 @@ import { checkMetadataLimit, definedOnly, type CallInfo } from './server-checks.
 import { ServerCreation, type NewServer } from './server-create.js';
 import { serverComparator, serverFilter, type ServerListQuery } from './server-list.js';
 import { healClaims, reconcile, type ReconcileReport } from './server-reconcile.js';
+import { ServerHolds } from './server-pause.js';
 import { ServerResizes } from './server-resize.js';
 import { ServerWork, type ServerDeps, type ServerFields } from './server-work.js';
 
@@ -46,12 +49,14 @@ export class Servers {
   readonly #creation: ServerCreation;
   readonly #actions: ServerActions;
   readonly #resizes: ServerResizes;
+  readonly #holds: ServerHolds;
 
   constructor(deps: ServerDeps) {
     this.#work = new ServerWork(deps);
     this.#creation = new ServerCreation(this.#work);
     this.#actions = new ServerActions(this.#work, (id) => this.#creation.cancelQueued(id));
     this.#resizes = new ServerResizes(this.#work);
+    this.#holds = new ServerHolds(this.#work);
   }
 
   /** Resolves when no build or action is running (tests wait on it; shutdown too). */
@@ -189,6 +194,16 @@ export class Servers {
 
   async revertResize(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<ServerRecord> {
     return this.#resizes.revertResize(ctx, id, call);
+  }
+
+  /** pause, unpause, suspend or resume (see server-pause.ts). */
+  async hold(
+    ctx: RequestContext,
+    id: string,
+    action: HoldAction,
+    call: CallInfo = {},
+  ): Promise<ServerRecord> {
+    return this.#holds.hold(ctx, id, action, call);
   }
 
   /**
