@@ -33,7 +33,6 @@ const NOVA_ONLY_ACTIONS = new Set([
   'addSecurityGroup',
   'changePassword',
   'createBackup',
-  'createImage',
   'evacuate',
   'injectNetworkInfo',
   'migrate',

@@ -25,6 +25,7 @@ import { atLeast, type Microversion } from './microversion.js';
 import { addServerExtraRoutes, EXTRA_ACTIONS, serverExtraAction } from './server-extras.js';
 import { addServerMetadataRoutes } from './server-metadata.js';
 import { addInstanceActionRoutes } from './instance-actions.js';
+import { parseCreateImage } from './server-snapshot-fields.js';
 import {
   AVAILABILITY_ZONE,
   parseNewServer,
@@ -46,6 +47,7 @@ const SERVED_ACTIONS: readonly string[] = [
   'unpause',
   'suspend',
   'resume',
+  'createImage',
   ...EXTRA_ACTIONS,
 ];
 
@@ -207,6 +209,19 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       case 'resume':
         await servers.hold(ctx, id, action, call);
         return c.body(null, 202);
+      case 'createImage': {
+        const image = await servers.createImage(
+          ctx,
+          id,
+          parseCreateImage(body.createImage),
+          deps,
+          call,
+        );
+        // Nova: a Location header naming the image before 2.45, a body with its id from 2.45.
+        if (atLeast(mv, 2, 45)) return c.json({ image_id: image.id }, 202);
+        c.header('Location', `${origin(c)}/image/v2/images/${image.id}`);
+        return c.body(null, 202);
+      }
       default:
         return serverExtraAction(c, deps, ctx, id, action, body, SERVED_ACTIONS);
     }

@@ -100,6 +100,8 @@ export interface ComputeAgent {
   power(serverId: string, action: PowerAction, options: StopOptions): Promise<PowerOutcome>;
   /** A hold action on the server's domain; `no-domain` when the host has none. */
   hold(serverId: string, action: HoldAction): Promise<PowerOutcome>;
+  /** The server's root disk as image data (a snapshot), and its disk_format. */
+  snapshot(serverId: string): Promise<{ diskFormat: string; data: AsyncIterable<Uint8Array> }>;
   /** The domain's state, or undefined when the host has no domain for the server. */
   state(serverId: string): Promise<DomainState | undefined>;
   /** The domain XML the host holds for the server. */

@@ -148,6 +148,12 @@ export class LocalComputeAgent implements ComputeAgent {
     return 'done';
   }
 
+  async snapshot(
+    serverId: string,
+  ): Promise<{ diskFormat: string; data: AsyncIterable<Uint8Array> }> {
+    return this.#deps.disks.export(`${this.#serverDir(serverId)}/disk`);
+  }
+
   #serverDir(serverId: string): string {
     return `${this.#deps.settings.instanceDir.replace(/\/+$/u, '')}/${serverId}`;
   }

@@ -5,6 +5,7 @@
  * - server-actions.ts: delete, start, stop, reboot, rebuild;
  * - server-resize.ts: resize, confirm, revert;
  * - server-pause.ts: pause, unpause, suspend, resume;
+ * - server-snapshot.ts: createImage;
  * - server-reconcile.ts: records against hypervisors after a restart, and claims no one needs;
  * - server-events.ts: the notifications; server-work.ts: what all of them share.
  * Actions on one server run one at a time.
@@ -12,7 +13,7 @@
 import { pageOf } from '../domain/index.js';
 import { ComputeError } from '../errors/index.js';
 import type { HoldAction } from '../ports/compute-agent.js';
-import type { ComputeHostRecord, ServerRecord } from '../ports/store.js';
+import type { ComputeHostRecord, ImageRecord, ServerRecord } from '../ports/store.js';
 import { markerNotFound } from './flavors.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
 import { ServerActions, type RebootType, type RebuildOptions } from './server-actions.js';
@@ -22,6 +23,8 @@ import { serverComparator, serverFilter, type ServerListQuery } from './server-l
 import { healClaims, reconcile, type ReconcileReport } from './server-reconcile.js';
 import { ServerHolds } from './server-pause.js';
 import { ServerResizes } from './server-resize.js';
+import { ServerSnapshots, type SnapshotRequest } from './server-snapshot.js';
+import type { ImageDeps } from './images.js';
 import { ServerWork, type ServerDeps, type ServerFields } from './server-work.js';
 
 export type { ComputeHostRecord, ServerRecord, ServerStatus } from '../ports/store.js';
@@ -34,6 +37,7 @@ export {
   type CallInfo,
 } from './server-checks.js';
 export type { NewServer } from './server-create.js';
+export type { SnapshotRequest } from './server-snapshot.js';
 export { snapshot } from './server-events.js';
 export type { ReconcileReport } from './server-reconcile.js';
 export type { ServerDeps, ServerFields, ServerLog } from './server-work.js';
@@ -50,6 +54,7 @@ export class Servers {
   readonly #actions: ServerActions;
   readonly #resizes: ServerResizes;
   readonly #holds: ServerHolds;
+  readonly #snapshots: ServerSnapshots;
 
   constructor(deps: ServerDeps) {
     this.#work = new ServerWork(deps);
@@ -57,6 +62,7 @@ export class Servers {
     this.#actions = new ServerActions(this.#work, (id) => this.#creation.cancelQueued(id));
     this.#resizes = new ServerResizes(this.#work);
     this.#holds = new ServerHolds(this.#work);
+    this.#snapshots = new ServerSnapshots(this.#work);
   }
 
   /** Resolves when no build or action is running (tests wait on it; shutdown too). */
@@ -204,6 +210,17 @@ export class Servers {
     call: CallInfo = {},
   ): Promise<ServerRecord> {
     return this.#holds.hold(ctx, id, action, call);
+  }
+
+  /** createImage: the server's root disk as a new image (see server-snapshot.ts). */
+  async createImage(
+    ctx: RequestContext,
+    id: string,
+    request: SnapshotRequest,
+    images: ImageDeps,
+    call: CallInfo = {},
+  ): Promise<ImageRecord> {
+    return this.#snapshots.createImage(ctx, id, request, images, call);
   }
 
   /**
