@@ -445,6 +445,31 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
     assert.equal(hidden.status, 1);
   });
 
+  it('snapshots the server with server image create: an active image carrying the source image properties', () => {
+    const made = json(
+      openstack(
+        'admin',
+        'server',
+        'image',
+        'create',
+        '--name',
+        'ran1-snap',
+        '--wait',
+        serverId,
+        '-f',
+        'json',
+      ),
+    );
+    assert.equal(made.name, 'ran1-snap');
+    const shown = json(openstack('admin', 'image', 'show', 'ran1-snap', '-f', 'json'));
+    assert.equal(shown.status, 'active');
+    const properties = shown.properties as Record<string, unknown>;
+    assert.equal(properties.instance_uuid, serverId);
+    assert.equal(properties.image_type, 'snapshot');
+    const deleted = openstack('admin', 'image', 'delete', 'ran1-snap');
+    assert.equal(deleted.status, 0, deleted.stderr);
+  });
+
   it('deletes the server: gone from the list and from show, its notifications in order', () => {
     const del = openstack('admin', 'server', 'delete', '--wait', serverId);
     assert.equal(del.status, 0, del.stderr);
