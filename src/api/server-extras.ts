@@ -32,7 +32,6 @@ const NOVA_ONLY_ACTIONS = new Set([
   'addFloatingIp',
   'addSecurityGroup',
   'changePassword',
-  'createBackup',
   'evacuate',
   'injectNetworkInfo',
   'migrate',

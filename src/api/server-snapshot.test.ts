@@ -94,3 +94,33 @@ describe('createImage', () => {
     assert.equal((await action(api, id, { createImage: { name: 's' } }, 'reader')).status, 403);
   });
 });
+
+describe('createBackup', () => {
+  it('makes backup images, keeping the newest `rotation` of the type', async () => {
+    const api = await makeTestApi();
+    const { id } = await booted(api);
+    const made: string[] = [];
+    for (const name of ['b1', 'b2', 'b3']) {
+      api.clock.set(new Date(api.clock.now().getTime() + 1000));
+      const res = await api.request('POST', `/compute/v2.1/servers/${id}/action`, {
+        as: 'member',
+        headers: { 'OpenStack-API-Version': 'compute 2.47' },
+        body: { createBackup: { name, backup_type: 'daily', rotation: 2 } },
+      });
+      assert.equal(res.status, 202, res.text);
+      made.push((res.body as { image_id: string }).image_id);
+    }
+    const images = await api.store.listImages({});
+    const backups = images.filter((i) => i.properties.image_type === 'backup');
+    assert.deepEqual(backups.map((i) => i.id).sort(), made.slice(1).sort());
+    assert.ok(backups.every((i) => i.properties.backup_type === 'daily'));
+  });
+
+  it('refuses a missing rotation', async () => {
+    const api = await makeTestApi();
+    const { id } = await booted(api);
+    const res = await action(api, id, { createBackup: { name: 'b', backup_type: 'daily' } });
+    assert.equal(res.status, 400, res.text);
+    assert.ok(message(res).includes("'rotation' is a required property"), message(res));
+  });
+});

@@ -25,7 +25,7 @@ import { atLeast, type Microversion } from './microversion.js';
 import { addServerExtraRoutes, EXTRA_ACTIONS, serverExtraAction } from './server-extras.js';
 import { addServerMetadataRoutes } from './server-metadata.js';
 import { addInstanceActionRoutes } from './instance-actions.js';
-import { parseCreateImage } from './server-snapshot-fields.js';
+import { parseCreateBackup, parseCreateImage } from './server-snapshot-fields.js';
 import {
   AVAILABILITY_ZONE,
   parseNewServer,
@@ -48,6 +48,7 @@ const SERVED_ACTIONS: readonly string[] = [
   'suspend',
   'resume',
   'createImage',
+  'createBackup',
   ...EXTRA_ACTIONS,
 ];
 
@@ -209,14 +210,13 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       case 'resume':
         await servers.hold(ctx, id, action, call);
         return c.body(null, 202);
-      case 'createImage': {
-        const image = await servers.createImage(
-          ctx,
-          id,
-          parseCreateImage(body.createImage),
-          deps,
-          call,
-        );
+      case 'createImage':
+      case 'createBackup': {
+        const request =
+          action === 'createImage'
+            ? parseCreateImage(body.createImage)
+            : parseCreateBackup(body.createBackup);
+        const image = await servers.createImage(ctx, id, request, deps, call);
         // Nova: a Location header naming the image before 2.45, a body with its id from 2.45.
         if (atLeast(mv, 2, 45)) return c.json({ image_id: image.id }, 202);
         c.header('Location', `${origin(c)}/image/v2/images/${image.id}`);

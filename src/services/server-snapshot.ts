@@ -14,6 +14,8 @@ import type { ServerWork } from './server-work.js';
 export interface SnapshotRequest {
   readonly name: string;
   readonly metadata: Readonly<Record<string, string>>;
+  /** createBackup: the backup type and how many backups of it to keep (older ones go). */
+  readonly backup?: { readonly type: string; readonly rotation: number };
 }
 
 /** The states Nova snapshots a server in (ACTIVE, SHUTOFF, PAUSED, SUSPENDED). */
@@ -40,7 +42,7 @@ export class ServerSnapshots {
     await work.action(
       ctx,
       id,
-      'createImage',
+      request.backup === undefined ? 'createImage' : 'createBackup',
       SNAPSHOT_STATES,
       async (server, agent) => {
         const snapshotting = await work.save(server, { taskState: 'image_snapshot' });
@@ -53,10 +55,11 @@ export class ServerSnapshots {
             containerFormat: 'bare',
             minDiskGiB: Math.max(server.flavor.diskGiB, server.image.minDiskGiB ?? 0),
             minRamMiB: server.image.minRamMiB ?? 0,
-            properties: snapshotProperties(server, ctx, request.metadata),
+            properties: snapshotProperties(server, ctx, request),
           });
           await work.save(snapshotting, { taskState: 'image_uploading' });
           image = await uploadImageData(images, ctx, image.id, data);
+          if (request.backup !== undefined) await rotate(images, server, request.backup);
         } catch (error) {
           // As Nova: the server goes back to what it was; a half-made image is deleted.
           if (image !== undefined && image.status !== 'active') {
@@ -78,14 +81,35 @@ export class ServerSnapshots {
 function snapshotProperties(
   server: ServerRecord,
   ctx: RequestContext,
-  metadata: Readonly<Record<string, string>>,
+  request: SnapshotRequest,
 ): Record<string, string> {
   return {
     ...server.image.properties,
-    ...metadata,
+    ...request.metadata,
     instance_uuid: server.id,
     user_id: ctx.userId,
-    image_type: 'snapshot',
+    image_type: request.backup === undefined ? 'snapshot' : 'backup',
+    ...(request.backup === undefined ? {} : { backup_type: request.backup.type }),
     base_image_ref: server.image.id,
   };
+}
+
+/** Nova's backup rotation: of the server's backups of this type, only the newest `rotation` stay. */
+async function rotate(
+  images: ImageDeps,
+  server: ServerRecord,
+  backup: { readonly type: string; readonly rotation: number },
+): Promise<void> {
+  const backups = (await images.store.listImages({}))
+    .filter(
+      (i) =>
+        i.properties.instance_uuid === server.id &&
+        i.properties.image_type === 'backup' &&
+        i.properties.backup_type === backup.type,
+    )
+    .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+  for (const old of backups.slice(backup.rotation)) {
+    await images.store.deleteImage(old.id);
+    if (old.dataLocation !== null) await images.files.delete(old.dataLocation);
+  }
 }
