@@ -398,7 +398,7 @@ describe('server action dispatcher', () => {
         status: 400,
         says: /vpmu does not serve Nova's 'os-getVNCConsole' action; it serves os-start, .*os-getConsoleOutput, lock, unlock, os-resetState, restore and forceDelete$/u,
       },
-      { server: UNKNOWN, body: { createBackup: {} }, status: 404, says: /could not be found/u },
+      { server: UNKNOWN, body: { rescue: null }, status: 404, says: /could not be found/u },
       {
         server: id,
         body: { frobnicate: null },

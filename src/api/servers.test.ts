@@ -266,7 +266,7 @@ describe('servers API', () => {
     assert.equal((await action(api, id, { 'os-stop': null })).status, 202);
     assert.equal((await action(api, id, { 'os-start': null })).status, 202);
     assert.equal((await show(api, id)).status, 'ACTIVE');
-    assert.equal((await action(api, id, { pause: null })).status, 400);
+    assert.equal((await action(api, id, { rescue: null })).status, 400);
     assert.equal((await action(api, id, { 'os-stop': null }, 'reader')).status, 403);
     const readerDelete = await api.request('DELETE', `/compute/v2.1/servers/${id}`, {
       as: 'reader',

@@ -25,6 +25,8 @@ import { atLeast, type Microversion } from './microversion.js';
 import { addServerExtraRoutes, EXTRA_ACTIONS, serverExtraAction } from './server-extras.js';
 import { addServerMetadataRoutes } from './server-metadata.js';
 import { consoleOutputAction } from './console-output.js';
+import { addInstanceActionRoutes } from './instance-actions.js';
+import { parseCreateBackup, parseCreateImage } from './server-snapshot-fields.js';
 import {
   AVAILABILITY_ZONE,
   parseNewServer,
@@ -43,12 +45,19 @@ const SERVED_ACTIONS: readonly string[] = [
   'confirmResize',
   'revertResize',
   'os-getConsoleOutput',
+  'pause',
+  'unpause',
+  'suspend',
+  'resume',
+  'createImage',
+  'createBackup',
   ...EXTRA_ACTIONS,
 ];
 
 /** Adds the server routes to the compute app (already behind the token check). */
 export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   addServerExtraRoutes(app, deps);
+  addInstanceActionRoutes(app, deps);
   const servers = deps.servers;
   const list = async (c: Context<ApiEnv>, detail: boolean) => {
     const ctx = caller(c);
@@ -198,6 +207,25 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
         return c.body(null, 202);
       case 'os-getConsoleOutput':
         return consoleOutputAction(c, deps, ctx, id, body);
+      // NOTE: Nova's pause, unpause, suspend and resume take any value (clients send null).
+      case 'pause':
+      case 'unpause':
+      case 'suspend':
+      case 'resume':
+        await servers.hold(ctx, id, action, call);
+        return c.body(null, 202);
+      case 'createImage':
+      case 'createBackup': {
+        const request =
+          action === 'createImage'
+            ? parseCreateImage(body.createImage)
+            : parseCreateBackup(body.createBackup);
+        const image = await servers.createImage(ctx, id, request, deps, call);
+        // Nova: a Location header naming the image before 2.45, a body with its id from 2.45.
+        if (atLeast(mv, 2, 45)) return c.json({ image_id: image.id }, 202);
+        c.header('Location', `${origin(c)}/image/v2/images/${image.id}`);
+        return c.body(null, 202);
+      }
       default:
         return serverExtraAction(c, deps, ctx, id, action, body, SERVED_ACTIONS);
     }

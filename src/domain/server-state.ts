@@ -17,11 +17,26 @@ export const SERVER_STATUSES = [
   'VERIFY_RESIZE',
   'REVERT_RESIZE',
   'DELETED',
+  'PAUSED',
+  'SUSPENDED',
+  'SHELVED',
+  'SHELVED_OFFLOADED',
 ] as const;
 export type ServerStatus = (typeof SERVER_STATUSES)[number];
 
 /** Nova's vm_state values vpmu uses (nova/compute/vm_states.py). */
-export const VM_STATES = ['building', 'active', 'stopped', 'resized', 'error', 'deleted'] as const;
+export const VM_STATES = [
+  'building',
+  'active',
+  'stopped',
+  'resized',
+  'error',
+  'deleted',
+  'paused',
+  'suspended',
+  'shelved',
+  'shelved_offloaded',
+] as const;
 export type VmState = (typeof VM_STATES)[number];
 
 /** Nova's task_state values vpmu uses (nova/compute/task_states.py); null is none. */
@@ -31,11 +46,24 @@ export const TASK_STATES = [
   'deleting',
   'rebuilding',
   'resize_prep',
+  'pausing',
+  'unpausing',
+  'suspending',
+  'resuming',
+  'image_snapshot',
+  'image_pending_upload',
+  'image_uploading',
+  'image_backup',
+  'shelving',
+  'shelving_image_pending_upload',
+  'shelving_image_uploading',
+  'shelving_offloading',
+  'unshelving',
 ] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
 /** Nova's power_state numbers (nova/compute/power_state.py) that vpmu records. */
-export const POWER_STATE = { NOSTATE: 0, RUNNING: 1, SHUTDOWN: 4 } as const;
+export const POWER_STATE = { NOSTATE: 0, RUNNING: 1, PAUSED: 3, SHUTDOWN: 4 } as const;
 export type PowerState = (typeof POWER_STATE)[keyof typeof POWER_STATE];
 
 /** Nova's power_state names, as notifications carry them. */
@@ -46,6 +74,7 @@ export type PowerStateName =
 export const POWER_STATE_NAMES: Readonly<Record<PowerState, PowerStateName>> = {
   0: 'pending',
   1: 'running',
+  3: 'paused',
   4: 'shutdown',
 };
 
@@ -69,6 +98,10 @@ const STATE_MAP: Readonly<
   resized: { default: 'VERIFY_RESIZE' },
   error: { default: 'ERROR', rebuilding: 'REBUILD' },
   deleted: { default: 'DELETED' },
+  paused: { default: 'PAUSED' },
+  suspended: { default: 'SUSPENDED' },
+  shelved: { default: 'SHELVED' },
+  shelved_offloaded: { default: 'SHELVED_OFFLOADED' },
 };
 
 /** The API status of a server in this vm_state and task_state (Nova's `status_from_state`). */

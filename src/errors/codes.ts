@@ -354,6 +354,10 @@ export const ERROR_CODES = {
     summary:
       "A quota limit is below what is already used, or a user's limit above the project's (use force to set it anyway).",
   },
+  'server.action_not_found': {
+    status: 404,
+    summary: 'The server has no instance action with this request id (os-instance-actions).',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

@@ -447,6 +447,76 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
     },
   );
 
+  it('pauses, unpauses, suspends and resumes the server; server event list and show tell what happened', () => {
+    const statusOf = () =>
+      json(openstack('admin', 'server', 'show', serverId, '-f', 'json')).status;
+    for (const [command, status] of [
+      ['pause', 'PAUSED'],
+      ['unpause', 'ACTIVE'],
+      ['suspend', 'SUSPENDED'],
+      ['resume', 'ACTIVE'],
+    ] as const) {
+      const run = openstack('admin', 'server', command, serverId);
+      assert.equal(run.status, 0, run.stderr);
+      assert.equal(statusOf(), status, command);
+    }
+    const again = openstack('admin', 'server', 'unpause', serverId);
+    assert.equal(again.status, 1);
+    assert.match(again.stderr, /Cannot 'unpause' instance .* while it is in vm_state active/u);
+    const events = json(
+      openstack('admin', 'server', 'event', 'list', serverId, '-f', 'json'),
+    ) as unknown as Record<string, unknown>[];
+    assert.deepEqual(
+      events.map((e) => e.Action),
+      ['resume', 'suspend', 'unpause', 'pause', 'create'],
+    );
+    const create = events.at(-1) ?? {};
+    assert.equal(create['Server ID'], serverId);
+    const shown = json(
+      openstack(
+        'admin',
+        'server',
+        'event',
+        'show',
+        serverId,
+        String(create['Request ID']),
+        '-f',
+        'json',
+      ),
+    );
+    assert.equal(shown.action, 'create');
+    assert.equal(shown.instance_uuid ?? shown.server_id, serverId);
+    assert.match(JSON.stringify(shown.events), /compute__do_build_and_run_instance/u);
+    // Another project's member sees none of it.
+    const hidden = openstack('eve', 'server', 'event', 'list', serverId);
+    assert.equal(hidden.status, 1);
+  });
+
+  it('snapshots the server with server image create: an active image carrying the source image properties', () => {
+    const made = json(
+      openstack(
+        'admin',
+        'server',
+        'image',
+        'create',
+        '--name',
+        'ran1-snap',
+        '--wait',
+        serverId,
+        '-f',
+        'json',
+      ),
+    );
+    assert.equal(made.name, 'ran1-snap');
+    const shown = json(openstack('admin', 'image', 'show', 'ran1-snap', '-f', 'json'));
+    assert.equal(shown.status, 'active');
+    const properties = shown.properties as Record<string, unknown>;
+    assert.equal(properties.instance_uuid, serverId);
+    assert.equal(properties.image_type, 'snapshot');
+    const deleted = openstack('admin', 'image', 'delete', 'ran1-snap');
+    assert.equal(deleted.status, 0, deleted.stderr);
+  });
+
   it('deletes the server: gone from the list and from show, its notifications in order', () => {
     const del = openstack('admin', 'server', 'delete', '--wait', serverId);
     assert.equal(del.status, 0, del.stderr);
@@ -476,6 +546,14 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
     assert.deepEqual(events, [
       'instance.create.start',
       'instance.create.end',
+      'instance.pause.start',
+      'instance.pause.end',
+      'instance.unpause.start',
+      'instance.unpause.end',
+      'instance.suspend.start',
+      'instance.suspend.end',
+      'instance.resume.start',
+      'instance.resume.end',
       'instance.delete.start',
       'instance.delete.end',
     ]);

@@ -52,7 +52,17 @@ export interface EventSpec {
 }
 
 /** Instance actions and their phases. */
-export type InstanceAction = 'create' | 'delete' | 'rebuild' | 'resize' | 'power_on' | 'power_off';
+export type InstanceAction =
+  | 'create'
+  | 'delete'
+  | 'rebuild'
+  | 'resize'
+  | 'power_on'
+  | 'power_off'
+  | 'pause'
+  | 'unpause'
+  | 'suspend'
+  | 'resume';
 export type Phase = 'start' | 'end' | 'error';
 
 /** Which phases each action has (as in Nova: no delete.error, power_on/off have no .error). */
@@ -63,6 +73,10 @@ export const ACTION_PHASES: Readonly<Record<InstanceAction, readonly Phase[]>> =
   resize: ['start', 'end', 'error'],
   power_on: ['start', 'end'],
   power_off: ['start', 'end'],
+  pause: ['start', 'end'],
+  unpause: ['start', 'end'],
+  suspend: ['start', 'end'],
+  resume: ['start', 'end'],
 };
 
 const ACTION_WHEN: Readonly<Record<InstanceAction, string>> = {
@@ -72,6 +86,10 @@ const ACTION_WHEN: Readonly<Record<InstanceAction, string>> = {
   resize: 'moving a server to another flavor',
   power_on: 'starting a server',
   power_off: 'stopping a server',
+  pause: 'pausing a server (its vCPUs frozen in memory)',
+  unpause: 'unpausing a server',
+  suspend: 'suspending a server (its memory saved on the host, the guest stopped)',
+  resume: 'resuming a suspended server',
 };
 
 function whenText(action: InstanceAction, phase: Phase): string {

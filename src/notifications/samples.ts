@@ -133,7 +133,16 @@ function instanceAt(action: InstanceAction, phase: Phase): InstanceSnapshot {
     resize: 'resize_migrating',
     power_on: 'powering-on',
     power_off: 'powering-off',
+    pause: 'pausing',
+    unpause: 'unpausing',
+    suspend: 'suspending',
+    resume: 'resuming',
   };
+  if (phase === 'start' && (action === 'unpause' || action === 'resume')) {
+    const held = action === 'unpause' ? 'paused' : 'suspended';
+    const power = action === 'unpause' ? 'paused' : 'shutdown';
+    return { ...i, state: held, powerState: power, taskState: task[action] };
+  }
   if (phase === 'start' || phase === 'error') {
     const building = action === 'create';
     return {
@@ -158,6 +167,8 @@ function instanceAt(action: InstanceAction, phase: Phase): InstanceSnapshot {
     };
   }
   if (action === 'power_off') return { ...i, state: 'stopped', powerState: 'shutdown' };
+  if (action === 'pause') return { ...i, state: 'paused', powerState: 'paused' };
+  if (action === 'suspend') return { ...i, state: 'suspended', powerState: 'shutdown' };
   if (action === 'resize') return { ...i, state: 'resized', flavor: SAMPLE_VRAN_FLAVOR };
   return i;
 }

@@ -71,6 +71,24 @@ export function computeAgentContract(name: string, make: () => Promise<AgentUnde
       assert.deepEqual(await agent.sweepDisks(new Set([ID])), []);
     });
 
+    it('pauses and unpauses, suspends and resumes, and says when there is no domain', async () => {
+      const { agent, request } = await make();
+      await agent.build(request(ID));
+      assert.equal(await agent.hold(ID, 'pause'), 'done');
+      assert.equal(await agent.state(ID), 'paused');
+      assert.equal(await agent.hold(ID, 'unpause'), 'done');
+      assert.equal(await agent.state(ID), 'running');
+      assert.equal(await agent.hold(ID, 'suspend'), 'done');
+      assert.equal(await agent.state(ID), 'shutoff');
+      assert.equal(await agent.hold(ID, 'resume'), 'done');
+      assert.equal(await agent.state(ID), 'running');
+      // A suspended guest can be removed, saved memory and all.
+      await agent.hold(ID, 'suspend');
+      await agent.remove(ID, { ...OPTS, graceful: false });
+      assert.equal(await agent.state(ID), undefined);
+      assert.equal(await agent.hold(OTHER, 'pause'), 'no-domain');
+    });
+
     it('removes a guest and its disk; removing what is gone is no error', async () => {
       for (const graceful of [false, true]) {
         const { agent, request, hasDisk } = await make();

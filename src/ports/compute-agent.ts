@@ -78,6 +78,13 @@ export interface StopOptions {
  */
 export type PowerAction = 'on' | 'off' | 'reboot-soft' | 'reboot-hard';
 
+/**
+ * Holding a guest without stopping it: `pause` freezes its vCPUs in memory (libvirt's suspend),
+ * `unpause` lets them run; `suspend` saves its memory in the instance directory and stops it
+ * (Nova's managed save), `resume` starts it again from there (afresh when the save is gone).
+ */
+export type HoldAction = 'pause' | 'unpause' | 'suspend' | 'resume';
+
 /** `done`, or `no-domain` when the host has no domain for the server (nothing was done). */
 export type PowerOutcome = 'done' | 'no-domain';
 
@@ -118,6 +125,10 @@ export interface ComputeAgent {
   remove(serverId: string, options: StopOptions & { readonly graceful: boolean }): Promise<void>;
   /** A power action on the server's domain; `no-domain` when the host has none. */
   power(serverId: string, action: PowerAction, options: StopOptions): Promise<PowerOutcome>;
+  /** A hold action on the server's domain; `no-domain` when the host has none. */
+  hold(serverId: string, action: HoldAction): Promise<PowerOutcome>;
+  /** The server's root disk as image data (a snapshot), and its disk_format. */
+  snapshot(serverId: string): Promise<{ diskFormat: string; data: AsyncIterable<Uint8Array> }>;
   /** The domain's state, or undefined when the host has no domain for the server. */
   state(serverId: string): Promise<DomainState | undefined>;
   /** The domain XML the host holds for the server. */

@@ -5,6 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ComputeError, HypervisorError } from '../errors/index.js';
 import type { Hypervisor } from './hypervisor.js';
@@ -63,6 +66,30 @@ export function hypervisorContract(label: string, make: () => Promise<ContractSu
         await hv.undefine(found).catch(() => undefined);
       }
       for (const hv of opened) await hv.close();
+    });
+
+    it('pause() and unpause() hold and release a running guest; save() stops it to a file, restore() starts it again', async () => {
+      const s = await subject();
+      const { name } = await defineNew(s);
+      const hv = s.hypervisor;
+      await hv.start(name);
+      await hv.pause(name);
+      assert.equal(await hv.state(name), 'paused');
+      await hv.unpause(name);
+      assert.equal(await hv.state(name), 'running');
+      await assert.rejects(hv.unpause(name), HypervisorError, 'a running guest is not paused');
+      const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-save-'));
+      try {
+        const file = path.join(dir, 'guest.save');
+        await hv.save(name, file);
+        assert.equal(await hv.state(name), 'shutoff');
+        await hv.restore(file);
+        assert.equal(await hv.state(name), 'running');
+        await hv.destroy(name);
+        await assert.rejects(hv.restore(file), HypervisorError, 'restore() removed the file');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('define() returns the name and UUID from the XML and lists the domain shut off', async () => {

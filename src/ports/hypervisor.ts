@@ -80,6 +80,17 @@ export interface Hypervisor {
   stop(domain: DomainKey, options: { timeoutMs: number; pollMs?: number }): Promise<StopOutcome>;
   /** Powers a running domain off at once. */
   destroy(domain: DomainKey): Promise<void>;
+  /** Pauses a running domain's vCPUs in memory (virDomainSuspend): state `paused`. */
+  pause(domain: DomainKey): Promise<void>;
+  /** Lets a paused domain run again (virDomainResume). */
+  unpause(domain: DomainKey): Promise<void>;
+  /**
+   * Saves a running or paused domain's memory to `file` on the host and stops it (virDomainSave):
+   * the domain stays defined, `shutoff`. An existing file is replaced.
+   */
+  save(domain: DomainKey, file: string): Promise<void>;
+  /** Starts a domain again from a file save() wrote (virDomainRestore), then removes the file. */
+  restore(file: string): Promise<void>;
   /** Removes a stopped domain's definition. */
   undefine(domain: DomainKey): Promise<void>;
   /** Every defined or running domain. */

@@ -27,6 +27,11 @@ export interface InstanceDisks {
   }): Promise<void>;
   /** Removes an instance's directory (its disks); false when there was none, which is fine. */
   remove(instancePath: string): Promise<boolean>;
+  /**
+   * A whole copy of the disk at `path` (its backing chain flattened) as image data, for a
+   * snapshot: the disk_format it is in, and the data, made when first read and cleaned up after.
+   */
+  export(path: string): { readonly diskFormat: string; readonly data: AsyncIterable<Uint8Array> };
   /** Whether a file exists (used to check an image file before anything is created). */
   exists(path: string): Promise<boolean>;
   /**

@@ -8,6 +8,7 @@ import {
   type FlavorQuery,
   type FlavorRecord,
   type ImageRecord,
+  type InstanceActionRecord,
   type ServerGroupRecord,
   type ServerRecord,
   type Store,
@@ -130,6 +131,52 @@ export function storeContract(
   reopen?: (store: Store) => Promise<Store>,
 ): void {
   describe(`Store contract: ${name}`, () => {
+    describe('instance actions', () => {
+      const action = (requestId: string, startTime: string): InstanceActionRecord => ({
+        serverId: 's1',
+        requestId,
+        action: 'create',
+        projectId: 'p1',
+        userId: 'u1',
+        startTime,
+        updatedAt: startTime,
+        message: null,
+        events: [],
+      });
+      it('keeps actions by server, sorted by start time, replacing one by request id', async () => {
+        const store = await make();
+        await store.putInstanceAction(action('req-b', '2026-01-01T00:00:02.000Z'));
+        await store.putInstanceAction(action('req-a', '2026-01-01T00:00:01.000Z'));
+        await store.putInstanceAction({
+          ...action('req-x', '2026-01-01T00:00:00.000Z'),
+          serverId: 's2',
+        });
+        const finished: InstanceActionRecord = {
+          ...action('req-b', '2026-01-01T00:00:02.000Z'),
+          message: 'Error',
+          events: [
+            {
+              event: 'compute_stop_instance',
+              startTime: '2026-01-01T00:00:02.000Z',
+              finishTime: '2026-01-01T00:00:03.000Z',
+              result: 'Error',
+              traceback: 'boom',
+              details: 'failed',
+              host: 'host1',
+            },
+          ],
+        };
+        await store.putInstanceAction(finished);
+        const listed = await store.listInstanceActions('s1');
+        assert.deepEqual(listed, [action('req-a', '2026-01-01T00:00:01.000Z'), finished]);
+        assert.deepEqual(await store.listInstanceActions('none'), []);
+        // Records are copies: editing one changes nothing stored.
+        (listed[0] as { action: string }).action = 'changed';
+        assert.equal((await store.listInstanceActions('s1'))[0]?.action, 'create');
+        await store.close();
+      });
+    });
+
     describe('queryFlavors()', () => {
       // Five flavors: ids sort a..e, memory sorts the other way, two are private, c is shared with p1.
       const seed = async (): Promise<Store> => {

@@ -15,6 +15,13 @@ import type {
   VmState,
 } from '../domain/index.js';
 import type { ImageMemberRecord, MemberStatus, MetadefNamespaceRecord } from './image-sharing.js';
+import type { InstanceActionRecord } from './instance-actions.js';
+
+export type {
+  InstanceActionEventRecord,
+  InstanceActionRecord,
+  InstanceActionResult,
+} from './instance-actions.js';
 
 export { SERVER_STATUSES, type ServerStatus } from '../domain/index.js';
 export * from './image-sharing.js';
@@ -659,6 +666,11 @@ export interface Store {
    * with it (Nova's destroy_all_by_project).
    */
   deleteQuotaLimits(scope: QuotaScope): Promise<void>;
+
+  /** Creates or replaces an instance action (by server id and request id). */
+  putInstanceAction(action: InstanceActionRecord): Promise<void>;
+  /** A server's instance actions, deleted servers' too, oldest first (start time, request id). */
+  listInstanceActions(serverId: string): Promise<InstanceActionRecord[]>;
 
   /** Creates or replaces a compute host's record (inventory, traits, enabled). */
   putComputeHost(host: ComputeHostRecord): Promise<void>;

@@ -30,3 +30,9 @@ export * from './compute-services.js';
 export * from './identity-admin.js';
 export * from './quotas.js';
 export * from './tenant-usage.js';
+export {
+  listInstanceActions,
+  showInstanceAction,
+  computeEventOf,
+} from './server-instance-actions.js';
+export type { InstanceActionRecord, InstanceActionEventRecord } from '../ports/store.js';

@@ -9,6 +9,7 @@ import type {
   ComputeAgent,
   GuestOutcome,
   GuestRequest,
+  HoldAction,
   PowerAction,
   PowerOutcome,
   RedefineOutcome,
@@ -87,7 +88,7 @@ export class LocalComputeAgent implements ComputeAgent {
   }
 
   async remove(serverId: string, options: StopOptions & { graceful: boolean }): Promise<void> {
-    const { hypervisor, disks, settings } = this.#deps;
+    const { hypervisor, disks } = this.#deps;
     // The state doubles as the existence check: one libvirt call where a lookup took two.
     const state = await this.state(serverId);
     if (state !== undefined) {
@@ -98,7 +99,7 @@ export class LocalComputeAgent implements ComputeAgent {
       }
       await hypervisor.undefine(serverId);
     }
-    await disks.remove(`${settings.instanceDir.replace(/\/+$/u, '')}/${serverId}`);
+    await disks.remove(this.#serverDir(serverId));
   }
 
   async power(serverId: string, action: PowerAction, options: StopOptions): Promise<PowerOutcome> {
@@ -125,6 +126,44 @@ export class LocalComputeAgent implements ComputeAgent {
         break;
     }
     return 'done';
+  }
+
+  async hold(serverId: string, action: HoldAction): Promise<PowerOutcome> {
+    const { hypervisor } = this.#deps;
+    const state = await this.state(serverId);
+    if (state === undefined) return 'no-domain';
+    const saved = `${this.#serverDir(serverId)}/memory.save`;
+    switch (action) {
+      case 'pause':
+        await hypervisor.pause(serverId);
+        break;
+      case 'unpause':
+        await hypervisor.unpause(serverId);
+        break;
+      case 'suspend':
+        await hypervisor.save(serverId, saved);
+        break;
+      case 'resume':
+        try {
+          await hypervisor.restore(saved);
+        } catch (error) {
+          // As libvirt starts a guest whose managed save is gone: afresh.
+          if ((await this.state(serverId)) !== 'shutoff') throw error;
+          await hypervisor.start(serverId);
+        }
+        break;
+    }
+    return 'done';
+  }
+
+  async snapshot(
+    serverId: string,
+  ): Promise<{ diskFormat: string; data: AsyncIterable<Uint8Array> }> {
+    return this.#deps.disks.export(`${this.#serverDir(serverId)}/disk`);
+  }
+
+  #serverDir(serverId: string): string {
+    return `${this.#deps.settings.instanceDir.replace(/\/+$/u, '')}/${serverId}`;
   }
 
   async state(serverId: string): Promise<DomainState | undefined> {

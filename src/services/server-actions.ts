@@ -19,6 +19,7 @@ import {
 } from './server-checks.js';
 import { resolveGuestData, type GuestDataRequest } from './guest-data.js';
 import { checkMetadataQuota } from './quotas.js';
+import { computeEventOf } from './server-instance-actions.js';
 import { refuseIfLocked } from './server-locks.js';
 import {
   RUNNING_STATE,
@@ -57,9 +58,14 @@ export class ServerActions {
     const remove = async () => {
       const server = await work.get(id);
       const context = actionContext(ctx, call);
+      const recorded = await work.record(server, context, 'delete');
       work.notify('delete', 'start', server, context);
       const deleting = await work.save(server, { taskState: 'deleting' });
-      await work.finishDelete(work.agentOf(server), deleting);
+      await recorded.event(
+        computeEventOf('delete'),
+        () => server.host,
+        () => work.finishDelete(work.agentOf(server), deleting),
+      );
       work.notify(
         'delete',
         'end',

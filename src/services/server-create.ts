@@ -33,6 +33,7 @@ import {
   checkServerQuota,
   withQuotaLock,
 } from './quotas.js';
+import { computeEventOf, type RecordedAction } from './server-instance-actions.js';
 import { schedule, type Placement } from './server-scheduling.js';
 import type { ServerFields, ServerWork } from './server-work.js';
 import { resolveGuestData, type GuestDataFields, type GuestDataRequest } from './guest-data.js';
@@ -172,7 +173,8 @@ export class ServerCreation {
           ? server
           : { ...server, claimId: placed.claimId };
       await deps.store.createServer(record);
-      this.#work.track(server.id, this.#build(record, context, placed));
+      const recorded = await this.#work.record(record, context, 'create');
+      this.#work.track(server.id, this.#build(record, context, recorded, placed));
     }
     return { servers, reservationId };
   }
@@ -252,13 +254,14 @@ export class ServerCreation {
   async #build(
     server: ServerRecord,
     context: ActionContext,
+    recorded: RecordedAction,
     placed?: Placement | Error,
   ): Promise<void> {
     this.#queued.add(server.id);
     const release = await this.#buildSlots.acquire();
     try {
       if (!this.#queued.delete(server.id)) return; // deleted while it waited
-      await this.#buildInSlot(server, context, placed);
+      await this.#buildInSlot(server, context, recorded, placed);
     } finally {
       release();
     }
@@ -267,22 +270,36 @@ export class ServerCreation {
   async #buildInSlot(
     server: ServerRecord,
     context: ActionContext,
+    recorded: RecordedAction,
     preplaced?: Placement | Error,
   ): Promise<void> {
     const work = this.#work;
     work.notify('create', 'start', server, context);
     let current = server;
     try {
-      if (preplaced instanceof Error) throw preplaced;
-      const placed = preplaced ?? (await schedule(work, current, context));
+      // Nova's two steps: the conductor places the server, the compute host builds it.
+      const placed = await recorded.event(
+        'conductor_schedule_and_build_instances',
+        () => null,
+        async () => {
+          if (preplaced instanceof Error) throw preplaced;
+          return preplaced ?? (await schedule(work, current, context));
+        },
+      );
       current = await work.save(current, {
         host: placed.host,
         claimId: placed.claimId,
         taskState: 'spawning',
       });
-      const agent = work.agentOf(current);
-      if (agent === undefined) throw new TypeError(`no agent for host ${placed.host}`);
-      current = await work.save(current, await work.spawn(agent, current));
+      current = await recorded.event(
+        computeEventOf('create'),
+        () => placed.host,
+        async () => {
+          const agent = work.agentOf(current);
+          if (agent === undefined) throw new TypeError(`no agent for host ${placed.host}`);
+          return work.save(current, await work.spawn(agent, current));
+        },
+      );
       work.notify('create', 'end', current, context);
     } catch (error) {
       const agent = work.agentOf(current);

@@ -1,8 +1,8 @@
 /**
  * Nova's server tags (2.26, nova/api/openstack/compute/server_tags.py): at most 50 per server,
  * each 1 to 60 characters without '/' or ','. Reading takes any role that sees the server;
- * changing needs a writer and a server in vm_state active or stopped (Nova also allows paused
- * and suspended, which vpmu has not).
+ * changing needs a writer and a server in vm_state active, paused, suspended or stopped, as in
+ * Nova.
  */
 import { ComputeError } from '../errors/index.js';
 import type { ServerRecord } from '../ports/store.js';
@@ -107,7 +107,7 @@ export class ServerTags {
   async #changeable(ctx: RequestContext, id: string, action: string): Promise<ServerRecord> {
     const server = await this.#deps.servers.show(ctx, id);
     requireWriter(ctx, `${action} on a server`);
-    if (server.vmState !== 'active' && server.vmState !== 'stopped') {
+    if (!['active', 'paused', 'suspended', 'stopped'].includes(server.vmState)) {
       // NOTE: Nova wording (common.py raise_http_conflict_for_instance_invalid_state).
       throw new ComputeError(
         'server.invalid_state',

@@ -38,6 +38,7 @@ import {
 import { notifyInstance } from './server-events.js';
 import { bootFilesOf, configDriveDataOf } from './guest-data.js';
 import { precheckGuest, type DesignHost } from './server-design.js';
+import { beginAction, computeEventOf, type RecordedAction } from './server-instance-actions.js';
 import { refuseIfLocked } from './server-locks.js';
 
 /** Structured logging (pino-style). */
@@ -230,8 +231,24 @@ export class ServerWork {
       if (!allowed.includes(server.status)) throw invalidState(server, action);
       const agent = this.agentOf(server);
       if (agent === undefined) throw invalidState(server, action);
-      return run(server, agent, actionContext(ctx, call));
+      const context = actionContext(ctx, call);
+      // Every action is recorded here (os-instance-actions), with its compute step as an event.
+      const recorded = await this.record(server, context, action);
+      return recorded.event(
+        computeEventOf(action),
+        () => server.host,
+        () => run(server, agent, context),
+      );
     });
+  }
+
+  /** Starts recording an instance action on the server (os-instance-actions). */
+  async record(
+    server: Pick<ServerRecord, 'id' | 'projectId'>,
+    context: ActionContext,
+    action: string,
+  ): Promise<RecordedAction> {
+    return beginAction(this.deps, server, context, action);
   }
 
   /** The agent of the server's host, if it has one this service drives. */

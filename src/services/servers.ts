@@ -4,13 +4,16 @@
  * - server-create.ts: checks, records and background builds (server-scheduling.ts places them);
  * - server-actions.ts: delete, start, stop, reboot, rebuild;
  * - server-resize.ts: resize, confirm, revert;
+ * - server-pause.ts: pause, unpause, suspend, resume;
+ * - server-snapshot.ts: createImage;
  * - server-reconcile.ts: records against hypervisors after a restart, and claims no one needs;
  * - server-events.ts: the notifications; server-work.ts: what all of them share.
  * Actions on one server run one at a time.
  */
 import { pageOf } from '../domain/index.js';
 import { ComputeError } from '../errors/index.js';
-import type { ComputeHostRecord, ServerRecord } from '../ports/store.js';
+import type { HoldAction } from '../ports/compute-agent.js';
+import type { ComputeHostRecord, ImageRecord, ServerRecord } from '../ports/store.js';
 import { markerNotFound } from './flavors.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
 import { ServerActions, type RebootType, type RebuildOptions } from './server-actions.js';
@@ -19,7 +22,10 @@ import { definedOnly, type CallInfo } from './server-checks.js';
 import { ServerCreation, type NewServer } from './server-create.js';
 import { serverComparator, serverFilter, type ServerListQuery } from './server-list.js';
 import { healClaims, reconcile, type ReconcileReport } from './server-reconcile.js';
+import { ServerHolds } from './server-pause.js';
 import { ServerResizes } from './server-resize.js';
+import { ServerSnapshots, type SnapshotRequest } from './server-snapshot.js';
+import type { ImageDeps } from './images.js';
 import { ServerWork, type ServerDeps, type ServerFields } from './server-work.js';
 
 export type { ComputeHostRecord, ServerRecord, ServerStatus } from '../ports/store.js';
@@ -27,6 +33,7 @@ export type { ComputeAgent } from '../ports/compute-agent.js';
 export type { RebootType, RebuildOptions } from './server-actions.js';
 export { checkImageFits, type CallInfo } from './server-checks.js';
 export type { NewServer } from './server-create.js';
+export type { SnapshotRequest } from './server-snapshot.js';
 export { snapshot } from './server-events.js';
 export type { ReconcileReport } from './server-reconcile.js';
 export type { ServerDeps, ServerFields, ServerLog } from './server-work.js';
@@ -42,12 +49,16 @@ export class Servers {
   readonly #creation: ServerCreation;
   readonly #actions: ServerActions;
   readonly #resizes: ServerResizes;
+  readonly #holds: ServerHolds;
+  readonly #snapshots: ServerSnapshots;
 
   constructor(deps: ServerDeps) {
     this.#work = new ServerWork(deps);
     this.#creation = new ServerCreation(this.#work);
     this.#actions = new ServerActions(this.#work, (id) => this.#creation.cancelQueued(id));
     this.#resizes = new ServerResizes(this.#work);
+    this.#holds = new ServerHolds(this.#work);
+    this.#snapshots = new ServerSnapshots(this.#work);
   }
 
   /** Resolves when no build or action is running (tests wait on it; shutdown too). */
@@ -185,6 +196,27 @@ export class Servers {
 
   async revertResize(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<ServerRecord> {
     return this.#resizes.revertResize(ctx, id, call);
+  }
+
+  /** pause, unpause, suspend or resume (see server-pause.ts). */
+  async hold(
+    ctx: RequestContext,
+    id: string,
+    action: HoldAction,
+    call: CallInfo = {},
+  ): Promise<ServerRecord> {
+    return this.#holds.hold(ctx, id, action, call);
+  }
+
+  /** createImage: the server's root disk as a new image (see server-snapshot.ts). */
+  async createImage(
+    ctx: RequestContext,
+    id: string,
+    request: SnapshotRequest,
+    images: ImageDeps,
+    call: CallInfo = {},
+  ): Promise<ImageRecord> {
+    return this.#snapshots.createImage(ctx, id, request, images, call);
   }
 
   /**

@@ -55,6 +55,17 @@ export class MemoryDisks implements InstanceDisks {
     return inside.length > 0;
   }
 
+  /** Raw zeros, 1 KiB: what the memory disks export as a snapshot. */
+  export(file: string): { diskFormat: string; data: AsyncIterable<Uint8Array> } {
+    const resolved = path.resolve(file);
+    const files = this.files;
+    async function* data(): AsyncIterable<Uint8Array> {
+      if (!files.has(resolved)) throw diskFailure('snapshot', resolved, 'the file does not exist');
+      yield new Uint8Array(1024);
+    }
+    return { diskFormat: 'raw', data: data() };
+  }
+
   async exists(file: string): Promise<boolean> {
     const resolved = path.resolve(file);
     return this.images.has(resolved) || this.files.has(resolved);

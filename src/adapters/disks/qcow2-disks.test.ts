@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ComputeError } from '../../errors/index.js';
@@ -66,6 +66,26 @@ describe('Qcow2Disks', { skip }, () => {
     const bigger = path.join(root, 'c', 'disk');
     await disks.create({ path: bigger, sizeGiB: 3, backingFile: image });
     assert.equal(info(bigger)['virtual-size'], 3 * 1024 ** 3);
+  });
+
+  it('exports a disk, its backing chain flattened, as qcow2 image data, leaving no copy behind', async () => {
+    const disks = new Qcow2Disks({ instanceRoot: root });
+    const image = path.join(scratch, 'export-base.raw');
+    writeFileSync(image, Buffer.alloc(1024 * 1024, 7));
+    const file = path.join(root, 'export', 'disk');
+    await disks.create({ path: file, sizeGiB: 1, backingFile: image });
+    const exported = disks.export(file);
+    assert.equal(exported.diskFormat, 'qcow2');
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of exported.data) chunks.push(chunk);
+    const out = path.join(scratch, 'exported.qcow2');
+    writeFileSync(out, Buffer.concat(chunks));
+    const read = info(out);
+    assert.equal(read.format, 'qcow2');
+    assert.equal(read['backing-filename'], undefined, 'flattened');
+    assert.deepEqual(readdirSync(path.join(root, 'export')), ['disk']);
+    const missing = disks.export(path.join(root, 'nope', 'disk')).data[Symbol.asyncIterator]();
+    await assert.rejects(missing.next(), /Cannot snapshot disk/u);
   });
 
   it('refuses bad requests with the file and the reason', async () => {

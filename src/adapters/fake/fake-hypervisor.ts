@@ -150,10 +150,55 @@ export class FakeHypervisor implements Hypervisor {
   async destroy(domain: DomainKey): Promise<void> {
     this.calls.push('destroy');
     const d = this.get(domain, 'destroy');
-    if (d.state !== 'running')
+    if (d.state !== 'running' && d.state !== 'paused')
       fail('destroy', d.name, 'Requested operation is not valid: domain is not running');
     d.state = 'shutoff';
   }
+
+  async pause(domain: DomainKey): Promise<void> {
+    this.calls.push('pause');
+    const d = this.get(domain, 'suspend');
+    if (d.state !== 'running')
+      fail('suspend', d.name, 'Requested operation is not valid: domain is not running');
+    d.state = 'paused';
+  }
+
+  async unpause(domain: DomainKey): Promise<void> {
+    this.calls.push('unpause');
+    const d = this.get(domain, 'resume');
+    if (d.state !== 'paused')
+      fail('resume', d.name, 'Requested operation is not valid: domain is not paused');
+    d.state = 'running';
+  }
+
+  async save(domain: DomainKey, file: string): Promise<void> {
+    this.calls.push('save');
+    const d = this.get(domain, 'save');
+    if (d.state !== 'running' && d.state !== 'paused') {
+      fail('save', d.name, 'Requested operation is not valid: domain is not running');
+    }
+    d.state = 'shutoff';
+    this.saved.set(file, d.uuid);
+  }
+
+  async restore(file: string): Promise<void> {
+    this.calls.push('restore');
+    const uuid = this.saved.get(file);
+    const d = uuid === undefined ? undefined : this.byUuid.get(uuid);
+    if (d === undefined) {
+      return fail(
+        'restore',
+        undefined,
+        `Failed to open domain image file '${file}': No such file or directory`,
+      );
+    }
+    if (d.state !== 'shutoff') fail('restore', d.name, `domain '${d.name}' is already active`);
+    d.state = 'running';
+    this.saved.delete(file);
+  }
+
+  /** Files save() wrote, by path: the domain's uuid. */
+  readonly saved = new Map<string, string>();
 
   async undefine(domain: DomainKey): Promise<void> {
     this.calls.push('undefine');

@@ -37,6 +37,10 @@ export interface NativeConnection {
   domainShutdown(domain: NativeDomain): Promise<void>;
   domainDestroy(domain: NativeDomain): Promise<void>;
   domainUndefine(domain: NativeDomain): Promise<void>;
+  domainSuspend(domain: NativeDomain): Promise<void>;
+  domainResume(domain: NativeDomain): Promise<void>;
+  domainSave(domain: NativeDomain, filename: string): Promise<void>;
+  domainRestore(filename: string): Promise<void>;
   domainGetInfo(domain: NativeDomain): Promise<NativeDomainInfo>;
   domainGetName(domain: NativeDomain): Promise<string>;
   domainGetUUIDString(domain: NativeDomain): Promise<string>;
@@ -112,6 +116,10 @@ export function pinningDomains(native: NativeConnection): NativeConnection {
     domainShutdown: pinned((d) => native.domainShutdown(d)),
     domainDestroy: pinned((d) => native.domainDestroy(d)),
     domainUndefine: pinned((d) => native.domainUndefine(d)),
+    domainSuspend: pinned((d) => native.domainSuspend(d)),
+    domainResume: pinned((d) => native.domainResume(d)),
+    domainSave: (d, filename) => pinned((dd) => native.domainSave(dd, filename))(d),
+    domainRestore: (filename) => native.domainRestore(filename),
     domainGetInfo: pinned((d) => native.domainGetInfo(d)),
     domainGetName: pinned((d) => native.domainGetName(d)),
     domainGetUUIDString: pinned((d) => native.domainGetUUIDString(d)),

@@ -12,6 +12,8 @@
  *   fresh connection, changes are not (their outcome is unknown), and the error says so.
  */
 import { execFile } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { HypervisorError, type HypervisorErrorCode } from '../../errors/index.js';
 import {
   describeKey,
@@ -166,6 +168,25 @@ export class LibvirtHypervisor implements Hypervisor {
 
   async destroy(domain: DomainKey): Promise<void> {
     await this.onDomain('destroy', domain, 'change', (conn, d) => conn.domainDestroy(d));
+  }
+
+  async pause(domain: DomainKey): Promise<void> {
+    await this.onDomain('pause', domain, 'change', (conn, d) => conn.domainSuspend(d));
+  }
+
+  async unpause(domain: DomainKey): Promise<void> {
+    await this.onDomain('unpause', domain, 'change', (conn, d) => conn.domainResume(d));
+  }
+
+  async save(domain: DomainKey, file: string): Promise<void> {
+    await mkdir(path.dirname(file), { recursive: true });
+    await rm(file, { force: true });
+    await this.onDomain('save', domain, 'change', (conn, d) => conn.domainSave(d, file));
+  }
+
+  async restore(file: string): Promise<void> {
+    await this.call('restore', file, 'change', (conn) => conn.domainRestore(file));
+    await rm(file, { force: true });
   }
 
   async undefine(domain: DomainKey): Promise<void> {

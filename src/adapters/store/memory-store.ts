@@ -9,6 +9,7 @@ import {
   type ServerGroupRecord,
   type QuotaScope,
   type KeypairRecord,
+  type InstanceActionRecord,
   type ServerLock,
   type ServerRecord,
   type FlavorQuery,
@@ -79,6 +80,7 @@ export class MemoryStore implements Store {
   /** Quota limits by scope key (quotaKey()), then resource. */
   readonly #quotas = new Map<string, Map<string, number>>();
   #lastKeypairId = 0;
+  readonly #instanceActions = new Map<string, Map<string, InstanceActionRecord>>();
   readonly #allocations = new Map<string, AllocationRecord>();
 
   async createProject(project: ProjectRecord): Promise<void> {
@@ -660,6 +662,21 @@ export class MemoryStore implements Store {
         if (other.startsWith(`user\u0000${scope.projectId}\u0000`)) this.#quotas.delete(other);
       }
     }
+  }
+
+  async putInstanceAction(action: InstanceActionRecord): Promise<void> {
+    const mine =
+      this.#instanceActions.get(action.serverId) ?? new Map<string, InstanceActionRecord>();
+    mine.set(action.requestId, structuredClone(action));
+    this.#instanceActions.set(action.serverId, mine);
+  }
+
+  async listInstanceActions(serverId: string): Promise<InstanceActionRecord[]> {
+    return [...(this.#instanceActions.get(serverId)?.values() ?? [])]
+      .sort(
+        (a, b) => a.startTime.localeCompare(b.startTime) || a.requestId.localeCompare(b.requestId),
+      )
+      .map((a) => structuredClone(a));
   }
 
   async putComputeHost(host: ComputeHostRecord): Promise<void> {

@@ -47,6 +47,7 @@ import {
   type ServerGroupRecord,
   type KeypairRecord,
   type QuotaScope,
+  type InstanceActionRecord,
   type ServerLock,
   type ServerRecord,
   type FlavorQuery,
@@ -201,6 +202,13 @@ interface Tables {
     user_id: string;
     resource: string;
     hard_limit: number;
+  };
+  instance_actions: {
+    server_id: string;
+    request_id: string;
+    start_time: string;
+    /** The InstanceActionRecord, events included, as JSON. */
+    doc: string;
   };
 }
 
@@ -515,6 +523,19 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('resource', 'text', (c) => c.notNull())
         .addColumn('hard_limit', 'integer', (c) => c.notNull())
         .addPrimaryKeyConstraint('quota_limits_pk', ['kind', 'owner', 'user_id', 'resource'])
+        .execute();
+    },
+  },
+  '0013_instance_actions': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Nova's instance actions outlive their server: no foreign key to servers.
+      await db.schema
+        .createTable('instance_actions')
+        .addColumn('server_id', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('start_time', 'text', (c) => c.notNull())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('instance_actions_pk', ['server_id', 'request_id'])
         .execute();
     },
   },
@@ -1635,6 +1656,31 @@ export class SqliteStore implements Store {
         ? query.where('kind', 'in', ['project', 'user'])
         : query.where('kind', '=', kind).where('user_id', '=', userId);
     await query.execute();
+  }
+
+  async putInstanceAction(action: InstanceActionRecord): Promise<void> {
+    const doc = JSON.stringify(action);
+    await this.#db
+      .insertInto('instance_actions')
+      .values({
+        server_id: action.serverId,
+        request_id: action.requestId,
+        start_time: action.startTime,
+        doc,
+      })
+      .onConflict((oc) => oc.columns(['server_id', 'request_id']).doUpdateSet({ doc }))
+      .execute();
+  }
+
+  async listInstanceActions(serverId: string): Promise<InstanceActionRecord[]> {
+    const rows = await this.#db
+      .selectFrom('instance_actions')
+      .select('doc')
+      .where('server_id', '=', serverId)
+      .orderBy('start_time')
+      .orderBy('request_id')
+      .execute();
+    return rows.map((row) => JSON.parse(row.doc) as InstanceActionRecord);
   }
 
   async putComputeHost(host: ComputeHostRecord): Promise<void> {
