@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { makeTestApi, passwordAuth, type TestApi } from '../testing/api.js';
+import { boot, flavor, image } from '../testing/server-calls.js';
 
 const V3 = '/identity/v3';
 type Body = Record<string, unknown>;
@@ -141,23 +142,39 @@ describe('identity administration: projects', () => {
     assert.match(res.text, /Duplicate entry found with name demo/u);
   });
 
-  it('refuses to delete a project that owns servers or images, naming them (409)', async () => {
+  it('refuses to delete a project that has servers (409, naming them); its images outlive it', async () => {
     const api = await makeTestApi();
-    const image = await api.request('POST', '/image/v2/images', {
+    const demo = await idOf(api, 'projects', 'demo');
+    const f = await flavor(api, 'small');
+    const img = await image(api, 'public');
+    const mine = await api.request('POST', '/image/v2/images', {
       as: 'member',
       body: { name: 'mine' },
     });
-    assert.equal(image.status, 201, image.text);
-    const imageId = (image.body as Body).id as string;
-    const demo = await idOf(api, 'projects', 'demo');
+    assert.equal(mine.status, 201, mine.text);
+    const mineId = (mine.body as Body).id as string;
+    const vm = await boot(api, f, img, 'member', 'vm');
+    assert.equal(vm.status, 202, JSON.stringify(vm.body));
+    await api.servers.idle();
     const refused = await api.request('DELETE', `${V3}/projects/${demo}`, { as: 'admin' });
     assert.equal(refused.status, 409);
     assert.equal(refused.headers.get('X-Compute-Error-Code'), 'project.in_use');
     assert.equal(
       (refused.body as { error: { message: string } }).error.message,
-      `Cannot delete project demo (${demo}): it still owns 1 image (${imageId}). Delete them (or, for images, hand them to another project) first.`,
+      `Cannot delete project demo (${demo}): it still has 1 server (${vm.id}). Delete them first.`,
     );
     assert.equal((await ok(api, 'GET', `${V3}/projects/${demo}`)).project !== undefined, true);
+    const gone = await api.request('DELETE', `/compute/v2.1/servers/${vm.id}`, { as: 'member' });
+    assert.equal(gone.status, 204);
+    await api.servers.idle();
+    assert.equal(
+      (await api.request('DELETE', `${V3}/projects/${demo}`, { as: 'admin' })).status,
+      204,
+    );
+    // As in Keystone and Glance, the image stays, owned by the deleted project: an admin finds it.
+    const kept = await api.request('GET', `/image/v2/images/${mineId}`, { as: 'admin' });
+    assert.equal(kept.status, 200);
+    assert.equal((kept.body as Body).owner, demo);
   });
 
   it('deleting a project ends its tokens at once', async () => {

@@ -342,7 +342,7 @@ export const ERROR_CODES = {
   'project.in_use': {
     status: 409,
     summary:
-      'The project still owns servers or images: delete them (or move the images) before deleting the project.',
+      'The project still has servers: delete them before deleting the project (its images stay, as in Keystone and Glance).',
   },
   'quota.exceeded': {
     status: 403,

@@ -176,8 +176,10 @@ export async function updateProject(
 
 /**
  * Deletes a project with its role assignments, tokens and application credentials. A project
- * that still owns servers or images is refused (`project.in_use`, 409), naming them: vpmu does
- * not delete tenants' resources behind their back.
+ * that still has servers is refused (`project.in_use`, 409), naming them: they run on hosts and
+ * hold their resources, and vpmu does not delete tenants' guests behind their back. Its images
+ * stay, as Keystone and Glance leave them: data, not running work, which an admin still lists
+ * (`--project ID`), hands to another project or deletes.
  */
 export async function deleteProject(
   deps: IdentityDeps,
@@ -187,9 +189,8 @@ export async function deleteProject(
   enforce(ctx, 'identity:delete_project', { projectId: id });
   const project = await deps.store.getProject(id);
   if (project === undefined) throw notFound('project', id);
-  const [servers, images, projects] = await Promise.all([
+  const [servers, projects] = await Promise.all([
     deps.store.listServers({ projectId: id }),
-    deps.store.listImages({ owner: id }),
     deps.store.listProjects(),
   ]);
   const children = projects.filter((p) => p.parentId === id);
@@ -199,14 +200,10 @@ export async function deleteProject(
       `Cannot delete project ${project.name} (${id}): it is the parent of ${children.map((p) => `${p.name} (${p.id})`).join(', ')}; delete those first`,
     );
   }
-  if (servers.length > 0 || images.length > 0) {
-    const owned = [
-      ...(servers.length > 0 ? [`${count(servers.length, 'server')} (${listed(servers)})`] : []),
-      ...(images.length > 0 ? [`${count(images.length, 'image')} (${listed(images)})`] : []),
-    ];
+  if (servers.length > 0) {
     throw new ComputeError(
       'project.in_use',
-      `Cannot delete project ${project.name} (${id}): it still owns ${owned.join(' and ')}. Delete them (or, for images, hand them to another project) first.`,
+      `Cannot delete project ${project.name} (${id}): it still has ${count(servers.length, 'server')} (${listed(servers)}). Delete them first.`,
     );
   }
   await deps.store.deleteProject(id);
