@@ -5,14 +5,20 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { RUN_TIMEOUT_MS, startChild, type TestChild } from '../testing/processes.js';
+import { RUN_TIMEOUT_MS, type TestChild } from '../testing/processes.js';
+import {
+  jsonOf as json,
+  OPENSTACK,
+  openstackIn,
+  startServe,
+  writeClouds,
+} from '../testing/stock-clients.js';
 import { requireTool, skipOrThrow } from '../testing/tools.js';
 
-const OPENSTACK = '/usr/bin/openstack';
 const skip = requireTool(
   OPENSTACK,
   ['--version'],
@@ -37,22 +43,10 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
   let url = '';
 
   /** Starts `vpmu serve` on the test's state directory; resolves with its URL. */
-  async function startServe(port = '0'): Promise<string> {
-    server = startChild(
-      process.execPath,
-      [
-        'bin/vpmu.js',
-        'serve',
-        '--port',
-        port,
-        '--state-dir',
-        path.join(dir, 'state'),
-        '--config',
-        path.join(dir, 'config.json'),
-      ],
-      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VPMU_ADMIN_PASSWORD: 'admin-secret' } },
-    );
-    return (await server.waitFor(/vpmu listening on (http:\/\/\S+)/u))[1] ?? '';
+  async function startVpmu(port = '0'): Promise<string> {
+    const started = await startServe(dir, port);
+    server = started.server;
+    return started.url;
   }
 
   /** Stops the running `vpmu serve` with SIGTERM (SIGKILL if it lingers) and waits for it. */
@@ -66,25 +60,8 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
       users: [{ name: 'eve', password: 'eve-secret', project: 'other', roles: ['member'] }],
     };
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-    url = await startServe();
-    mkdirSync(path.join(dir, 'home'));
-    const cloud = (user: string, password: string, project: string) =>
-      [
-        `  ${user}:`,
-        '    auth_type: password',
-        '    auth:',
-        `      auth_url: ${url}/identity/v3`,
-        `      username: ${user}`,
-        `      password: ${password}`,
-        `      project_name: ${project}`,
-        '      user_domain_name: Default',
-        '      project_domain_name: Default',
-        '    region_name: RegionOne',
-      ].join('\n');
-    writeFileSync(
-      path.join(dir, 'clouds.yaml'),
-      `clouds:\n${cloud('admin', 'admin-secret', 'admin')}\n${cloud('eve', 'eve-secret', 'other')}\n`,
-    );
+    url = await startVpmu();
+    writeClouds(dir, url, [{ name: 'eve', password: 'eve-secret', project: 'other' }]);
   });
 
   after(async () => {
@@ -92,31 +69,7 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Runs `openstack --os-cloud <cloud> ...args` in an empty environment. */
-  function openstack(
-    cloud: string,
-    ...args: string[]
-  ): { status: number | null; stdout: string; stderr: string } {
-    const result = spawnSync(OPENSTACK, ['--os-cloud', cloud, ...args], {
-      encoding: 'utf8',
-      env: {
-        HOME: path.join(dir, 'home'),
-        PATH: '/usr/bin:/bin',
-        OS_CLIENT_CONFIG_FILE: path.join(dir, 'clouds.yaml'),
-      },
-      timeout: RUN_TIMEOUT_MS,
-    });
-    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-  }
-
-  function json(result: {
-    status: number | null;
-    stdout: string;
-    stderr: string;
-  }): Record<string, unknown> {
-    assert.equal(result.status, 0, result.stderr);
-    return JSON.parse(result.stdout) as Record<string, unknown>;
-  }
+  const openstack = (cloud: string, ...args: string[]) => openstackIn(dir, cloud, ...args);
 
   it('creates a flavor with hw:pmu=false, refuses hw:pmu=maybe with a clear message, and shows it unchanged', () => {
     const created = json(
@@ -741,7 +694,7 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
     );
     await stopServe();
     const port = new URL(url).port;
-    url = await startServe(port);
+    url = await startVpmu(port);
     const flavors = JSON.parse(openstack('admin', 'flavor', 'list', '-f', 'json').stdout) as {
       Name: string;
     }[];

@@ -5,15 +5,20 @@
  * missing; in CI (CI=true) it must run.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { RUN_TIMEOUT_MS, startChild, type TestChild } from '../testing/processes.js';
+import type { TestChild } from '../testing/processes.js';
+import {
+  jsonOf as json,
+  OPENSTACK,
+  openstackIn,
+  startServe,
+  writeClouds,
+} from '../testing/stock-clients.js';
 import { requireTool } from '../testing/tools.js';
 
-const OPENSTACK = '/usr/bin/openstack';
 const skip = requireTool(
   OPENSTACK,
   ['--version'],
@@ -24,74 +29,18 @@ describe('identity administration with the openstack client', { skip, timeout: 3
   const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-osc-identity-'));
   let server: TestChild | undefined;
   let url = '';
+  const openstack = (cloud: string, ...args: string[]) => openstackIn(dir, cloud, ...args);
 
   before(async () => {
     writeFileSync(path.join(dir, 'config.json'), '{}');
-    server = startChild(
-      process.execPath,
-      [
-        'bin/vpmu.js',
-        'serve',
-        '--port',
-        '0',
-        '--state-dir',
-        path.join(dir, 'state'),
-        '--config',
-        path.join(dir, 'config.json'),
-      ],
-      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VPMU_ADMIN_PASSWORD: 'admin-secret' } },
-    );
-    url = (await server.waitFor(/vpmu listening on (http:\/\/\S+)/u))[1] ?? '';
-    mkdirSync(path.join(dir, 'home'));
-    writeFileSync(
-      path.join(dir, 'clouds.yaml'),
-      [
-        'clouds:',
-        '  admin:',
-        '    auth_type: password',
-        '    auth:',
-        `      auth_url: ${url}/identity/v3`,
-        '      username: admin',
-        '      password: admin-secret',
-        '      project_name: admin',
-        '      user_domain_name: Default',
-        '      project_domain_name: Default',
-        '    region_name: RegionOne',
-        '',
-      ].join('\n'),
-    );
+    ({ server, url } = await startServe(dir));
+    writeClouds(dir, url, []);
   });
 
   after(async () => {
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-
-  /** Runs `openstack --os-cloud <cloud> ...args` in an empty environment. */
-  function openstack(
-    cloud: string,
-    ...args: string[]
-  ): { status: number | null; stdout: string; stderr: string } {
-    const result = spawnSync(OPENSTACK, ['--os-cloud', cloud, ...args], {
-      encoding: 'utf8',
-      env: {
-        HOME: path.join(dir, 'home'),
-        PATH: '/usr/bin:/bin',
-        OS_CLIENT_CONFIG_FILE: path.join(dir, 'clouds.yaml'),
-      },
-      timeout: RUN_TIMEOUT_MS,
-    });
-    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-  }
-
-  function json(result: {
-    status: number | null;
-    stdout: string;
-    stderr: string;
-  }): Record<string, unknown> {
-    assert.equal(result.status, 0, result.stderr);
-    return JSON.parse(result.stdout) as Record<string, unknown>;
-  }
 
   it('administers projects, users and roles, sets flavor access by project name, and authenticates with an application credential', () => {
     const project = json(
@@ -187,22 +136,7 @@ describe('identity administration with the openstack client', { skip, timeout: 3
     assert.equal(access.status, 0, access.stderr);
 
     // Bob makes an application credential and a client authenticates with it alone.
-    writeFileSync(
-      path.join(dir, 'clouds.yaml'),
-      `${readFileSync(path.join(dir, 'clouds.yaml'), 'utf8')}${[
-        '  bob:',
-        '    auth_type: password',
-        '    auth:',
-        `      auth_url: ${url}/identity/v3`,
-        '      username: bob',
-        '      password: bob-secret',
-        '      project_name: blue',
-        '      user_domain_name: Default',
-        '      project_domain_name: Default',
-        '    region_name: RegionOne',
-        '',
-      ].join('\n')}`,
-    );
+    writeClouds(dir, url, [{ name: 'bob', password: 'bob-secret', project: 'blue' }]);
     const credential = json(
       openstack('bob', 'application', 'credential', 'create', 'ci', '-f', 'json'),
     );

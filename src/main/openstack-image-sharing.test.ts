@@ -6,15 +6,20 @@
  * needs `/v2/schemas/image`. Locally it skips when a client is missing; in CI (CI=true) it must run.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { RUN_TIMEOUT_MS, startChild, type TestChild } from '../testing/processes.js';
+import type { TestChild } from '../testing/processes.js';
+import {
+  OPENSTACK,
+  osEnvironment,
+  runClient,
+  startServe,
+  type ClientRun as Run,
+} from '../testing/stock-clients.js';
 import { requireTool } from '../testing/tools.js';
 
-const OPENSTACK = '/usr/bin/openstack';
 const GLANCE = '/usr/bin/glance';
 const skip =
   requireTool(
@@ -27,12 +32,6 @@ const skip =
     ['--version'],
     'run scripts/install-test-deps.sh, which installs python3-glanceclient',
   );
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe(
   'image sharing with the stock clients against vpmu serve',
@@ -53,22 +52,7 @@ describe(
         ],
       };
       writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-      mkdirSync(path.join(dir, 'home'));
-      server = startChild(
-        process.execPath,
-        [
-          'bin/vpmu.js',
-          'serve',
-          '--port',
-          '0',
-          '--state-dir',
-          path.join(dir, 'state'),
-          '--config',
-          path.join(dir, 'config.json'),
-        ],
-        { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VPMU_ADMIN_PASSWORD: 'admin-secret' } },
-      );
-      url = (await server.waitFor(/vpmu listening on (http:\/\/\S+)/u))[1] ?? '';
+      ({ server, url } = await startServe(dir));
     });
 
     after(async () => {
@@ -76,30 +60,18 @@ describe(
       rmSync(dir, { recursive: true, force: true });
     });
 
-    /** The OS_* environment of a user (glanceclient reads no clouds.yaml). */
-    function env(user: 'dan' | 'eve'): Record<string, string> {
-      return {
-        HOME: path.join(dir, 'home'),
-        PATH: '/usr/bin:/bin',
-        OS_AUTH_URL: `${url}/identity/v3`,
-        OS_IDENTITY_API_VERSION: '3',
-        OS_USERNAME: user,
-        OS_PASSWORD: `${user}-secret`,
-        OS_PROJECT_NAME: user === 'dan' ? 'demo' : 'other',
-        OS_USER_DOMAIN_NAME: 'Default',
-        OS_PROJECT_DOMAIN_NAME: 'Default',
-        OS_REGION_NAME: 'RegionOne',
-      };
-    }
-
-    function run(tool: string, user: 'dan' | 'eve', ...args: string[]): Run {
-      const result = spawnSync(tool, args, {
-        encoding: 'utf8',
-        env: env(user),
-        timeout: RUN_TIMEOUT_MS,
-      });
-      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-    }
+    /** A user's OS_* environment: glanceclient reads no clouds.yaml. */
+    const run = (tool: string, user: 'dan' | 'eve', ...args: string[]): Run =>
+      runClient(
+        tool,
+        args,
+        osEnvironment(url, {
+          name: user,
+          password: `${user}-secret`,
+          project: user === 'dan' ? 'demo' : 'other',
+        }),
+        dir,
+      );
 
     const openstack = (user: 'dan' | 'eve', ...args: string[]) => run(OPENSTACK, user, ...args);
 
