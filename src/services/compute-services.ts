@@ -134,7 +134,7 @@ export async function deleteComputeService(
 }
 
 // NOTE: Nova wording (nova/api/openstack/compute/services.py).
-export function onlyComputeUpdates(binary: string): ComputeError {
+function onlyComputeUpdates(binary: string): ComputeError {
   return new ComputeError(
     'request.invalid',
     `Updating a ${binary} service is not supported. Only nova-compute services can be updated.`,

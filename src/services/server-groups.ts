@@ -90,6 +90,6 @@ export async function deleteServerGroup(
 }
 
 // NOTE: Nova's wording (InstanceGroupNotFound).
-export function serverGroupNotFound(id: string): ComputeError {
+function serverGroupNotFound(id: string): ComputeError {
   return new ComputeError('server.group_not_found', `Instance group ${id} could not be found.`);
 }

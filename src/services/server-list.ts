@@ -52,7 +52,7 @@ export interface ServerListQuery {
 }
 
 /** The value a sort key reads from a server. */
-export function serverSortValue(server: ServerRecord, key: ServerSortKey): string | number | null {
+function serverSortValue(server: ServerRecord, key: ServerSortKey): string | number | null {
   switch (key) {
     case 'createdAt':
       return server.createdAt;

@@ -13,7 +13,7 @@ import type { Store } from '../ports/store.js';
 /** Nova's per-server limit (objects.instance.MAX_TAG_COUNT). */
 export const MAX_SERVER_TAGS = 50;
 /** Nova's tag length limit (objects.tag.MAX_TAG_LENGTH). */
-export const MAX_TAG_LENGTH = 60;
+const MAX_TAG_LENGTH = 60;
 
 /** What the tag use cases need. */
 export interface ServerTagsDeps {
