@@ -51,8 +51,14 @@ export async function startServe(
     ],
     { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VPMU_ADMIN_PASSWORD: ADMIN_PASSWORD } },
   );
-  const url = (await server.waitFor(/vpmu listening on (http:\/\/\S+)/u))[1] ?? '';
-  return { server, url };
+  try {
+    const url = (await server.waitFor(/vpmu listening on (http:\/\/\S+)/u))[1] ?? '';
+    return { server, url };
+  } catch (error) {
+    // The caller never gets the child to stop: a start that fails stops it here.
+    await server.stop();
+    throw error;
+  }
 }
 
 /** Writes `dir`/clouds.yaml with one cloud per user, the admin included. */
