@@ -213,6 +213,76 @@ describe('server rebuild with key_name (2.54) and user_data (2.57)', () => {
   });
 });
 
+describe('adminPass on create and rebuild', () => {
+  it('goes on a config drive (admin_pass) the server gets for it, never into a record or a body', async () => {
+    const api = await makeTestApi();
+    const f = await flavor(api, 'small');
+    const i = await image(api, 'img');
+    const made = await create(api, { flavorRef: f, imageRef: i, adminPass: 's3cret-one' });
+    assert.equal(made.status, 202, JSON.stringify(made.body));
+    // Nova with enable_instance_password=False: the create's body has no adminPass.
+    assert.deepEqual(Object.keys((made.body as { server: object }).server).sort(), [
+      'OS-DCF:diskConfig',
+      'id',
+      'links',
+    ]);
+    const server = await show(api, made.id);
+    assert.equal(server.status, 'ACTIVE');
+    assert.equal(server.config_drive, 'True');
+    assert.equal(
+      driveJson(api, made.id, 'openstack/latest/meta_data.json').admin_pass,
+      's3cret-one',
+    );
+    assert.equal(
+      driveJson(api, made.id, 'openstack/2012-08-10/meta_data.json').admin_pass,
+      's3cret-one',
+    );
+    const everything = JSON.stringify(
+      (await api.request('GET', `/compute/v2.1/servers/${made.id}`, { headers: mv('2.latest') }))
+        .body,
+    );
+    assert.ok(!everything.includes('s3cret-one'), everything);
+
+    const rebuild = async (body: Record<string, unknown>) => {
+      const res = await api.request('POST', `/compute/v2.1/servers/${made.id}/action`, {
+        as: 'member',
+        body: { rebuild: { imageRef: i, ...body } },
+      });
+      await api.servers.idle();
+      return res;
+    };
+    const again = await rebuild({ adminPass: 's3cret-two' });
+    assert.equal(again.status, 202, again.text);
+    assert.ok(!('adminPass' in (again.body as { server: object }).server));
+    assert.equal(
+      driveJson(api, made.id, 'openstack/latest/meta_data.json').admin_pass,
+      's3cret-two',
+    );
+    // A rebuild without one writes the drive without one: the password was never kept.
+    assert.equal((await rebuild({})).status, 202);
+    const meta = driveJson(api, made.id, 'openstack/latest/meta_data.json');
+    assert.ok(!('admin_pass' in meta), JSON.stringify(meta));
+  });
+
+  it('gives a server without a config drive one when a rebuild brings a password', async () => {
+    const api = await makeTestApi();
+    const f = await flavor(api, 'small');
+    const i = await image(api, 'img');
+    const made = await create(api, { flavorRef: f, imageRef: i });
+    assert.equal((await show(api, made.id)).config_drive, '');
+    const res = await api.request('POST', `/compute/v2.1/servers/${made.id}/action`, {
+      as: 'member',
+      body: { rebuild: { imageRef: i, adminPass: 'later' } },
+    });
+    assert.equal(res.status, 202, res.text);
+    await api.servers.idle();
+    const server = await show(api, made.id);
+    assert.equal(server.status, 'ACTIVE');
+    assert.equal(server.config_drive, 'True');
+    assert.equal(driveJson(api, made.id, 'openstack/latest/meta_data.json').admin_pass, 'later');
+  });
+});
+
 describe('kernel boot images (kernel_id, ramdisk_id, os_command_line)', () => {
   it('boots from the kernel and ramdisk images with the command line', async () => {
     const api = await makeTestApi();

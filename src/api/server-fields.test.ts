@@ -142,9 +142,10 @@ describe('server fields', () => {
       { body: { block_device_mapping: [] }, says: /block_device_mapping:.*no volumes/u },
       { body: { personality: [] }, says: /personality: vpmu does not inject files/u },
       { body: { personality: [] }, version: '2.57', says: /'personality' was unexpected/u },
+      { body: { adminPass: '' }, says: /adminPass\. Value: \. An empty password cannot be given/u },
       {
-        body: { adminPass: 'secret' },
-        says: /adminPass: vpmu does not set guest passwords/u,
+        body: { adminPass: 7 },
+        says: /adminPass\. Value: \*\*\*\. A number is not of type 'string'/u,
       },
       {
         body: { tags: ['a/b'], networks: 'none' },
@@ -366,7 +367,7 @@ describe('server fields', () => {
         '2.1',
         /preserve_ephemeral: vpmu servers have no ephemeral disks/u,
       ],
-      [{ adminPass: 'x' }, '2.1', /adminPass: vpmu does not set guest passwords/u],
+      [{ adminPass: '' }, '2.1', /adminPass\. Value: \. An empty password cannot be given/u],
       [{ key_name: 'k' }, '2.54', /^Keypair k not found for user/u],
       [{ key_name: 'k' }, '2.53', /'key_name' was unexpected/u],
       [{ user_data: 'a' }, '2.57', /user_data\. Value: a\. 'a' is not a 'base64'/u],

@@ -43,10 +43,6 @@ const REFUSED: readonly {
   },
   { field: 'personality', until: [2, 56], why: 'vpmu does not inject files into guests' },
   {
-    field: 'adminPass',
-    why: 'vpmu does not set guest passwords: deliver a key pair (key_name) or user data instead',
-  },
-  {
     field: 'trusted_image_certificates',
     from: [2, 63],
     why: 'vpmu does not verify image signatures',
@@ -221,6 +217,7 @@ const CREATE_FIELDS = [
   'key_name',
   'user_data',
   'config_drive',
+  'adminPass',
 ];
 
 /** Nova's limit on user data: 65535 characters of base64. */
@@ -248,6 +245,20 @@ function parseUserData(value: unknown): string {
 }
 
 /** Nova's key pair name type: 1 to 255 characters. */
+/**
+ * Nova's `adminPass`: a string. vpmu refuses an empty one, which would set no password (Nova
+ * would set an empty one or, when configured, make one up that with its defaults reaches no guest).
+ */
+function parseAdminPass(value: unknown): string {
+  if (typeof value !== 'string') {
+    throw invalidField('adminPass', '***', `A ${typeof value} is not of type 'string'`);
+  }
+  if (value === '') {
+    throw invalidField('adminPass', '', 'An empty password cannot be given to a guest');
+  }
+  return value;
+}
+
 function parseKeyName(value: unknown): string {
   if (typeof value !== 'string' || value.length < 1 || value.length > 255) {
     throw invalidField('key_name', value, 'A key pair name of 1 to 255 characters is required');
@@ -312,6 +323,7 @@ export function parseNewServer(body: Record<string, unknown>, mv: Microversion):
       ...(body.config_drive === undefined
         ? {}
         : { configDrive: parseBoolean('config_drive', body.config_drive) }),
+      ...(body.adminPass === undefined ? {} : { adminPass: parseAdminPass(body.adminPass) }),
       name,
       imageRef,
       flavorRef: String(flavorRef),
@@ -427,7 +439,7 @@ export function parseRebuild(
   if (typeof imageRef !== 'string' || imageRef === '') {
     throw invalidField('rebuild.imageRef', imageRef, 'An image id is required');
   }
-  refuse(body, mv, ['adminPass', 'personality', 'trusted_image_certificates', 'hostname']);
+  refuse(body, mv, ['personality', 'trusted_image_certificates', 'hostname']);
   const preserve = body.preserve_ephemeral;
   if (preserve !== undefined && parseBoolean('preserve_ephemeral', preserve)) {
     throw refused(
@@ -448,6 +460,7 @@ export function parseRebuild(
       ...(userData === undefined
         ? {}
         : { userData: userData === null ? null : parseUserData(userData) }),
+      ...(body.adminPass === undefined ? {} : { adminPass: parseAdminPass(body.adminPass) }),
     },
   };
 }

@@ -48,6 +48,8 @@ export interface ConfigDriveInput {
   readonly key: GuestKey | undefined;
   /** The user data as the API took it: base64 text. */
   readonly userData: string | undefined;
+  /** The server's adminPass (Nova's `admin_pass`, which only a config drive carries). */
+  readonly adminPass?: string | undefined;
   readonly vpmu: GuestVpmu;
 }
 
@@ -128,6 +130,7 @@ function openstackMetaData(input: ConfigDriveInput): Record<string, unknown> {
     availability_zone: input.availabilityZone,
     project_id: input.projectId,
     devices: [],
+    ...(input.adminPass === undefined ? {} : { admin_pass: input.adminPass }),
   };
 }
 

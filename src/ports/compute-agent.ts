@@ -57,6 +57,11 @@ export interface ConfigDriveData {
     { readonly name: string; readonly type: string; readonly publicKey: string } | undefined;
   /** Base64, as the API took it. */
   readonly userData: string | undefined;
+  /**
+   * The adminPass of the create or rebuild that writes the drive. Never stored: a drive written
+   * again later (a guest defined anew) carries none, as in Nova.
+   */
+  readonly adminPass?: string | undefined;
 }
 
 /** A guest as the agent built or redefined it. */

@@ -18,6 +18,11 @@ export interface GuestDataRequest {
   readonly userData?: string | null;
   /** Nova's config_drive (create only). */
   readonly configDrive?: boolean;
+  /**
+   * Nova's adminPass. vpmu delivers it the one way it reaches a guest without an agent: on the
+   * config drive (meta_data.json `admin_pass`), so asking for it gives the server one.
+   */
+  readonly adminPass?: string;
 }
 
 /** The record fields guest data sets. */
@@ -65,6 +70,7 @@ export async function resolveGuestData(
   const userData = request.userData === undefined ? (current?.userData ?? null) : request.userData;
   const configDrive =
     request.configDrive === true ||
+    request.adminPass !== undefined ||
     current?.configDrive === true ||
     image.properties.img_config_drive === 'mandatory' ||
     deps.forceConfigDrive === true;
@@ -128,8 +134,14 @@ export function bootFilesOf(
   };
 }
 
-/** What the server's config drive says (the agent adds the vPMU); undefined when it has none. */
-export function configDriveDataOf(server: ServerRecord): ConfigDriveData | undefined {
+/**
+ * What the server's config drive says (the agent adds the vPMU); undefined when it has none.
+ * `adminPass` is the create's or rebuild's, which is never stored.
+ */
+export function configDriveDataOf(
+  server: ServerRecord,
+  adminPass?: string,
+): ConfigDriveData | undefined {
   if (server.configDrive !== true) return undefined;
   const key = server.keypair ?? undefined;
   return {
@@ -145,5 +157,6 @@ export function configDriveDataOf(server: ServerRecord): ConfigDriveData | undef
     key:
       key === undefined ? undefined : { name: key.name, type: key.type, publicKey: key.publicKey },
     userData: server.userData ?? undefined,
+    ...(adminPass === undefined ? {} : { adminPass }),
   };
 }

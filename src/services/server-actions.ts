@@ -34,7 +34,7 @@ export type RebootType = 'SOFT' | 'HARD';
 
 /** What a rebuild may change besides the image. */
 export interface RebuildOptions
-  extends ServerFields, Pick<GuestDataRequest, 'keyName' | 'userData'> {
+  extends ServerFields, Pick<GuestDataRequest, 'keyName' | 'userData' | 'adminPass'> {
   readonly name?: string;
 }
 
@@ -166,11 +166,11 @@ export class ServerActions {
     if (options.metadata !== undefined) {
       await checkMetadataQuota(work.deps.store, ctx, options.metadata);
     }
-    const { keyName, userData, ...fields } = options;
+    const { keyName, userData, adminPass, ...fields } = options;
     const guestData = await resolveGuestData(
       work.deps,
       ctx,
-      definedOnly({ keyName, userData }),
+      definedOnly({ keyName, userData, adminPass }),
       imageRecord,
       current,
     );
@@ -204,7 +204,10 @@ export class ServerActions {
           await agent.remove(server.id, { ...work.stopOptions(), graceful: true });
           // As Nova does, a server that was stopped is stopped again (hard) after its rebuild.
           const stopped = server.status === 'SHUTOFF';
-          const built = await work.spawn(agent, rebuilding, { leaveStopped: stopped });
+          const built = await work.spawn(agent, rebuilding, {
+            leaveStopped: stopped,
+            ...(adminPass === undefined ? {} : { adminPass }),
+          });
           const done = await work.save(rebuilding, {
             ...built,
             ...(stopped ? STOPPED_STATE : {}),

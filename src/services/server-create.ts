@@ -174,7 +174,7 @@ export class ServerCreation {
           : { ...server, claimId: placed.claimId };
       await deps.store.createServer(record);
       const recorded = await this.#work.record(record, context, 'create');
-      this.#work.track(server.id, this.#build(record, context, recorded, placed));
+      this.#work.track(server.id, this.#build(record, context, recorded, placed, input.adminPass));
     }
     return { servers, reservationId };
   }
@@ -255,13 +255,14 @@ export class ServerCreation {
     server: ServerRecord,
     context: ActionContext,
     recorded: RecordedAction,
-    placed?: Placement | Error,
+    placed: Placement | Error | undefined,
+    adminPass: string | undefined,
   ): Promise<void> {
     this.#queued.add(server.id);
     const release = await this.#buildSlots.acquire();
     try {
       if (!this.#queued.delete(server.id)) return; // deleted while it waited
-      await this.#buildInSlot(server, context, recorded, placed);
+      await this.#buildInSlot(server, context, recorded, placed, adminPass);
     } finally {
       release();
     }
@@ -271,7 +272,8 @@ export class ServerCreation {
     server: ServerRecord,
     context: ActionContext,
     recorded: RecordedAction,
-    preplaced?: Placement | Error,
+    preplaced: Placement | Error | undefined,
+    adminPass: string | undefined,
   ): Promise<void> {
     const work = this.#work;
     work.notify('create', 'start', server, context);
@@ -297,7 +299,10 @@ export class ServerCreation {
         async () => {
           const agent = work.agentOf(current);
           if (agent === undefined) throw new TypeError(`no agent for host ${placed.host}`);
-          return work.save(current, await work.spawn(agent, current));
+          return work.save(
+            current,
+            await work.spawn(agent, current, adminPass === undefined ? {} : { adminPass }),
+          );
         },
       );
       work.notify('create', 'end', current, context);

@@ -319,12 +319,13 @@ export class ServerWork {
   /**
    * Disk, define, start, read back on the agent: the fields of an ACTIVE server (the agent undoes
    * its own steps on failure). `reuseDisk` keeps the root disk a server already has (a guest
-   * defined again, not rebuilt); `leaveStopped` powers it off (hard) once built.
+   * defined again, not rebuilt); `leaveStopped` powers it off (hard) once built. `adminPass` goes
+   * on the config drive of this build only.
    */
   async spawn(
     agent: ComputeAgent,
     server: ServerRecord,
-    options: Pick<BuildRequest, 'reuseDisk' | 'leaveStopped'> = {},
+    options: Pick<BuildRequest, 'reuseDisk' | 'leaveStopped'> & { adminPass?: string } = {},
   ): Promise<ServerChanges> {
     const location = server.image.dataLocation;
     const built = await agent.build({
@@ -336,7 +337,7 @@ export class ServerWork {
       imageFile: location === null ? undefined : this.deps.imageFile(location),
       imageFormat: server.image.diskFormat ?? undefined,
       configDrive: server.configDrive === true,
-      configDriveData: configDriveDataOf(server),
+      configDriveData: configDriveDataOf(server, options.adminPass),
       bootFiles: bootFilesOf(server, this.deps.imageFile),
       reuseDisk: options.reuseDisk === true,
       leaveStopped: options.leaveStopped === true,
