@@ -470,6 +470,52 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
     assert.equal(deleted.status, 0, deleted.stderr);
   });
 
+  it('renames the server and sets and unsets its properties and tags with server set and unset', () => {
+    const mv = ['--os-compute-api-version', '2.26'];
+    const set = openstack(
+      'admin',
+      ...mv,
+      'server',
+      'set',
+      '--name',
+      'ran1-renamed',
+      '--property',
+      'role=du',
+      '--property',
+      'site=edge1',
+      '--tag',
+      'vran',
+      '--tag',
+      'perf',
+      serverId,
+    );
+    assert.equal(set.status, 0, set.stderr);
+    let shown = json(openstack('admin', ...mv, 'server', 'show', serverId, '-f', 'json'));
+    assert.equal(shown.name, 'ran1-renamed');
+    assert.deepEqual(shown.properties, { role: 'du', site: 'edge1' });
+    assert.deepEqual([...(shown.tags as string[])].sort(), ['perf', 'vran']);
+    const unset = openstack(
+      'admin',
+      ...mv,
+      'server',
+      'unset',
+      '--property',
+      'site',
+      '--tag',
+      'perf',
+      serverId,
+    );
+    assert.equal(unset.status, 0, unset.stderr);
+    shown = json(openstack('admin', ...mv, 'server', 'show', serverId, '-f', 'json'));
+    assert.deepEqual(shown.properties, { role: 'du' });
+    assert.deepEqual(shown.tags, ['vran']);
+    // Another project's member can change none of it.
+    const other = openstack('eve', 'server', 'set', '--property', 'x=y', serverId);
+    assert.equal(other.status, 1);
+    const back = openstack('admin', 'server', 'set', '--name', 'ran1', serverId);
+    assert.equal(back.status, 0, back.stderr);
+  });
+
   it('deletes the server: gone from the list and from show, its notifications in order', () => {
     const del = openstack('admin', 'server', 'delete', '--wait', serverId);
     assert.equal(del.status, 0, del.stderr);
