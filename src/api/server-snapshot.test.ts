@@ -41,6 +41,23 @@ describe('createImage', () => {
       as: 'member',
     });
     assert.match(listed.text, /"action":"createImage"/u);
+    // instance.snapshot.start (task image_snapshot) and .end name the new image.
+    const snapshots = api.notifier.delivered
+      .filter((n) => n.eventType.startsWith('instance.snapshot.'))
+      .map((n) => {
+        const envelope = JSON.parse(n.body) as { 'oslo.message': string };
+        const message = JSON.parse(envelope['oslo.message']) as {
+          payload: { 'nova_object.data': Record<string, unknown> };
+        };
+        return { type: n.eventType, data: message.payload['nova_object.data'] };
+      });
+    assert.deepEqual(
+      snapshots.map((n) => [n.type, n.data.snapshot_image_id, n.data.task_state]),
+      [
+        ['instance.snapshot.start', body.id, 'image_snapshot'],
+        ['instance.snapshot.end', body.id, null],
+      ],
+    );
   });
 
   it('answers {"image_id"} from 2.45, from a stopped server too', async () => {

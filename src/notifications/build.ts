@@ -20,6 +20,7 @@ import {
   IMAGE_META_PROPS_PAYLOAD,
   INSTANCE_ACTION_PAYLOAD,
   INSTANCE_ACTION_RESIZE_PAYLOAD,
+  INSTANCE_ACTION_SNAPSHOT_PAYLOAD,
   INSTANCE_CREATE_PAYLOAD,
   PMU_PAYLOAD,
   REQUEST_SPEC_PAYLOAD,
@@ -187,6 +188,18 @@ export function toInstanceActionResizePayload(
   return toVersionedObject(INSTANCE_ACTION_RESIZE_PAYLOAD, {
     ...instanceData(instance, context, fault),
     new_flavor: toFlavorPayload(newFlavor),
+  });
+}
+
+/** InstanceActionSnapshotPayload (snapshot.start|end): the image the root disk becomes. */
+export function toInstanceActionSnapshotPayload(
+  instance: InstanceSnapshot,
+  snapshotImageId: string,
+  context: ActionContext,
+): VersionedObject {
+  return toVersionedObject(INSTANCE_ACTION_SNAPSHOT_PAYLOAD, {
+    ...instanceData(instance, context, null),
+    snapshot_image_id: snapshotImageId,
   });
 }
 

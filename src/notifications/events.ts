@@ -10,6 +10,7 @@ import {
   toImageMetaPayload,
   toInstanceActionPayload,
   toInstanceActionResizePayload,
+  toInstanceActionSnapshotPayload,
   toInstanceCreatePayload,
   toRequestSpecPayload,
 } from './build.js';
@@ -26,6 +27,7 @@ import {
   IMAGE_META_PAYLOAD,
   INSTANCE_ACTION_PAYLOAD,
   INSTANCE_ACTION_RESIZE_PAYLOAD,
+  INSTANCE_ACTION_SNAPSHOT_PAYLOAD,
   INSTANCE_CREATE_PAYLOAD,
   REQUEST_SPEC_PAYLOAD,
 } from './payloads.js';
@@ -62,7 +64,8 @@ export type InstanceAction =
   | 'pause'
   | 'unpause'
   | 'suspend'
-  | 'resume';
+  | 'resume'
+  | 'snapshot';
 export type Phase = 'start' | 'end' | 'error';
 
 /** Which phases each action has (as in Nova: no delete.error, power_on/off have no .error). */
@@ -77,6 +80,8 @@ export const ACTION_PHASES: Readonly<Record<InstanceAction, readonly Phase[]>> =
   unpause: ['start', 'end'],
   suspend: ['start', 'end'],
   resume: ['start', 'end'],
+  // As in Nova: a failed snapshot sends no instance.snapshot.error.
+  snapshot: ['start', 'end'],
 };
 
 const ACTION_WHEN: Readonly<Record<InstanceAction, string>> = {
@@ -90,6 +95,7 @@ const ACTION_WHEN: Readonly<Record<InstanceAction, string>> = {
   unpause: 'unpausing a server',
   suspend: 'suspending a server (its memory saved on the host, the guest stopped)',
   resume: 'resuming a suspended server',
+  snapshot: "making an image of a server's root disk (createImage, createBackup)",
 };
 
 function whenText(action: InstanceAction, phase: Phase): string {
@@ -102,6 +108,7 @@ function whenText(action: InstanceAction, phase: Phase): string {
 function actionSchema(action: InstanceAction): PayloadSchema {
   if (action === 'create') return INSTANCE_CREATE_PAYLOAD;
   if (action === 'resize') return INSTANCE_ACTION_RESIZE_PAYLOAD;
+  if (action === 'snapshot') return INSTANCE_ACTION_SNAPSHOT_PAYLOAD;
   return INSTANCE_ACTION_PAYLOAD;
 }
 
@@ -151,13 +158,19 @@ export const EVENTS: readonly EventSpec[] = [
   },
 ];
 
+/** What some actions' payloads add: resize's target flavor, snapshot's new image. */
+export interface InstanceEventDetails {
+  readonly newFlavor?: FlavorInput;
+  readonly snapshotImageId?: string;
+}
+
 /** The instance event for an action's phase; `.error` events need the fault. */
 export function instanceEvent(
   action: InstanceAction,
   phase: Phase,
   instance: InstanceSnapshot,
   context: ActionContext,
-  options: { readonly fault?: FaultInput; readonly newFlavor?: FlavorInput } = {},
+  options: InstanceEventDetails & { readonly fault?: FaultInput } = {},
 ): Event {
   if (!ACTION_PHASES[action].includes(phase)) {
     throw new TypeError(`instance.${action} has no ${phase} event`);
@@ -174,6 +187,11 @@ export function instanceEvent(
       throw new TypeError('instance.resize events need the new flavor');
     }
     payload = toInstanceActionResizePayload(instance, options.newFlavor, context, fault);
+  } else if (action === 'snapshot') {
+    if (options.snapshotImageId === undefined) {
+      throw new TypeError('instance.snapshot events need the image id');
+    }
+    payload = toInstanceActionSnapshotPayload(instance, options.snapshotImageId, context);
   } else {
     payload = toInstanceActionPayload(instance, context, fault);
   }

@@ -11,6 +11,7 @@ const PINNED: Readonly<Record<string, string>> = {
   InstanceCreatePayload: '1.0-3e3f55881ea9',
   InstanceActionPayload: '1.0-188d7244bf29',
   InstanceActionResizePayload: '1.0-52b23ce41de9',
+  InstanceActionSnapshotPayload: '1.0-c5c81678f1a2',
   RequestSpecPayload: '1.0-48761b23c45c',
   FlavorPayload: '1.0-7aaf56ffb781',
   ImageMetaPayload: '1.0-e97d878f2c2d',

@@ -183,6 +183,16 @@ export const INSTANCE_ACTION_RESIZE_PAYLOAD = {
   fields: { ...INSTANCE_FIELDS, new_flavor: { type: 'object', of: FLAVOR_PAYLOAD } },
 } as const satisfies PayloadSchema;
 
+export const INSTANCE_ACTION_SNAPSHOT_PAYLOAD = {
+  name: 'InstanceActionSnapshotPayload',
+  version: '1.0',
+  history: ['1.0: initial version; InstanceActionPayload 1.0 plus snapshot_image_id'],
+  description:
+    'An instance whose root disk becomes an image (createImage, createBackup): ' +
+    "`snapshot_image_id` is the new image, which carries the source image's `hw_pmu`.",
+  fields: { ...INSTANCE_FIELDS, snapshot_image_id: UUID },
+} as const satisfies PayloadSchema;
+
 export const REQUEST_SPEC_PAYLOAD = {
   name: 'RequestSpecPayload',
   version: '1.0',
@@ -207,6 +217,7 @@ export const PAYLOAD_SCHEMAS: readonly PayloadSchema[] = [
   INSTANCE_CREATE_PAYLOAD,
   INSTANCE_ACTION_PAYLOAD,
   INSTANCE_ACTION_RESIZE_PAYLOAD,
+  INSTANCE_ACTION_SNAPSHOT_PAYLOAD,
   REQUEST_SPEC_PAYLOAD,
   FLAVOR_PAYLOAD,
   IMAGE_META_PAYLOAD,

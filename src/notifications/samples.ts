@@ -137,6 +137,7 @@ function instanceAt(action: InstanceAction, phase: Phase): InstanceSnapshot {
     unpause: 'unpausing',
     suspend: 'suspending',
     resume: 'resuming',
+    snapshot: 'image_snapshot',
   };
   if (phase === 'start' && (action === 'unpause' || action === 'resume')) {
     const held = action === 'unpause' ? 'paused' : 'suspended';
@@ -173,6 +174,8 @@ function instanceAt(action: InstanceAction, phase: Phase): InstanceSnapshot {
   return i;
 }
 
+const SAMPLE_SNAPSHOT_IMAGE_ID = '0b9d3f58-7e1c-4a6f-9a43-2c5d8e1f6a70';
+
 function sampleEvent(spec: EventSpec): Event {
   const [family, action, phase] = spec.eventType.split('.');
   if (family === 'instance' && action !== undefined && phase !== undefined) {
@@ -181,6 +184,7 @@ function sampleEvent(spec: EventSpec): Event {
     return instanceEvent(a, p, instanceAt(a, p), SAMPLE_CONTEXT, {
       ...(p === 'error' ? { fault: SAMPLE_FAULT } : {}),
       ...(a === 'resize' ? { newFlavor: SAMPLE_VRAN_FLAVOR } : {}),
+      ...(a === 'snapshot' ? { snapshotImageId: SAMPLE_SNAPSHOT_IMAGE_ID } : {}),
     });
   }
   if (

@@ -12,6 +12,7 @@ import {
   type ActionContext,
   type Event,
   type InstanceAction,
+  type InstanceEventDetails,
   type InstanceSnapshot,
 } from '../notifications/index.js';
 import type { ServerPmu, ServerRecord } from '../ports/store.js';
@@ -34,7 +35,7 @@ export function notifyInstance(
   server: ServerRecord,
   context: ActionContext,
   error?: unknown,
-  newFlavor?: ReturnType<typeof toFlavorInput>,
+  details: InstanceEventDetails = {},
 ): void {
   try {
     const fault =
@@ -43,8 +44,8 @@ export function notifyInstance(
         : undefined;
     sink.publish(
       instanceEvent(action, phase, snapshot(server), context, {
+        ...details,
         ...(fault === undefined ? {} : { fault }),
-        ...(newFlavor === undefined ? {} : { newFlavor }),
       }),
     );
   } catch (buildError) {

@@ -90,7 +90,7 @@ export class ServerResizes {
         }
         const newFlavor = toFlavorInput(toFlavor(flavorRecord));
         const wasRunning = server.powerState === RUNNING;
-        work.notify('resize', 'start', resizing, context, undefined, newFlavor);
+        work.notify('resize', 'start', resizing, context, undefined, { newFlavor });
         const oldXml = server.domainXml ?? (await agent.domainXml(server.id));
         try {
           const redefined = await agent.redefine(server.id, {
@@ -125,7 +125,7 @@ export class ServerResizes {
             },
             domainXml: redefined.domainXml,
           });
-          work.notify('resize', 'end', done, context, undefined, newFlavor);
+          work.notify('resize', 'end', done, context, undefined, { newFlavor });
           return done;
         } catch (error) {
           await deps.store.releaseClaim(claimId);
@@ -134,7 +134,7 @@ export class ServerResizes {
             work.undoFailed(server, `resize rollback: ${failure.step}`, failure.error);
           }
           const failed = await work.fail(resizing, error, 'resize', { keepClaim: true });
-          work.notify('resize', 'error', failed, context, error, newFlavor);
+          work.notify('resize', 'error', failed, context, error, { newFlavor });
           throw buildFailed(failed);
         }
       },

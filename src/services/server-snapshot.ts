@@ -44,7 +44,7 @@ export class ServerSnapshots {
       id,
       request.backup === undefined ? 'createImage' : 'createBackup',
       SNAPSHOT_STATES,
-      async (server, agent) => {
+      async (server, agent, context) => {
         const snapshotting = await work.save(server, { taskState: 'image_snapshot' });
         try {
           const { diskFormat, data } = await agent.snapshot(server.id);
@@ -57,9 +57,14 @@ export class ServerSnapshots {
             minRamMiB: server.image.minRamMiB ?? 0,
             properties: snapshotProperties(server, ctx, request),
           });
-          await work.save(snapshotting, { taskState: 'image_uploading' });
+          const details = { snapshotImageId: image.id };
+          work.notify('snapshot', 'start', snapshotting, context, undefined, details);
+          const uploading = await work.save(snapshotting, { taskState: 'image_uploading' });
           image = await uploadImageData(images, ctx, image.id, data);
           if (request.backup !== undefined) await rotate(images, server, request.backup);
+          const done = await work.save(uploading, { taskState: null });
+          work.notify('snapshot', 'end', done, context, undefined, details);
+          return done;
         } catch (error) {
           // As Nova: the server goes back to what it was; a half-made image is deleted.
           if (image !== undefined && image.status !== 'active') {
@@ -68,7 +73,6 @@ export class ServerSnapshots {
           await work.save(snapshotting, { taskState: null });
           throw error;
         }
-        return work.save(snapshotting, { taskState: null });
       },
       call,
     );

@@ -13,7 +13,12 @@ import {
   type ServerStatus,
 } from '../domain/index.js';
 import { ComputeError } from '../errors/index.js';
-import type { ActionContext, Event, InstanceAction } from '../notifications/index.js';
+import type {
+  ActionContext,
+  Event,
+  InstanceAction,
+  InstanceEventDetails,
+} from '../notifications/index.js';
 import type { Clock, Ids } from '../ports/clock.js';
 import type { BuildRequest, ComputeAgent } from '../ports/compute-agent.js';
 import { serverNotFound } from '../ports/store-errors.js';
@@ -25,7 +30,6 @@ import type {
   Store,
 } from '../ports/store.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
-import type { toFlavorInput } from './notification-inputs.js';
 import { toFlavor } from './flavors.js';
 import {
   actionContext,
@@ -270,9 +274,9 @@ export class ServerWork {
     server: ServerRecord,
     context: ActionContext,
     error?: unknown,
-    newFlavor?: ReturnType<typeof toFlavorInput>,
+    details?: InstanceEventDetails,
   ): void {
-    notifyInstance(this.deps, action, phase, server, context, error, newFlavor);
+    notifyInstance(this.deps, action, phase, server, context, error, details);
   }
 
   /**
