@@ -326,8 +326,23 @@ export class ServerWork {
     server: ServerRecord,
     options: Pick<BuildRequest, 'reuseDisk' | 'leaveStopped'> = {},
   ): Promise<ServerChanges> {
-    const location = server.image.dataLocation;
     const built = await agent.build({
+      ...this.buildRequestOf(server),
+      reuseDisk: options.reuseDisk === true,
+      leaveStopped: options.leaveStopped === true,
+    });
+    return {
+      ...(options.leaveStopped === true ? STOPPED_STATE : RUNNING_STATE),
+      launchedAt: this.now(),
+      pmu: built.pmu,
+      domainXml: built.domainXml,
+    };
+  }
+
+  /** What an agent needs to build the server's guest: its flavor, image, files and config drive. */
+  buildRequestOf(server: ServerRecord): BuildRequest {
+    const location = server.image.dataLocation;
+    return {
       serverId: server.id,
       name: server.domainName,
       flavor: toFlavor(server.flavor),
@@ -338,14 +353,6 @@ export class ServerWork {
       configDrive: server.configDrive === true,
       configDriveData: configDriveDataOf(server),
       bootFiles: bootFilesOf(server, this.deps.imageFile),
-      reuseDisk: options.reuseDisk === true,
-      leaveStopped: options.leaveStopped === true,
-    });
-    return {
-      ...(options.leaveStopped === true ? STOPPED_STATE : RUNNING_STATE),
-      launchedAt: this.now(),
-      pmu: built.pmu,
-      domainXml: built.domainXml,
     };
   }
 
@@ -394,6 +401,13 @@ export class ServerWork {
   async finishDelete(agent: ComputeAgent | undefined, server: ServerRecord): Promise<void> {
     if (agent !== undefined) {
       await agent.remove(server.id, { ...this.stopOptions(), graceful: false });
+    }
+    // A cold migration not yet confirmed left the stopped guest on its source too.
+    const source = server.resize?.sourceHost;
+    if (source !== undefined && source !== server.host) {
+      await this.deps.computes
+        .get(source)
+        ?.remove(server.id, { ...this.stopOptions(), graceful: false });
     }
     await this.releaseAll(server);
     this.#userEdits.delete(server.id);
