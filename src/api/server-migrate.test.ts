@@ -81,8 +81,16 @@ async function forceDown(api: TestApi, host: string, down: boolean) {
 describe('cold migrate', () => {
   it('moves the server to another host, waits in VERIFY_RESIZE, and confirm removes the source', async () => {
     const { api, id } = await setup();
+    const before = api.notifier.delivered.length;
     const res = await act(api, id, { migrate: null });
     assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.deepEqual(
+      api.notifier.delivered
+        .slice(before)
+        .map((n) => n.eventType)
+        .filter((t) => t.startsWith('instance.')),
+      ['instance.resize.start', 'instance.resize.end'],
+    );
     const moved = await record(api, id);
     assert.equal(moved.status, 'VERIFY_RESIZE');
     assert.equal(moved.host, 'compute2');
@@ -211,6 +219,11 @@ describe('cold migrate', () => {
       assert.equal(res.status, status, `${name}: ${JSON.stringify(res.body)}`);
       assert.match(message(res), says, name);
     }
+    await forceDown(api, 'compute1', true);
+    const down = await act(api, id, { migrate: null });
+    assert.equal(down.status, 409, JSON.stringify(down.body));
+    assert.equal(message(down), 'Service is unavailable at this time.');
+    await forceDown(api, 'compute1', false);
     const unknown = await act(api, '00000000-0000-4000-8000-00000000ffff', { migrate: null });
     assert.equal(unknown.status, 404);
     const server = await record(api, id);
@@ -296,9 +309,17 @@ describe('evacuate', () => {
   it('rebuilds the server elsewhere once its host is forced down; the host cleans up when back', async () => {
     const { api, id } = await setup();
     await forceDown(api, 'compute1', true);
+    const before = api.notifier.delivered.length;
     const res = await act(api, id, { evacuate: {} }, '2.14');
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.text, '');
+    assert.deepEqual(
+      api.notifier.delivered
+        .slice(before)
+        .map((n) => n.eventType)
+        .filter((t) => t.startsWith('instance.')),
+      ['instance.evacuate', 'instance.rebuild.start', 'instance.rebuild.end'],
+    );
     const moved = await record(api, id);
     assert.deepEqual([moved.status, moved.host], ['ACTIVE', 'compute2']);
     assert.equal(await domainState(api, 'compute2', id), 'running');

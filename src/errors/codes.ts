@@ -371,6 +371,11 @@ export const ERROR_CODES = {
     summary:
       'No other compute host can take a migrated or evacuated server (capacity, disabled or down hosts, or the CUSTOM_HW_VPMU trait its vPMU needs); nothing changed.',
   },
+  'migration.source_down': {
+    status: 409,
+    summary:
+      'A migrate of a server whose compute service is down (forced down): its host must hand the guest over. Evacuate it instead.',
+  },
   'evacuate.host_not_found': {
     status: 404,
     summary: 'An evacuate names a host that has no compute service.',

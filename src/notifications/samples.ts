@@ -6,6 +6,7 @@ import type { OsloMessage } from '../domain/index.js';
 import {
   computeExceptionEvent,
   EVENTS,
+  evacuateEvent,
   imageUpdateEvent,
   instanceEvent,
   selectDestinationsEvent,
@@ -174,6 +175,10 @@ function instanceAt(action: InstanceAction, phase: Phase): InstanceSnapshot {
 }
 
 function sampleEvent(spec: EventSpec): Event {
+  if (spec.eventType === 'instance.evacuate') {
+    const moved = { ...SAMPLE_INSTANCE, host: 'host2', node: 'host2', taskState: 'rebuilding' };
+    return evacuateEvent(moved, SAMPLE_CONTEXT);
+  }
   const [family, action, phase] = spec.eventType.split('.');
   if (family === 'instance' && action !== undefined && phase !== undefined) {
     const a = action as InstanceAction;

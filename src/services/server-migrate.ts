@@ -17,6 +17,7 @@ import { requireAdmin, type RequestContext } from './identity.js';
 import { toFlavorInput } from './notification-inputs.js';
 import { toFlavor } from './flavors.js';
 import { buildFailed, type CallInfo } from './server-checks.js';
+import { notifyEvacuate } from './server-events.js';
 import { schedule, type MoveRequest, type Placement } from './server-scheduling.js';
 import type { ServerWork } from './server-work.js';
 
@@ -114,6 +115,10 @@ export class ServerMigrations {
       ['ACTIVE', 'SHUTOFF'],
       async (server, source, context) => {
         const from = server.host ?? '';
+        if ((await deps.store.getComputeHost(from))?.forcedDown === true) {
+          // NOTE: Nova wording (nova/exception.py ServiceUnavailable): the source must take part.
+          throw new ComputeError('migration.source_down', 'Service is unavailable at this time.');
+        }
         const migrating = await work.save(server, { taskState: 'resize_prep' });
         const migration = await startMigration(work, server, 'migration', {
           status: 'pre-migrating',
@@ -244,12 +249,13 @@ export class ServerMigrations {
           status: 'pre-migrating',
           destCompute: placement.host,
         });
-        work.notify('rebuild', 'start', rebuilding, context);
         const onDestination: ServerRecord = {
           ...rebuilding,
           host: placement.host,
           claimId: placement.claimId,
         };
+        notifyEvacuate(deps, onDestination, context);
+        work.notify('rebuild', 'start', onDestination, context);
         try {
           if (destination === undefined) throw new TypeError(`no agent for ${placement.host}`);
           // Nova starts an evacuated server that was stopped as stopped (and any other running).
