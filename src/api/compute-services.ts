@@ -14,6 +14,7 @@ import {
   listComputeServices,
   updateComputeService,
   type ComputeService,
+  type RequestContext,
   type ServiceChanges,
 } from '../services/index.js';
 import { caller, invalidField, readJsonObject, refuseUnknownKeys } from './_http.js';
@@ -49,7 +50,7 @@ export function addComputeServiceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void 
       if (!UUID.test(id)) throw new ComputeError('request.invalid', `Invalid uuid ${id}`);
       const service = await findComputeService(deps, ctx, id);
       const changes = parseUpdate(await readJsonObject(c, 'object'));
-      const updated = await updateComputeService(deps, ctx, service, changes);
+      const updated = await applyUpdate(deps, ctx, service, changes);
       return c.json({ service: serviceView(updated, mv) });
     }
     return c.json({ service: await legacyUpdate(c, deps, id, mv) });
@@ -184,10 +185,28 @@ async function legacyUpdate(
           `${JSON.stringify(body.forced_down)} is not of type 'boolean'`,
         );
       }
-      await updateComputeService(deps, ctx, service, { forcedDown });
+      await applyUpdate(deps, ctx, service, { forcedDown });
       return { host, binary, forced_down: forcedDown };
     }
   }
+}
+
+/**
+ * An operator's change. A compute service that is no longer forced down is up again: the guests
+ * evacuated off its host are removed there and their old claims released (as Nova's compute
+ * does when it starts).
+ */
+async function applyUpdate(
+  deps: ApiDeps,
+  ctx: RequestContext,
+  service: ComputeService,
+  changes: ServiceChanges,
+): Promise<ComputeService> {
+  const updated = await updateComputeService(deps, ctx, service, changes);
+  if (service.host.forcedDown === true && updated.host.forcedDown !== true) {
+    await deps.servers.cleanUpEvacuated(updated.host.name);
+  }
+  return updated;
 }
 
 function checkReason(reason: unknown): void {

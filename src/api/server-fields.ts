@@ -249,7 +249,7 @@ function parseUserData(value: unknown): string {
  * Nova's `adminPass`: a string. vpmu refuses an empty one, which would set no password (Nova
  * would set an empty one or, when configured, make one up that with its defaults reaches no guest).
  */
-function parseAdminPass(value: unknown): string {
+export function parseAdminPass(value: unknown): string {
   if (typeof value !== 'string') {
     throw invalidField('adminPass', '***', `A ${typeof value} is not of type 'string'`);
   }

@@ -26,6 +26,7 @@ import { addServerExtraRoutes, EXTRA_ACTIONS, serverExtraAction } from './server
 import { addServerMetadataRoutes } from './server-metadata.js';
 import { consoleOutputAction } from './console-output.js';
 import { addInstanceActionRoutes } from './instance-actions.js';
+import { addMigrationRoutes, MIGRATE_ACTIONS, migrateAction } from './server-migrate.js';
 import { parseCreateBackup, parseCreateImage } from './server-snapshot-fields.js';
 import {
   AVAILABILITY_ZONE,
@@ -51,6 +52,7 @@ const SERVED_ACTIONS: readonly string[] = [
   'resume',
   'createImage',
   'createBackup',
+  ...MIGRATE_ACTIONS,
   ...EXTRA_ACTIONS,
 ];
 
@@ -58,6 +60,7 @@ const SERVED_ACTIONS: readonly string[] = [
 export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   addServerExtraRoutes(app, deps);
   addInstanceActionRoutes(app, deps);
+  addMigrationRoutes(app, deps);
   const servers = deps.servers;
   const list = async (c: Context<ApiEnv>, detail: boolean) => {
     const ctx = caller(c);
@@ -226,6 +229,9 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
         c.header('Location', `${origin(c)}/image/v2/images/${image.id}`);
         return c.body(null, 202);
       }
+      case 'migrate':
+      case 'evacuate':
+        return migrateAction(c, deps, ctx, id, action, body[action]);
       default:
         return serverExtraAction(c, deps, ctx, id, action, body, SERVED_ACTIONS);
     }

@@ -358,6 +358,37 @@ export const ERROR_CODES = {
     status: 404,
     summary: 'The server has no instance action with this request id (os-instance-actions).',
   },
+  'migration.host_not_found': {
+    status: 400,
+    summary: "A migrate names a host that has no compute service (Nova's ComputeHostNotFound).",
+  },
+  'migration.same_host': {
+    status: 400,
+    summary: 'A migrate names the host the server is on already.',
+  },
+  'migration.no_valid_host': {
+    status: 400,
+    summary:
+      'No other compute host can take a migrated or evacuated server (capacity, disabled or down hosts, or the CUSTOM_HW_VPMU trait its vPMU needs); nothing changed.',
+  },
+  'migration.source_down': {
+    status: 409,
+    summary:
+      'A migrate of a server whose compute service is down (forced down): its host must hand the guest over. Evacuate it instead.',
+  },
+  'evacuate.host_not_found': {
+    status: 404,
+    summary: 'An evacuate names a host that has no compute service.',
+  },
+  'evacuate.same_host': {
+    status: 400,
+    summary: 'An evacuate names the host the server is on already.',
+  },
+  'evacuate.source_up': {
+    status: 400,
+    summary:
+      'The server\'s compute service is still up (not forced down): Nova\'s "Compute service of <host> is still in use."',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

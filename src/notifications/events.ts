@@ -129,6 +129,13 @@ export const EVENTS: readonly EventSpec[] = [
       })),
   ),
   {
+    eventType: 'instance.evacuate',
+    priority: 'INFO',
+    service: 'vpmu-compute',
+    payload: INSTANCE_ACTION_PAYLOAD,
+    when: 'When an evacuated server is about to be built again on its new host (its old host down); `host` is the new host. `instance.rebuild.*` follow.',
+  },
+  {
     eventType: 'scheduler.select_destinations.start',
     priority: 'INFO',
     service: 'vpmu-scheduler',
@@ -200,6 +207,16 @@ export function instanceEvent(
     priority: priorityOf(phase),
     service: 'vpmu-compute',
     payload,
+  };
+}
+
+/** `instance.evacuate` (one event, no phases, as in Nova), the instance on its new host. */
+export function evacuateEvent(instance: InstanceSnapshot, context: ActionContext): Event {
+  return {
+    eventType: 'instance.evacuate',
+    priority: 'INFO',
+    service: 'vpmu-compute',
+    payload: toInstanceActionPayload(instance, context, null),
   };
 }
 

@@ -6,6 +6,7 @@ import type { OsloMessage } from '../domain/index.js';
 import {
   computeExceptionEvent,
   EVENTS,
+  evacuateEvent,
   imageUpdateEvent,
   instanceEvent,
   selectDestinationsEvent,
@@ -177,6 +178,10 @@ function instanceAt(action: InstanceAction, phase: Phase): InstanceSnapshot {
 const SAMPLE_SNAPSHOT_IMAGE_ID = '0b9d3f58-7e1c-4a6f-9a43-2c5d8e1f6a70';
 
 function sampleEvent(spec: EventSpec): Event {
+  if (spec.eventType === 'instance.evacuate') {
+    const moved = { ...SAMPLE_INSTANCE, host: 'host2', node: 'host2', taskState: 'rebuilding' };
+    return evacuateEvent(moved, SAMPLE_CONTEXT);
+  }
   const [family, action, phase] = spec.eventType.split('.');
   if (family === 'instance' && action !== undefined && phase !== undefined) {
     const a = action as InstanceAction;

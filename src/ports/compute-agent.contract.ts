@@ -14,6 +14,11 @@ export interface AgentUnderTest {
   readonly hasDisk: (serverId: string) => Promise<boolean>;
   /** Destroys and undefines the server's domain behind the agent's back, leaving its disk. */
   readonly dropDomain: (serverId: string) => Promise<void>;
+  /** Another host's agent a guest can move to (cold migration), and whether it holds its disk. */
+  readonly destination: {
+    readonly agent: ComputeAgent;
+    readonly hasDisk: (serverId: string) => Promise<boolean>;
+  };
 }
 
 const OPTS = { stopTimeoutMs: 1_000 } as const;
@@ -125,6 +130,41 @@ export function computeAgentContract(name: string, make: () => Promise<AgentUnde
         failures.map((f) => f.step),
         ['define the old guest again', 'start the old guest again'],
       );
+    });
+
+    it('hands a guest over to another host, which designs it afresh and starts it', async () => {
+      const { agent, request, hasDisk, destination } = await make();
+      await agent.build(request(ID));
+      const handover = await agent.migrateOut(ID, OPTS);
+      assert.equal(await agent.state(ID), 'shutoff', 'the source guest is stopped, not removed');
+      const moved = await destination.agent.migrateIn({ ...request(ID), handover });
+      assert.equal(await destination.agent.state(ID), 'running');
+      assert.equal(await destination.hasDisk(ID), true);
+      assert.ok(moved.pmu.effective === 'on' || moved.pmu.effective === 'off');
+      assert.equal(await destination.agent.domainXml(ID), moved.domainXml);
+      // The source keeps its guest until the move is confirmed (a revert starts it again).
+      assert.equal(await hasDisk(ID), true);
+      assert.equal(await agent.power(ID, 'on', OPTS), 'done');
+      await agent.remove(ID, { ...OPTS, graceful: false });
+      assert.equal(await destination.agent.state(ID), 'running');
+    });
+
+    it('moves a stopped guest in stopped, and refuses what is not there', async () => {
+      const { agent, request, destination } = await make();
+      await agent.build({ ...request(ID), leaveStopped: true });
+      const handover = await agent.migrateOut(ID, OPTS);
+      await destination.agent.migrateIn({ ...request(ID), handover, leaveStopped: true });
+      assert.equal(await destination.agent.state(ID), 'shutoff');
+      await assert.rejects(agent.migrateOut(OTHER, OPTS));
+      await assert.rejects(
+        destination.agent.migrateIn({
+          ...request(OTHER),
+          name: `instance-${OTHER}`,
+          handover: { ...handover, instanceDir: handover.instanceDir.replace(ID, OTHER) },
+        }),
+      );
+      assert.equal(await destination.agent.state(OTHER), undefined);
+      assert.equal(await destination.hasDisk(OTHER), false);
     });
 
     it('lists its domains with their states', async () => {

@@ -114,6 +114,23 @@ export interface RestoreFailure {
   readonly error: string;
 }
 
+/**
+ * What a source host hands a destination when a guest moves (cold migrate): where its instance
+ * directory (root disk, its image data, config drive) is on the source. On one machine the
+ * destination copies the files from there; across machines the same record names what to fetch.
+ */
+export interface GuestHandover {
+  /** The source host's name. */
+  readonly host: string;
+  /** The guest's instance directory on the source. */
+  readonly instanceDir: string;
+}
+
+/** A guest moving in: designed afresh on this host's settings around the disk handed over. */
+export interface MigrateInRequest extends BuildRequest {
+  readonly handover: GuestHandover;
+}
+
 /** One compute host, as the servers use case drives it. */
 export interface ComputeAgent {
   /** The hypervisor's URI, for messages and logs. */
@@ -128,6 +145,18 @@ export interface ComputeAgent {
    * the host is not an error.
    */
   remove(serverId: string, options: StopOptions & { readonly graceful: boolean }): Promise<void>;
+  /**
+   * The source side of a cold migration: the guest is stopped (gracefully, destroyed after the
+   * timeout) and its domain and files stay as they are (a revert starts it again here, a confirm
+   * removes it); returns what the destination needs to take the guest.
+   */
+  migrateOut(serverId: string, options: StopOptions): Promise<GuestHandover>;
+  /**
+   * The destination side: takes the instance directory handed over, designs the guest afresh on
+   * this host's settings, defines it and starts it (left off with `leaveStopped`). A failure
+   * removes what it took and throws; the source is left as it was.
+   */
+  migrateIn(request: MigrateInRequest): Promise<GuestOutcome>;
   /** A power action on the server's domain; `no-domain` when the host has none. */
   power(serverId: string, action: PowerAction, options: StopOptions): Promise<PowerOutcome>;
   /** A hold action on the server's domain; `no-domain` when the host has none. */

@@ -142,6 +142,25 @@ export function instanceDisksContract(name: string, make: () => Promise<DisksUnd
       assert.equal(await disks.remove(path.join(root, 'i')), false);
     });
 
+    it('receive() copies an instance directory handed over, its disk backed on its own copy', async () => {
+      const { disks, root, image, deleteImage } = await make();
+      const from = path.join(root, 'm');
+      const to = path.join(root, 'n');
+      await disks.create({ path: path.join(from, 'disk'), sizeGiB: 1, backingFile: image });
+      await disks.receive(from, to);
+      assert.equal(await disks.backing(path.join(to, 'disk')), path.join(to, BASE_NAME));
+      await deleteImage();
+      assert.equal(await disks.remove(from), true);
+      assert.equal(await disks.backing(path.join(to, 'disk')), path.join(to, BASE_NAME));
+      await assert.rejects(disks.receive(from, path.join(root, 'o')), diskFailure(from, /./u));
+      assert.equal(await disks.exists(path.join(root, 'o', 'disk')), false);
+      await disks.create({ path: path.join(root, 'p', 'disk'), sizeGiB: 1 });
+      await assert.rejects(
+        disks.receive(to, path.join(root, 'p')),
+        diskFailure(path.join(root, 'p'), /already exists/u),
+      );
+    });
+
     it('backing() is undefined for a blank disk and refuses a disk that does not exist', async () => {
       const { disks, root } = await make();
       const disk = path.join(root, 'j', 'disk');

@@ -25,6 +25,13 @@ export interface InstanceDisks {
     readonly backingFile?: string | undefined;
     readonly backingFormat?: string | undefined;
   }): Promise<void>;
+  /**
+   * Takes in the instance directory `fromDir` that another host handed over (cold migration): its
+   * files are copied into `toDir` (below this host's instance root, which must not exist yet) and
+   * a disk backed on the source's `base` is pointed at the copy. Rejects with
+   * `disk.operation_failed` (leaving nothing behind) when the source is missing or unreadable.
+   */
+  receive(fromDir: string, toDir: string): Promise<void>;
   /** Removes an instance's directory (its disks); false when there was none, which is fine. */
   remove(instancePath: string): Promise<boolean>;
   /**

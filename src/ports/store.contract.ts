@@ -177,6 +177,38 @@ export function storeContract(
       });
     });
 
+    describe('migrations', () => {
+      it('numbers new migrations from 1, replaces them by id and lists them by id', async () => {
+        const store = await make();
+        const fields = {
+          uuid: '6a2f0d0e-0b7c-4c55-9a61-2e0c6f1d8b01',
+          serverId: 's1',
+          projectId: 'p1',
+          userId: 'u1',
+          migrationType: 'migration' as const,
+          status: 'migrating',
+          sourceCompute: 'host1',
+          destCompute: null,
+          oldFlavorId: 'f1',
+          newFlavorId: 'f1',
+          sourceClaimId: null,
+          createdAt: '2026-01-01T00:00:00.000Z',
+          updatedAt: null,
+        };
+        const first = await store.createMigration(fields);
+        const second = await store.createMigration({
+          ...fields,
+          serverId: 's2',
+          migrationType: 'evacuation',
+        });
+        assert.deepEqual([first.id, second.id], [1, 2]);
+        const finished = { ...first, status: 'finished', destCompute: 'host2' };
+        await store.saveMigration(finished);
+        assert.deepEqual(await store.listMigrations(), [finished, second]);
+        await store.close();
+      });
+    });
+
     describe('queryFlavors()', () => {
       // Five flavors: ids sort a..e, memory sorts the other way, two are private, c is shared with p1.
       const seed = async (): Promise<Store> => {

@@ -277,6 +277,44 @@ export interface ServerResize {
   readonly oldClaimId: string;
   readonly oldPmu: ServerPmu | null;
   readonly oldDomainXml: string | null;
+  /**
+   * A cold migration's source host, which keeps the stopped guest (and `oldClaimId`) until the
+   * move is confirmed; absent for a resize on the same host.
+   */
+  readonly sourceHost?: string;
+  /** The migration record (os-migrations) of this resize or move; absent in older records. */
+  readonly migrationId?: number;
+}
+
+/** Nova's migration types (os-migrations `migration_type`). */
+export type MigrationType = 'migration' | 'evacuation' | 'resize';
+
+/**
+ * A move of a server between hosts, or a resize (Nova's Migration object, os-migrations). Status
+ * as Nova's: migrate and resize go `migrating` → `finished` → `confirmed` or `reverted` (`error`
+ * on failure); an evacuation `accepted` → `done` (rebuilt on the destination) → `completed`
+ * (its source cleaned up once back), or `failed`.
+ */
+export interface MigrationRecord {
+  readonly id: number;
+  readonly uuid: string;
+  readonly serverId: string;
+  readonly projectId: string;
+  readonly userId: string;
+  readonly migrationType: MigrationType;
+  readonly status: string;
+  readonly sourceCompute: string;
+  /** Null until the scheduler picked it. */
+  readonly destCompute: string | null;
+  readonly oldFlavorId: string;
+  readonly newFlavorId: string;
+  /**
+   * An evacuation's claim on the source, released when the source is back and has removed the
+   * guest; null otherwise.
+   */
+  readonly sourceClaimId: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string | null;
 }
 
 /** A server (Nova instance). Its id is the libvirt domain's uuid. */
@@ -671,6 +709,16 @@ export interface Store {
   putInstanceAction(action: InstanceActionRecord): Promise<void>;
   /** A server's instance actions, deleted servers' too, oldest first (start time, request id). */
   listInstanceActions(serverId: string): Promise<InstanceActionRecord[]>;
+
+  /**
+   * Records a new migration (a cold migration, an evacuation or a resize) and gives it the next
+   * integer id (Nova's migration id); returns it as stored.
+   */
+  createMigration(migration: Omit<MigrationRecord, 'id'>): Promise<MigrationRecord>;
+  /** Replaces a migration's record (by id). */
+  saveMigration(migration: MigrationRecord): Promise<void>;
+  /** Every migration, deleted servers' too, by id. */
+  listMigrations(): Promise<MigrationRecord[]>;
 
   /** Creates or replaces a compute host's record (inventory, traits, enabled). */
   putComputeHost(host: ComputeHostRecord): Promise<void>;

@@ -30,9 +30,20 @@ computeAgentContract('local, over the fake hypervisor and memory disks', async (
     image: anImage(),
     owner: { projectId: 'p1', userId: 'u1' },
   });
+  const elsewhere = '/srv/instances-compute2';
+  const destination = new LocalComputeAgent({
+    host: 'compute2',
+    hypervisor: new FakeHypervisor({ uri: 'fake:///compute2' }),
+    disks: new MemoryDisks({ instanceRoot: elsewhere, machine: disks }),
+    settings: { ...SETTINGS, instanceDir: elsewhere },
+  });
   return {
     agent,
     request,
+    destination: {
+      agent: destination,
+      hasDisk: async (serverId) => disks.exists(`${elsewhere}/${serverId}/disk`),
+    },
     resized: (serverId) => request(serverId, 2),
     hasDisk: async (serverId) => disks.exists(`/srv/instances/${serverId}/disk`),
     dropDomain: async (serverId) => {

@@ -7,9 +7,11 @@ import { HypervisorError } from '../errors/index.js';
 import type {
   BuildRequest,
   ComputeAgent,
+  GuestHandover,
   GuestOutcome,
   GuestRequest,
   HoldAction,
+  MigrateInRequest,
   PowerAction,
   PowerOutcome,
   RedefineOutcome,
@@ -85,6 +87,35 @@ export class LocalComputeAgent implements ComputeAgent {
     );
     if (request.leaveStopped === true) await hypervisor.destroy(request.serverId);
     return { pmu: pmuOf(up.pmu), domainXml: up.liveXml };
+  }
+
+  async migrateOut(serverId: string, options: StopOptions): Promise<GuestHandover> {
+    const state = await this.state(serverId);
+    if (state === undefined) {
+      throw new HypervisorError('hypervisor.not_found', {
+        operation: 'hand over',
+        domain: serverId,
+        detail: `host ${this.#deps.host} has no domain for this server`,
+      });
+    }
+    if (state !== 'shutoff') {
+      await this.#deps.hypervisor.stop(serverId, { timeoutMs: options.stopTimeoutMs });
+    }
+    return { host: this.#deps.host, instanceDir: this.#serverDir(serverId) };
+  }
+
+  /** Takes the files handed over, then the build steps around them (guestUp() keeps the disk). */
+  async migrateIn(request: MigrateInRequest): Promise<GuestOutcome> {
+    const dir = this.#serverDir(request.serverId);
+    await this.#deps.disks.receive(request.handover.instanceDir, dir);
+    try {
+      return await this.build({ ...request, reuseDisk: true });
+    } catch (error) {
+      await this.#deps.disks.remove(dir).catch((undo: unknown) => {
+        this.#undoFailed(request.serverId, 'remove the files taken in', undo);
+      });
+      throw error;
+    }
   }
 
   async remove(serverId: string, options: StopOptions & { graceful: boolean }): Promise<void> {

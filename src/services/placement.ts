@@ -181,10 +181,13 @@ export function describeConsumers(
   });
 }
 
-/** The `<uuid>` of a `<server>/resize/<uuid>` claim id; any other id as it is. */
+/**
+ * The `<uuid>` of a `<server>/resize/<uuid>` claim id (or `/migrate/`, `/evacuate/`: a move's
+ * claim on its destination); any other id as it is.
+ */
 function resizeUuid(claimId: string): string {
-  const at = claimId.lastIndexOf('/resize/');
-  return at < 0 ? claimId : claimId.slice(at + '/resize/'.length);
+  const move = /\/(?:resize|migrate|evacuate)\/([^/]+)$/u.exec(claimId);
+  return move?.[1] ?? claimId;
 }
 
 /** What Placement's answers are built from, read from the store. */

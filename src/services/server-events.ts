@@ -6,6 +6,7 @@
 import { POWER_STATE_NAMES, VM_STATES, type PowerStateName } from '../domain/index.js';
 import {
   computeExceptionEvent,
+  evacuateEvent,
   instanceEvent,
   selectDestinationsEvent,
   toFaultInput,
@@ -126,4 +127,20 @@ export function snapshot(server: ServerRecord): InstanceSnapshot {
     image: toImageInput({ ...serverImageToImage(server.image), id: server.image.id }),
     pmu: pmuProvenance(server.pmu),
   };
+}
+
+/** Publishes `instance.evacuate` for the server on its new host; never throws. */
+export function notifyEvacuate(
+  sink: ServerEventSink,
+  server: ServerRecord,
+  context: ActionContext,
+): void {
+  try {
+    sink.publish(evacuateEvent(snapshot(server), context));
+  } catch (buildError) {
+    sink.log.error(
+      { server: server.id, event: 'instance.evacuate', err: String(buildError) },
+      'cannot build a notification',
+    );
+  }
 }

@@ -28,6 +28,8 @@ const COMPUTE_EVENTS: Readonly<Record<string, string>> = {
   resize: 'compute_prep_resize',
   confirmResize: 'compute_confirm_resize',
   revertResize: 'compute_revert_resize',
+  migrate: 'compute_prep_resize',
+  evacuate: 'compute_rebuild_instance',
   pause: 'compute_pause_instance',
   unpause: 'compute_unpause_instance',
   suspend: 'compute_suspend_instance',

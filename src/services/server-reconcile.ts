@@ -106,6 +106,10 @@ export async function reconcile(work: ServerWork): Promise<ReconcileReport> {
         report.corrected.push(server.id);
       }
     }
+    // A cold migration waiting for its confirm keeps the stopped guest on its source.
+    for (const server of servers) {
+      if (server.resize?.sourceHost === hostName) byUuid.delete(server.id.toLowerCase());
+    }
     for (const domain of byUuid.values()) {
       if (!domain.name.startsWith('instance-')) continue;
       report.unknown.push(domain.uuid);
@@ -147,6 +151,12 @@ export async function healClaims(work: ServerWork): Promise<string[]> {
   for (const server of servers.values()) {
     if (server.claimId !== null) needed.add(server.claimId);
     if (server.resize !== null) needed.add(server.resize.oldClaimId);
+  }
+  // An evacuation holds its claim on the source until the source is back and cleaned up.
+  for (const migration of await store.listMigrations()) {
+    if (migration.migrationType === 'evacuation' && migration.status === 'done') {
+      if (migration.sourceClaimId !== null) needed.add(migration.sourceClaimId);
+    }
   }
   const released: string[] = [];
   for (const { consumerId } of allocations) {

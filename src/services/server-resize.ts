@@ -5,6 +5,7 @@
  */
 import { POWER_STATE } from '../domain/index.js';
 import { ComputeError } from '../errors/index.js';
+import type { ComputeAgent } from '../ports/compute-agent.js';
 import type { ServerRecord } from '../ports/store.js';
 import { toFlavor } from './flavors.js';
 import { requireWriter, type RequestContext } from './identity.js';
@@ -20,6 +21,7 @@ import {
   serverImageToImage,
   type CallInfo,
 } from './server-checks.js';
+import { startMigration, updateMigration } from './server-migrate.js';
 import { RUNNING_STATE, STOPPED_STATE, type ServerWork } from './server-work.js';
 
 const { RUNNING, SHUTDOWN } = POWER_STATE;
@@ -90,6 +92,12 @@ export class ServerResizes {
         }
         const newFlavor = toFlavorInput(toFlavor(flavorRecord));
         const wasRunning = server.powerState === RUNNING;
+        const migration = await startMigration(work, server, 'resize', {
+          status: 'migrating',
+          newFlavorId: flavorRecord.id,
+          destCompute: host,
+          sourceClaimId: null,
+        });
         work.notify('resize', 'start', resizing, context, undefined, { newFlavor });
         const oldXml = server.domainXml ?? (await agent.domainXml(server.id));
         try {
@@ -122,9 +130,11 @@ export class ServerResizes {
               oldClaimId: server.claimId ?? '',
               oldPmu: server.pmu,
               oldDomainXml: oldXml,
+              migrationId: migration.id,
             },
             domainXml: redefined.domainXml,
           });
+          await updateMigration(work, migration.id, { status: 'finished' });
           work.notify('resize', 'end', done, context, undefined, { newFlavor });
           return done;
         } catch (error) {
@@ -133,6 +143,7 @@ export class ServerResizes {
           for (const failure of await agent.restore(server.id, oldXml, { start: wasRunning })) {
             work.undoFailed(server, `resize rollback: ${failure.step}`, failure.error);
           }
+          await updateMigration(work, migration.id, { status: 'error' });
           const failed = await work.fail(resizing, error, 'resize', { keepClaim: true });
           work.notify('resize', 'error', failed, context, error, { newFlavor });
           throw buildFailed(failed);
@@ -142,7 +153,10 @@ export class ServerResizes {
     );
   }
 
-  /** confirmResize: keep the new flavor, release the old claim. */
+  /**
+   * confirmResize: keep the new flavor, release the old claim; after a cold migration the guest
+   * left stopped on the source goes too.
+   */
   async confirmResize(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<ServerRecord> {
     const work = this.#work;
     return work.action(
@@ -151,7 +165,16 @@ export class ServerResizes {
       'confirmResize',
       ['VERIFY_RESIZE'],
       async (server) => {
-        if (server.resize !== null) await work.deps.store.releaseClaim(server.resize.oldClaimId);
+        const { resize } = server;
+        const source = resize?.sourceHost;
+        if (source !== undefined && source !== server.host) {
+          await sourceAgent(work, source).remove(server.id, {
+            ...work.stopOptions(),
+            graceful: false,
+          });
+        }
+        if (resize !== null) await work.deps.store.releaseClaim(resize.oldClaimId);
+        await updateMigration(work, resize?.migrationId, { status: 'confirmed' });
         return work.save(server, {
           ...(server.powerState === RUNNING ? RUNNING_STATE : STOPPED_STATE),
           resize: null,
@@ -173,12 +196,32 @@ export class ServerResizes {
         const { resize } = server;
         if (resize === null) throw invalidState(server, 'revertResize');
         const running = server.powerState === RUNNING;
+        const source = resize.sourceHost;
+        if (source !== undefined && source !== server.host) {
+          // A cold migration: the guest on the destination goes, the one kept on the source
+          // runs again if the server ran.
+          const back = sourceAgent(work, source);
+          await agent.remove(server.id, { ...work.stopOptions(), graceful: false });
+          if (running) await back.power(server.id, 'on', work.stopOptions());
+          if (server.claimId !== null) await work.deps.store.releaseClaim(server.claimId);
+          await updateMigration(work, resize.migrationId, { status: 'reverted' });
+          return work.save(server, {
+            ...(running ? RUNNING_STATE : STOPPED_STATE),
+            host: source,
+            flavor: resize.oldFlavor,
+            pmu: resize.oldPmu,
+            claimId: resize.oldClaimId,
+            resize: null,
+            domainXml: resize.oldDomainXml ?? (await back.domainXml(server.id)),
+          });
+        }
         const reverted = await agent.redefine(server.id, {
           ...work.stopOptions(),
           start: running,
           xml: resize.oldDomainXml ?? undefined,
         });
         if (server.claimId !== null) await work.deps.store.releaseClaim(server.claimId);
+        await updateMigration(work, resize.migrationId, { status: 'reverted' });
         return work.save(server, {
           ...(running ? RUNNING_STATE : STOPPED_STATE),
           flavor: resize.oldFlavor,
@@ -191,4 +234,17 @@ export class ServerResizes {
       call,
     );
   }
+}
+
+/** The agent of a cold migration's source host, or Nova's ComputeServiceUnavailable. */
+function sourceAgent(work: ServerWork, host: string): ComputeAgent {
+  const agent = work.deps.computes.get(host);
+  if (agent === undefined) {
+    // NOTE: Nova wording (nova/exception.py ComputeServiceUnavailable).
+    throw new ComputeError(
+      'hypervisor.service_unavailable',
+      `Compute service of ${host} is unavailable at this time.`,
+    );
+  }
+  return agent;
 }

@@ -29,11 +29,27 @@ export interface Placement {
 
 const NOTHING_USED = { VCPU: 0, MEMORY_MB: 0, DISK_GB: 0 } as const;
 
-/** Picks hosts in weighed order and claims on the first that still has room. */
+/**
+ * A server moving off its host (cold migrate, evacuate): never back to `from`, only to `to` when
+ * named, holding its resources under `claimId` next to its claim on `from`. `requireVpmuTrait`
+ * keeps a vPMU promise (see server-migrate.ts): CUSTOM_HW_VPMU is required whatever the prefilter.
+ */
+export interface MoveRequest {
+  readonly from: string;
+  readonly to?: string | undefined;
+  readonly claimId: string;
+  readonly requireVpmuTrait: boolean;
+}
+
+/**
+ * Picks hosts in weighed order and claims on the first that still has room. A move (`move`)
+ * leaves out the host it comes from and the server group's placement.
+ */
 export async function schedule(
   work: ServerWork,
   server: ServerRecord,
   context: ActionContext,
+  move?: MoveRequest,
 ): Promise<Placement> {
   const { deps } = work;
   const resolution = {
@@ -43,11 +59,15 @@ export async function schedule(
   } as Parameters<typeof buildRequestSpec>[2];
   const request = orThrow(
     buildRequestSpec(toFlavor(server.flavor), serverImageToImage(server.image), resolution, {
-      vpmuPrefilter: deps.vpmuPrefilter,
+      vpmuPrefilter: deps.vpmuPrefilter || move?.requireVpmuTrait === true,
     }),
   );
   notifySelectDestinations(deps, 'start', server);
-  const records = (await deps.store.listComputeHosts()).filter((h) => deps.computes.has(h.name));
+  const records = (await deps.store.listComputeHosts()).filter(
+    (h) =>
+      deps.computes.has(h.name) &&
+      (move === undefined || (h.name !== move.from && (move.to ?? h.name) === h.name)),
+  );
   const settings = new Map(records.map((h) => [h.name, work.settingsOf(h)]));
   const usage = await deps.store.usageByHost();
   const states: HostState[] = records.map((h) => ({
@@ -74,6 +94,7 @@ export async function schedule(
     (name) => settings.get(name),
   );
   if (!runnable.ok) throw orThrowIssue(runnable.issues);
+  if (move !== undefined) return claimFirst(work, server, runnable.value, context, move.claimId);
   const byHints = await hostsByHints(work, server, runnable.value);
   const groupId = server.serverGroupId;
   if (groupId === undefined) return claimFirst(work, server, byHints, context);
@@ -138,11 +159,11 @@ async function claimFirst(
   server: ServerRecord,
   hosts: readonly HostState[],
   context: ActionContext,
+  claimId: string = server.id,
 ): Promise<Placement> {
   const { deps } = work;
   notifySelectDestinations(deps, 'end', server);
   for (const host of hosts) {
-    const claimId = server.id;
     if (
       await deps.store.claim({
         consumerId: claimId,

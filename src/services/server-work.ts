@@ -331,18 +331,8 @@ export class ServerWork {
     server: ServerRecord,
     options: Pick<BuildRequest, 'reuseDisk' | 'leaveStopped'> & { adminPass?: string } = {},
   ): Promise<ServerChanges> {
-    const location = server.image.dataLocation;
     const built = await agent.build({
-      serverId: server.id,
-      name: server.domainName,
-      flavor: toFlavor(server.flavor),
-      image: serverImageToImage(server.image),
-      owner: { projectId: server.projectId, userId: server.userId },
-      imageFile: location === null ? undefined : this.deps.imageFile(location),
-      imageFormat: server.image.diskFormat ?? undefined,
-      configDrive: server.configDrive === true,
-      configDriveData: configDriveDataOf(server, options.adminPass),
-      bootFiles: bootFilesOf(server, this.deps.imageFile),
+      ...this.buildRequestOf(server, options.adminPass),
       reuseDisk: options.reuseDisk === true,
       leaveStopped: options.leaveStopped === true,
     });
@@ -351,6 +341,26 @@ export class ServerWork {
       launchedAt: this.now(),
       pmu: built.pmu,
       domainXml: built.domainXml,
+    };
+  }
+
+  /**
+   * What an agent needs to build the server's guest: its flavor, image, files and config drive
+   * (with the create's or rebuild's `adminPass`, when it gave one).
+   */
+  buildRequestOf(server: ServerRecord, adminPass?: string): BuildRequest {
+    const location = server.image.dataLocation;
+    return {
+      serverId: server.id,
+      name: server.domainName,
+      flavor: toFlavor(server.flavor),
+      image: serverImageToImage(server.image),
+      owner: { projectId: server.projectId, userId: server.userId },
+      imageFile: location === null ? undefined : this.deps.imageFile(location),
+      imageFormat: server.image.diskFormat ?? undefined,
+      configDrive: server.configDrive === true,
+      configDriveData: configDriveDataOf(server, adminPass),
+      bootFiles: bootFilesOf(server, this.deps.imageFile),
     };
   }
 
@@ -399,6 +409,13 @@ export class ServerWork {
   async finishDelete(agent: ComputeAgent | undefined, server: ServerRecord): Promise<void> {
     if (agent !== undefined) {
       await agent.remove(server.id, { ...this.stopOptions(), graceful: false });
+    }
+    // A cold migration not yet confirmed left the stopped guest on its source too.
+    const source = server.resize?.sourceHost;
+    if (source !== undefined && source !== server.host) {
+      await this.deps.computes
+        .get(source)
+        ?.remove(server.id, { ...this.stopOptions(), graceful: false });
     }
     await this.releaseAll(server);
     this.#userEdits.delete(server.id);

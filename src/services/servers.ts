@@ -4,6 +4,7 @@
  * - server-create.ts: checks, records and background builds (server-scheduling.ts places them);
  * - server-actions.ts: delete, start, stop, reboot, rebuild;
  * - server-resize.ts: resize, confirm, revert;
+ * - server-migrate.ts: cold migrate, evacuate, os-migrations;
  * - server-pause.ts: pause, unpause, suspend, resume;
  * - server-snapshot.ts: createImage;
  * - server-reconcile.ts: records against hypervisors after a restart, and claims no one needs;
@@ -13,7 +14,12 @@
 import { pageOf } from '../domain/index.js';
 import { ComputeError } from '../errors/index.js';
 import type { HoldAction } from '../ports/compute-agent.js';
-import type { ComputeHostRecord, ImageRecord, ServerRecord } from '../ports/store.js';
+import type {
+  ComputeHostRecord,
+  ImageRecord,
+  MigrationRecord,
+  ServerRecord,
+} from '../ports/store.js';
 import { markerNotFound } from './flavors.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
 import { ServerActions, type RebootType, type RebuildOptions } from './server-actions.js';
@@ -24,11 +30,17 @@ import { serverComparator, serverFilter, type ServerListQuery } from './server-l
 import { healClaims, reconcile, type ReconcileReport } from './server-reconcile.js';
 import { ServerHolds } from './server-pause.js';
 import { ServerResizes } from './server-resize.js';
+import { ServerMigrations, type EvacuateRequest, type MigrationQuery } from './server-migrate.js';
 import { ServerSnapshots, type SnapshotRequest } from './server-snapshot.js';
 import type { ImageDeps } from './images.js';
 import { ServerWork, type ServerDeps, type ServerFields } from './server-work.js';
 
-export type { ComputeHostRecord, ServerRecord, ServerStatus } from '../ports/store.js';
+export type {
+  ComputeHostRecord,
+  MigrationRecord,
+  ServerRecord,
+  ServerStatus,
+} from '../ports/store.js';
 export type { ComputeAgent } from '../ports/compute-agent.js';
 export type { RebootType, RebuildOptions } from './server-actions.js';
 export { checkImageFits, type CallInfo } from './server-checks.js';
@@ -36,6 +48,7 @@ export type { NewServer } from './server-create.js';
 export type { SnapshotRequest } from './server-snapshot.js';
 export { snapshot } from './server-events.js';
 export type { ReconcileReport } from './server-reconcile.js';
+export type { EvacuateRequest, MigrationQuery } from './server-migrate.js';
 export type { ServerDeps, ServerFields, ServerLog } from './server-work.js';
 
 /** What an update (PUT /servers/{id}) may change. */
@@ -49,6 +62,7 @@ export class Servers {
   readonly #creation: ServerCreation;
   readonly #actions: ServerActions;
   readonly #resizes: ServerResizes;
+  readonly #migrations: ServerMigrations;
   readonly #holds: ServerHolds;
   readonly #snapshots: ServerSnapshots;
 
@@ -57,6 +71,7 @@ export class Servers {
     this.#creation = new ServerCreation(this.#work);
     this.#actions = new ServerActions(this.#work, (id) => this.#creation.cancelQueued(id));
     this.#resizes = new ServerResizes(this.#work);
+    this.#migrations = new ServerMigrations(this.#work);
     this.#holds = new ServerHolds(this.#work);
     this.#snapshots = new ServerSnapshots(this.#work);
   }
@@ -198,6 +213,36 @@ export class Servers {
     return this.#resizes.revertResize(ctx, id, call);
   }
 
+  /** Cold migrate (admin; see server-migrate.ts); `host` names the destination. */
+  async migrate(
+    ctx: RequestContext,
+    id: string,
+    host: string | undefined,
+    call: CallInfo = {},
+  ): Promise<ServerRecord> {
+    return this.#migrations.migrate(ctx, id, host, call);
+  }
+
+  /** Evacuate (admin) a server off a host that is down (see server-migrate.ts). */
+  async evacuate(
+    ctx: RequestContext,
+    id: string,
+    request: EvacuateRequest,
+    call: CallInfo = {},
+  ): Promise<ServerRecord> {
+    return this.#migrations.evacuate(ctx, id, request, call);
+  }
+
+  /** A host that is up again removes the guests evacuated from it (see server-migrate.ts). */
+  async cleanUpEvacuated(host: string): Promise<string[]> {
+    return this.#migrations.cleanUpEvacuated(host);
+  }
+
+  /** os-migrations (admin). */
+  async listMigrations(ctx: RequestContext, query: MigrationQuery): Promise<MigrationRecord[]> {
+    return this.#migrations.list(ctx, query);
+  }
+
   /** pause, unpause, suspend or resume (see server-pause.ts). */
   async hold(
     ctx: RequestContext,
@@ -271,8 +316,11 @@ export class Servers {
     );
   }
 
-  /** See server-reconcile.ts. */
+  /** See server-reconcile.ts; first, the hosts that are up remove what was evacuated off them. */
   async reconcile(): Promise<ReconcileReport> {
+    for (const host of this.#work.deps.computes.keys()) {
+      await this.#migrations.cleanUpEvacuated(host);
+    }
     return reconcile(this.#work);
   }
 

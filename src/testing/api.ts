@@ -132,13 +132,15 @@ export async function makeTestApi(
     /** Builds at once. @default 10, as in the service */
     maxConcurrentBuilds?: number;
     /**
-     * More compute hosts, each with its own FakeHypervisor (ratio 1, the traits of compute1), and
-     * compute1's guest settings unless `settings` changes some.
+     * More compute hosts, each with its own FakeHypervisor (ratio 1, the traits of compute1 unless
+     * `traits`), its own instance directory (`/instances-<name>`, disks sharing `disks`' files as
+     * on one machine), and compute1's guest settings unless `settings` changes some.
      */
     extraHosts?: readonly {
       readonly name: string;
       readonly vcpus: number;
       readonly settings?: Partial<HostSettings>;
+      readonly traits?: readonly string[];
     }[];
     /** compute1's guest settings, over the defaults (kvm, x86_64, host-model). */
     hostSettings?: Partial<HostSettings>;
@@ -199,15 +201,25 @@ export async function makeTestApi(
     },
   };
   const hosts = [
-    { name: 'compute1', vcpus: options.hostVcpus ?? 16, driver },
-    ...(options.extraHosts ?? []).map((h) => ({
-      ...h,
-      driver: {
-        ...driver,
-        hypervisor: new FakeHypervisor({ uri: `fake:///${h.name}` }),
-        settings: { ...driver.settings, ...h.settings },
-      },
-    })),
+    {
+      name: 'compute1',
+      vcpus: options.hostVcpus ?? 16,
+      driver,
+      traits: undefined as readonly string[] | undefined,
+    },
+    ...(options.extraHosts ?? []).map((h) => {
+      // Its own instance root on the same machine (a cold migration copies between the two).
+      const instanceDir = h.settings?.instanceDir ?? `/instances-${h.name}`;
+      return {
+        ...h,
+        driver: {
+          ...driver,
+          hypervisor: new FakeHypervisor({ uri: `fake:///${h.name}` }),
+          disks: new MemoryDisks({ instanceRoot: instanceDir, machine: disks }),
+          settings: { ...driver.settings, ...h.settings, instanceDir },
+        },
+      };
+    }),
   ];
   const servers = new Servers({
     store,
@@ -250,7 +262,7 @@ export async function makeTestApi(
         {
           name: host.name,
           hypervisorUri: host.driver.hypervisor.uri,
-          traits: [...(options.hostTraits ?? ['CUSTOM_HW_VPMU'])].sort(),
+          traits: [...(host.traits ?? options.hostTraits ?? ['CUSTOM_HW_VPMU'])].sort(),
           settings: host.driver.settings,
           updatedAt: START.toISOString(),
         },

@@ -15,20 +15,48 @@ import {
   type InstanceDisks,
 } from '../ports/instance-disks.js';
 
+/** One file of the memory disks: a disk, or a base with the image file it was taken from. */
+export interface MemoryDiskFile {
+  sizeGiB: number;
+  backingFile: string | undefined;
+  image?: string | undefined;
+}
+
 export class MemoryDisks implements InstanceDisks {
   /** Every file, disks and bases; `image` is the image file a base was taken from. */
-  readonly files = new Map<
-    string,
-    { sizeGiB: number; backingFile: string | undefined; image?: string | undefined }
-  >();
+  readonly files: Map<string, MemoryDiskFile>;
   readonly removed: string[] = [];
   /** Image files disks may be backed on. */
-  readonly images = new Set<string>();
+  readonly images: Set<string>;
   private readonly root: string;
 
-  /** `instanceRoot`: only paths below it are created or removed (default: anywhere but /). */
-  constructor(options: { readonly instanceRoot?: string } = {}) {
+  /**
+   * `instanceRoot`: only paths below it are created or removed (default: anywhere but /).
+   * `machine`: another MemoryDisks whose files and images these share, as two hosts' instance
+   * roots on one machine (what a cold migration copies between).
+   */
+  constructor(options: { readonly instanceRoot?: string; readonly machine?: MemoryDisks } = {}) {
     this.root = path.resolve(options.instanceRoot ?? '/');
+    this.files = options.machine?.files ?? new Map<string, MemoryDiskFile>();
+    this.images = options.machine?.images ?? new Set<string>();
+  }
+
+  async receive(fromDir: string, toDir: string): Promise<void> {
+    const from = path.resolve(fromDir);
+    const to = checkRemoveRequest(this.root, toDir);
+    const inside = [...this.files.entries()].filter(([file]) => file.startsWith(`${from}/`));
+    if (inside.length === 0) throw diskFailure('receive', from, 'the directory does not exist');
+    if ([...this.files.keys()].some((file) => file.startsWith(`${to}/`))) {
+      throw diskFailure('receive', to, 'the directory already exists');
+    }
+    const moved = (file: string) => path.join(to, path.relative(from, file));
+    for (const [file, disk] of inside) {
+      const backingFile =
+        disk.backingFile?.startsWith(`${from}/`) === true
+          ? moved(disk.backingFile)
+          : disk.backingFile;
+      this.files.set(moved(file), { ...disk, backingFile });
+    }
   }
 
   async create(request: {

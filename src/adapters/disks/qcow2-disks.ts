@@ -132,6 +132,48 @@ export class Qcow2Disks implements InstanceDisks {
     }
   }
 
+  async receive(fromDir: string, toDir: string): Promise<void> {
+    const from = path.resolve(fromDir);
+    const to = checkRemoveRequest(this.root, toDir);
+    const entries = await readdir(from, { withFileTypes: true }).catch((error: unknown) => {
+      throw diskFailure('receive', from, reasonOf(error));
+    });
+    await mkdir(path.dirname(to), { recursive: true });
+    await mkdir(to).catch((error: unknown) => {
+      const reason =
+        (error as NodeJS.ErrnoException).code === 'EEXIST'
+          ? 'the directory already exists'
+          : reasonOf(error);
+      throw diskFailure('receive', to, reason);
+    });
+    try {
+      for (const entry of entries) {
+        if (!entry.isFile() || TEMP_BASE.test(entry.name)) continue;
+        const source = path.join(from, entry.name);
+        const target = path.join(to, entry.name);
+        // The image data is written once and only read: a link where the filesystem allows.
+        if (entry.name === BASE_NAME) await takeImageData(source, target, undefined);
+        else await copyFile(source, target, constants.COPYFILE_FICLONE);
+      }
+      const disk = path.join(to, 'disk');
+      const name = await readBackingName(disk).catch(() => undefined);
+      if (name !== undefined && path.resolve(from, name) === path.join(from, BASE_NAME)) {
+        const base = path.join(to, BASE_NAME);
+        const { format } = await this.info(base, await lstat(base), base, undefined);
+        const outcome = await runQemuImg(
+          this.qemuImg,
+          ['rebase', '-u', '-f', 'qcow2', '-F', format, '-b', base, disk],
+          this.timeoutMs,
+        );
+        if (!outcome.ok) throw diskFailure('receive', disk, outcome.error);
+      }
+    } catch (error) {
+      await rm(to, { recursive: true, force: true }).catch(() => undefined);
+      if (error instanceof ComputeError) throw error;
+      throw diskFailure('receive', from, reasonOf(error));
+    }
+  }
+
   async remove(instancePath: string): Promise<boolean> {
     const dir = checkRemoveRequest(this.root, instancePath);
     try {

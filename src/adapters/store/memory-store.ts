@@ -10,6 +10,7 @@ import {
   type QuotaScope,
   type KeypairRecord,
   type InstanceActionRecord,
+  type MigrationRecord,
   type ServerLock,
   type ServerRecord,
   type FlavorQuery,
@@ -662,6 +663,22 @@ export class MemoryStore implements Store {
         if (other.startsWith(`user\u0000${scope.projectId}\u0000`)) this.#quotas.delete(other);
       }
     }
+  }
+
+  readonly #migrations = new Map<number, MigrationRecord>();
+
+  async createMigration(migration: Omit<MigrationRecord, 'id'>): Promise<MigrationRecord> {
+    const record = { ...migration, id: this.#migrations.size + 1 };
+    this.#migrations.set(record.id, structuredClone(record));
+    return record;
+  }
+
+  async saveMigration(migration: MigrationRecord): Promise<void> {
+    this.#migrations.set(migration.id, structuredClone(migration));
+  }
+
+  async listMigrations(): Promise<MigrationRecord[]> {
+    return [...this.#migrations.values()].map((m) => structuredClone(m));
   }
 
   async putInstanceAction(action: InstanceActionRecord): Promise<void> {

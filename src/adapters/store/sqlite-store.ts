@@ -48,6 +48,7 @@ import {
   type KeypairRecord,
   type QuotaScope,
   type InstanceActionRecord,
+  type MigrationRecord,
   type ServerLock,
   type ServerRecord,
   type FlavorQuery,
@@ -208,6 +209,13 @@ interface Tables {
     request_id: string;
     start_time: string;
     /** The InstanceActionRecord, events included, as JSON. */
+    doc: string;
+  };
+  migrations: {
+    /** Nova's integer migration id. */
+    id: Generated<number>;
+    server_id: string;
+    /** The MigrationRecord less its id, as JSON. */
     doc: string;
   };
 }
@@ -536,6 +544,17 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('start_time', 'text', (c) => c.notNull())
         .addColumn('doc', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('instance_actions_pk', ['server_id', 'request_id'])
+        .execute();
+    },
+  },
+  '0016_migrations': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Like instance actions, migrations outlive their server: no foreign key to servers.
+      await db.schema
+        .createTable('migrations')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('server_id', 'text', (c) => c.notNull())
+        .addColumn('doc', 'text', (c) => c.notNull())
         .execute();
     },
   },
@@ -1681,6 +1700,36 @@ export class SqliteStore implements Store {
       .orderBy('request_id')
       .execute();
     return rows.map((row) => JSON.parse(row.doc) as InstanceActionRecord);
+  }
+
+  async createMigration(migration: Omit<MigrationRecord, 'id'>): Promise<MigrationRecord> {
+    const row = await this.#db
+      .insertInto('migrations')
+      .values({ server_id: migration.serverId, doc: JSON.stringify(migration) })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return { ...migration, id: row.id };
+  }
+
+  async saveMigration(migration: MigrationRecord): Promise<void> {
+    const { id, ...doc } = migration;
+    await this.#db
+      .updateTable('migrations')
+      .set({ server_id: migration.serverId, doc: JSON.stringify(doc) })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async listMigrations(): Promise<MigrationRecord[]> {
+    const rows = await this.#db
+      .selectFrom('migrations')
+      .select(['id', 'doc'])
+      .orderBy('id')
+      .execute();
+    return rows.map((row) => ({
+      ...(JSON.parse(row.doc) as Omit<MigrationRecord, 'id'>),
+      id: row.id,
+    }));
   }
 
   async putComputeHost(host: ComputeHostRecord): Promise<void> {

@@ -342,6 +342,21 @@ const ENDPOINTS: readonly Endpoint[] = [
     role: 'member',
   },
   {
+    name: 'migrate server',
+    method: 'POST',
+    path: '/compute/v2.1/servers/{server}/action',
+    family: 'compute',
+    role: 'admin',
+    body: () => ({ migrate: null }),
+  },
+  {
+    name: 'list migrations',
+    method: 'GET',
+    path: '/compute/v2.1/os-migrations',
+    family: 'compute',
+    role: 'admin',
+  },
+  {
     name: 'list hypervisors',
     method: 'GET',
     path: '/compute/v2.1/os-hypervisors',
