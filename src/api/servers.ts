@@ -27,6 +27,7 @@ import { addServerMetadataRoutes } from './server-metadata.js';
 import { consoleOutputAction } from './console-output.js';
 import { addInstanceActionRoutes } from './instance-actions.js';
 import { parseCreateBackup, parseCreateImage } from './server-snapshot-fields.js';
+import { parseUnshelve } from './server-shelve-fields.js';
 import {
   AVAILABILITY_ZONE,
   parseNewServer,
@@ -51,6 +52,9 @@ const SERVED_ACTIONS: readonly string[] = [
   'resume',
   'createImage',
   'createBackup',
+  'shelve',
+  'shelveOffload',
+  'unshelve',
   ...EXTRA_ACTIONS,
 ];
 
@@ -226,6 +230,16 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
         c.header('Location', `${origin(c)}/image/v2/images/${image.id}`);
         return c.body(null, 202);
       }
+      // NOTE: Nova's shelve and shelveOffload take any value (clients send null).
+      case 'shelve':
+        await servers.shelve(ctx, id, deps, call);
+        return c.body(null, 202);
+      case 'shelveOffload':
+        await servers.shelveOffload(ctx, id, call);
+        return c.body(null, 202);
+      case 'unshelve':
+        await servers.unshelve(ctx, id, parseUnshelve(body.unshelve, mv), call);
+        return c.body(null, 202);
       default:
         return serverExtraAction(c, deps, ctx, id, action, body, SERVED_ACTIONS);
     }

@@ -62,7 +62,12 @@ export type InstanceAction =
   | 'pause'
   | 'unpause'
   | 'suspend'
-  | 'resume';
+  | 'resume'
+  | 'shelve'
+  | 'shelve_offload'
+  | 'unshelve'
+  | 'soft_delete'
+  | 'restore';
 export type Phase = 'start' | 'end' | 'error';
 
 /** Which phases each action has (as in Nova: no delete.error, power_on/off have no .error). */
@@ -77,6 +82,11 @@ export const ACTION_PHASES: Readonly<Record<InstanceAction, readonly Phase[]>> =
   unpause: ['start', 'end'],
   suspend: ['start', 'end'],
   resume: ['start', 'end'],
+  shelve: ['start', 'end'],
+  shelve_offload: ['start', 'end'],
+  unshelve: ['start', 'end'],
+  soft_delete: ['start', 'end'],
+  restore: ['start', 'end'],
 };
 
 const ACTION_WHEN: Readonly<Record<InstanceAction, string>> = {
@@ -90,6 +100,12 @@ const ACTION_WHEN: Readonly<Record<InstanceAction, string>> = {
   unpause: 'unpausing a server',
   suspend: 'suspending a server (its memory saved on the host, the guest stopped)',
   resume: 'resuming a suspended server',
+  shelve: 'shelving a server (its root disk saved as an image, the guest powered off)',
+  shelve_offload:
+    'offloading a shelved server (its guest and disk removed from the host, its resources released)',
+  unshelve: 'unshelving a server (powered on, or built again from its shelve image)',
+  soft_delete: 'soft-deleting a server (powered off, kept until reclaimed or restored)',
+  restore: 'restoring a soft-deleted server',
 };
 
 function whenText(action: InstanceAction, phase: Phase): string {
