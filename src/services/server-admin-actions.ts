@@ -68,10 +68,10 @@ export class ServerAdminActions {
   ): Promise<void> {
     const server = await this.#deps.servers.show(ctx, id);
     requireWriter(ctx, 'lock a server');
-    // Nova records the action (with no events) before it looks at the lock.
-    await beginAction(this.#deps, server, actionContext(ctx, call), 'lock');
     const by = lockedBy(ctx, server);
     if (server.lock !== null && by === 'owner') return;
+    // As Nova: the action (with no events) is recorded unless the lock was a no-op.
+    await beginAction(this.#deps, server, actionContext(ctx, call), 'lock');
     await this.#deps.store.setServerLock(id, { by, reason: reason ?? server.lock?.reason ?? null });
   }
 
