@@ -371,12 +371,14 @@ their own inventory and traits, and claims are made by booting servers. See
 [compatibility.md](compatibility.md) for the differences from Placement.
 
 **Not (yet) served, and known differences.** Servers have no networks (their addresses are
-empty), volumes, console proxies, backup, snapshot or migration APIs, and no soft delete: create
+empty), volumes, console proxies or migration APIs (snapshots, backups and shelve images are Glance
+images; soft delete is off unless \`reclaimInstanceInterval\` is set): create
 and rebuild refuse the fields that need them with a 400 naming the field (see Create a server).
 Key pairs (\`os-keypairs\`), \`user_data\` and the server's vPMU reach the guest on a config drive
 (\`config_drive: true\`); \`os-getConsoleOutput\` reads the guest's serial log. Quotas are Nova's (\`os-quota-sets\`,
 \`os-quota-class-sets\`, enforced as Nova enforces them), usage is counted from the live servers
-(\`os-simple-tenant-usage\` does not count deleted ones), and there is one availability zone,
+(\`os-simple-tenant-usage\` does not count deleted ones; a shelved-offloaded server holds no
+cores or ram, and unshelve counts them again), and there is one availability zone,
 \`nova\`; actions finish before their 202. Identity is a Keystone v3 subset kept in the store:
 password, token and application credential authentication (project-scoped or unscoped), token
 validation and revocation, and the administration of projects, users, roles, grants and

@@ -477,7 +477,7 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
     assert.equal(deleted.status, 0, deleted.stderr);
   });
 
-  it('locks (with a reason at 2.73), shelves, unshelves and resets the server as a member and an admin', () => {
+  it('pauses, locks (with a reason at 2.73), shelves, unshelves and resets the server as a member and an admin', () => {
     const show = () =>
       json(
         openstack(
@@ -501,6 +501,10 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
       const run = openstack(cloud, ...args);
       assert.equal(run.status, 0, `${args.join(' ')}: ${run.stderr}`);
     };
+    // A member of the server's project holds and releases it as the admin did above.
+    ok('mia', 'server', 'pause', serverId);
+    settlesAt('PAUSED');
+    ok('mia', 'server', 'unpause', serverId);
     ok('mia', '--os-compute-api-version', '2.73', 'server', 'lock', '--reason', 'audit', serverId);
     assert.equal(show().locked_reason, 'audit');
     const locked = openstack('mia', 'server', 'shelve', serverId);
@@ -564,6 +568,10 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
       'instance.suspend.end',
       'instance.resume.start',
       'instance.resume.end',
+      'instance.pause.start',
+      'instance.pause.end',
+      'instance.unpause.start',
+      'instance.unpause.end',
       'instance.shelve.start',
       'instance.shelve.end',
       'instance.shelve_offload.start',
