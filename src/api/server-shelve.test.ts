@@ -375,6 +375,19 @@ describe('soft delete (reclaimInstanceInterval)', () => {
     ]);
   });
 
+  it('deletes a shelved server at once, with its image, soft delete or not', async () => {
+    for (const offload of [-1, 0]) {
+      const api = await makeTestApi({ reclaimInstanceInterval: 60, shelvedOffloadTime: offload });
+      const { id } = await booted(api);
+      assert.equal((await act(api, id, { shelve: null })).status, 202);
+      const del = await api.request('DELETE', `/compute/v2.1/servers/${id}`, { as: 'member' });
+      assert.equal(del.status, 204, del.text);
+      await api.servers.idle();
+      assert.equal(await api.store.getServer(id), undefined, String(offload));
+      assert.deepEqual(await shelvedImages(api, id), []);
+    }
+  });
+
   it('reclaims soft-deleted servers once older than the interval', async () => {
     const api = await makeTestApi({ reclaimInstanceInterval: 60 });
     const { id } = await booted(api);

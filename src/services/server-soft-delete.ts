@@ -3,7 +3,7 @@
  * N > 0 seconds, a DELETE powers the guest off and keeps the server SOFT_DELETED, its claims and
  * quota still held; `restore` powers it on again (ACTIVE), `forceDelete` deletes it now, and the
  * periodic reclaim deletes the ones soft-deleted at least N seconds ago. A server that never ran,
- * or has no guest on a host (offloaded), is deleted at once, as in Nova.
+ * or is shelved (offloaded or not), is deleted at once, with its shelve image.
  */
 import { POWER_STATE, serverStatus, type ServerStatus } from '../domain/index.js';
 import { ComputeError } from '../errors/index.js';
@@ -13,13 +13,15 @@ import { actionContext, type CallInfo } from './server-checks.js';
 import { refuseIfLocked } from './server-locks.js';
 import { RUNNING_STATE, type ServerWork } from './server-work.js';
 
-/** The statuses a DELETE soft-deletes a server from (any with a guest on its host). */
+/**
+ * The statuses a DELETE soft-deletes a server from: any with a guest on its host, but a shelved
+ * one (its guest waits only for an unshelve; a restore could not bring its shelve back).
+ */
 const SOFT_DELETABLE: readonly ServerStatus[] = [
   'ACTIVE',
   'SHUTOFF',
   'PAUSED',
   'SUSPENDED',
-  'SHELVED',
   'ERROR',
 ];
 
