@@ -396,7 +396,7 @@ describe('server action dispatcher', () => {
         server: id,
         body: { 'os-getVNCConsole': { type: 'novnc' } },
         status: 400,
-        says: /vpmu does not serve Nova's 'os-getVNCConsole' action; it serves os-start, .*os-getConsoleOutput, .*createBackup, migrate, evacuate, lock, unlock, os-resetState, restore and forceDelete$/u,
+        says: /vpmu does not serve Nova's 'os-getVNCConsole' action; it serves os-start, .*os-getConsoleOutput, .*createBackup, migrate, evacuate, shelve, shelveOffload, unshelve, lock, unlock, os-resetState, restore and forceDelete$/u,
       },
       { server: UNKNOWN, body: { rescue: null }, status: 404, says: /could not be found/u },
       {

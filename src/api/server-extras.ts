@@ -43,11 +43,8 @@ const NOVA_ONLY_ACTIONS = new Set([
   'removeSecurityGroup',
   'rescue',
   'resetNetwork',
-  'shelve',
-  'shelveOffload',
   'trigger_crash_dump',
   'unrescue',
-  'unshelve',
 ]);
 
 /** One builder per app: the use cases hold no state of their own beyond their deps. */
@@ -56,6 +53,8 @@ function useCases(deps: ApiDeps): { actions: ServerAdminActions; tags: ServerTag
     actions: new ServerAdminActions({
       store: deps.store,
       clock: deps.clock,
+      ids: deps.ids,
+      log: deps.log,
       servers: deps.servers,
     }),
     tags: new ServerTags({ store: deps.store, servers: deps.servers }),
@@ -150,24 +149,26 @@ export async function serverExtraAction(
   const { actions } = useCases(deps);
   const value = body[action];
   const mv = c.get('microversion');
+  const call = { requestId: c.get('requestId') };
   switch (action) {
     case 'os-resetState': {
       await actions.resetState(ctx, id, parseResetState(value));
       return c.body(null, 202);
     }
     case 'lock': {
-      await actions.lock(ctx, id, parseLock(value, atLeast(mv, 2, 73)));
+      await actions.lock(ctx, id, parseLock(value, atLeast(mv, 2, 73)), call);
       return c.body(null, 202);
     }
     case 'unlock':
-      await actions.unlock(ctx, id);
+      await actions.unlock(ctx, id, call);
       return c.body(null, 202);
     // NOTE: Nova's schemas leave the values of restore, forceDelete and unlock open (clients
     // send null or {}), so any value is taken, as there.
     case 'restore':
-      return actions.restore(ctx, id);
+      await actions.restore(ctx, id, call);
+      return c.body(null, 202);
     case 'forceDelete':
-      await actions.forceDelete(ctx, id, { requestId: c.get('requestId') });
+      await actions.forceDelete(ctx, id, call);
       return c.body(null, 202);
     default: {
       const list = `${served.slice(0, -1).join(', ')} and ${served.at(-1) ?? ''}`;

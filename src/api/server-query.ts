@@ -237,7 +237,7 @@ const STATE_MAP: Readonly<Record<string, Readonly<Record<string, string>>>> = {
     rebuild_spawning: 'REBUILD',
   },
   deleted: { default: 'DELETED' },
-  soft_deleted: { default: 'SOFT_DELETED' },
+  'soft-delete': { default: 'SOFT_DELETED' },
   shelved: { default: 'SHELVED' },
   shelved_offloaded: { default: 'SHELVED_OFFLOADED' },
 };

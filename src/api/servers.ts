@@ -28,6 +28,7 @@ import { consoleOutputAction } from './console-output.js';
 import { addInstanceActionRoutes } from './instance-actions.js';
 import { addMigrationRoutes, MIGRATE_ACTIONS, migrateAction } from './server-migrate.js';
 import { parseCreateBackup, parseCreateImage } from './server-snapshot-fields.js';
+import { parseUnshelve } from './server-shelve-fields.js';
 import {
   AVAILABILITY_ZONE,
   parseNewServer,
@@ -53,6 +54,9 @@ const SERVED_ACTIONS: readonly string[] = [
   'createImage',
   'createBackup',
   ...MIGRATE_ACTIONS,
+  'shelve',
+  'shelveOffload',
+  'unshelve',
   ...EXTRA_ACTIONS,
 ];
 
@@ -232,6 +236,16 @@ export function addServerRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       case 'migrate':
       case 'evacuate':
         return migrateAction(c, deps, ctx, id, action, body[action]);
+      // NOTE: Nova's shelve and shelveOffload take any value (clients send null).
+      case 'shelve':
+        await servers.shelve(ctx, id, deps, call);
+        return c.body(null, 202);
+      case 'shelveOffload':
+        await servers.shelveOffload(ctx, id, call);
+        return c.body(null, 202);
+      case 'unshelve':
+        await servers.unshelve(ctx, id, parseUnshelve(body.unshelve, mv), call);
+        return c.body(null, 202);
       default:
         return serverExtraAction(c, deps, ctx, id, action, body, SERVED_ACTIONS);
     }

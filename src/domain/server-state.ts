@@ -21,6 +21,7 @@ export const SERVER_STATUSES = [
   'SUSPENDED',
   'SHELVED',
   'SHELVED_OFFLOADED',
+  'SOFT_DELETED',
 ] as const;
 export type ServerStatus = (typeof SERVER_STATUSES)[number];
 
@@ -36,6 +37,7 @@ export const VM_STATES = [
   'suspended',
   'shelved',
   'shelved_offloaded',
+  'soft-delete',
 ] as const;
 export type VmState = (typeof VM_STATES)[number];
 
@@ -59,6 +61,8 @@ export const TASK_STATES = [
   'shelving_image_uploading',
   'shelving_offloading',
   'unshelving',
+  'soft-deleting',
+  'restoring',
 ] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
@@ -102,6 +106,7 @@ const STATE_MAP: Readonly<
   suspended: { default: 'SUSPENDED' },
   shelved: { default: 'SHELVED' },
   shelved_offloaded: { default: 'SHELVED_OFFLOADED' },
+  'soft-delete': { default: 'SOFT_DELETED' },
 };
 
 /** The API status of a server in this vm_state and task_state (Nova's `status_from_state`). */

@@ -57,11 +57,18 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
   before(async () => {
     const config = {
       projects: [{ name: 'demo' }, { name: 'other' }],
-      users: [{ name: 'eve', password: 'eve-secret', project: 'other', roles: ['member'] }],
+      users: [
+        { name: 'eve', password: 'eve-secret', project: 'other', roles: ['member'] },
+        // A member of the admin project, whose servers it may act on but not reset.
+        { name: 'mia', password: 'mia-secret', project: 'admin', roles: ['member'] },
+      ],
     };
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
     url = await startVpmu();
-    writeClouds(dir, url, [{ name: 'eve', password: 'eve-secret', project: 'other' }]);
+    writeClouds(dir, url, [
+      { name: 'eve', password: 'eve-secret', project: 'other' },
+      { name: 'mia', password: 'mia-secret', project: 'admin' },
+    ]);
   });
 
   after(async () => {
@@ -516,6 +523,60 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
     assert.equal(back.status, 0, back.stderr);
   });
 
+  it('pauses, locks (with a reason at 2.73), shelves, unshelves and resets the server as a member and an admin', () => {
+    const show = () =>
+      json(
+        openstack(
+          'admin',
+          '--os-compute-api-version',
+          '2.73',
+          'server',
+          'show',
+          serverId,
+          '-f',
+          'json',
+        ),
+      );
+    /** The client answers at once (vpmu's actions finish before the 202), so a few reads suffice. */
+    const settlesAt = (status: string) => {
+      let seen = '';
+      for (let i = 0; i < 5 && seen !== status; i++) seen = String(show().status);
+      assert.equal(seen, status);
+    };
+    const ok = (cloud: string, ...args: string[]) => {
+      const run = openstack(cloud, ...args);
+      assert.equal(run.status, 0, `${args.join(' ')}: ${run.stderr}`);
+    };
+    // A member of the server's project holds and releases it as the admin did above.
+    ok('mia', 'server', 'pause', serverId);
+    settlesAt('PAUSED');
+    ok('mia', 'server', 'unpause', serverId);
+    ok('mia', '--os-compute-api-version', '2.73', 'server', 'lock', '--reason', 'audit', serverId);
+    assert.equal(show().locked_reason, 'audit');
+    const locked = openstack('mia', 'server', 'shelve', serverId);
+    assert.equal(locked.status, 1);
+    assert.match(locked.stderr, /Instance .* is locked/u);
+    ok('mia', 'server', 'unlock', serverId);
+    ok('mia', 'server', 'shelve', serverId);
+    settlesAt('SHELVED_OFFLOADED');
+    ok('mia', 'server', 'unshelve', serverId);
+    settlesAt('ACTIVE');
+    const reset = openstack('mia', 'server', 'set', '--state', 'error', serverId);
+    assert.equal(reset.status, 1, 'os-resetState is admin-only');
+    ok('admin', 'server', 'set', '--state', 'error', serverId);
+    settlesAt('ERROR');
+    ok('admin', 'server', 'set', '--state', 'active', serverId);
+    const events = json(
+      openstack('admin', 'server', 'event', 'list', serverId, '-f', 'json'),
+    ) as unknown as Record<string, unknown>[];
+    assert.deepEqual(events.map((e) => e.Action).slice(0, 4), [
+      'unshelve',
+      'shelve',
+      'unlock',
+      'lock',
+    ]);
+  });
+
   it('deletes the server: gone from the list and from show, its notifications in order', () => {
     const del = openstack('admin', 'server', 'delete', '--wait', serverId);
     assert.equal(del.status, 0, del.stderr);
@@ -553,6 +614,16 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
       'instance.suspend.end',
       'instance.resume.start',
       'instance.resume.end',
+      'instance.pause.start',
+      'instance.pause.end',
+      'instance.unpause.start',
+      'instance.unpause.end',
+      'instance.shelve.start',
+      'instance.shelve.end',
+      'instance.shelve_offload.start',
+      'instance.shelve_offload.end',
+      'instance.unshelve.start',
+      'instance.unshelve.end',
       'instance.delete.start',
       'instance.delete.end',
     ]);

@@ -163,6 +163,29 @@ describe('loadServeConfig()', () => {
     }
   });
 
+  it("reads Nova's shelved_offload_time and reclaim_instance_interval, 0 by default", () => {
+    const defaults = loadServeConfig([], {}, noFile);
+    assert.deepEqual([defaults.shelvedOffloadTime, defaults.reclaimInstanceInterval], [0, 0]);
+    const file = JSON.stringify({ shelvedOffloadTime: -1, reclaimInstanceInterval: 3600 });
+    const config = loadServeConfig(['--config', 'c.json'], {}, () => file);
+    assert.deepEqual([config.shelvedOffloadTime, config.reclaimInstanceInterval], [-1, 3600]);
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ shelvedOffloadTime: -2 }, /"shelvedOffloadTime" must be a whole number of at least -1/u],
+      [
+        { reclaimInstanceInterval: -1 },
+        /"reclaimInstanceInterval" must be a whole number of at least 0/u,
+      ],
+      [{ reclaimInstanceInterval: 1.5 }, /"reclaimInstanceInterval" must be a whole number/u],
+    ];
+    for (const [settings, message] of bad) {
+      assert.throws(
+        () => loadServeConfig(['--config', 'c.json'], {}, () => JSON.stringify(settings)),
+        (err: unknown) => err instanceof ComputeError && message.test(err.message),
+        JSON.stringify(settings),
+      );
+    }
+  });
+
   it('reads extra projects and users for demos and tests', () => {
     const file = JSON.stringify({
       projects: [{ name: 'demo', description: 'Demo' }],

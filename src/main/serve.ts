@@ -80,6 +80,10 @@ export interface ServeConfig {
   readonly forceConfigDrive: boolean;
   readonly stopTimeoutMs: number;
   readonly maxConcurrentBuilds: number;
+  /** Nova's shelved_offload_time (seconds): 0 offload at once, -1 never. Default 0. */
+  readonly shelvedOffloadTime: number;
+  /** Nova's reclaim_instance_interval (seconds): 0 delete at once, N soft-delete for N s. Default 0. */
+  readonly reclaimInstanceInterval: number;
   /** How often claims no server needs are released (after a crash); 0: only at start. */
   readonly healIntervalMs: number;
   readonly notifier: NotifierSettings;
@@ -106,7 +110,7 @@ Options (each overrides its environment variable, which overrides the config fil
 Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPrefilter,
   forceConfigDrive, computeHostName, hostIp, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
   diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, healIntervalSeconds,
-  notificationExchange, notificationBufferLimit, imageSizeCap, userStorageQuota,
+  shelvedOffloadTime, reclaimInstanceInterval, notificationExchange, notificationBufferLimit, imageSizeCap, userStorageQuota,
   imagePropertyQuota, imageTagQuota, imageMemberQuota, imageVirtualSizeCap
 Environment only:
   VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir)
@@ -229,6 +233,8 @@ export function loadServeConfig(
     forceConfigDrive,
     stopTimeoutMs: (fileNumber('stopTimeoutSeconds', 0, false) ?? 30) * 1000,
     maxConcurrentBuilds: fileNumber('maxConcurrentBuilds', 0, true) ?? 10,
+    shelvedOffloadTime: fileNumber('shelvedOffloadTime', -1, true) ?? 0,
+    reclaimInstanceInterval: fileNumber('reclaimInstanceInterval', 0, true) ?? 0,
     healIntervalMs: (fileNumber('healIntervalSeconds', 0, false) ?? 300) * 1000,
     notifier: notifierSettingsFrom(
       {
@@ -364,6 +370,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       newUuid: () => randomUUID(),
     };
     const imagesDir = path.join(config.stateDir, 'images');
+    const files = new FsImageFiles(imagesDir);
     servers = new Servers({
       store,
       clock,
@@ -390,6 +397,9 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       forceConfigDrive: config.forceConfigDrive,
       stopTimeoutMs: config.stopTimeoutMs,
       maxConcurrentBuilds: config.maxConcurrentBuilds,
+      imageFiles: files,
+      shelvedOffloadTime: config.shelvedOffloadTime,
+      reclaimInstanceInterval: config.reclaimInstanceInterval,
       publish: (event) => {
         publishEvent(publishDeps, event);
       },
@@ -410,7 +420,6 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       );
     }
     await store.deleteExpiredTokens(clock.now().toISOString());
-    const files = new FsImageFiles(imagesDir);
     const swept = await sweepImageData({ store, files });
     if (swept.length > 0) {
       logger.warn({ removed: swept }, 'removed image data left by interrupted uploads');
@@ -464,12 +473,14 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     logger.info({ publicEndpoint: config.publicEndpoint ?? listeningAt }, 'public endpoint');
     logger.info({ url, stateDir: config.stateDir }, 'listening');
     const healing = healPeriodically(servers, files, config.healIntervalMs, log);
+    const deferred = runDeferredPeriodically(servers, config, log);
     return {
       url,
       port: server.port,
       generatedAdminPassword: generated ? password : undefined,
       close: async () => {
         await healing.stop();
+        await deferred.stop();
         await server.close();
         await servers?.idle();
         await notifier.close(5000);
@@ -617,6 +628,48 @@ function healPeriodically(
   };
 }
 
+/**
+ * The periodic offload of shelved servers (`shelvedOffloadTime` > 0) and reclaim of soft-deleted
+ * ones (`reclaimInstanceInterval` > 0), as Nova's periodic tasks: a round at the smaller of the
+ * positive settings, at most every 60 s; the timer does not keep the process alive, and `stop`
+ * waits for the round under way.
+ */
+function runDeferredPeriodically(
+  servers: Servers,
+  config: Pick<ServeConfig, 'shelvedOffloadTime' | 'reclaimInstanceInterval'>,
+  log: ApiLogger,
+): { stop(): Promise<void> } {
+  const periods = [config.shelvedOffloadTime, config.reclaimInstanceInterval].filter((s) => s > 0);
+  let round: Promise<unknown> = Promise.resolve();
+  const timer =
+    periods.length === 0
+      ? undefined
+      : setInterval(
+          () => {
+            round = servers
+              .runDeferred()
+              .then(({ offloaded, reclaimed }) => {
+                if (offloaded.length + reclaimed.length > 0) {
+                  log.info(
+                    { offloaded, reclaimed },
+                    'offloaded shelved and reclaimed soft-deleted servers',
+                  );
+                }
+              })
+              .catch((error: unknown) => {
+                log.error({ err: String(error) }, 'deferred server work failed this round');
+              });
+          },
+          Math.min(60, ...periods) * 1000,
+        ).unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await round;
+    },
+  };
+}
+
 function adminPassword(config: ServeConfig): { password: string; generated: boolean } {
   if (config.adminPassword !== undefined)
     return { password: config.adminPassword, generated: false };
@@ -678,6 +731,8 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'stopTimeoutSeconds',
     'maxConcurrentBuilds',
     'healIntervalSeconds',
+    'shelvedOffloadTime',
+    'reclaimInstanceInterval',
     'notificationExchange',
     'notificationBufferLimit',
     'imageSizeCap',

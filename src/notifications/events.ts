@@ -65,7 +65,12 @@ export type InstanceAction =
   | 'unpause'
   | 'suspend'
   | 'resume'
-  | 'snapshot';
+  | 'snapshot'
+  | 'shelve'
+  | 'shelve_offload'
+  | 'unshelve'
+  | 'soft_delete'
+  | 'restore';
 export type Phase = 'start' | 'end' | 'error';
 
 /** Which phases each action has (as in Nova: no delete.error, power_on/off have no .error). */
@@ -82,6 +87,11 @@ export const ACTION_PHASES: Readonly<Record<InstanceAction, readonly Phase[]>> =
   resume: ['start', 'end'],
   // As in Nova: a failed snapshot sends no instance.snapshot.error.
   snapshot: ['start', 'end'],
+  shelve: ['start', 'end'],
+  shelve_offload: ['start', 'end'],
+  unshelve: ['start', 'end'],
+  soft_delete: ['start', 'end'],
+  restore: ['start', 'end'],
 };
 
 const ACTION_WHEN: Readonly<Record<InstanceAction, string>> = {
@@ -96,6 +106,12 @@ const ACTION_WHEN: Readonly<Record<InstanceAction, string>> = {
   suspend: 'suspending a server (its memory saved on the host, the guest stopped)',
   resume: 'resuming a suspended server',
   snapshot: "making an image of a server's root disk (createImage, createBackup)",
+  shelve: 'shelving a server (its root disk saved as an image, the guest powered off)',
+  shelve_offload:
+    'offloading a shelved server (its guest and disk removed from the host, its resources released)',
+  unshelve: 'unshelving a server (powered on, or built again from its shelve image)',
+  soft_delete: 'soft-deleting a server (powered off, kept until reclaimed or restored)',
+  restore: 'restoring a soft-deleted server',
 };
 
 function whenText(action: InstanceAction, phase: Phase): string {

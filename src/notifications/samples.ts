@@ -139,11 +139,23 @@ function instanceAt(action: InstanceAction, phase: Phase): InstanceSnapshot {
     suspend: 'suspending',
     resume: 'resuming',
     snapshot: 'image_snapshot',
+    shelve: 'shelving',
+    shelve_offload: 'shelving_offloading',
+    unshelve: 'unshelving',
+    soft_delete: 'soft-deleting',
+    restore: 'restoring',
   };
   if (phase === 'start' && (action === 'unpause' || action === 'resume')) {
     const held = action === 'unpause' ? 'paused' : 'suspended';
     const power = action === 'unpause' ? 'paused' : 'shutdown';
     return { ...i, state: held, powerState: power, taskState: task[action] };
+  }
+  if (phase === 'start' && action === 'unshelve') {
+    const offloaded = { host: null, node: null, powerState: 'shutdown' } as const;
+    return { ...i, ...offloaded, state: 'shelved_offloaded', taskState: task[action] };
+  }
+  if (phase === 'start' && action === 'restore') {
+    return { ...i, state: 'soft-delete', powerState: 'shutdown', taskState: task[action] };
   }
   if (phase === 'start' || phase === 'error') {
     const building = action === 'create';
@@ -171,6 +183,11 @@ function instanceAt(action: InstanceAction, phase: Phase): InstanceSnapshot {
   if (action === 'power_off') return { ...i, state: 'stopped', powerState: 'shutdown' };
   if (action === 'pause') return { ...i, state: 'paused', powerState: 'paused' };
   if (action === 'suspend') return { ...i, state: 'suspended', powerState: 'shutdown' };
+  if (action === 'shelve') return { ...i, state: 'shelved', powerState: 'shutdown' };
+  if (action === 'shelve_offload') {
+    return { ...i, state: 'shelved_offloaded', powerState: 'shutdown', host: null, node: null };
+  }
+  if (action === 'soft_delete') return { ...i, state: 'soft-delete', powerState: 'shutdown' };
   if (action === 'resize') return { ...i, state: 'resized', flavor: SAMPLE_VRAN_FLAVOR };
   return i;
 }

@@ -385,6 +385,19 @@ export interface ServerRecord {
   readonly configDrive?: boolean;
   /** The image data locations of a kernel boot's kernel and ramdisk; absent or null: none. */
   readonly bootImages?: ServerBootImages | null;
+  /**
+   * While shelved: the image holding its root disk (Nova's system metadata `shelved_image_id`)
+   * and when it was shelved (`shelved_at`); absent or null otherwise.
+   */
+  readonly shelved?: ServerShelved | null;
+  /** When a DELETE soft-deleted it (Nova's deleted_at of a SOFT_DELETED server); absent or null: not. */
+  readonly softDeletedAt?: string | null;
+}
+
+/** A shelved server's image and shelve time. */
+export interface ServerShelved {
+  readonly imageId: string;
+  readonly at: string;
 }
 
 /** The key pair a server was given, as it was then (a later delete of the key pair keeps it). */

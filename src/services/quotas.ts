@@ -131,8 +131,11 @@ export async function quotaUsage(store: Store, owner: QuotaOwner): Promise<Quota
     QUOTA_RESOURCES.map((r) => [r, 0]),
   ) as Record<QuotaResource, number>;
   used.instances = servers.length;
-  used.cores = servers.reduce((n, s) => n + s.flavor.vcpus, 0);
-  used.ram = servers.reduce((n, s) => n + s.flavor.memoryMiB, 0);
+  // A shelved-offloaded server holds no cores or ram (Nova counting from placement): its
+  // unshelve counts them again (checkUnshelveQuota).
+  const holding = servers.filter((s) => s.vmState !== 'shelved_offloaded');
+  used.cores = holding.reduce((n, s) => n + s.flavor.vcpus, 0);
+  used.ram = holding.reduce((n, s) => n + s.flavor.memoryMiB, 0);
   used.server_groups = groups.length;
   // NOTE: key pairs and group members are per user: Nova counts them only in a user's view.
   if (owner.userId !== undefined) used.key_pairs = (await store.listKeypairs(owner.userId)).length;
@@ -348,6 +351,30 @@ export async function checkResizeQuota(
   throw tooManyInstances(
     overs.join(','),
     String(deltas[first]),
+    limit - room[first].headroom,
+    limit,
+  );
+}
+
+/**
+ * Nova's unshelve quota check: a shelved-offloaded server takes its flavor's cores and ram again,
+ * which must fit the headroom of its project and user. Call it under withQuotaLock.
+ */
+export async function checkUnshelveQuota(store: Store, server: ServerRecord): Promise<void> {
+  const wanted = { cores: server.flavor.vcpus, ram: server.flavor.memoryMiB };
+  const room = await headroom(store, { projectId: server.projectId, userId: server.userId }, [
+    'cores',
+    'ram',
+  ]);
+  const overs = (['cores', 'ram'] as const).filter(
+    (r) => wanted[r] > 0 && wanted[r] > room[r].headroom,
+  );
+  const [first] = overs;
+  if (first === undefined) return;
+  const { limit } = room[first];
+  throw tooManyInstances(
+    overs.join(','),
+    String(wanted[first]),
     limit - room[first].headroom,
     limit,
   );

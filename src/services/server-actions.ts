@@ -4,6 +4,7 @@
  * guest is left in; a failure is recorded as ERROR with a fault, never hidden.
  */
 import { serverStatus, type ServerStatus } from '../domain/index.js';
+import type { ActionContext } from '../notifications/index.js';
 import type { ServerRecord } from '../ports/store.js';
 import { toFlavor } from './flavors.js';
 import { requireWriter, type RequestContext } from './identity.js';
@@ -55,28 +56,47 @@ export class ServerActions {
     const visible = await work.show(ctx, id);
     requireWriter(ctx, 'delete a server');
     refuseIfLocked(ctx, visible);
-    const remove = async () => {
-      const server = await work.get(id);
-      const context = actionContext(ctx, call);
-      const recorded = await work.record(server, context, 'delete');
-      work.notify('delete', 'start', server, context);
-      const deleting = await work.save(server, { taskState: 'deleting' });
-      await recorded.event(
-        computeEventOf('delete'),
-        () => server.host,
-        () => work.finishDelete(work.agentOf(server), deleting),
-      );
-      work.notify(
-        'delete',
-        'end',
-        { ...deleting, status: serverStatus('deleted', deleting.taskState), vmState: 'deleted' },
-        context,
-      );
-    };
+    const remove = async () => this.#remove(id, actionContext(ctx, call));
     // A server still waiting for a build slot has no host, claim or guest: it goes at once, as
     // in Nova's local delete, instead of after the builds ahead of it.
     if (this.#cancelQueued(id)) await remove();
     else await work.serial(id, remove);
+  }
+
+  /**
+   * The periodic reclaim of a soft-deleted server (Nova's _reclaim_queued_deletes): deleted as
+   * its owner would, behind its other work, if it is still SOFT_DELETED then.
+   */
+  async reclaim(id: string): Promise<void> {
+    const work = this.#work;
+    await work.serial(id, async () => {
+      const server = await work.deps.store.getServer(id);
+      if (server?.status !== 'SOFT_DELETED') return;
+      await this.#remove(id, {
+        requestId: null,
+        userId: server.userId,
+        projectId: server.projectId,
+      });
+    });
+  }
+
+  async #remove(id: string, context: ActionContext): Promise<void> {
+    const work = this.#work;
+    const server = await work.get(id);
+    const recorded = await work.record(server, context, 'delete');
+    work.notify('delete', 'start', server, context);
+    const deleting = await work.save(server, { taskState: 'deleting' });
+    await recorded.event(
+      computeEventOf('delete'),
+      () => server.host,
+      () => work.finishDelete(work.agentOf(server), deleting),
+    );
+    work.notify(
+      'delete',
+      'end',
+      { ...deleting, status: serverStatus('deleted', deleting.taskState), vmState: 'deleted' },
+      context,
+    );
   }
 
   /** os-start: SHUTOFF → ACTIVE. */

@@ -1,15 +1,18 @@
 /**
- * Server actions that change only the server's record, as Nova's API answers them:
- * os-resetState (admin-only), lock and unlock (os-lock-server), restore and forceDelete
- * (os-deferred-delete, with soft delete off), and the os-server-password sub-resource. Visibility
- * comes first everywhere: another project's server is 404 whatever the caller's role.
+ * Server actions mostly on the server's record, as Nova's API answers them: os-resetState
+ * (admin-only), lock and unlock (os-lock-server, recorded as instance actions), restore and
+ * forceDelete (os-deferred-delete: the servers service does the work, see
+ * server-soft-delete.ts), and the os-server-password sub-resource. Visibility comes first
+ * everywhere: another project's server is 404 whatever the caller's role.
  */
 import { ComputeError } from '../errors/index.js';
-import type { Clock } from '../ports/clock.js';
+import type { Clock, Ids } from '../ports/clock.js';
 import type { ServerRecord, Store } from '../ports/store.js';
 import { serverStatus } from '../domain/index.js';
 import { requireAdmin, requireWriter, type RequestContext } from './identity.js';
 import { lockedBy, refuseIfLocked } from './server-locks.js';
+import { actionContext } from './server-checks.js';
+import { beginAction } from './server-instance-actions.js';
 import type { CallInfo, Servers } from './servers.js';
 
 /** The vm_states os-resetState may set (Nova's schema enum). */
@@ -19,6 +22,9 @@ export type ResetState = 'active' | 'error';
 export interface ServerAdminActionsDeps {
   readonly store: Store;
   readonly clock: Clock;
+  readonly ids: Ids;
+  /** Where a lock or unlock that cannot be recorded as an instance action is reported. */
+  readonly log: { error(fields: Record<string, unknown>, message: string): void };
   /** For visibility (show) and the delete forceDelete performs. */
   readonly servers: Servers;
 }
@@ -54,38 +60,40 @@ export class ServerAdminActions {
    * lock: locked by the owner's project or by an admin; locking again as the owner changes
    * nothing, as in Nova, while an admin's lock takes over (and a new reason replaces the old one).
    */
-  async lock(ctx: RequestContext, id: string, reason: string | null): Promise<void> {
+  async lock(
+    ctx: RequestContext,
+    id: string,
+    reason: string | null,
+    call: CallInfo = {},
+  ): Promise<void> {
     const server = await this.#deps.servers.show(ctx, id);
     requireWriter(ctx, 'lock a server');
     const by = lockedBy(ctx, server);
     if (server.lock !== null && by === 'owner') return;
+    // As Nova: the action (with no events) is recorded unless the lock was a no-op.
+    await beginAction(this.#deps, server, actionContext(ctx, call), 'lock');
     await this.#deps.store.setServerLock(id, { by, reason: reason ?? server.lock?.reason ?? null });
   }
 
   /** unlock: a lock set by the other side (owner vs admin) needs the admin-only override. */
-  async unlock(ctx: RequestContext, id: string): Promise<void> {
+  async unlock(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<void> {
     const server = await this.#deps.servers.show(ctx, id);
     requireWriter(ctx, 'unlock a server');
     if (server.lock !== null && server.lock.by !== lockedBy(ctx, server)) {
       requireAdmin(ctx, 'os_compute_api:os-lock-server:unlock:unlock_override');
     }
+    await beginAction(this.#deps, server, actionContext(ctx, call), 'unlock');
     await this.#deps.store.setServerLock(id, null);
   }
 
-  /**
-   * restore: only a SOFT_DELETED server can be restored, and vpmu deletes at once (Nova's
-   * `reclaim_instance_interval` 0), so every server it can find is in the wrong state.
-   */
-  async restore(ctx: RequestContext, id: string): Promise<never> {
-    const server = await this.#deps.servers.show(ctx, id);
-    requireWriter(ctx, 'restore a server');
-    refuseIfLocked(ctx, server);
-    throw invalidStateFor('restore', server.id, 'vm_state', server.vmState);
+  /** restore: a SOFT_DELETED server powered on again (see server-soft-delete.ts). */
+  async restore(ctx: RequestContext, id: string, call: CallInfo): Promise<void> {
+    await this.#deps.servers.restore(ctx, id, call);
   }
 
   /**
-   * forceDelete: Nova deletes the server at once, whatever its vm_state, when no task runs on it
-   * (and it is not locked); with soft delete off that is an ordinary delete.
+   * forceDelete: Nova deletes the server at once, whatever its vm_state (a SOFT_DELETED one
+   * too), when no task runs on it (and it is not locked).
    */
   async forceDelete(ctx: RequestContext, id: string, call: CallInfo): Promise<void> {
     const server = await this.#deps.servers.show(ctx, id);
@@ -94,7 +102,7 @@ export class ServerAdminActions {
     if (server.taskState !== null) {
       throw invalidStateFor('forceDelete', server.id, 'task_state', server.taskState);
     }
-    await this.#deps.servers.delete(ctx, id, call);
+    await this.#deps.servers.forceDelete(ctx, id, call);
   }
 
   /**

@@ -81,8 +81,8 @@ export class ServerSnapshots {
   }
 }
 
-/** The image properties of a snapshot, as Nova sets them. */
-function snapshotProperties(
+/** The image properties of a snapshot (and of a shelve's image), as Nova sets them. */
+export function snapshotProperties(
   server: ServerRecord,
   ctx: RequestContext,
   request: SnapshotRequest,

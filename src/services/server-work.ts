@@ -21,6 +21,7 @@ import type {
 } from '../notifications/index.js';
 import type { Clock, Ids } from '../ports/clock.js';
 import type { BuildRequest, ComputeAgent } from '../ports/compute-agent.js';
+import type { ImageFiles } from '../ports/image-files.js';
 import { serverNotFound } from '../ports/store-errors.js';
 import type {
   ComputeHostRecord,
@@ -72,6 +73,18 @@ export interface ServerDeps {
    * of creates cannot pile work on the hypervisor without bound. 0: no limit. @default 10
    */
   readonly maxConcurrentBuilds?: number;
+  /** Where image data lives, so the image a shelve made goes with its data. */
+  readonly imageFiles?: ImageFiles;
+  /**
+   * Nova's shelved_offload_time (seconds): 0 offloads a shelved server at once, -1 never,
+   * N > 0 once it has been shelved N seconds (see Servers.runDeferred). @default 0
+   */
+  readonly shelvedOffloadTime?: number;
+  /**
+   * Nova's reclaim_instance_interval (seconds): 0 deletes at once; N > 0 soft-deletes, and a
+   * soft-deleted server is reclaimed once N seconds old (Servers.runDeferred). @default 0
+   */
+  readonly reclaimInstanceInterval?: number;
   /** Sends a notification; must never throw (publishEvent() does not). */
   readonly publish: (event: Event) => void;
   readonly log: ServerLog;
@@ -418,11 +431,31 @@ export class ServerWork {
         ?.remove(server.id, { ...this.stopOptions(), graceful: false });
     }
     await this.releaseAll(server);
+    if (server.shelved != null) await this.deleteShelvedImage(server.shelved.imageId);
     this.#userEdits.delete(server.id);
     if (server.serverGroupId !== undefined) {
       await this.deps.store.removeServerGroupMember(server.id);
     }
     await this.deps.store.deleteServer(server.id);
+  }
+
+  /**
+   * Deletes the image a shelve made, with its data (an unshelve or delete no longer needs it). An
+   * image already gone is no error; a failure is logged, never thrown: the server's own step
+   * succeeded, and the image is an ordinary one its owner can still delete.
+   */
+  async deleteShelvedImage(imageId: string): Promise<void> {
+    try {
+      const image = await this.deps.store.getImage(imageId);
+      if (image === undefined) return;
+      await this.deps.store.deleteImage(imageId);
+      if (image.dataLocation !== null) await this.deps.imageFiles?.delete(image.dataLocation);
+    } catch (error) {
+      this.deps.log.error(
+        { image: imageId, err: String(error) },
+        'cannot delete the image of a shelved server; delete it with the image API',
+      );
+    }
   }
 
   async releaseAll(server: ServerRecord): Promise<void> {

@@ -7,6 +7,8 @@
  * - server-migrate.ts: cold migrate, evacuate, os-migrations;
  * - server-pause.ts: pause, unpause, suspend, resume;
  * - server-snapshot.ts: createImage;
+ * - server-shelve.ts: shelve, shelveOffload, unshelve;
+ * - server-soft-delete.ts: soft delete and restore (reclaim_instance_interval);
  * - server-reconcile.ts: records against hypervisors after a restart, and claims no one needs;
  * - server-events.ts: the notifications; server-work.ts: what all of them share.
  * Actions on one server run one at a time.
@@ -32,6 +34,8 @@ import { ServerHolds } from './server-pause.js';
 import { ServerResizes } from './server-resize.js';
 import { ServerMigrations, type EvacuateRequest, type MigrationQuery } from './server-migrate.js';
 import { ServerSnapshots, type SnapshotRequest } from './server-snapshot.js';
+import { ServerShelves, type UnshelveRequest } from './server-shelve.js';
+import { ServerSoftDeletes } from './server-soft-delete.js';
 import type { ImageDeps } from './images.js';
 import { ServerWork, type ServerDeps, type ServerFields } from './server-work.js';
 
@@ -46,6 +50,7 @@ export type { RebootType, RebuildOptions } from './server-actions.js';
 export { checkImageFits, type CallInfo } from './server-checks.js';
 export type { NewServer } from './server-create.js';
 export type { SnapshotRequest } from './server-snapshot.js';
+export type { UnshelveRequest } from './server-shelve.js';
 export { snapshot } from './server-events.js';
 export type { ReconcileReport } from './server-reconcile.js';
 export type { EvacuateRequest, MigrationQuery } from './server-migrate.js';
@@ -65,6 +70,8 @@ export class Servers {
   readonly #migrations: ServerMigrations;
   readonly #holds: ServerHolds;
   readonly #snapshots: ServerSnapshots;
+  readonly #shelves: ServerShelves;
+  readonly #softDeletes: ServerSoftDeletes;
 
   constructor(deps: ServerDeps) {
     this.#work = new ServerWork(deps);
@@ -74,6 +81,8 @@ export class Servers {
     this.#migrations = new ServerMigrations(this.#work);
     this.#holds = new ServerHolds(this.#work);
     this.#snapshots = new ServerSnapshots(this.#work);
+    this.#shelves = new ServerShelves(this.#work);
+    this.#softDeletes = new ServerSoftDeletes(this.#work);
   }
 
   /** Resolves when no build or action is running (tests wait on it; shutdown too). */
@@ -165,8 +174,68 @@ export class Servers {
     await this.#work.saveUserFields(id, { metadata });
   }
 
+  /** DELETE: soft delete when on and the server has a guest (server-soft-delete.ts), else delete. */
   async delete(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<void> {
+    if (this.#softDeletes.applies(await this.show(ctx, id))) {
+      await this.#softDeletes.softDelete(ctx, id, call);
+      return;
+    }
     return this.#actions.delete(ctx, id, call);
+  }
+
+  /** forceDelete: deleted now, soft delete or not. */
+  async forceDelete(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<void> {
+    return this.#actions.delete(ctx, id, call);
+  }
+
+  /** restore: a SOFT_DELETED server ACTIVE again. */
+  async restore(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<ServerRecord> {
+    return this.#softDeletes.restore(ctx, id, call);
+  }
+
+  /** shelve (see server-shelve.ts); the image is made with the image use cases' deps. */
+  async shelve(
+    ctx: RequestContext,
+    id: string,
+    images: ImageDeps,
+    call: CallInfo = {},
+  ): Promise<ServerRecord> {
+    return this.#shelves.shelve(ctx, id, images, call);
+  }
+
+  async shelveOffload(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<ServerRecord> {
+    return this.#shelves.shelveOffload(ctx, id, call);
+  }
+
+  async unshelve(
+    ctx: RequestContext,
+    id: string,
+    request: UnshelveRequest,
+    call: CallInfo = {},
+  ): Promise<ServerRecord> {
+    return this.#shelves.unshelve(ctx, id, request, call);
+  }
+
+  /**
+   * The deferred work settings ask for: shelved servers offloaded after `shelvedOffloadTime`,
+   * soft-deleted ones reclaimed after `reclaimInstanceInterval`. One failure is logged and the
+   * rest go on; returns the ids offloaded and reclaimed.
+   */
+  async runDeferred(): Promise<{ offloaded: string[]; reclaimed: string[] }> {
+    const offloaded = await this.#shelves.offloadExpired();
+    const reclaimed: string[] = [];
+    for (const id of await this.#softDeletes.due()) {
+      try {
+        await this.#actions.reclaim(id);
+        reclaimed.push(id);
+      } catch (error) {
+        this.#work.deps.log.error(
+          { server: id, err: String(error) },
+          'cannot reclaim a soft-deleted server; it stays SOFT_DELETED',
+        );
+      }
+    }
+    return { offloaded, reclaimed };
   }
 
   async start(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<ServerRecord> {

@@ -150,6 +150,10 @@ export async function makeTestApi(
     files?: ImageFiles;
     /** The disks of compute1 (for example a real Qcow2Disks). @default `disks`, a MemoryDisks */
     driverDisks?: InstanceDisks;
+    /** Nova's shelved_offload_time (seconds). @default 0, offload at once */
+    shelvedOffloadTime?: number;
+    /** Nova's reclaim_instance_interval (seconds). @default 0, no soft delete */
+    reclaimInstanceInterval?: number;
     /** compute1's instance directory. @default /instances */
     instanceDir?: string;
   } = {},
@@ -221,6 +225,7 @@ export async function makeTestApi(
       };
     }),
   ];
+  const files = options.files ?? new FsImageFiles(imagesDir);
   const servers = new Servers({
     store,
     clock,
@@ -245,6 +250,9 @@ export async function makeTestApi(
     vpmuPrefilter: options.vpmuPrefilter ?? false,
     forceConfigDrive: options.forceConfigDrive ?? false,
     stopTimeoutMs: 1000,
+    imageFiles: files,
+    shelvedOffloadTime: options.shelvedOffloadTime ?? 0,
+    reclaimInstanceInterval: options.reclaimInstanceInterval ?? 0,
     ...(options.maxConcurrentBuilds === undefined
       ? {}
       : { maxConcurrentBuilds: options.maxConcurrentBuilds }),
@@ -272,7 +280,7 @@ export async function makeTestApi(
   }
   const deps: ApiDeps = {
     store,
-    files: options.files ?? new FsImageFiles(imagesDir),
+    files,
     inspector: new QemuImgInspector((location) => path.join(imagesDir, location), {
       maxVirtualSize: 1024 ** 4,
     }),
