@@ -137,7 +137,7 @@ export function configDriveDataOf(server: ServerRecord): ConfigDriveData | undef
     name: server.name,
     hostname: guestHostname(server.name),
     projectId: server.projectId,
-    availabilityZone: GUEST_AVAILABILITY_ZONE,
+    availabilityZone: server.availabilityZone ?? GUEST_AVAILABILITY_ZONE,
     launchIndex: server.launchIndex ?? 0,
     reservationId: server.reservationId ?? '',
     flavorName: server.flavor.name,
