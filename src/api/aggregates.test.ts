@@ -184,6 +184,13 @@ describe('os-aggregates', () => {
         message: /^Aggregate 99 could not be found\.$/u,
       },
       {
+        name: 'a negative id',
+        method: 'DELETE',
+        path: `${AGGREGATES}/-1`,
+        status: 404,
+        message: /^Aggregate -1 could not be found\.$/u,
+      },
+      {
         name: 'a non-integer id',
         method: 'GET',
         path: `${AGGREGATES}/abc`,

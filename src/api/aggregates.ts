@@ -145,7 +145,7 @@ function aggregateView(a: AggregateRecord, mv: Microversion): Record<string, unk
 
 /** The path's aggregate id: an integer, as Nova's utils.validate_integer requires. */
 function aggregateId(raw: string): number {
-  if (!/^\d{1,15}$/u.test(raw)) {
+  if (!/^-?\d{1,15}$/u.test(raw)) {
     // NOTE: Nova wording (nova/utils.py validate_integer, raised as InvalidInput).
     throw new ComputeError('request.invalid', 'Invalid input received: id must be an integer');
   }
