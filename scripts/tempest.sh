@@ -16,8 +16,9 @@ CONCURRENCY=${VPMU_TEMPEST_CONCURRENCY:-2}
 RUN_TIMEOUT=${VPMU_TEMPEST_TIMEOUT:-1800}
 # The groups issue 14 names: flavors, servers, hypervisors, images, identity (and, from issue 17,
 # identity administration) and the cheap compute
-# ones (versions, limits, quotas, availability zones, keypairs).
-TEMPEST_GROUPS='^tempest\.api\.(compute\.(flavors|servers|keypairs|limits|test_versions|test_quotas|admin\.(test_flavors|test_servers|test_servers_negative|test_migrations|test_hypervisor|test_quotas|test_availability_zone|test_simple_tenant_usage|test_simple_tenant_usage_negative))|image\.v2|identity\.(v3|admin\.v3))\.'
+# ones (versions, limits, quotas, availability zones, keypairs), and from issue 15 host aggregates,
+# migrations and the admin server negatives (migrate, evacuate).
+TEMPEST_GROUPS='^tempest\.api\.(compute\.(flavors|servers|keypairs|limits|test_versions|test_quotas|admin\.(test_flavors|test_servers|test_servers_negative|test_migrations|test_hypervisor|test_quotas|test_availability_zone|test_aggregates|test_aggregates_negative|test_simple_tenant_usage|test_simple_tenant_usage_negative))|image\.v2|identity\.(v3|admin\.v3))\.'
 REGEX=${1:-$TEMPEST_GROUPS}
 
 for tool in tempest stestr; do

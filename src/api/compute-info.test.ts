@@ -41,14 +41,22 @@ describe('os-availability-zone', () => {
     });
   });
 
-  it('lists no zone when no compute host is enabled, as Nova does', async () => {
+  it('lists a zone whose compute hosts are all disabled as not available, as Nova does', async () => {
     const api = await makeTestApi();
     const [host] = await api.store.listComputeHosts();
     assert.ok(host !== undefined);
     await api.store.putComputeHost({ ...host, enabled: false });
     for (const path of ['', '/detail']) {
       const res = await api.request('GET', `/compute/v2.1/os-availability-zone${path}`);
-      assert.deepEqual(res.body, { availabilityZoneInfo: [] }, path);
+      assert.deepEqual(
+        res.body,
+        {
+          availabilityZoneInfo: [
+            { zoneName: 'nova', zoneState: { available: false }, hosts: null },
+          ],
+        },
+        path,
+      );
     }
   });
 });

@@ -2,57 +2,73 @@
  * Compute API: availability zones and limits, with Nova's bodies
  * (nova/api/openstack/compute/availability_zone.py, limits.py and views/limits.py).
  *
- * - vpmu has one availability zone, `nova` (Nova's default_availability_zone), holding every
- *   enabled compute host; it is listed while at least one is enabled, as Nova lists a zone with
- *   an enabled nova-compute service.
+ * - The zones are those of the compute hosts: a host aggregate's `availability_zone` puts its
+ *   hosts in that zone, and a host in none is in `nova` (Nova's default_availability_zone). A
+ *   zone with an enabled host is available, one whose hosts are all disabled is listed as not
+ *   available, and a zone with no host is not listed, as in Nova. vpmu has no scheduler or
+ *   conductor services of its own to list (os-services shows none), so detail shows no
+ *   `internal` zone.
  * - The limits are the project's quotas (./quotas.ts), the usage totals what the quotas count.
  */
 import type { Context, Hono } from 'hono';
 import { ComputeError } from '../errors/index.js';
-import { effectiveQuotas, isAdmin, quotaUsage, requireAdmin } from '../services/index.js';
+import {
+  availabilityZones,
+  DEFAULT_AVAILABILITY_ZONE,
+  effectiveQuotas,
+  isAdmin,
+  quotaUsage,
+  requireAdmin,
+} from '../services/index.js';
 import { caller } from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast } from './microversion.js';
 
-/** Nova's default_availability_zone: the zone of every vpmu host and server. */
-export const AVAILABILITY_ZONE = 'nova';
+/** Nova's default_availability_zone: the zone of a host no aggregate puts in a zone. */
+export const AVAILABILITY_ZONE = DEFAULT_AVAILABILITY_ZONE;
 
 /** Adds os-availability-zone and limits to the compute app (already behind the token check). */
 export function addComputeInfoRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.get('/v2.1/os-availability-zone', async (c) => {
     // Nova's default policy: any project member or reader.
     caller(c);
-    const available = (await deps.store.listComputeHosts()).some((h) => h.enabled);
+    const zones = await availabilityZones(deps.store);
     return c.json({
-      availabilityZoneInfo: available
-        ? [{ zoneName: AVAILABILITY_ZONE, zoneState: { available: true }, hosts: null }]
-        : [],
+      availabilityZoneInfo: zones.map((z) => ({
+        zoneName: z.name,
+        zoneState: { available: z.available },
+        hosts: null,
+      })),
     });
   });
 
   app.get('/v2.1/os-availability-zone/detail', async (c) => {
     requireAdmin(caller(c), 'os_compute_api:os-availability-zone:detail');
-    // NOTE: Nova leaves disabled services out of the hosts, and a zone without an enabled
-    // compute service out of the list.
-    const enabled = (await deps.store.listComputeHosts()).filter((h) => h.enabled);
-    if (enabled.length === 0) return c.json({ availabilityZoneInfo: [] });
-    const hosts = Object.fromEntries(
-      enabled.map((h) => [
-        h.name,
-        {
-          'nova-compute': {
-            // The compute service is this process: up while it answers.
-            available: true,
-            active: true,
-            updated_at: novaTime(h.updatedAt),
-          },
-        },
-      ]),
-    );
+    // NOTE: Nova leaves disabled services out of an available zone's hosts, and gives a zone
+    // whose services are all disabled no hosts.
+    const zones = await availabilityZones(deps.store);
     return c.json({
-      availabilityZoneInfo: [
-        { zoneName: AVAILABILITY_ZONE, zoneState: { available: true }, hosts },
-      ],
+      availabilityZoneInfo: zones.map((z) => ({
+        zoneName: z.name,
+        zoneState: { available: z.available },
+        hosts: z.available
+          ? Object.fromEntries(
+              z.hosts
+                .filter((h) => h.enabled)
+                .map((h) => [
+                  h.name,
+                  {
+                    'nova-compute': {
+                      // Up while it answers (in this one process: always), unless forced down.
+                      available: h.forcedDown !== true,
+                      active: true,
+                      updated_at: novaTime(h.updatedAt),
+                    },
+                  },
+                ]),
+            )
+          : null,
+      })),
     });
   });
 

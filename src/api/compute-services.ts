@@ -8,6 +8,8 @@ import type { Context, Hono } from 'hono';
 import { ComputeError } from '../errors/index.js';
 import {
   COMPUTE_BINARY,
+  DEFAULT_AVAILABILITY_ZONE,
+  zonesByHost,
   deleteComputeService,
   findByHostAndBinary,
   findComputeService,
@@ -22,7 +24,6 @@ import { lastValue, queryParams, rejectUnknownParams } from './_query.js';
 import { novaBoolean } from './compute.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast, type Microversion } from './microversion.js';
-import { AVAILABILITY_ZONE } from './server-fields.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/iu;
 
@@ -39,7 +40,8 @@ export function addComputeServiceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void 
         (host === undefined || s.host.name === host) &&
         (binary === undefined || binary === COMPUTE_BINARY),
     );
-    return c.json({ services: services.map((s) => serviceView(s, mv)) });
+    const zones = zonesByHost(await deps.store.listAggregates());
+    return c.json({ services: services.map((s) => serviceView(s, mv, zones)) });
   });
 
   app.put('/v2.1/os-services/:id', async (c) => {
@@ -51,7 +53,8 @@ export function addComputeServiceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void 
       const service = await findComputeService(deps, ctx, id);
       const changes = parseUpdate(await readJsonObject(c, 'object'));
       const updated = await applyUpdate(deps, ctx, service, changes);
-      return c.json({ service: serviceView(updated, mv) });
+      const zones = zonesByHost(await deps.store.listAggregates());
+      return c.json({ service: serviceView(updated, mv, zones) });
     }
     return c.json({ service: await legacyUpdate(c, deps, id, mv) });
   });
@@ -73,12 +76,16 @@ export function addComputeServiceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void 
 }
 
 /** Nova's service view: `forced_down` from 2.11, the UUID as `id` from 2.53. */
-function serviceView(s: ComputeService, mv: Microversion): Record<string, unknown> {
+function serviceView(
+  s: ComputeService,
+  mv: Microversion,
+  zones: ReadonlyMap<string, string>,
+): Record<string, unknown> {
   return {
     id: atLeast(mv, 2, 53) ? s.uuid : s.id,
     binary: COMPUTE_BINARY,
     host: s.host.name,
-    zone: AVAILABILITY_ZONE,
+    zone: zones.get(s.host.name) ?? DEFAULT_AVAILABILITY_ZONE,
     status: s.host.enabled ? 'enabled' : 'disabled',
     state: s.state,
     updated_at: s.host.updatedAt,

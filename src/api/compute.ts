@@ -46,6 +46,7 @@ import {
   type QueryParams,
 } from './_query.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
+import { addAggregateRoutes } from './aggregates.js';
 import { addComputeInfoRoutes } from './compute-info.js';
 import { addComputeServiceRoutes } from './compute-services.js';
 import { addHypervisorRoutes } from './hypervisors.js';
@@ -256,6 +257,7 @@ export function computeRoutes(deps: ApiDeps): Hono<ApiEnv> {
   addHypervisorRoutes(app, deps);
   addComputeServiceRoutes(app, deps);
   addComputeInfoRoutes(app, deps);
+  addAggregateRoutes(app, deps);
   addServerGroupRoutes(app, deps);
   addKeypairRoutes(app, deps);
   addQuotaRoutes(app, deps);

@@ -123,7 +123,7 @@ function checkQuery(
     if (unsupported.includes(key) || /^(resources|required|member_of|in_tree)\S+$/u.test(key)) {
       throw new ComputeError(
         'request.invalid',
-        `Invalid query string parameters: '${key}' is a Placement filter vpmu does not implement (vpmu has no aggregates, nested providers or granular request groups).`,
+        `Invalid query string parameters: '${key}' is a Placement filter vpmu does not implement (vpmu mirrors no host aggregates into Placement, and has no nested providers or granular request groups).`,
       );
     }
     if (!allowed.includes(key)) {

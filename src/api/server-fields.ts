@@ -294,11 +294,11 @@ export function parseNewServer(body: Record<string, unknown>, mv: Microversion):
   }
   parseNetworks(body.networks, mv);
   const zone = body.availability_zone;
-  if (zone !== undefined && zone !== AVAILABILITY_ZONE) {
-    // NOTE: Nova wording (nova/exception.py InvalidRequest from the AZ check).
-    throw new ComputeError(
-      'request.invalid',
-      `The requested availability zone is not available: ${JSON.stringify(zone)} (vpmu has one zone, '${AVAILABILITY_ZONE}')`,
+  if (zone !== undefined && (typeof zone !== 'string' || zone.length === 0 || zone.length > 255)) {
+    throw invalidField(
+      'availability_zone',
+      zone,
+      'An availability zone is a string of 1 to 255 characters (zone, zone:host or zone::node)',
     );
   }
   const minCount =
@@ -327,6 +327,7 @@ export function parseNewServer(body: Record<string, unknown>, mv: Microversion):
       name,
       imageRef,
       flavorRef: String(flavorRef),
+      ...(typeof zone === 'string' ? { availabilityZone: zone } : {}),
       ...(minCount === undefined ? {} : { minCount }),
       ...(maxCount === undefined ? {} : { maxCount }),
       ...(tags === undefined ? {} : { tags }),

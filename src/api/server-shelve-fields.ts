@@ -2,13 +2,11 @@
  * The unshelve action's value, as Nova's schemas take it (nova/api/openstack/compute/schemas/
  * shelve.py): anything before 2.77 (no schema); from 2.77 null or `{"availability_zone": <name>}`;
  * from 2.91 null or an object with an optional `availability_zone` (a string, or null to unpin)
- * and an optional `host`. vpmu has one availability zone: any other is Nova's 400.
+ * and an optional `host`. The zone is checked as on create (an unknown one is Nova's 400).
  */
-import { ComputeError } from '../errors/index.js';
 import type { UnshelveRequest } from '../services/index.js';
 import { invalidField, refuseUnknownKeys } from './_http.js';
 import { atLeast, type Microversion } from './microversion.js';
-import { AVAILABILITY_ZONE } from './server-fields.js';
 
 export function parseUnshelve(value: unknown, mv: Microversion): UnshelveRequest {
   if (!atLeast(mv, 2, 77) || value === null) return {};
@@ -35,13 +33,6 @@ export function parseUnshelve(value: unknown, mv: Microversion): UnshelveRequest
       'unshelve/availability_zone',
       az,
       `${JSON.stringify(az)} is not of type ${withHost ? "'string', 'null'" : "'string'"}`,
-    );
-  }
-  if (typeof az === 'string' && az !== AVAILABILITY_ZONE) {
-    // NOTE: Nova wording (compute API unshelve, InvalidRequest).
-    throw new ComputeError(
-      'request.invalid',
-      `The requested availability zone is not available: ${JSON.stringify(az)} (vpmu has only '${AVAILABILITY_ZONE}')`,
     );
   }
   const host = fields.host;

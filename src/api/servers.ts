@@ -321,7 +321,7 @@ export function serverView(
     'OS-DCF:diskConfig': server.diskConfig ?? 'MANUAL',
     ...(full
       ? {
-          'OS-EXT-AZ:availability_zone': AVAILABILITY_ZONE,
+          'OS-EXT-AZ:availability_zone': server.availabilityZone ?? AVAILABILITY_ZONE,
           config_drive: server.configDrive === true ? 'True' : '',
           key_name: server.keypair?.name ?? null,
           // NOTE: Nova shows launched_at with microseconds and no zone.

@@ -201,6 +201,24 @@ export const ERROR_CODES = {
     status: 409,
     summary: 'A compute service cannot be deleted while servers are on its host.',
   },
+  'aggregate.not_found': {
+    status: 404,
+    summary: 'No host aggregate has this id.',
+  },
+  'aggregate.exists': {
+    status: 409,
+    summary: 'A host aggregate with this name already exists.',
+  },
+  'aggregate.host_exists': {
+    status: 409,
+    summary:
+      'The host is in the aggregate already, or adding it would put it in two availability zones.',
+  },
+  'aggregate.invalid_action': {
+    status: 400,
+    summary:
+      'An aggregate change Nova refuses: deleting an aggregate that still has hosts, or an availability zone that would put a host in two zones or is empty.',
+  },
   'keypair.not_found': {
     status: 404,
     summary: 'The user has no key pair of this name.',

@@ -324,6 +324,67 @@ describe('the openstack client against vpmu serve', { skip, timeout: 900_000 }, 
     assert.match(member.stderr, /os-services:list/u);
   });
 
+  it('puts the host in a zone with an aggregate, lists the zone and boots a server there (admin)', () => {
+    const ok = (run: { status: number | null; stdout: string; stderr: string }) => {
+      assert.equal(run.status, 0, run.stderr);
+      return run;
+    };
+    const services = JSON.parse(
+      ok(openstack('admin', 'compute', 'service', 'list', '-f', 'json')).stdout,
+    ) as Record<string, unknown>[];
+    const host = String(services[0]?.Host);
+    const made = json(
+      openstack('admin', 'aggregate', 'create', '--zone', 'az1', 'agg1', '-f', 'json'),
+    );
+    assert.equal(made.availability_zone, 'az1');
+    const added = json(openstack('admin', 'aggregate', 'add', 'host', 'agg1', host, '-f', 'json'));
+    assert.deepEqual(added.hosts, [host]);
+    const zones = JSON.parse(
+      ok(openstack('eve', 'availability', 'zone', 'list', '--compute', '-f', 'json')).stdout,
+    ) as Record<string, unknown>[];
+    assert.deepEqual(
+      zones.map((z) => [z['Zone Name'], z['Zone Status']]),
+      [['az1', 'available']],
+    );
+    const refused = openstack(
+      'admin',
+      'server',
+      'create',
+      '--flavor',
+      'vran',
+      '--image',
+      'plain',
+      '--availability-zone',
+      'nowhere',
+      'zoned0',
+    );
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /The requested availability zone is not available/u);
+    const server = json(
+      openstack(
+        'admin',
+        'server',
+        'create',
+        '--flavor',
+        'vran',
+        '--image',
+        'plain',
+        '--availability-zone',
+        'az1',
+        '--wait',
+        'zoned1',
+        '-f',
+        'json',
+      ),
+    );
+    assert.equal(server.status, 'ACTIVE');
+    assert.equal(server['OS-EXT-AZ:availability_zone'], 'az1');
+    // Back as before for the tests after this one.
+    ok(openstack('admin', 'server', 'delete', '--wait', 'zoned1'));
+    ok(openstack('admin', 'aggregate', 'remove', 'host', 'agg1', host));
+    ok(openstack('admin', 'aggregate', 'delete', 'agg1'));
+  });
+
   it(
     'answers osc-placement with the host as a resource provider holding the server’s claim',
     {

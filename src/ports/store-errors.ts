@@ -111,3 +111,14 @@ export function identityNameExists(
     `Conflict occurred attempting to store ${kind} - Duplicate entry found with name ${name} ${scope}.`,
   );
 }
+
+// NOTE: Nova wording (nova/exception.py AggregateNameExists, AggregateNotFound).
+/** `aggregate.exists`: an aggregate of this name exists. */
+export function aggregateNameExists(name: string): ComputeError {
+  return new ComputeError('aggregate.exists', `Aggregate ${name} already exists.`);
+}
+
+/** `aggregate.not_found`, Nova's AggregateNotFound. */
+export function aggregateNotFound(id: number | string): ComputeError {
+  return new ComputeError('aggregate.not_found', `Aggregate ${id} could not be found.`);
+}

@@ -907,6 +907,44 @@ export function storeContract(
       await store.close();
     });
 
+    it('keeps host aggregates: ids, unique names on create and rename, save, delete', async () => {
+      const store = await make();
+      const base = {
+        hosts: [],
+        metadata: {},
+        createdAt: '2026-01-01T00:00:00Z',
+        updatedAt: null,
+      };
+      const a = await store.createAggregate({ ...base, uuid: 'u-a', name: 'a' });
+      const b = await store.createAggregate({ ...base, uuid: 'u-b', name: 'b' });
+      assert.ok(b.id > a.id);
+      await assert.rejects(
+        store.createAggregate({ ...base, uuid: 'u-c', name: 'a' }),
+        hasCode('aggregate.exists'),
+      );
+      await assert.rejects(store.saveAggregate({ ...b, name: 'a' }), hasCode('aggregate.exists'));
+      await assert.rejects(
+        store.saveAggregate({ ...b, id: b.id + 100, name: 'free' }),
+        hasCode('aggregate.not_found'),
+      );
+      const changed = {
+        ...a,
+        name: 'a2',
+        hosts: ['h1', 'h2'],
+        metadata: { availability_zone: 'az1' },
+        updatedAt: '2026-01-02T00:00:00Z',
+      };
+      await store.saveAggregate(changed);
+      assert.deepEqual(await store.getAggregate(a.id), changed);
+      assert.deepEqual(await store.listAggregates(), [changed, b]);
+      assert.equal(await store.deleteAggregate(a.id), true);
+      assert.equal(await store.deleteAggregate(a.id), false);
+      assert.equal(await store.getAggregate(a.id), undefined);
+      // The freed name can be taken again.
+      await store.createAggregate({ ...base, uuid: 'u-d', name: 'a2' });
+      await store.close();
+    });
+
     it('keeps a server lock and tags apart from saves, and edits tags atomically', async () => {
       const store = await make();
       const a = aServerRecord({ tags: ['first'] });

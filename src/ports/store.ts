@@ -355,6 +355,14 @@ export interface ServerRecord {
   /** `same_host` / `different_host` hints given at create; absent when none. */
   readonly hostHints?: HostHintRecord;
   /**
+   * The availability zone (Nova's `instance.availability_zone`): the one asked at create until the
+   * scheduler places the server, then its host's. Absent when none was asked and it has no host
+   * yet (and in records from before zones).
+   */
+  readonly availabilityZone?: string;
+  /** The host an admin forced at create (`availability_zone: "zone:host"`); absent when none. */
+  readonly forcedHost?: string;
+  /**
    * Nova's server lock; null when unlocked. Kept apart from the rest of the record: saveServer
    * leaves it as it is (an action finishing after a lock must not undo it); setServerLock sets it.
    */
@@ -489,6 +497,22 @@ export interface HostInventory {
 }
 
 /** A compute host as registered (the local hypervisor, or any other). */
+/**
+ * Nova's host aggregate: a named set of compute hosts with metadata. Its availability zone is the
+ * metadata key `availability_zone`, as in Nova.
+ */
+export interface AggregateRecord {
+  /** Nova's integer id, given by the store at create. */
+  readonly id: number;
+  readonly uuid: string;
+  readonly name: string;
+  /** Host names, in the order added. */
+  readonly hosts: readonly string[];
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly createdAt: string;
+  readonly updatedAt: string | null;
+}
+
 export interface ComputeHostRecord {
   readonly name: string;
   readonly hypervisorUri: string;
@@ -732,6 +756,17 @@ export interface Store {
   saveMigration(migration: MigrationRecord): Promise<void>;
   /** Every migration, deleted servers' too, by id. */
   listMigrations(): Promise<MigrationRecord[]>;
+  /** Stores an aggregate with a new id; rejects with `aggregate.exists` when the name is taken. */
+  createAggregate(aggregate: Omit<AggregateRecord, 'id'>): Promise<AggregateRecord>;
+  getAggregate(id: number): Promise<AggregateRecord | undefined>;
+  /** Sorted by id. */
+  listAggregates(): Promise<AggregateRecord[]>;
+  /**
+   * Replaces the aggregate with the record's id, rejecting with `aggregate.exists` when a rename
+   * takes another's name and with `aggregate.not_found` when there is no such aggregate.
+   */
+  saveAggregate(aggregate: AggregateRecord): Promise<void>;
+  deleteAggregate(id: number): Promise<boolean>;
 
   /** Creates or replaces a compute host's record (inventory, traits, enabled). */
   putComputeHost(host: ComputeHostRecord): Promise<void>;

@@ -149,7 +149,7 @@ export function configDriveDataOf(
     name: server.name,
     hostname: guestHostname(server.name),
     projectId: server.projectId,
-    availabilityZone: GUEST_AVAILABILITY_ZONE,
+    availabilityZone: server.availabilityZone ?? GUEST_AVAILABILITY_ZONE,
     launchIndex: server.launchIndex ?? 0,
     reservationId: server.reservationId ?? '',
     flavorName: server.flavor.name,

@@ -36,3 +36,4 @@ export {
   computeEventOf,
 } from './server-instance-actions.js';
 export type { InstanceActionRecord, InstanceActionEventRecord } from '../ports/store.js';
+export * from './aggregates.js';

@@ -14,6 +14,7 @@ import type {
   ServerPmu,
   ServerRecord,
 } from '../ports/store.js';
+import { resolveZoneRequest, type ZoneRequest } from './aggregates.js';
 import { toFlavor } from './flavors.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
 import { toImage } from './images.js';
@@ -47,6 +48,8 @@ export interface NewServer extends ServerFields, GuestDataRequest {
   readonly serverGroupId?: string;
   /** `os:scheduler_hints.same_host` / `different_host`: servers to run beside or away from. */
   readonly hostHints?: HostHintRecord;
+  /** `availability_zone`: `zone`, or `zone:host` / `zone::node` (admins) to force a host. */
+  readonly availabilityZone?: string;
   /** Server tags given at create (2.52). */
   readonly tags?: readonly string[];
   /** Multiple create (Nova's min_count/max_count). @default 1 and 1 */
@@ -118,6 +121,10 @@ export class ServerCreation {
         }
       }
     }
+    const zone =
+      input.availabilityZone === undefined
+        ? {}
+        : await resolveZoneRequest(deps.store, ctx, input.availabilityZone);
     checkImageFits(flavorRecord, toServerImage(imageRecord));
     await checkMetadataQuota(deps.store, ctx, input.metadata ?? {});
     const guestData = await resolveGuestData(deps, ctx, input, imageRecord);
@@ -147,7 +154,7 @@ export class ServerCreation {
     const servers: ServerRecord[] = [];
     for (const [index, id] of ids.entries()) {
       servers.push(
-        this.#newRecord(ctx, input, flavorRecord, imageRecord, pmu, guestData, {
+        this.#newRecord(ctx, { ...input, ...zone }, flavorRecord, imageRecord, pmu, guestData, {
           id,
           name: count > 1 ? `${input.name}-${index + 1}` : input.name,
           reservationId,
@@ -205,7 +212,7 @@ export class ServerCreation {
 
   #newRecord(
     ctx: RequestContext,
-    input: NewServer,
+    input: NewServer & ZoneRequest,
     flavorRecord: FlavorRecord,
     imageRecord: ImageRecord,
     pmu: ServerPmu,
@@ -238,6 +245,8 @@ export class ServerCreation {
       launchedAt: null,
       ...(input.serverGroupId === undefined ? {} : { serverGroupId: input.serverGroupId }),
       ...(input.hostHints === undefined ? {} : { hostHints: input.hostHints }),
+      ...(input.zone === undefined ? {} : { availabilityZone: input.zone }),
+      ...(input.host === undefined ? {} : { forcedHost: input.host }),
       lock: null,
       tags: [...(input.tags ?? [])],
       metadata: { ...(input.metadata ?? {}) },
@@ -291,6 +300,7 @@ export class ServerCreation {
       current = await work.save(current, {
         host: placed.host,
         claimId: placed.claimId,
+        availabilityZone: placed.zone,
         taskState: 'spawning',
       });
       current = await recorded.event(

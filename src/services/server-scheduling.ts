@@ -12,8 +12,10 @@ import {
   HostIndex,
   placeByHints,
   placeInGroup,
+  placeInZone,
   type HostState,
 } from '../scheduler/index.js';
+import { DEFAULT_AVAILABILITY_ZONE, zonesByHost } from './aggregates.js';
 import { toFlavor } from './flavors.js';
 import { orThrowIssue, resourcesOf, serverImageToImage } from './server-checks.js';
 import { bootFilesOf } from './guest-data.js';
@@ -25,6 +27,8 @@ import type { ServerWork } from './server-work.js';
 export interface Placement {
   readonly host: string;
   readonly claimId: string;
+  /** The host's availability zone when it was chosen. */
+  readonly zone: string;
 }
 
 const NOTHING_USED = { VCPU: 0, MEMORY_MB: 0, DISK_GB: 0 } as const;
@@ -78,9 +82,21 @@ export async function schedule(
     used: usage.get(h.name) ?? NOTHING_USED,
     traits: new Set(h.traits),
   }));
+  const zones = zonesByHost(await deps.store.listAggregates());
+  const zoneOf = (host: string) => zones.get(host) ?? DEFAULT_AVAILABILITY_ZONE;
   const selection = new HostIndex(states).select(request, { count: Math.max(states.length, 1) });
   // As in Nova, NoValidHost ends the selection without an end event.
   if (!selection.ok) throw orThrowIssue(selection.issues);
+  const inZone = placeInZone(
+    selection.value.hosts,
+    {
+      ...(server.availabilityZone === undefined ? {} : { zone: server.availabilityZone }),
+      // A move keeps the zone but not the host the create forced (Nova resets force_hosts).
+      ...(server.forcedHost === undefined || move !== undefined ? {} : { host: server.forcedHost }),
+    },
+    zoneOf,
+  );
+  if (!inZone.ok) throw orThrowIssue(inZone.issues);
   const runnable = hostsThatCanRun(
     {
       flavor: toFlavor(server.flavor),
@@ -90,19 +106,20 @@ export async function schedule(
       owner: { projectId: server.projectId, userId: server.userId },
       bootFiles: bootFilesOf(server, deps.imageFile),
     },
-    selection.value.hosts,
+    inZone.value,
     (name) => settings.get(name),
   );
   if (!runnable.ok) throw orThrowIssue(runnable.issues);
-  if (move !== undefined) return claimFirst(work, server, runnable.value, context, move.claimId);
+  if (move !== undefined)
+    return claimFirst(work, server, runnable.value, context, zoneOf, move.claimId);
   const byHints = await hostsByHints(work, server, runnable.value);
   const groupId = server.serverGroupId;
-  if (groupId === undefined) return claimFirst(work, server, byHints, context);
+  if (groupId === undefined) return claimFirst(work, server, byHints, context, zoneOf);
   // Members of one group are placed one at a time, so each sees where the others went: the
   // same queue as a server's actions, keyed by the group.
   return work.serial(`group:${groupId}`, async () => {
     const group = await deps.store.getServerGroup(groupId);
-    if (group === undefined) return claimFirst(work, server, byHints, context);
+    if (group === undefined) return claimFirst(work, server, byHints, context, zoneOf);
     const others = new Set(group.members.filter((m) => m !== server.id));
     const membersPerHost = new Map<string, number>();
     for (const host of (await hostsOf(work, others)).values()) {
@@ -115,7 +132,7 @@ export async function schedule(
       membersPerHost,
     });
     if (!hosts.ok) throw orThrowIssue(hosts.issues);
-    return claimFirst(work, server, hosts.value, context);
+    return claimFirst(work, server, hosts.value, context, zoneOf);
   });
 }
 
@@ -159,6 +176,7 @@ async function claimFirst(
   server: ServerRecord,
   hosts: readonly HostState[],
   context: ActionContext,
+  zoneOf: (host: string) => string,
   claimId: string = server.id,
 ): Promise<Placement> {
   const { deps } = work;
@@ -171,7 +189,7 @@ async function claimFirst(
         resources: resourcesOf(server.flavor),
       })
     ) {
-      return { host: host.name, claimId };
+      return { host: host.name, claimId, zone: zoneOf(host.name) };
     }
     deps.log.info(
       { server: server.id, host: host.name, requestId: context.requestId },

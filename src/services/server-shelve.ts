@@ -16,6 +16,7 @@ import type { ComputeAgent } from '../ports/compute-agent.js';
 import type { ImageRecord, ServerRecord } from '../ports/store.js';
 import { isAdmin, requireAdmin, requireWriter, type RequestContext } from './identity.js';
 import { createImage, uploadImageData, type ImageDeps } from './images.js';
+import { hostZone, resolveZoneRequest } from './aggregates.js';
 import { checkUnshelveQuota, withQuotaLock } from './quotas.js';
 import {
   actionContext,
@@ -206,6 +207,7 @@ export class ServerShelves {
         );
       }
       // The quota check and the claim it allows are one step, as at create.
+      const zone = await unshelveZone(work, ctx, request.availabilityZone);
       return withQuotaLock(work.deps.store, server.projectId, async () => {
         await checkUnshelveQuota(work.deps.store, server);
         const recorded = await work.record(server, context, 'unshelve');
@@ -214,7 +216,7 @@ export class ServerShelves {
           computeEventOf('unshelve'),
           () => host,
           () =>
-            this.#buildAgain(server, request.host, context, (chosen) => {
+            this.#buildAgain(zone(server), request.host, context, (chosen) => {
               host = chosen;
             }),
         );
@@ -315,6 +317,7 @@ export class ServerShelves {
         ...built,
         host: placement.host,
         claimId: placement.claimId,
+        availabilityZone: placement.zone,
         shelved: null,
         fault: null,
       });
@@ -330,11 +333,31 @@ export class ServerShelves {
   }
 }
 
+/**
+ * The zone an offloaded server is scheduled in: unshelve's `availability_zone` (2.77; checked as
+ * on create), null unpinning it (2.91), or the one it had.
+ */
+async function unshelveZone(
+  work: ServerWork,
+  ctx: RequestContext,
+  requested: string | null | undefined,
+): Promise<(server: ServerRecord) => ServerRecord> {
+  if (requested === undefined) return (server) => server;
+  const zone =
+    requested === null
+      ? undefined
+      : (await resolveZoneRequest(work.deps.store, ctx, requested)).zone;
+  return (server) => {
+    const { availabilityZone: _pinned, ...rest } = server;
+    return zone === undefined ? rest : { ...rest, availabilityZone: zone };
+  };
+}
+
 /** Claims the server's flavor on the one host an admin named (2.91), or Nova's NoValidHost. */
 async function claimOn(work: ServerWork, server: ServerRecord, host: string): Promise<Placement> {
   const resources = resourcesOf(server.flavor);
   if (await work.deps.store.claim({ consumerId: server.id, host, resources })) {
-    return { host, claimId: server.id };
+    return { host, claimId: server.id, zone: await hostZone(work.deps.store, host) };
   }
   throw new ComputeError(
     'scheduler.no_valid_host',

@@ -7,6 +7,7 @@ import {
   type ComputeHostRecord,
   type ServerFilter,
   type ServerGroupRecord,
+  type AggregateRecord,
   type QuotaScope,
   type KeypairRecord,
   type InstanceActionRecord,
@@ -51,6 +52,8 @@ import {
   keypairExists,
   keypairQuotaExceeded,
   serverNotFound,
+  aggregateNameExists,
+  aggregateNotFound,
 } from '../../ports/store-errors.js';
 import { fitsOnHost, usedOnHost } from '../../ports/claims.js';
 import { pageOf, sortComparator } from '../../domain/index.js';
@@ -81,6 +84,8 @@ export class MemoryStore implements Store {
   /** Quota limits by scope key (quotaKey()), then resource. */
   readonly #quotas = new Map<string, Map<string, number>>();
   #lastKeypairId = 0;
+  readonly #aggregates = new Map<number, AggregateRecord>();
+  #lastAggregateId = 0;
   readonly #instanceActions = new Map<string, Map<string, InstanceActionRecord>>();
   readonly #allocations = new Map<string, AllocationRecord>();
 
@@ -707,6 +712,36 @@ export class MemoryStore implements Store {
 
   async listComputeHosts(): Promise<ComputeHostRecord[]> {
     return [...this.#hosts.values()].sort((a, b) => compare(a.name, b.name)).map((h) => clone(h));
+  }
+
+  async createAggregate(aggregate: Omit<AggregateRecord, 'id'>): Promise<AggregateRecord> {
+    if ([...this.#aggregates.values()].some((a) => a.name === aggregate.name)) {
+      throw aggregateNameExists(aggregate.name);
+    }
+    this.#lastAggregateId += 1;
+    const stored: AggregateRecord = { ...clone(aggregate), id: this.#lastAggregateId };
+    this.#aggregates.set(stored.id, stored);
+    return clone(stored);
+  }
+
+  async getAggregate(id: number): Promise<AggregateRecord | undefined> {
+    const found = this.#aggregates.get(id);
+    return found === undefined ? undefined : clone(found);
+  }
+
+  async listAggregates(): Promise<AggregateRecord[]> {
+    return [...this.#aggregates.values()].sort((a, b) => a.id - b.id).map((a) => clone(a));
+  }
+
+  async saveAggregate(aggregate: AggregateRecord): Promise<void> {
+    if (!this.#aggregates.has(aggregate.id)) throw aggregateNotFound(aggregate.id);
+    const others = [...this.#aggregates.values()].filter((a) => a.id !== aggregate.id);
+    if (others.some((a) => a.name === aggregate.name)) throw aggregateNameExists(aggregate.name);
+    this.#aggregates.set(aggregate.id, clone(aggregate));
+  }
+
+  async deleteAggregate(id: number): Promise<boolean> {
+    return this.#aggregates.delete(id);
   }
 
   async deleteComputeHost(name: string): Promise<boolean> {

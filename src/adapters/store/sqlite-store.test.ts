@@ -87,7 +87,7 @@ describe('openSqliteStore()', () => {
     // Back to the schema before 0003_host_usage (and the later ones), allocations kept.
     const raw = new Database(file);
     raw.exec(
-      "drop table migrations; drop table instance_actions; drop table quota_limits; drop table application_credentials; drop table roles; drop index tokens_user; alter table tokens drop column methods; alter table tokens drop column app_cred_id; alter table projects drop column parent_id; alter table projects drop column extra; alter table users drop column default_project_id; alter table users drop column extra; drop table metadef_namespaces; drop table image_members; drop table keypairs; drop table host_usage; drop table login_failures; drop table server_group_members; drop table server_groups; alter table servers drop column locked_by; alter table servers drop column locked_reason; alter table servers drop column tags; delete from kysely_migration where name >= '0003'",
+      "drop table aggregates; drop table migrations; drop table instance_actions; drop table quota_limits; drop table application_credentials; drop table roles; drop index tokens_user; alter table tokens drop column methods; alter table tokens drop column app_cred_id; alter table projects drop column parent_id; alter table projects drop column extra; alter table users drop column default_project_id; alter table users drop column extra; drop table metadef_namespaces; drop table image_members; drop table keypairs; drop table host_usage; drop table login_failures; drop table server_group_members; drop table server_groups; alter table servers drop column locked_by; alter table servers drop column locked_reason; alter table servers drop column tags; delete from kysely_migration where name >= '0003'",
     );
     raw.close();
     const migrated = await openSqliteStore(file);
@@ -106,7 +106,7 @@ describe('openSqliteStore()', () => {
     await store.close();
     const raw = new Database(file);
     raw.exec(
-      "drop table migrations; drop table instance_actions; drop table quota_limits; drop table application_credentials; drop table roles; drop index tokens_user; alter table tokens drop column methods; alter table tokens drop column app_cred_id; alter table projects drop column parent_id; alter table projects drop column extra; alter table users drop column default_project_id; alter table users drop column extra; drop table metadef_namespaces; drop table image_members; drop table keypairs; alter table servers drop column locked_by; alter table servers drop column locked_reason; alter table servers drop column tags; delete from kysely_migration where name >= '0006'",
+      "drop table aggregates; drop table migrations; drop table instance_actions; drop table quota_limits; drop table application_credentials; drop table roles; drop index tokens_user; alter table tokens drop column methods; alter table tokens drop column app_cred_id; alter table projects drop column parent_id; alter table projects drop column extra; alter table users drop column default_project_id; alter table users drop column extra; drop table metadef_namespaces; drop table image_members; drop table keypairs; alter table servers drop column locked_by; alter table servers drop column locked_reason; alter table servers drop column tags; delete from kysely_migration where name >= '0006'",
     );
     raw.close();
     const migrated = await openSqliteStore(file);

@@ -32,6 +32,8 @@ import {
   keypairExists,
   keypairQuotaExceeded,
   serverNotFound,
+  aggregateNameExists,
+  aggregateNotFound,
 } from '../../ports/store-errors.js';
 import { fitsOnHost } from '../../ports/claims.js';
 import {
@@ -40,6 +42,7 @@ import {
   type ApplicationCredentialRecord,
   type AssignmentFilter,
   type RoleRecord,
+  type AggregateRecord,
   type AllocationRecord,
   type ComputeHostRecord,
   type HostUsage,
@@ -203,6 +206,12 @@ interface Tables {
     user_id: string;
     resource: string;
     hard_limit: number;
+  };
+  aggregates: {
+    id: Generated<number>;
+    name: string;
+    /** The AggregateRecord but its id and name, as JSON. */
+    doc: string;
   };
   instance_actions: {
     server_id: string;
@@ -554,6 +563,17 @@ const MIGRATIONS: Record<string, Migration> = {
         .createTable('migrations')
         .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
         .addColumn('server_id', 'text', (c) => c.notNull())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  '0017_aggregates': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Nova's host aggregates: the integer id is Nova's `id`; names are unique.
+      await db.schema
+        .createTable('aggregates')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
         .addColumn('doc', 'text', (c) => c.notNull())
         .execute();
     },
@@ -1754,6 +1774,60 @@ export class SqliteStore implements Store {
     return rows.map((r) => JSON.parse(r.doc) as ComputeHostRecord);
   }
 
+  async createAggregate(aggregate: Omit<AggregateRecord, 'id'>): Promise<AggregateRecord> {
+    return this.#db.transaction().execute(async (trx) => {
+      const taken = await trx
+        .selectFrom('aggregates')
+        .select('id')
+        .where('name', '=', aggregate.name)
+        .executeTakeFirst();
+      if (taken !== undefined) throw aggregateNameExists(aggregate.name);
+      const row = await trx
+        .insertInto('aggregates')
+        .values({ name: aggregate.name, doc: aggregateDoc(aggregate) })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return { ...aggregate, id: row.id };
+    });
+  }
+
+  async getAggregate(id: number): Promise<AggregateRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('aggregates')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row === undefined ? undefined : fromAggregateRow(row);
+  }
+
+  async listAggregates(): Promise<AggregateRecord[]> {
+    const rows = await this.#db.selectFrom('aggregates').selectAll().orderBy('id').execute();
+    return rows.map(fromAggregateRow);
+  }
+
+  async saveAggregate(aggregate: AggregateRecord): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const taken = await trx
+        .selectFrom('aggregates')
+        .select('id')
+        .where('name', '=', aggregate.name)
+        .where('id', '!=', aggregate.id)
+        .executeTakeFirst();
+      if (taken !== undefined) throw aggregateNameExists(aggregate.name);
+      const result = await trx
+        .updateTable('aggregates')
+        .set({ name: aggregate.name, doc: aggregateDoc(aggregate) })
+        .where('id', '=', aggregate.id)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) throw aggregateNotFound(aggregate.id);
+    });
+  }
+
+  async deleteAggregate(id: number): Promise<boolean> {
+    const result = await this.#db.deleteFrom('aggregates').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
   async deleteComputeHost(name: string): Promise<boolean> {
     const result = await this.#db
       .deleteFrom('compute_hosts')
@@ -2008,6 +2082,19 @@ function fromKeypairRow(row: Selectable<Tables['keypairs']>): KeypairRecord {
     publicKey: row.public_key,
     fingerprint: row.fingerprint,
     createdAt: row.created_at,
+  };
+}
+
+function aggregateDoc(aggregate: Omit<AggregateRecord, 'id'>): string {
+  const { uuid, hosts, metadata, createdAt, updatedAt } = aggregate;
+  return JSON.stringify({ uuid, hosts, metadata, createdAt, updatedAt });
+}
+
+function fromAggregateRow(row: { id: number; name: string; doc: string }): AggregateRecord {
+  return {
+    ...(JSON.parse(row.doc) as Omit<AggregateRecord, 'id' | 'name'>),
+    id: row.id,
+    name: row.name,
   };
 }
 
