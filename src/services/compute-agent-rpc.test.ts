@@ -16,7 +16,7 @@ import type { ComputeAgent } from '../ports/compute-agent.js';
 import type { RpcTransport } from '../ports/rpc.js';
 import { aFlavor, aHost, anImage } from '../testing/fixtures.js';
 import { MemoryDisks } from '../testing/memory-disks.js';
-import { transportOf } from '../testing/rabbit.js';
+import { holdTestBroker, transportOf } from '../testing/rabbit.js';
 import { requireEnv } from '../testing/tools.js';
 import {
   RemoteComputeAgent,
@@ -186,7 +186,9 @@ const { value: URL_TEXT, skip: SKIP } = requireEnv(
 describe('the compute agent over RabbitMQ', { skip: SKIP }, () => {
   let client: AmqpRpcTransport | undefined;
   let server: AmqpRpcTransport | undefined;
+  let release: (() => void) | undefined;
   before(async () => {
+    release = await holdTestBroker();
     const connect = () =>
       AmqpRpcTransport.connect({ transport: transportOf(URL_TEXT ?? ''), exchange: 'vpmu-test' });
     client = await connect();
@@ -194,6 +196,7 @@ describe('the compute agent over RabbitMQ', { skip: SKIP }, () => {
   });
   after(async () => {
     await Promise.all([client?.close(), server?.close()]);
+    release?.();
   });
   suite('RabbitMQ', () => {
     assert.ok(client !== undefined && server !== undefined);

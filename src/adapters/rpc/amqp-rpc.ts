@@ -412,6 +412,8 @@ export class AmqpRpcTransport implements RpcTransport {
   /** Declares a server's queues on a channel of its own and consumes them. */
   async #attach(link: Link, served: Served): Promise<void> {
     const channel = await link.connection.createChannel();
+    // Current before the first consume: deliveries start as soon as it is made.
+    served.channel = channel;
     try {
       channel.on('error', (error: Error) => {
         this.#o.log('warn', 'rpc.channel_error', { topic: served.topic, error: error.message });
@@ -440,9 +442,9 @@ export class AmqpRpcTransport implements RpcTransport {
       });
       await channel.bindQueue(served.fanoutQueue, fanout, served.topic);
       await consume(served.fanoutQueue);
-      served.channel = channel;
       served.consumerTags = tags;
     } catch (error) {
+      if (served.channel === channel) served.channel = undefined;
       await channel.close().catch(() => undefined);
       throw unavailable(error, `serve topic ${served.topic} as ${served.server}`);
     }
@@ -467,7 +469,15 @@ export class AmqpRpcTransport implements RpcTransport {
     while (served.inFlight.size < this.#o.concurrency && served.backlog.length > 0) {
       const next = served.backlog.shift();
       if (next === undefined) break;
-      if (next.channel !== served.channel) continue; // its channel is gone: redelivered elsewhere
+      if (next.channel !== served.channel) {
+        // Its channel was replaced: give it back (a closed channel gives it back by itself).
+        try {
+          next.channel.nack(next.message, false, true);
+        } catch {
+          // The channel is closed already.
+        }
+        continue;
+      }
       try {
         next.channel.ack(next.message);
       } catch {

@@ -4,14 +4,15 @@
  * RPC server, and an oslo RPCClient calls and casts to our server, failures included.
  *
  * Needs VPMU_TEST_TRANSPORT_URL (`.ci/run` starts RabbitMQ and sets it); without it these tests
- * skip locally and fail in CI. Every peer is bounded (its own --timeout, and the test's stop).
+ * skip locally and fail in CI. Every peer is bounded (its own --timeout, and the test's stop). The
+ * suite holds the test broker (holdTestBroker) so that no other test file restarts it meanwhile.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { RemoteError, type RpcArgs, type RpcContext } from '../../ports/rpc.js';
 import { startChild, WAIT_MS, type TestChild } from '../../testing/processes.js';
-import { transportOf } from '../../testing/rabbit.js';
+import { holdTestBroker, transportOf } from '../../testing/rabbit.js';
 import { requireEnv, requireTool } from '../../testing/tools.js';
 import { AmqpRpcTransport } from './amqp-rpc.js';
 
@@ -56,7 +57,9 @@ function lines(child: TestChild): Record<string, unknown>[] {
 
 describe('RPC interop with an unchanged oslo.messaging peer', { skip: SKIP }, () => {
   let transport: AmqpRpcTransport;
+  let release: (() => void) | undefined;
   before(async () => {
+    release = await holdTestBroker();
     transport = await AmqpRpcTransport.connect({
       transport: transportOf(BROKER_URL),
       exchange: EXCHANGE,
@@ -64,6 +67,7 @@ describe('RPC interop with an unchanged oslo.messaging peer', { skip: SKIP }, ()
   });
   after(async () => {
     await transport.close();
+    release?.();
   });
 
   it('our client calls and casts to an oslo RPC server, and gets its failure as a RemoteError', async () => {
