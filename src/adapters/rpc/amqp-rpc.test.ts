@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { RpcUnavailable } from '../../ports/rpc.js';
 import { rpcContract } from '../../ports/rpc.contract.js';
@@ -20,6 +21,15 @@ const { value: URL_TEXT, skip: SKIP } = requireEnv(
   '.ci/run starts RabbitMQ and sets it',
 );
 const EXCHANGE = 'vpmu-test';
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 const connect = () =>
   AmqpRpcTransport.connect({ transport: transportOf(URL_TEXT ?? ''), exchange: EXCHANGE });
@@ -108,5 +118,32 @@ describe('AMQP RPC transport', { skip: SKIP }, () => {
       await Promise.all([client.close(), server.close()]);
       await gate.close();
     }
+  });
+
+  it('tries the brokers of the URL in turn, and names the last one when none answers', async () => {
+    const real = transportOf(URL_TEXT ?? '');
+    const broker = real.brokers[0];
+    const dead = { ...broker, host: '127.0.0.1', port: await closedPort() };
+    const transport = await AmqpRpcTransport.connect({
+      transport: { ...real, brokers: [dead, broker] },
+      exchange: EXCHANGE,
+    });
+    try {
+      const topic = `t${randomUUID().slice(0, 8)}`;
+      await transport.serve(topic, 'host1', { ping: () => 'pong' });
+      assert.equal(await transport.call({ topic }, 'ping', {}, { timeoutMs: 20_000 }), 'pong');
+    } finally {
+      await transport.close();
+    }
+    await assert.rejects(
+      AmqpRpcTransport.connect({ transport: { ...real, brokers: [dead] }, exchange: EXCHANGE }),
+      {
+        name: 'RpcUnavailable',
+        message: new RegExp(
+          `^Cannot connect to the RabbitMQ broker at 127\\.0\\.0\\.1:${dead.port}: `,
+          'u',
+        ),
+      },
+    );
   });
 });

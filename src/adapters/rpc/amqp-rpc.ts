@@ -12,7 +12,7 @@
  * - a server acks before it dispatches (at most once, as oslo), and runs at most `concurrency`
  *   handlers at a time (the rest wait unacked, held back by the prefetch).
  *
- * The socket has `noDelay: true` (Nagle's algorithm put a sequential call at 48 ms). On broker loss
+ * Brokers of a multi-host URL are tried in turn. The socket has `noDelay: true` (Nagle's algorithm put a sequential call at 48 ms). On broker loss
  * the calls waiting fail with RpcUnavailable, the next call or cast reconnects (bounded), and the
  * servers attach again in the background with capped backoff.
  */
@@ -113,6 +113,7 @@ export class AmqpRpcTransport implements RpcTransport {
   #connecting: Promise<Link> | undefined;
   #reattaching = false;
   #closed = false;
+  #brokerIndex = 0;
 
   private constructor(options: AmqpRpcOptions) {
     this.#o = {
@@ -259,9 +260,26 @@ export class AmqpRpcTransport implements RpcTransport {
     return this.#connecting;
   }
 
+  /** Tries each broker once, from the one that worked last; RpcUnavailable if none answers. */
   async #connect(): Promise<Link> {
+    const { brokers } = this.#o.transport;
+    let failure: unknown;
+    const start = this.#brokerIndex;
+    for (const [offset] of brokers.entries()) {
+      const broker = brokers[(start + offset) % brokers.length] ?? brokers[0];
+      try {
+        return await this.#connectTo(broker);
+      } catch (error) {
+        if (this.#closed) throw error;
+        failure = error;
+        this.#brokerIndex = start + offset + 1;
+      }
+    }
+    throw failure;
+  }
+
+  async #connectTo(broker: RabbitTransport['brokers'][number]): Promise<Link> {
     const { transport } = this.#o;
-    const broker = transport.brokers[0];
     const where = `${broker.host}:${broker.port}`;
     const opened: { connection?: ChannelModel } = {};
     const attempt = (async () => {
