@@ -85,7 +85,7 @@ export async function serveComputeAgent(
   const idle = (id: string) =>
     setTimeout(() => {
       void closeStream(id).catch(() => undefined);
-    }, SNAPSHOT_IDLE_MS);
+    }, SNAPSHOT_IDLE_MS).unref();
 
   const handlers: Record<string, RpcHandler> = {
     describe: (): AgentDescription => ({ uri: agent.uri, settings: agent.settings }),

@@ -386,7 +386,7 @@ export class AmqpRpcTransport implements RpcTransport {
           delay = this.#o.backoff.initialMs;
         } catch (error) {
           this.#o.log('warn', 'rpc.reattach_failed', { error: describe(error), retryInMs: delay });
-          await new Promise((resolve) => setTimeout(resolve, delay));
+          await new Promise((resolve) => setTimeout(resolve, delay).unref());
           delay = Math.min(delay * 2, this.#o.backoff.maxMs);
         }
       }
