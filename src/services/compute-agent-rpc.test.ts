@@ -13,7 +13,7 @@ import { InProcessRpcTransport } from '../adapters/rpc/in-process-rpc.js';
 import { ComputeError, HypervisorError } from '../errors/index.js';
 import { computeAgentContract, type AgentUnderTest } from '../ports/compute-agent.contract.js';
 import type { ComputeAgent } from '../ports/compute-agent.js';
-import type { RpcTransport } from '../ports/rpc.js';
+import { RpcTimeout, type RpcTransport } from '../ports/rpc.js';
 import { aFlavor, aHost, anImage } from '../testing/fixtures.js';
 import { MemoryDisks } from '../testing/memory-disks.js';
 import { holdTestBroker, transportOf } from '../testing/rabbit.js';
@@ -115,6 +115,16 @@ function suite(name: string, transports: () => { client: RpcTransport; server: R
       const remote = await remoteAgent(client, server, agent);
       assert.equal(remote.uri, agent.uri);
       assert.deepEqual(remote.settings, JSON.parse(JSON.stringify(agent.settings)));
+    });
+
+    it('gives up on a host that does not answer within the quick bound', async () => {
+      const { client } = transports();
+      await assert.rejects(
+        RemoteComputeAgent.connect(client, `gone-${randomUUID().slice(0, 8)}`, {
+          quickTimeoutMs: 100,
+        }),
+        (error: unknown) => error instanceof RpcTimeout && error.method === 'describe',
+      );
     });
 
     it('raises a host’s ComputeError and HypervisorError again, code, message and fields', async () => {

@@ -169,9 +169,26 @@ export async function serveComputeAgent(
 }
 
 export interface RemoteComputeAgentOptions {
-  /** Bound on each call (a build or a graceful stop can take minutes). @default 600000 */
+  /**
+   * Bound on the calls that do the work (build, remove, power, redefine, restore, sweep, snapshot
+   * open): an image copy or a graceful stop can take minutes. @default 600000
+   */
   readonly timeoutMs?: number;
+  /** Bound on the calls that only look or hand over data (state, XML, list, snapshot reads, ...). @default 60000 */
+  readonly quickTimeoutMs?: number;
 }
+
+/** The methods bounded by `timeoutMs`; every other one by `quickTimeoutMs`. */
+const SLOW_METHODS = new Set([
+  'build',
+  'remove',
+  'power',
+  'hold',
+  'redefine',
+  'restore',
+  'sweep_disks',
+  'snapshot_open',
+]);
 
 /** A ComputeAgent on another host (or process), reached over RPC; see the file header. */
 export class RemoteComputeAgent implements ComputeAgent {
@@ -179,17 +196,17 @@ export class RemoteComputeAgent implements ComputeAgent {
   readonly settings: HostSettings;
   readonly #transport: RpcTransport;
   readonly #host: string;
-  readonly #timeoutMs: number;
+  readonly #timeouts: { readonly slow: number; readonly quick: number };
 
   private constructor(
     transport: RpcTransport,
     host: string,
     description: AgentDescription,
-    timeoutMs: number,
+    timeouts: { readonly slow: number; readonly quick: number },
   ) {
     this.#transport = transport;
     this.#host = host;
-    this.#timeoutMs = timeoutMs;
+    this.#timeouts = timeouts;
     this.uri = description.uri;
     this.settings = description.settings;
   }
@@ -200,14 +217,17 @@ export class RemoteComputeAgent implements ComputeAgent {
     host: string,
     options: RemoteComputeAgentOptions = {},
   ): Promise<RemoteComputeAgent> {
-    const timeoutMs = options.timeoutMs ?? 600_000;
+    const timeouts = {
+      slow: options.timeoutMs ?? 600_000,
+      quick: options.quickTimeoutMs ?? 60_000,
+    };
     const description = (await transport.call(
       { topic: COMPUTE_TOPIC, server: host },
       'describe',
       {},
-      { timeoutMs },
+      { timeoutMs: timeouts.quick },
     )) as AgentDescription;
-    return new RemoteComputeAgent(transport, host, description, timeoutMs);
+    return new RemoteComputeAgent(transport, host, description, timeouts);
   }
 
   /** Calls `method` on the host; a host-side ComputeError comes back as one. */
@@ -218,7 +238,7 @@ export class RemoteComputeAgent implements ComputeAgent {
         method,
         args,
         {
-          timeoutMs: this.#timeoutMs,
+          timeoutMs: SLOW_METHODS.has(method) ? this.#timeouts.slow : this.#timeouts.quick,
         },
       );
     } catch (error) {
