@@ -146,4 +146,26 @@ describe('AMQP RPC transport', { skip: SKIP }, () => {
       },
     );
   });
+
+  it('casts to every server of a topic whose last server went (its fanout exchange with it)', async () => {
+    const events: string[] = [];
+    const client = await AmqpRpcTransport.connect({
+      transport: transportOf(URL_TEXT ?? ''),
+      exchange: EXCHANGE,
+      log: (_level, event) => events.push(event),
+    });
+    const server = await connect();
+    try {
+      const topic = `t${randomUUID().slice(0, 8)}`;
+      const first = await server.serve(topic, 'a', { ping: () => 'pong' });
+      await client.cast({ topic, fanout: true }, 'ping', {});
+      await first.stop();
+      await client.cast({ topic, fanout: true }, 'ping', {});
+      await server.serve(topic, 'b', { ping: () => 'pong' });
+      assert.equal(await client.call({ topic }, 'ping', {}, { timeoutMs: 20_000 }), 'pong');
+      assert.deepEqual(events, ['rpc.connected'], 'the client kept its connection and channel');
+    } finally {
+      await Promise.all([client.close(), server.close()]);
+    }
+  });
 });

@@ -71,8 +71,6 @@ interface Link {
   readonly connection: ChannelModel;
   /** Publishes calls, casts and replies, and consumes the reply queue. */
   readonly channel: Channel;
-  /** Fanout exchanges declared on this connection. */
-  readonly fanouts: Set<string>;
 }
 
 interface Waiting {
@@ -243,11 +241,16 @@ export class AmqpRpcTransport implements RpcTransport {
     link.channel.publish(this.#o.exchange, key, envelope(message), props);
   }
 
+  /**
+   * Declares the fanout exchange before every fanout cast, as oslo does: it is auto-delete, so it
+   * goes with the topic's last server, and a publish to an exchange that is gone would close the
+   * channel every call waits on.
+   */
   async #declareFanout(link: Link, topic: string): Promise<void> {
-    const name = `${topic}_fanout`;
-    if (link.fanouts.has(name)) return;
-    await link.channel.assertExchange(name, 'fanout', { durable: false, autoDelete: true });
-    link.fanouts.add(name);
+    await link.channel.assertExchange(`${topic}_fanout`, 'fanout', {
+      durable: false,
+      autoDelete: true,
+    });
   }
 
   /** The current connection, or a new one (one attempt at a time, bounded). */
@@ -314,7 +317,7 @@ export class AmqpRpcTransport implements RpcTransport {
         },
         { noAck: true },
       );
-      return { connection, channel, fanouts: new Set<string>() };
+      return { connection, channel };
     })();
     let timer: NodeJS.Timeout | undefined;
     try {
