@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { RpcUnavailable } from '../../ports/rpc.js';
+import amqp from 'amqplib';
+import { RpcTimeout, RpcUnavailable } from '../../ports/rpc.js';
 import { rpcContract } from '../../ports/rpc.contract.js';
-import { holdTestBroker, transportOf } from '../../testing/rabbit.js';
+import { amqpUrlOf, holdTestBroker, transportOf } from '../../testing/rabbit.js';
 import { openTcpGate } from '../../testing/tcp-gate.js';
 import { requireEnv } from '../../testing/tools.js';
 import { AmqpRpcTransport } from './amqp-rpc.js';
@@ -165,6 +166,32 @@ describe('AMQP RPC transport', { skip: SKIP }, () => {
       assert.equal(await client.call({ topic }, 'ping', {}, { timeoutMs: 20_000 }), 'pong');
       assert.deepEqual(events, ['rpc.connected'], 'the client kept its connection and channel');
     } finally {
+      await Promise.all([client.close(), server.close()]);
+    }
+  });
+
+  it('serves again when the broker cancels its consumer (its queue deleted behind its back)', async () => {
+    const client = await connect();
+    const server = await connect();
+    const admin = await amqp.connect(amqpUrlOf(URL_TEXT ?? ''));
+    try {
+      const topic = `t${randomUUID().slice(0, 8)}`;
+      await server.serve(topic, 'host1', { ping: () => 'pong' });
+      const channel = await admin.createChannel();
+      await channel.deleteQueue(`${topic}.host1`);
+      // A call sent before the queue is declared again is dropped by the broker: try again.
+      let answer: unknown;
+      for (let attempt = 0; attempt < 40 && answer === undefined; attempt += 1) {
+        answer = await client
+          .call({ topic, server: 'host1' }, 'ping', {}, { timeoutMs: 500 })
+          .catch((error: unknown) => {
+            if (error instanceof RpcTimeout) return undefined;
+            throw error;
+          });
+      }
+      assert.equal(answer, 'pong');
+    } finally {
+      await admin.close();
       await Promise.all([client.close(), server.close()]);
     }
   });

@@ -439,6 +439,13 @@ export class AmqpRpcTransport implements RpcTransport {
       channel.on('error', (error: Error) => {
         this.#o.log('warn', 'rpc.channel_error', { topic: served.topic, error: error.message });
       });
+      // A channel closed by the broker (a channel error) is replaced; a stop closes its own.
+      channel.on('close', () => {
+        if (served.channel !== channel || served.stopped) return;
+        served.channel = undefined;
+        served.consumerTags = [];
+        void this.#reattach();
+      });
       await channel.prefetch(this.#o.concurrency);
       const { exchange } = this.#o;
       const tags: string[] = [];
