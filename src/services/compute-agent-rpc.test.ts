@@ -46,6 +46,18 @@ function localAgent(): Local {
   return { agent, disks, hypervisor };
 }
 
+const ELSEWHERE = '/srv/instances-compute2';
+
+/** A second host on the same machine's disks (a cold migration's destination). */
+function destinationOf(local: Local): LocalComputeAgent {
+  return new LocalComputeAgent({
+    host: 'compute2',
+    hypervisor: new FakeHypervisor({ uri: 'fake:///compute2' }),
+    disks: new MemoryDisks({ instanceRoot: ELSEWHERE, machine: local.disks }),
+    settings: { ...SETTINGS, instanceDir: ELSEWHERE },
+  });
+}
+
 const request = (serverId: string, vcpus = 1) => ({
   serverId,
   name: `instance-${serverId}`,
@@ -92,11 +104,16 @@ async function collect(data: AsyncIterable<Uint8Array>): Promise<Buffer> {
 function suite(name: string, transports: () => { client: RpcTransport; server: RpcTransport }) {
   computeAgentContract(`remote over RPC (${name}), around the local agent`, async () => {
     const { client, server } = transports();
-    const { agent, disks, hypervisor } = localAgent();
+    const local = localAgent();
+    const { agent, disks, hypervisor } = local;
     const remote = await remoteAgent(client, server, agent);
     return {
       agent: remote,
       request,
+      destination: {
+        agent: await remoteAgent(client, server, destinationOf(local)),
+        hasDisk: async (serverId) => disks.exists(`${ELSEWHERE}/${serverId}/disk`),
+      },
       resized: (serverId) => request(serverId, 2),
       hasDisk: async (serverId) => disks.exists(`/srv/instances/${serverId}/disk`),
       dropDomain: async (serverId) => {

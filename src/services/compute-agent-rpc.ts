@@ -24,7 +24,9 @@ import type {
   ComputeAgent,
   DomainListing,
   DomainState,
+  GuestHandover,
   GuestOutcome,
+  MigrateInRequest,
   HoldAction,
   PowerAction,
   PowerOutcome,
@@ -98,6 +100,9 @@ export async function serveComputeAgent(
     power: (_c, args) =>
       agent.power(str(args, 'server_id'), args.action as PowerAction, args.options as StopOptions),
     hold: (_c, args) => agent.hold(str(args, 'server_id'), args.action as HoldAction),
+    migrate_out: (_c, args) =>
+      agent.migrateOut(str(args, 'server_id'), args.options as StopOptions),
+    migrate_in: (_c, args) => agent.migrateIn(args.request as MigrateInRequest),
     state: async (_c, args) => (await agent.state(str(args, 'server_id'))) ?? null,
     domain_xml: (_c, args) => agent.domainXml(str(args, 'server_id')),
     redefine: (_c, args) => agent.redefine(str(args, 'server_id'), args.request as RedefineRequest),
@@ -185,6 +190,8 @@ const SLOW_METHODS = new Set([
   'power',
   'hold',
   'redefine',
+  'migrate_out',
+  'migrate_in',
   'restore',
   'sweep_disks',
   'snapshot_open',
@@ -291,6 +298,14 @@ export class RemoteComputeAgent implements ComputeAgent {
       }
     }
     return { diskFormat: opened.disk_format, data: data() };
+  }
+
+  async migrateOut(serverId: string, options: StopOptions): Promise<GuestHandover> {
+    return (await this.#call('migrate_out', { server_id: serverId, options })) as GuestHandover;
+  }
+
+  async migrateIn(request: MigrateInRequest): Promise<GuestOutcome> {
+    return (await this.#call('migrate_in', { request })) as GuestOutcome;
   }
 
   async state(serverId: string): Promise<DomainState | undefined> {
