@@ -7,6 +7,7 @@ import { closeSync, openSync, statSync } from 'node:fs';
 import {
   Kysely,
   Migrator,
+  PostgresAdapter,
   SqliteDialect,
   sql,
   type Generated,
@@ -41,6 +42,7 @@ import {
   type AssignmentFilter,
   type RoleRecord,
   type AllocationRecord,
+  type ClaimResourceClass,
   type ComputeHostRecord,
   type HostUsage,
   type ServerFilter,
@@ -71,7 +73,7 @@ import {
   type ImageStatus,
 } from '../../ports/store.js';
 
-interface Tables {
+export interface Tables {
   projects: {
     id: string;
     name: string;
@@ -212,8 +214,21 @@ interface Tables {
   };
 }
 
+/** The SQL engines the store runs on: the embedded SQLite file, or a PostgreSQL server. */
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/**
+ * The few column types SQLite and PostgreSQL spell differently, for the migrations (SQLite's are
+ * the ones it always had).
+ */
+function columnTypes(db: Kysely<unknown>) {
+  return db.getExecutor().adapter instanceof PostgresAdapter
+    ? ({ real: 'double precision', bigInteger: 'bigint', autoIncrement: 'serial' } as const)
+    : ({ real: 'real', bigInteger: 'integer', autoIncrement: 'integer' } as const);
+}
+
 /** Schema history. Append only: a released migration is never edited. */
-const MIGRATIONS: Record<string, Migration> = {
+export const MIGRATIONS: Record<string, Migration> = {
   '0001_identity_flavors_images': {
     async up(db: Kysely<unknown>): Promise<void> {
       await db.schema
@@ -262,7 +277,7 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('disk_gib', 'integer', (c) => c.notNull())
         .addColumn('swap_mib', 'integer', (c) => c.notNull())
         .addColumn('ephemeral_gib', 'integer', (c) => c.notNull())
-        .addColumn('rxtx_factor', 'real', (c) => c.notNull())
+        .addColumn('rxtx_factor', columnTypes(db).real, (c) => c.notNull())
         .addColumn('is_public', 'integer', (c) => c.notNull())
         .addColumn('description', 'text')
         .addColumn('created_at', 'text', (c) => c.notNull())
@@ -298,7 +313,7 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('min_disk_gib', 'integer', (c) => c.notNull())
         .addColumn('min_ram_mib', 'integer', (c) => c.notNull())
         .addColumn('tags', 'text', (c) => c.notNull())
-        .addColumn('size', 'integer')
+        .addColumn('size', columnTypes(db).bigInteger)
         .addColumn('checksum', 'text')
         .addColumn('os_hash_algo', 'text')
         .addColumn('os_hash_value', 'text')
@@ -427,7 +442,11 @@ const MIGRATIONS: Record<string, Migration> = {
       // Nova's key pairs: unique per user and name; the integer id is Nova's `id`.
       await db.schema
         .createTable('keypairs')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', columnTypes(db).autoIncrement, (c) =>
+          columnTypes(db).autoIncrement === 'serial'
+            ? c.primaryKey()
+            : c.primaryKey().autoIncrement(),
+        )
         .addColumn('user_id', 'text', (c) => c.notNull())
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('type', 'text', (c) => c.notNull())
@@ -602,7 +621,7 @@ export async function openSqliteStore(file: string): Promise<SqliteStore> {
       cause: error,
     });
   }
-  return new SqliteStore(db);
+  return new SqliteStore(db, 'sqlite');
 }
 
 /**
@@ -647,16 +666,22 @@ function fileSize(file: string): number | undefined {
   }
 }
 
-/** The SQLite Store; get one from openSqliteStore(). */
+/**
+ * The Store over Kysely, on SQLite (get one from openSqliteStore()) or PostgreSQL
+ * (openPostgresStore()): the same queries on both, `dialect` picks the few that differ.
+ */
 export class SqliteStore implements Store {
   readonly #db: Kysely<Tables>;
+  readonly #dialect: StoreDialect;
 
-  constructor(db: Kysely<Tables>) {
+  constructor(db: Kysely<Tables>, dialect: StoreDialect) {
     this.#db = db;
+    this.#dialect = dialect;
   }
 
   async createProject(project: ProjectRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => identityNameExists('project', project.name);
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('projects')
         .select('id')
@@ -673,7 +698,8 @@ export class SqliteStore implements Store {
   }
 
   async updateProject(project: ProjectRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => identityNameExists('project', project.name);
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('projects')
         .select('id')
@@ -705,7 +731,8 @@ export class SqliteStore implements Store {
   }
 
   async updateUser(user: UserRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => identityNameExists('user', user.name);
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('users')
         .select('id')
@@ -727,7 +754,8 @@ export class SqliteStore implements Store {
   }
 
   async createRole(role: RoleRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => identityNameExists('role', role.name, 'at domain ID <null>');
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('roles')
         .select('id')
@@ -754,7 +782,8 @@ export class SqliteStore implements Store {
   }
 
   async updateRole(role: RoleRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => identityNameExists('role', role.name, 'at domain ID <null>');
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('roles')
         .select('id')
@@ -807,7 +836,13 @@ export class SqliteStore implements Store {
   }
 
   async createApplicationCredential(credential: ApplicationCredentialRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error =>
+      identityNameExists(
+        'application_credential',
+        credential.name,
+        `for user ${credential.userId}`,
+      );
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('application_credentials')
         .select('id')
@@ -897,7 +932,8 @@ export class SqliteStore implements Store {
   }
 
   async createUser(user: UserRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => identityNameExists('user', user.name);
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('users')
         .select('id')
@@ -1036,7 +1072,9 @@ export class SqliteStore implements Store {
         .insertInto('login_failures')
         .values({ subject, count: 1, last_failure_at: at })
         .onConflict((oc) =>
-          oc.column('subject').doUpdateSet({ count: sql`count + 1`, last_failure_at: at }),
+          oc
+            .column('subject')
+            .doUpdateSet({ count: sql`login_failures.count + 1`, last_failure_at: at }),
         )
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -1052,7 +1090,11 @@ export class SqliteStore implements Store {
     flavor: FlavorRecord,
     accessProjectIds: readonly string[] = [],
   ): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (error: unknown): Error =>
+      /pkey|flavors\.id/.test(uniqueTarget(error))
+        ? flavorIdExists(flavor.id)
+        : flavorNameExists(flavor.name);
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('flavors')
         .select(['id', 'name'])
@@ -1099,7 +1141,7 @@ export class SqliteStore implements Store {
     const order = sql.join(
       flavorOrder(query.sort).map(
         ({ key, dir }) =>
-          sql`${sql.ref(FLAVOR_COLUMNS[key])} ${sql.raw(dir === 'asc' ? 'ASC' : 'DESC')}`,
+          sql`${sql.ref(FLAVOR_COLUMNS[key])} ${sql.raw(dir === 'asc' ? 'ASC NULLS FIRST' : 'DESC NULLS LAST')}`,
       ),
     );
     const conditions = [sql`1 = 1`];
@@ -1170,7 +1212,8 @@ export class SqliteStore implements Store {
   }
 
   async addFlavorAccess(flavorId: string, projectId: string): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => flavorAccessExists(flavorId, projectId);
+    await this.#transaction(onClash, async (trx) => {
       const exists = await trx
         .selectFrom('flavors')
         .select('id')
@@ -1197,7 +1240,8 @@ export class SqliteStore implements Store {
   }
 
   async createImage(image: ImageRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => imageExists(image.id);
+    await this.#transaction(onClash, async (trx) => {
       const exists = await trx
         .selectFrom('images')
         .select('id')
@@ -1237,7 +1281,8 @@ export class SqliteStore implements Store {
   }
 
   async addImageMember(member: ImageMemberRecord, maxPerImage: number): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => imageMemberExists(member.imageId, member.memberId);
+    await this.#transaction(onClash, async (trx) => {
       const image = await trx
         .selectFrom('images')
         .select('id')
@@ -1346,7 +1391,8 @@ export class SqliteStore implements Store {
   }
 
   async saveMetadefNamespace(name: string, namespace: MetadefNamespaceRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => metadefNamespaceExists(namespace.namespace);
+    await this.#transaction(onClash, async (trx) => {
       if (namespace.namespace !== name) {
         const taken = await trx
           .selectFrom('metadef_namespaces')
@@ -1373,7 +1419,8 @@ export class SqliteStore implements Store {
   }
 
   async createServer(server: ServerRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => serverExists(server.id);
+    await this.#transaction(onClash, async (trx) => {
       const exists = await trx
         .selectFrom('servers')
         .select('id')
@@ -1434,6 +1481,8 @@ export class SqliteStore implements Store {
         .selectFrom('servers')
         .select('tags')
         .where('id', '=', id)
+        // SQLite has one writer at a time; PostgreSQL locks the row until the edit is saved.
+        .$if(this.#dialect === 'postgres', (q) => q.forUpdate())
         .executeTakeFirst();
       if (row === undefined) throw serverNotFound(id);
       const tags = [...edit(JSON.parse(row.tags) as string[])];
@@ -1452,7 +1501,8 @@ export class SqliteStore implements Store {
   }
 
   async createServerGroup(group: ServerGroupRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => serverGroupExists(group.id);
+    await this.#transaction(onClash, async (trx) => {
       const exists = await trx
         .selectFrom('server_groups')
         .select('id')
@@ -1556,7 +1606,8 @@ export class SqliteStore implements Store {
     keypair: Omit<KeypairRecord, 'id'>,
     maxPerUser: number,
   ): Promise<KeypairRecord> {
-    return this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => keypairExists(keypair.name);
+    return this.#transaction(onClash, async (trx) => {
       const taken = await trx
         .selectFrom('keypairs')
         .select('id')
@@ -1714,52 +1765,65 @@ export class SqliteStore implements Store {
   }
 
   async claim(allocation: AllocationRecord): Promise<boolean> {
-    // One transaction on the one connection (Kysely serialises transactions on it): the host,
-    // the allocations on it and the insert are read and written with nothing in between.
-    return this.#db.transaction().execute(async (trx) => {
-      const hostRow = await trx
-        .selectFrom('compute_hosts')
-        .select('doc')
-        .where('name', '=', allocation.host)
-        .executeTakeFirst();
-      if (hostRow === undefined) return false;
-      const taken = await trx
-        .selectFrom('allocations')
-        .select('consumer_id')
-        .where('consumer_id', '=', allocation.consumerId)
-        .executeTakeFirst();
-      if (taken !== undefined) return false;
-      const usage = await trx
-        .selectFrom('host_usage')
-        .selectAll()
-        .where('host', '=', allocation.host)
-        .executeTakeFirst();
-      const host = JSON.parse(hostRow.doc) as ComputeHostRecord;
-      if (!fitsOnHost(host, toUsage(usage), allocation.resources)) return false;
-      const { VCPU: vcpu, MEMORY_MB: memory_mb, DISK_GB: disk_gb } = allocation.resources;
-      await trx
-        .insertInto('allocations')
-        .values({
-          consumer_id: allocation.consumerId,
-          host: allocation.host,
-          vcpu,
-          memory_mb,
-          disk_gb,
-        })
-        .execute();
-      await trx
-        .insertInto('host_usage')
-        .values({ host: allocation.host, vcpu, memory_mb, disk_gb })
-        .onConflict((oc) =>
-          oc.column('host').doUpdateSet((eb) => ({
-            vcpu: eb('host_usage.vcpu', '+', vcpu),
-            memory_mb: eb('host_usage.memory_mb', '+', memory_mb),
-            disk_gb: eb('host_usage.disk_gb', '+', disk_gb),
-          })),
-        )
-        .execute();
-      return true;
-    });
+    const hostRow = await this.#db
+      .selectFrom('compute_hosts')
+      .select('doc')
+      .where('name', '=', allocation.host)
+      .executeTakeFirst();
+    if (hostRow === undefined) return false;
+    const host = JSON.parse(hostRow.doc) as ComputeHostRecord;
+    // What is left with nothing used; the guard below checks the room left with what is used.
+    if (!fitsOnHost(host, toUsage(undefined), allocation.resources)) return false;
+    const room = roomOn(host);
+    const { VCPU: vcpu, MEMORY_MB: memory_mb, DISK_GB: disk_gb } = allocation.resources;
+    try {
+      return await this.#db.transaction().execute(async (trx) => {
+        // Writes only, so that on SQLite the transaction takes the write lock at its first
+        // statement (waiting for another process's, with busy_timeout) instead of failing to
+        // upgrade a read; on PostgreSQL the usage row's lock orders concurrent claims.
+        const taken = await trx
+          .insertInto('allocations')
+          .values({
+            consumer_id: allocation.consumerId,
+            host: allocation.host,
+            vcpu,
+            memory_mb,
+            disk_gb,
+          })
+          .onConflict((oc) => oc.column('consumer_id').doNothing())
+          .returning('consumer_id')
+          .executeTakeFirst();
+        if (taken === undefined) return false;
+        // The claim itself: one guarded write, which adds the resources only while they fit.
+        const claimed = await trx
+          .insertInto('host_usage')
+          .values({ host: allocation.host, vcpu, memory_mb, disk_gb })
+          .onConflict((oc) =>
+            oc
+              .column('host')
+              .doUpdateSet((eb) => ({
+                vcpu: eb('host_usage.vcpu', '+', vcpu),
+                memory_mb: eb('host_usage.memory_mb', '+', memory_mb),
+                disk_gb: eb('host_usage.disk_gb', '+', disk_gb),
+              }))
+              .where((eb) =>
+                eb.and([
+                  eb(eb('host_usage.vcpu', '+', vcpu), '<=', room.vcpu),
+                  eb(eb('host_usage.memory_mb', '+', memory_mb), '<=', room.memory_mb),
+                  eb(eb('host_usage.disk_gb', '+', disk_gb), '<=', room.disk_gb),
+                ]),
+              ),
+          )
+          .returning('host')
+          .executeTakeFirst();
+        if (claimed === undefined) throw new NoRoom();
+        return true;
+      });
+    } catch (error) {
+      // No room: the transaction rolled the allocation back.
+      if (error instanceof NoRoom) return false;
+      throw error;
+    }
   }
 
   async releaseClaim(consumerId: string): Promise<boolean> {
@@ -1796,6 +1860,23 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.#db.destroy();
+  }
+
+  /**
+   * Runs the work in one transaction, with a unique-constraint violation turned into the store's
+   * own `*.exists` error (from onClash): the work's checks see no clash, but a concurrent writer
+   * (another process, on PostgreSQL) can still take the id or name before its insert (23505).
+   */
+  async #transaction<T>(
+    onClash: (error: unknown) => Error,
+    work: (trx: Transaction<Tables>) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await this.#db.transaction().execute(work);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw onClash(error);
+      throw error;
+    }
   }
 
   async #readFlavors(
@@ -2000,6 +2081,41 @@ function toServer(
     ...doc,
     lock: row.locked_by === null ? null : { by: row.locked_by, reason: row.locked_reason },
     tags: JSON.parse(row.tags) as string[],
+  };
+}
+
+/** Whether the error is a unique or primary-key violation, on PostgreSQL (23505) or SQLite. */
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (
+    code === '23505' ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    code === 'SQLITE_CONSTRAINT_UNIQUE'
+  );
+}
+
+/** The constraint (PostgreSQL) or the columns (SQLite's message) a unique violation names. */
+function uniqueTarget(error: unknown): string {
+  const { constraint, message } = error as { constraint?: unknown; message?: unknown };
+  return typeof constraint === 'string' ? constraint : typeof message === 'string' ? message : '';
+}
+
+/** Thrown inside a claim's transaction to roll it back when the host has no room left. */
+class NoRoom extends Error {}
+
+/** The largest usage per class the host allows ((total - reserved) x ratio), as integer columns. */
+function roomOn(host: ComputeHostRecord): Tables['host_usage'] {
+  const room = (rc: ClaimResourceClass): number => {
+    const { total, reserved, allocationRatio } = host.inventory[rc];
+    // The columns are integers, so used + n <= capacity holds exactly when it holds for the
+    // capacity's floor; the bound keeps the parameter inside a 32-bit integer.
+    return Math.min(Math.floor((total - reserved) * allocationRatio), 2 ** 31 - 1);
+  };
+  return {
+    host: host.name,
+    vcpu: room('VCPU'),
+    memory_mb: room('MEMORY_MB'),
+    disk_gb: room('DISK_GB'),
   };
 }
 
