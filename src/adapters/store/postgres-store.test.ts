@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { storeContract } from '../../ports/store.contract.js';
 import type { Store } from '../../ports/store.js';
+import { multiProcessContract } from '../../testing/store-processes.js';
 import { requireEnv } from '../../testing/tools.js';
 import { openPostgresStore } from './postgres-store.js';
 
@@ -58,6 +59,11 @@ if (SKIP === false) {
       return openIn(schema);
     },
   );
+  multiProcessContract('PostgresStore', async () => {
+    const schema = newSchema();
+    const store = await openIn(schema);
+    return { store, opener: { kind: 'postgres', url: DATABASE_URL, schema } };
+  });
 } else {
   describe('Store contract: PostgresStore', { skip: SKIP }, () => {
     it('passes the store contract', () => undefined);

@@ -585,7 +585,11 @@ function cachingStatements(database: Database.Database): SqliteDatabase {
       if (text === 'rollback' && !database.inTransaction) return NOTHING_TO_ROLL_BACK;
       let statement = statements.get(text);
       if (statement === undefined) {
-        statement = database.prepare(text);
+        // Kysely's BEGIN is deferred: a transaction that reads and then writes fails at once
+        // (SQLITE_BUSY, no waiting) when another process wrote in between. IMMEDIATE takes the
+        // write lock first, waiting for it up to busy_timeout. In one process Kysely runs one
+        // transaction at a time anyway.
+        statement = database.prepare(text === 'begin' ? 'begin immediate' : text);
         if (statements.size >= STATEMENT_CACHE_SIZE) {
           const oldest = statements.keys().next();
           if (oldest.done !== true) statements.delete(oldest.value);
