@@ -11,6 +11,7 @@ import {
   type KeypairRecord,
   type InstanceActionRecord,
   type ServerLock,
+  type SaveServerOptions,
   type ServerRecord,
   type FlavorQuery,
   type FlavorRecord,
@@ -49,6 +50,7 @@ import {
   serverGroupExists,
   keypairExists,
   keypairQuotaExceeded,
+  serverConflict,
   serverNotFound,
 } from '../../ports/store-errors.js';
 import { fitsOnHost, usedOnHost } from '../../ports/claims.js';
@@ -548,9 +550,12 @@ export class MemoryStore implements Store {
       .map((s) => clone(s));
   }
 
-  async saveServer(server: ServerRecord): Promise<void> {
+  async saveServer(server: ServerRecord, options?: SaveServerOptions): Promise<void> {
     const stored = this.#servers.get(server.id);
     if (stored === undefined) throw serverNotFound(server.id);
+    if (options !== undefined && (stored.version ?? null) !== options.ifVersion) {
+      throw serverConflict(server.id);
+    }
     this.#servers.set(server.id, clone({ ...server, lock: stored.lock, tags: stored.tags }));
   }
 

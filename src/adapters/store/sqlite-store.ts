@@ -32,6 +32,7 @@ import {
   serverGroupExists,
   keypairExists,
   keypairQuotaExceeded,
+  serverConflict,
   serverNotFound,
 } from '../../ports/store-errors.js';
 import { fitsOnHost } from '../../ports/claims.js';
@@ -51,6 +52,7 @@ import {
   type QuotaScope,
   type InstanceActionRecord,
   type ServerLock,
+  type SaveServerOptions,
   type ServerRecord,
   type FlavorQuery,
   type FlavorRecord,
@@ -1455,7 +1457,7 @@ export class SqliteStore implements Store {
     return rows.map(toServer);
   }
 
-  async saveServer(server: ServerRecord): Promise<void> {
+  async saveServer(server: ServerRecord, options?: SaveServerOptions): Promise<void> {
     // Only the document: a server's project and creation time never change, and setting the
     // indexed columns made SQLite rewrite their index entry on every save. The lock and tags have
     // their own columns and setters.
@@ -1463,8 +1465,24 @@ export class SqliteStore implements Store {
       .updateTable('servers')
       .set({ doc: serverDoc(server) })
       .where('id', '=', server.id)
+      .$if(options !== undefined, (q) => q.where(this.#storedVersionIs(options?.ifVersion ?? null)))
       .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) throw serverNotFound(server.id);
+    if (result.numUpdatedRows > 0n) return;
+    if (options !== undefined && (await this.getServer(server.id)) !== undefined) {
+      throw serverConflict(server.id);
+    }
+    throw serverNotFound(server.id);
+  }
+
+  /** The stored document's `version` is `version` (null: it has none), in each dialect's JSON. */
+  #storedVersionIs(version: number | null) {
+    const stored =
+      this.#dialect === 'postgres'
+        ? sql<string | null>`(doc::jsonb ->> 'version')`
+        : sql<number | null>`json_extract(doc, '$.version')`;
+    if (version === null) return sql<boolean>`${stored} is null`;
+    // PostgreSQL's ->> gives text; SQLite's json_extract gives the integer itself.
+    return sql<boolean>`${stored} = ${this.#dialect === 'postgres' ? String(version) : version}`;
   }
 
   async setServerLock(id: string, lock: ServerLock | null): Promise<void> {
