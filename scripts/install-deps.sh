@@ -17,6 +17,7 @@
 #   python3-glanceclient  the stock `glance` command (image v2 end-to-end test)
 #   rabbitmq-server  the broker the RabbitMQ notifier test publishes to (scripts/rabbitmq.sh)
 #   python3-oslo.messaging  the unchanged oslo notification listener (scripts/oslo-listener.py)
+#   postgresql       the PostgreSQL store's tests run on a private cluster (scripts/postgres.sh)
 #   tempest          OpenStack's own API conformance suite (scripts/tempest.sh)
 #   python3-pip      installs vpmu's own client plugin (clients/osc-vpmu) beside the stock client
 # and, without recommends (no systemd, no desktop stack), a real daemon for the end-to-end tests:
@@ -30,7 +31,7 @@ case "${1:-}" in
   '') ;;
   --tests) packages+=(libvirt-clients libxml2-utils python3-openstackclient python3-osc-placement
     python3-glanceclient python3-pip tempest rabbitmq-server python3-oslo.messaging libvirt-daemon
-    libvirt-daemon-driver-qemu qemu-system-x86) ;;
+    libvirt-daemon-driver-qemu qemu-system-x86 postgresql) ;;
   *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
 esac
 

@@ -185,6 +185,11 @@ export const ERROR_CODES = {
     status: 409,
     summary: 'A server with this id already exists.',
   },
+  'server.conflict': {
+    status: 409,
+    summary:
+      'The server changed while the request ran (another request or process saved it first), so the change was not made; retry it.',
+  },
   'server.group_not_found': {
     status: 404,
     summary: 'No server group with this id is visible to the caller.',

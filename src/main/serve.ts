@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { FsImageFiles } from '../adapters/image-files/fs-image-files.js';
 import { QemuImgInspector } from '../adapters/image-inspector/qemu-img-inspector.js';
+import { openPostgresStore } from '../adapters/store/postgres-store.js';
 import { openSqliteStore, type SqliteStore } from '../adapters/store/sqlite-store.js';
 import { createApi, type ApiLogger } from '../api/app.js';
 import { storageFailure } from '../api/faults.js';
@@ -25,7 +26,7 @@ import { LocalHostProbe } from '../adapters/host/host-probe.js';
 import { readHostUptime } from '../adapters/host/uptime.js';
 import { LibvirtHypervisor } from '../adapters/libvirt/libvirt-hypervisor.js';
 import { CPU_MODES, VIRT_TYPES, type CpuMode, type VirtType } from '../domain/index.js';
-import { imageUpdateEvent } from '../notifications/index.js';
+import { imageUpdateEvent, redactUrl } from '../notifications/index.js';
 import {
   bootstrapIdentity,
   GLANCE_IMAGE_LIMITS,
@@ -58,6 +59,8 @@ export interface ServeConfig {
   readonly host: string;
   readonly port: number;
   readonly stateDir: string;
+  /** A `postgres://` URL: the store lives in that PostgreSQL database; undefined: SQLite in stateDir. */
+  readonly databaseUrl: string | undefined;
   readonly tokenTtlSeconds: number;
   /**
    * Keystone's `public_endpoint`: the URL clients reach the API at, for the catalog and links.
@@ -117,6 +120,8 @@ Environment only:
   VPMU_TOKEN_TTL_SECONDS   token lifetime (default 3600)
   VPMU_LOG_LEVEL           pino level: trace, debug, info, warn, error (default info)
   VPMU_REGION              region named in the service catalog (default RegionOne)
+Store, environment or config file: VPMU_DATABASE_URL / databaseUrl, postgres://USER@HOST:PORT/DB
+  keeps the records in that PostgreSQL database (default: SQLite, vpmu.db in the state dir)
 Identity, config file only: publicEndpoint (URL for the catalog and links; default the
   listening address), lockoutFailureAttempts (default 10), lockoutDurationSeconds (default 300;
   either 0: no lockout)
@@ -259,6 +264,7 @@ export function loadServeConfig(
     host: pick(str(values.host), 'VPMU_HOST', 'host') ?? '127.0.0.1',
     port,
     stateDir: absState,
+    databaseUrl: databaseUrl(pick(undefined, 'VPMU_DATABASE_URL', 'databaseUrl')),
     tokenTtlSeconds: ttl,
     publicEndpoint: publicEndpoint(file.publicEndpoint, configFile ?? ''),
     lockout: {
@@ -331,11 +337,14 @@ export async function startService(config: ServeConfig): Promise<RunningService>
   let generated: boolean;
   try {
     ({ password, generated } = adminPassword(config));
-    store = await openSqliteStore(path.join(config.stateDir, 'vpmu.db'));
+    store =
+      config.databaseUrl === undefined
+        ? await openSqliteStore(path.join(config.stateDir, 'vpmu.db'))
+        : await openPostgresStore(config.databaseUrl);
   } catch (error) {
     await hypervisor.close();
     await logFile.close(1000);
-    throw explainStorageFailure(error, config.stateDir);
+    throw config.databaseUrl === undefined ? explainStorageFailure(error, config.stateDir) : error;
   }
   const clock = { now: () => new Date() };
   const ids = {
@@ -744,6 +753,7 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'publicEndpoint',
     'lockoutFailureAttempts',
     'lockoutDurationSeconds',
+    'databaseUrl',
   ]);
   for (const key of Object.keys(value)) {
     if (!known.has(key)) {
@@ -841,6 +851,24 @@ function publicEndpoint(raw: unknown, file: string): string | undefined {
 
 function str(value: string | boolean | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;
+}
+
+/** The store's database URL: a PostgreSQL one, or undefined (empty too) for the SQLite file. */
+function databaseUrl(text: string | undefined): string | undefined {
+  if (text === undefined || text === '') return undefined;
+  let protocol: string;
+  try {
+    protocol = new URL(text).protocol;
+  } catch {
+    protocol = '';
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+    throw new ComputeError(
+      'cli.usage',
+      `Cannot use databaseUrl "${redactUrl(text)}": expected postgres://USER@HOST:PORT/DATABASE (or leave it unset for SQLite in the state directory)`,
+    );
+  }
+  return text;
 }
 
 function integer(text: string, what: string, min: number, max: number): number {

@@ -40,6 +40,17 @@ export function serverExists(id: string): ComputeError {
   return new ComputeError('server.exists', `Server with ID ${id} already exists.`);
 }
 
+/**
+ * `server.conflict`: the server changed (another request or process saved it) since this one read
+ * it, in a way that makes this change stale.
+ */
+export function serverConflict(id: string): ComputeError {
+  return new ComputeError(
+    'server.conflict',
+    `Conflict updating instance ${id}: it was changed by another request. Retry the request.`,
+  );
+}
+
 // NOTE: Nova wording (nova/exception.py InstanceNotFound).
 /** `server.not_found`, Nova's InstanceNotFound. */
 export function serverNotFound(id: string): ComputeError {

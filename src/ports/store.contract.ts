@@ -812,6 +812,34 @@ export function storeContract(
       await store.close();
     });
 
+    it('saves a server by compare-and-swap on its version: a stale save is server.conflict', async () => {
+      const store = await make();
+      const s = aServerRecord();
+      await store.createServer(s);
+      // Unversioned so far: ifVersion null matches, and the save stores version 1.
+      await store.saveServer({ ...s, name: 'v1', version: 1 }, { ifVersion: null });
+      await assert.rejects(
+        store.saveServer({ ...s, name: 'stale', version: 1 }, { ifVersion: null }),
+        hasCode('server.conflict'),
+      );
+      await store.saveServer({ ...s, name: 'v2', version: 2 }, { ifVersion: 1 });
+      await assert.rejects(
+        store.saveServer({ ...s, name: 'stale', version: 2 }, { ifVersion: 1 }),
+        hasCode('server.conflict'),
+      );
+      assert.deepEqual(await store.getServer(s.id), { ...s, name: 'v2', version: 2 });
+      await assert.rejects(
+        store.saveServer(aServerRecord({ id: 'c0000000-0000-4000-8000-000000000004' }), {
+          ifVersion: null,
+        }),
+        hasCode('server.not_found'),
+      );
+      // Without ifVersion a save replaces whatever is stored.
+      await store.saveServer({ ...s, name: 'forced', version: 7 });
+      assert.equal((await store.getServer(s.id))?.version, 7);
+      await store.close();
+    });
+
     it('keeps server groups per project with their members in joining order', async () => {
       const store = await make();
       const group = (id: string, projectId: string, createdAt: string): ServerGroupRecord => ({

@@ -318,6 +318,12 @@ export interface MigrationRecord {
 }
 
 /** A server (Nova instance). Its id is the libvirt domain's uuid. */
+/** How saveServer compares before it swaps. */
+export interface SaveServerOptions {
+  /** The `version` the saved record was read with (null: it had none). */
+  readonly ifVersion: number | null;
+}
+
 export interface ServerRecord {
   readonly id: string;
   readonly name: string;
@@ -369,6 +375,11 @@ export interface ServerRecord {
   readonly lock: ServerLock | null;
   /** Nova's server tags (2.26), in the order added; like the lock, only updateServerTags sets them. */
   readonly tags: readonly string[];
+  /**
+   * How many compare-and-swap saves the record has had (ServerWork.save counts them); absent on a
+   * record never saved so. A save `ifVersion` the version it read is refused once another landed.
+   */
+  readonly version?: number;
   /*
    * The fields a user sets on create, update and rebuild. Optional only because records written
    * before they were kept lack them; readers take the defaults: {}, '', '', null, MANUAL.
@@ -662,9 +673,11 @@ export interface Store {
   listServers(filter?: ServerFilter): Promise<ServerRecord[]>;
   /**
    * Replaces the record but for its lock and tags, which keep their stored values; rejects with
-   * `server.not_found`. createServer stores the given lock and tags.
+   * `server.not_found`. createServer stores the given lock and tags. With `ifVersion`, a
+   * compare-and-swap: the save happens only if the stored record's `version` is still that one
+   * (null: it has none), else it rejects with `server.conflict` and changes nothing.
    */
-  saveServer(server: ServerRecord): Promise<void>;
+  saveServer(server: ServerRecord, options?: SaveServerOptions): Promise<void>;
   deleteServer(id: string): Promise<boolean>;
   /** Sets or clears (null) a server's lock; rejects with `server.not_found`. */
   setServerLock(id: string, lock: ServerLock | null): Promise<void>;

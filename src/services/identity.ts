@@ -589,13 +589,15 @@ export async function bootstrapIdentity(
   ];
   for (const project of projects) {
     if ((await deps.store.findProject(project.name, DEFAULT_DOMAIN.id)) !== undefined) continue;
-    await deps.store.createProject({
-      id: deps.ids.newUuid().replaceAll('-', ''),
-      name: project.name,
-      domainId: DEFAULT_DOMAIN.id,
-      description: project.description ?? '',
-      enabled: true,
-    });
+    await deps.store
+      .createProject({
+        id: deps.ids.newUuid().replaceAll('-', ''),
+        name: project.name,
+        domainId: DEFAULT_DOMAIN.id,
+        description: project.description ?? '',
+        enabled: true,
+      })
+      .catch(madeMeanwhile);
   }
   const users = [
     {
@@ -624,7 +626,13 @@ export async function bootstrapIdentity(
         passwordHash: hash,
         enabled: true,
       };
-      await deps.store.createUser(user);
+      const made = await deps.store.createUser(user).then(() => true, madeMeanwhile);
+      // Another process starting on the same database made it first: use theirs.
+      if (!made) user = await deps.store.findUser(spec.name, DEFAULT_DOMAIN.id);
+      if (user === undefined) throw new TypeError(`user ${spec.name} vanished at bootstrap`);
+      if (!made && !(await verifyPassword(spec.password, user.passwordHash))) {
+        await deps.store.setPassword(user.id, hash);
+      }
     } else if (!(await verifyPassword(spec.password, user.passwordHash))) {
       await deps.store.setPassword(user.id, hash);
     }
@@ -647,6 +655,15 @@ export async function bootstrapIdentity(
   }
   deps.tokenCache?.clear();
   return { notSeeded };
+}
+
+/**
+ * For a bootstrap create that another process, starting on the same database, beat: false when
+ * it made the record first (`identity.conflict`), else the error again.
+ */
+function madeMeanwhile(error: unknown): false {
+  if (error instanceof ComputeError && error.code === 'identity.conflict') return false;
+  throw error;
 }
 
 /** An scrypt hash: `scrypt$<salt b64>$<key b64>`. */

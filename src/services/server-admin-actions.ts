@@ -13,6 +13,7 @@ import { requireAdmin, requireWriter, type RequestContext } from './identity.js'
 import { lockedBy, refuseIfLocked } from './server-locks.js';
 import { actionContext } from './server-checks.js';
 import { beginAction } from './server-instance-actions.js';
+import { isConflict, SAVE_ATTEMPTS } from './server-work.js';
 import type { CallInfo, Servers } from './servers.js';
 
 /** The vm_states os-resetState may set (Nova's schema enum). */
@@ -43,17 +44,26 @@ export class ServerAdminActions {
    * that is what it is for, a server stuck in a task.
    */
   async resetState(ctx: RequestContext, id: string, state: ResetState): Promise<ServerRecord> {
-    const server = await this.#deps.servers.show(ctx, id);
+    let server = await this.#deps.servers.show(ctx, id);
     requireAdmin(ctx, 'os_compute_api:os-admin-actions:reset_state');
-    const next: ServerRecord = {
-      ...server,
-      vmState: state,
-      taskState: null,
-      status: serverStatus(state, null),
-      updatedAt: this.#deps.clock.now().toISOString(),
-    };
-    await this.#deps.store.saveServer(next);
-    return next;
+    for (let attempt = 1; ; attempt++) {
+      // A new version, so that the work it resets saves nothing stale after it.
+      const next: ServerRecord = {
+        ...server,
+        vmState: state,
+        taskState: null,
+        status: serverStatus(state, null),
+        updatedAt: this.#deps.clock.now().toISOString(),
+        version: (server.version ?? 0) + 1,
+      };
+      try {
+        await this.#deps.store.saveServer(next, { ifVersion: server.version ?? null });
+        return next;
+      } catch (error) {
+        if (!isConflict(error) || attempt >= SAVE_ATTEMPTS) throw error;
+        server = await this.#deps.servers.show(ctx, id);
+      }
+    }
   }
 
   /**

@@ -115,6 +115,14 @@ export const STOPPED_STATE: ServerState = {
   powerState: SHUTDOWN,
 };
 
+/** How many times a save is tried on a record other saves keep changing before `server.conflict`. */
+export const SAVE_ATTEMPTS = 5;
+
+/** Whether the error is the store's refusal of a stale compare-and-swap save. */
+export function isConflict(error: unknown): boolean {
+  return error instanceof ComputeError && error.code === 'server.conflict';
+}
+
 /** The record fields a user owns: a background save never overwrites them with stale values. */
 const USER_FIELDS = [
   'name',
@@ -143,6 +151,12 @@ export class ServerWork {
    * store's compare-and-swap (issue 15).
    */
   readonly #userEdits = new Map<string, UserFields>();
+  /**
+   * The version this process last saved of each server: its own work on a server runs one step
+   * after another (serial), and a step may save from the record an earlier step read, so that
+   * record's version is not stale for it. Only saves made elsewhere are.
+   */
+  readonly #saved = new Map<string, number>();
 
   constructor(deps: ServerDeps) {
     this.deps = deps;
@@ -198,29 +212,71 @@ export class ServerWork {
     return server;
   }
 
-  /** Saves `changes`; the status is always derived from the state, never set by hand. */
+  /**
+   * Saves `changes`; the status is always derived from the state, never set by hand. The save is a
+   * compare-and-swap on the version `server` was read with (as Nova's expected_task_state): when
+   * another save landed first (a user's edit, another process) and the server is still in the
+   * state this work read, the changes go onto the new record; when its state moved on, this work
+   * is stale and the save fails with `server.conflict`.
+   */
   async save(server: ServerRecord, changes: ServerChanges): Promise<ServerRecord> {
-    // The user's fields may have changed (update, metadata) while this work ran: keep theirs,
-    // unless this save sets them itself (a rebuild's name, metadata, …).
-    const edited = this.#userEdits.get(server.id);
-    const merged = { ...server, ...edited, ...changes };
-    const next: ServerRecord = {
-      ...merged,
-      status: serverStatus(merged.vmState, merged.taskState),
-      updatedAt: this.now(),
-    };
-    await this.deps.store.saveServer(next);
-    if (edited !== undefined) this.#userEdits.set(server.id, userFieldsOf(next));
-    return next;
+    let base = server;
+    for (let attempt = 1; ; attempt++) {
+      // The user's fields may have changed (update, metadata) while this work ran: keep theirs,
+      // unless this save sets them itself (a rebuild's name, metadata, …).
+      const edited = this.#userEdits.get(server.id);
+      const merged = { ...base, ...edited, ...changes };
+      const ifVersion = this.#expectedVersion(base);
+      const next: ServerRecord = {
+        ...merged,
+        status: serverStatus(merged.vmState, merged.taskState),
+        updatedAt: this.now(),
+        version: (ifVersion ?? 0) + 1,
+      };
+      try {
+        await this.deps.store.saveServer(next, { ifVersion });
+      } catch (error) {
+        if (!isConflict(error) || attempt >= SAVE_ATTEMPTS) throw error;
+        const fresh = await this.get(server.id);
+        if (fresh.vmState !== server.vmState || fresh.taskState !== server.taskState) throw error;
+        base = fresh;
+        continue;
+      }
+      this.#saved.set(server.id, next.version ?? 0);
+      if (edited !== undefined) this.#userEdits.set(server.id, userFieldsOf(next));
+      return next;
+    }
   }
 
-  /** Saves user-owned fields on the stored record (not behind the server's running work). */
+  /** The version a save from `read` expects: the newer of the read one and this process's last. */
+  #expectedVersion(read: ServerRecord): number | null {
+    const saved = this.#saved.get(read.id);
+    return saved !== undefined && saved > (read.version ?? 0) ? saved : (read.version ?? null);
+  }
+
+  /**
+   * Saves user-owned fields on the stored record (not behind the server's running work), again
+   * on the newer record when another save lands between the read and this one.
+   */
   async saveUserFields(id: string, changes: Partial<UserFields>): Promise<ServerRecord> {
-    const server = await this.get(id);
-    const next: ServerRecord = { ...server, ...changes, updatedAt: this.now() };
-    await this.deps.store.saveServer(next);
-    this.#userEdits.set(id, userFieldsOf(next));
-    return next;
+    for (let attempt = 1; ; attempt++) {
+      const server = await this.get(id);
+      const next: ServerRecord = {
+        ...server,
+        ...changes,
+        updatedAt: this.now(),
+        version: (server.version ?? 0) + 1,
+      };
+      try {
+        await this.deps.store.saveServer(next, { ifVersion: server.version ?? null });
+      } catch (error) {
+        if (!isConflict(error) || attempt >= SAVE_ATTEMPTS) throw error;
+        continue;
+      }
+      this.#saved.set(id, next.version ?? 0);
+      this.#userEdits.set(id, userFieldsOf(next));
+      return next;
+    }
   }
 
   /**

@@ -13,6 +13,7 @@ import {
   type InstanceActionRecord,
   type MigrationRecord,
   type ServerLock,
+  type SaveServerOptions,
   type ServerRecord,
   type FlavorQuery,
   type FlavorRecord,
@@ -51,6 +52,7 @@ import {
   serverGroupExists,
   keypairExists,
   keypairQuotaExceeded,
+  serverConflict,
   serverNotFound,
   aggregateNameExists,
   aggregateNotFound,
@@ -554,9 +556,12 @@ export class MemoryStore implements Store {
       .map((s) => clone(s));
   }
 
-  async saveServer(server: ServerRecord): Promise<void> {
+  async saveServer(server: ServerRecord, options?: SaveServerOptions): Promise<void> {
     const stored = this.#servers.get(server.id);
     if (stored === undefined) throw serverNotFound(server.id);
+    if (options !== undefined && (stored.version ?? null) !== options.ifVersion) {
+      throw serverConflict(server.id);
+    }
     this.#servers.set(server.id, clone({ ...server, lock: stored.lock, tags: stored.tags }));
   }
 

@@ -12,6 +12,7 @@ import {
   storeContract,
 } from '../../ports/store.contract.js';
 import type { Store } from '../../ports/store.js';
+import { multiProcessContract } from '../../testing/store-processes.js';
 import { openSqliteStore } from './sqlite-store.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-sqlite-'));
@@ -36,6 +37,11 @@ storeContract(
     return openSqliteStore(file);
   },
 );
+
+multiProcessContract('SqliteStore (one file)', async () => {
+  const file = path.join(dir, `shared-${++n}.db`);
+  return { store: await openSqliteStore(file), opener: { kind: 'sqlite', file } };
+});
 
 describe('openSqliteStore()', () => {
   it('stores 20,000 image properties and 20,000 extra specs (no "too many SQL variables")', async () => {

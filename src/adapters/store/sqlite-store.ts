@@ -7,6 +7,7 @@ import { closeSync, openSync, statSync } from 'node:fs';
 import {
   Kysely,
   Migrator,
+  PostgresAdapter,
   SqliteDialect,
   sql,
   type Generated,
@@ -31,6 +32,7 @@ import {
   serverGroupExists,
   keypairExists,
   keypairQuotaExceeded,
+  serverConflict,
   serverNotFound,
   aggregateNameExists,
   aggregateNotFound,
@@ -44,6 +46,7 @@ import {
   type RoleRecord,
   type AggregateRecord,
   type AllocationRecord,
+  type ClaimResourceClass,
   type ComputeHostRecord,
   type HostUsage,
   type ServerFilter,
@@ -53,6 +56,7 @@ import {
   type InstanceActionRecord,
   type MigrationRecord,
   type ServerLock,
+  type SaveServerOptions,
   type ServerRecord,
   type FlavorQuery,
   type FlavorRecord,
@@ -75,7 +79,7 @@ import {
   type ImageStatus,
 } from '../../ports/store.js';
 
-interface Tables {
+export interface Tables {
   projects: {
     id: string;
     name: string;
@@ -229,8 +233,21 @@ interface Tables {
   };
 }
 
+/** The SQL engines the store runs on: the embedded SQLite file, or a PostgreSQL server. */
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/**
+ * The few column types SQLite and PostgreSQL spell differently, for the migrations (SQLite's are
+ * the ones it always had).
+ */
+function columnTypes(db: Kysely<unknown>) {
+  return db.getExecutor().adapter instanceof PostgresAdapter
+    ? ({ real: 'double precision', bigInteger: 'bigint', autoIncrement: 'serial' } as const)
+    : ({ real: 'real', bigInteger: 'integer', autoIncrement: 'integer' } as const);
+}
+
 /** Schema history. Append only: a released migration is never edited. */
-const MIGRATIONS: Record<string, Migration> = {
+export const MIGRATIONS: Record<string, Migration> = {
   '0001_identity_flavors_images': {
     async up(db: Kysely<unknown>): Promise<void> {
       await db.schema
@@ -279,7 +296,7 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('disk_gib', 'integer', (c) => c.notNull())
         .addColumn('swap_mib', 'integer', (c) => c.notNull())
         .addColumn('ephemeral_gib', 'integer', (c) => c.notNull())
-        .addColumn('rxtx_factor', 'real', (c) => c.notNull())
+        .addColumn('rxtx_factor', columnTypes(db).real, (c) => c.notNull())
         .addColumn('is_public', 'integer', (c) => c.notNull())
         .addColumn('description', 'text')
         .addColumn('created_at', 'text', (c) => c.notNull())
@@ -315,7 +332,7 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('min_disk_gib', 'integer', (c) => c.notNull())
         .addColumn('min_ram_mib', 'integer', (c) => c.notNull())
         .addColumn('tags', 'text', (c) => c.notNull())
-        .addColumn('size', 'integer')
+        .addColumn('size', columnTypes(db).bigInteger)
         .addColumn('checksum', 'text')
         .addColumn('os_hash_algo', 'text')
         .addColumn('os_hash_value', 'text')
@@ -444,7 +461,11 @@ const MIGRATIONS: Record<string, Migration> = {
       // Nova's key pairs: unique per user and name; the integer id is Nova's `id`.
       await db.schema
         .createTable('keypairs')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', columnTypes(db).autoIncrement, (c) =>
+          columnTypes(db).autoIncrement === 'serial'
+            ? c.primaryKey()
+            : c.primaryKey().autoIncrement(),
+        )
         .addColumn('user_id', 'text', (c) => c.notNull())
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('type', 'text', (c) => c.notNull())
@@ -561,7 +582,11 @@ const MIGRATIONS: Record<string, Migration> = {
       // Like instance actions, migrations outlive their server: no foreign key to servers.
       await db.schema
         .createTable('migrations')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', columnTypes(db).autoIncrement, (c) =>
+          columnTypes(db).autoIncrement === 'serial'
+            ? c.primaryKey()
+            : c.primaryKey().autoIncrement(),
+        )
         .addColumn('server_id', 'text', (c) => c.notNull())
         .addColumn('doc', 'text', (c) => c.notNull())
         .execute();
@@ -572,7 +597,11 @@ const MIGRATIONS: Record<string, Migration> = {
       // Nova's host aggregates: the integer id is Nova's `id`; names are unique.
       await db.schema
         .createTable('aggregates')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', columnTypes(db).autoIncrement, (c) =>
+          columnTypes(db).autoIncrement === 'serial'
+            ? c.primaryKey()
+            : c.primaryKey().autoIncrement(),
+        )
         .addColumn('name', 'text', (c) => c.notNull().unique())
         .addColumn('doc', 'text', (c) => c.notNull())
         .execute();
@@ -605,7 +634,11 @@ function cachingStatements(database: Database.Database): SqliteDatabase {
       if (text === 'rollback' && !database.inTransaction) return NOTHING_TO_ROLL_BACK;
       let statement = statements.get(text);
       if (statement === undefined) {
-        statement = database.prepare(text);
+        // Kysely's BEGIN is deferred: a transaction that reads and then writes fails at once
+        // (SQLITE_BUSY, no waiting) when another process wrote in between. IMMEDIATE takes the
+        // write lock first, waiting for it up to busy_timeout. In one process Kysely runs one
+        // transaction at a time anyway.
+        statement = database.prepare(text === 'begin' ? 'begin immediate' : text);
         if (statements.size >= STATEMENT_CACHE_SIZE) {
           const oldest = statements.keys().next();
           if (oldest.done !== true) statements.delete(oldest.value);
@@ -641,7 +674,7 @@ export async function openSqliteStore(file: string): Promise<SqliteStore> {
       cause: error,
     });
   }
-  return new SqliteStore(db);
+  return new SqliteStore(db, 'sqlite');
 }
 
 /**
@@ -686,16 +719,22 @@ function fileSize(file: string): number | undefined {
   }
 }
 
-/** The SQLite Store; get one from openSqliteStore(). */
+/**
+ * The Store over Kysely, on SQLite (get one from openSqliteStore()) or PostgreSQL
+ * (openPostgresStore()): the same queries on both, `dialect` picks the few that differ.
+ */
 export class SqliteStore implements Store {
   readonly #db: Kysely<Tables>;
+  readonly #dialect: StoreDialect;
 
-  constructor(db: Kysely<Tables>) {
+  constructor(db: Kysely<Tables>, dialect: StoreDialect) {
     this.#db = db;
+    this.#dialect = dialect;
   }
 
   async createProject(project: ProjectRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => identityNameExists('project', project.name);
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('projects')
         .select('id')
@@ -712,7 +751,8 @@ export class SqliteStore implements Store {
   }
 
   async updateProject(project: ProjectRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => identityNameExists('project', project.name);
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('projects')
         .select('id')
@@ -744,7 +784,8 @@ export class SqliteStore implements Store {
   }
 
   async updateUser(user: UserRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => identityNameExists('user', user.name);
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('users')
         .select('id')
@@ -766,7 +807,8 @@ export class SqliteStore implements Store {
   }
 
   async createRole(role: RoleRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => identityNameExists('role', role.name, 'at domain ID <null>');
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('roles')
         .select('id')
@@ -793,7 +835,8 @@ export class SqliteStore implements Store {
   }
 
   async updateRole(role: RoleRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => identityNameExists('role', role.name, 'at domain ID <null>');
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('roles')
         .select('id')
@@ -846,7 +889,13 @@ export class SqliteStore implements Store {
   }
 
   async createApplicationCredential(credential: ApplicationCredentialRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error =>
+      identityNameExists(
+        'application_credential',
+        credential.name,
+        `for user ${credential.userId}`,
+      );
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('application_credentials')
         .select('id')
@@ -936,7 +985,8 @@ export class SqliteStore implements Store {
   }
 
   async createUser(user: UserRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => identityNameExists('user', user.name);
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('users')
         .select('id')
@@ -1075,7 +1125,9 @@ export class SqliteStore implements Store {
         .insertInto('login_failures')
         .values({ subject, count: 1, last_failure_at: at })
         .onConflict((oc) =>
-          oc.column('subject').doUpdateSet({ count: sql`count + 1`, last_failure_at: at }),
+          oc
+            .column('subject')
+            .doUpdateSet({ count: sql`login_failures.count + 1`, last_failure_at: at }),
         )
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -1091,7 +1143,11 @@ export class SqliteStore implements Store {
     flavor: FlavorRecord,
     accessProjectIds: readonly string[] = [],
   ): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (error: unknown): Error =>
+      /pkey|flavors\.id/.test(uniqueTarget(error))
+        ? flavorIdExists(flavor.id)
+        : flavorNameExists(flavor.name);
+    await this.#transaction(onClash, async (trx) => {
       const clash = await trx
         .selectFrom('flavors')
         .select(['id', 'name'])
@@ -1138,7 +1194,7 @@ export class SqliteStore implements Store {
     const order = sql.join(
       flavorOrder(query.sort).map(
         ({ key, dir }) =>
-          sql`${sql.ref(FLAVOR_COLUMNS[key])} ${sql.raw(dir === 'asc' ? 'ASC' : 'DESC')}`,
+          sql`${sql.ref(FLAVOR_COLUMNS[key])} ${sql.raw(dir === 'asc' ? 'ASC NULLS FIRST' : 'DESC NULLS LAST')}`,
       ),
     );
     const conditions = [sql`1 = 1`];
@@ -1209,7 +1265,8 @@ export class SqliteStore implements Store {
   }
 
   async addFlavorAccess(flavorId: string, projectId: string): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => flavorAccessExists(flavorId, projectId);
+    await this.#transaction(onClash, async (trx) => {
       const exists = await trx
         .selectFrom('flavors')
         .select('id')
@@ -1236,7 +1293,8 @@ export class SqliteStore implements Store {
   }
 
   async createImage(image: ImageRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => imageExists(image.id);
+    await this.#transaction(onClash, async (trx) => {
       const exists = await trx
         .selectFrom('images')
         .select('id')
@@ -1276,7 +1334,8 @@ export class SqliteStore implements Store {
   }
 
   async addImageMember(member: ImageMemberRecord, maxPerImage: number): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => imageMemberExists(member.imageId, member.memberId);
+    await this.#transaction(onClash, async (trx) => {
       const image = await trx
         .selectFrom('images')
         .select('id')
@@ -1385,7 +1444,8 @@ export class SqliteStore implements Store {
   }
 
   async saveMetadefNamespace(name: string, namespace: MetadefNamespaceRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => metadefNamespaceExists(namespace.namespace);
+    await this.#transaction(onClash, async (trx) => {
       if (namespace.namespace !== name) {
         const taken = await trx
           .selectFrom('metadef_namespaces')
@@ -1412,7 +1472,8 @@ export class SqliteStore implements Store {
   }
 
   async createServer(server: ServerRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => serverExists(server.id);
+    await this.#transaction(onClash, async (trx) => {
       const exists = await trx
         .selectFrom('servers')
         .select('id')
@@ -1443,7 +1504,7 @@ export class SqliteStore implements Store {
     return rows.map(toServer);
   }
 
-  async saveServer(server: ServerRecord): Promise<void> {
+  async saveServer(server: ServerRecord, options?: SaveServerOptions): Promise<void> {
     // Only the document: a server's project and creation time never change, and setting the
     // indexed columns made SQLite rewrite their index entry on every save. The lock and tags have
     // their own columns and setters.
@@ -1451,8 +1512,24 @@ export class SqliteStore implements Store {
       .updateTable('servers')
       .set({ doc: serverDoc(server) })
       .where('id', '=', server.id)
+      .$if(options !== undefined, (q) => q.where(this.#storedVersionIs(options?.ifVersion ?? null)))
       .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) throw serverNotFound(server.id);
+    if (result.numUpdatedRows > 0n) return;
+    if (options !== undefined && (await this.getServer(server.id)) !== undefined) {
+      throw serverConflict(server.id);
+    }
+    throw serverNotFound(server.id);
+  }
+
+  /** The stored document's `version` is `version` (null: it has none), in each dialect's JSON. */
+  #storedVersionIs(version: number | null) {
+    const stored =
+      this.#dialect === 'postgres'
+        ? sql<string | null>`(doc::jsonb ->> 'version')`
+        : sql<number | null>`json_extract(doc, '$.version')`;
+    if (version === null) return sql<boolean>`${stored} is null`;
+    // PostgreSQL's ->> gives text; SQLite's json_extract gives the integer itself.
+    return sql<boolean>`${stored} = ${this.#dialect === 'postgres' ? String(version) : version}`;
   }
 
   async setServerLock(id: string, lock: ServerLock | null): Promise<void> {
@@ -1473,6 +1550,8 @@ export class SqliteStore implements Store {
         .selectFrom('servers')
         .select('tags')
         .where('id', '=', id)
+        // SQLite has one writer at a time; PostgreSQL locks the row until the edit is saved.
+        .$if(this.#dialect === 'postgres', (q) => q.forUpdate())
         .executeTakeFirst();
       if (row === undefined) throw serverNotFound(id);
       const tags = [...edit(JSON.parse(row.tags) as string[])];
@@ -1491,7 +1570,8 @@ export class SqliteStore implements Store {
   }
 
   async createServerGroup(group: ServerGroupRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => serverGroupExists(group.id);
+    await this.#transaction(onClash, async (trx) => {
       const exists = await trx
         .selectFrom('server_groups')
         .select('id')
@@ -1595,7 +1675,8 @@ export class SqliteStore implements Store {
     keypair: Omit<KeypairRecord, 'id'>,
     maxPerUser: number,
   ): Promise<KeypairRecord> {
-    return this.#db.transaction().execute(async (trx) => {
+    const onClash = (): Error => keypairExists(keypair.name);
+    return this.#transaction(onClash, async (trx) => {
       const taken = await trx
         .selectFrom('keypairs')
         .select('id')
@@ -1837,52 +1918,65 @@ export class SqliteStore implements Store {
   }
 
   async claim(allocation: AllocationRecord): Promise<boolean> {
-    // One transaction on the one connection (Kysely serialises transactions on it): the host,
-    // the allocations on it and the insert are read and written with nothing in between.
-    return this.#db.transaction().execute(async (trx) => {
-      const hostRow = await trx
-        .selectFrom('compute_hosts')
-        .select('doc')
-        .where('name', '=', allocation.host)
-        .executeTakeFirst();
-      if (hostRow === undefined) return false;
-      const taken = await trx
-        .selectFrom('allocations')
-        .select('consumer_id')
-        .where('consumer_id', '=', allocation.consumerId)
-        .executeTakeFirst();
-      if (taken !== undefined) return false;
-      const usage = await trx
-        .selectFrom('host_usage')
-        .selectAll()
-        .where('host', '=', allocation.host)
-        .executeTakeFirst();
-      const host = JSON.parse(hostRow.doc) as ComputeHostRecord;
-      if (!fitsOnHost(host, toUsage(usage), allocation.resources)) return false;
-      const { VCPU: vcpu, MEMORY_MB: memory_mb, DISK_GB: disk_gb } = allocation.resources;
-      await trx
-        .insertInto('allocations')
-        .values({
-          consumer_id: allocation.consumerId,
-          host: allocation.host,
-          vcpu,
-          memory_mb,
-          disk_gb,
-        })
-        .execute();
-      await trx
-        .insertInto('host_usage')
-        .values({ host: allocation.host, vcpu, memory_mb, disk_gb })
-        .onConflict((oc) =>
-          oc.column('host').doUpdateSet((eb) => ({
-            vcpu: eb('host_usage.vcpu', '+', vcpu),
-            memory_mb: eb('host_usage.memory_mb', '+', memory_mb),
-            disk_gb: eb('host_usage.disk_gb', '+', disk_gb),
-          })),
-        )
-        .execute();
-      return true;
-    });
+    const hostRow = await this.#db
+      .selectFrom('compute_hosts')
+      .select('doc')
+      .where('name', '=', allocation.host)
+      .executeTakeFirst();
+    if (hostRow === undefined) return false;
+    const host = JSON.parse(hostRow.doc) as ComputeHostRecord;
+    // What is left with nothing used; the guard below checks the room left with what is used.
+    if (!fitsOnHost(host, toUsage(undefined), allocation.resources)) return false;
+    const room = roomOn(host);
+    const { VCPU: vcpu, MEMORY_MB: memory_mb, DISK_GB: disk_gb } = allocation.resources;
+    try {
+      return await this.#db.transaction().execute(async (trx) => {
+        // Writes only, so that on SQLite the transaction takes the write lock at its first
+        // statement (waiting for another process's, with busy_timeout) instead of failing to
+        // upgrade a read; on PostgreSQL the usage row's lock orders concurrent claims.
+        const taken = await trx
+          .insertInto('allocations')
+          .values({
+            consumer_id: allocation.consumerId,
+            host: allocation.host,
+            vcpu,
+            memory_mb,
+            disk_gb,
+          })
+          .onConflict((oc) => oc.column('consumer_id').doNothing())
+          .returning('consumer_id')
+          .executeTakeFirst();
+        if (taken === undefined) return false;
+        // The claim itself: one guarded write, which adds the resources only while they fit.
+        const claimed = await trx
+          .insertInto('host_usage')
+          .values({ host: allocation.host, vcpu, memory_mb, disk_gb })
+          .onConflict((oc) =>
+            oc
+              .column('host')
+              .doUpdateSet((eb) => ({
+                vcpu: eb('host_usage.vcpu', '+', vcpu),
+                memory_mb: eb('host_usage.memory_mb', '+', memory_mb),
+                disk_gb: eb('host_usage.disk_gb', '+', disk_gb),
+              }))
+              .where((eb) =>
+                eb.and([
+                  eb(eb('host_usage.vcpu', '+', vcpu), '<=', room.vcpu),
+                  eb(eb('host_usage.memory_mb', '+', memory_mb), '<=', room.memory_mb),
+                  eb(eb('host_usage.disk_gb', '+', disk_gb), '<=', room.disk_gb),
+                ]),
+              ),
+          )
+          .returning('host')
+          .executeTakeFirst();
+        if (claimed === undefined) throw new NoRoom();
+        return true;
+      });
+    } catch (error) {
+      // No room: the transaction rolled the allocation back.
+      if (error instanceof NoRoom) return false;
+      throw error;
+    }
   }
 
   async releaseClaim(consumerId: string): Promise<boolean> {
@@ -1919,6 +2013,23 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.#db.destroy();
+  }
+
+  /**
+   * Runs the work in one transaction, with a unique-constraint violation turned into the store's
+   * own `*.exists` error (from onClash): the work's checks see no clash, but a concurrent writer
+   * (another process, on PostgreSQL) can still take the id or name before its insert (23505).
+   */
+  async #transaction<T>(
+    onClash: (error: unknown) => Error,
+    work: (trx: Transaction<Tables>) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await this.#db.transaction().execute(work);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw onClash(error);
+      throw error;
+    }
   }
 
   async #readFlavors(
@@ -2136,6 +2247,41 @@ function toServer(
     ...doc,
     lock: row.locked_by === null ? null : { by: row.locked_by, reason: row.locked_reason },
     tags: JSON.parse(row.tags) as string[],
+  };
+}
+
+/** Whether the error is a unique or primary-key violation, on PostgreSQL (23505) or SQLite. */
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (
+    code === '23505' ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    code === 'SQLITE_CONSTRAINT_UNIQUE'
+  );
+}
+
+/** The constraint (PostgreSQL) or the columns (SQLite's message) a unique violation names. */
+function uniqueTarget(error: unknown): string {
+  const { constraint, message } = error as { constraint?: unknown; message?: unknown };
+  return typeof constraint === 'string' ? constraint : typeof message === 'string' ? message : '';
+}
+
+/** Thrown inside a claim's transaction to roll it back when the host has no room left. */
+class NoRoom extends Error {}
+
+/** The largest usage per class the host allows ((total - reserved) x ratio), as integer columns. */
+function roomOn(host: ComputeHostRecord): Tables['host_usage'] {
+  const room = (rc: ClaimResourceClass): number => {
+    const { total, reserved, allocationRatio } = host.inventory[rc];
+    // The columns are integers, so used + n <= capacity holds exactly when it holds for the
+    // capacity's floor; the bound keeps the parameter inside a 32-bit integer.
+    return Math.min(Math.floor((total - reserved) * allocationRatio), 2 ** 31 - 1);
+  };
+  return {
+    host: host.name,
+    vcpu: room('VCPU'),
+    memory_mb: room('MEMORY_MB'),
+    disk_gb: room('DISK_GB'),
   };
 }
 

@@ -1,0 +1,109 @@
+/**
+ * The Store on PostgreSQL: the same Kysely store as the embedded SQLite one (sqlite-store.ts),
+ * over Kysely's PostgreSQL dialect and a `pg` pool. Several vpmu processes can share it: claims
+ * are guarded writes, creates map 23505 to the store's `*.exists` errors, and migrations run under
+ * an advisory lock so processes starting together apply each one once.
+ */
+import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { MIGRATIONS, SqliteStore, type Tables } from './sqlite-store.js';
+
+/** pg_advisory_lock key held around the migrations (any constant that other users won't pick). */
+const MIGRATION_LOCK = 0x76706d75; // "vpmu"
+
+/** pg's parsers, but counts and bigint columns come back as numbers, as they do from SQLite. */
+const parserOf: typeof pg.types.getTypeParser = (oid, format) =>
+  oid === pg.types.builtins.INT8 && format !== 'binary'
+    ? Number
+    : (pg.types.getTypeParser(oid, format) as unknown);
+
+export interface PostgresStoreOptions {
+  /** The schema the tables live in (created if missing); default: the connection's current one. */
+  readonly schema?: string;
+  /** The most connections the pool opens (pg's default is 10). */
+  readonly maxConnections?: number;
+}
+
+/**
+ * Opens a `postgres://` (or `postgresql://`) URL and applies pending migrations. The database must
+ * exist; the store creates its tables.
+ */
+export async function openPostgresStore(
+  url: string,
+  options: PostgresStoreOptions = {},
+): Promise<SqliteStore> {
+  const where = describeUrl(url);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.maxConnections ?? 10,
+    ...(options.schema === undefined
+      ? {}
+      : { options: `-c search_path=${quoteIdent(options.schema)}` }),
+    types: { getTypeParser: parserOf },
+  });
+  // An idle client that loses its server must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    if (options.schema !== undefined) {
+      await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
+    }
+    await migrate(db);
+  } catch (error) {
+    await db.destroy();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Cannot open the PostgreSQL database ${where}: ${reason}`, { cause: error });
+  }
+  return new SqliteStore(db, 'postgres');
+}
+
+/**
+ * Applies pending migrations while holding a session advisory lock on one connection: a second
+ * process waits there, then finds nothing left to do (Kysely's own lock is taken only after it
+ * has created its bookkeeping tables, which two first starts would race to create).
+ */
+async function migrate(db: Kysely<Tables>): Promise<void> {
+  await db.connection().execute(async (connection) => {
+    await sql`select pg_advisory_lock(${MIGRATION_LOCK})`.execute(connection);
+    try {
+      const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(
+        connection,
+      );
+      const schema = rows[0]?.schema;
+      if (schema === undefined) throw new Error('the connection has no current schema');
+      const migrator = new Migrator({
+        db,
+        // Kysely finds its bookkeeping tables in any schema unless told which one is ours.
+        migrationTableSchema: schema,
+        provider: { getMigrations: async () => MIGRATIONS },
+      });
+      const { error, results } = await migrator.migrateToLatest();
+      if (error !== undefined) {
+        const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+        throw new Error(
+          `migration ${failed} failed: ${error instanceof Error ? error.message : 'unknown error'}`,
+          {
+            cause: error,
+          },
+        );
+      }
+    } finally {
+      await sql`select pg_advisory_unlock(${MIGRATION_LOCK})`.execute(connection);
+    }
+  });
+}
+
+/** The URL without its password, for messages. */
+function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
