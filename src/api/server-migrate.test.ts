@@ -348,6 +348,83 @@ describe('evacuate', () => {
     assert.equal(await domainState(api, 'compute2', id), 'running');
   });
 
+  it("keeps to the server group's anti-affinity when the scheduler picks the destination", async () => {
+    const api = await makeTestApi({
+      hostVcpus: 16,
+      extraHosts: [
+        { name: 'compute2', vcpus: 12 },
+        { name: 'compute3', vcpus: 4 },
+      ],
+    });
+    const made = await api.request('POST', '/compute/v2.1/os-server-groups', {
+      as: 'member',
+      headers: MV('2.64'),
+      body: { server_group: { name: 'apart', policy: 'anti-affinity' } },
+    });
+    assert.equal(made.status, 200, JSON.stringify(made.body));
+    const group = (made.body as { server_group: { id: string } }).server_group.id;
+    const refs = { flavorRef: await flavor(api, 'small'), imageRef: await image(api, 'cirros') };
+    const ids: string[] = [];
+    for (const name of ['a', 'b']) {
+      const res = await api.request('POST', '/compute/v2.1/servers', {
+        as: 'member',
+        body: { server: { name, ...refs, networks: 'none' }, 'os:scheduler_hints': { group } },
+      });
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      ids.push((res.body as { server: { id: string } }).server.id);
+      await api.servers.idle();
+    }
+    const [a = '', b = ''] = ids;
+    assert.deepEqual(
+      [(await record(api, a)).host, (await record(api, b)).host],
+      ['compute1', 'compute2'],
+    );
+    // compute2 is the roomier, but it runs the other member.
+    const res = await act(api, a, { migrate: null });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.equal((await record(api, a)).host, 'compute3');
+  });
+
+  it('after a restart mid-migrate, keeps the source guest and disk, drops the copy, and errors', async () => {
+    const { api, id } = await setup();
+    const server = await record(api, id);
+    // The state a kill -9 leaves between migrateOut and the save after migrateIn.
+    await api.store.saveServer({ ...server, status: 'RESIZE', taskState: 'resize_prep' });
+    const move = await api.store.createMigration({
+      uuid: '0c6f0a3e-5d55-4d39-9d63-7d1c6c1f0a01',
+      serverId: id,
+      projectId: server.projectId,
+      userId: server.userId,
+      migrationType: 'migration',
+      status: 'migrating',
+      sourceCompute: 'compute1',
+      destCompute: 'compute2',
+      oldFlavorId: server.flavor.id,
+      newFlavorId: server.flavor.id,
+      sourceClaimId: null,
+      createdAt: server.createdAt,
+      updatedAt: null,
+    });
+    assert.ok(
+      await api.store.claim({
+        consumerId: `${id}/migrate/${move.uuid}`,
+        host: 'compute2',
+        resources: { VCPU: 1, MEMORY_MB: 1, DISK_GB: 1 },
+      }),
+    );
+    const report = await api.servers.reconcile();
+    assert.deepEqual(report.errored, [id]);
+    const after = await record(api, id);
+    assert.equal(after.status, 'ERROR');
+    assert.match(after.fault?.message ?? '', /was being migrated; its guest stays on/u);
+    assert.notEqual(await domainState(api, 'compute1', id), undefined, 'the source guest stays');
+    assert.equal(await api.disks.exists(`/instances/${id}/disk`), true, 'its disk stays');
+    const [listed] = await migrations(api);
+    assert.equal(listed?.status, 'error');
+    await api.servers.healClaims();
+    assert.deepEqual(await claimedHosts(api), ['compute1']);
+  });
+
   it('cleans up at reconcile when the source comes back with the service', async () => {
     const { api, id } = await setup();
     await forceDown(api, 'compute1', true);
@@ -443,6 +520,21 @@ describe('os-migrations', () => {
       (filtered.body as { migrations: { id: number }[] }).migrations.map((m) => m.id),
       [1],
     );
+    // `host` matches either end of a move, `source_compute` only the host it left.
+    for (const [query, want] of [
+      ['host=compute2', [2]],
+      ['source_compute=compute2', []],
+      ['source_compute=compute1', [2, 1]],
+    ] as const) {
+      const res = await api.request('GET', `/compute/v2.1/os-migrations?${query}`, {
+        headers: MV('2.23'),
+      });
+      assert.deepEqual(
+        (res.body as { migrations: { id: number }[] }).migrations.map((m) => m.id),
+        want,
+        query,
+      );
+    }
     const bad = await api.request('GET', '/compute/v2.1/os-migrations?limit=1', {
       headers: MV('2.23'),
     });

@@ -191,9 +191,9 @@ function parseMigrationQuery(params: QueryParams, mv: Microversion): MigrationQu
       `${JSON.stringify(type)} is not one of ${JSON.stringify(MIGRATION_TYPES)}`,
     );
   }
-  const host = lastValue(params, 'host') ?? lastValue(params, 'source_compute');
   return {
-    host,
+    host: lastValue(params, 'host'),
+    sourceCompute: lastValue(params, 'source_compute'),
     status: lastValue(params, 'status'),
     serverId: lastValue(params, 'instance_uuid'),
     // vpmu does no live migration: that filter matches nothing.

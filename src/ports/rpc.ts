@@ -61,6 +61,9 @@ export interface RpcTransport {
 /** The default call timeout (oslo.messaging's rpc_response_timeout). */
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
 
+/** The module our own failures name: not importable by an oslo peer, so it shows a RemoteError. */
+export const VPMU_MODULE = 'vpmu';
+
 /**
  * A failure raised by the remote handler, as oslo serialises it: the exception's class and
  * module, its message, the remote traceback lines, and its args and kwargs.

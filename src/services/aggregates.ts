@@ -42,11 +42,6 @@ export function zonesByHost(aggregates: readonly AggregateRecord[]): Map<string,
   return zones;
 }
 
-/** The availability zone of one host (the default zone when no aggregate gives it one). */
-export async function hostZone(store: Store, host: string): Promise<string> {
-  return zonesByHost(await store.listAggregates()).get(host) ?? DEFAULT_AVAILABILITY_ZONE;
-}
-
 /** A zone as os-availability-zone shows it: available while one of its hosts is enabled. */
 export interface AvailabilityZone {
   readonly name: string;

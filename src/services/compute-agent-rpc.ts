@@ -37,6 +37,7 @@ import type {
 } from '../ports/compute-agent.js';
 import {
   RemoteError,
+  VPMU_MODULE,
   type RpcArgs,
   type RpcConsumer,
   type RpcHandler,
@@ -356,7 +357,7 @@ export class RemoteComputeAgent implements ComputeAgent {
 
 /** A host-side ComputeError (or HypervisorError) again, from its RemoteError; others as they are. */
 function rebuilt(error: unknown): unknown {
-  if (!(error instanceof RemoteError) || error.remoteModule !== 'vpmu') return error;
+  if (!(error instanceof RemoteError) || error.remoteModule !== VPMU_MODULE) return error;
   const kwargs = error.remoteKwargs;
   const code = kwargs.code;
   if (typeof code !== 'string' || !Object.hasOwn(ERROR_CODES, code)) return error;

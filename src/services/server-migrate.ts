@@ -33,7 +33,10 @@ export interface EvacuateRequest {
 
 /** Which migrations a listing shows (os-migrations' filters). */
 export interface MigrationQuery {
+  /** Either end of the move. */
   readonly host?: string | undefined;
+  /** The host the server left. */
+  readonly sourceCompute?: string | undefined;
   readonly status?: string | undefined;
   readonly serverId?: string | undefined;
   readonly migrationType?: MigrationType | undefined;
@@ -174,6 +177,8 @@ export class ServerMigrations {
           work.notify('resize', 'end', done, context, undefined, { newFlavor });
           return done;
         } catch (error) {
+          // A copy the destination took (say, a save failed after migrateIn) must not run too.
+          if (destination !== undefined) await work.removeAfterFailure(destination, server);
           await deps.store.releaseClaim(placement.claimId);
           // The source still has the guest as it was: it runs again there if it ran.
           if (wasRunning) {
@@ -331,6 +336,7 @@ export class ServerMigrations {
           (query.host === undefined ||
             m.sourceCompute === query.host ||
             m.destCompute === query.host) &&
+          (query.sourceCompute === undefined || m.sourceCompute === query.sourceCompute) &&
           (query.status === undefined || m.status === query.status) &&
           (query.serverId === undefined || m.serverId === query.serverId) &&
           (query.migrationType === undefined || m.migrationType === query.migrationType),

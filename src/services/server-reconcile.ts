@@ -57,6 +57,16 @@ export async function reconcile(work: ServerWork): Promise<ReconcileReport> {
     );
     report.errored.push(server.id);
   }
+  // Cold migrations that had not finished their handover when the service stopped.
+  const movesInFlight = new Map(
+    (await deps.store.listMigrations())
+      .filter(
+        (m) =>
+          m.migrationType === 'migration' &&
+          (m.status === 'pre-migrating' || m.status === 'migrating'),
+      )
+      .map((m) => [m.serverId, m]),
+  );
   for (const [hostName, agent] of deps.computes) {
     const domains = await agent.list();
     const byUuid = new Map(domains.map((d) => [d.uuid.toLowerCase(), d]));
@@ -67,6 +77,27 @@ export async function reconcile(work: ServerWork): Promise<ReconcileReport> {
         // As Nova's compute does at start: a delete cut short is finished, not undone.
         await work.finishDelete(agent, server);
         report.deleted.push(server.id);
+        continue;
+      }
+      const move = server.status === 'RESIZE' ? movesInFlight.get(server.id) : undefined;
+      if (move !== undefined) {
+        // A cold migration cut short: the source still holds the only disk, so it stays (stopped);
+        // the copy the destination may have taken goes, and its claim with the server's ERROR.
+        const copy = move.destCompute === null ? undefined : deps.computes.get(move.destCompute);
+        if (copy !== undefined && move.destCompute !== hostName) {
+          await work.removeAfterFailure(copy, server);
+        }
+        await deps.store.saveMigration({ ...move, status: 'error', updatedAt: work.now() });
+        await work.fail(
+          server,
+          new ComputeError(
+            'server.build_failed',
+            `The service restarted while server ${server.id} was being migrated; its guest stays on ${agent.uri} as it was. Reset its state and start it, or migrate it again.`,
+          ),
+          'reconcile',
+          { keepClaim: true },
+        );
+        report.errored.push(server.id);
         continue;
       }
       if (['BUILD', 'REBUILD', 'RESIZE'].includes(server.status)) {

@@ -47,7 +47,8 @@ export interface MoveRequest {
 
 /**
  * Picks hosts in weighed order and claims on the first that still has room. A move (`move`)
- * leaves out the host it comes from and the server group's placement.
+ * leaves out the host it comes from, claims under the move's own consumer id, and keeps to the
+ * server's hints and group policy.
  */
 export async function schedule(
   work: ServerWork,
@@ -110,16 +111,16 @@ export async function schedule(
     (name) => settings.get(name),
   );
   if (!runnable.ok) throw orThrowIssue(runnable.issues);
-  if (move !== undefined)
-    return claimFirst(work, server, runnable.value, context, zoneOf, move.claimId);
+  // A move keeps to the server's hints and group policy too, as Nova's scheduler does.
+  const claimId = move?.claimId ?? server.id;
   const byHints = await hostsByHints(work, server, runnable.value);
   const groupId = server.serverGroupId;
-  if (groupId === undefined) return claimFirst(work, server, byHints, context, zoneOf);
+  if (groupId === undefined) return claimFirst(work, server, byHints, context, zoneOf, claimId);
   // Members of one group are placed one at a time, so each sees where the others went: the
   // same queue as a server's actions, keyed by the group.
   return work.serial(`group:${groupId}`, async () => {
     const group = await deps.store.getServerGroup(groupId);
-    if (group === undefined) return claimFirst(work, server, byHints, context, zoneOf);
+    if (group === undefined) return claimFirst(work, server, byHints, context, zoneOf, claimId);
     const others = new Set(group.members.filter((m) => m !== server.id));
     const membersPerHost = new Map<string, number>();
     for (const host of (await hostsOf(work, others)).values()) {
@@ -132,7 +133,7 @@ export async function schedule(
       membersPerHost,
     });
     if (!hosts.ok) throw orThrowIssue(hosts.issues);
-    return claimFirst(work, server, hosts.value, context, zoneOf);
+    return claimFirst(work, server, hosts.value, context, zoneOf, claimId);
   });
 }
 

@@ -16,15 +16,9 @@ import type { ComputeAgent } from '../ports/compute-agent.js';
 import type { ImageRecord, ServerRecord } from '../ports/store.js';
 import { isAdmin, requireAdmin, requireWriter, type RequestContext } from './identity.js';
 import { createImage, uploadImageData, type ImageDeps } from './images.js';
-import { hostZone, resolveZoneRequest } from './aggregates.js';
+import { resolveZoneRequest } from './aggregates.js';
 import { checkUnshelveQuota, withQuotaLock } from './quotas.js';
-import {
-  actionContext,
-  invalidState,
-  resourcesOf,
-  toServerImage,
-  type CallInfo,
-} from './server-checks.js';
+import { actionContext, invalidState, toServerImage, type CallInfo } from './server-checks.js';
 import { computeEventOf } from './server-instance-actions.js';
 import { refuseIfLocked } from './server-locks.js';
 import { schedule, type Placement } from './server-scheduling.js';
@@ -299,10 +293,12 @@ export class ServerShelves {
     work.notify('unshelve', 'start', unshelving, context);
     let placement: Placement | undefined;
     try {
-      placement =
-        onHost === undefined
-          ? await schedule(work, unshelving, context)
-          : await claimOn(work, unshelving, onHost);
+      // A host an admin names (2.91) still passes every filter and the zone, as at create.
+      placement = await schedule(
+        work,
+        onHost === undefined ? unshelving : { ...unshelving, forcedHost: onHost },
+        context,
+      );
       placed(placement.host);
       const agent = work.deps.computes.get(placement.host);
       if (agent === undefined) throw new TypeError(`no agent for host ${placement.host}`);
@@ -326,7 +322,12 @@ export class ServerShelves {
       return done;
     } catch (error) {
       // As Nova's conductor: the server stays offloaded, with nothing held, and may be tried again.
-      if (placement !== undefined) await store.releaseClaim(placement.claimId);
+      if (placement !== undefined) {
+        const agent = work.deps.computes.get(placement.host);
+        // The build undoes itself, but not a failure after it (the save): no guest may stay.
+        if (agent !== undefined) await work.removeAfterFailure(agent, unshelving);
+        await store.releaseClaim(placement.claimId);
+      }
       await work.save(unshelving, { taskState: null, host: null, claimId: null });
       throw error;
     }
@@ -348,19 +349,7 @@ async function unshelveZone(
       ? undefined
       : (await resolveZoneRequest(work.deps.store, ctx, requested)).zone;
   return (server) => {
-    const { availabilityZone: _pinned, ...rest } = server;
+    const { availabilityZone, ...rest } = server;
     return zone === undefined ? rest : { ...rest, availabilityZone: zone };
   };
-}
-
-/** Claims the server's flavor on the one host an admin named (2.91), or Nova's NoValidHost. */
-async function claimOn(work: ServerWork, server: ServerRecord, host: string): Promise<Placement> {
-  const resources = resourcesOf(server.flavor);
-  if (await work.deps.store.claim({ consumerId: server.id, host, resources })) {
-    return { host, claimId: server.id, zone: await hostZone(work.deps.store, host) };
-  }
-  throw new ComputeError(
-    'scheduler.no_valid_host',
-    `No valid host was found. Host ${host} has no room to unshelve server ${server.id} with flavor '${server.flavor.name}' (${server.flavor.vcpus} VCPU, ${server.flavor.memoryMiB} MB RAM, ${server.flavor.diskGiB} GB disk).`,
-  );
 }

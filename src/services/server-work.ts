@@ -489,6 +489,7 @@ export class ServerWork {
     await this.releaseAll(server);
     if (server.shelved != null) await this.deleteShelvedImage(server.shelved.imageId);
     this.#userEdits.delete(server.id);
+    this.#saved.delete(server.id);
     if (server.serverGroupId !== undefined) {
       await this.deps.store.removeServerGroupMember(server.id);
     }

@@ -156,7 +156,8 @@ export class Qcow2Disks implements InstanceDisks {
         else await copyFile(source, target, constants.COPYFILE_FICLONE);
       }
       const disk = path.join(to, 'disk');
-      const name = await readBackingName(disk).catch(() => undefined);
+      // An unreadable disk fails the move: left backed on the source's base, confirm would break it.
+      const name = await readBackingName(disk);
       if (name !== undefined && path.resolve(from, name) === path.join(from, BASE_NAME)) {
         const base = path.join(to, BASE_NAME);
         const { format } = await this.info(base, await lstat(base), base, undefined);

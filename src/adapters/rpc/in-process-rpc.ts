@@ -1,5 +1,6 @@
 /**
- * RPC inside one process, with no broker: what `vpmu serve` uses. A message goes straight to a
+ * RPC inside one process, with no broker (for `vpmu serve` once its parts talk over RPC; nothing
+ * is wired to it yet, see docs/rpc.md). A message goes straight to a
  * handler, but through the same JSON as on the wire (arguments, context, result and failure), so
  * nothing that would not cross a process boundary crosses here either.
  *

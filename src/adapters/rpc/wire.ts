@@ -3,12 +3,10 @@
  * distributed.md §3, checked against Debian's oslo.messaging 14): the `oslo.version` 2.0
  * envelope, `_context_*` keys, and failures serialised as oslo's serialize_remote_exception does.
  */
-import { RemoteError, type RpcArgs, type RpcContext } from '../../ports/rpc.js';
+import { RemoteError, VPMU_MODULE, type RpcArgs, type RpcContext } from '../../ports/rpc.js';
 
 export const OSLO_VERSION = '2.0';
 const CONTEXT_PREFIX = '_context_';
-/** The module our own failures name: not importable by an oslo peer, so it shows a RemoteError. */
-export const VPMU_MODULE = 'vpmu';
 
 /** A JSON round trip: what a remote peer would get (undefined becomes null). */
 export function plain(value: unknown): unknown {

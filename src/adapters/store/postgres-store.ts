@@ -6,10 +6,14 @@
  */
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { redactUrl } from '../../notifications/index.js';
 import { MIGRATIONS, SqliteStore, type Tables } from './sqlite-store.js';
 
 /** pg_advisory_lock key held around the migrations (any constant that other users won't pick). */
 const MIGRATION_LOCK = 0x76706d75; // "vpmu"
+/** How long a start waits for the database to answer, and for another start's migrations. */
+const CONNECT_TIMEOUT_MS = 30_000;
+const MIGRATION_LOCK_TIMEOUT_S = 300;
 
 /** pg's parsers, but counts and bigint columns come back as numbers, as they do from SQLite. */
 const parserOf: typeof pg.types.getTypeParser = (oid, format) =>
@@ -32,7 +36,7 @@ export async function openPostgresStore(
   url: string,
   options: PostgresStoreOptions = {},
 ): Promise<SqliteStore> {
-  const where = describeUrl(url);
+  const where = redactUrl(url);
   const pool = new pg.Pool({
     connectionString: url,
     max: options.maxConnections ?? 10,
@@ -40,6 +44,8 @@ export async function openPostgresStore(
       ? {}
       : { options: `-c search_path=${quoteIdent(options.schema)}` }),
     types: { getTypeParser: parserOf },
+    // A server that does not answer is an error at start, not a hang.
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   });
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
@@ -64,7 +70,10 @@ export async function openPostgresStore(
  */
 async function migrate(db: Kysely<Tables>): Promise<void> {
   await db.connection().execute(async (connection) => {
+    // Bounded: a process that holds the lock and hangs makes this start fail, not wait forever.
+    await sql.raw(`set lock_timeout = '${MIGRATION_LOCK_TIMEOUT_S}s'`).execute(connection);
     await sql`select pg_advisory_lock(${MIGRATION_LOCK})`.execute(connection);
+    await sql`reset lock_timeout`.execute(connection);
     try {
       const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(
         connection,
@@ -91,17 +100,6 @@ async function migrate(db: Kysely<Tables>): Promise<void> {
       await sql`select pg_advisory_unlock(${MIGRATION_LOCK})`.execute(connection);
     }
   });
-}
-
-/** The URL without its password, for messages. */
-function describeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return '(an unparsable URL)';
-  }
 }
 
 function quoteIdent(name: string): string {

@@ -1856,20 +1856,24 @@ export class SqliteStore implements Store {
   }
 
   async createAggregate(aggregate: Omit<AggregateRecord, 'id'>): Promise<AggregateRecord> {
-    return this.#db.transaction().execute(async (trx) => {
-      const taken = await trx
-        .selectFrom('aggregates')
-        .select('id')
-        .where('name', '=', aggregate.name)
-        .executeTakeFirst();
-      if (taken !== undefined) throw aggregateNameExists(aggregate.name);
-      const row = await trx
-        .insertInto('aggregates')
-        .values({ name: aggregate.name, doc: aggregateDoc(aggregate) })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      return { ...aggregate, id: row.id };
-    });
+    // Two processes may both pass the check: the name's unique index settles it.
+    return this.#transaction(
+      () => aggregateNameExists(aggregate.name),
+      async (trx) => {
+        const taken = await trx
+          .selectFrom('aggregates')
+          .select('id')
+          .where('name', '=', aggregate.name)
+          .executeTakeFirst();
+        if (taken !== undefined) throw aggregateNameExists(aggregate.name);
+        const row = await trx
+          .insertInto('aggregates')
+          .values({ name: aggregate.name, doc: aggregateDoc(aggregate) })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        return { ...aggregate, id: row.id };
+      },
+    );
   }
 
   async getAggregate(id: number): Promise<AggregateRecord | undefined> {
@@ -1887,21 +1891,24 @@ export class SqliteStore implements Store {
   }
 
   async saveAggregate(aggregate: AggregateRecord): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
-      const taken = await trx
-        .selectFrom('aggregates')
-        .select('id')
-        .where('name', '=', aggregate.name)
-        .where('id', '!=', aggregate.id)
-        .executeTakeFirst();
-      if (taken !== undefined) throw aggregateNameExists(aggregate.name);
-      const result = await trx
-        .updateTable('aggregates')
-        .set({ name: aggregate.name, doc: aggregateDoc(aggregate) })
-        .where('id', '=', aggregate.id)
-        .executeTakeFirst();
-      if (result.numUpdatedRows === 0n) throw aggregateNotFound(aggregate.id);
-    });
+    await this.#transaction(
+      () => aggregateNameExists(aggregate.name),
+      async (trx) => {
+        const taken = await trx
+          .selectFrom('aggregates')
+          .select('id')
+          .where('name', '=', aggregate.name)
+          .where('id', '!=', aggregate.id)
+          .executeTakeFirst();
+        if (taken !== undefined) throw aggregateNameExists(aggregate.name);
+        const result = await trx
+          .updateTable('aggregates')
+          .set({ name: aggregate.name, doc: aggregateDoc(aggregate) })
+          .where('id', '=', aggregate.id)
+          .executeTakeFirst();
+        if (result.numUpdatedRows === 0n) throw aggregateNotFound(aggregate.id);
+      },
+    );
   }
 
   async deleteAggregate(id: number): Promise<boolean> {
