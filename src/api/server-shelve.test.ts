@@ -175,6 +175,19 @@ describe('shelve and unshelve', () => {
     }
   });
 
+  it('records a paused server whose shelve failed as stopped: its guest was powered off', async () => {
+    const api = await makeTestApi();
+    const { id } = await booted(api);
+    assert.equal((await act(api, id, { pause: null })).status, 202);
+    // The snapshot cannot read the disk: the shelve fails after the guest was powered off.
+    api.disks.files.delete(`/instances/${id}/disk`);
+    const res = await act(api, id, { shelve: null });
+    assert.notEqual(res.status, 202, res.text);
+    assert.deepEqual(stateOf(await show(api, id)), ['SHUTOFF', 'stopped', null, 4]);
+    assert.equal(await api.hypervisor.state(id), 'shutoff');
+    assert.deepEqual(await shelvedImages(api, id), []);
+  });
+
   it('counts cores again at unshelve: over the quota is 403, the server stays offloaded', async () => {
     const api = await makeTestApi();
     const { id } = await booted(api, {}, { vcpus: 4 });

@@ -90,7 +90,12 @@ export class ServerShelves {
               work.undoFailed(server, 'power on after a failed shelve', undo);
             });
           }
-          await work.save(shelving, { taskState: null });
+          // A paused guest was powered off and stays off: the record says so.
+          const stopped = server.powerState === POWER_STATE.PAUSED;
+          await work.save(shelving, {
+            taskState: null,
+            ...(stopped ? { vmState: 'stopped', powerState: POWER_STATE.SHUTDOWN } : {}),
+          });
           throw error;
         }
         const shelved = await work.save(shelving, {

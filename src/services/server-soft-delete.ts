@@ -54,14 +54,23 @@ export class ServerSoftDeletes {
     );
   }
 
-  /** DELETE with soft delete on: guest off, SOFT_DELETED, everything else kept. */
-  async softDelete(ctx: RequestContext, id: string, call: CallInfo): Promise<ServerRecord> {
+  /**
+   * DELETE with soft delete on: guest off, SOFT_DELETED, everything else kept. Undefined when, by
+   * its turn in the server's queue, a soft delete no longer applies (say, a shelve offloaded it
+   * meanwhile): the caller deletes it at once.
+   */
+  async softDelete(
+    ctx: RequestContext,
+    id: string,
+    call: CallInfo,
+  ): Promise<ServerRecord | undefined> {
     const work = this.#work;
     const visible = await work.show(ctx, id);
     requireWriter(ctx, 'delete a server');
     refuseIfLocked(ctx, visible);
     return work.serial(id, async () => {
       const server = await work.get(id);
+      if (!this.applies(server)) return undefined;
       const context = actionContext(ctx, call);
       // As Nova records a soft delete: the `delete` action.
       const recorded = await work.record(server, context, 'delete');

@@ -176,8 +176,10 @@ export class Servers {
 
   /** DELETE: soft delete when on and the server has a guest (server-soft-delete.ts), else delete. */
   async delete(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<void> {
-    if (this.#softDeletes.applies(await this.show(ctx, id))) {
-      await this.#softDeletes.softDelete(ctx, id, call);
+    if (
+      this.#softDeletes.applies(await this.show(ctx, id)) &&
+      (await this.#softDeletes.softDelete(ctx, id, call)) !== undefined
+    ) {
       return;
     }
     return this.#actions.delete(ctx, id, call);
