@@ -348,6 +348,44 @@ describe('evacuate', () => {
     assert.equal(await domainState(api, 'compute2', id), 'running');
   });
 
+  it('moves a server created without a zone into another zone; one created in a zone stays in it', async () => {
+    const { api, id } = await setup({
+      extra: [
+        { name: 'compute2', vcpus: 8 },
+        { name: 'compute3', vcpus: 8 },
+      ],
+    });
+    const made = await api.request('POST', '/compute/v2.1/os-aggregates', {
+      body: { aggregate: { name: 'edge', availability_zone: 'az1' } },
+    });
+    assert.equal(made.status, 200, JSON.stringify(made.body));
+    const aggregate = (made.body as { aggregate: { id: number } }).aggregate.id;
+    for (const host of ['compute2', 'compute3']) {
+      const added = await api.request('POST', `/compute/v2.1/os-aggregates/${aggregate}/action`, {
+        body: { add_host: { host } },
+      });
+      assert.equal(added.status, 200, JSON.stringify(added.body));
+    }
+    // Booted in `nova` with no zone asked: free to go to compute2, now in az1.
+    const moved = await act(api, id, { migrate: { host: 'compute2' } }, '2.56');
+    assert.equal(moved.status, 202, JSON.stringify(moved.body));
+    assert.equal((await record(api, id)).host, 'compute2');
+    // One asked into az1 moves only within az1.
+    const refs = { flavorRef: await flavor(api, 'zoned'), imageRef: await image(api, 'zoned') };
+    const res = await api.request('POST', '/compute/v2.1/servers', {
+      as: 'member',
+      body: { server: { name: 'z', ...refs, networks: 'none', availability_zone: 'az1' } },
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    await api.servers.idle();
+    const zoned = (res.body as { server: { id: string } }).server.id;
+    const from = (await record(api, zoned)).host;
+    assert.ok(from === 'compute2' || from === 'compute3', String(from));
+    assert.equal((await act(api, zoned, { migrate: null })).status, 202);
+    const to = (await record(api, zoned)).host;
+    assert.ok(to !== from && (to === 'compute2' || to === 'compute3'), String(to));
+  });
+
   it("keeps to the server group's anti-affinity when the scheduler picks the destination", async () => {
     const api = await makeTestApi({
       hostVcpus: 16,

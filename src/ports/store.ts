@@ -366,6 +366,11 @@ export interface ServerRecord {
    * yet (and in records from before zones).
    */
   readonly availabilityZone?: string;
+  /**
+   * The zone the server is pinned to (Nova's request spec `availability_zone`): the one asked at
+   * create or unshelve; absent when none was asked, so moves may cross zones.
+   */
+  readonly requestedZone?: string;
   /** The host an admin forced at create (`availability_zone: "zone:host"`); absent when none. */
   readonly forcedHost?: string;
   /**

@@ -245,7 +245,9 @@ export class ServerCreation {
       launchedAt: null,
       ...(input.serverGroupId === undefined ? {} : { serverGroupId: input.serverGroupId }),
       ...(input.hostHints === undefined ? {} : { hostHints: input.hostHints }),
-      ...(input.zone === undefined ? {} : { availabilityZone: input.zone }),
+      ...(input.zone === undefined
+        ? {}
+        : { availabilityZone: input.zone, requestedZone: input.zone }),
       ...(input.host === undefined ? {} : { forcedHost: input.host }),
       lock: null,
       tags: [...(input.tags ?? [])],

@@ -91,7 +91,7 @@ export async function schedule(
   const inZone = placeInZone(
     selection.value.hosts,
     {
-      ...(server.availabilityZone === undefined ? {} : { zone: server.availabilityZone }),
+      ...(server.requestedZone === undefined ? {} : { zone: server.requestedZone }),
       // A move keeps the zone but not the host the create forced (Nova resets force_hosts).
       ...(server.forcedHost === undefined || move !== undefined ? {} : { host: server.forcedHost }),
     },

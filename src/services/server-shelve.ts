@@ -354,7 +354,7 @@ async function unshelveZone(
       ? undefined
       : (await resolveZoneRequest(work.deps.store, ctx, requested)).zone;
   return (server) => {
-    const { availabilityZone, ...rest } = server;
-    return zone === undefined ? rest : { ...rest, availabilityZone: zone };
+    const { requestedZone, ...rest } = server;
+    return zone === undefined ? rest : { ...rest, requestedZone: zone };
   };
 }
