@@ -6,7 +6,6 @@
  */
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { redactUrl } from '../../notifications/index.js';
 import { MIGRATIONS, SqliteStore, type Tables } from './sqlite-store.js';
 
 /** pg_advisory_lock key held around the migrations (any constant that other users won't pick). */
@@ -36,7 +35,7 @@ export async function openPostgresStore(
   url: string,
   options: PostgresStoreOptions = {},
 ): Promise<SqliteStore> {
-  const where = redactUrl(url);
+  const where = describeUrl(url);
   const pool = new pg.Pool({
     connectionString: url,
     max: options.maxConnections ?? 10,
@@ -100,6 +99,17 @@ async function migrate(db: Kysely<Tables>): Promise<void> {
       await sql`select pg_advisory_unlock(${MIGRATION_LOCK})`.execute(connection);
     }
   });
+}
+
+/** The URL without its password, for messages (the store may not import notifications/). */
+function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
 }
 
 function quoteIdent(name: string): string {
