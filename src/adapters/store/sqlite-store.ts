@@ -10,6 +10,7 @@ import {
   PostgresAdapter,
   SqliteDialect,
   sql,
+  type CreateTableBuilder,
   type Generated,
   type Migration,
   type Selectable,
@@ -246,6 +247,16 @@ function columnTypes(db: Kysely<unknown>) {
     : ({ real: 'real', bigInteger: 'integer', autoIncrement: 'integer' } as const);
 }
 
+/** An integer `id` primary key the database numbers: `serial` on PostgreSQL, AUTOINCREMENT on SQLite. */
+function withIdColumn<T extends string, C extends string>(
+  db: Kysely<unknown>,
+  table: CreateTableBuilder<T, C>,
+): CreateTableBuilder<T, C | 'id'> {
+  return columnTypes(db).autoIncrement === 'serial'
+    ? table.addColumn('id', 'serial', (c) => c.primaryKey())
+    : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+}
+
 /** Schema history. Append only: a released migration is never edited. */
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_identity_flavors_images': {
@@ -461,11 +472,7 @@ export const MIGRATIONS: Record<string, Migration> = {
       // Nova's key pairs: unique per user and name; the integer id is Nova's `id`.
       await db.schema
         .createTable('keypairs')
-        .addColumn('id', columnTypes(db).autoIncrement, (c) =>
-          columnTypes(db).autoIncrement === 'serial'
-            ? c.primaryKey()
-            : c.primaryKey().autoIncrement(),
-        )
+        .$call((table) => withIdColumn(db, table))
         .addColumn('user_id', 'text', (c) => c.notNull())
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('type', 'text', (c) => c.notNull())
@@ -582,11 +589,7 @@ export const MIGRATIONS: Record<string, Migration> = {
       // Like instance actions, migrations outlive their server: no foreign key to servers.
       await db.schema
         .createTable('migrations')
-        .addColumn('id', columnTypes(db).autoIncrement, (c) =>
-          columnTypes(db).autoIncrement === 'serial'
-            ? c.primaryKey()
-            : c.primaryKey().autoIncrement(),
-        )
+        .$call((table) => withIdColumn(db, table))
         .addColumn('server_id', 'text', (c) => c.notNull())
         .addColumn('doc', 'text', (c) => c.notNull())
         .execute();
@@ -597,11 +600,7 @@ export const MIGRATIONS: Record<string, Migration> = {
       // Nova's host aggregates: the integer id is Nova's `id`; names are unique.
       await db.schema
         .createTable('aggregates')
-        .addColumn('id', columnTypes(db).autoIncrement, (c) =>
-          columnTypes(db).autoIncrement === 'serial'
-            ? c.primaryKey()
-            : c.primaryKey().autoIncrement(),
-        )
+        .$call((table) => withIdColumn(db, table))
         .addColumn('name', 'text', (c) => c.notNull().unique())
         .addColumn('doc', 'text', (c) => c.notNull())
         .execute();
