@@ -196,3 +196,9 @@ export function refuseUnknownKeys(
   const key = Object.keys(body).find((k) => !allowed.includes(k));
   if (key !== undefined) throw unexpectedKey(field, body, key);
 }
+
+/** Nova's datetime form in API bodies: ISO 8601 without a zone, to the microsecond. */
+export function novaTime(iso: string): string {
+  const [whole, fraction = ''] = iso.replace(/Z$/u, '').split('.');
+  return `${whole ?? ''}.${fraction.padEnd(6, '0').slice(0, 6)}`;
+}

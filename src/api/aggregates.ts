@@ -20,7 +20,14 @@ import {
   zoneOf,
   type AggregateRecord,
 } from '../services/index.js';
-import { caller, invalidField, member, readJsonObject, refuseUnknownKeys } from './_http.js';
+import {
+  caller,
+  invalidField,
+  member,
+  readJsonObject,
+  refuseUnknownKeys,
+  novaTime,
+} from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast, type Microversion } from './microversion.js';
 
@@ -228,7 +235,3 @@ function checkMetadata(value: unknown): Record<string, string | null> {
 }
 
 /** Nova's datetime in API bodies: microseconds, no zone ("2026-11-29T23:20:26.123000"). */
-function novaTime(iso: string): string {
-  const [whole, fraction = ''] = iso.replace(/Z$/u, '').split('.');
-  return `${whole ?? ''}.${fraction.padEnd(6, '0').slice(0, 6)}`;
-}

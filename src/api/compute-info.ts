@@ -20,7 +20,7 @@ import {
   quotaUsage,
   requireAdmin,
 } from '../services/index.js';
-import { caller } from './_http.js';
+import { caller, novaTime } from './_http.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast } from './microversion.js';
 
@@ -76,10 +76,6 @@ export function addComputeInfoRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
 }
 
 /** Nova's datetime in API bodies: microseconds, no zone ("2026-11-29T23:20:26.123000"). */
-function novaTime(iso: string): string {
-  const [whole, fraction = ''] = iso.replace(/Z$/u, '').split('.');
-  return `${whole ?? ''}.${fraction.padEnd(6, '0').slice(0, 6)}`;
-}
 
 async function limits(c: Context<ApiEnv>, deps: ApiDeps) {
   const ctx = caller(c);

@@ -16,7 +16,7 @@ import {
   type InstanceActionRecord,
   type RequestContext,
 } from '../services/index.js';
-import { caller, origin } from './_http.js';
+import { caller, novaTime, origin } from './_http.js';
 import {
   invalidQuery,
   lastValue,
@@ -138,12 +138,8 @@ function parsePaging(params: QueryParams, mv: Microversion): Paging {
 }
 
 /** Nova's times of actions and events: microseconds, no zone. */
-function novaTime(iso: string): string;
-function novaTime(iso: string | null): string | null;
-function novaTime(iso: string | null): string | null {
-  if (iso === null) return null;
-  const [seconds = iso, fraction = ''] = iso.replace(/Z$/u, '').split('.');
-  return `${seconds}.${(fraction + '000000').slice(0, 6)}`;
+function novaTimeOrNull(iso: string | null): string | null {
+  return iso === null ? null : novaTime(iso);
 }
 
 function actionView(action: InstanceActionRecord, mv: Microversion): Record<string, unknown> {
@@ -155,7 +151,7 @@ function actionView(action: InstanceActionRecord, mv: Microversion): Record<stri
     project_id: action.projectId,
     start_time: novaTime(action.startTime),
     message: action.message,
-    ...(atLeast(mv, 2, 58) ? { updated_at: novaTime(action.updatedAt) } : {}),
+    ...(atLeast(mv, 2, 58) ? { updated_at: novaTimeOrNull(action.updatedAt) } : {}),
   };
 }
 
@@ -169,7 +165,7 @@ function eventView(
   return {
     event: event.event,
     start_time: novaTime(event.startTime),
-    finish_time: novaTime(event.finishTime),
+    finish_time: novaTimeOrNull(event.finishTime),
     result: event.result,
     ...(admin ? { traceback: event.traceback } : {}),
     ...(atLeast(mv, 2, 62)

@@ -13,7 +13,7 @@ import {
   type MigrationRecord,
   type RequestContext,
 } from '../services/index.js';
-import { caller, invalidField, refuseUnknownKeys } from './_http.js';
+import { caller, invalidField, refuseUnknownKeys, novaTime } from './_http.js';
 import { lastValue, queryParams, type QueryParams } from './_query.js';
 import { novaBoolean } from './compute.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
@@ -225,7 +225,3 @@ function migrationView(m: MigrationRecord, mv: Microversion): Record<string, unk
 }
 
 /** Nova's times: microseconds, no zone. */
-function novaTime(iso: string): string {
-  const [seconds = iso, fraction = ''] = iso.replace(/Z$/u, '').split('.');
-  return `${seconds}.${(fraction + '000000').slice(0, 6)}`;
-}
