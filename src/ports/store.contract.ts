@@ -1011,6 +1011,47 @@ export function storeContract(
       await store.close();
     });
 
+    it("records a host's heartbeat alone, and a registration keeps it", async () => {
+      const store = await make();
+      const at = (s: number) => `2026-01-01T00:00:${String(s).padStart(2, '0')}.000Z`;
+      assert.equal(await store.reportHeartbeat('host1', at(1)), false, 'unknown host');
+      await store.putComputeHost(aComputeHost());
+      assert.deepEqual(await store.getComputeHost('host1'), aComputeHost(), 'never reported');
+      assert.equal(await store.reportHeartbeat('host1', at(2)), true);
+      assert.equal((await store.getComputeHost('host1'))?.heartbeatAt, at(2));
+      // What an operator set (and the inventory) is not touched by a heartbeat...
+      await store.putComputeHost(
+        aComputeHost({ enabled: false, disabledReason: 'maintenance', forcedDown: true }, 8),
+      );
+      assert.equal(await store.reportHeartbeat('host1', at(3)), true);
+      assert.deepEqual(
+        await store.getComputeHost('host1'),
+        aComputeHost(
+          { enabled: false, disabledReason: 'maintenance', forcedDown: true, heartbeatAt: at(3) },
+          8,
+        ),
+      );
+      // ...and a record without a heartbeat (a registration) keeps the one reported.
+      await store.putComputeHost(aComputeHost({ heartbeatAt: null }));
+      assert.deepEqual(await store.getComputeHost('host1'), aComputeHost({ heartbeatAt: at(3) }));
+      await store.putComputeHost(aComputeHost({ heartbeatAt: at(4) }));
+      assert.deepEqual(await store.listComputeHosts(), [aComputeHost({ heartbeatAt: at(4) })]);
+      // Concurrent heartbeats of many hosts each land on their own host.
+      const names = Array.from({ length: 20 }, (_, i) => `beat${String(i).padStart(2, '0')}`);
+      for (const name of names) await store.putComputeHost(aComputeHost({ name }));
+      const reported = await Promise.all(names.map((name) => store.reportHeartbeat(name, at(5))));
+      assert.deepEqual(
+        reported,
+        names.map(() => true),
+      );
+      const hosts = await store.listComputeHosts();
+      assert.deepEqual(
+        hosts.map((h) => [h.name, h.heartbeatAt]),
+        [...names.map((name) => [name, at(5)]), ['host1', at(4)]],
+      );
+      await store.close();
+    });
+
     it('claims only what fits, per host, and releases claims', async () => {
       const store = await make();
       await store.putComputeHost(aComputeHost({}, 2));
@@ -1133,6 +1174,7 @@ export function storeContract(
         await store.createImage(anImageRecord({ properties: { hw_pmu: 'true' } }));
         await store.createServer(aServerRecord());
         await store.putComputeHost(aComputeHost());
+        await store.reportHeartbeat('host1', '2026-01-01T00:00:09.000Z');
         await store.claim({ consumerId: 'c1', host: 'host1', resources: ONE_VCPU });
         await store.recordLoginFailure(
           'u1',
@@ -1142,7 +1184,9 @@ export function storeContract(
         const again = await reopen(store);
         assert.equal((await again.getLoginFailures('u1'))?.count, 1);
         assert.deepEqual(await again.getServer(aServerRecord().id), aServerRecord());
-        assert.deepEqual(await again.listComputeHosts(), [aComputeHost()]);
+        assert.deepEqual(await again.listComputeHosts(), [
+          aComputeHost({ heartbeatAt: '2026-01-01T00:00:09.000Z' }),
+        ]);
         assert.deepEqual(await again.listAllocations(), [
           { consumerId: 'c1', host: 'host1', resources: ONE_VCPU },
         ]);

@@ -553,6 +553,11 @@ export interface ComputeHostRecord {
   readonly disabledReason?: string | null;
   /** An operator marked the host's compute service down (os-services `forced_down`). */
   readonly forcedDown?: boolean;
+  /**
+   * When the host's compute service last reported alive (ISO time; Nova's service `updated_at`,
+   * `last_seen_up`). Null or absent when it never reported: see serviceState().
+   */
+  readonly heartbeatAt?: string | null;
   readonly updatedAt: string;
 }
 
@@ -786,8 +791,17 @@ export interface Store {
   saveAggregate(aggregate: AggregateRecord): Promise<void>;
   deleteAggregate(id: number): Promise<boolean>;
 
-  /** Creates or replaces a compute host's record (inventory, traits, enabled). */
+  /**
+   * Creates or replaces a compute host's record (inventory, traits, enabled). A record without
+   * `heartbeatAt` (null or absent) keeps the heartbeat already stored.
+   */
   putComputeHost(host: ComputeHostRecord): Promise<void>;
+  /**
+   * Records that the host's compute service is alive at `at` (ISO time): writes the heartbeat
+   * alone, never the fields a concurrent writer (an operator, a registration) may be changing.
+   * False for an unknown host.
+   */
+  reportHeartbeat(host: string, at: string): Promise<boolean>;
   getComputeHost(name: string): Promise<ComputeHostRecord | undefined>;
   /** Sorted by name. */
   listComputeHosts(): Promise<ComputeHostRecord[]>;

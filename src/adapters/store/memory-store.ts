@@ -707,7 +707,16 @@ export class MemoryStore implements Store {
   }
 
   async putComputeHost(host: ComputeHostRecord): Promise<void> {
-    this.#hosts.set(host.name, clone(host));
+    const { heartbeatAt, ...rest } = host;
+    const beat = heartbeatAt ?? this.#hosts.get(host.name)?.heartbeatAt ?? null;
+    this.#hosts.set(host.name, clone(beat === null ? rest : { ...rest, heartbeatAt: beat }));
+  }
+
+  async reportHeartbeat(host: string, at: string): Promise<boolean> {
+    const known = this.#hosts.get(host);
+    if (known === undefined) return false;
+    this.#hosts.set(host, { ...known, heartbeatAt: at });
+    return true;
   }
 
   async getComputeHost(name: string): Promise<ComputeHostRecord | undefined> {
