@@ -19,8 +19,10 @@ import {
   isAdmin,
   quotaUsage,
   requireAdmin,
+  stateOf,
 } from '../services/index.js';
 import { caller, novaTime } from './_http.js';
+import { computeServiceDeps } from './compute-services.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast } from './microversion.js';
 
@@ -59,10 +61,10 @@ export function addComputeInfoRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
                   h.name,
                   {
                     'nova-compute': {
-                      // Up while it answers (in this one process: always), unless forced down.
-                      available: h.forcedDown !== true,
+                      // Up unless forced down or silent longer than service_down_time.
+                      available: stateOf(computeServiceDeps(deps), h) === 'up',
                       active: true,
-                      updated_at: novaTime(h.updatedAt),
+                      updated_at: novaTime(h.heartbeatAt ?? h.updatedAt),
                     },
                   },
                 ]),

@@ -16,10 +16,11 @@ import {
   listComputeServices,
   updateComputeService,
   type ComputeService,
+  type ComputeServiceDeps,
   type RequestContext,
   type ServiceChanges,
 } from '../services/index.js';
-import { caller, invalidField, readJsonObject, refuseUnknownKeys } from './_http.js';
+import { caller, invalidField, novaTime, readJsonObject, refuseUnknownKeys } from './_http.js';
 import { lastValue, queryParams, rejectUnknownParams } from './_query.js';
 import { novaBoolean } from './compute.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
@@ -27,8 +28,17 @@ import { atLeast, type Microversion } from './microversion.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/iu;
 
+/** What telling a compute service's state needs, from the API's deps (the setting is the servers'). */
+export function computeServiceDeps(deps: ApiDeps): ComputeServiceDeps {
+  return { store: deps.store, clock: deps.clock, serviceDownTime: deps.servers.serviceDownTime };
+}
+
+/** The API's deps with the compute services' setting. */
+type ServiceApiDeps = ApiDeps & ComputeServiceDeps;
+
 /** Adds the os-services routes to the compute app (already behind the token check). */
-export function addComputeServiceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
+export function addComputeServiceRoutes(app: Hono<ApiEnv>, apiDeps: ApiDeps): void {
+  const deps: ServiceApiDeps = { ...apiDeps, ...computeServiceDeps(apiDeps) };
   app.get('/v2.1/os-services', async (c) => {
     const mv = c.get('microversion');
     const params = queryParams(c);
@@ -88,7 +98,8 @@ function serviceView(
     zone: zones.get(s.host.name) ?? DEFAULT_AVAILABILITY_ZONE,
     status: s.host.enabled ? 'enabled' : 'disabled',
     state: s.state,
-    updated_at: s.host.updatedAt,
+    // Nova's service updated_at: when the compute last reported, else when it registered.
+    updated_at: novaTime(s.host.heartbeatAt ?? s.host.updatedAt),
     disabled_reason: s.host.disabledReason ?? null,
     ...(atLeast(mv, 2, 11) ? { forced_down: s.host.forcedDown ?? false } : {}),
   };
@@ -133,7 +144,7 @@ function parseUpdate(body: Record<string, unknown>): ServiceChanges {
 /** PUT /os-services/{enable|disable|disable-log-reason|force-down} before 2.53. */
 async function legacyUpdate(
   c: Context<ApiEnv>,
-  deps: ApiDeps,
+  deps: ServiceApiDeps,
   action: string,
   mv: Microversion,
 ): Promise<Record<string, unknown>> {
@@ -204,7 +215,7 @@ async function legacyUpdate(
  * does when it starts).
  */
 async function applyUpdate(
-  deps: ApiDeps,
+  deps: ServiceApiDeps,
   ctx: RequestContext,
   service: ComputeService,
   changes: ServiceChanges,

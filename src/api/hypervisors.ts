@@ -20,10 +20,12 @@ import { ComputeError } from '../errors/index.js';
 import {
   hostUuid,
   requireAdmin,
+  stateOf,
   type ComputeHostRecord,
   type ServerRecord,
 } from '../services/index.js';
 import { caller, origin } from './_http.js';
+import { computeServiceDeps } from './compute-services.js';
 import type { ApiDeps, ApiEnv } from './deps.js';
 import { atLeast, type Microversion } from './microversion.js';
 
@@ -37,6 +39,8 @@ interface Hypervisor {
   readonly id: number;
   readonly uuid: string;
   readonly serviceUuid: string;
+  /** Its compute service's state (serviceState: forced down, or its heartbeat too old). */
+  readonly state: 'up' | 'down';
 }
 
 /** What the views read besides the hosts: claims and servers, once per request. */
@@ -53,6 +57,7 @@ export function addHypervisorRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       id: i + 1,
       uuid: hostUuid(host.name, 'compute-node'),
       serviceUuid: hostUuid(host.name, 'service'),
+      state: stateOf(computeServiceDeps(deps), host),
     }));
   const usage = async (): Promise<Usage> => ({
     allocations: await deps.store.listAllocations(),
@@ -389,8 +394,7 @@ function view(
   const out: Record<string, unknown> = {
     id: uuids ? h.uuid : h.id,
     hypervisor_hostname: h.host.name,
-    // The compute service is this process, up while it answers, unless an operator forced it down.
-    state: h.host.forcedDown === true ? 'down' : 'up',
+    state: h.state,
     status: h.host.enabled ? 'enabled' : 'disabled',
   };
   if (detail) {

@@ -397,7 +397,7 @@ export const ERROR_CODES = {
   'migration.source_down': {
     status: 409,
     summary:
-      'A migrate of a server whose compute service is down (forced down): its host must hand the guest over. Evacuate it instead.',
+      'A migrate of a server whose compute service is down (forced down, or no heartbeat for longer than service_down_time): its host must hand the guest over. Evacuate it instead.',
   },
   'evacuate.host_not_found': {
     status: 404,
@@ -410,7 +410,7 @@ export const ERROR_CODES = {
   'evacuate.source_up': {
     status: 400,
     summary:
-      'The server\'s compute service is still up (not forced down): Nova\'s "Compute service of <host> is still in use."',
+      'The server\'s compute service is still up (not forced down, and its last heartbeat within service_down_time): Nova\'s "Compute service of <host> is still in use."',
   },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

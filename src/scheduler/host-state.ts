@@ -18,6 +18,11 @@ export interface HostState {
   readonly name: string;
   /** Disabled hosts take no new guests (Nova's COMPUTE_STATUS_DISABLED). */
   readonly enabled: boolean;
+  /**
+   * Its compute service is down (forced down, or silent longer than service_down_time): it
+   * takes nothing, as Nova's ComputeFilter. @default false
+   */
+  readonly down?: boolean;
   readonly inventory: Readonly<Record<ResourceClass, Inventory>>;
   /** What claims already hold, per resource class. */
   readonly used: Readonly<Record<ResourceClass, number>>;

@@ -84,6 +84,8 @@ describe('checkHost()', () => {
   const CASES: readonly { name: string; host: ReturnType<typeof aHostState>; req?: Partial<RequestSpec>; want: string | undefined }[] = [
     { name: 'a roomy host passes',                 host: aHostState('a'), want: undefined },
     { name: 'a disabled host',                      host: aHostState('a', { enabled: false }), want: 'disabled' },
+    { name: 'a host whose service is down',         host: { ...aHostState('a'), down: true }, want: 'down' },
+    { name: 'disabled is said before down',         host: { ...aHostState('a', { enabled: false }), down: true }, want: 'disabled' },
     { name: 'vCPUs overcommitted 4x fit',           host: aHostState('a', { vcpus: 2, used: { VCPU: 6 } }), want: undefined },
     { name: 'vCPUs beyond 4x',                      host: aHostState('a', { vcpus: 2, used: { VCPU: 7 } }), want: 'VCPU' },
     { name: 'RAM is not overcommitted',             host: aHostState('a', { memoryMiB: 4096, used: { MEMORY_MB: 2049 } }), want: 'MEMORY_MB' },
@@ -153,14 +155,18 @@ describe('selectHosts()', () => {
 
   it('says "No valid host was found." and why', () => {
     const got = selectHosts(
-      [aHostState('a', { enabled: false }), aHostState('b', { memoryMiB: 1024 })],
+      [
+        aHostState('a', { enabled: false }),
+        aHostState('b', { memoryMiB: 1024 }),
+        { ...aHostState('c'), down: true },
+      ],
       request(),
     );
     assert.ok(!got.ok);
     assert.equal(got.issues[0].code, 'scheduler.no_valid_host');
     assert.equal(
       got.issues[0].message,
-      'No valid host was found. 2 hosts checked: 1 disabled, 1 without enough MEMORY_MB.',
+      'No valid host was found. 3 hosts checked: 1 disabled, 1 with the compute service down, 1 without enough MEMORY_MB.',
     );
   });
 

@@ -18,7 +18,7 @@ export interface WeigherMultipliers {
 export const DEFAULT_MULTIPLIERS: WeigherMultipliers = { ram: 1.0, cpu: 1.0, disk: 0.0 };
 
 /** Why a host was rejected, for the scheduler's log. */
-export type RejectReason = 'disabled' | 'VCPU' | 'MEMORY_MB' | 'DISK_GB' | 'traits';
+export type RejectReason = 'disabled' | 'down' | 'VCPU' | 'MEMORY_MB' | 'DISK_GB' | 'traits';
 
 /** The chosen hosts, best first, and how many each filter rejected. */
 export interface Selection {
@@ -35,6 +35,7 @@ export interface SelectOptions {
 /** Undefined when a host passes every filter; otherwise the first reason it fails. */
 export function checkHost(host: HostState, request: RequestSpec): RejectReason | undefined {
   if (!host.enabled) return 'disabled';
+  if (host.down === true) return 'down';
   if (freeCapacity(host, 'VCPU') < request.resources.VCPU) return 'VCPU';
   if (freeCapacity(host, 'MEMORY_MB') < request.resources.MEMORY_MB) return 'MEMORY_MB';
   if (freeCapacity(host, 'DISK_GB') < request.resources.DISK_GB) return 'DISK_GB';
@@ -59,6 +60,7 @@ export function selectHosts(
 export class HostIndex {
   private readonly hosts: HostState[];
   private readonly positions = new Map<string, number>();
+  /** 1: takes guests; 0: disabled; 2: enabled but its compute service is down. */
   private readonly enabled: Uint8Array;
   private readonly free: { vcpu: Int32Array; ram: Int32Array; disk: Int32Array };
   private readonly traitColumns = new Map<string, Uint8Array>();
@@ -96,6 +98,7 @@ export class HostIndex {
     const { enabled, free, passed } = this;
     const rejected: Record<RejectReason, number> = {
       disabled: 0,
+      down: 0,
       VCPU: 0,
       MEMORY_MB: 0,
       DISK_GB: 0,
@@ -111,8 +114,9 @@ export class HostIndex {
     const { VCPU: vcpu, MEMORY_MB: ram, DISK_GB: disk } = request.resources;
     let found = 0;
     hosts: for (let i = 0; i < n; i++) {
-      if (enabled[i] === 0) {
-        rejected.disabled++;
+      if (enabled[i] !== 1) {
+        if (enabled[i] === 0) rejected.disabled++;
+        else rejected.down++;
       } else if ((free.vcpu[i] ?? 0) < vcpu) {
         rejected.VCPU++;
       } else if ((free.ram[i] ?? 0) < ram) {
@@ -152,7 +156,7 @@ export class HostIndex {
   }
 
   private write(i: number, host: HostState): void {
-    this.enabled[i] = host.enabled ? 1 : 0;
+    this.enabled[i] = !host.enabled ? 0 : host.down === true ? 2 : 1;
     // Requests are whole units, so flooring keeps "fits" exact and halves the working set.
     this.free.vcpu[i] = clampToInt32(freeCapacity(host, 'VCPU'));
     this.free.ram[i] = clampToInt32(freeCapacity(host, 'MEMORY_MB'));
@@ -225,6 +229,7 @@ function describeRejections(
     .filter(([, n]) => n > 0)
     .map(([reason, n]) => {
       if (reason === 'disabled') return `${n} disabled`;
+      if (reason === 'down') return `${n} with the compute service down`;
       if (reason === 'traits') return `${n} without the required traits`;
       return `${n} without enough ${reason}`;
     });

@@ -1,15 +1,55 @@
 /**
  * Nova's compute services (os-services): one `nova-compute` per registered host. An operator
  * disables a host (with a reason) to keep new servers off it, forces it down, or deletes the
- * service of a host that runs nothing. vpmu serves its API, scheduler and conductor inside one
- * process, so it has no separate nova-scheduler or nova-conductor services to list.
+ * service of a host that runs nothing. A compute reports a heartbeat every few seconds; one
+ * silent for longer than `service_down_time` is down, as in Nova. vpmu serves its API, scheduler
+ * and conductor inside one process, so it has no separate nova-scheduler or nova-conductor
+ * services to list.
  */
 import { createHash } from 'node:crypto';
 import { ComputeError } from '../errors/index.js';
+import type { Clock } from '../ports/clock.js';
 import type { ComputeHostRecord, Store } from '../ports/store.js';
 import { requireAdmin, type RequestContext } from './identity.js';
 
 export const COMPUTE_BINARY = 'nova-compute';
+
+/** Nova's service_down_time default (seconds). */
+export const DEFAULT_SERVICE_DOWN_TIME = 60;
+
+/**
+ * Whether a host's compute service is up, as Nova's servicegroup tells it: down when an operator
+ * forced it down, or when its last heartbeat is more than `serviceDownTimeS` seconds before
+ * `now`; up otherwise. A host that never reported (no heartbeatAt: records written straight
+ * into a store, as test fixtures are, or by a vpmu from before heartbeats) counts as up, since
+ * nothing says it stopped.
+ */
+export function serviceState(
+  host: Pick<ComputeHostRecord, 'forcedDown' | 'heartbeatAt'>,
+  now: Date,
+  serviceDownTimeS: number,
+): 'up' | 'down' {
+  if (host.forcedDown === true) return 'down';
+  if (host.heartbeatAt === undefined || host.heartbeatAt === null) return 'up';
+  const silentMs = now.getTime() - Date.parse(host.heartbeatAt);
+  return silentMs > serviceDownTimeS * 1000 ? 'down' : 'up';
+}
+
+/** What telling a compute service's state needs: the store, the time and Nova's setting. */
+export interface ComputeServiceDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  /** Nova's service_down_time (seconds). @default 60 */
+  readonly serviceDownTime?: number;
+}
+
+/** `serviceState` of a host now, with the deps' setting. */
+export function stateOf(
+  deps: Omit<ComputeServiceDeps, 'store'>,
+  host: Pick<ComputeHostRecord, 'forcedDown' | 'heartbeatAt'>,
+): 'up' | 'down' {
+  return serviceState(host, deps.clock.now(), deps.serviceDownTime ?? DEFAULT_SERVICE_DOWN_TIME);
+}
 
 /** A compute service as the API shows it: the host's record and its ids. */
 export interface ComputeService {
@@ -18,7 +58,7 @@ export interface ComputeService {
   readonly id: number;
   /** The id from 2.53. */
   readonly uuid: string;
-  /** `up` while the host's agent answers (in this one process: always), `down` when forced. */
+  /** serviceState(): `down` when forced down or silent longer than service_down_time. */
   readonly state: 'up' | 'down';
 }
 
@@ -44,7 +84,7 @@ export function hostUuid(name: string, kind: 'compute-node' | 'service'): string
 
 /** Every compute service, in host name order; admins only. */
 export async function listComputeServices(
-  deps: { readonly store: Store },
+  deps: ComputeServiceDeps,
   ctx: RequestContext,
 ): Promise<ComputeService[]> {
   requireAdmin(ctx, 'os_compute_api:os-services:list');
@@ -52,13 +92,13 @@ export async function listComputeServices(
     host,
     id: i + 1,
     uuid: hostUuid(host.name, 'service'),
-    state: host.forcedDown === true ? 'down' : 'up',
+    state: stateOf(deps, host),
   }));
 }
 
 /** The service with this id (an integer before 2.53, a UUID from 2.53), or Nova's 404. */
 export async function findComputeService(
-  deps: { readonly store: Store },
+  deps: ComputeServiceDeps,
   ctx: RequestContext,
   id: string,
 ): Promise<ComputeService> {
@@ -74,7 +114,7 @@ export async function findComputeService(
 
 /** The service of `binary` on `host` (the forms before 2.53 name it so), or Nova's errors. */
 export async function findByHostAndBinary(
-  deps: { readonly store: Store },
+  deps: ComputeServiceDeps,
   ctx: RequestContext,
   host: string,
   binary: string,
@@ -91,15 +131,17 @@ export async function findByHostAndBinary(
 
 /** Applies an operator's changes; disabling keeps new servers off the host. */
 export async function updateComputeService(
-  deps: { readonly store: Store },
+  deps: ComputeServiceDeps,
   ctx: RequestContext,
   service: ComputeService,
   changes: ServiceChanges,
 ): Promise<ComputeService> {
   requireAdmin(ctx, 'os_compute_api:os-services:update');
   const enabled = changes.enabled ?? service.host.enabled;
+  // Written without the heartbeat read with it, so a report made meanwhile is kept.
+  const { heartbeatAt, ...known } = service.host;
   const host: ComputeHostRecord = {
-    ...service.host,
+    ...known,
     enabled,
     disabledReason: enabled
       ? null
@@ -107,7 +149,8 @@ export async function updateComputeService(
     forcedDown: changes.forcedDown ?? service.host.forcedDown ?? false,
   };
   await deps.store.putComputeHost(host);
-  return { ...service, host, state: host.forcedDown === true ? 'down' : 'up' };
+  const shown = heartbeatAt === undefined ? host : { ...host, heartbeatAt };
+  return { ...service, host: shown, state: stateOf(deps, shown) };
 }
 
 /**
@@ -115,7 +158,7 @@ export async function updateComputeService(
  * refused while any server is on it. A compute that starts again registers anew, as in Nova.
  */
 export async function deleteComputeService(
-  deps: { readonly store: Store },
+  deps: ComputeServiceDeps,
   ctx: RequestContext,
   service: ComputeService,
 ): Promise<void> {

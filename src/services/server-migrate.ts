@@ -16,6 +16,7 @@ import { VPMU_TRAIT } from '../scheduler/index.js';
 import { requireAdmin, type RequestContext } from './identity.js';
 import { toFlavorInput } from './notification-inputs.js';
 import { toFlavor } from './flavors.js';
+import { stateOf } from './compute-services.js';
 import { buildFailed, type CallInfo } from './server-checks.js';
 import { notifyEvacuate } from './server-events.js';
 import { schedule, type MoveRequest, type Placement } from './server-scheduling.js';
@@ -120,7 +121,8 @@ export class ServerMigrations {
       ['ACTIVE', 'SHUTOFF'],
       async (server, source, context) => {
         const from = server.host ?? '';
-        if ((await deps.store.getComputeHost(from))?.forcedDown === true) {
+        const sourceRecord = await deps.store.getComputeHost(from);
+        if (sourceRecord !== undefined && stateOf(deps, sourceRecord) === 'down') {
           // NOTE: Nova wording (nova/exception.py ServiceUnavailable): the source must take part.
           throw new ComputeError('migration.source_down', 'Service is unavailable at this time.');
         }
@@ -228,9 +230,9 @@ export class ServerMigrations {
       async (server, _source, context) => {
         const from = server.host ?? '';
         const sourceRecord = await deps.store.getComputeHost(from);
-        if (sourceRecord?.forcedDown !== true) {
-          // NOTE: Nova wording (nova/exception.py ComputeServiceInUse); vpmu tells a compute
-          // service is down by os-services' forced_down.
+        if (sourceRecord === undefined || stateOf(deps, sourceRecord) === 'up') {
+          // NOTE: Nova wording (nova/exception.py ComputeServiceInUse); down is forced down or
+          // silent longer than service_down_time, as Nova's servicegroup tells it.
           throw new ComputeError(
             'evacuate.source_up',
             `Compute service of ${from} is still in use.`,
@@ -299,6 +301,8 @@ export class ServerMigrations {
     const { deps } = work;
     const agent: ComputeAgent | undefined = deps.computes.get(hostName);
     const record = await deps.store.getComputeHost(hostName);
+    // Only an operator's forced_down holds this back: the compute calling this is running, so a
+    // stale heartbeat (it was stopped; it reports again as it starts) does not.
     if (agent === undefined || record === undefined || record.forcedDown === true) return [];
     const cleaned: string[] = [];
     for (const migration of await deps.store.listMigrations()) {

@@ -16,6 +16,7 @@ import {
   type HostState,
 } from '../scheduler/index.js';
 import { DEFAULT_AVAILABILITY_ZONE, zonesByHost } from './aggregates.js';
+import { stateOf } from './compute-services.js';
 import { toFlavor } from './flavors.js';
 import { orThrowIssue, resourcesOf, serverImageToImage } from './server-checks.js';
 import { bootFilesOf } from './guest-data.js';
@@ -77,8 +78,9 @@ export async function schedule(
   const usage = await deps.store.usageByHost();
   const states: HostState[] = records.map((h) => ({
     name: h.name,
-    // A compute service an operator forced down takes nothing, as Nova's ComputeFilter.
-    enabled: h.enabled && h.forcedDown !== true,
+    enabled: h.enabled,
+    // A compute service forced down or silent too long takes nothing, as Nova's ComputeFilter.
+    down: stateOf(deps, h) === 'down',
     inventory: h.inventory,
     used: usage.get(h.name) ?? NOTHING_USED,
     traits: new Set(h.traits),

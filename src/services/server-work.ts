@@ -85,6 +85,11 @@ export interface ServerDeps {
    * soft-deleted server is reclaimed once N seconds old (Servers.runDeferred). @default 0
    */
   readonly reclaimInstanceInterval?: number;
+  /**
+   * Nova's service_down_time (seconds): a compute whose last heartbeat is older is down (no new
+   * servers, may be evacuated from). @default 60
+   */
+  readonly serviceDownTime?: number;
   /** Sends a notification; must never throw (publishEvent() does not). */
   readonly publish: (event: Event) => void;
   readonly log: ServerLog;

@@ -22,6 +22,7 @@ import type {
   MigrationRecord,
   ServerRecord,
 } from '../ports/store.js';
+import { DEFAULT_SERVICE_DOWN_TIME } from './compute-services.js';
 import { markerNotFound } from './flavors.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
 import { ServerActions, type RebootType, type RebuildOptions } from './server-actions.js';
@@ -83,6 +84,11 @@ export class Servers {
     this.#snapshots = new ServerSnapshots(this.#work);
     this.#shelves = new ServerShelves(this.#work);
     this.#softDeletes = new ServerSoftDeletes(this.#work);
+  }
+
+  /** Nova's service_down_time (seconds) compute services' state is told with (serviceState). */
+  get serviceDownTime(): number {
+    return this.#work.deps.serviceDownTime ?? DEFAULT_SERVICE_DOWN_TIME;
   }
 
   /** Resolves when no build or action is running (tests wait on it; shutdown too). */

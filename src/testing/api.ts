@@ -156,6 +156,8 @@ export async function makeTestApi(
     reclaimInstanceInterval?: number;
     /** compute1's instance directory. @default /instances */
     instanceDir?: string;
+    /** Nova's service_down_time (seconds). @default 60, as in the service */
+    serviceDownTime?: number;
   } = {},
 ): Promise<TestApi> {
   let now = START;
@@ -253,6 +255,7 @@ export async function makeTestApi(
     imageFiles: files,
     shelvedOffloadTime: options.shelvedOffloadTime ?? 0,
     reclaimInstanceInterval: options.reclaimInstanceInterval ?? 0,
+    ...(options.serviceDownTime === undefined ? {} : { serviceDownTime: options.serviceDownTime }),
     ...(options.maxConcurrentBuilds === undefined
       ? {}
       : { maxConcurrentBuilds: options.maxConcurrentBuilds }),
