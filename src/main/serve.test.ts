@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { openSqliteStore } from '../adapters/store/sqlite-store.js';
 import { ComputeError } from '../errors/index.js';
 import { passwordAuth } from '../testing/api.js';
 import { pollUntil, RUN_TIMEOUT_MS, startChild } from '../testing/processes.js';
@@ -180,6 +181,36 @@ describe('loadServeConfig()', () => {
     for (const [settings, message] of bad) {
       assert.throws(
         () => loadServeConfig(['--config', 'c.json'], {}, () => JSON.stringify(settings)),
+        (err: unknown) => err instanceof ComputeError && message.test(err.message),
+        JSON.stringify(settings),
+      );
+    }
+  });
+
+  it("reads Nova's report_interval and service_down_time (10 s and 60 s by default)", () => {
+    const defaults = loadServeConfig([], {}, noFile);
+    assert.deepEqual([defaults.reportInterval, defaults.serviceDownTime], [10, 60]);
+    const read = (settings: Record<string, unknown>) =>
+      loadServeConfig(['--config', 'c.json'], {}, () => JSON.stringify(settings));
+    const config = read({ reportInterval: 5, serviceDownTime: 30 });
+    assert.deepEqual([config.reportInterval, config.serviceDownTime], [5, 30]);
+    assert.deepEqual([read({ serviceDownTime: 11 }).serviceDownTime], [11]);
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ reportInterval: 0 }, /"reportInterval" must be a whole number of at least 1, not 0/u],
+      [{ reportInterval: 2.5 }, /"reportInterval" must be a whole number/u],
+      [{ serviceDownTime: '60' }, /"serviceDownTime" must be a whole number of at least 1/u],
+      [
+        { serviceDownTime: 10 },
+        /"serviceDownTime" \(10 s\) must be greater than "reportInterval" \(10 s\)/u,
+      ],
+      [
+        { reportInterval: 90 },
+        /"serviceDownTime" \(60 s\) must be greater than "reportInterval" \(90 s\)/u,
+      ],
+    ];
+    for (const [settings, message] of bad) {
+      assert.throws(
+        () => read(settings),
         (err: unknown) => err instanceof ComputeError && message.test(err.message),
         JSON.stringify(settings),
       );
@@ -449,6 +480,13 @@ describe('startService()', { timeout: 180_000 }, () => {
       const orphan = '00000000-0000-4000-8000-0000000000ff';
       writeFileSync(path.join(imagesDir, partial), 'half an upload');
       writeFileSync(path.join(imagesDir, orphan), 'data of a deleted image');
+
+      // The local compute reported a heartbeat as it started (os-services' updated_at).
+      const stored = await openSqliteStore(path.join(stateDir, 'vpmu.db'));
+      const hosts = await stored.listComputeHosts();
+      await stored.close();
+      assert.equal(hosts.length, 1);
+      assert.match(String(hosts[0]?.heartbeatAt), /^\d{4}-\d\d-\d\dT[\d:.]+Z$/u);
 
       second = await startService(config);
       assert.equal(second.generatedAdminPassword, undefined);

@@ -42,6 +42,7 @@ import {
 } from '../services/index.js';
 import { toImageInput } from '../services/notification-inputs.js';
 import { describeLocalHost, type ComputeHostConfig } from './compute-host.js';
+import { heartbeatPeriodically, type Heartbeat } from './heartbeat.js';
 import { reclaimWhenIdle } from './idle-reclaim.js';
 import { LogFile } from './log-file.js';
 import {
@@ -89,6 +90,10 @@ export interface ServeConfig {
   readonly reclaimInstanceInterval: number;
   /** How often claims no server needs are released (after a crash); 0: only at start. */
   readonly healIntervalMs: number;
+  /** Nova's report_interval (seconds): how often the local compute reports its heartbeat. Default 10. */
+  readonly reportInterval: number;
+  /** Nova's service_down_time (seconds): a compute silent longer is down. Default 60. */
+  readonly serviceDownTime: number;
   readonly notifier: NotifierSettings;
   /** Glance's image_size_cap, user_storage_quota, image_property_quota, image_tag_quota and image_member_quota. */
   readonly imageLimits: ImageLimits;
@@ -113,6 +118,7 @@ Options (each overrides its environment variable, which overrides the config fil
 Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPrefilter,
   forceConfigDrive, computeHostName, hostIp, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
   diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, healIntervalSeconds,
+  reportInterval, serviceDownTime,
   shelvedOffloadTime, reclaimInstanceInterval, notificationExchange, notificationBufferLimit, imageSizeCap, userStorageQuota,
   imagePropertyQuota, imageTagQuota, imageMemberQuota, imageVirtualSizeCap
 Environment only:
@@ -218,6 +224,14 @@ export function loadServeConfig(
     );
   }
   const cpuModel = fileString(file, 'cpuModel', configFile);
+  const reportInterval = fileNumber('reportInterval', 1, true) ?? 10;
+  const serviceDownTime = fileNumber('serviceDownTime', 1, true) ?? 60;
+  if (serviceDownTime <= reportInterval) {
+    throw new ComputeError(
+      'input.invalid',
+      `Cannot use config file ${configFile ?? ''}: "serviceDownTime" (${serviceDownTime} s) must be greater than "reportInterval" (${reportInterval} s), or every compute would be seen down between two reports`,
+    );
+  }
   return {
     uri: pick(str(values.uri), 'VPMU_URI', 'uri') ?? 'test:///default',
     compute: {
@@ -241,6 +255,8 @@ export function loadServeConfig(
     shelvedOffloadTime: fileNumber('shelvedOffloadTime', -1, true) ?? 0,
     reclaimInstanceInterval: fileNumber('reclaimInstanceInterval', 0, true) ?? 0,
     healIntervalMs: (fileNumber('healIntervalSeconds', 0, false) ?? 300) * 1000,
+    reportInterval,
+    serviceDownTime,
     notifier: notifierSettingsFrom(
       {
         stateDir: absState,
@@ -355,6 +371,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     logger[level === 'error' ? 'error' : level === 'warn' ? 'warn' : 'info'](fields, event);
   });
   let servers: Servers | undefined;
+  let heartbeat: Heartbeat | undefined;
   try {
     const local = await describeLocalHost(
       hypervisor,
@@ -409,12 +426,20 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       imageFiles: files,
       shelvedOffloadTime: config.shelvedOffloadTime,
       reclaimInstanceInterval: config.reclaimInstanceInterval,
+      serviceDownTime: config.serviceDownTime,
       publish: (event) => {
         publishEvent(publishDeps, event);
       },
       log,
     });
     await servers.registerHost(local.record);
+    heartbeat = heartbeatPeriodically(
+      store,
+      local.record.name,
+      config.reportInterval * 1000,
+      clock,
+      log,
+    );
     await servers.reconcile();
     await servers.healClaims();
     const seeded = await bootstrapIdentity(
@@ -490,6 +515,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       close: async () => {
         await healing.stop();
         await deferred.stop();
+        await heartbeat?.stop();
         await server.close();
         await servers?.idle();
         await notifier.close(5000);
@@ -499,6 +525,7 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       },
     };
   } catch (error) {
+    await heartbeat?.stop();
     await notifier.close(1000);
     await hypervisor.close();
     await store.close();
@@ -740,6 +767,8 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'stopTimeoutSeconds',
     'maxConcurrentBuilds',
     'healIntervalSeconds',
+    'reportInterval',
+    'serviceDownTime',
     'shelvedOffloadTime',
     'reclaimInstanceInterval',
     'notificationExchange',
