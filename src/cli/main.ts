@@ -58,6 +58,8 @@ export const USAGE = `Usage:
   vpmu host-info | guest up | guest down  see "vpmu guest --help"
   vpmu serve   [--host ADDR] [--port N] [--state-dir DIR] [--config FILE]
                                         run the identity, compute and image APIs (vpmu serve --help)
+  vpmu api | conductor | compute        the processes of a deployment over many hosts
+                                        (vpmu api --help, docs/distributed.md)
   vpmu --version | --help
 
 Guest options:
@@ -95,7 +97,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const hypervisorCommand = HYPERVISOR_COMMANDS.find((known) => known === command);
   if (command !== 'render' && command !== 'explain' && hypervisorCommand === undefined) {
     io.err(
-      `Error: Cannot run "${command}": unknown command; known: render, explain, ${HYPERVISOR_COMMANDS.join(', ')}, serve [cli.usage]\n\n${USAGE}${HYPERVISOR_USAGE}`,
+      `Error: Cannot run "${command}": unknown command; known: render, explain, ${HYPERVISOR_COMMANDS.join(', ')}, serve, api, conductor, compute [cli.usage]\n\n${USAGE}${HYPERVISOR_USAGE}`,
     );
     return 2;
   }

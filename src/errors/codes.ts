@@ -60,6 +60,11 @@ export const ERROR_CODES = {
     status: 500,
     summary: "The host probe could not read the host's capabilities, CPU flags or KVM parameters.",
   },
+  'host.unregistered': {
+    status: 503,
+    summary:
+      'A compute host is known by name only: its process has not registered its guest settings in the store yet.',
+  },
   'disk.operation_failed': {
     status: 500,
     summary:

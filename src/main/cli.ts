@@ -6,7 +6,7 @@ import { Qcow2Disks } from '../adapters/disks/qcow2-disks.js';
 import { LocalHostProbe } from '../adapters/host/host-probe.js';
 import { LibvirtHypervisor } from '../adapters/libvirt/libvirt-hypervisor.js';
 import { runCli } from '../cli/main.js';
-import { runServe } from './serve.js';
+import { runServe, type ProcessRole } from './serve.js';
 
 const packageJson = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
@@ -15,11 +15,18 @@ const packageJson = JSON.parse(
 /** Runs `vpmu` with the process's arguments and returns the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
-    if (argv[0] === 'serve') {
-      return await runServe(argv.slice(1), {
-        out: (text) => process.stdout.write(text),
-        err: (text) => process.stderr.write(text),
-      });
+    const role = (
+      { serve: 'all', api: 'api', conductor: 'conductor', compute: 'compute' } as const
+    )[argv[0] as 'serve'] as ProcessRole | undefined;
+    if (role !== undefined) {
+      return await runServe(
+        argv.slice(1),
+        {
+          out: (text) => process.stdout.write(text),
+          err: (text) => process.stderr.write(text),
+        },
+        role,
+      );
     }
     return await runCli(argv, {
       out: (text) => process.stdout.write(text),

@@ -25,15 +25,18 @@ import { FsGuestFiles } from '../adapters/guest-files/fs-guest-files.js';
 import { LocalHostProbe } from '../adapters/host/host-probe.js';
 import { readHostUptime } from '../adapters/host/uptime.js';
 import { LibvirtHypervisor } from '../adapters/libvirt/libvirt-hypervisor.js';
-import { CPU_MODES, VIRT_TYPES, type CpuMode, type VirtType } from '../domain/index.js';
-import { imageUpdateEvent, redactUrl } from '../notifications/index.js';
+import { CPU_MODES, orThrow, VIRT_TYPES, type CpuMode, type VirtType } from '../domain/index.js';
+import { imageUpdateEvent, parseTransportUrl, redactUrl } from '../notifications/index.js';
 import {
   bootstrapIdentity,
   GLANCE_IMAGE_LIMITS,
   publishEvent,
   sweepImageData,
+  CONDUCTOR_TOPIC,
   LocalComputeAgent,
+  RemoteComputes,
   Servers,
+  type BuildOrder,
   toImage,
   type IdentitySeed,
   type ImageLimits,
@@ -42,7 +45,7 @@ import {
 } from '../services/index.js';
 import { toImageInput } from '../services/notification-inputs.js';
 import { describeLocalHost, type ComputeHostConfig } from './compute-host.js';
-import { heartbeatPeriodically, type Heartbeat } from './heartbeat.js';
+import { heartbeatPeriodically } from './heartbeat.js';
 import { reclaimWhenIdle } from './idle-reclaim.js';
 import { LogFile } from './log-file.js';
 import {
@@ -54,12 +57,24 @@ import {
 } from './state-dir.js';
 import { parseQemuDacLabel } from '../xml/index.js';
 import { createNotifier, notifierSettingsFrom, type NotifierSettings } from './notifier.js';
+import { AmqpRpcTransport } from '../adapters/rpc/amqp-rpc.js';
+import type { ComputeAgent } from '../ports/compute-agent.js';
+import { startComputeRole, startConductorRole } from './roles.js';
 
 /** Everything `vpmu serve` can be configured with. */
 export interface ServeConfig {
   readonly host: string;
   readonly port: number;
   readonly stateDir: string;
+  /**
+   * Where image data lives: the state dir's `images` by default. Processes of one deployment
+   * (API processes, conductors, computes) share it (shared storage, as Glance's file store).
+   */
+  readonly imageDir: string;
+  /** Nova's instance_build_timeout (seconds): a build older than this goes to ERROR; 0 never. */
+  readonly buildTimeoutSeconds: number;
+  /** oslo's control_exchange: the RabbitMQ exchange of vpmu's RPC. @default 'vpmu' */
+  readonly controlExchange: string;
   /** A `postgres://` URL: the store lives in that PostgreSQL database; undefined: SQLite in stateDir. */
   readonly databaseUrl: string | undefined;
   readonly tokenTtlSeconds: number;
@@ -133,11 +148,27 @@ Identity, config file only: publicEndpoint (URL for the catalog and links; defau
   either 0: no lockout)
 `;
 
+export const ROLE_USAGE = `Usage: vpmu api       [--host ADDR] [--port N] [--state-dir DIR] [--config FILE]
+       vpmu conductor [--host NAME] [--state-dir DIR] [--config FILE]
+       vpmu compute   [--host NAME] [--uri URI] [--state-dir DIR] [--config FILE]
+
+The processes of a deployment over many hosts (docs/distributed.md). Each needs the shared
+PostgreSQL store (VPMU_DATABASE_URL or databaseUrl) and RabbitMQ (--transport-url or
+VPMU_TRANSPORT_URL), which carries both RPC and notifications; image data lives in a directory
+every process shares (VPMU_IMAGE_DIR or imageDir; default the state dir's images).
+  vpmu api        the HTTP APIs, as vpmu serve; builds go to a conductor; no libvirt connection
+  vpmu conductor  schedules and runs builds; sweeps builds past buildTimeout and leaked claims
+  vpmu compute    owns one host (--host NAME, default this machine's name; --uri its libvirt):
+                  registers it, reports heartbeats every reportInterval, serves its guests
+Other settings are vpmu serve's (vpmu serve --help, docs/operations.md).
+`;
+
 /** Reads the configuration; `env` and `readText` are injected so tests need no real process. */
 export function loadServeConfig(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   readText: (file: string) => string,
+  role: ProcessRole = 'all',
 ): ServeConfig {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -235,7 +266,11 @@ export function loadServeConfig(
   return {
     uri: pick(str(values.uri), 'VPMU_URI', 'uri') ?? 'test:///default',
     compute: {
-      name: fileString(file, 'computeHostName', configFile) ?? hostname(),
+      // `vpmu compute --host NAME` (and a conductor's) names the host: those listen on no address.
+      name:
+        (role === 'compute' || role === 'conductor' ? str(values.host) : undefined) ??
+        fileString(file, 'computeHostName', configFile) ??
+        hostname(),
       hostIp: fileAddress('hostIp'),
       instanceDir: path.join(absState, 'instances'),
       virtType: fileChoice<VirtType>('virtType', VIRT_TYPES),
@@ -277,9 +312,16 @@ export function loadServeConfig(
         fileNumber('imageMemberQuota', -1, true) ?? GLANCE_IMAGE_LIMITS.imageMemberQuota,
     },
     imageVirtualSizeCap: fileNumber('imageVirtualSizeCap', 0, true) ?? 1099511627776,
-    host: pick(str(values.host), 'VPMU_HOST', 'host') ?? '127.0.0.1',
+    host:
+      pick(role === 'all' || role === 'api' ? str(values.host) : undefined, 'VPMU_HOST', 'host') ??
+      '127.0.0.1',
     port,
     stateDir: absState,
+    imageDir: path.resolve(
+      pick(undefined, 'VPMU_IMAGE_DIR', 'imageDir') ?? path.join(absState, 'images'),
+    ),
+    buildTimeoutSeconds: fileNumber('buildTimeout', 0, true) ?? 0,
+    controlExchange: fileString(file, 'controlExchange', configFile) ?? 'vpmu',
     databaseUrl: databaseUrl(pick(undefined, 'VPMU_DATABASE_URL', 'databaseUrl')),
     tokenTtlSeconds: ttl,
     publicEndpoint: publicEndpoint(file.publicEndpoint, configFile ?? ''),
@@ -303,33 +345,76 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** Opens the state directory and starts the API. */
-export async function startService(config: ServeConfig): Promise<RunningService> {
-  const hypervisor = new LibvirtHypervisor({ uri: config.uri });
-  // Read once (virsh takes seconds on a busy host): for QEMU's user here, the host probe below.
-  const capabilities = hypervisor.capabilitiesXml();
-  capabilities.catch(() => undefined);
-  let changes: string[];
-  try {
-    const qemu = await qemuUser(capabilities, config.compute.virtType);
-    changes = prepareStateDir(config.stateDir, qemu, process.getuid?.() ?? 0);
-    if (typeof qemu === 'object') {
-      const groups = supplementaryGroups(qemu.uid);
-      for (const dir of [config.compute.instanceDir, path.join(config.stateDir, 'images')]) {
-        const problem = qemuCannotReach(dir, qemu, groups, (d) => statSync(d));
-        if (problem !== undefined) throw new StateDirError(problem);
-      }
+/**
+ * What a process runs (the command): `all` is `vpmu serve`, everything in one process on one host;
+ * `api`, `conductor` and `compute` are the parts of a deployment over many hosts
+ * (docs/distributed.md), sharing a PostgreSQL store and talking over RabbitMQ RPC.
+ */
+export type ProcessRole = 'all' | 'api' | 'conductor' | 'compute';
+
+/** Starts the role's process: see ProcessRole. */
+export async function startService(
+  config: ServeConfig,
+  role: ProcessRole = 'all',
+): Promise<RunningService> {
+  // What was opened, closed in reverse order on close and on a failed start.
+  const opened: { what: string; close: () => Promise<unknown> }[] = [];
+  // Each step bounded by `ms` on a failed start; a normal close waits for work under way.
+  const closeAll = async (ms?: number) => {
+    for (const { close } of opened.splice(0).reverse()) {
+      const closing = close().catch(() => undefined);
+      await (ms === undefined
+        ? closing
+        : Promise.race([closing, new Promise((resolve) => setTimeout(resolve, ms).unref())]));
     }
+  };
+  try {
+    return await startRole(config, role, opened, closeAll);
   } catch (error) {
-    await hypervisor.close();
+    await closeAll(1000);
     throw error;
   }
+}
+
+async function startRole(
+  config: ServeConfig,
+  role: ProcessRole,
+  opened: { what: string; close: () => Promise<unknown> }[],
+  closeAll: (ms?: number) => Promise<void>,
+): Promise<RunningService> {
+  const drivesHost = role === 'all' || role === 'compute';
+  if (
+    role !== 'all' &&
+    (config.databaseUrl === undefined || config.notifier.transportUrl === undefined)
+  ) {
+    throw new ComputeError(
+      'cli.usage',
+      `vpmu ${role} is one process of a deployment over many hosts: it needs the shared PostgreSQL store (VPMU_DATABASE_URL or databaseUrl) and the RabbitMQ transport (--transport-url or VPMU_TRANSPORT_URL); for one host, run vpmu serve`,
+    );
+  }
+  const hypervisor = drivesHost ? new LibvirtHypervisor({ uri: config.uri }) : undefined;
+  if (hypervisor !== undefined)
+    opened.push({ what: 'hypervisor', close: () => hypervisor.close() });
+  // Read once (virsh takes seconds on a busy host): for QEMU's user here, the host probe below.
+  const capabilities = hypervisor?.capabilitiesXml();
+  capabilities?.catch(() => undefined);
+  const qemu =
+    capabilities === undefined ? 'none' : await qemuUser(capabilities, config.compute.virtType);
+  const changes = prepareStateDir(config.stateDir, qemu, process.getuid?.() ?? 0);
+  if (typeof qemu === 'object') {
+    const groups = supplementaryGroups(qemu.uid);
+    for (const dir of [config.compute.instanceDir, config.imageDir]) {
+      const problem = qemuCannotReach(dir, qemu, groups, (d) => statSync(d));
+      if (problem !== undefined) throw new StateDirError(problem);
+    }
+  }
   const logFile = new LogFile({
-    file: path.join(config.stateDir, 'logs', 'vpmu.log'),
+    file: path.join(config.stateDir, 'logs', role === 'all' ? 'vpmu.log' : `vpmu-${role}.log`),
     report: (line) => process.stderr.write(line),
   });
+  opened.push({ what: 'log file', close: () => logFile.close(5000) });
   const logger = pino(
-    { level: config.logLevel, base: { service: 'vpmu' } },
+    { level: config.logLevel, base: { service: role === 'all' ? 'vpmu' : `vpmu-${role}` } },
     pino.multistream([
       { level: 'warn', stream: process.stderr },
       { level: config.logLevel, stream: logFile },
@@ -348,63 +433,74 @@ export async function startService(config: ServeConfig): Promise<RunningService>
     },
   };
 
+  const { password, generated } =
+    role === 'all' || role === 'api'
+      ? adminPassword(config)
+      : { password: undefined, generated: false };
   let store: SqliteStore;
-  let password: string;
-  let generated: boolean;
   try {
-    ({ password, generated } = adminPassword(config));
     store =
       config.databaseUrl === undefined
         ? await openSqliteStore(path.join(config.stateDir, 'vpmu.db'))
         : await openPostgresStore(config.databaseUrl);
   } catch (error) {
-    await hypervisor.close();
-    await logFile.close(1000);
     throw config.databaseUrl === undefined ? explainStorageFailure(error, config.stateDir) : error;
   }
+  opened.push({ what: 'store', close: () => store.close() });
   const clock = { now: () => new Date() };
   const ids = {
     newUuid: () => randomUUID(),
     newSecret: () => randomBytes(32).toString('base64url'),
   };
+  const rpc =
+    role === 'all' || config.notifier.transportUrl === undefined
+      ? undefined
+      : await AmqpRpcTransport.connect({
+          transport: orThrow(parseTransportUrl(config.notifier.transportUrl)),
+          exchange: config.controlExchange,
+          log: (level, event, fields) => {
+            logger[level === 'error' ? 'error' : level === 'warn' ? 'warn' : 'info'](fields, event);
+          },
+        });
+  if (rpc !== undefined) opened.push({ what: 'rpc', close: () => rpc.close() });
   const notifier = createNotifier(config.notifier, (level, event, fields) => {
     logger[level === 'error' ? 'error' : level === 'warn' ? 'warn' : 'info'](fields, event);
   });
-  let servers: Servers | undefined;
-  let heartbeat: Heartbeat | undefined;
+  opened.push({ what: 'notifier', close: () => notifier.close(5000) });
+
   try {
-    const local = await describeLocalHost(
-      hypervisor,
-      new LocalHostProbe(withCapabilities(hypervisor, capabilities)),
-      config.compute,
-      clock.now(),
-    );
-    if (local.probeError !== undefined) {
+    const local =
+      hypervisor === undefined || capabilities === undefined
+        ? undefined
+        : await describeLocalHost(
+            hypervisor,
+            new LocalHostProbe(withCapabilities(hypervisor, capabilities)),
+            config.compute,
+            clock.now(),
+          );
+    if (local?.probeError !== undefined) {
       logger.warn(
         { uri: config.uri, reason: local.probeError },
         'host probe incomplete (a failed capabilities probe means qemu/TCG with no traits)',
       );
     }
-    logger.info(
-      { host: local.record.name, settings: local.settings, traits: local.record.traits },
-      'compute host',
-    );
+    if (local !== undefined) {
+      logger.info(
+        { host: local.record.name, settings: local.settings, traits: local.record.traits },
+        'compute host',
+      );
+    }
     const publishDeps = {
       notifier,
-      host: local.record.name,
+      host: local?.record.name ?? config.compute.name,
       now: () => clock.now(),
       newUuid: () => randomUUID(),
     };
-    const imagesDir = path.join(config.stateDir, 'images');
-    const files = new FsImageFiles(imagesDir);
-    servers = new Servers({
-      store,
-      clock,
-      ids,
-      computes: new Map([
-        [
-          local.record.name,
-          new LocalComputeAgent({
+    const files = new FsImageFiles(config.imageDir);
+    const agent =
+      local === undefined || hypervisor === undefined
+        ? undefined
+        : new LocalComputeAgent({
             host: local.record.name,
             hypervisor,
             disks: new Qcow2Disks({
@@ -415,36 +511,74 @@ export async function startService(config: ServeConfig): Promise<RunningService>
             settings: local.settings,
             log,
             uptime: () => readHostUptime(),
-          }),
-        ],
-      ]),
-      imageFile: (location) => path.join(imagesDir, location),
+          });
+    const remote = rpc === undefined || role === 'compute' ? undefined : new RemoteComputes(rpc);
+    const computes: ReadonlyMap<string, ComputeAgent> =
+      remote ??
+      new Map(local === undefined || agent === undefined ? [] : [[local.record.name, agent]]);
+    const servers = new Servers({
+      store,
+      clock,
+      ids,
+      computes,
+      imageFile: (location) => path.join(config.imageDir, location),
       vpmuPrefilter: config.vpmuPrefilter,
       forceConfigDrive: config.forceConfigDrive,
       stopTimeoutMs: config.stopTimeoutMs,
-      maxConcurrentBuilds: config.maxConcurrentBuilds,
+      // A conductor hands builds to their hosts, which keep the build slots.
+      maxConcurrentBuilds: role === 'conductor' ? 0 : config.maxConcurrentBuilds,
       imageFiles: files,
       shelvedOffloadTime: config.shelvedOffloadTime,
       reclaimInstanceInterval: config.reclaimInstanceInterval,
       serviceDownTime: config.serviceDownTime,
+      ...(role === 'api' && rpc !== undefined
+        ? {
+            dispatchBuild: (order: BuildOrder) =>
+              rpc.cast({ topic: CONDUCTOR_TOPIC }, 'build_instances', { order: { ...order } }),
+          }
+        : {}),
       publish: (event) => {
         publishEvent(publishDeps, event);
       },
       log,
     });
-    await servers.registerHost(local.record);
-    heartbeat = heartbeatPeriodically(
-      store,
-      local.record.name,
-      config.reportInterval * 1000,
-      clock,
-      log,
-    );
-    await servers.reconcile();
-    await servers.healClaims();
+    opened.push({ what: 'servers', close: () => servers.idle() });
+    if (remote !== undefined) remote.learn(await store.listComputeHosts());
+
+    if (role === 'compute' && rpc !== undefined && local !== undefined && agent !== undefined) {
+      return await startComputeRole({
+        config,
+        rpc,
+        store,
+        servers,
+        host: local.record,
+        agent,
+        clock,
+        log,
+        opened,
+        closeAll,
+      });
+    }
+    if (role === 'all' && local !== undefined) {
+      await servers.registerHost(local.record);
+      const heartbeat = heartbeatPeriodically(
+        store,
+        local.record.name,
+        config.reportInterval * 1000,
+        clock,
+        log,
+      );
+      opened.push({ what: 'heartbeat', close: () => heartbeat.stop() });
+      await servers.reconcile();
+      await servers.healClaims();
+    }
+    if (role === 'conductor' && rpc !== undefined) {
+      return await startConductorRole({ config, rpc, store, servers, log, opened, closeAll });
+    }
+
     const seeded = await bootstrapIdentity(
       { store, clock, ids, tokenTtlSeconds: config.tokenTtlSeconds },
-      password,
+      password ?? '',
       config.seed,
     );
     if (seeded.notSeeded.length > 0) {
@@ -454,15 +588,18 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       );
     }
     await store.deleteExpiredTokens(clock.now().toISOString());
-    const swept = await sweepImageData({ store, files });
-    if (swept.length > 0) {
-      logger.warn({ removed: swept }, 'removed image data left by interrupted uploads');
+    // Another API process may be taking an upload into the shared image directory right now.
+    if (role === 'all') {
+      const swept = await sweepImageData({ store, files });
+      if (swept.length > 0) {
+        logger.warn({ removed: swept }, 'removed image data left by interrupted uploads');
+      }
     }
     let listeningAt = '';
     const app = createApi({
       store,
       files,
-      inspector: new QemuImgInspector((location) => path.join(imagesDir, location), {
+      inspector: new QemuImgInspector((location) => path.join(config.imageDir, location), {
         maxVirtualSize: config.imageVirtualSizeCap,
       }),
       imageLimits: config.imageLimits,
@@ -499,37 +636,29 @@ export async function startService(config: ServeConfig): Promise<RunningService>
       },
     });
     const server = await listen(app, config.host, config.port);
+    opened.push({ what: 'http', close: () => server.close() });
     const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${shownHost}:${server.port}`;
     // Every address is no address a client can use: name this machine instead.
     const wildcard = config.host === '0.0.0.0' || config.host === '::';
     listeningAt = wildcard ? `http://${hostname()}:${server.port}` : url;
     logger.info({ publicEndpoint: config.publicEndpoint ?? listeningAt }, 'public endpoint');
-    logger.info({ url, stateDir: config.stateDir }, 'listening');
-    const healing = healPeriodically(servers, files, config.healIntervalMs, log);
-    const deferred = runDeferredPeriodically(servers, config, log);
+    logger.info({ url, stateDir: config.stateDir, role }, 'listening');
+    if (role === 'all') {
+      const healing = healPeriodically(servers, files, config.healIntervalMs, log);
+      const deferred = runDeferredPeriodically(servers, config, log);
+      opened.push({
+        what: 'periodic tasks',
+        close: () => Promise.all([healing.stop(), deferred.stop()]),
+      });
+    }
     return {
       url,
       port: server.port,
       generatedAdminPassword: generated ? password : undefined,
-      close: async () => {
-        await healing.stop();
-        await deferred.stop();
-        await heartbeat?.stop();
-        await server.close();
-        await servers?.idle();
-        await notifier.close(5000);
-        await hypervisor.close();
-        await store.close();
-        await logFile.close(5000);
-      },
+      close: () => closeAll(),
     };
   } catch (error) {
-    await heartbeat?.stop();
-    await notifier.close(1000);
-    await hypervisor.close();
-    await store.close();
-    await logFile.close(1000);
     throw explainStorageFailure(error, config.stateDir);
   }
 }
@@ -569,34 +698,39 @@ async function qemuUser(
   return parseQemuDacLabel(xml, virtType ?? 'kvm') ?? 'none';
 }
 
-/** `vpmu serve`: starts, prints where it listens, and runs until SIGINT or SIGTERM. */
+/**
+ * `vpmu serve` (role `all`), `vpmu api`, `vpmu conductor` and `vpmu compute`: starts, prints what it
+ * serves, and runs until SIGINT or SIGTERM.
+ */
 export async function runServe(
   argv: readonly string[],
   io: { out(text: string): void; err(text: string): void },
+  role: ProcessRole = 'all',
 ): Promise<number> {
+  const usage = role === 'all' ? SERVE_USAGE : ROLE_USAGE;
   if (argv.includes('--help') || argv.includes('-h')) {
-    io.out(SERVE_USAGE);
+    io.out(usage);
     return 0;
   }
   let config: ServeConfig;
   try {
-    config = loadServeConfig(argv, process.env, (file) => readFileSync(file, 'utf8'));
+    config = loadServeConfig(argv, process.env, (file) => readFileSync(file, 'utf8'), role);
   } catch (error) {
     if (error instanceof ComputeError) {
-      io.err(
-        `Error: ${error.message} [${error.code}]\n${error.code === 'cli.usage' ? SERVE_USAGE : ''}`,
-      );
+      io.err(`Error: ${error.message} [${error.code}]\n${error.code === 'cli.usage' ? usage : ''}`);
       return error.code === 'cli.usage' ? 2 : 1;
     }
     throw error;
   }
   let service: RunningService;
   try {
-    service = await startService(config);
+    service = await startService(config, role);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    io.err(`Error: Cannot start vpmu on ${config.host}:${config.port}: ${reason}\n`);
-    return 1;
+    const what = role === 'all' ? 'vpmu' : `vpmu ${role}`;
+    const where = role === 'all' || role === 'api' ? ` on ${config.host}:${config.port}` : '';
+    io.err(`Error: Cannot start ${what}${where}: ${reason}\n`);
+    return error instanceof ComputeError && error.code === 'cli.usage' ? 2 : 1;
   }
   if (service.generatedAdminPassword !== undefined) {
     io.out(
@@ -604,11 +738,18 @@ export async function runServe(
         `(stored in ${path.join(config.stateDir, 'admin-password')}, mode 0600; set VPMU_ADMIN_PASSWORD to choose one)\n`,
     );
   }
-  io.out(
-    `vpmu listening on ${service.url}\n` +
-      `  identity ${service.url}/identity/v3   compute ${service.url}/compute/v2.1   image ${service.url}/image\n` +
-      `  state directory ${config.stateDir} (logs in logs/vpmu.log)\n`,
-  );
+  if (role === 'all' || role === 'api') {
+    io.out(
+      `vpmu ${role === 'api' ? 'api ' : ''}listening on ${service.url}\n` +
+        `  identity ${service.url}/identity/v3   compute ${service.url}/compute/v2.1   image ${service.url}/image\n` +
+        `  state directory ${config.stateDir} (logs in logs/${role === 'all' ? 'vpmu' : 'vpmu-api'}.log)\n`,
+    );
+  } else {
+    io.out(
+      `vpmu ${role} serving ${service.url}${role === 'compute' ? ` (libvirt ${config.uri})` : ''}\n` +
+        `  state directory ${config.stateDir} (logs in logs/vpmu-${role}.log)\n`,
+    );
+  }
   const stopReclaiming = reclaimWhenIdle();
   await new Promise<void>((resolve) => {
     const stop = () => {
@@ -621,7 +762,7 @@ export async function runServe(
   });
   stopReclaiming();
   await service.close();
-  io.out('vpmu stopped\n');
+  io.out(`vpmu ${role === 'all' ? '' : `${role} `}stopped\n`);
   return 0;
 }
 
@@ -783,6 +924,9 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'lockoutFailureAttempts',
     'lockoutDurationSeconds',
     'databaseUrl',
+    'imageDir',
+    'buildTimeout',
+    'controlExchange',
   ]);
   for (const key of Object.keys(value)) {
     if (!known.has(key)) {

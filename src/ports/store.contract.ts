@@ -131,6 +131,51 @@ export function storeContract(
   reopen?: (store: Store) => Promise<Store>,
 ): void {
   describe(`Store contract: ${name}`, () => {
+    describe('withLock()', () => {
+      it('runs holders of one name one after another, and gives the value back', async () => {
+        const store = await make();
+        const steps: string[] = [];
+        let release = (): void => undefined;
+        const first = store.withLock('sweep', async () => {
+          steps.push('first in');
+          await new Promise<void>((resolve) => (release = resolve));
+          steps.push('first out');
+          return 1;
+        });
+        while (steps.length === 0) await new Promise((resolve) => setImmediate(resolve));
+        const second = store.withLock('sweep', async () => {
+          steps.push('second');
+          return 2;
+        });
+        assert.deepEqual(await store.withLock('sweep', async () => 3, 'skip'), { ran: false });
+        // Another name is not held.
+        assert.deepEqual(await store.withLock('other', async () => 4, 'skip'), {
+          ran: true,
+          value: 4,
+        });
+        release();
+        assert.deepEqual(await first, { ran: true, value: 1 });
+        assert.deepEqual(await second, { ran: true, value: 2 });
+        assert.deepEqual(steps, ['first in', 'first out', 'second']);
+        await store.close();
+      });
+
+      it('releases the lock when the work fails', async () => {
+        const store = await make();
+        await assert.rejects(
+          store.withLock('sweep', async () => {
+            throw new Error('boom');
+          }),
+          /boom/u,
+        );
+        assert.deepEqual(await store.withLock('sweep', async () => 'again', 'skip'), {
+          ran: true,
+          value: 'again',
+        });
+        await store.close();
+      });
+    });
+
     describe('instance actions', () => {
       const action = (requestId: string, startTime: string): InstanceActionRecord => ({
         serverId: 's1',

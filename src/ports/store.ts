@@ -571,8 +571,22 @@ export interface AllocationRecord {
 /** What the allocations on one host add up to, per resource class. */
 export type HostUsage = Readonly<Record<ClaimResourceClass, number>>;
 
+/** What `Store.withLock` did: ran the work (with its value), or skipped it (the lock was held). */
+export type LockOutcome<T> = { readonly ran: true; readonly value: T } | { readonly ran: false };
+
 /** The service's persistent state. */
 export interface Store {
+  /**
+   * Runs `work` holding the lock `name` against every other holder sharing this store: on
+   * PostgreSQL every process (an advisory lock), elsewhere this process. `ifHeld` 'wait' queues
+   * behind the holder; 'skip' resolves `{ ran: false }` at once (periodic sweeps one process runs).
+   */
+  withLock<T>(
+    name: string,
+    work: () => Promise<T>,
+    ifHeld?: 'wait' | 'skip',
+  ): Promise<LockOutcome<T>>;
+
   createProject(project: ProjectRecord): Promise<void>;
   getProject(id: string): Promise<ProjectRecord | undefined>;
   findProject(name: string, domainId: string): Promise<ProjectRecord | undefined>;

@@ -46,13 +46,15 @@ import {
 
 /** The RPC topic compute hosts serve (the server name is the host's). */
 export const COMPUTE_TOPIC = 'compute';
+/** The RPC topic conductors serve: `build_instances` (cast) and `ping` (call). */
+export const CONDUCTOR_TOPIC = 'conductor';
 /** The most data one `snapshot_read` answers with. */
 export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 /** A snapshot stream left unread this long is closed on the host. */
 export const SNAPSHOT_IDLE_MS = 120_000;
 
 /** What `describe` answers: what a RemoteComputeAgent needs before its first call. */
-interface AgentDescription {
+export interface AgentDescription {
   readonly uri: string;
   readonly settings: HostSettings;
 }
@@ -201,7 +203,7 @@ const SLOW_METHODS = new Set([
 /** A ComputeAgent on another host (or process), reached over RPC; see the file header. */
 export class RemoteComputeAgent implements ComputeAgent {
   readonly uri: string;
-  readonly settings: HostSettings;
+  readonly #settings: HostSettings | undefined;
   readonly #transport: RpcTransport;
   readonly #host: string;
   readonly #timeouts: { readonly slow: number; readonly quick: number };
@@ -209,14 +211,18 @@ export class RemoteComputeAgent implements ComputeAgent {
   private constructor(
     transport: RpcTransport,
     host: string,
-    description: AgentDescription,
-    timeouts: { readonly slow: number; readonly quick: number },
+    description: AgentDescription | undefined,
+    options: RemoteComputeAgentOptions,
   ) {
     this.#transport = transport;
     this.#host = host;
-    this.#timeouts = timeouts;
-    this.uri = description.uri;
-    this.settings = description.settings;
+    this.#timeouts = {
+      slow: options.timeoutMs ?? 600_000,
+      quick: options.quickTimeoutMs ?? 60_000,
+    };
+    // Without a description the host is named by its queue, in messages only.
+    this.uri = description?.uri ?? `rpc:${COMPUTE_TOPIC}.${host}`;
+    this.#settings = description?.settings;
   }
 
   /** The agent of `host`, its URI and settings fetched once now. */
@@ -225,17 +231,36 @@ export class RemoteComputeAgent implements ComputeAgent {
     host: string,
     options: RemoteComputeAgentOptions = {},
   ): Promise<RemoteComputeAgent> {
-    const timeouts = {
-      slow: options.timeoutMs ?? 600_000,
-      quick: options.quickTimeoutMs ?? 60_000,
-    };
     const description = (await transport.call(
       { topic: COMPUTE_TOPIC, server: host },
       'describe',
       {},
-      { timeoutMs: timeouts.quick },
+      { timeoutMs: options.quickTimeoutMs ?? 60_000 },
     )) as AgentDescription;
-    return new RemoteComputeAgent(transport, host, description, timeouts);
+    return new RemoteComputeAgent(transport, host, description, options);
+  }
+
+  /**
+   * The agent of `host` with what its record says (no call now): the URI and settings the host
+   * registered, or none yet (then `settings` throws; host records carry them, see settingsOf).
+   */
+  static of(
+    transport: RpcTransport,
+    host: string,
+    description: AgentDescription | undefined,
+    options: RemoteComputeAgentOptions = {},
+  ): RemoteComputeAgent {
+    return new RemoteComputeAgent(transport, host, description, options);
+  }
+
+  get settings(): HostSettings {
+    if (this.#settings === undefined) {
+      throw new ComputeError(
+        'host.unregistered',
+        `The guest settings of compute host ${this.#host} are not known: it has not registered them`,
+      );
+    }
+    return this.#settings;
   }
 
   /** Calls `method` on the host; a host-side ComputeError comes back as one. */

@@ -8,11 +8,10 @@
  * groups give server_groups; a user's key pairs give key_pairs; a group's members started by the
  * user give server_group_members.
  *
- * Concurrency: a check and the writes it allows run under a per-project lock of this process
- * (withQuotaLock: a promise chain per key, the same technique as the servers service's per-key
- * serialisation), so two concurrent creates in a project cannot both pass on the same headroom;
- * key pairs are checked and inserted in one store transaction. Many API processes (issue 15)
- * need the check in the store's transaction instead.
+ * Concurrency: a check and the writes it allows run under a per-project lock (withQuotaLock, the
+ * store's named lock: an advisory lock on PostgreSQL, so every API process shares it), so two
+ * concurrent creates in a project cannot both pass on the same headroom; key pairs are checked
+ * and inserted in one store transaction.
  */
 import { ComputeError } from '../errors/index.js';
 import type { FlavorRecord, QuotaScope, ServerRecord, Store } from '../ports/store.js';
@@ -255,34 +254,18 @@ export async function updateClassQuotas(
 // --- Enforcement ------------------------------------------------------------------------------
 
 /**
- * Runs `work` after every other quota-checked change of the project in this process has finished,
- * so a check and the writes it allows are one step.
+ * Runs `work` after every other quota-checked change of the project has finished, in any process
+ * sharing the store (Store.withLock), so a check and the writes it allows are one step.
  */
 export async function withQuotaLock<T>(
   store: Store,
   projectId: string,
   work: () => Promise<T>,
 ): Promise<T> {
-  let chains = LOCKS.get(store);
-  if (chains === undefined) {
-    chains = new Map();
-    LOCKS.set(store, chains);
-  }
-  const held = chains;
-  const before = held.get(projectId) ?? Promise.resolve();
-  const result = before.then(work);
-  const settled = result.then(
-    () => undefined,
-    () => undefined,
-  );
-  held.set(projectId, settled);
-  void settled.then(() => {
-    if (held.get(projectId) === settled) held.delete(projectId);
-  });
-  return result;
+  const outcome = await store.withLock(`quota:${projectId}`, work);
+  if (!outcome.ran) throw new TypeError('a waiting lock gave up');
+  return outcome.value;
 }
-
-const LOCKS = new WeakMap<Store, Map<string, Promise<unknown>>>();
 
 /**
  * Nova's check_num_instances_quota: how many servers of `flavor`, between minCount and maxCount,

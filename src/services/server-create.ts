@@ -37,6 +37,7 @@ import {
 import { computeEventOf, type RecordedAction } from './server-instance-actions.js';
 import { schedule, type Placement } from './server-scheduling.js';
 import type { ServerFields, ServerWork } from './server-work.js';
+import { Slots } from './slots.js';
 import { resolveGuestData, type GuestDataFields, type GuestDataRequest } from './guest-data.js';
 
 /** A create request, shape-checked by the API. */
@@ -55,6 +56,20 @@ export interface NewServer extends ServerFields, GuestDataRequest {
   /** Multiple create (Nova's min_count/max_count). @default 1 and 1 */
   readonly minCount?: number;
   readonly maxCount?: number;
+}
+
+/**
+ * A recorded build handed to the process that runs it: the server, who asked (the context's
+ * request id is its create action's), where a multiple create already placed it (or why it could
+ * not), and the create's adminPass, which is never stored.
+ */
+export interface BuildOrder {
+  readonly serverId: string;
+  readonly context: ActionContext;
+  readonly placement?:
+    | { readonly host: string; readonly claimId: string; readonly zone: string }
+    | { readonly failure: string };
+  readonly adminPass?: string;
 }
 
 /** Creates servers and runs their builds. */
@@ -181,9 +196,84 @@ export class ServerCreation {
           : { ...server, claimId: placed.claimId };
       await deps.store.createServer(record);
       const recorded = await this.#work.record(record, context, 'create');
-      this.#work.track(server.id, this.#build(record, context, recorded, placed, input.adminPass));
+      if (deps.dispatchBuild === undefined) {
+        this.#work.track(
+          server.id,
+          this.#build(record, context, recorded, placed, input.adminPass),
+        );
+        continue;
+      }
+      await this.#dispatch(deps.dispatchBuild, record, {
+        serverId: record.id,
+        context: { ...context, requestId: recorded.requestId },
+        ...(placed === undefined
+          ? {}
+          : {
+              placement:
+                placed instanceof Error
+                  ? { failure: placed.message }
+                  : { host: placed.host, claimId: placed.claimId, zone: placed.zone },
+            }),
+        ...(input.adminPass === undefined ? {} : { adminPass: input.adminPass }),
+      });
     }
     return { servers, reservationId };
+  }
+
+  /** Hands the build over; when it cannot go, the server fails as a build would (ERROR, fault). */
+  async #dispatch(
+    dispatchBuild: (order: BuildOrder) => Promise<void>,
+    server: ServerRecord,
+    order: BuildOrder,
+  ): Promise<void> {
+    try {
+      await dispatchBuild(order);
+    } catch (error) {
+      this.#work.deps.log.error(
+        { server: server.id, err: String(error) },
+        'cannot hand the build to a conductor',
+      );
+      const failed = await this.#work.fail(server, error, 'create');
+      this.#work.notify('create', 'error', failed, order.context, error);
+    }
+  }
+
+  /**
+   * Runs a build another process recorded and dispatched (`ServerDeps.dispatchBuild`): the
+   * conductor's side of Nova's build_instances. A server deleted or placed since is left alone.
+   */
+  async runBuild(order: BuildOrder): Promise<void> {
+    const { deps } = this.#work;
+    const server = await deps.store.getServer(order.serverId);
+    if (server?.status !== 'BUILD' || server.host !== null || server.taskState === 'deleting') {
+      return;
+    }
+    const action = (await deps.store.listInstanceActions(server.id)).find(
+      (a) => a.requestId === order.context.requestId && a.action === 'create',
+    );
+    const recorded =
+      action === undefined
+        ? await this.#work.record(server, order.context, 'create')
+        : this.#work.recorded(action);
+    const placed =
+      order.placement === undefined
+        ? undefined
+        : 'failure' in order.placement
+          ? new ComputeError('scheduler.no_valid_host', order.placement.failure)
+          : order.placement;
+    this.#work.track(
+      server.id,
+      this.#build(
+        {
+          ...server,
+          ...(placed instanceof Error || placed === undefined ? {} : { claimId: placed.claimId }),
+        },
+        order.context,
+        recorded,
+        placed,
+        order.adminPass,
+      ),
+    );
   }
 
   /**
@@ -330,34 +420,5 @@ export class ServerCreation {
       });
       work.notify('create', 'error', failed, context, error);
     }
-  }
-}
-
-/** A counting semaphore: at most `limit` holders at once (0: unlimited), first come first served. */
-class Slots {
-  readonly #limit: number;
-  #held = 0;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
-
-  /** Resolves with a release function once a slot is free. */
-  async acquire(): Promise<() => void> {
-    if (this.#limit > 0 && this.#held >= this.#limit) {
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    } else {
-      this.#held++;
-    }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.#waiting.shift();
-      // The slot passes straight to the next waiter, so #held stays the same.
-      if (next === undefined) this.#held--;
-      else next();
-    };
   }
 }

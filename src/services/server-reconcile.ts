@@ -28,7 +28,10 @@ export interface ReconcileReport {
  * follows the domain; a build cut short by a restart is cleaned up and goes to ERROR. Domains
  * that look like vpmu's but have no record are logged, never deleted.
  */
-export async function reconcile(work: ServerWork): Promise<ReconcileReport> {
+export async function reconcile(
+  work: ServerWork,
+  options: { readonly hostsOnly?: boolean } = {},
+): Promise<ReconcileReport> {
   const { deps } = work;
   const report: ReconcileReport = {
     errored: [],
@@ -38,14 +41,13 @@ export async function reconcile(work: ServerWork): Promise<ReconcileReport> {
     removedDisks: [],
   };
   const servers = await deps.store.listServers();
-  for (const server of servers.filter((s) => s.host === null && s.taskState === 'deleting')) {
+  const hostless = options.hostsOnly === true ? [] : servers.filter((s) => s.host === null);
+  for (const server of hostless.filter((s) => s.taskState === 'deleting')) {
     await work.finishDelete(undefined, server);
     report.deleted.push(server.id);
   }
   // A build still waiting for its slot or its host when the service stopped never started.
-  const unscheduled = servers.filter(
-    (s) => s.host === null && s.status === 'BUILD' && s.taskState !== 'deleting',
-  );
+  const unscheduled = hostless.filter((s) => s.status === 'BUILD' && s.taskState !== 'deleting');
   for (const server of unscheduled) {
     await work.fail(
       server,
@@ -164,6 +166,40 @@ export async function reconcile(work: ServerWork): Promise<ReconcileReport> {
     deps.log.warn({ ...report }, 'reconcile: records changed to match the hypervisor');
   }
   return report;
+}
+
+/**
+ * Nova's instance_build_timeout: a server still building `timeoutSeconds` after its create (its
+ * conductor or compute died, or hangs) goes to ERROR with a fault and its claim released. Its
+ * host is not asked to remove anything (it may be the one that is gone); deleting the server
+ * does. Builds under way in this process are left to finish or fail themselves.
+ */
+export async function failStaleBuilds(work: ServerWork, timeoutSeconds: number): Promise<string[]> {
+  if (timeoutSeconds <= 0) return [];
+  const cutoff = work.deps.clock.now().getTime() - timeoutSeconds * 1000;
+  const failed: string[] = [];
+  for (const server of await work.deps.store.listServers()) {
+    if (server.status !== 'BUILD' || server.taskState === 'deleting' || work.busy(server.id)) {
+      continue;
+    }
+    if (Date.parse(server.createdAt) > cutoff) continue;
+    try {
+      await work.fail(
+        server,
+        new ComputeError(
+          'server.build_failed',
+          `Build of server ${server.id} timed out after ${timeoutSeconds} seconds (instance_build_timeout)${server.host === null ? '' : ` on host ${server.host}`}.`,
+        ),
+        'create',
+      );
+      failed.push(server.id);
+    } catch (error) {
+      // Another process saved it meanwhile (its build went on): the next round looks again.
+      work.deps.log.warn({ server: server.id, err: String(error) }, 'build timeout: not failed');
+    }
+  }
+  if (failed.length > 0) work.deps.log.warn({ servers: failed }, 'build timeout: servers failed');
+  return failed;
 }
 
 /**

@@ -177,7 +177,11 @@ export class ServerShelves {
       requireAdmin(ctx, 'os_compute_api:os-shelve:unshelve_to_host');
     }
     refuseIfLocked(ctx, visible);
-    if (request.host !== undefined && !work.deps.computes.has(request.host)) {
+    if (
+      request.host !== undefined &&
+      (!work.deps.computes.has(request.host) ||
+        (await work.deps.store.getComputeHost(request.host)) === undefined)
+    ) {
       // NOTE: Nova wording (nova/exception.py ComputeHostNotFound).
       throw new ComputeError('request.invalid', `Compute host ${request.host} could not be found.`);
     }

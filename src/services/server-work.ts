@@ -26,6 +26,7 @@ import { serverNotFound } from '../ports/store-errors.js';
 import type {
   ComputeHostRecord,
   DiskConfig,
+  InstanceActionRecord,
   ServerPmu,
   ServerRecord,
   Store,
@@ -43,7 +44,8 @@ import {
 import { notifyInstance } from './server-events.js';
 import { bootFilesOf, configDriveDataOf } from './guest-data.js';
 import { precheckGuest, type DesignHost } from './server-design.js';
-import { beginAction, computeEventOf, type RecordedAction } from './server-instance-actions.js';
+import { beginAction, computeEventOf, RecordedAction } from './server-instance-actions.js';
+import type { BuildOrder } from './server-create.js';
 import { refuseIfLocked } from './server-locks.js';
 
 /** Structured logging (pino-style). */
@@ -60,6 +62,12 @@ export interface ServerDeps {
   readonly ids: Ids;
   /** Compute agents by host name; the scheduler only places on hosts listed here. */
   readonly computes: ReadonlyMap<string, ComputeAgent>;
+  /**
+   * Where a recorded create's build goes (`vpmu api`: a cast to a conductor, which runs
+   * Servers.runBuild); unset, this process builds it. The order must not be lost silently: a
+   * rejection fails the create.
+   */
+  readonly dispatchBuild?: (order: BuildOrder) => Promise<void>;
   /** The filesystem path of uploaded image data, the backing file of root disks. */
   readonly imageFile: (dataLocation: string) => string;
   /** Every server gets a config drive (Nova's force_config_drive). @default false */
@@ -327,6 +335,11 @@ export class ServerWork {
     action: string,
   ): Promise<RecordedAction> {
     return beginAction(this.deps, server, context, action);
+  }
+
+  /** Continues recording an action another process began (a dispatched build's create). */
+  recorded(action: InstanceActionRecord): RecordedAction {
+    return new RecordedAction(this.deps, action);
   }
 
   /** The agent of the server's host, if it has one this service drives. */

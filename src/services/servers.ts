@@ -28,9 +28,14 @@ import { isAdmin, requireWriter, type RequestContext } from './identity.js';
 import { ServerActions, type RebootType, type RebuildOptions } from './server-actions.js';
 import { checkMetadataQuota } from './quotas.js';
 import { definedOnly, type CallInfo } from './server-checks.js';
-import { ServerCreation, type NewServer } from './server-create.js';
+import { ServerCreation, type BuildOrder, type NewServer } from './server-create.js';
 import { serverComparator, serverFilter, type ServerListQuery } from './server-list.js';
-import { healClaims, reconcile, type ReconcileReport } from './server-reconcile.js';
+import {
+  failStaleBuilds,
+  healClaims,
+  reconcile,
+  type ReconcileReport,
+} from './server-reconcile.js';
 import { ServerHolds } from './server-pause.js';
 import { ServerResizes } from './server-resize.js';
 import { ServerMigrations, type EvacuateRequest, type MigrationQuery } from './server-migrate.js';
@@ -49,7 +54,7 @@ export type {
 export type { ComputeAgent } from '../ports/compute-agent.js';
 export type { RebootType, RebuildOptions } from './server-actions.js';
 export { checkImageFits, type CallInfo } from './server-checks.js';
-export type { NewServer } from './server-create.js';
+export type { BuildOrder, NewServer } from './server-create.js';
 export type { SnapshotRequest } from './server-snapshot.js';
 export type { UnshelveRequest } from './server-shelve.js';
 export { snapshot } from './server-events.js';
@@ -107,6 +112,11 @@ export class Servers {
     const [first] = servers;
     if (first === undefined) throw new TypeError('a create made no server');
     return first;
+  }
+
+  /** Runs a build another process dispatched (see ServerCreation.runBuild). */
+  async runBuild(order: BuildOrder): Promise<void> {
+    return this.#creation.runBuild(order);
   }
 
   /** Nova's multiple create (see ServerCreation.createMany). */
@@ -393,12 +403,21 @@ export class Servers {
     );
   }
 
-  /** See server-reconcile.ts; first, the hosts that are up remove what was evacuated off them. */
-  async reconcile(): Promise<ReconcileReport> {
+  /**
+   * See server-reconcile.ts; first, the hosts that are up remove what was evacuated off them.
+   * `hostsOnly`: only what is on this process's hosts (a `vpmu compute`), not the builds and
+   * deletes no host has yet, which other processes may be running.
+   */
+  async reconcile(options: { readonly hostsOnly?: boolean } = {}): Promise<ReconcileReport> {
     for (const host of this.#work.deps.computes.keys()) {
       await this.#migrations.cleanUpEvacuated(host);
     }
-    return reconcile(this.#work);
+    return reconcile(this.#work, options);
+  }
+
+  /** Builds older than `timeoutSeconds` go to ERROR (see server-reconcile.ts). */
+  async failStaleBuilds(timeoutSeconds: number): Promise<string[]> {
+    return failStaleBuilds(this.#work, timeoutSeconds);
   }
 
   /** See server-reconcile.ts. */

@@ -35,6 +35,7 @@ import {
   type LoginFailures,
   type TokenRecord,
   type UserRecord,
+  type LockOutcome,
 } from '../../ports/store.js';
 import {
   flavorAccessExists,
@@ -58,10 +59,12 @@ import {
   aggregateNotFound,
 } from '../../ports/store-errors.js';
 import { fitsOnHost, usedOnHost } from '../../ports/claims.js';
+import { ProcessLocks } from './process-locks.js';
 import { pageOf, sortComparator } from '../../domain/index.js';
 
 /** Keeps everything in maps; records are copied in and out so callers cannot alias them. */
 export class MemoryStore implements Store {
+  readonly #locks = new ProcessLocks();
   readonly #projects = new Map<string, ProjectRecord>();
   readonly #users = new Map<string, UserRecord>();
   /** Role assignments as JSON [userId, projectId, roleId]. */
@@ -792,6 +795,14 @@ export class MemoryStore implements Store {
         usedOnHost([...this.#allocations.values()].filter((a) => a.host === host)),
       ]),
     );
+  }
+
+  async withLock<T>(
+    name: string,
+    work: () => Promise<T>,
+    ifHeld: 'wait' | 'skip' = 'wait',
+  ): Promise<LockOutcome<T>> {
+    return this.#locks.withLock(name, work, ifHeld);
   }
 
   async close(): Promise<void> {

@@ -59,6 +59,33 @@ if (SKIP === false) {
       return openIn(schema);
     },
   );
+  describe('PostgresStore withLock()', () => {
+    it('excludes another process (another pool) holding the same name', async () => {
+      const schema = newSchema();
+      const [a, b] = [await openIn(schema), await openIn(schema)];
+      let release = (): void => undefined;
+      let held = false;
+      const holding = a.withLock('sweep', async () => {
+        held = true;
+        await new Promise<void>((resolve) => (release = resolve));
+      });
+      while (!held) await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(await b.withLock('sweep', async () => 1, 'skip'), { ran: false });
+      const waiting = b.withLock('sweep', async () => 2);
+      release();
+      await holding;
+      assert.deepEqual(await waiting, { ran: true, value: 2 });
+      // Another schema is another deployment: its lock of the same name is its own.
+      const other = await openIn(newSchema());
+      const again = a.withLock('sweep', async () => {
+        assert.deepEqual(await other.withLock('sweep', async () => 3, 'skip'), {
+          ran: true,
+          value: 3,
+        });
+      });
+      await again;
+    });
+  });
   multiProcessContract('PostgresStore', async () => {
     const schema = newSchema();
     const store = await openIn(schema);

@@ -4,9 +4,12 @@
  * are guarded writes, creates map 23505 to the store's `*.exists` errors, and migrations run under
  * an advisory lock so processes starting together apply each one once.
  */
+import { createHash } from 'node:crypto';
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { MIGRATIONS, SqliteStore, type Tables } from './sqlite-store.js';
+import type { LockOutcome } from '../../ports/store.js';
+import { ProcessLocks } from './process-locks.js';
+import { MIGRATIONS, SqliteStore, type StoreLock, type Tables } from './sqlite-store.js';
 
 /** pg_advisory_lock key held around the migrations (any constant that other users won't pick). */
 const MIGRATION_LOCK = 0x76706d75; // "vpmu"
@@ -49,17 +52,80 @@ export async function openPostgresStore(
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  let schema: string;
   try {
     if (options.schema !== undefined) {
       await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
     }
     await migrate(db);
+    ({
+      rows: [{ schema } = { schema: '' }],
+    } = await sql<{
+      schema: string;
+    }>`select current_schema() as schema`.execute(db));
   } catch (error) {
     await db.destroy();
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`Cannot open the PostgreSQL database ${where}: ${reason}`, { cause: error });
   }
-  return new SqliteStore(db, 'postgres');
+  const lockPool = new pg.Pool({
+    connectionString: url,
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  });
+  lockPool.on('error', () => undefined);
+  return new SqliteStore(db, 'postgres', {
+    lock: advisoryLocks(lockPool, schema),
+    onClose: () => lockPool.end(),
+  });
+}
+
+/**
+ * Store.withLock across processes: a session advisory lock (keyed by the schema and the name, as
+ * advisory locks are per database) held on a connection of its own pool,
+ * so the work (on the store's pool) can never wait for the connection its lock holds. Holders
+ * in this process queue first, so each process has at most one connection waiting per name.
+ */
+function advisoryLocks(pool: pg.Pool, schema: string): StoreLock {
+  const local = new ProcessLocks();
+  return async <T>(
+    name: string,
+    work: () => Promise<T>,
+    ifHeld: 'wait' | 'skip',
+  ): Promise<LockOutcome<T>> => {
+    if (ifHeld === 'skip' && local.held(name)) return { ran: false };
+    return local.run(name, async (): Promise<LockOutcome<T>> => {
+      const key = lockKey(`${schema}:${name}`);
+      const client = await pool.connect();
+      let broken: unknown;
+      try {
+        if (ifHeld === 'skip') {
+          const { rows } = await client.query<{ ok: boolean }>(
+            'select pg_try_advisory_lock($1::bigint) as ok',
+            [key],
+          );
+          if (rows[0]?.ok !== true) return { ran: false };
+        } else {
+          await client.query('select pg_advisory_lock($1::bigint)', [key]);
+        }
+        try {
+          return { ran: true, value: await work() };
+        } finally {
+          await client.query('select pg_advisory_unlock($1::bigint)', [key]).catch((error: unknown) => {
+            // A connection that cannot unlock must not go back to the pool holding the lock.
+            broken = error;
+          });
+        }
+      } finally {
+        client.release(broken instanceof Error ? broken : undefined);
+      }
+    });
+  };
+}
+
+/** A lock name's advisory key: 64 bits of its SHA-256, as a decimal string (a bigint). */
+function lockKey(name: string): string {
+  return createHash('sha256').update(`vpmu:${name}`).digest().readBigInt64BE(0).toString();
 }
 
 /**

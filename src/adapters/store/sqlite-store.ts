@@ -39,6 +39,7 @@ import {
   aggregateNotFound,
 } from '../../ports/store-errors.js';
 import { fitsOnHost } from '../../ports/claims.js';
+import { ProcessLocks } from './process-locks.js';
 import {
   ROLES,
   orderRoleNames,
@@ -78,6 +79,7 @@ import {
   type UserRecord,
   type Visibility,
   type ImageStatus,
+  type LockOutcome,
 } from '../../ports/store.js';
 
 export interface Tables {
@@ -730,6 +732,13 @@ function fileSize(file: string): number | undefined {
   }
 }
 
+/** How a store takes its named locks (Store.withLock). */
+export type StoreLock = <T>(
+  name: string,
+  work: () => Promise<T>,
+  ifHeld: 'wait' | 'skip',
+) => Promise<LockOutcome<T>>;
+
 /**
  * The Store over Kysely, on SQLite (get one from openSqliteStore()) or PostgreSQL
  * (openPostgresStore()): the same queries on both, `dialect` picks the few that differ.
@@ -737,10 +746,31 @@ function fileSize(file: string): number | undefined {
 export class SqliteStore implements Store {
   readonly #db: Kysely<Tables>;
   readonly #dialect: StoreDialect;
+  readonly #lock: StoreLock;
+  readonly #onClose: () => Promise<void>;
 
-  constructor(db: Kysely<Tables>, dialect: StoreDialect) {
+  /**
+   * `lock` defaults to locks of this process (SQLite: one process serves a file); `onClose`
+   * releases what the dialect opened beside the database (PostgreSQL's lock connections).
+   */
+  constructor(
+    db: Kysely<Tables>,
+    dialect: StoreDialect,
+    extras: { readonly lock?: StoreLock; readonly onClose?: () => Promise<void> } = {},
+  ) {
     this.#db = db;
     this.#dialect = dialect;
+    const locks = new ProcessLocks();
+    this.#lock = extras.lock ?? ((name, work, ifHeld) => locks.withLock(name, work, ifHeld));
+    this.#onClose = extras.onClose ?? (async () => undefined);
+  }
+
+  async withLock<T>(
+    name: string,
+    work: () => Promise<T>,
+    ifHeld: 'wait' | 'skip' = 'wait',
+  ): Promise<LockOutcome<T>> {
+    return this.#lock(name, work, ifHeld);
   }
 
   async createProject(project: ProjectRecord): Promise<void> {
@@ -2060,6 +2090,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.#db.destroy();
+    await this.#onClose();
   }
 
   /**

@@ -1,0 +1,159 @@
+/**
+ * A deployment over many hosts on this one machine, for the multi-host tests: a fresh PostgreSQL
+ * database, a RabbitMQ exchange of its own, and `vpmu api`, `vpmu conductor` and `vpmu compute`
+ * children (each compute with its own libvirt URI and state directory; one shared image
+ * directory). Every child is bounded and stopped by `stop()`, which the caller must reach.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { ADMIN_PASSWORD } from './stock-clients.js';
+import { startChild, type TestChild } from './processes.js';
+
+export interface ComputeSpec {
+  readonly name: string;
+  readonly uri: string;
+  /** Config-file settings of this host (vcpus, memoryMiB, virtType, ...). */
+  readonly settings?: Readonly<Record<string, unknown>>;
+}
+
+export interface ClusterSpec {
+  readonly dir: string;
+  /** A PostgreSQL URL whose server the test may create a database on. */
+  readonly databaseUrl: string;
+  readonly transportUrl: string;
+  readonly apis: number;
+  readonly conductors: number;
+  readonly computes: readonly ComputeSpec[];
+  /** Config-file settings every process gets (reportInterval, buildTimeout, ...). */
+  readonly settings?: Readonly<Record<string, unknown>>;
+  /** Config-file settings of the API processes only (projects, users). */
+  readonly apiSettings?: Readonly<Record<string, unknown>>;
+}
+
+export interface Cluster {
+  /** The database URL the processes share. */
+  readonly databaseUrl: string;
+  /** The RPC exchange (oslo's control_exchange) of this cluster. */
+  readonly exchange: string;
+  readonly apiUrls: readonly string[];
+  readonly apis: readonly TestChild[];
+  readonly conductors: readonly TestChild[];
+  readonly computes: ReadonlyMap<string, TestChild>;
+  /** Starts a compute of the spec again (after it was killed). */
+  restartCompute(name: string): Promise<TestChild>;
+  stop(): Promise<void>;
+}
+
+/** Starts the cluster: computes first, then conductors, then the API processes all at once. */
+export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
+  const tag = `multi_${String(process.pid)}_${String(Date.now() % 100_000)}`;
+  const databaseUrl = await createDatabase(spec.databaseUrl, tag);
+  const imageDir = path.join(spec.dir, 'images');
+  mkdirSync(imageDir, { recursive: true });
+  const children: TestChild[] = [];
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    VPMU_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    VPMU_DATABASE_URL: databaseUrl,
+    VPMU_TRANSPORT_URL: spec.transportUrl,
+  };
+  const start = (name: string, args: string[], settings: Record<string, unknown>): TestChild => {
+    const dir = path.join(spec.dir, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      path.join(dir, 'config.json'),
+      JSON.stringify({ controlExchange: tag, imageDir, ...spec.settings, ...settings }),
+    );
+    const child = startChild(
+      process.execPath,
+      [
+        'bin/vpmu.js',
+        ...args,
+        '--state-dir',
+        path.join(dir, 'state'),
+        '--config',
+        path.join(dir, 'config.json'),
+      ],
+      { env },
+    );
+    children.push(child);
+    return child;
+  };
+  const startCompute = async (compute: ComputeSpec): Promise<TestChild> => {
+    const child = start(
+      `compute-${compute.name}`,
+      ['compute', '--host', compute.name, '--uri', compute.uri],
+      { ...compute.settings },
+    );
+    await child.waitFor(/vpmu compute serving/u);
+    return child;
+  };
+  const computes = new Map<string, TestChild>();
+  try {
+    for (const compute of spec.computes) computes.set(compute.name, await startCompute(compute));
+    const conductors = Array.from({ length: spec.conductors }, (_, i) =>
+      start(
+        `conductor-${String(i + 1)}`,
+        ['conductor', '--host', `conductor-${String(i + 1)}`],
+        {},
+      ),
+    );
+    await Promise.all(conductors.map((c) => c.waitFor(/vpmu conductor serving/u)));
+    // The API processes start together on a database no API process has used yet.
+    const apis = Array.from({ length: spec.apis }, (_, i) =>
+      start(`api-${String(i + 1)}`, ['api', '--port', '0'], { ...spec.apiSettings }),
+    );
+    const apiUrls = await Promise.all(
+      apis.map(
+        async (api) => (await api.waitFor(/vpmu api listening on (http:\/\/\S+)/u))[1] ?? '',
+      ),
+    );
+    return {
+      databaseUrl,
+      exchange: tag,
+      apiUrls,
+      apis,
+      conductors,
+      computes,
+      restartCompute: async (name) => {
+        const compute = spec.computes.find((c) => c.name === name);
+        if (compute === undefined) throw new Error(`no compute ${name} in the cluster`);
+        const child = await startCompute(compute);
+        computes.set(name, child);
+        return child;
+      },
+      stop: async () => {
+        await Promise.all(children.map((c) => c.stop()));
+        await dropDatabase(spec.databaseUrl, tag);
+      },
+    };
+  } catch (error) {
+    await Promise.all(children.map((c) => c.stop()));
+    await dropDatabase(spec.databaseUrl, tag).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function createDatabase(url: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`create database "${name}"`);
+  } finally {
+    await client.end();
+  }
+  const created = new URL(url);
+  created.pathname = `/${name}`;
+  return created.toString();
+}
+
+async function dropDatabase(url: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`drop database if exists "${name}" with (force)`);
+  } finally {
+    await client.end();
+  }
+}
