@@ -47,6 +47,7 @@ import { LogFile } from './log-file.js';
 import {
   prepareStateDir,
   qemuCannotReach,
+  sessionDaemonProblem,
   StateDirError,
   supplementaryGroups,
   type QemuUser,
@@ -295,6 +296,8 @@ export async function startService(config: ServeConfig): Promise<RunningService>
   capabilities.catch(() => undefined);
   let changes: string[];
   try {
+    const session = sessionDaemonProblem(config.uri, process.getuid?.() ?? 0, (f) => statSync(f));
+    if (session !== undefined) throw new StateDirError(session);
     const qemu = await qemuUser(capabilities, config.compute.virtType);
     changes = prepareStateDir(config.stateDir, qemu, process.getuid?.() ?? 0);
     if (typeof qemu === 'object') {
