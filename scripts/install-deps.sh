@@ -22,6 +22,8 @@
 #   python3-pip      installs vpmu's own client plugin (clients/osc-vpmu) beside the stock client
 # and, without recommends (no systemd, no desktop stack), a real daemon for the end-to-end tests:
 #   libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
+# (scripts/session-libvirtd.sh runs more of them, as an unprivileged user: it also needs setpriv and
+# useradd, from util-linux and passwd, which every Debian system has)
 # and, fetched but not installed (into $VPMU_TEST_GUEST_DEBS, default /var/cache/vpmu/test-guest),
 # the two packages the real-guest test builds its tiny Linux guest from (src/testing/test-guest.ts):
 #   linux-image-amd64's kernel package, and busybox-static

@@ -51,6 +51,7 @@ import { LogFile } from './log-file.js';
 import {
   prepareStateDir,
   qemuCannotReach,
+  sessionDaemonProblem,
   StateDirError,
   supplementaryGroups,
   type QemuUser,
@@ -398,6 +399,10 @@ async function startRole(
   // Read once (virsh takes seconds on a busy host): for QEMU's user here, the host probe below.
   const capabilities = hypervisor?.capabilitiesXml();
   capabilities?.catch(() => undefined);
+  if (hypervisor !== undefined) {
+    const session = sessionDaemonProblem(config.uri, process.getuid?.() ?? 0, (f) => statSync(f));
+    if (session !== undefined) throw new StateDirError(session);
+  }
   const qemu =
     capabilities === undefined ? 'none' : await qemuUser(capabilities, config.compute.virtType);
   const changes = prepareStateDir(config.stateDir, qemu, process.getuid?.() ?? 0);

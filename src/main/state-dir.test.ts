@@ -21,7 +21,12 @@ import { pollUntil } from '../testing/processes.js';
 import { parseQemuDacLabel } from '../xml/index.js';
 import { LogFile, type AppendTarget } from './log-file.js';
 import { loadServeConfig, startService } from './serve.js';
-import { prepareStateDir, qemuCannotReach, supplementaryGroups } from './state-dir.js';
+import {
+  prepareStateDir,
+  qemuCannotReach,
+  sessionDaemonProblem,
+  supplementaryGroups,
+} from './state-dir.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-state-'));
 after(() => {
@@ -238,6 +243,74 @@ describe('qemuCannotReach()', { skip: root ? false : 'chown needs root' }, () =>
     assert.ok(Array.isArray(supplementaryGroups(0)));
     assert.deepEqual(supplementaryGroups(987_654), []);
   });
+});
+
+describe('sessionDaemonProblem(): QEMU under a session libvirtd runs as the socket owner', () => {
+  const sock = '/tmp/h1/run/libvirt/libvirt-sock';
+  const owner = { mode: 0o140700, uid: 995, gid: 993 };
+  const refusal = (own: number) =>
+    `QEMU runs as uid 995 gid 993, the user of the session libvirtd behind ${sock}, and a session libvirtd hands no file to QEMU, so no guest could open the disks vpmu (uid ${String(own)}) writes. Fix: run vpmu as uid 995 (e.g. setpriv --reuid 995 --regid 993 --init-groups), with a --state-dir that user owns`;
+  // prettier-ignore
+  const CASES = [
+    { uri: `qemu+unix:///session?socket=${sock}`, own: 0, want: refusal(0) },
+    { uri: `qemu:///session?socket=${sock}`, own: 1000, want: refusal(1000) },
+    { uri: `qemu+unix:///session?socket=${sock}`, own: 995, want: undefined },
+    { uri: 'qemu:///system', own: 0, want: undefined },
+    { uri: `qemu+unix:///system?socket=${sock}`, own: 0, want: undefined },
+    { uri: 'qemu:///session', own: 0, want: undefined },
+    { uri: `test+unix:///default?socket=${sock}`, own: 0, want: undefined },
+    { uri: 'not a uri', own: 0, want: undefined },
+  ] as const;
+  for (const c of CASES) {
+    it(`${c.uri} as uid ${String(c.own)}: ${c.want === undefined ? 'fine' : 'refused'}`, () => {
+      const asked: string[] = [];
+      const statOf = (file: string) => {
+        asked.push(file);
+        return owner;
+      };
+      assert.equal(sessionDaemonProblem(c.uri, c.own, statOf), c.want);
+      // Only session URIs with a socket look at the file system.
+      assert.deepEqual(asked, c.uri.includes(':///session?socket=') ? [sock] : []);
+    });
+  }
+
+  it('leaves a socket that is not there to the connection, whose error says more', () => {
+    const gone = () => {
+      throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+    };
+    assert.equal(sessionDaemonProblem(`qemu+unix:///session?socket=${sock}`, 0, gone), undefined);
+  });
+
+  it(
+    'stops vpmu serve before it touches the state directory',
+    { skip: root ? false : 'chown needs root' },
+    async () => {
+      const fakeSocket = path.join(dir, 'session-sock');
+      writeFileSync(fakeSocket, '');
+      chownSync(fakeSocket, 4242, 4243);
+      const stateDir = path.join(dir, 'session-state');
+      const config = loadServeConfig(
+        [
+          '--port',
+          '0',
+          '--state-dir',
+          stateDir,
+          '--uri',
+          `qemu+unix:///session?socket=${fakeSocket}`,
+        ],
+        { VPMU_ADMIN_PASSWORD: 'pw' },
+        () => '',
+      );
+      await assert.rejects(startService(config), {
+        name: 'StateDirError',
+        message: new RegExp(
+          `^QEMU runs as uid 4242 gid 4243, the user of the session libvirtd behind ${fakeSocket}, `,
+          'u',
+        ),
+      });
+      assert.throws(() => statSync(stateDir), { code: 'ENOENT' });
+    },
+  );
 });
 
 describe('parseQemuDacLabel()', () => {

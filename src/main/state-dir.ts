@@ -157,6 +157,46 @@ export function qemuCannotReach(
 }
 
 /**
+ * Why vpmu, running as `ownUid`, cannot boot guests through a session-mode libvirtd reached by its
+ * socket (`qemu+unix:///session?socket=PATH`, one isolated host per daemon); undefined when it can,
+ * and for every other URI (qemu:///system is checked through its DAC label instead).
+ *
+ * QEMU runs as the daemon's user, who owns the socket. A session daemon has no DAC security model
+ * (its capabilities name none) and hands no file to QEMU, so the disks, console logs, config drives
+ * and image files vpmu writes must already be that user's: vpmu must run as that user.
+ */
+export function sessionDaemonProblem(
+  uri: string,
+  ownUid: number,
+  statOf: (file: string) => DirStat,
+): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return undefined;
+  }
+  const socket = url.searchParams.get('socket');
+  if (!/^qemu(\+unix)?:$/u.test(url.protocol) || url.pathname !== '/session' || socket === null) {
+    return undefined;
+  }
+  let owner: DirStat;
+  try {
+    owner = statOf(socket);
+  } catch {
+    // No daemon there: connecting fails with libvirt's own message.
+    return undefined;
+  }
+  if (owner.uid === ownUid) return undefined;
+  return (
+    `QEMU runs as uid ${owner.uid} gid ${owner.gid}, the user of the session libvirtd behind ${socket}, ` +
+    `and a session libvirtd hands no file to QEMU, so no guest could open the disks vpmu (uid ${ownUid}) writes. ` +
+    `Fix: run vpmu as uid ${owner.uid} (e.g. setpriv --reuid ${owner.uid} --regid ${owner.gid} --init-groups), ` +
+    `with a --state-dir that user owns`
+  );
+}
+
+/**
  * The supplementary groups of the user with this uid, from /etc/passwd and /etc/group (libvirt
  * starts QEMU with them); empty when the files cannot be read.
  */

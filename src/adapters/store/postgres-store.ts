@@ -111,10 +111,12 @@ function advisoryLocks(pool: pg.Pool, schema: string): StoreLock {
         try {
           return { ran: true, value: await work() };
         } finally {
-          await client.query('select pg_advisory_unlock($1::bigint)', [key]).catch((error: unknown) => {
-            // A connection that cannot unlock must not go back to the pool holding the lock.
-            broken = error;
-          });
+          await client
+            .query('select pg_advisory_unlock($1::bigint)', [key])
+            .catch((error: unknown) => {
+              // A connection that cannot unlock must not go back to the pool holding the lock.
+              broken = error;
+            });
         }
       } finally {
         client.release(broken instanceof Error ? broken : undefined);
