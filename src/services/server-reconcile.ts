@@ -172,16 +172,15 @@ export async function reconcile(
  * Nova's instance_build_timeout: a server still building `timeoutSeconds` after its create (its
  * conductor or compute died, or hangs) goes to ERROR with a fault and its claim released. Its
  * host is not asked to remove anything (it may be the one that is gone); deleting the server
- * does. Builds under way in this process are left to finish or fail themselves.
+ * does. A build of this process still waiting on its host fails too: when the host answers, its
+ * save finds the record changed, and it removes the guest it made.
  */
 export async function failStaleBuilds(work: ServerWork, timeoutSeconds: number): Promise<string[]> {
   if (timeoutSeconds <= 0) return [];
   const cutoff = work.deps.clock.now().getTime() - timeoutSeconds * 1000;
   const failed: string[] = [];
   for (const server of await work.deps.store.listServers()) {
-    if (server.status !== 'BUILD' || server.taskState === 'deleting' || work.busy(server.id)) {
-      continue;
-    }
+    if (server.status !== 'BUILD' || server.taskState === 'deleting') continue;
     if (Date.parse(server.createdAt) > cutoff) continue;
     try {
       await work.fail(

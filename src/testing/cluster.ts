@@ -4,7 +4,7 @@
  * children (each compute with its own libvirt URI and state directory; one shared image
  * directory). Every child is bounded and stopped by `stop()`, which the caller must reach.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { ADMIN_PASSWORD } from './stock-clients.js';
@@ -29,6 +29,8 @@ export interface ClusterSpec {
   readonly settings?: Readonly<Record<string, unknown>>;
   /** Config-file settings of the API processes only (projects, users). */
   readonly apiSettings?: Readonly<Record<string, unknown>>;
+  /** Run every process as this user (`setpriv`), which then owns the cluster's directories. */
+  readonly runAs?: { readonly uid: number; readonly gid: number };
 }
 
 export interface Cluster {
@@ -40,6 +42,8 @@ export interface Cluster {
   readonly apis: readonly TestChild[];
   readonly conductors: readonly TestChild[];
   readonly computes: ReadonlyMap<string, TestChild>;
+  /** The end of every process's output, for a failed test's report. */
+  tails(): string;
   /** Starts a compute of the spec again (after it was killed). */
   restartCompute(name: string): Promise<TestChild>;
   stop(): Promise<void>;
@@ -58,25 +62,37 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
     VPMU_DATABASE_URL: databaseUrl,
     VPMU_TRANSPORT_URL: spec.transportUrl,
   };
+  const owned = (dir: string) => {
+    if (spec.runAs !== undefined) chownSync(dir, spec.runAs.uid, spec.runAs.gid);
+  };
+  owned(spec.dir);
+  owned(imageDir);
   const start = (name: string, args: string[], settings: Record<string, unknown>): TestChild => {
     const dir = path.join(spec.dir, name);
     mkdirSync(dir, { recursive: true });
+    owned(dir);
     writeFileSync(
       path.join(dir, 'config.json'),
       JSON.stringify({ controlExchange: tag, imageDir, ...spec.settings, ...settings }),
     );
-    const child = startChild(
+    const command = [
       process.execPath,
-      [
-        'bin/vpmu.js',
-        ...args,
-        '--state-dir',
-        path.join(dir, 'state'),
-        '--config',
-        path.join(dir, 'config.json'),
-      ],
-      { env },
-    );
+      'bin/vpmu.js',
+      ...args,
+      '--state-dir',
+      path.join(dir, 'state'),
+      '--config',
+      path.join(dir, 'config.json'),
+    ];
+    const as = spec.runAs;
+    const child =
+      as === undefined
+        ? startChild(command[0] ?? '', command.slice(1), { env: { ...env, HOME: dir } })
+        : startChild(
+            'setpriv',
+            ['--reuid', String(as.uid), '--regid', String(as.gid), '--init-groups', ...command],
+            { env: { ...env, HOME: dir } },
+          );
     children.push(child);
     return child;
   };
@@ -116,6 +132,13 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
       apis,
       conductors,
       computes,
+      tails: () =>
+        children
+          .map(
+            (c, i) =>
+              `--- process ${String(i + 1)} (pid ${String(c.pid)}):\n${c.output().slice(-3000)}`,
+          )
+          .join('\n'),
       restartCompute: async (name) => {
         const compute = spec.computes.find((c) => c.name === name);
         if (compute === undefined) throw new Error(`no compute ${name} in the cluster`);

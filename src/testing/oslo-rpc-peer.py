@@ -12,6 +12,9 @@ client mode: against a server of --topic (and --server) on --exchange, runs one 
   call echo, call echo on the named server, cast note, call fail (a failure), call slow with a
   call monitor (heartbeats), call missing (no such method).
 
+call mode: calls --method with the keyword arguments of --args (a JSON object) on --topic
+  (and --server) and prints {"result": ...} or the failure as one JSON line.
+
 Run it with Debian's /usr/bin/python3 and python3-oslo.messaging.
 """
 import argparse
@@ -84,14 +87,26 @@ def client(transport, target, timeout):
     return 0
 
 
+def call(transport, target, timeout, method, kwargs):
+    ctxt = {"request_id": "req-oslo", "user_id": "u-oslo", "roles": ["admin"]}
+    rpc = oslo_messaging.get_rpc_client(transport, target, timeout=timeout)
+    try:
+        out({"result": rpc.call(ctxt, method, **kwargs)})
+    except oslo_messaging.RemoteError as error:
+        out(failure(error))
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["server", "client"])
+    parser.add_argument("mode", choices=["server", "client", "call"])
     parser.add_argument("--url", required=True)
     parser.add_argument("--exchange", required=True)
     parser.add_argument("--topic", required=True)
     parser.add_argument("--server", required=True)
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--method")
+    parser.add_argument("--args", default="{}")
     args = parser.parse_args()
 
     conf = cfg.CONF  # the RPC client reads options registered on the global CONF (metrics)
@@ -102,6 +117,8 @@ def main():
     try:
         if args.mode == "server":
             return serve(transport, target, args.timeout)
+        if args.mode == "call":
+            return call(transport, target, args.timeout, args.method, json.loads(args.args))
         return client(transport, target, args.timeout)
     finally:
         transport.cleanup()
