@@ -568,6 +568,13 @@ export type HostUsage = Readonly<Record<ClaimResourceClass, number>>;
 
 /** The service's persistent state. */
 export interface Store {
+  /**
+   * True when other processes may write this store while this one runs (PostgreSQL, which several
+   * vpmu processes share): what one request read may be stale by the next, so nothing read from
+   * it may be kept across requests. Absent means false (an SQLite file belongs to one process).
+   */
+  readonly sharedWithOtherProcesses?: boolean;
+
   createProject(project: ProjectRecord): Promise<void>;
   getProject(id: string): Promise<ProjectRecord | undefined>;
   findProject(name: string, domainId: string): Promise<ProjectRecord | undefined>;

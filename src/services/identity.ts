@@ -87,7 +87,9 @@ export interface AuthenticationDeps extends IdentityDeps {
  * caches validations the same way). Only right while this process is the only writer of users,
  * projects, roles and tokens: every identity write clears it (clear()) and revokeToken() evicts,
  * so a revoked role, a disabled user or a deleted project take effect at once. Expiry is still
- * checked on every use. Bounded; the oldest entry goes first.
+ * checked on every use. Bounded; the oldest entry goes first. Never used on a store other
+ * processes write (Store.sharedWithOtherProcesses): a revocation through another process would
+ * not clear it, so there every validation reads the store (createApi() decides).
  */
 export class TokenCache {
   readonly #entries = new Map<string, RequestContext>();

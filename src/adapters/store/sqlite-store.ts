@@ -731,6 +731,10 @@ export class SqliteStore implements Store {
     this.#dialect = dialect;
   }
 
+  get sharedWithOtherProcesses(): boolean {
+    return this.#dialect === 'postgres';
+  }
+
   async createProject(project: ProjectRecord): Promise<void> {
     const onClash = (): Error => identityNameExists('project', project.name);
     await this.#transaction(onClash, async (trx) => {
