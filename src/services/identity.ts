@@ -454,8 +454,9 @@ export async function validateToken(
   if (cached !== undefined && cached.token.expiresAt > now) {
     return refuseUnscoped(cached, options);
   }
-  const token = await readIdentity(() => deps.store.getToken(id));
-  if (token === undefined) throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
+  const state = await readIdentity(() => deps.store.getTokenState(id));
+  if (state === undefined) throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
+  const { token, user, project, heldRoles: held, applicationCredential: credential } = state;
   if (token.expiresAt <= now) {
     await readIdentity(() => deps.store.deleteExpiredTokens(now));
     // NOTE: Keystone wording (keystone/exception.py TokenNotFound).
@@ -464,18 +465,6 @@ export async function validateToken(
       `The token has expired: it expired at ${token.expiresAt}.`,
     );
   }
-  const [user, project, held, credential] = await readIdentity(() =>
-    Promise.all([
-      deps.store.getUser(token.userId),
-      token.projectId === '' ? undefined : deps.store.getProject(token.projectId),
-      token.projectId === ''
-        ? ([] as string[])
-        : deps.store.listRoles(token.userId, token.projectId),
-      token.applicationCredentialId === undefined
-        ? undefined
-        : deps.store.getApplicationCredential(token.applicationCredentialId),
-    ]),
-  );
   const scopeValid =
     token.projectId === '' ||
     (project?.enabled === true && token.roles.every((role) => held.includes(role)));
