@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { openPostgresStore } from '../adapters/store/postgres-store.js';
+import { ComputeError } from '../errors/index.js';
 import { openSqliteStore } from '../adapters/store/sqlite-store.js';
 import type { Store } from '../ports/store.js';
 import { verifyPassword, type IdentitySeed } from '../services/index.js';
@@ -21,6 +22,7 @@ import { startChild, type TestChild } from '../testing/processes.js';
 import { runWorkers } from '../testing/store-processes.js';
 import type { StoreOpener } from '../testing/store-worker.js';
 import { requireEnv } from '../testing/tools.js';
+import { loadServeConfig } from './serve.js';
 
 const { value: DATABASE_URL, skip: SKIP } = requireEnv(
   'VPMU_TEST_DATABASE_URL',
@@ -451,3 +453,21 @@ describe(
     }
   },
 );
+
+describe('loadServeConfig() on a shared database', () => {
+  it('refuses databaseUrl without VPMU_ADMIN_PASSWORD (generated passwords would differ by process)', () => {
+    const env = { VPMU_DATABASE_URL: 'postgres://u@h/db' };
+    assert.throws(
+      () => loadServeConfig([], env, () => ''),
+      (error: unknown) =>
+        error instanceof ComputeError &&
+        error.code === 'input.invalid' &&
+        error.message ===
+          'Cannot use databaseUrl without VPMU_ADMIN_PASSWORD: every vpmu process on the database sets the password of user "admin" at start, so give each the same one',
+    );
+    assert.equal(
+      loadServeConfig([], { ...env, VPMU_ADMIN_PASSWORD: 'pw' }, () => '').adminPassword,
+      'pw',
+    );
+  });
+});

@@ -116,7 +116,8 @@ Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPref
   shelvedOffloadTime, reclaimInstanceInterval, notificationExchange, notificationBufferLimit, imageSizeCap, userStorageQuota,
   imagePropertyQuota, imageTagQuota, imageMemberQuota, imageVirtualSizeCap
 Environment only:
-  VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir)
+  VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir;
+                           required with VPMU_DATABASE_URL)
   VPMU_TOKEN_TTL_SECONDS   token lifetime (default 3600)
   VPMU_LOG_LEVEL           pino level: trace, debug, info, warn, error (default info)
   VPMU_REGION              region named in the service catalog (default RegionOne)
@@ -218,6 +219,15 @@ export function loadServeConfig(
     );
   }
   const cpuModel = fileString(file, 'cpuModel', configFile);
+  const sharedDatabase = databaseUrl(pick(undefined, 'VPMU_DATABASE_URL', 'databaseUrl'));
+  const adminPassword = env.VPMU_ADMIN_PASSWORD === '' ? undefined : env.VPMU_ADMIN_PASSWORD;
+  if (sharedDatabase !== undefined && adminPassword === undefined) {
+    // Each process sets admin's password at start: generated ones would undo each other's.
+    throw new ComputeError(
+      'input.invalid',
+      'Cannot use databaseUrl without VPMU_ADMIN_PASSWORD: every vpmu process on the database sets the password of user "admin" at start, so give each the same one',
+    );
+  }
   return {
     uri: pick(str(values.uri), 'VPMU_URI', 'uri') ?? 'test:///default',
     compute: {
@@ -264,7 +274,7 @@ export function loadServeConfig(
     host: pick(str(values.host), 'VPMU_HOST', 'host') ?? '127.0.0.1',
     port,
     stateDir: absState,
-    databaseUrl: databaseUrl(pick(undefined, 'VPMU_DATABASE_URL', 'databaseUrl')),
+    databaseUrl: sharedDatabase,
     tokenTtlSeconds: ttl,
     publicEndpoint: publicEndpoint(file.publicEndpoint, configFile ?? ''),
     lockout: {
@@ -273,7 +283,7 @@ export function loadServeConfig(
     },
     region: pick(undefined, 'VPMU_REGION', 'region') ?? 'RegionOne',
     logLevel: pick(undefined, 'VPMU_LOG_LEVEL', 'logLevel') ?? 'info',
-    adminPassword: env.VPMU_ADMIN_PASSWORD === '' ? undefined : env.VPMU_ADMIN_PASSWORD,
+    adminPassword,
     seed: readSeed(file, configFile ?? ''),
   };
 }
