@@ -12,15 +12,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { openPostgresStore } from '../adapters/store/postgres-store.js';
 import { ComputeError } from '../errors/index.js';
 import { openSqliteStore } from '../adapters/store/sqlite-store.js';
-import type { Store } from '../ports/store.js';
 import { verifyPassword, type IdentitySeed } from '../services/index.js';
 import { passwordAuth } from '../testing/api.js';
 import { startChild, type TestChild } from '../testing/processes.js';
 import { runWorkers } from '../testing/store-processes.js';
-import type { StoreOpener } from '../testing/store-worker.js';
+import { openStore, type StoreOpener } from '../testing/store-worker.js';
 import { requireEnv } from '../testing/tools.js';
 import { loadServeConfig } from './serve.js';
 
@@ -64,35 +62,38 @@ const SEED: IdentitySeed = {
   })),
 };
 
-/** The stores the bootstrap race runs on: one SQLite file, and PostgreSQL when there is one. */
+/**
+ * The stores the bootstrap race runs on: one SQLite file (made first: vpmu gives each file to one
+ * process), and a PostgreSQL schema that does not exist yet, so the processes race to create and
+ * migrate it too, as `vpmu serve` processes on a new database do.
+ */
 const STORES: readonly {
   readonly name: string;
   readonly skip: string | false;
-  readonly open: () => Promise<{ store: Store; opener: StoreOpener }>;
+  readonly prepare: () => Promise<StoreOpener>;
 }[] = [
   {
     name: 'one SQLite file',
     skip: false,
-    open: async () => {
+    prepare: async () => {
       const file = path.join(dir, 'bootstrap.db');
-      return { store: await openSqliteStore(file), opener: { kind: 'sqlite', file } };
+      await (await openSqliteStore(file)).close();
+      return { kind: 'sqlite', file };
     },
   },
   {
-    name: 'PostgreSQL',
+    name: 'PostgreSQL, a new schema',
     skip: SKIP,
-    open: async () => {
+    prepare: async () => {
       const schema = `identity_${String(process.pid)}_bootstrap`;
       schemas.push(schema);
-      const url = DATABASE_URL ?? '';
-      const store = await openPostgresStore(url, { schema, maxConnections: 2 });
-      return { store, opener: { kind: 'postgres', url, schema } };
+      return { kind: 'postgres', url: DATABASE_URL ?? '', schema };
     },
   },
 ];
 
 describe('identity bootstrap: two processes start together on an empty store', () => {
-  for (const { name, skip, open } of STORES) {
+  for (const { name, skip, prepare } of STORES) {
     it(
       `${name}: both succeed, and the admin, each project and each user exist once`,
       {
@@ -100,10 +101,11 @@ describe('identity bootstrap: two processes start together on an empty store', (
         timeout: 180_000,
       },
       async () => {
-        const { store, opener } = await open();
+        const opener = await prepare();
+        const task = { kind: 'bootstrapIdentity', adminPassword: 'pw', seed: SEED } as const;
+        const results = await runWorkers(opener, [task, task]);
+        const store = await openStore(opener);
         try {
-          const task = { kind: 'bootstrapIdentity', adminPassword: 'pw', seed: SEED } as const;
-          const results = await runWorkers(opener, [task, task]);
           assert.deepEqual(
             results.map((r) => r.outcomes.bootstrap),
             ['ok', 'ok'],
