@@ -563,8 +563,8 @@ export interface IdentitySeed {
 
 /**
  * Makes sure the admin user, project and roles exist (the password is set to `adminPassword`, as
- * `keystone-manage bootstrap` does), and, on the first start only (no admin user yet), seeds the
- * configured projects and users before it. Later starts leave the store's projects and users alone, so what
+ * `keystone-manage bootstrap` does), then, on the first start only (no admin user yet), seeds the
+ * configured projects and users. Later starts leave the store's projects and users alone, so what
  * administrators changed through the API stands; the names of seed entries the store lacks are
  * returned, for a warning. Processes that start together on one empty store may all run it: a
  * create another made first counts as done.
@@ -591,17 +591,14 @@ export async function bootstrapIdentity(
       })
       .catch(madeMeanwhile);
   }
-  // The admin user last: its existence marks a finished first start, so a process starting while
-  // another seeds either seeds too (a record the other made first is "already there") or finds
-  // the seeding done, and a first start cut short is seeded again on the next.
   const users = [
-    ...(firstStart ? seed.users : []),
     {
       name: 'admin',
       password: adminPassword,
       project: 'admin',
       roles: ['admin', 'member', 'reader'] as const,
     },
+    ...(firstStart ? seed.users : []),
   ];
   for (const spec of users) {
     const project = await deps.store.findProject(spec.project, DEFAULT_DOMAIN.id);
