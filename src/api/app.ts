@@ -23,7 +23,13 @@ export const JSON_BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** Builds the whole API. */
 export function createApi(given: ApiDeps): Hono<ApiEnv> {
-  const deps: ApiDeps = { ...given, tokenCache: given.tokenCache ?? new TokenCache() };
+  // Validated tokens are cached only where this process makes every identity write (its writes
+  // clear the cache); on a store other processes write too, each request reads the token's state,
+  // so a revocation through any process refuses the token here at once.
+  const deps: ApiDeps =
+    given.tokenCache !== undefined || given.store.sharedWithOtherProcesses === true
+      ? given
+      : { ...given, tokenCache: new TokenCache() };
   const app = new Hono<ApiEnv>({ strict: false });
 
   app.use('*', async (c, next) => {

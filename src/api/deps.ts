@@ -34,7 +34,10 @@ export interface ApiDeps {
   readonly ids: Ids;
   /** Lifetime of issued tokens. */
   readonly tokenTtlSeconds: number;
-  /** Validated tokens kept in memory; createApi() makes one when none is given. */
+  /**
+   * Validated tokens kept in memory; createApi() makes one when none is given, unless the store is
+   * shared with other processes (then none: see TokenCache).
+   */
   readonly tokenCache?: TokenCache;
   /** Keystone's lockout after repeated failed password logins. */
   readonly lockout: LockoutPolicy;

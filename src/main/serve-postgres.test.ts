@@ -98,15 +98,16 @@ describe('vpmu serve on PostgreSQL', { skip: SKIP, timeout: 180_000 }, () => {
 describe('loadServeConfig() databaseUrl', () => {
   it('takes VPMU_DATABASE_URL over the config file; refuses what is not a postgres:// URL', () => {
     const file = JSON.stringify({ databaseUrl: 'postgres://u@file/db' });
+    const pw = { VPMU_ADMIN_PASSWORD: 'pw' };
     assert.equal(loadServeConfig([], {}, () => '').databaseUrl, undefined);
     assert.equal(
-      loadServeConfig(['--config', 'c.json'], {}, () => file).databaseUrl,
+      loadServeConfig(['--config', 'c.json'], pw, () => file).databaseUrl,
       'postgres://u@file/db',
     );
     assert.equal(
       loadServeConfig(
         ['--config', 'c.json'],
-        { VPMU_DATABASE_URL: 'postgresql://u@env/db' },
+        { ...pw, VPMU_DATABASE_URL: 'postgresql://u@env/db' },
         () => file,
       ).databaseUrl,
       'postgresql://u@env/db',

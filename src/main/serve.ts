@@ -138,7 +138,8 @@ Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPref
   shelvedOffloadTime, reclaimInstanceInterval, notificationExchange, notificationBufferLimit, imageSizeCap, userStorageQuota,
   imagePropertyQuota, imageTagQuota, imageMemberQuota, imageVirtualSizeCap
 Environment only:
-  VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir)
+  VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir;
+                           required with VPMU_DATABASE_URL)
   VPMU_TOKEN_TTL_SECONDS   token lifetime (default 3600)
   VPMU_LOG_LEVEL           pino level: trace, debug, info, warn, error (default info)
   VPMU_REGION              region named in the service catalog (default RegionOne)
@@ -264,6 +265,16 @@ export function loadServeConfig(
       `Cannot use config file ${configFile ?? ''}: "serviceDownTime" (${serviceDownTime} s) must be greater than "reportInterval" (${reportInterval} s), or every compute would be seen down between two reports`,
     );
   }
+  const sharedDatabase = databaseUrl(pick(undefined, 'VPMU_DATABASE_URL', 'databaseUrl'));
+  const adminPassword = env.VPMU_ADMIN_PASSWORD === '' ? undefined : env.VPMU_ADMIN_PASSWORD;
+  const seedsIdentity = role === 'all' || role === 'api';
+  if (seedsIdentity && sharedDatabase !== undefined && adminPassword === undefined) {
+    // Each API process sets admin's password at start: generated ones would undo each other's.
+    throw new ComputeError(
+      'input.invalid',
+      'Cannot use databaseUrl without VPMU_ADMIN_PASSWORD: every vpmu process on the database sets the password of user "admin" at start, so give each the same one',
+    );
+  }
   return {
     uri: pick(str(values.uri), 'VPMU_URI', 'uri') ?? 'test:///default',
     compute: {
@@ -323,7 +334,7 @@ export function loadServeConfig(
     ),
     buildTimeoutSeconds: fileNumber('buildTimeout', 0, true) ?? 0,
     controlExchange: fileString(file, 'controlExchange', configFile) ?? 'vpmu',
-    databaseUrl: databaseUrl(pick(undefined, 'VPMU_DATABASE_URL', 'databaseUrl')),
+    databaseUrl: sharedDatabase,
     tokenTtlSeconds: ttl,
     publicEndpoint: publicEndpoint(file.publicEndpoint, configFile ?? ''),
     lockout: {
@@ -332,7 +343,7 @@ export function loadServeConfig(
     },
     region: pick(undefined, 'VPMU_REGION', 'region') ?? 'RegionOne',
     logLevel: pick(undefined, 'VPMU_LOG_LEVEL', 'logLevel') ?? 'info',
-    adminPassword: env.VPMU_ADMIN_PASSWORD === '' ? undefined : env.VPMU_ADMIN_PASSWORD,
+    adminPassword,
     seed: readSeed(file, configFile ?? ''),
   };
 }

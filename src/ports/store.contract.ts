@@ -537,6 +537,62 @@ export function storeContract(
       await store.close();
     });
 
+    it('reads a token with its user, project, held roles and credential at once (getTokenState)', async () => {
+      const store = await make();
+      const user = { id: 'u1', name: 'ann', domainId: 'default', passwordHash: 'h', enabled: true };
+      await store.createUser(user);
+      await store.createProject({
+        id: 'p1',
+        name: 'dev',
+        domainId: 'default',
+        description: '',
+        enabled: false,
+      });
+      await store.createRole({ id: 'r1', name: 'auditor', description: '' });
+      for (const role of ['r1', 'member', 'admin']) {
+        await store.assignRole({ userId: 'u1', projectId: 'p1', role });
+      }
+      await store.createApplicationCredential({
+        id: 'c1',
+        name: 'ci',
+        userId: 'u1',
+        projectId: 'p1',
+        description: '',
+        secretHash: 's',
+        expiresAt: null,
+        unrestricted: true,
+        roleIds: ['member'],
+      });
+      const token = {
+        userId: 'u1',
+        roles: ['member' as const],
+        issuedAt: 'i',
+        expiresAt: 'e',
+        auditId: 'a',
+      };
+      await store.putToken({ ...token, id: 't1', projectId: 'p1', applicationCredentialId: 'c1' });
+      await store.putToken({ ...token, id: 't2', projectId: '', methods: ['password', 'token'] });
+      await store.putToken({ ...token, id: 't3', userId: 'gone', projectId: 'gone' });
+      assert.equal(await store.getTokenState('nope'), undefined);
+      assert.deepEqual(await store.getTokenState('t1'), {
+        token: await store.getToken('t1'),
+        user: { id: 'u1', name: 'ann', enabled: true },
+        project: { id: 'p1', name: 'dev', enabled: false },
+        heldRoles: ['admin', 'member', 'auditor'],
+        applicationCredential: { id: 'c1', name: 'ci', unrestricted: true },
+      });
+      assert.deepEqual(await store.getTokenState('t2'), {
+        token: await store.getToken('t2'),
+        user: { id: 'u1', name: 'ann', enabled: true },
+        heldRoles: [],
+      });
+      assert.deepEqual(await store.getTokenState('t3'), {
+        token: await store.getToken('t3'),
+        heldRoles: [],
+      });
+      await store.close();
+    });
+
     it('counts failed logins per subject, forgets old ones and clears on request', async () => {
       const store = await make();
       assert.equal(await store.getLoginFailures('u1'), undefined);

@@ -116,6 +116,25 @@ export interface TokenRecord {
 }
 
 /**
+ * A token with what its validity depends on now, as getTokenState() reads it: its user, its
+ * project, the roles its user holds on that project and its application credential (each absent
+ * when gone). Only the fields a validation looks at.
+ */
+export interface TokenState {
+  readonly token: TokenRecord;
+  readonly user?: { readonly id: string; readonly name: string; readonly enabled: boolean };
+  /** Absent for an unscoped token too. */
+  readonly project?: { readonly id: string; readonly name: string; readonly enabled: boolean };
+  /** The names of the roles the user holds on the token's project (none when unscoped). */
+  readonly heldRoles: readonly Role[];
+  readonly applicationCredential?: {
+    readonly id: string;
+    readonly name: string;
+    readonly unrestricted: boolean;
+  };
+}
+
+/**
  * Consecutive failed password logins of one account (Keystone's `failed_auth_count` and
  * `failed_auth_at`). `subject` is a user id, or the name or id a client gave for an unknown user,
  * so unknown users are locked out exactly as known ones are.
@@ -586,6 +605,12 @@ export interface Store {
     work: () => Promise<T>,
     ifHeld?: 'wait' | 'skip',
   ): Promise<LockOutcome<T>>;
+  /**
+   * True when other processes may write this store while this one runs (PostgreSQL, which several
+   * vpmu processes share): what one request read may be stale by the next, so nothing read from
+   * it may be kept across requests. Absent means false (an SQLite file belongs to one process).
+   */
+  readonly sharedWithOtherProcesses?: boolean;
 
   createProject(project: ProjectRecord): Promise<void>;
   getProject(id: string): Promise<ProjectRecord | undefined>;
@@ -641,6 +666,12 @@ export interface Store {
 
   putToken(token: TokenRecord): Promise<void>;
   getToken(id: string): Promise<TokenRecord | undefined>;
+  /**
+   * A token with its user, project, held roles and application credential, read together (one
+   * query on SQL stores: every request of an API process sharing its store validates this way);
+   * undefined when the token is unknown.
+   */
+  getTokenState(id: string): Promise<TokenState | undefined>;
   /** Deletes one token (revocation); false when it did not exist. */
   deleteToken(id: string): Promise<boolean>;
   /** Deletes tokens that expired at or before `now`; returns how many. */

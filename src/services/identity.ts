@@ -87,7 +87,9 @@ export interface AuthenticationDeps extends IdentityDeps {
  * caches validations the same way). Only right while this process is the only writer of users,
  * projects, roles and tokens: every identity write clears it (clear()) and revokeToken() evicts,
  * so a revoked role, a disabled user or a deleted project take effect at once. Expiry is still
- * checked on every use. Bounded; the oldest entry goes first.
+ * checked on every use. Bounded; the oldest entry goes first. Never used on a store other
+ * processes write (Store.sharedWithOtherProcesses): a revocation through another process would
+ * not clear it, so there every validation reads the store (createApi() decides).
  */
 export class TokenCache {
   readonly #entries = new Map<string, RequestContext>();
@@ -452,8 +454,9 @@ export async function validateToken(
   if (cached !== undefined && cached.token.expiresAt > now) {
     return refuseUnscoped(cached, options);
   }
-  const token = await readIdentity(() => deps.store.getToken(id));
-  if (token === undefined) throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
+  const state = await readIdentity(() => deps.store.getTokenState(id));
+  if (state === undefined) throw new ComputeError('auth.unauthorized', UNAUTHORIZED);
+  const { token, user, project, heldRoles: held, applicationCredential: credential } = state;
   if (token.expiresAt <= now) {
     await readIdentity(() => deps.store.deleteExpiredTokens(now));
     // NOTE: Keystone wording (keystone/exception.py TokenNotFound).
@@ -462,18 +465,6 @@ export async function validateToken(
       `The token has expired: it expired at ${token.expiresAt}.`,
     );
   }
-  const [user, project, held, credential] = await readIdentity(() =>
-    Promise.all([
-      deps.store.getUser(token.userId),
-      token.projectId === '' ? undefined : deps.store.getProject(token.projectId),
-      token.projectId === ''
-        ? ([] as string[])
-        : deps.store.listRoles(token.userId, token.projectId),
-      token.applicationCredentialId === undefined
-        ? undefined
-        : deps.store.getApplicationCredential(token.applicationCredentialId),
-    ]),
-  );
   const scopeValid =
     token.projectId === '' ||
     (project?.enabled === true && token.roles.every((role) => held.includes(role)));
@@ -575,7 +566,8 @@ export interface IdentitySeed {
  * `keystone-manage bootstrap` does), then, on the first start only (no admin user yet), seeds the
  * configured projects and users. Later starts leave the store's projects and users alone, so what
  * administrators changed through the API stands; the names of seed entries the store lacks are
- * returned, for a warning.
+ * returned, for a warning. Processes that start together on one empty store may all run it: a
+ * create another made first counts as done.
  */
 export async function bootstrapIdentity(
   deps: IdentityDeps,

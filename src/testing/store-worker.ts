@@ -5,12 +5,14 @@
  *
  *   node store-worker.js '<StoreOpener as JSON>' '<WorkerTask as JSON>'
  */
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { openPostgresStore } from '../adapters/store/postgres-store.js';
 import { openSqliteStore } from '../adapters/store/sqlite-store.js';
 import { ComputeError } from '../errors/index.js';
 import { aServerRecord } from '../ports/store.contract.js';
 import type { Store } from '../ports/store.js';
+import { bootstrapIdentity, type IdentitySeed } from '../services/identity.js';
 
 /** How a process opens the shared store. */
 export type StoreOpener =
@@ -26,13 +28,19 @@ export type WorkerTask =
       /** Consumer ids are `<prefix>-<n>`, so processes need different prefixes. */
       readonly prefix: string;
     }
-  | { readonly kind: 'createServers'; readonly ids: readonly string[] };
+  | { readonly kind: 'createServers'; readonly ids: readonly string[] }
+  /** What `vpmu serve` does to identity at start; its outcome is under `bootstrap`. */
+  | {
+      readonly kind: 'bootstrapIdentity';
+      readonly adminPassword: string;
+      readonly seed: IdentitySeed;
+    };
 
 /** The JSON line a worker prints when done. */
 export interface WorkerResult {
   /** Claims granted (claims task). */
   readonly claimed: number;
-  /** Per server id: `ok`, or the error's code (or its message when it has no code). */
+  /** Per server id (or `bootstrap`): `ok`, or the error's code (or its message when it has none). */
   readonly outcomes: Readonly<Record<string, string>>;
   /** Time from the start signal to the end of the task. */
   readonly ms: number;
@@ -60,20 +68,33 @@ async function run(task: WorkerTask, store: Store): Promise<WorkerResult> {
       });
       if (granted) claimed++;
     }
+  } else if (task.kind === 'bootstrapIdentity') {
+    try {
+      const ids = { newUuid: () => randomUUID(), newSecret: () => randomUUID() };
+      const deps = { store, clock: { now: () => new Date() }, ids, tokenTtlSeconds: 3600 };
+      await bootstrapIdentity(deps, task.adminPassword, task.seed);
+      outcomes.bootstrap = 'ok';
+    } catch (error) {
+      outcomes.bootstrap = outcomeOf(error);
+    }
   } else {
     for (const id of task.ids) {
       try {
         await store.createServer(aServerRecord({ id }));
         outcomes[id] = 'ok';
       } catch (error) {
-        outcomes[id] =
-          error instanceof ComputeError
-            ? error.code
-            : `raw: ${error instanceof Error ? error.message : String(error)}`;
+        outcomes[id] = outcomeOf(error);
       }
     }
   }
   return { claimed, outcomes, ms: performance.now() - started };
+}
+
+/** An error's code, or its message when it has none. */
+function outcomeOf(error: unknown): string {
+  return error instanceof ComputeError
+    ? error.code
+    : `raw: ${error instanceof Error ? error.message : String(error)}`;
 }
 
 async function main(): Promise<void> {

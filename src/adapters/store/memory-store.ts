@@ -34,6 +34,7 @@ import {
   type Store,
   type LoginFailures,
   type TokenRecord,
+  type TokenState,
   type UserRecord,
   type LockOutcome,
 } from '../../ports/store.js';
@@ -316,6 +317,39 @@ export class MemoryStore implements Store {
   async getToken(id: string): Promise<TokenRecord | undefined> {
     const token = this.#tokens.get(id);
     return token === undefined ? undefined : clone(token);
+  }
+
+  async getTokenState(id: string): Promise<TokenState | undefined> {
+    const token = await this.getToken(id);
+    if (token === undefined) return undefined;
+    const scoped = token.projectId !== '';
+    const [user, project, heldRoles, credential] = await Promise.all([
+      this.getUser(token.userId),
+      scoped ? this.getProject(token.projectId) : undefined,
+      scoped ? this.listRoles(token.userId, token.projectId) : [],
+      token.applicationCredentialId === undefined
+        ? undefined
+        : this.getApplicationCredential(token.applicationCredentialId),
+    ]);
+    return {
+      token,
+      heldRoles,
+      ...(user === undefined
+        ? {}
+        : { user: { id: user.id, name: user.name, enabled: user.enabled } }),
+      ...(project === undefined
+        ? {}
+        : { project: { id: project.id, name: project.name, enabled: project.enabled } }),
+      ...(credential === undefined
+        ? {}
+        : {
+            applicationCredential: {
+              id: credential.id,
+              name: credential.name,
+              unrestricted: credential.unrestricted,
+            },
+          }),
+    };
   }
 
   async deleteToken(id: string): Promise<boolean> {

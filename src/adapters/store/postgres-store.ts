@@ -54,10 +54,7 @@ export async function openPostgresStore(
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   let schema: string;
   try {
-    if (options.schema !== undefined) {
-      await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
-    }
-    await migrate(db);
+    await migrate(db, options.schema);
     ({
       rows: [{ schema } = { schema: '' }],
     } = await sql<{
@@ -131,17 +128,22 @@ function lockKey(name: string): string {
 }
 
 /**
- * Applies pending migrations while holding a session advisory lock on one connection: a second
- * process waits there, then finds nothing left to do (Kysely's own lock is taken only after it
- * has created its bookkeeping tables, which two first starts would race to create).
+ * Creates `createSchema` if given and applies pending migrations, holding a session advisory lock
+ * on one connection: a second process waits there, then finds nothing left to do (Kysely's own
+ * lock is taken only after it has created its bookkeeping tables, which two first starts would
+ * race to create).
  */
-async function migrate(db: Kysely<Tables>): Promise<void> {
+async function migrate(db: Kysely<Tables>, createSchema: string | undefined): Promise<void> {
   await db.connection().execute(async (connection) => {
     // Bounded: a process that holds the lock and hangs makes this start fail, not wait forever.
     await sql.raw(`set lock_timeout = '${MIGRATION_LOCK_TIMEOUT_S}s'`).execute(connection);
     await sql`select pg_advisory_lock(${MIGRATION_LOCK})`.execute(connection);
     await sql`reset lock_timeout`.execute(connection);
     try {
+      // Under the lock too: two `create schema if not exists` at once can still clash (23505).
+      if (createSchema !== undefined) {
+        await sql`create schema if not exists ${sql.id(createSchema)}`.execute(connection);
+      }
       const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(
         connection,
       );

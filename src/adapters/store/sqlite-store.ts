@@ -40,6 +40,7 @@ import {
 } from '../../ports/store-errors.js';
 import { fitsOnHost } from '../../ports/claims.js';
 import { ProcessLocks } from './process-locks.js';
+import { readTokenState, toTokenRecord } from './token-state.js';
 import {
   ROLES,
   orderRoleNames,
@@ -76,6 +77,7 @@ import {
   type Store,
   type LoginFailures,
   type TokenRecord,
+  type TokenState,
   type UserRecord,
   type Visibility,
   type ImageStatus,
@@ -773,6 +775,10 @@ export class SqliteStore implements Store {
     return this.#lock(name, work, ifHeld);
   }
 
+  get sharedWithOtherProcesses(): boolean {
+    return this.#dialect === 'postgres';
+  }
+
   async createProject(project: ProjectRecord): Promise<void> {
     const onClash = (): Error => identityNameExists('project', project.name);
     await this.#transaction(onClash, async (trx) => {
@@ -1119,18 +1125,11 @@ export class SqliteStore implements Store {
       .selectAll()
       .where('id', '=', id)
       .executeTakeFirst();
-    if (row === undefined) return undefined;
-    return {
-      id: row.id,
-      userId: row.user_id,
-      projectId: row.project_id,
-      roles: JSON.parse(row.roles) as Role[],
-      issuedAt: row.issued_at,
-      expiresAt: row.expires_at,
-      auditId: row.audit_id,
-      ...(row.methods === null ? {} : { methods: JSON.parse(row.methods) as string[] }),
-      ...(row.app_cred_id === null ? {} : { applicationCredentialId: row.app_cred_id }),
-    };
+    return row && toTokenRecord(row);
+  }
+
+  async getTokenState(id: string): Promise<TokenState | undefined> {
+    return readTokenState(this.#db, id);
   }
 
   async deleteToken(id: string): Promise<boolean> {
