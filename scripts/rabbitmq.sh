@@ -2,6 +2,10 @@
 # Starts or stops Debian's rabbitmq-server on loopback only, without systemd (needs root).
 #   bash scripts/rabbitmq.sh start   # returns once the broker is booted (bounded wait), prints the URL
 #   bash scripts/rabbitmq.sh stop    # stops the broker by its pid, then epmd
+#   bash scripts/rabbitmq.sh vhost NAME         # creates vhost NAME for guest, prints its URL
+#   bash scripts/rabbitmq.sh delete-vhost NAME  # deletes it (and its queues)
+# A vhost isolates a test deployment: RPC queues are named by topic alone (as oslo names them),
+# so two deployments on one vhost would consume each other's messages whatever their exchange.
 # The AMQP port is 127.0.0.1:5672 (guest/guest works from loopback); epmd and the distribution
 # port listen on loopback too. See shared/reference/oslo-notifications.md section 1.
 set -euo pipefail
@@ -56,8 +60,17 @@ case "${1:-}" in
     # epmd is daemonised and outlives the broker.
     epmd -kill >/dev/null 2>&1 || true
     ;;
+  vhost)
+    name="${2:?usage: $0 vhost NAME}"
+    rabbitmqctl -q add_vhost "$name" >&2
+    rabbitmqctl -q set_permissions -p "$name" guest '.*' '.*' '.*' >&2
+    echo "rabbit://guest:guest@127.0.0.1:${RABBITMQ_NODE_PORT}/${name}"
+    ;;
+  delete-vhost)
+    rabbitmqctl -q delete_vhost "${2:?usage: $0 delete-vhost NAME}" >&2
+    ;;
   *)
-    echo "usage: $0 start|stop" >&2
+    echo "usage: $0 start|stop|vhost NAME|delete-vhost NAME" >&2
     exit 2
     ;;
 esac

@@ -246,8 +246,10 @@ export class ServerCreation {
     const { deps } = this.#work;
     const server = await deps.store.getServer(order.serverId);
     if (server?.status !== 'BUILD' || server.host !== null || server.taskState === 'deleting') {
+      deps.log.info({ server: order.serverId }, 'build order: the server is no longer waiting');
       return;
     }
+    deps.log.info({ server: server.id }, 'build order taken');
     const action = (await deps.store.listInstanceActions(server.id)).find(
       (a) => a.requestId === order.context.requestId && a.action === 'create',
     );

@@ -23,6 +23,7 @@ import type {
   ServerRecord,
 } from '../ports/store.js';
 import { DEFAULT_SERVICE_DOWN_TIME } from './compute-services.js';
+import { stateOf } from './compute-services.js';
 import { markerNotFound } from './flavors.js';
 import { isAdmin, requireWriter, type RequestContext } from './identity.js';
 import { ServerActions, type RebootType, type RebuildOptions } from './server-actions.js';
@@ -373,8 +374,11 @@ export class Servers {
    * agent in this service is Nova's ComputeServiceUnavailable.
    */
   async hostUptime(host: string): Promise<string | undefined> {
-    const agent = this.#work.deps.computes.get(host);
-    if (agent === undefined) {
+    const { deps } = this.#work;
+    const agent = deps.computes.get(host);
+    const record = await deps.store.getComputeHost(host);
+    // As Nova (must_be_up): a down host is not asked, it may never answer.
+    if (agent === undefined || record === undefined || stateOf(deps, record) === 'down') {
       // NOTE: Nova wording (nova/exception.py ComputeServiceUnavailable).
       throw new ComputeError(
         'hypervisor.service_unavailable',

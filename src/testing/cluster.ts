@@ -1,14 +1,26 @@
 /**
  * A deployment over many hosts on this one machine, for the multi-host tests: a fresh PostgreSQL
- * database, a RabbitMQ exchange of its own, and `vpmu api`, `vpmu conductor` and `vpmu compute`
- * children (each compute with its own libvirt URI and state directory; one shared image
- * directory). Every child is bounded and stopped by `stop()`, which the caller must reach.
+ * database, a RabbitMQ vhost of its own (scripts/rabbitmq.sh vhost: queues are named by topic, so
+ * only a vhost keeps another deployment's conductors off its casts), and `vpmu api`,
+ * `vpmu conductor` and `vpmu compute` children (each compute with its own libvirt URI and state
+ * directory; one shared image directory). Every child is bounded and stopped by `stop()`, which the caller must reach.
  */
-import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { ADMIN_PASSWORD } from './stock-clients.js';
-import { startChild, type TestChild } from './processes.js';
+import { RUN_TIMEOUT_MS, startChild, type TestChild } from './processes.js';
+
+const run = promisify(execFile);
 
 export interface ComputeSpec {
   readonly name: string;
@@ -21,6 +33,7 @@ export interface ClusterSpec {
   readonly dir: string;
   /** A PostgreSQL URL whose server the test may create a database on. */
   readonly databaseUrl: string;
+  /** Where the broker is; the cluster runs on a vhost of its own there. */
   readonly transportUrl: string;
   readonly apis: number;
   readonly conductors: number;
@@ -38,6 +51,8 @@ export interface Cluster {
   readonly databaseUrl: string;
   /** The RPC exchange (oslo's control_exchange) of this cluster. */
   readonly exchange: string;
+  /** The transport URL of the cluster's own vhost. */
+  readonly transportUrl: string;
   readonly apiUrls: readonly string[];
   readonly apis: readonly TestChild[];
   readonly conductors: readonly TestChild[];
@@ -53,6 +68,7 @@ export interface Cluster {
 export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
   const tag = `multi_${String(process.pid)}_${String(Date.now() % 100_000)}`;
   const databaseUrl = await createDatabase(spec.databaseUrl, tag);
+  const transportUrl = await createVhost(tag);
   const imageDir = path.join(spec.dir, 'images');
   mkdirSync(imageDir, { recursive: true });
   const children: TestChild[] = [];
@@ -60,7 +76,7 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     VPMU_ADMIN_PASSWORD: ADMIN_PASSWORD,
     VPMU_DATABASE_URL: databaseUrl,
-    VPMU_TRANSPORT_URL: spec.transportUrl,
+    VPMU_TRANSPORT_URL: transportUrl,
   };
   const owned = (dir: string) => {
     if (spec.runAs !== undefined) chownSync(dir, spec.runAs.uid, spec.runAs.gid);
@@ -128,6 +144,7 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
     return {
       databaseUrl,
       exchange: tag,
+      transportUrl,
       apiUrls,
       apis,
       conductors,
@@ -138,6 +155,7 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
             (c, i) =>
               `--- process ${String(i + 1)} (pid ${String(c.pid)}):\n${c.output().slice(-3000)}`,
           )
+          .concat(logTails(spec.dir))
           .join('\n'),
       restartCompute: async (name) => {
         const compute = spec.computes.find((c) => c.name === name);
@@ -149,13 +167,46 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
       stop: async () => {
         await Promise.all(children.map((c) => c.stop()));
         await dropDatabase(spec.databaseUrl, tag);
+        await deleteVhost(tag);
       },
     };
   } catch (error) {
     await Promise.all(children.map((c) => c.stop()));
     await dropDatabase(spec.databaseUrl, tag).catch(() => undefined);
+    await deleteVhost(tag).catch(() => undefined);
     throw error;
   }
+}
+
+/** The last lines of every process's log file under `dir` (info level: what it did). */
+function logTails(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .flatMap((entry) => {
+      const logs = path.join(dir, entry.name, 'state', 'logs');
+      if (!existsSync(logs)) return [];
+      return readdirSync(logs)
+        .filter((name) => name.endsWith('.log'))
+        .map((name) => {
+          const lines = readFileSync(path.join(logs, name), 'utf8').trimEnd().split('\n');
+          return `--- ${entry.name}/${name}:\n${lines.slice(-40).join('\n')}`;
+        });
+    });
+}
+
+async function createVhost(name: string): Promise<string> {
+  const { stdout } = await run('bash', ['scripts/rabbitmq.sh', 'vhost', name], {
+    encoding: 'utf8',
+    timeout: RUN_TIMEOUT_MS,
+  });
+  return stdout.trim();
+}
+
+async function deleteVhost(name: string): Promise<void> {
+  await run('bash', ['scripts/rabbitmq.sh', 'delete-vhost', name], {
+    encoding: 'utf8',
+    timeout: RUN_TIMEOUT_MS,
+  });
 }
 
 async function createDatabase(url: string, name: string): Promise<string> {

@@ -64,12 +64,13 @@ if (SKIP === false) {
       const schema = newSchema();
       const [a, b] = [await openIn(schema), await openIn(schema)];
       let release = (): void => undefined;
-      let held = false;
+      let taken = (): void => undefined;
+      const held = new Promise<void>((resolve) => (taken = resolve));
       const holding = a.withLock('sweep', async () => {
-        held = true;
+        taken();
         await new Promise<void>((resolve) => (release = resolve));
       });
-      while (!held) await new Promise((resolve) => setImmediate(resolve));
+      await held;
       assert.deepEqual(await b.withLock('sweep', async () => 1, 'skip'), { ran: false });
       const waiting = b.withLock('sweep', async () => 2);
       release();
