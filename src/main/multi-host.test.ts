@@ -184,6 +184,11 @@ describe(
       rmSync(dir, { recursive: true, force: true });
     });
 
+    /** Asserts a client run succeeded, showing what it said when it did not. */
+    const succeeded = (result: ClientRun): void => {
+      assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+    };
+
     /** The compute services as an API process lists them. */
     const services = (api: 0 | 1) =>
       (
@@ -269,7 +274,7 @@ describe(
       assert.equal(jsonOf(openstack(1, 'image', 'show', imageId, '-f', 'json')).status, 'active');
       assert.equal(jsonOf(openstack(1, 'flavor', 'show', 'vran', '-f', 'json')).id, pmuOffFlavorId);
       const quota = ['--instances', '100', '--cores', '100', '--ram', '1000000', 'admin'];
-      assert.equal(openstack(1, 'quota', 'set', ...quota).status, 0);
+      succeeded(openstack(1, 'quota', 'set', ...quota));
     });
 
     /** An admin token from API process `api`. */
@@ -370,31 +375,45 @@ describe(
       );
 
     /** The domain UUIDs each host's libvirt holds, read from its own daemon. */
+    /** The servers whose domains a host's libvirt holds (`instance-<id>`; the test driver has its own). */
     const domainsOn = async (host: Host): Promise<string[]> => {
-      const { stdout } = await run('virsh', ['-q', '-c', host.listUri, 'list', '--all', '--uuid'], {
+      const { stdout } = await run('virsh', ['-q', '-c', host.listUri, 'list', '--all', '--name'], {
         encoding: 'utf8',
         timeout: 30_000,
       });
       return stdout
         .split('\n')
         .map((l) => l.trim())
-        .filter((l) => l !== '');
+        .filter((l) => l.startsWith('instance-'))
+        .map((l) => l.slice('instance-'.length));
     };
 
     step(
       'concurrent boots through both API processes never overcommit a host, and each domain is on its own host only',
-      async () => {
+      async (undo) => {
         const auths = [await token(0), await token(1)] as const;
         const capacity = VCPUS.h1 + VCPUS.h2 + VCPUS.h3;
         const asked = capacity + 2;
-        const created = await Promise.all(
+        const created: string[] = [];
+        const deleteAll = async () => {
+          await Promise.all(created.map((id) => compute(0, auths[0], 'DELETE', `/servers/${id}`)));
+          await pollUntil(
+            'the burst is deleted',
+            async () =>
+              ((await compute(1, auths[1], 'GET', '/servers')).body.servers as unknown[]).length,
+            (n) => n === 0,
+            { timeoutMs: 120_000, intervalMs: 250 },
+          );
+        };
+        undo(deleteAll);
+        await Promise.all(
           Array.from({ length: asked }, async (_, i) => {
             const api = (i % 2) as 0 | 1;
             const response = await compute(api, auths[api], 'POST', '/servers', {
               server: { name: `burst-${String(i)}`, flavorRef: flavorId, imageRef: imageId },
             });
             assert.equal(response.status, 202, JSON.stringify(response.body));
-            return (response.body.server as { id: string }).id;
+            created.push((response.body.server as { id: string }).id);
           }),
         );
         const outcomes = await Promise.all(created.map((id) => settled(auths[0], id)));
@@ -422,14 +441,7 @@ describe(
             `the domains on ${host.name}`,
           );
         }
-        await Promise.all(created.map((id) => compute(0, auths[0], 'DELETE', `/servers/${id}`)));
-        await pollUntil(
-          'the burst is deleted',
-          async () =>
-            ((await compute(1, auths[1], 'GET', '/servers')).body.servers as unknown[]).length,
-          (n) => n === 0,
-          { timeoutMs: 120_000, intervalMs: 250 },
-        );
+        await deleteAll();
         for (const host of hosts)
           assert.deepEqual(await domainsOn(host), [], `nothing left on ${host.name}`);
       },
@@ -475,7 +487,7 @@ describe(
         );
         assert.equal(qom.status, 0, qom.stderr);
         assert.equal((JSON.parse(qom.stdout) as { return: unknown }).return, false);
-        assert.equal(openstack(1, 'server', 'delete', '--wait', 'real').status, 0);
+        succeeded(openstack(1, 'server', 'delete', '--wait', 'real'));
       },
     );
 
@@ -487,7 +499,7 @@ describe(
             'src/testing/oslo-rpc-peer.py',
             'call',
             '--url',
-            transport.value ?? '',
+            up().transportUrl,
             '--exchange',
             up().exchange,
             '--topic',
@@ -557,7 +569,7 @@ describe(
         undo(() => openstack(0, 'server', 'delete', '--wait', 'steered', 'zoned'));
         undo(() => openstack(0, 'aggregate', 'delete', 'edge-a'));
         undo(() => openstack(0, 'aggregate', 'remove', 'host', 'edge-a', 'h3'));
-        assert.equal(
+        succeeded(
           openstack(
             0,
             'compute',
@@ -568,13 +580,9 @@ describe(
             'maintenance',
             'h2',
             'nova-compute',
-          ).status,
-          0,
+          ),
         );
-        assert.equal(
-          openstack(1, 'compute', 'service', 'set', '--down', 'h3', 'nova-compute').status,
-          0,
-        );
+        succeeded(openstack(1, 'compute', 'service', 'set', '--down', 'h3', 'nova-compute'));
         assert.deepEqual(services(1), ['h1:enabled:up', 'h2:disabled:up', 'h3:enabled:down']);
         const steered = jsonOf(
           openstack(
@@ -592,17 +600,11 @@ describe(
           ),
         );
         assert.equal(steered['OS-EXT-SRV-ATTR:host'], 'h1');
-        assert.equal(
-          openstack(0, 'compute', 'service', 'set', '--enable', 'h2', 'nova-compute').status,
-          0,
-        );
-        assert.equal(
-          openstack(0, 'compute', 'service', 'set', '--up', 'h3', 'nova-compute').status,
-          0,
-        );
+        succeeded(openstack(0, 'compute', 'service', 'set', '--enable', 'h2', 'nova-compute'));
+        succeeded(openstack(0, 'compute', 'service', 'set', '--up', 'h3', 'nova-compute'));
         jsonOf(openstack(0, 'aggregate', 'create', '--zone', 'edge-a', 'edge-a', '-f', 'json'));
-        assert.equal(openstack(1, 'aggregate', 'add', 'host', 'edge-a', 'h3').status, 0);
-        assert.equal(openstack(0, 'aggregate', 'set', '--zone', 'edge-b', 'edge-a').status, 0);
+        succeeded(openstack(1, 'aggregate', 'add', 'host', 'edge-a', 'h3'));
+        succeeded(openstack(0, 'aggregate', 'set', '--zone', 'edge-b', 'edge-a'));
         const zoned = jsonOf(
           openstack(
             1,
@@ -623,9 +625,9 @@ describe(
         assert.equal(zoned['OS-EXT-SRV-ATTR:host'], 'h3');
         assert.equal(zoned['OS-EXT-AZ:availability_zone'], 'edge-b');
         for (const name of ['steered', 'zoned'])
-          assert.equal(openstack(0, 'server', 'delete', '--wait', name).status, 0);
-        assert.equal(openstack(0, 'aggregate', 'remove', 'host', 'edge-a', 'h3').status, 0);
-        assert.equal(openstack(0, 'aggregate', 'delete', 'edge-a').status, 0);
+          succeeded(openstack(0, 'server', 'delete', '--wait', name));
+        succeeded(openstack(0, 'aggregate', 'remove', 'host', 'edge-a', 'h3'));
+        succeeded(openstack(0, 'aggregate', 'delete', 'edge-a'));
       },
     );
 
@@ -669,16 +671,16 @@ describe(
           hostsOf.push(String(created['OS-EXT-SRV-ATTR:host']));
         }
         assert.notEqual(hostsOf[0], hostsOf[1]);
-        assert.equal(openstack(0, 'server', 'migrate', '--wait', 'm1').status, 0);
+        succeeded(openstack(0, 'server', 'migrate', '--wait', 'm1'));
         assert.equal(shown(1, 'm1').status, 'VERIFY_RESIZE');
-        assert.equal(openstack(1, 'server', 'resize', 'confirm', 'm1').status, 0);
+        succeeded(openstack(1, 'server', 'resize', 'confirm', 'm1'));
         const moved = shown(0, 'm1');
         assert.equal(moved.status, 'ACTIVE');
         // Anti-affinity holds after the move too.
         assert.ok(![hostsOf[0], hostsOf[1]].includes(String(moved['OS-EXT-SRV-ATTR:host'])));
         for (const name of ['m1', 'm2'])
-          assert.equal(openstack(0, 'server', 'delete', '--wait', name).status, 0);
-        assert.equal(openstack(0, 'server', 'group', 'delete', 'spread').status, 0);
+          succeeded(openstack(0, 'server', 'delete', '--wait', name));
+        succeeded(openstack(0, 'server', 'group', 'delete', 'spread'));
       },
     );
 
@@ -719,8 +721,19 @@ describe(
             ),
           );
           assert.notEqual(avoided['OS-EXT-SRV-ATTR:host'], 'h3');
-          assert.equal(openstack(0, 'server', 'evacuate', '--wait', 'stranded').status, 0);
-          const evacuated = shown(1, 'stranded');
+          // python-openstackclient 6.0 sends the evacuate, then fails to print its answer
+          // (novaclient hands it a tuple, not a server), against Nova too: accept exactly that
+          // failure and watch the server instead of its --wait.
+          const evacuating = openstack(0, 'server', 'evacuate', 'stranded');
+          if (evacuating.status !== 0) {
+            assert.match(evacuating.stderr, /'TupleWithMeta' object has no attribute 'id'/u);
+          }
+          const evacuated = await pollUntil(
+            'the evacuated server is active',
+            () => shown(1, 'stranded'),
+            (s) => s.status !== 'REBUILD',
+            { timeoutMs: 120_000, intervalMs: 500 },
+          );
           assert.equal(evacuated.status, 'ACTIVE');
           assert.notEqual(evacuated['OS-EXT-SRV-ATTR:host'], 'h3');
           const host3 = hosts[2];
@@ -748,7 +761,7 @@ describe(
           { timeoutMs: 60_000, intervalMs: 500 },
         );
         for (const name of ['stranded', 'avoided'])
-          assert.equal(openstack(0, 'server', 'delete', '--wait', name).status, 0);
+          succeeded(openstack(0, 'server', 'delete', '--wait', name));
       },
     );
 
@@ -798,7 +811,7 @@ describe(
         const h2Usage = listed.find((h) => h['Hypervisor Hostname'] === 'h2');
         assert.equal(h2Usage?.['vCPUs Used'], 0, 'the claim on h2 is released');
         assert.equal(h2Usage.State, 'down');
-        assert.equal(openstack(1, 'server', 'delete', '--wait', id).status, 0);
+        succeeded(openstack(1, 'server', 'delete', '--wait', id));
       },
     );
   },

@@ -89,7 +89,7 @@ export class ServerActions {
     await recorded.event(
       computeEventOf('delete'),
       () => server.host,
-      () => work.finishDelete(work.agentOf(server), deleting),
+      async () => work.finishDelete(await work.agentIfUp(server), deleting),
     );
     work.notify(
       'delete',

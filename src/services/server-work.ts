@@ -47,6 +47,7 @@ import { precheckGuest, type DesignHost } from './server-design.js';
 import { beginAction, computeEventOf, RecordedAction } from './server-instance-actions.js';
 import type { BuildOrder } from './server-create.js';
 import { refuseIfLocked } from './server-locks.js';
+import { stateOf } from './compute-services.js';
 
 /** Structured logging (pino-style). */
 export interface ServerLog {
@@ -340,6 +341,18 @@ export class ServerWork {
   /** Continues recording an action another process began (a dispatched build's create). */
   recorded(action: InstanceActionRecord): RecordedAction {
     return new RecordedAction(this.deps, action);
+  }
+
+  /**
+   * The agent of the server's host while its compute service is up; undefined when it is down,
+   * so a delete forgets the server without asking a host that may never answer (Nova's local
+   * delete). The guest a down host keeps is its own reconcile's to report when it is back.
+   */
+  async agentIfUp(server: ServerRecord): Promise<ComputeAgent | undefined> {
+    const agent = this.agentOf(server);
+    if (agent === undefined || server.host === null) return agent;
+    const record = await this.deps.store.getComputeHost(server.host);
+    return record !== undefined && stateOf(this.deps, record) === 'down' ? undefined : agent;
   }
 
   /** The agent of the server's host, if it has one this service drives. */
