@@ -10,40 +10,16 @@ import { median, quantile } from './measure.js';
 import type { PartReport } from './report.js';
 import { BENCH_URI, cpuSeconds, memoryMiB, startService, type RunningService } from './service.js';
 
-const SERVERS = Number(process.env.VPMU_BENCH_SERVERS ?? 2000);
-const CONCURRENCY = 16;
+export const SERVERS = Number(process.env.VPMU_BENCH_SERVERS ?? 2000);
+export const CONCURRENCY = 16;
 
 export async function benchBoot(): Promise<PartReport> {
   const service = await startService();
   try {
-    const { flavorId, imageId } = await seed(service);
-    const timesMs: number[] = [];
-    let errors = 0;
-    let next = 0;
-    const requestsBefore = service.requests();
-    const cpuBefore = cpuSeconds(service.pid);
-    const clientCpuBefore = process.cpuUsage();
-    const started = performance.now();
-    const worker = async () => {
-      while (next < SERVERS) {
-        const n = next++;
-        const t0 = performance.now();
-        const id = await createServer(service, `bench-${n}`, flavorId, imageId);
-        const status = await waitForStatus(service, id);
-        if (status === 'ACTIVE') timesMs.push(performance.now() - t0);
-        else errors++;
-        await service.request('DELETE', `/compute/v2.1/servers/${id}`);
-      }
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    const elapsedS = (performance.now() - started) / 1000;
-    const cpuPerCreationMs = ((cpuSeconds(service.pid) - cpuBefore) * 1000) / SERVERS;
-    const clientCpu = process.cpuUsage(clientCpuBefore);
-    const clientCpuPerCreationMs = (clientCpu.user + clientCpu.system) / 1000 / SERVERS;
-    const requestsPerCreation = (service.requests() - requestsBefore) / SERVERS;
+    const run = await runBoots(service, [service.pid]);
     const memory = memoryMiB(service.pid);
-    timesMs.sort((a, b) => a - b);
-    const rate = timesMs.length / elapsedS;
+    const rate = run.rate;
+    const timesMs = run.timesMs;
     const reference = await bareLibvirtRate();
     return {
       part: 'boot',
@@ -51,14 +27,14 @@ export async function benchBoot(): Promise<PartReport> {
         servers: SERVERS,
         concurrency: CONCURRENCY,
         'servers ACTIVE': timesMs.length,
-        'servers in ERROR': errors,
+        'servers in ERROR': run.errors,
         'creations per second': rate,
         'p50 time to ACTIVE (ms)': quantile(timesMs, 0.5),
         'p99 time to ACTIVE (ms)': quantile(timesMs, 0.99),
         'peak RSS of vpmu serve (MiB)': memory.peak,
-        'service CPU per creation (ms)': cpuPerCreationMs,
-        'bench client CPU per creation (ms)': clientCpuPerCreationMs,
-        'HTTP requests per creation': requestsPerCreation,
+        'service CPU per creation (ms)': run.cpuPerCreationMs,
+        'bench client CPU per creation (ms)': run.clientCpuPerCreationMs,
+        'HTTP requests per creation': run.requestsPerCreation,
         'bare libvirt define+start per second': reference,
         'control-plane overhead (bare / vpmu)': reference / rate,
       },
@@ -89,6 +65,58 @@ export async function benchBoot(): Promise<PartReport> {
   } finally {
     await service.stop();
   }
+}
+
+/** What one run of creations measured. */
+export interface BootRun {
+  /** Times to ACTIVE of the servers that got there, sorted (ms). */
+  readonly timesMs: number[];
+  readonly errors: number;
+  /** Servers ACTIVE per second of the whole run. */
+  readonly rate: number;
+  /** CPU of the `pids` (the service's processes) per creation. */
+  readonly cpuPerCreationMs: number;
+  readonly clientCpuPerCreationMs: number;
+  readonly requestsPerCreation: number;
+}
+
+/**
+ * SERVERS creations through `service`, CONCURRENCY at a time, each until ACTIVE then deleted;
+ * `pids` are the processes whose CPU counts as the service's.
+ */
+export async function runBoots(service: RunningService, pids: readonly number[]): Promise<BootRun> {
+  const { flavorId, imageId } = await seed(service);
+  const timesMs: number[] = [];
+  let errors = 0;
+  let next = 0;
+  const requestsBefore = service.requests();
+  const cpu = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  const cpuBefore = cpu();
+  const clientCpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const worker = async () => {
+    while (next < SERVERS) {
+      const n = next++;
+      const t0 = performance.now();
+      const id = await createServer(service, `bench-${n}`, flavorId, imageId);
+      const status = await waitForStatus(service, id);
+      if (status === 'ACTIVE') timesMs.push(performance.now() - t0);
+      else errors++;
+      await service.request('DELETE', `/compute/v2.1/servers/${id}`);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const elapsedS = (performance.now() - started) / 1000;
+  const clientCpu = process.cpuUsage(clientCpuBefore);
+  timesMs.sort((a, b) => a - b);
+  return {
+    timesMs,
+    errors,
+    rate: timesMs.length / elapsedS,
+    cpuPerCreationMs: ((cpu() - cpuBefore) * 1000) / SERVERS,
+    clientCpuPerCreationMs: (clientCpu.user + clientCpu.system) / 1000 / SERVERS,
+    requestsPerCreation: (service.requests() - requestsBefore) / SERVERS,
+  };
 }
 
 /** A flavor and an image with data, as the typical guest of the xml part. */
@@ -160,7 +188,7 @@ export async function waitForStatus(service: RunningService, id: string): Promis
 }
 
 /** Bare libvirt: define + start (then destroy + undefine) of the same XML, same count and concurrency. */
-async function bareLibvirtRate(): Promise<number> {
+export async function bareLibvirtRate(): Promise<number> {
   // The adapter's loader: it keeps domain handles reachable during calls (see pinningDomains).
   const connection = await loadBindingConnection(BENCH_URI);
   await connection.connectOpen();

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [xml|boot|schedule|idle|all] [--json]`: the performance targets of issue 6,
+ * `npm run bench -- [xml|boot|schedule|idle|boot-split|many-hosts|all] [--json]`: the performance targets of issue 6,
  * measured in one run on this machine. `all` also writes docs/benchmarks.md.
  */
 import { execFileSync } from 'node:child_process';
@@ -7,7 +7,9 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchBoot } from './boot.js';
+import { benchBootSplit } from './boot-split.js';
 import { benchIdle } from './idle.js';
+import { benchManyHosts } from './many-hosts.js';
 import { formatPart, markdownPart, type PartReport } from './report.js';
 import { benchSchedule } from './schedule.js';
 import { benchXml } from './xml.js';
@@ -17,6 +19,8 @@ const PARTS: Readonly<Record<string, () => Promise<PartReport>>> = {
   schedule: benchSchedule,
   boot: benchBoot,
   idle: benchIdle,
+  'boot-split': benchBootSplit,
+  'many-hosts': benchManyHosts,
 };
 
 // Stopped from outside, exit normally so each running service's state directory is removed

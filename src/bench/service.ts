@@ -33,7 +33,7 @@ export interface RunningService {
  * Capacity the simulated host (libvirt's test driver) reports, set large so the benchmarks measure
  * the control plane rather than the scheduler saying "No valid host was found." about a fake host.
  */
-const BENCH_CONFIG = { vcpus: 1_000_000, memoryMiB: 1_000_000_000, diskGiB: 10_000_000 };
+export const BENCH_CONFIG = { vcpus: 1_000_000, memoryMiB: 1_000_000_000, diskGiB: 10_000_000 };
 
 /** Starts the service on a free port with a fresh state directory and logs in as admin. */
 export async function startService(extraArgs: readonly string[] = []): Promise<RunningService> {
@@ -74,7 +74,27 @@ export async function startService(extraArgs: readonly string[] = []): Promise<R
   };
   process.once('exit', removeStateDir);
   const url = await listeningUrl(child);
-  const token = await login(url);
+  return connect(url, child.pid ?? 0, PASSWORD, async () => {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+    process.off('exit', removeStateDir);
+    removeStateDir();
+  });
+}
+
+/**
+ * A client of a vpmu API at `url` (process `pid`), logged in as admin with `password`; `stop`
+ * ends what runs it, after the client's sockets are closed.
+ */
+export async function connect(
+  url: string,
+  pid: number,
+  password: string,
+  stop: () => Promise<void>,
+): Promise<RunningService> {
+  const token = await login(url, password);
   let sent = 0;
   // node:http on kept-alive sockets: the client shares the two cores with the service, and
   // fetch (undici) spent ~0.5 ms of CPU per request, ~4 ms of every creation's budget.
@@ -118,18 +138,13 @@ export async function startService(extraArgs: readonly string[] = []): Promise<R
   };
   return {
     url,
-    pid: child.pid ?? 0,
+    pid,
     token,
     requests: () => sent,
     request,
     stop: async () => {
       agent.destroy();
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-      process.off('exit', removeStateDir);
-      removeStateDir();
+      await stop();
     },
   };
 }
@@ -171,7 +186,7 @@ function listeningUrl(child: ChildProcess): Promise<string> {
   });
 }
 
-async function login(url: string): Promise<string> {
+async function login(url: string, password: string): Promise<string> {
   const response = await fetch(`${url}/identity/v3/auth/tokens`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -179,7 +194,7 @@ async function login(url: string): Promise<string> {
       auth: {
         identity: {
           methods: ['password'],
-          password: { user: { name: 'admin', domain: { name: 'Default' }, password: PASSWORD } },
+          password: { user: { name: 'admin', domain: { name: 'Default' }, password } },
         },
         scope: { project: { name: 'admin', domain: { name: 'Default' } } },
       },
@@ -187,6 +202,6 @@ async function login(url: string): Promise<string> {
   });
   const token = response.headers.get('X-Subject-Token');
   if (response.status !== 201 || token === null)
-    throw new Error(`Cannot log in to vpmu serve: HTTP ${response.status}`);
+    throw new Error(`Cannot log in to vpmu at ${url}: HTTP ${response.status}`);
   return token;
 }

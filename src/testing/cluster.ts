@@ -42,6 +42,10 @@ export interface ClusterSpec {
   readonly settings?: Readonly<Record<string, unknown>>;
   /** Config-file settings of the API processes only (projects, users). */
   readonly apiSettings?: Readonly<Record<string, unknown>>;
+  /** More environment for every process (VPMU_LOG_LEVEL, ...). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Node options for every process (`--cpu-prof`, ...), before the script. */
+  readonly nodeArgs?: readonly string[];
   /** Run every process as this user (`setpriv`), which then owns the cluster's directories. */
   readonly runAs?: { readonly uid: number; readonly gid: number };
 }
@@ -77,6 +81,7 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
     VPMU_ADMIN_PASSWORD: ADMIN_PASSWORD,
     VPMU_DATABASE_URL: databaseUrl,
     VPMU_TRANSPORT_URL: transportUrl,
+    ...spec.env,
   };
   const owned = (dir: string) => {
     if (spec.runAs !== undefined) chownSync(dir, spec.runAs.uid, spec.runAs.gid);
@@ -93,6 +98,7 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
     );
     const command = [
       process.execPath,
+      ...(spec.nodeArgs ?? []),
       'bin/vpmu.js',
       ...args,
       '--state-dir',
