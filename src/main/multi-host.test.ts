@@ -726,7 +726,10 @@ describe(
           // failure and watch the server instead of its --wait.
           const evacuating = openstack(0, 'server', 'evacuate', 'stranded');
           if (evacuating.status !== 0) {
-            assert.match(evacuating.stderr, /'TupleWithMeta' object has no attribute '(?:id|to_dict)'/u);
+            assert.match(
+              evacuating.stderr,
+              /'TupleWithMeta' object has no attribute '(?:id|to_dict)'/u,
+            );
           }
           const evacuated = await pollUntil(
             'the evacuated server is active',
