@@ -67,9 +67,12 @@ start() {
   [ "$(id -u)" = 0 ] || { log 'must run as root (it creates the user and runs the daemon as it)'; exit 1; }
   command -v libvirtd >/dev/null || { log 'libvirtd not found: apt-get install --no-install-recommends libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86'; exit 1; }
   command -v virsh >/dev/null || { log 'virsh not found: apt-get install libvirt-clients'; exit 1; }
-  getent group "$user" >/dev/null || groupadd -r "$user"
+  # Two hosts starting at once (two test files) may both try to create them: the loser's
+  # groupadd/useradd fails, and that is fine as long as they exist afterwards.
+  getent group "$user" >/dev/null || groupadd -r "$user" 2>/dev/null || getent group "$user" >/dev/null
   id -u "$user" >/dev/null 2>&1 ||
-    useradd -r -g "$user" -d /nonexistent -M -s /usr/sbin/nologin -c 'vpmu test hosts' "$user"
+    useradd -r -g "$user" -d /nonexistent -M -s /usr/sbin/nologin -c 'vpmu test hosts' "$user" 2>/dev/null ||
+    id -u "$user" >/dev/null 2>&1
   mkdir -p "$dir"
   chown "$user:$user" "$dir"
   chmod 0700 "$dir"
