@@ -8,7 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  statSync,
+} from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
@@ -150,6 +159,9 @@ describe(`an image deleted while servers use it, on ${uri}`, { skip }, () => {
       const first = await api.newImage('first');
       const second = await api.newImage('second');
       const firstIno = statSync(path.join(images, first)).ino;
+      // Held open, the first image's inode cannot be given to a file made after its last link
+      // goes (the rebuild's new disk once got it), so "no file has it" means what it says.
+      const firstHeld = openSync(path.join(images, first), 'r');
 
       // Two builds on one image at once.
       const ids = await Promise.all(
@@ -206,6 +218,7 @@ describe(`an image deleted while servers use it, on ${uri}`, { skip }, () => {
       assert.deepEqual(await backingChain(disk), [disk, base]);
       assert.equal(statSync(base).ino, statSync(path.join(images, second)).ino);
       assert.deepEqual(filesWithInode(stateDir, firstIno), []);
+      closeSync(firstHeld);
 
       // The second image goes too; the server is deleted; nothing of either is left.
       assert.equal((await api.request('DELETE', `/image/v2/images/${second}`)).status, 204);
