@@ -112,7 +112,11 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
         ? startChild(command[0] ?? '', command.slice(1), { env: { ...env, HOME: dir } })
         : startChild(
             'setpriv',
-            ['--reuid', String(as.uid), '--regid', String(as.gid), '--init-groups', ...command],
+            [
+              ...['--reuid', String(as.uid), '--regid', String(as.gid), '--init-groups'],
+              // A change of user clears the parent-death signal startChild set: set it again.
+              ...['setpriv', '--pdeathsig', 'KILL', ...command],
+            ],
             { env: { ...env, HOME: dir } },
           );
     children.push(child);
