@@ -20,6 +20,7 @@ import {
   type Servers,
 } from '../services/index.js';
 import { heartbeatPeriodically } from './heartbeat.js';
+import { deferredIntervalMs, periodically } from './periodically.js';
 import type { RunningService, ServeConfig } from './serve.js';
 
 interface RoleParts {
@@ -84,10 +85,12 @@ export async function startConductorRole(parts: RoleParts): Promise<RunningServi
     ping: () => ({ topic: CONDUCTOR_TOPIC, server: name }),
   });
   opened.push({ what: 'conductor rpc', close: () => consumer.stop() });
-  const periods = [config.healIntervalMs, config.buildTimeoutSeconds * 500];
-  for (const seconds of [config.shelvedOffloadTime, config.reclaimInstanceInterval]) {
-    if (seconds > 0) periods.push(Math.min(60, seconds) * 1000);
-  }
+  // Often enough for the build timeout (twice per timeout), the heal and the deferred work.
+  const periods = [
+    config.healIntervalMs,
+    config.buildTimeoutSeconds * 500,
+    deferredIntervalMs(config),
+  ];
   const every = Math.min(...periods.filter((ms) => ms > 0), 60_000);
   const sweeps = periodically(every, log, 'conductor sweeps', async () => {
     // One conductor sweeps at a time; the others skip the round.
@@ -130,35 +133,4 @@ function withBuildSlots(agent: ComputeAgent, limit: number): ComputeAgent {
       return typeof value === 'function' ? (value.bind(target) as unknown) : value;
     },
   });
-}
-
-/**
- * Runs `round` every `intervalMs`, never two at once (a slow round delays the next); a failed round
- * is logged, not fatal; `stop` ends the rounds and waits for the one under way.
- */
-function periodically(
-  intervalMs: number,
-  log: ApiLogger,
-  what: string,
-  round: () => Promise<unknown>,
-): { stop(): Promise<void> } {
-  let running: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    running ??= round()
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          log.error({ err: String(error) }, `${what}: this round failed`);
-        },
-      )
-      .finally(() => {
-        running = undefined;
-      });
-  }, intervalMs).unref();
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
 }

@@ -46,6 +46,7 @@ import {
 import { toImageInput } from '../services/notification-inputs.js';
 import { describeLocalHost, type ComputeHostConfig } from './compute-host.js';
 import { heartbeatPeriodically } from './heartbeat.js';
+import { deferredIntervalMs, periodically } from './periodically.js';
 import { reclaimWhenIdle } from './idle-reclaim.js';
 import { LogFile } from './log-file.js';
 import {
@@ -661,8 +662,12 @@ async function startRole(
     logger.info({ publicEndpoint: config.publicEndpoint ?? listeningAt }, 'public endpoint');
     logger.info({ url, stateDir: config.stateDir, role }, 'listening');
     if (role === 'all') {
-      const healing = healPeriodically(servers, files, config.healIntervalMs, log);
-      const deferred = runDeferredPeriodically(servers, config, log);
+      const healing = periodically(config.healIntervalMs, log, 'heal', () =>
+        heal(servers, files, log),
+      );
+      const deferred = periodically(deferredIntervalMs(config), log, 'deferred server work', () =>
+        runDeferred(servers, log),
+      );
       opened.push({
         what: 'periodic tasks',
         close: () => Promise.all([healing.stop(), deferred.stop()]),
@@ -782,85 +787,21 @@ export async function runServe(
   return 0;
 }
 
-/**
- * Every `intervalMs` (never when 0): releases leaked claims and removes the `.partial` files of
- * uploads no longer under way. A failed round is logged, not fatal. `stop()` ends the rounds and
- * waits for one under way, so none runs against a closed store.
- */
-function healPeriodically(
-  servers: Servers,
-  files: FsImageFiles,
-  intervalMs: number,
-  log: ApiLogger,
-): { stop(): Promise<void> } {
-  let round: Promise<unknown> = Promise.resolve();
-  const heal = async (): Promise<void> => {
-    await servers.healClaims().catch((error: unknown) => {
-      log.error({ err: String(error) }, 'heal: cannot release leaked claims this round');
-    });
-    await files
-      .sweepPartials()
-      .then((removed) => {
-        if (removed.length > 0) log.warn({ removed }, 'heal: removed interrupted uploads');
-      })
-      .catch((error: unknown) => {
-        log.error({ err: String(error) }, 'heal: cannot remove interrupted uploads this round');
-      });
-  };
-  const timer =
-    intervalMs === 0
-      ? undefined
-      : setInterval(() => {
-          round = heal();
-        }, intervalMs).unref();
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await round;
-    },
-  };
+/** One heal round: claims no server needs, and `.partial` files of uploads no longer under way. */
+async function heal(servers: Servers, files: FsImageFiles, log: ApiLogger): Promise<void> {
+  await servers.healClaims().catch((error: unknown) => {
+    log.error({ err: String(error) }, 'heal: cannot release leaked claims this round');
+  });
+  const removed = await files.sweepPartials();
+  if (removed.length > 0) log.warn({ removed }, 'heal: removed interrupted uploads');
 }
 
-/**
- * The periodic offload of shelved servers (`shelvedOffloadTime` > 0) and reclaim of soft-deleted
- * ones (`reclaimInstanceInterval` > 0), as Nova's periodic tasks: a round at the smaller of the
- * positive settings, at most every 60 s; the timer does not keep the process alive, and `stop`
- * waits for the round under way.
- */
-function runDeferredPeriodically(
-  servers: Servers,
-  config: Pick<ServeConfig, 'shelvedOffloadTime' | 'reclaimInstanceInterval'>,
-  log: ApiLogger,
-): { stop(): Promise<void> } {
-  const periods = [config.shelvedOffloadTime, config.reclaimInstanceInterval].filter((s) => s > 0);
-  let round: Promise<unknown> = Promise.resolve();
-  const timer =
-    periods.length === 0
-      ? undefined
-      : setInterval(
-          () => {
-            round = servers
-              .runDeferred()
-              .then(({ offloaded, reclaimed }) => {
-                if (offloaded.length + reclaimed.length > 0) {
-                  log.info(
-                    { offloaded, reclaimed },
-                    'offloaded shelved and reclaimed soft-deleted servers',
-                  );
-                }
-              })
-              .catch((error: unknown) => {
-                log.error({ err: String(error) }, 'deferred server work failed this round');
-              });
-          },
-          Math.min(60, ...periods) * 1000,
-        ).unref();
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await round;
-    },
-  };
+/** One round of the deferred shelve offloads and soft-delete reclaims (Nova's periodic tasks). */
+async function runDeferred(servers: Servers, log: ApiLogger): Promise<void> {
+  const { offloaded, reclaimed } = await servers.runDeferred();
+  if (offloaded.length + reclaimed.length > 0) {
+    log.info({ offloaded, reclaimed }, 'offloaded shelved and reclaimed soft-deleted servers');
+  }
 }
 
 function adminPassword(config: ServeConfig): { password: string; generated: boolean } {
