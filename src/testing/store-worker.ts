@@ -26,7 +26,14 @@ export type WorkerTask =
       /** Consumer ids are `<prefix>-<n>`, so processes need different prefixes. */
       readonly prefix: string;
     }
-  | { readonly kind: 'createServers'; readonly ids: readonly string[] };
+  | { readonly kind: 'createServers'; readonly ids: readonly string[] }
+  | {
+      /** Claims of 1 vCPU spread over the hosts, every third released again. */
+      readonly kind: 'churn';
+      readonly hosts: readonly string[];
+      readonly count: number;
+      readonly prefix: string;
+    };
 
 /** The JSON line a worker prints when done. */
 export interface WorkerResult {
@@ -59,6 +66,14 @@ async function run(task: WorkerTask, store: Store): Promise<WorkerResult> {
         resources: { VCPU: 1, MEMORY_MB: 1, DISK_GB: 0 },
       });
       if (granted) claimed++;
+    }
+  } else if (task.kind === 'churn') {
+    for (let n = 0; n < task.count; n++) {
+      const consumerId = `${task.prefix}-${String(n)}`;
+      const host = task.hosts[n % task.hosts.length] ?? '';
+      if (await store.claim({ consumerId, host, resources: { VCPU: 1, MEMORY_MB: 1, DISK_GB: 0 } }))
+        claimed++;
+      if (n % 3 === 1) await store.releaseClaim(consumerId);
     }
   } else {
     for (const id of task.ids) {
