@@ -45,6 +45,7 @@ import { bootFilesOf, configDriveDataOf } from './guest-data.js';
 import { precheckGuest, type DesignHost } from './server-design.js';
 import { beginAction, computeEventOf, type RecordedAction } from './server-instance-actions.js';
 import { refuseIfLocked } from './server-locks.js';
+import { HostCache, type HostCacheOptions } from './host-cache.js';
 
 /** Structured logging (pino-style). */
 export interface ServerLog {
@@ -157,9 +158,12 @@ export class ServerWork {
    * record's version is not stale for it. Only saves made elsewhere are.
    */
   readonly #saved = new Map<string, number>();
+  /** The hosts this process places guests on, kept current by the store's change sequence. */
+  readonly hosts: HostCache;
 
-  constructor(deps: ServerDeps) {
+  constructor(deps: ServerDeps, hostCache: HostCacheOptions = {}) {
     this.deps = deps;
+    this.hosts = new HostCache(deps.store, (host) => deps.computes.has(host), hostCache);
   }
 
   /** Resolves when no build or action is running (tests wait on it; shutdown too). */
