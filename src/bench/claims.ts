@@ -81,7 +81,7 @@ export async function benchClaims(
 
 // Run as a script (not when imported by the benchmark runner).
 if (process.argv[1]?.endsWith('claims.js') === true) {
-  const report = await benchClaims(process.argv[2] ?? process.env.VPMU_TEST_DATABASE_URL);
+  const report = await benchClaims(process.argv[2] ?? process.env.VPMU_TEST_DATABASE_URL ?? '');
   for (const [store, rate] of Object.entries(report.figures)) {
     process.stdout.write(
       `${store.split(' ')[0] ?? store}: ${typeof rate === 'number' ? `${rate.toFixed(0)} claims/s (${String(PROCESSES)} processes)` : rate}\n`,
