@@ -6,7 +6,7 @@ import path from 'node:path';
 import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
 import { MemoryStore } from '../adapters/store/memory-store.js';
 import { openSqliteStore } from '../adapters/store/sqlite-store.js';
-import type { ServerRecord } from '../ports/store.js';
+import type { AllocationRecord, ServerRecord } from '../ports/store.js';
 import { hypervisorFailingStarts, makeTestApi } from '../testing/api.js';
 import { action, boot, flavor, image, message, show, vpmuOf } from '../testing/server-calls.js';
 
@@ -548,16 +548,15 @@ describe('servers API', () => {
   }
 
   it('places on two hosts: a boot that loses its claim race takes the next host; a third finds none', async () => {
-    // Both builds read the hosts' usage before either claims: the race, made certain.
-    let readers = 0;
-    let bothRead!: () => void;
-    const barrier = new Promise<void>((resolve) => (bothRead = resolve));
+    // Both builds have chosen a host before either claims: the race, made certain.
+    let claimers = 0;
+    let bothChose!: () => void;
+    const barrier = new Promise<void>((resolve) => (bothChose = resolve));
     const store = new (class extends MemoryStore {
-      override async usageByHost() {
-        const usage = await super.usageByHost();
-        if (++readers === 2) bothRead();
-        if (readers <= 2) await barrier;
-        return usage;
+      override async claim(allocation: AllocationRecord) {
+        if (++claimers === 2) bothChose();
+        if (claimers <= 2) await barrier;
+        return super.claim(allocation);
       }
     })();
     const api = await makeTestApi({

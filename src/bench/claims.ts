@@ -4,6 +4,8 @@
  *
  *   node dist/bench/claims.js [postgres://USER@HOST:PORT/DB]   (or VPMU_TEST_DATABASE_URL)
  *
+ * and in `npm run bench` (part `claims`, PostgreSQL when VPMU_BENCH_DATABASE_URL is set).
+ *
  * Each process makes CLAIMS claims of 1 vCPU on a host with room for all of them; the rate is all
  * the claims over the time the slower process took. PostgreSQL runs in a fresh schema, dropped after.
  */
@@ -14,6 +16,7 @@ import pg from 'pg';
 import { aComputeHost } from '../ports/store.contract.js';
 import { runWorkers } from '../testing/store-processes.js';
 import { openStore, type StoreOpener } from '../testing/store-worker.js';
+import type { PartReport } from './report.js';
 
 const CLAIMS = 1000;
 const PROCESSES = 2;
@@ -39,33 +42,49 @@ async function claimsPerSecond(opener: StoreOpener): Promise<number> {
   return granted / (Math.max(...results.map((r) => r.ms)) / 1000);
 }
 
-async function main(): Promise<void> {
+/** Claims per second on the SQLite file and, given a URL, on PostgreSQL (a fresh schema, dropped after). */
+export async function benchClaims(
+  url: string | undefined = process.env.VPMU_BENCH_DATABASE_URL,
+): Promise<PartReport> {
+  const figures: Record<string, number | string> = {};
   const dir = mkdtempSync(path.join(tmpdir(), 'vpmu-bench-claims-'));
   try {
-    const sqlite = await claimsPerSecond({ kind: 'sqlite', file: path.join(dir, 'vpmu.db') });
-    process.stdout.write(
-      `sqlite: ${sqlite.toFixed(0)} claims/s (${String(PROCESSES)} processes)\n`,
-    );
+    figures['sqlite claims/s'] = await claimsPerSecond({
+      kind: 'sqlite',
+      file: path.join(dir, 'vpmu.db'),
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const url = process.argv[2] ?? process.env.VPMU_TEST_DATABASE_URL;
   if (url === undefined || url === '') {
-    process.stdout.write('postgres: skipped (give a postgres:// URL)\n');
-    return;
+    figures['postgres claims/s'] = 'skipped (set VPMU_BENCH_DATABASE_URL)';
+  } else {
+    const schema = `bench_claims_${String(process.pid)}`;
+    try {
+      figures['postgres claims/s'] = await claimsPerSecond({ kind: 'postgres', url, schema });
+    } finally {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query(`drop schema if exists "${schema}" cascade`);
+      await client.end();
+    }
   }
-  const schema = `bench_claims_${String(process.pid)}`;
-  try {
-    const rate = await claimsPerSecond({ kind: 'postgres', url, schema });
-    process.stdout.write(
-      `postgres: ${rate.toFixed(0)} claims/s (${String(PROCESSES)} processes)\n`,
-    );
-  } finally {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(`drop schema if exists "${schema}" cascade`);
-    await client.end();
-  }
+  return {
+    part: 'claims',
+    figures,
+    targets: [],
+    notes: [
+      `${String(PROCESSES)} processes, ${String(CLAIMS)} claims of 1 vCPU each on one host with room for all of them; the rate is all the claims over the time the slower process took.`,
+    ],
+  };
 }
 
-await main();
+// Run as a script (not when imported by the benchmark runner).
+if (process.argv[1]?.endsWith('claims.js') === true) {
+  const report = await benchClaims(process.argv[2] ?? process.env.VPMU_TEST_DATABASE_URL ?? '');
+  for (const [store, rate] of Object.entries(report.figures)) {
+    process.stdout.write(
+      `${store.split(' ')[0] ?? store}: ${typeof rate === 'number' ? `${rate.toFixed(0)} claims/s (${String(PROCESSES)} processes)` : rate}\n`,
+    );
+  }
+}

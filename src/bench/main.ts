@@ -1,6 +1,8 @@
 /**
- * `npm run bench -- [xml|boot|schedule|idle|boot-split|many-hosts|all] [--json]`: the performance targets of issue 6,
- * measured in one run on this machine. `all` also writes docs/benchmarks.md.
+ * `npm run bench -- [xml|boot|schedule|schedule-claim|claims|rpc|idle|boot-split|many-hosts|all]
+ * [--json]`: the performance targets of issues 6 and 15, measured in one run on this machine. `all`
+ * also writes docs/benchmarks.md. VPMU_BENCH_DATABASE_URL adds PostgreSQL to schedule-claim and
+ * claims, VPMU_BENCH_TRANSPORT_URL adds RabbitMQ to rpc; boot-split and many-hosts need both.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -8,15 +10,21 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchBoot } from './boot.js';
 import { benchBootSplit } from './boot-split.js';
+import { benchClaims } from './claims.js';
 import { benchIdle } from './idle.js';
 import { benchManyHosts } from './many-hosts.js';
 import { formatPart, markdownPart, type PartReport } from './report.js';
+import { benchRpc } from './rpc.js';
 import { benchSchedule } from './schedule.js';
+import { benchScheduleClaim } from './schedule-claim.js';
 import { benchXml } from './xml.js';
 
 const PARTS: Readonly<Record<string, () => Promise<PartReport>>> = {
   xml: benchXml,
   schedule: benchSchedule,
+  'schedule-claim': () => benchScheduleClaim(),
+  claims: () => benchClaims(),
+  rpc: () => benchRpc(),
   boot: benchBoot,
   idle: benchIdle,
   'boot-split': benchBootSplit,
@@ -67,6 +75,12 @@ function overrides(): string {
   return ['VPMU_BENCH_URI', 'VPMU_BENCH_SERVERS', 'VPMU_BENCH_RECORDS']
     .flatMap((name) =>
       process.env[name] === undefined ? [] : [`${name}=${process.env[name] ?? ''} `],
+    )
+    .concat(
+      // Where a database or broker was given, not its address (it may hold a password).
+      ['VPMU_BENCH_DATABASE_URL', 'VPMU_BENCH_TRANSPORT_URL'].flatMap((name) =>
+        process.env[name] === undefined ? [] : [`${name}=… `],
+      ),
     )
     .join('');
 }

@@ -7,6 +7,8 @@ import {
   type ComputeHostRecord,
   type FlavorQuery,
   type FlavorRecord,
+  type HostChanges,
+  type HostUsage,
   type ImageRecord,
   type InstanceActionRecord,
   type ServerGroupRecord,
@@ -116,6 +118,50 @@ export function aComputeHost(
 }
 
 const ONE_VCPU = { VCPU: 1, MEMORY_MB: 512, DISK_GB: 1 } as const;
+const NOTHING_USED: HostUsage = { VCPU: 0, MEMORY_MB: 0, DISK_GB: 0 };
+
+/**
+ * What a scheduler following the host change sequence believes each host's usage is: it starts
+ * from the store's usage at the sequence's current point and applies each answer.
+ */
+export class UsageFollower {
+  readonly usage = new Map<string, HostUsage>();
+  seq = 0;
+  readonly #store: Store;
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  async start(): Promise<void> {
+    this.seq = await this.#store.hostChangeSeq();
+    for (const [host, used] of await this.#store.usageByHost()) this.usage.set(host, used);
+  }
+
+  /** Reads and applies what changed; fails when the sequence goes back. */
+  async follow(): Promise<HostChanges> {
+    const changes = await this.#store.hostChangesSince(this.seq);
+    assert.ok(changes.seq >= this.seq, `the sequence went back: ${changes.seq} < ${this.seq}`);
+    for (const host of changes.hosts) {
+      this.usage.set(host.name, changes.usage.get(host.name) ?? NOTHING_USED);
+    }
+    for (const name of changes.removed) this.usage.delete(name);
+    this.seq = changes.seq;
+    return changes;
+  }
+
+  /** Asserts it believes what the store holds, host by host. */
+  async assertCurrent(hosts: readonly string[]): Promise<void> {
+    const truth = await this.#store.usageByHost();
+    for (const host of hosts) {
+      assert.deepEqual(
+        this.usage.get(host) ?? NOTHING_USED,
+        truth.get(host) ?? NOTHING_USED,
+        `the usage of ${host} as followed by the change sequence`,
+      );
+    }
+  }
+}
 
 function hasCode(code: string): (err: unknown) => boolean {
   return (err) => err instanceof ComputeError && err.code === code;
@@ -1074,6 +1120,111 @@ export function storeContract(
       await store.close();
     });
 
+    it('tells what changed about hosts since a point of the change sequence', async () => {
+      const store = await make();
+      const start = await store.hostChangeSeq();
+      const none = await store.hostChangesSince(start);
+      assert.deepEqual(
+        [none.seq, none.hosts, [...none.usage], none.removed, none.aggregates],
+        [start, [], [], [], undefined],
+      );
+      await store.putComputeHost(aComputeHost({}, 8));
+      await store.putComputeHost(aComputeHost({ name: 'host2' }, 8));
+      const put = await store.hostChangesSince(start);
+      assert.ok(put.seq > start);
+      assert.deepEqual(put.hosts, [aComputeHost({}, 8), aComputeHost({ name: 'host2' }, 8)]);
+      assert.deepEqual([[...put.usage], put.removed, put.aggregates], [[], [], undefined]);
+      // Writes that change nothing the scheduler reads leave the sequence where it is.
+      await store.createServer(aServerRecord());
+      await store.createFlavor(aFlavorRecord());
+      assert.equal(
+        await store.claim({ consumerId: 'x', host: 'nowhere', resources: ONE_VCPU }),
+        false,
+      );
+      assert.equal(await store.releaseClaim('nobody'), false);
+      assert.equal(await store.deleteComputeHost('nowhere'), false);
+      assert.equal(await store.deleteAggregate(12345), false);
+      assert.equal(await store.hostChangeSeq(), put.seq);
+      assert.deepEqual((await store.hostChangesSince(put.seq)).hosts, []);
+      // A claim changes its host's usage; a release and a delete follow.
+      assert.equal(
+        await store.claim({ consumerId: 'c1', host: 'host1', resources: ONE_VCPU }),
+        true,
+      );
+      const claimed = await store.hostChangesSince(put.seq);
+      assert.deepEqual(
+        claimed.hosts.map((h) => h.name),
+        ['host1'],
+      );
+      assert.deepEqual(claimed.usage.get('host1'), ONE_VCPU);
+      assert.equal(await store.releaseClaim('c1'), true);
+      assert.equal(await store.deleteComputeHost('host2'), true);
+      const later = await store.hostChangesSince(claimed.seq);
+      assert.deepEqual(
+        later.hosts.map((h) => h.name),
+        ['host1'],
+      );
+      assert.deepEqual(later.usage.get('host1') ?? NOTHING_USED, NOTHING_USED);
+      assert.deepEqual(later.removed, ['host2']);
+      // An operator's change to a host (disable) is a change of its record.
+      await store.putComputeHost(aComputeHost({ enabled: false, disabledReason: 'x' }, 8));
+      const disabled = await store.hostChangesSince(later.seq);
+      assert.equal(disabled.hosts[0]?.enabled, false);
+      // Aggregates (membership, zones) come whole when any changed.
+      const base = { hosts: ['host1'], metadata: {}, createdAt: '2026-01-01T00:00:00Z' };
+      const agg = await store.createAggregate({ ...base, uuid: 'u-a', name: 'a', updatedAt: null });
+      const created = await store.hostChangesSince(disabled.seq);
+      assert.deepEqual([created.hosts, created.aggregates], [[], [agg]]);
+      const zoned = { ...agg, metadata: { availability_zone: 'az1' } };
+      await store.saveAggregate(zoned);
+      const saved = await store.hostChangesSince(created.seq);
+      assert.deepEqual(saved.aggregates, [zoned]);
+      assert.equal(await store.deleteAggregate(agg.id), true);
+      const deleted = await store.hostChangesSince(saved.seq);
+      assert.deepEqual(deleted.aggregates, []);
+      assert.equal((await store.hostChangesSince(deleted.seq)).aggregates, undefined);
+      // From an old point: each host once, as it is now.
+      const all = await store.hostChangesSince(start);
+      assert.deepEqual(
+        [all.seq, all.hosts.map((h) => [h.name, h.enabled]), all.removed],
+        [deleted.seq, [['host1', false]], ['host2']],
+      );
+      await store.close();
+    });
+
+    it('misses no host change while concurrent writers claim and release', async () => {
+      const store = await make();
+      const hosts = Array.from({ length: 6 }, (_, i) => `host${String(i)}`);
+      for (const name of hosts) await store.putComputeHost(aComputeHost({ name }, 1000));
+      const follower = new UsageFollower(store);
+      await follower.start();
+      const writers = { running: true };
+      const reader = (async () => {
+        while (writers.running) {
+          await follower.follow();
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      })();
+      try {
+        await Promise.all(
+          Array.from({ length: 6 }, async (_, w) => {
+            for (let n = 0; n < 30; n++) {
+              const id = `w${String(w)}-${String(n)}`;
+              const host = hosts[(w * 5 + n * 7) % hosts.length] ?? 'host0';
+              await store.claim({ consumerId: id, host, resources: ONE_VCPU });
+              if (n % 3 === 1) await store.releaseClaim(id);
+            }
+          }),
+        );
+      } finally {
+        writers.running = false;
+        await reader;
+      }
+      await follower.follow();
+      await follower.assertCurrent(hosts);
+      await store.close();
+    });
+
     it('keeps a server lock and tags apart from saves, and edits tags atomically', async () => {
       const store = await make();
       const a = aServerRecord({ tags: ['first'] });
@@ -1150,6 +1301,20 @@ export function storeContract(
         hosts.map((h) => [h.name, h.heartbeatAt]),
         [...names.map((name) => [name, at(5)]), ['host1', at(4)]],
       );
+      await store.close();
+    });
+
+    it('tells the hosts silent since a time, never one that has not reported', async () => {
+      const store = await make();
+      const at = (s: number) => `2026-01-01T00:00:${String(s).padStart(2, '0')}.000Z`;
+      await store.putComputeHost(aComputeHost({ name: 'quiet' }));
+      await store.putComputeHost(aComputeHost({ name: 'old', heartbeatAt: at(1) }));
+      await store.putComputeHost(aComputeHost({ name: 'fresh', heartbeatAt: at(1) }));
+      await store.putComputeHost(aComputeHost({ name: 'older', heartbeatAt: at(1) }));
+      await store.reportHeartbeat('fresh', at(9));
+      assert.deepEqual(await store.silentHosts(at(5)), ['old', 'older']);
+      assert.deepEqual(await store.silentHosts(at(1)), [], 'strictly before');
+      assert.deepEqual(await store.silentHosts(at(10)), ['fresh', 'old', 'older']);
       await store.close();
     });
 

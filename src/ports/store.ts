@@ -593,6 +593,24 @@ export type HostUsage = Readonly<Record<ClaimResourceClass, number>>;
 /** What `Store.withLock` did: ran the work (with its value), or skipped it (the lock was held). */
 export type LockOutcome<T> = { readonly ran: true; readonly value: T } | { readonly ran: false };
 
+/**
+ * What changed, since a point of the store's host change sequence, in what scheduling reads about
+ * compute hosts: their records (put, delete), their usage (claims, releases) and the aggregates
+ * (membership, zones). Heartbeats are no change.
+ */
+export interface HostChanges {
+  /** The point this answer is complete up to: ask from it next time. */
+  readonly seq: number;
+  /** The hosts whose record or usage changed, as they are now, sorted by name. */
+  readonly hosts: readonly ComputeHostRecord[];
+  /** What is used on each of `hosts` (a host absent here has nothing used). */
+  readonly usage: ReadonlyMap<string, HostUsage>;
+  /** The hosts whose record was deleted, sorted. */
+  readonly removed: readonly string[];
+  /** Every aggregate, sorted by id, when any changed; undefined when none did. */
+  readonly aggregates?: readonly AggregateRecord[];
+}
+
 /** The service's persistent state. */
 export interface Store {
   /**
@@ -847,6 +865,11 @@ export interface Store {
    * False for an unknown host.
    */
   reportHeartbeat(host: string, at: string): Promise<boolean>;
+  /**
+   * The hosts whose last heartbeat is before `before` (ISO time), sorted: the silent ones. A host
+   * that never reported is not among them (serviceState counts it up).
+   */
+  silentHosts(before: string): Promise<string[]>;
   getComputeHost(name: string): Promise<ComputeHostRecord | undefined>;
   /** Sorted by name. */
   listComputeHosts(): Promise<ComputeHostRecord[]>;
@@ -869,6 +892,18 @@ export interface Store {
    * this on every boot, so it must not cost more with every server recorded.
    */
   usageByHost(): Promise<Map<string, HostUsage>>;
+  /**
+   * The current point of the host change sequence, which every write that changes what
+   * scheduling reads about a host moves on (a heartbeat does not). Read it before a full read of
+   * hosts, usage and aggregates, then follow with hostChangesSince().
+   */
+  hostChangeSeq(): Promise<number>;
+  /**
+   * What changed since `seq` (a point from hostChangeSeq() or an earlier answer), in one read:
+   * nothing is ever missed, even when writers in other processes commit out of order. Changes
+   * after the answer's `seq` may show in it too; they come again next time.
+   */
+  hostChangesSince(seq: number): Promise<HostChanges>;
 
   /** Releases resources (the database handle). */
   close(): Promise<void>;

@@ -202,6 +202,43 @@ describe('selectHosts()', () => {
 });
 
 describe('HostIndex', () => {
+  it('returns the same order whether it keeps a few best hosts or sorts them all', () => {
+    const hosts = syntheticHosts(3000);
+    const index = new HostIndex(hosts);
+    const req = request({ requiredTraits: new Set([VPMU_TRAIT]) });
+    const all = index.select(req, { count: hosts.length });
+    const few = index.select(req, { count: 40 });
+    assert.ok(all.ok && few.ok);
+    assert.ok(all.value.hosts.length > 500);
+    assert.deepEqual(
+      few.value.hosts.map((h) => h.name),
+      all.value.hosts.slice(0, 40).map((h) => h.name),
+    );
+    const some = index.select(req, { count: 300 });
+    assert.ok(some.ok);
+    assert.deepEqual(some.value.hosts, all.value.hosts.slice(0, 300));
+  });
+
+  it('leaves excluded hosts out of a decision, as if absent', () => {
+    const index = new HostIndex([
+      aHostState('a'),
+      aHostState('b', { memoryMiB: 32768 }),
+      aHostState('c', { enabled: false }),
+    ]);
+    const got = index.select(request(), { count: 3, excluded: new Set(['a', 'nowhere']) });
+    assert.ok(got.ok);
+    assert.deepEqual(
+      got.value.hosts.map((h) => h.name),
+      ['b'],
+    );
+    const none = index.select(request(), { excluded: new Set(['a', 'b']) });
+    assert.ok(!none.ok);
+    assert.equal(none.issues[0].message, 'No valid host was found. 1 host checked: 1 disabled.');
+    assert.equal(index.size, 3);
+    assert.equal(index.get('b')?.name, 'b');
+    assert.equal(index.get('x'), undefined);
+  });
+
   it('follows updates: a host filled by claims stops being chosen', () => {
     const index = new HostIndex([aHostState('a'), aHostState('b', { memoryMiB: 32768 })]);
     const first = index.select(request());

@@ -30,7 +30,12 @@ export interface SelectOptions {
   /** How many hosts to return: the choice plus alternates. @default 1 */
   readonly count?: number;
   readonly multipliers?: WeigherMultipliers;
+  /** Hosts of the index left out of this decision, as if absent (a move's source). */
+  readonly excluded?: ReadonlySet<string>;
 }
+
+/** Above this many hosts wanted, the best are found by sorting rather than by insertion. */
+const INSERTION_LIMIT = 64;
 
 /** Undefined when a host passes every filter; otherwise the first reason it fails. */
 export function checkHost(host: HostState, request: RequestSpec): RejectReason | undefined {
@@ -92,10 +97,23 @@ export class HostIndex {
     this.write(i, host);
   }
 
+  /** How many hosts the index holds. */
+  get size(): number {
+    return this.hosts.length;
+  }
+
+  /** The host's state as the index holds it; undefined when it is not in the index. */
+  get(name: string): HostState | undefined {
+    const i = this.positions.get(name);
+    return i === undefined ? undefined : this.hosts[i];
+  }
+
   /** Filters and weighs; returns up to `count` hosts, best first, or "No valid host was found." */
   select(request: RequestSpec, options: SelectOptions = {}): Result<Selection> {
     const n = this.hosts.length;
     const { enabled, free, passed } = this;
+    const skip = this.excludedColumn(options.excluded);
+    let checked = n;
     const rejected: Record<RejectReason, number> = {
       disabled: 0,
       down: 0,
@@ -114,7 +132,9 @@ export class HostIndex {
     const { VCPU: vcpu, MEMORY_MB: ram, DISK_GB: disk } = request.resources;
     let found = 0;
     hosts: for (let i = 0; i < n; i++) {
-      if (enabled[i] !== 1) {
+      if (skip?.[i] === 1) {
+        checked--;
+      } else if (enabled[i] !== 1) {
         if (enabled[i] === 0) rejected.disabled++;
         else rejected.down++;
       } else if ((free.vcpu[i] ?? 0) < vcpu) {
@@ -144,7 +164,7 @@ export class HostIndex {
         code: 'scheduler.no_valid_host',
         path: [],
         // NOTE: Nova wording (nova/exception.py NoValidHost), then what the filters saw.
-        message: `No valid host was found. ${describeRejections(n, rejected)}`,
+        message: `No valid host was found. ${describeRejections(checked, rejected)}`,
       });
     }
     const multipliers = options.multipliers ?? DEFAULT_MULTIPLIERS;
@@ -153,6 +173,17 @@ export class HostIndex {
     this.addNormalised(free.vcpu, found, multipliers.cpu);
     this.addNormalised(free.disk, found, multipliers.disk);
     return ok({ hosts: this.best(found, options.count ?? 1), rejected });
+  }
+
+  /** 1 for each host of the index to leave out; undefined when none is. */
+  private excludedColumn(excluded: ReadonlySet<string> | undefined): Uint8Array | undefined {
+    if (excluded === undefined || excluded.size === 0) return undefined;
+    const column = new Uint8Array(this.hosts.length);
+    for (const name of excluded) {
+      const i = this.positions.get(name);
+      if (i !== undefined) column[i] = 1;
+    }
+    return column;
   }
 
   private write(i: number, host: HostState): void {
@@ -189,9 +220,27 @@ export class HostIndex {
     }
   }
 
-  /** The `count` best passing hosts by weight, then name; a bounded insertion keeps this linear. */
+  /**
+   * The `count` best passing hosts by weight, then name: a bounded insertion for a few (linear),
+   * a sort for many.
+   */
   private best(found: number, count: number): HostState[] {
     const { hosts, passed, weights } = this;
+    if (count > INSERTION_LIMIT) {
+      const order = Array.from({ length: found }, (_, k) => k);
+      order.sort((a, b) => {
+        const wa = weights[a] ?? 0;
+        const wb = weights[b] ?? 0;
+        if (wa !== wb) return wb - wa;
+        const na = hosts[passed[a] ?? 0]?.name ?? '';
+        const nb = hosts[passed[b] ?? 0]?.name ?? '';
+        return na < nb ? -1 : na > nb ? 1 : 0;
+      });
+      return order.slice(0, count).flatMap((k) => {
+        const host = hosts[passed[k] ?? 0];
+        return host === undefined ? [] : [host];
+      });
+    }
     const top: { host: HostState; weight: number }[] = [];
     const better = (a: (typeof top)[number], b: (typeof top)[number]) =>
       a.weight > b.weight || (a.weight === b.weight && a.host.name < b.host.name);

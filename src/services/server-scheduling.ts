@@ -3,7 +3,7 @@
  * then the scheduler hints and the server group's policy, then an atomic claim on the first
  * chosen host that still has room (a lost race tries the next).
  */
-import { orThrow } from '../domain/index.js';
+import { orThrow, type Result } from '../domain/index.js';
 import { ComputeError } from '../errors/index.js';
 import type { ActionContext } from '../notifications/index.js';
 import type { ServerRecord } from '../ports/store.js';
@@ -14,9 +14,9 @@ import {
   placeInGroup,
   placeInZone,
   type HostState,
+  type RequestSpec,
 } from '../scheduler/index.js';
-import { DEFAULT_AVAILABILITY_ZONE, zonesByHost } from './aggregates.js';
-import { stateOf } from './compute-services.js';
+import type { HostView } from './host-cache.js';
 import { toFlavor } from './flavors.js';
 import { orThrowIssue, resourcesOf, serverImageToImage } from './server-checks.js';
 import { bootFilesOf } from './guest-data.js';
@@ -32,8 +32,6 @@ export interface Placement {
   readonly zone: string;
 }
 
-const NOTHING_USED = { VCPU: 0, MEMORY_MB: 0, DISK_GB: 0 } as const;
-
 /**
  * A server moving off its host (cold migrate, evacuate): never back to `from`, only to `to` when
  * named, holding its resources under `claimId` next to its claim on `from`. `requireVpmuTrait`
@@ -46,10 +44,15 @@ export interface MoveRequest {
   readonly requireVpmuTrait: boolean;
 }
 
+/** The best hosts a first look takes; when none of them will do, each next look takes 8x more. */
+const FIRST_LOOK = 16;
+const LOOK_GROWTH = 8;
+
 /**
  * Picks hosts in weighed order and claims on the first that still has room. A move (`move`)
  * leaves out the host it comes from, claims under the move's own consumer id, and keeps to the
- * server's hints and group policy.
+ * server's hints and group policy. The hosts come from this process's cached index, brought up
+ * to date by what changed in the store since the last decision.
  */
 export async function schedule(
   work: ServerWork,
@@ -69,55 +72,15 @@ export async function schedule(
     }),
   );
   notifySelectDestinations(deps, 'start', server);
-  const records = (await deps.store.listComputeHosts()).filter(
-    (h) =>
-      deps.computes.has(h.name) &&
-      (move === undefined || (h.name !== move.from && (move.to ?? h.name) === h.name)),
-  );
-  const settings = new Map(records.map((h) => [h.name, work.settingsOf(h)]));
-  const usage = await deps.store.usageByHost();
-  const states: HostState[] = records.map((h) => ({
-    name: h.name,
-    enabled: h.enabled,
-    // A compute service forced down or silent too long takes nothing, as Nova's ComputeFilter.
-    down: stateOf(deps, h) === 'down',
-    inventory: h.inventory,
-    used: usage.get(h.name) ?? NOTHING_USED,
-    traits: new Set(h.traits),
-  }));
-  const zones = zonesByHost(await deps.store.listAggregates());
-  const zoneOf = (host: string) => zones.get(host) ?? DEFAULT_AVAILABILITY_ZONE;
-  const selection = new HostIndex(states).select(request, { count: Math.max(states.length, 1) });
-  // As in Nova, NoValidHost ends the selection without an end event.
-  if (!selection.ok) throw orThrowIssue(selection.issues);
-  const inZone = placeInZone(
-    selection.value.hosts,
-    {
-      ...(server.requestedZone === undefined ? {} : { zone: server.requestedZone }),
-      // A move keeps the zone but not the host the create forced (Nova resets force_hosts).
-      ...(server.forcedHost === undefined || move !== undefined ? {} : { host: server.forcedHost }),
-    },
-    zoneOf,
-  );
-  if (!inZone.ok) throw orThrowIssue(inZone.issues);
-  const runnable = hostsThatCanRun(
-    {
-      flavor: toFlavor(server.flavor),
-      image: serverImageToImage(server.image),
-      name: server.domainName,
-      uuid: server.id,
-      owner: { projectId: server.projectId, userId: server.userId },
-      bootFiles: bootFilesOf(server, deps.imageFile),
-    },
-    inZone.value,
-    (name) => settings.get(name),
-  );
-  if (!runnable.ok) throw orThrowIssue(runnable.issues);
-  // A move keeps to the server's hints and group policy too, as Nova's scheduler does.
+  const look = new Look(work, server, request, move, await work.hosts.current());
   const claimId = move?.claimId ?? server.id;
-  const byHints = await hostsByHints(work, server, runnable.value);
   const groupId = server.serverGroupId;
-  if (groupId === undefined) return claimFirst(work, server, byHints, context, zoneOf, claimId);
+  if (groupId === undefined) return claimLazily(work, server, context, look, claimId);
+  // A group's placement needs every host that passed, in order (a soft policy reorders them).
+  const passed = await look.filter(look.select(Infinity).hosts);
+  if (!passed.ok) throw orThrowIssue(passed.issues);
+  const byHints = passed.value;
+  const zoneOf = look.zoneOf;
   // Members of one group are placed one at a time, so each sees where the others went: the
   // same queue as a server's actions, keyed by the group.
   return work.serial(`group:${groupId}`, async () => {
@@ -139,25 +102,166 @@ export async function schedule(
   });
 }
 
-/** The hosts the `same_host` / `different_host` hints allow, where the named servers run now. */
-async function hostsByHints(
+/**
+ * One decision's view of the hosts: the index's best hosts for the request, then the filters that
+ * follow it (zone, design, hints), which keep the weighed order and judge each host alone, so the
+ * best `count` hosts filtered are the first of every host filtered.
+ */
+class Look {
+  readonly #work: ServerWork;
+  readonly #server: ServerRecord;
+  readonly #request: RequestSpec;
+  readonly #move: MoveRequest | undefined;
+  #view: HostView;
+  #index: HostIndex;
+  #where: Map<string, string> | undefined;
+
+  constructor(
+    work: ServerWork,
+    server: ServerRecord,
+    request: RequestSpec,
+    move: MoveRequest | undefined,
+    view: HostView,
+  ) {
+    this.#work = work;
+    this.#server = server;
+    this.#request = request;
+    this.#move = move;
+    this.#view = view;
+    this.#index = this.#indexOf(view);
+  }
+
+  readonly zoneOf = (host: string): string => this.#view.zoneOf(host);
+
+  /** After a lost claim: the hosts as the store has them now. */
+  async refresh(): Promise<void> {
+    this.#view = await this.#work.hosts.current();
+    this.#index = this.#indexOf(this.#view);
+  }
+
+  /** The best `count` hosts that pass the index's filters; `complete` when that is all of them. */
+  select(count: number): { hosts: readonly HostState[]; complete: boolean } {
+    const size = Math.max(this.#index.size, 1);
+    const wanted = Math.min(count, size);
+    const move = this.#move;
+    const selection = this.#index.select(this.#request, {
+      count: wanted,
+      ...(move === undefined || move.to !== undefined ? {} : { excluded: new Set([move.from]) }),
+    });
+    // As in Nova, NoValidHost ends the selection without an end event.
+    if (!selection.ok) throw orThrowIssue(selection.issues);
+    return {
+      hosts: selection.value.hosts,
+      complete: wanted >= size || selection.value.hosts.length < wanted,
+    };
+  }
+
+  /** The zone, design and hint filters, in that order, keeping the weighed order. */
+  async filter(hosts: readonly HostState[]): Promise<Result<HostState[]>> {
+    const server = this.#server;
+    const inZone = placeInZone(
+      hosts,
+      {
+        ...(server.requestedZone === undefined ? {} : { zone: server.requestedZone }),
+        // A move keeps the zone but not the host the create forced (Nova resets force_hosts).
+        ...(server.forcedHost === undefined || this.#move !== undefined
+          ? {}
+          : { host: server.forcedHost }),
+      },
+      this.zoneOf,
+    );
+    if (!inZone.ok) return inZone;
+    const view = this.#view;
+    const runnable = hostsThatCanRun(
+      {
+        flavor: toFlavor(server.flavor),
+        image: serverImageToImage(server.image),
+        name: server.domainName,
+        uuid: server.id,
+        owner: { projectId: server.projectId, userId: server.userId },
+        bootFiles: bootFilesOf(server, this.#work.deps.imageFile),
+      },
+      inZone.value,
+      (name) => {
+        const record = view.record(name);
+        return record === undefined ? undefined : this.#work.settingsOf(record);
+      },
+    );
+    if (!runnable.ok) return runnable;
+    // A move keeps to the server's hints too, as Nova's scheduler does.
+    const hints = server.hostHints;
+    if (hints === undefined) return runnable;
+    this.#where ??= await hostsOf(
+      this.#work,
+      new Set([...(hints.sameHost ?? []), ...(hints.differentHost ?? [])]),
+    );
+    return byHints(runnable.value, hints, this.#where);
+  }
+
+  /** The index this decision chooses from: a move goes only to its target when it names one. */
+  #indexOf(view: HostView): HostIndex {
+    const move = this.#move;
+    if (move?.to === undefined) return view.index;
+    const target = move.to === move.from ? undefined : view.index.get(move.to);
+    return new HostIndex(target === undefined ? [] : [target]);
+  }
+}
+
+/**
+ * Claims on the best host that still has room, looking at the few best hosts first and at more
+ * only when none of those passes the filters or has room: the same host, or the same refusal, as
+ * looking at every host at once.
+ */
+async function claimLazily(
   work: ServerWork,
   server: ServerRecord,
+  context: ActionContext,
+  look: Look,
+  claimId: string,
+): Promise<Placement> {
+  const { deps } = work;
+  const tried = new Set<string>();
+  let ended = false;
+  for (let count = FIRST_LOOK; ; count *= LOOK_GROWTH) {
+    const { hosts, complete } = look.select(count);
+    const passed = await look.filter(hosts);
+    if (!passed.ok) {
+      if (complete) throw orThrowIssue(passed.issues);
+      continue;
+    }
+    if (!ended) {
+      notifySelectDestinations(deps, 'end', server);
+      ended = true;
+    }
+    let lost = false;
+    for (const host of passed.value) {
+      if (tried.has(host.name)) continue;
+      tried.add(host.name);
+      if (await claimOn(work, server, host, claimId)) {
+        return { host: host.name, claimId, zone: look.zoneOf(host.name) };
+      }
+      logLost(work, server, host, context);
+      lost = true;
+    }
+    if (complete) throw filledMeanwhile(server, passed.value);
+    // Other decisions claimed what this one saw free: look again at the hosts as they are now.
+    if (lost) await look.refresh();
+  }
+}
+
+/** The hosts the `same_host` / `different_host` hints allow, given where the named servers run. */
+function byHints(
   hosts: readonly HostState[],
-): Promise<HostState[]> {
-  const hints = server.hostHints;
-  if (hints === undefined) return [...hosts];
-  const named = new Set([...(hints.sameHost ?? []), ...(hints.differentHost ?? [])]);
-  const where = await hostsOf(work, named);
+  hints: NonNullable<ServerRecord['hostHints']>,
+  where: ReadonlyMap<string, string>,
+): Result<HostState[]> {
   const hostsOfIds = (ids: readonly string[]) => new Set(ids.flatMap((id) => where.get(id) ?? []));
-  const placed = placeByHints(hosts, {
+  return placeByHints(hosts, {
     ...(hints.sameHost === undefined ? {} : { sameHost: hostsOfIds(hints.sameHost) }),
     ...(hints.differentHost === undefined
       ? {}
       : { differentHost: hostsOfIds(hints.differentHost) }),
   });
-  if (!placed.ok) throw orThrowIssue(placed.issues);
-  return placed.value;
 }
 
 /** The host each of these servers holds its claim on (a server with no claim is absent). */
@@ -182,24 +286,43 @@ async function claimFirst(
   zoneOf: (host: string) => string,
   claimId: string = server.id,
 ): Promise<Placement> {
-  const { deps } = work;
-  notifySelectDestinations(deps, 'end', server);
+  notifySelectDestinations(work.deps, 'end', server);
   for (const host of hosts) {
-    if (
-      await deps.store.claim({
-        consumerId: claimId,
-        host: host.name,
-        resources: resourcesOf(server.flavor),
-      })
-    ) {
+    if (await claimOn(work, server, host, claimId)) {
       return { host: host.name, claimId, zone: zoneOf(host.name) };
     }
-    deps.log.info(
-      { server: server.id, host: host.name, requestId: context.requestId },
-      'claim lost a race; trying the next host',
-    );
+    logLost(work, server, host, context);
   }
-  throw new ComputeError(
+  throw filledMeanwhile(server, hosts);
+}
+
+function claimOn(
+  work: ServerWork,
+  server: ServerRecord,
+  host: HostState,
+  claimId: string,
+): Promise<boolean> {
+  return work.deps.store.claim({
+    consumerId: claimId,
+    host: host.name,
+    resources: resourcesOf(server.flavor),
+  });
+}
+
+function logLost(
+  work: ServerWork,
+  server: ServerRecord,
+  host: HostState,
+  context: ActionContext,
+): void {
+  work.deps.log.info(
+    { server: server.id, host: host.name, requestId: context.requestId },
+    'claim lost a race; trying the next host',
+  );
+}
+
+function filledMeanwhile(server: ServerRecord, hosts: readonly HostState[]): ComputeError {
+  return new ComputeError(
     'scheduler.no_valid_host',
     `No valid host was found. Every host that passed the filters (${hosts.map((h) => h.name).join(', ')}) was filled by concurrent claims before server ${server.id} could claim ${server.flavor.vcpus} VCPU, ${server.flavor.memoryMiB} MB RAM and ${server.flavor.diskGiB} GB disk.`,
   );

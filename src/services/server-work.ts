@@ -48,6 +48,7 @@ import { beginAction, computeEventOf, RecordedAction } from './server-instance-a
 import type { BuildOrder } from './server-create.js';
 import { refuseIfLocked } from './server-locks.js';
 import { stateOf } from './compute-services.js';
+import { HostCache, type HostCacheOptions } from './host-cache.js';
 
 /** Structured logging (pino-style). */
 export interface ServerLog {
@@ -171,9 +172,20 @@ export class ServerWork {
    * record's version is not stale for it. Only saves made elsewhere are.
    */
   readonly #saved = new Map<string, number>();
+  /** The hosts this process places guests on, kept current by the store's change sequence. */
+  readonly hosts: HostCache;
+  /** designHosts() for the record list it was made from. */
+  #design:
+    | {
+        readonly from: readonly ComputeHostRecord[];
+        readonly all: readonly DesignHost[];
+        readonly distinct: readonly DesignHost[];
+      }
+    | undefined;
 
-  constructor(deps: ServerDeps) {
+  constructor(deps: ServerDeps, hostCache: HostCacheOptions = {}) {
     this.deps = deps;
+    this.hosts = new HostCache(deps.store, (host) => deps.computes.has(host), deps, hostCache);
   }
 
   /** Resolves when no build or action is running (tests wait on it; shutdown too). */
@@ -393,7 +405,7 @@ export class ServerWork {
     guestData: Pick<ServerRecord, 'bootImages'>,
     onHost?: string,
   ): Promise<ServerPmu> {
-    const hosts = await this.designHosts();
+    const hosts = await this.designHosts(onHost === undefined ? 'distinct' : 'all');
     return precheckGuest(
       {
         flavor,
@@ -407,12 +419,22 @@ export class ServerWork {
     );
   }
 
-  /** The hosts known to the store with the settings they design with. */
-  async designHosts(): Promise<DesignHost[]> {
-    return (await this.deps.store.listComputeHosts()).flatMap((record) => {
-      const settings = this.settingsOf(record);
-      return settings === undefined ? [] : [{ name: record.name, settings }];
-    });
+  /**
+   * The hosts known to the store with the settings they design with, from the host cache (no
+   * full read per create), made again only when a record changed. `distinct`: one host per
+   * distinct settings, which design alike (what a precheck over every host needs).
+   */
+  async designHosts(which: 'all' | 'distinct'): Promise<readonly DesignHost[]> {
+    const records = await this.hosts.records();
+    if (this.#design?.from !== records) {
+      const all = records.flatMap((record) => {
+        const settings = this.settingsOf(record);
+        return settings === undefined ? [] : [{ name: record.name, settings }];
+      });
+      const bySettings = new Map(all.map((host) => [JSON.stringify(host.settings), host]));
+      this.#design = { from: records, all, distinct: [...bySettings.values()] };
+    }
+    return this.#design[which];
   }
 
   /** A host's guest settings: its record's, or its agent's here for an older record. */

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { aComputeHost } from '../ports/store.contract.js';
+import { aComputeHost, UsageFollower } from '../ports/store.contract.js';
 import type { Store } from '../ports/store.js';
 import { startChild, type TestChild } from './processes.js';
 import type { StoreOpener, WorkerResult, WorkerTask } from './store-worker.js';
@@ -61,6 +61,45 @@ export function multiProcessContract(name: string, make: () => Promise<SharedSto
         assert.equal(claimed, 50, `granted ${results.map((r) => r.claimed).join(' + ')}`);
         assert.equal((await store.usageByHost()).get('host1')?.VCPU, 50);
         assert.equal((await store.listAllocations('host1')).length, 50);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('a reader following the host change sequence misses nothing 3 writing processes commit', async () => {
+      const { store, opener } = await make();
+      try {
+        const hosts = Array.from({ length: 5 }, (_, i) => `host${String(i)}`);
+        for (const name of hosts) await store.putComputeHost(aComputeHost({ name }, 10_000));
+        const follower = new UsageFollower(store);
+        await follower.start();
+        const writers = { running: true };
+        let reads = 0;
+        const reader = (async () => {
+          while (writers.running) {
+            await follower.follow();
+            reads++;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        })();
+        try {
+          await runWorkers(
+            opener,
+            ['a', 'b', 'c'].map((prefix, i) => ({
+              kind: 'churn' as const,
+              // Each process starts on another host, so their writes interleave across hosts.
+              hosts: [...hosts.slice(i), ...hosts.slice(0, i)],
+              count: 200,
+              prefix,
+            })),
+          );
+        } finally {
+          writers.running = false;
+          await reader;
+        }
+        await follower.follow();
+        await follower.assertCurrent(hosts);
+        assert.ok(reads > 1, `the reader read ${String(reads)} times while the writers ran`);
       } finally {
         await store.close();
       }

@@ -34,6 +34,13 @@ export type WorkerTask =
       readonly kind: 'bootstrapIdentity';
       readonly adminPassword: string;
       readonly seed: IdentitySeed;
+    }
+  | {
+      /** Claims of 1 vCPU spread over the hosts, every third released again. */
+      readonly kind: 'churn';
+      readonly hosts: readonly string[];
+      readonly count: number;
+      readonly prefix: string;
     };
 
 /** The JSON line a worker prints when done. */
@@ -76,6 +83,14 @@ async function run(task: WorkerTask, store: Store): Promise<WorkerResult> {
       outcomes.bootstrap = 'ok';
     } catch (error) {
       outcomes.bootstrap = outcomeOf(error);
+    }
+  } else if (task.kind === 'churn') {
+    for (let n = 0; n < task.count; n++) {
+      const consumerId = `${task.prefix}-${String(n)}`;
+      const host = task.hosts[n % task.hosts.length] ?? '';
+      if (await store.claim({ consumerId, host, resources: { VCPU: 1, MEMORY_MB: 1, DISK_GB: 0 } }))
+        claimed++;
+      if (n % 3 === 1) await store.releaseClaim(consumerId);
     }
   } else {
     for (const id of task.ids) {

@@ -4,6 +4,7 @@ import {
   orderRoleNames,
   type AllocationRecord,
   type HostUsage,
+  type HostChanges,
   type ComputeHostRecord,
   type ServerFilter,
   type ServerGroupRecord,
@@ -94,6 +95,10 @@ export class MemoryStore implements Store {
   #lastAggregateId = 0;
   readonly #instanceActions = new Map<string, Map<string, InstanceActionRecord>>();
   readonly #allocations = new Map<string, AllocationRecord>();
+  /** The host change sequence: its point, where each host last changed, the aggregates' last. */
+  #changeSeq = 0;
+  readonly #hostChanged = new Map<string, number>();
+  #aggregatesChanged = 0;
 
   async createProject(project: ProjectRecord): Promise<void> {
     if (this.#projects.has(project.id) || this.#findProjectSync(project.name, project.domainId)) {
@@ -747,6 +752,7 @@ export class MemoryStore implements Store {
     const { heartbeatAt, ...rest } = host;
     const beat = heartbeatAt ?? this.#hosts.get(host.name)?.heartbeatAt ?? null;
     this.#hosts.set(host.name, clone(beat === null ? rest : { ...rest, heartbeatAt: beat }));
+    this.#hostChanged.set(host.name, ++this.#changeSeq);
   }
 
   async reportHeartbeat(host: string, at: string): Promise<boolean> {
@@ -754,6 +760,13 @@ export class MemoryStore implements Store {
     if (known === undefined) return false;
     this.#hosts.set(host, { ...known, heartbeatAt: at });
     return true;
+  }
+
+  async silentHosts(before: string): Promise<string[]> {
+    return [...this.#hosts.values()]
+      .filter((host) => typeof host.heartbeatAt === 'string' && host.heartbeatAt < before)
+      .map((host) => host.name)
+      .sort(compare);
   }
 
   async getComputeHost(name: string): Promise<ComputeHostRecord | undefined> {
@@ -772,6 +785,7 @@ export class MemoryStore implements Store {
     this.#lastAggregateId += 1;
     const stored: AggregateRecord = { ...clone(aggregate), id: this.#lastAggregateId };
     this.#aggregates.set(stored.id, stored);
+    this.#aggregatesChanged = ++this.#changeSeq;
     return clone(stored);
   }
 
@@ -789,14 +803,19 @@ export class MemoryStore implements Store {
     const others = [...this.#aggregates.values()].filter((a) => a.id !== aggregate.id);
     if (others.some((a) => a.name === aggregate.name)) throw aggregateNameExists(aggregate.name);
     this.#aggregates.set(aggregate.id, clone(aggregate));
+    this.#aggregatesChanged = ++this.#changeSeq;
   }
 
   async deleteAggregate(id: number): Promise<boolean> {
-    return this.#aggregates.delete(id);
+    if (!this.#aggregates.delete(id)) return false;
+    this.#aggregatesChanged = ++this.#changeSeq;
+    return true;
   }
 
   async deleteComputeHost(name: string): Promise<boolean> {
-    return this.#hosts.delete(name);
+    if (!this.#hosts.delete(name)) return false;
+    this.#hostChanged.set(name, ++this.#changeSeq);
+    return true;
   }
 
   async claim(allocation: AllocationRecord): Promise<boolean> {
@@ -807,11 +826,16 @@ export class MemoryStore implements Store {
     const held = [...this.#allocations.values()].filter((a) => a.host === allocation.host);
     if (!fitsOnHost(host, usedOnHost(held), allocation.resources)) return false;
     this.#allocations.set(allocation.consumerId, clone(allocation));
+    this.#hostChanged.set(allocation.host, ++this.#changeSeq);
     return true;
   }
 
   async releaseClaim(consumerId: string): Promise<boolean> {
-    return this.#allocations.delete(consumerId);
+    const held = this.#allocations.get(consumerId);
+    if (held === undefined) return false;
+    this.#allocations.delete(consumerId);
+    this.#hostChanged.set(held.host, ++this.#changeSeq);
+    return true;
   }
 
   async listAllocations(host?: string): Promise<AllocationRecord[]> {
@@ -837,6 +861,39 @@ export class MemoryStore implements Store {
     ifHeld: 'wait' | 'skip' = 'wait',
   ): Promise<LockOutcome<T>> {
     return this.#locks.withLock(name, work, ifHeld);
+  }
+
+  async hostChangeSeq(): Promise<number> {
+    return this.#changeSeq;
+  }
+
+  async hostChangesSince(seq: number): Promise<HostChanges> {
+    const changed = [...this.#hostChanged.entries()]
+      .filter(([, at]) => at > seq)
+      .map(([name]) => name)
+      .sort(compare);
+    const hosts = changed.flatMap((name) => {
+      const host = this.#hosts.get(name);
+      return host === undefined ? [] : [clone(host)];
+    });
+    const usage = new Map<string, HostUsage>();
+    for (const host of hosts) {
+      const held = [...this.#allocations.values()].filter((a) => a.host === host.name);
+      if (held.length > 0) usage.set(host.name, usedOnHost(held));
+    }
+    return {
+      seq: this.#changeSeq,
+      hosts,
+      usage,
+      removed: changed.filter((name) => !this.#hosts.has(name)),
+      ...(this.#aggregatesChanged > seq
+        ? {
+            aggregates: [...this.#aggregates.values()]
+              .sort((a, b) => a.id - b.id)
+              .map((a) => clone(a)),
+          }
+        : {}),
+    };
   }
 
   async close(): Promise<void> {

@@ -52,6 +52,7 @@ import {
   type ClaimResourceClass,
   type ComputeHostRecord,
   type HostUsage,
+  type HostChanges,
   type ServerFilter,
   type ServerGroupRecord,
   type KeypairRecord,
@@ -195,6 +196,10 @@ export interface Tables {
     disk_gb: number;
   };
   host_usage: { host: string; vcpu: number; memory_mb: number; disk_gb: number };
+  /** The host change sequence's one row (id 1): its point, and where aggregates last changed. */
+  host_change_seq: { id: number; seq: number; aggregates_seq: number };
+  /** Where each host last changed in that sequence. */
+  host_changes: { host: string; seq: number };
   login_failures: { subject: string; count: number; last_failure_at: string };
   image_members: {
     image_id: string;
@@ -620,6 +625,34 @@ export const MIGRATIONS: Record<string, Migration> = {
     async up(db: Kysely<unknown>): Promise<void> {
       // When each compute service last reported; null until it does.
       await db.schema.alterTable('compute_hosts').addColumn('heartbeat_at', 'text').execute();
+    },
+  },
+  '0019_host_changes': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The host change sequence, so a scheduler refreshes its host index by what changed. Its
+      // point is one row that every such write moves on last in its transaction: the row lock
+      // orders those transactions, so their points commit in order and a reader that sees a
+      // point sees every change up to it (a database sequence could commit out of order).
+      const { bigInteger } = columnTypes(db);
+      await db.schema
+        .createTable('host_change_seq')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('seq', bigInteger, (c) => c.notNull())
+        .addColumn('aggregates_seq', bigInteger, (c) => c.notNull())
+        .execute();
+      await sql`insert into host_change_seq (id, seq, aggregates_seq) values (1, 0, 0)`.execute(db);
+      await db.schema
+        .createTable('host_changes')
+        .addColumn('host', 'text', (c) => c.primaryKey())
+        .addColumn('seq', bigInteger, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('host_changes_seq').on('host_changes').column('seq').execute();
+      // Each decision asks which hosts have gone silent: the few, not every heartbeat.
+      await db.schema
+        .createIndex('compute_hosts_heartbeat_at')
+        .on('compute_hosts')
+        .column('heartbeat_at')
+        .execute();
     },
   },
 };
@@ -1875,17 +1908,20 @@ export class SqliteStore implements Store {
 
   async putComputeHost(host: ComputeHostRecord): Promise<void> {
     const { heartbeatAt, ...doc } = host;
-    await this.#db
-      .insertInto('compute_hosts')
-      .values({ name: host.name, doc: JSON.stringify(doc), heartbeat_at: heartbeatAt ?? null })
-      .onConflict((oc) =>
-        oc.column('name').doUpdateSet({
-          doc: sql`excluded.doc`,
-          // A registration that does not report keeps the heartbeat already recorded.
-          heartbeat_at: sql`coalesce(excluded.heartbeat_at, compute_hosts.heartbeat_at)`,
-        }),
-      )
-      .execute();
+    await this.#db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('compute_hosts')
+        .values({ name: host.name, doc: JSON.stringify(doc), heartbeat_at: heartbeatAt ?? null })
+        .onConflict((oc) =>
+          oc.column('name').doUpdateSet({
+            doc: sql`excluded.doc`,
+            // A registration that does not report keeps the heartbeat already recorded.
+            heartbeat_at: sql`coalesce(excluded.heartbeat_at, compute_hosts.heartbeat_at)`,
+          }),
+        )
+        .execute();
+      await markChanged(trx, host.name, this.#dialect);
+    });
   }
 
   async reportHeartbeat(host: string, at: string): Promise<boolean> {
@@ -1904,6 +1940,16 @@ export class SqliteStore implements Store {
       await sql`set local synchronous_commit to off`.execute(trx);
       return beat(trx);
     });
+  }
+
+  async silentHosts(before: string): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('compute_hosts')
+      .select('name')
+      .where('heartbeat_at', '<', before)
+      .orderBy('name')
+      .execute();
+    return rows.map((row) => row.name);
   }
 
   async getComputeHost(name: string): Promise<ComputeHostRecord | undefined> {
@@ -1940,6 +1986,7 @@ export class SqliteStore implements Store {
           .values({ name: aggregate.name, doc: aggregateDoc(aggregate) })
           .returning('id')
           .executeTakeFirstOrThrow();
+        await markChanged(trx, AGGREGATES, this.#dialect);
         return { ...aggregate, id: row.id };
       },
     );
@@ -1976,21 +2023,30 @@ export class SqliteStore implements Store {
           .where('id', '=', aggregate.id)
           .executeTakeFirst();
         if (result.numUpdatedRows === 0n) throw aggregateNotFound(aggregate.id);
+        await markChanged(trx, AGGREGATES, this.#dialect);
       },
     );
   }
 
   async deleteAggregate(id: number): Promise<boolean> {
-    const result = await this.#db.deleteFrom('aggregates').where('id', '=', id).executeTakeFirst();
-    return result.numDeletedRows > 0n;
+    return this.#db.transaction().execute(async (trx) => {
+      const result = await trx.deleteFrom('aggregates').where('id', '=', id).executeTakeFirst();
+      if (result.numDeletedRows === 0n) return false;
+      await markChanged(trx, AGGREGATES, this.#dialect);
+      return true;
+    });
   }
 
   async deleteComputeHost(name: string): Promise<boolean> {
-    const result = await this.#db
-      .deleteFrom('compute_hosts')
-      .where('name', '=', name)
-      .executeTakeFirst();
-    return result.numDeletedRows > 0n;
+    return this.#db.transaction().execute(async (trx) => {
+      const result = await trx
+        .deleteFrom('compute_hosts')
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (result.numDeletedRows === 0n) return false;
+      await markChanged(trx, name, this.#dialect);
+      return true;
+    });
   }
 
   async claim(allocation: AllocationRecord): Promise<boolean> {
@@ -2046,6 +2102,7 @@ export class SqliteStore implements Store {
           .returning('host')
           .executeTakeFirst();
         if (claimed === undefined) throw new NoRoom();
+        await markChanged(trx, allocation.host, this.#dialect);
         return true;
       });
     } catch (error) {
@@ -2072,8 +2129,64 @@ export class SqliteStore implements Store {
         }))
         .where('host', '=', held.host)
         .execute();
+      await markChanged(trx, held.host, this.#dialect);
       return true;
     });
+  }
+
+  async hostChangeSeq(): Promise<number> {
+    const row = await this.#db
+      .selectFrom('host_change_seq')
+      .select('seq')
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow();
+    return row.seq;
+  }
+
+  async hostChangesSince(seq: number): Promise<HostChanges> {
+    // One statement, so one snapshot: the point and the hosts changed after `seq` up to it.
+    const rows = await this.#db
+      .selectFrom('host_change_seq as c')
+      .leftJoin('host_changes as hc', (join) => join.on('hc.seq', '>', seq))
+      .leftJoin('compute_hosts as ch', 'ch.name', 'hc.host')
+      .leftJoin('host_usage as hu', 'hu.host', 'hc.host')
+      .select([
+        'c.seq as point',
+        'c.aggregates_seq',
+        'hc.host',
+        'ch.doc',
+        'hu.vcpu',
+        'hu.memory_mb',
+        'hu.disk_gb',
+      ])
+      .where('c.id', '=', 1)
+      // No ORDER BY: sorting by host would read every host's mark instead of the index on seq.
+      .execute();
+    const [first] = rows;
+    if (first === undefined) throw new Error('the host change sequence has no row');
+    const hosts: ComputeHostRecord[] = [];
+    const usage = new Map<string, HostUsage>();
+    const removed: string[] = [];
+    for (const row of rows) {
+      if (row.host === null) continue;
+      if (row.doc === null) {
+        removed.push(row.host);
+        continue;
+      }
+      hosts.push(JSON.parse(row.doc) as ComputeHostRecord);
+      if (row.vcpu !== null && row.memory_mb !== null && row.disk_gb !== null) {
+        usage.set(row.host, { VCPU: row.vcpu, MEMORY_MB: row.memory_mb, DISK_GB: row.disk_gb });
+      }
+    }
+    hosts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    removed.sort();
+    return {
+      seq: first.point,
+      hosts,
+      usage,
+      removed,
+      ...(first.aggregates_seq > seq ? { aggregates: await this.listAggregates() } : {}),
+    };
   }
 
   async usageByHost(): Promise<Map<string, HostUsage>> {
@@ -2341,6 +2454,43 @@ function isUniqueViolation(error: unknown): boolean {
 function uniqueTarget(error: unknown): string {
   const { constraint, message } = error as { constraint?: unknown; message?: unknown };
   return typeof constraint === 'string' ? constraint : typeof message === 'string' ? message : '';
+}
+
+/** What markChanged() records when the aggregates (membership, zones) change. */
+const AGGREGATES = Symbol('aggregates');
+
+/**
+ * Moves the host change sequence on and marks the host (or the aggregates) as changed there. Last
+ * in its transaction: the sequence row's lock is then held only until the commit, and taken after
+ * every other lock, so it orders writers without deadlocking them.
+ */
+async function markChanged(
+  trx: Transaction<Tables>,
+  what: string | typeof AGGREGATES,
+  dialect: StoreDialect,
+): Promise<void> {
+  if (dialect === 'postgres' && what !== AGGREGATES) {
+    // One round trip instead of two: PostgreSQL runs an UPDATE inside WITH (SQLite cannot).
+    await sql`with moved as (update host_change_seq set seq = seq + 1 where id = 1 returning seq)
+      insert into host_changes (host, seq) select ${what}, seq from moved
+      on conflict (host) do update set seq = excluded.seq`.execute(trx);
+    return;
+  }
+  const { seq } = await trx
+    .updateTable('host_change_seq')
+    .set((eb) => ({
+      seq: eb('seq', '+', 1),
+      ...(what === AGGREGATES ? { aggregates_seq: eb('seq', '+', 1) } : {}),
+    }))
+    .where('id', '=', 1)
+    .returning('seq')
+    .executeTakeFirstOrThrow();
+  if (what === AGGREGATES) return;
+  await trx
+    .insertInto('host_changes')
+    .values({ host: what, seq })
+    .onConflict((oc) => oc.column('host').doUpdateSet({ seq: sql`excluded.seq` }))
+    .execute();
 }
 
 /** Thrown inside a claim's transaction to roll it back when the host has no room left. */
