@@ -111,6 +111,8 @@ export interface ServeConfig {
   readonly reportInterval: number;
   /** Nova's service_down_time (seconds): a compute silent longer is down. Default 60. */
   readonly serviceDownTime: number;
+  /** Nova's [scheduler] max_attempts: hosts a build is tried on. */
+  readonly schedulerMaxAttempts: number;
   readonly notifier: NotifierSettings;
   /** Glance's image_size_cap, user_storage_quota, image_property_quota, image_tag_quota and image_member_quota. */
   readonly imageLimits: ImageLimits;
@@ -135,7 +137,7 @@ Options (each overrides its environment variable, which overrides the config fil
 Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPrefilter,
   forceConfigDrive, computeHostName, hostIp, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
   diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, healIntervalSeconds,
-  reportInterval, serviceDownTime,
+  reportInterval, serviceDownTime, schedulerMaxAttempts,
   shelvedOffloadTime, reclaimInstanceInterval, notificationExchange, notificationBufferLimit, imageSizeCap, userStorageQuota,
   imagePropertyQuota, imageTagQuota, imageMemberQuota, imageVirtualSizeCap
 Environment only:
@@ -305,6 +307,7 @@ export function loadServeConfig(
     healIntervalMs: (fileNumber('healIntervalSeconds', 0, false) ?? 300) * 1000,
     reportInterval,
     serviceDownTime,
+    schedulerMaxAttempts: fileNumber('schedulerMaxAttempts', 1, true) ?? 3,
     notifier: notifierSettingsFrom(
       {
         stateDir: absState,
@@ -548,6 +551,7 @@ async function startRole(
       shelvedOffloadTime: config.shelvedOffloadTime,
       reclaimInstanceInterval: config.reclaimInstanceInterval,
       serviceDownTime: config.serviceDownTime,
+      schedulerMaxAttempts: config.schedulerMaxAttempts,
       ...(role === 'api' && rpc !== undefined
         ? {
             dispatchBuild: (order: BuildOrder) =>
@@ -867,6 +871,7 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'healIntervalSeconds',
     'reportInterval',
     'serviceDownTime',
+    'schedulerMaxAttempts',
     'shelvedOffloadTime',
     'reclaimInstanceInterval',
     'notificationExchange',

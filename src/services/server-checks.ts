@@ -174,7 +174,10 @@ export function faultOf(
   }
   // Inside a build, input.* errors are about host files (the image data, the domain) too.
   if (!speaksOfHost(error.code) && !error.code.startsWith('input.')) {
-    return { message: error.message, errorCode: error.code, details: error.message };
+    // A failure that wraps another (a build that failed on every host) shows admins the cause.
+    const cause =
+      error.cause instanceof Error ? ` Cause: ${error.cause.name}: ${error.cause.message}` : '';
+    return { message: error.message, errorCode: error.code, details: `${error.message}${cause}` };
   }
   const what =
     error instanceof HypervisorError

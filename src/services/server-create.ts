@@ -6,6 +6,7 @@
  */
 import { POWER_STATE, serverStatus } from '../domain/index.js';
 import { ComputeError } from '../errors/index.js';
+import { RpcTimeout } from '../ports/rpc.js';
 import type { ActionContext } from '../notifications/index.js';
 import type {
   FlavorRecord,
@@ -21,6 +22,7 @@ import { toImage } from './images.js';
 import {
   actionContext,
   checkImageFits,
+  faultOf,
   invalidGroup,
   invalidHostHint,
   lookupFlavor,
@@ -379,48 +381,149 @@ export class ServerCreation {
     adminPass: string | undefined,
   ): Promise<void> {
     const work = this.#work;
+    const maxAttempts = work.deps.schedulerMaxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     work.notify('create', 'start', server, context);
     let current = server;
-    try {
-      // Nova's two steps: the conductor places the server, the compute host builds it.
-      const placed = await recorded.event(
-        'conductor_schedule_and_build_instances',
-        () => null,
-        async () => {
-          if (preplaced instanceof Error) throw preplaced;
-          return preplaced ?? (await schedule(work, current, context));
-        },
-      );
-      current = await work.save(current, {
-        host: placed.host,
-        claimId: placed.claimId,
-        availabilityZone: placed.zone,
-        taskState: 'spawning',
-      });
-      current = await recorded.event(
-        computeEventOf('create'),
-        () => placed.host,
-        async () => {
-          const agent = work.agentOf(current);
-          if (agent === undefined) throw new TypeError(`no agent for host ${placed.host}`);
-          return work.save(
-            current,
-            await work.spawn(agent, current, adminPass === undefined ? {} : { adminPass }),
-          );
-        },
-      );
-      work.notify('create', 'end', current, context);
-    } catch (error) {
-      const agent = work.agentOf(current);
-      if (agent !== undefined) await work.removeAfterFailure(agent, current);
-      const failed = await work.fail(current, error, 'create').catch((saveError: unknown) => {
-        work.deps.log.error(
-          { server: server.id, err: String(saveError) },
-          'cannot record the failure of a build',
+    // The hosts a build failed on: a reschedule leaves them out, as Nova's alternates do.
+    const failedOn = new Set<string>();
+    let lastFailure: unknown;
+    for (let attempt = 1; ; attempt++) {
+      let placed: Placement | undefined;
+      try {
+        // Nova's two steps: the conductor places the server, the compute host builds it.
+        placed = await recorded.event(
+          'conductor_schedule_and_build_instances',
+          () => null,
+          async () => {
+            if (attempt === 1 && preplaced !== undefined) {
+              if (preplaced instanceof Error) throw preplaced;
+              return preplaced;
+            }
+            return schedule(work, current, context, undefined, failedOn).catch((error: unknown) => {
+              if (attempt === 1) throw error;
+              // No other host can take it: the build's own failure says the most.
+              throw attempt === 2 ? lastFailure : exhausted(current, lastFailure);
+            });
+          },
         );
-        return current;
-      });
-      work.notify('create', 'error', failed, context, error);
+        current = await work.save(current, {
+          host: placed.host,
+          claimId: placed.claimId,
+          availabilityZone: placed.zone,
+          taskState: 'spawning',
+        });
+        current = await recorded.event(
+          computeEventOf('create'),
+          () => placed?.host ?? null,
+          async () => {
+            const agent = work.agentOf(current);
+            if (agent === undefined)
+              throw new TypeError(`no agent for host ${String(placed?.host)}`);
+            return work.save(
+              current,
+              await work.spawn(agent, current, adminPass === undefined ? {} : { adminPass }),
+            );
+          },
+        );
+        work.notify('create', 'end', current, context);
+        return;
+      } catch (error) {
+        const agent = work.agentOf(current);
+        if (agent !== undefined) await work.removeAfterFailure(agent, current);
+        let failure = error;
+        if (placed !== undefined && reschedulable(current, error)) {
+          if (attempt < maxAttempts) {
+            const retried = await this.#reschedule(current, placed.host, error).catch(
+              (saveError: unknown) => {
+                work.deps.log.error(
+                  { server: server.id, err: String(saveError) },
+                  'cannot record a reschedule',
+                );
+                return undefined;
+              },
+            );
+            if (retried !== undefined) {
+              failedOn.add(placed.host);
+              lastFailure = error;
+              current = retried;
+              continue;
+            }
+          } else if (maxAttempts > 1) {
+            failure = tooManyAttempts(current, maxAttempts, error);
+          }
+        }
+        // A build no other host could take ends on the host it last failed on, as one that was
+        // never rescheduled: an admin sees where, and a hard reboot or rebuild tries there again.
+        const lastHost = [...failedOn].at(-1);
+        if (placed === undefined && lastHost !== undefined) {
+          current = await work.save(current, { host: lastHost }).catch((saveError: unknown) => {
+            work.deps.log.error(
+              { server: server.id, err: String(saveError) },
+              'cannot record the host a build failed on',
+            );
+            return current;
+          });
+        }
+        const failed = await work.fail(current, failure, 'create').catch((saveError: unknown) => {
+          work.deps.log.error(
+            { server: server.id, err: String(saveError) },
+            'cannot record the failure of a build',
+          );
+          return current;
+        });
+        work.notify('create', 'error', failed, context, failure);
+        return;
+      }
     }
   }
+
+  /** A build failed on `host`: its claim goes back and the server waits for another host. */
+  async #reschedule(server: ServerRecord, host: string, error: unknown): Promise<ServerRecord> {
+    const work = this.#work;
+    work.deps.log.warn(
+      { server: server.id, host, err: error instanceof Error ? error.message : String(error) },
+      'build failed on a host; rescheduling to another',
+    );
+    await work.releaseAll(server);
+    return work.save(server, {
+      host: null,
+      claimId: null,
+      taskState: 'scheduling',
+    });
+  }
+}
+
+/** Nova's [scheduler] max_attempts default: a build is tried on at most three hosts. */
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
+/**
+ * Whether a build that failed on its host may go to another, as Nova's RescheduledException: not
+ * for a host named by the request (Nova keeps no alternates for a forced host), not when the host
+ * may still be building (no answer in time), and not for image data, which every host reads alike.
+ */
+function reschedulable(server: ServerRecord, error: unknown): boolean {
+  if (server.forcedHost !== undefined) return false;
+  if (error instanceof RpcTimeout) return false;
+  return !(error instanceof ComputeError && error.code.startsWith('image.'));
+}
+
+/** Every host a reschedule could take has failed this build (Nova's MaxRetriesExceeded). */
+function exhausted(server: ServerRecord, last: unknown): ComputeError {
+  return new ComputeError(
+    'scheduler.no_valid_host',
+    // NOTE: Nova wording (nova/conductor/manager.py), then the last host's failure as a tenant
+    // may see it; admins see its cause in the fault's details.
+    `Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance ${server.id}. Last exception: ${faultOf(last, server.id, 'create').message}`,
+    { cause: last },
+  );
+}
+
+/** The build failed on as many hosts as max_attempts allows (Nova's MaxRetriesExceeded). */
+function tooManyAttempts(server: ServerRecord, attempts: number, last: unknown): ComputeError {
+  return new ComputeError(
+    'scheduler.no_valid_host',
+    // NOTE: Nova wording (nova/scheduler/utils.py populate_retry), then as exhausted().
+    `Exceeded maximum number of retries. Exceeded max scheduling attempts ${attempts} for instance ${server.id}. Last exception: ${faultOf(last, server.id, 'create').message}`,
+    { cause: last },
+  );
 }

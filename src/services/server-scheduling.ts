@@ -52,13 +52,15 @@ const LOOK_GROWTH = 8;
  * Picks hosts in weighed order and claims on the first that still has room. A move (`move`)
  * leaves out the host it comes from, claims under the move's own consumer id, and keeps to the
  * server's hints and group policy. The hosts come from this process's cached index, brought up
- * to date by what changed in the store since the last decision.
+ * to date by what changed in the store since the last decision. `avoid`: hosts left out (those a
+ * build already failed on).
  */
 export async function schedule(
   work: ServerWork,
   server: ServerRecord,
   context: ActionContext,
   move?: MoveRequest,
+  avoid: ReadonlySet<string> = new Set(),
 ): Promise<Placement> {
   const { deps } = work;
   const resolution = {
@@ -72,7 +74,9 @@ export async function schedule(
     }),
   );
   notifySelectDestinations(deps, 'start', server);
-  const look = new Look(work, server, request, move, await work.hosts.current());
+  const excluded = new Set(avoid);
+  if (move !== undefined && move.to === undefined) excluded.add(move.from);
+  const look = new Look(work, server, request, move, excluded, await work.hosts.current());
   const claimId = move?.claimId ?? server.id;
   const groupId = server.serverGroupId;
   if (groupId === undefined) return claimLazily(work, server, context, look, claimId);
@@ -112,6 +116,7 @@ class Look {
   readonly #server: ServerRecord;
   readonly #request: RequestSpec;
   readonly #move: MoveRequest | undefined;
+  readonly #excluded: ReadonlySet<string>;
   #view: HostView;
   #index: HostIndex;
   #where: Map<string, string> | undefined;
@@ -121,12 +126,14 @@ class Look {
     server: ServerRecord,
     request: RequestSpec,
     move: MoveRequest | undefined,
+    excluded: ReadonlySet<string>,
     view: HostView,
   ) {
     this.#work = work;
     this.#server = server;
     this.#request = request;
     this.#move = move;
+    this.#excluded = excluded;
     this.#view = view;
     this.#index = this.#indexOf(view);
   }
@@ -143,10 +150,9 @@ class Look {
   select(count: number): { hosts: readonly HostState[]; complete: boolean } {
     const size = Math.max(this.#index.size, 1);
     const wanted = Math.min(count, size);
-    const move = this.#move;
     const selection = this.#index.select(this.#request, {
       count: wanted,
-      ...(move === undefined || move.to !== undefined ? {} : { excluded: new Set([move.from]) }),
+      excluded: this.#excluded,
     });
     // As in Nova, NoValidHost ends the selection without an end event.
     if (!selection.ok) throw orThrowIssue(selection.issues);

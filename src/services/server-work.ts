@@ -100,6 +100,11 @@ export interface ServerDeps {
    * servers, may be evacuated from). @default 60
    */
   readonly serviceDownTime?: number;
+  /**
+   * Nova's [scheduler] max_attempts: the hosts a build is tried on before it fails (a build that
+   * fails on its host goes to another). @default 3
+   */
+  readonly schedulerMaxAttempts?: number;
   /** Sends a notification; must never throw (publishEvent() does not). */
   readonly publish: (event: Event) => void;
   readonly log: ServerLog;

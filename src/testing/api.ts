@@ -158,6 +158,8 @@ export async function makeTestApi(
     instanceDir?: string;
     /** Nova's service_down_time (seconds). @default 60, as in the service */
     serviceDownTime?: number;
+    /** Nova's [scheduler] max_attempts. @default 3, as in the service */
+    schedulerMaxAttempts?: number;
   } = {},
 ): Promise<TestApi> {
   let now = START;
@@ -256,6 +258,9 @@ export async function makeTestApi(
     shelvedOffloadTime: options.shelvedOffloadTime ?? 0,
     reclaimInstanceInterval: options.reclaimInstanceInterval ?? 0,
     ...(options.serviceDownTime === undefined ? {} : { serviceDownTime: options.serviceDownTime }),
+    ...(options.schedulerMaxAttempts === undefined
+      ? {}
+      : { schedulerMaxAttempts: options.schedulerMaxAttempts }),
     ...(options.maxConcurrentBuilds === undefined
       ? {}
       : { maxConcurrentBuilds: options.maxConcurrentBuilds }),
