@@ -15,6 +15,8 @@ import {
   chownSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -145,6 +147,9 @@ describe(
           settings: { vcpus: VCPUS[h.name], cpuAllocationRatio: 1, memoryMiB: 4096, diskGiB: 20 },
         })),
         settings: SETTINGS,
+        // Every compute fetches images into its own cache from an API process; none can read
+        // the API processes' image directory.
+        imageCache: true,
         runAs,
       });
       for (const [index, url] of cluster.apiUrls.entries()) {
@@ -444,6 +449,19 @@ describe(
         await deleteAll();
         for (const host of hosts)
           assert.deepEqual(await domainsOn(host), [], `nothing left on ${host.name}`);
+        // Each host built from its own cache entry of the image, verified, and kept it.
+        for (const host of hosts) {
+          const base = path.join(dir, 'cluster', `compute-${host.name}`, 'state', 'instances');
+          assert.deepEqual(
+            readdirSync(path.join(base, '_base')),
+            [imageId],
+            `the image cache of ${host.name}`,
+          );
+          assert.deepEqual(
+            readFileSync(path.join(base, '_base', imageId)),
+            readFileSync(path.join(dir, 'disk.img')),
+          );
+        }
       },
     );
 
