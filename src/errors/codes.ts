@@ -417,6 +417,16 @@ export const ERROR_CODES = {
     summary:
       'The server\'s compute service is still up (not forced down, and its last heartbeat within service_down_time): Nova\'s "Compute service of <host> is still in use."',
   },
+  'host.image_download_failed': {
+    status: 503,
+    summary:
+      "A compute with an image cache could not fetch an image's data from the image API (unreachable, its credentials refused, the image or its data gone); the build fails with this fault and nothing is cached.",
+  },
+  'image.checksum_mismatch': {
+    status: 500,
+    summary:
+      "Image data a compute downloaded into its image cache does not match the image's record (os_hash_value, else checksum, and size), or the record has no checksum; the build fails with this fault, naming both hashes, and the download is discarded.",
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** One of the registered error codes. */

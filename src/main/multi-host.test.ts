@@ -10,11 +10,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -145,6 +148,9 @@ describe(
           settings: { vcpus: VCPUS[h.name], cpuAllocationRatio: 1, memoryMiB: 4096, diskGiB: 20 },
         })),
         settings: SETTINGS,
+        // Every compute fetches images into its own cache from an API process; none can read
+        // the API processes' image directory.
+        imageCache: true,
         runAs,
       });
       for (const [index, url] of cluster.apiUrls.entries()) {
@@ -444,6 +450,83 @@ describe(
         await deleteAll();
         for (const host of hosts)
           assert.deepEqual(await domainsOn(host), [], `nothing left on ${host.name}`);
+        // Each host built from its own cache entry of the image, verified, and kept it.
+        for (const host of hosts) {
+          const base = path.join(dir, 'cluster', `compute-${host.name}`, 'state', 'instances');
+          assert.deepEqual(
+            readdirSync(path.join(base, '_base')),
+            [imageId],
+            `the image cache of ${host.name}`,
+          );
+          assert.deepEqual(
+            readFileSync(path.join(base, '_base', imageId)),
+            readFileSync(path.join(dir, 'disk.img')),
+          );
+        }
+      },
+    );
+
+    step(
+      'image data that does not match its checksum fails the build with a fault naming both hashes, and no host caches it',
+      async (undo) => {
+        const auth = await token(0);
+        const disk = path.join(dir, 'honest.img');
+        const honest = Buffer.alloc(64 * 1024, 1);
+        writeFileSync(disk, honest);
+        const created = jsonOf(
+          openstack(
+            0,
+            'image',
+            'create',
+            '--disk-format',
+            'raw',
+            '--file',
+            disk,
+            'tampered',
+            '-f',
+            'json',
+          ),
+        );
+        const id = String(created.id);
+        undo(() => openstack(0, 'image', 'delete', id));
+        // The bytes change under the image API after the upload (same size, other content).
+        const stored = path.join(dir, 'cluster', 'images', id);
+        writeFileSync(stored, Buffer.alloc(honest.length, 2));
+        const response = await compute(0, auth, 'POST', '/servers', {
+          server: { name: 'tampered', flavorRef: flavorId, imageRef: id },
+        });
+        assert.equal(response.status, 202, JSON.stringify(response.body));
+        const server = (response.body.server as { id: string }).id;
+        undo(() => compute(0, auth, 'DELETE', `/servers/${server}`));
+        const failed = await settled(auth, server);
+        assert.equal(failed.status, 'ERROR');
+        const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
+        const sha512 = (data: Buffer) => createHash('sha512').update(data).digest('hex');
+        const message = failed.fault?.message ?? '';
+        assert.match(
+          message,
+          new RegExp(`Image ${id} downloaded from the image API does not match`, 'u'),
+        );
+        assert.ok(
+          message.includes(sha512(honest)) && message.includes(sha512(readFileSync(stored))),
+          message,
+        );
+        assert.notEqual(md5(honest), md5(readFileSync(stored)));
+        for (const host of hosts) {
+          const base = path.join(
+            dir,
+            'cluster',
+            `compute-${host.name}`,
+            'state',
+            'instances',
+            '_base',
+          );
+          assert.deepEqual(
+            readdirSync(base),
+            [imageId],
+            `nothing of the tampered image on ${host.name}`,
+          );
+        }
       },
     );
 

@@ -10,6 +10,8 @@
  */
 import type { ApiLogger } from '../api/app.js';
 import type { ComputeAgent } from '../ports/compute-agent.js';
+import type { ImageCache } from '../ports/image-cache.js';
+import { evictUnusedImages } from '../services/cached-images.js';
 import type { RpcTransport } from '../ports/rpc.js';
 import type { ComputeHostRecord, Store } from '../ports/store.js';
 import {
@@ -39,10 +41,13 @@ export async function startComputeRole(
   parts: RoleParts & {
     readonly host: ComputeHostRecord;
     readonly agent: ComputeAgent;
+    /** The host's own image cache, when it has one (imageApiUrl). */
+    readonly imageCache?: ImageCache | undefined;
     readonly clock: { now(): Date };
   },
 ): Promise<RunningService> {
-  const { config, rpc, store, servers, host, agent, clock, log, opened, closeAll } = parts;
+  const { config, rpc, store, servers, host, agent, imageCache, clock, log, opened, closeAll } =
+    parts;
   await servers.registerHost(host);
   const report = await servers.reconcile({ hostsOnly: true });
   log.info({ host: host.name, ...report }, 'compute: reconciled this host');
@@ -65,6 +70,15 @@ export async function startComputeRole(
     servers.cleanUpEvacuated(host.name),
   );
   opened.push({ what: 'evacuation cleanup', close: () => cleanup.stop() });
+  if (imageCache !== undefined) {
+    // Nova's image cache manager runs every 2400 s; a shorter maximum age is checked twice as often.
+    const every = Math.min(2400, Math.max(1, Math.floor(config.imageCacheMaxAge / 2))) * 1000;
+    const eviction = periodically(every, log, 'image cache eviction', async () => {
+      const removed = await evictUnusedImages(agent, imageCache, config.imageCacheMaxAge);
+      if (removed.length > 0) log.info({ removed }, 'image cache: evicted unused images');
+    });
+    opened.push({ what: 'image cache eviction', close: () => eviction.stop() });
+  }
   log.info({ host: host.name, uri: config.uri }, 'compute: serving');
   return {
     url: `rpc:compute.${host.name}`,

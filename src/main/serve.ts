@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { HttpImageCache } from '../adapters/image-cache/http-image-cache.js';
 import { FsImageFiles } from '../adapters/image-files/fs-image-files.js';
 import { QemuImgInspector } from '../adapters/image-inspector/qemu-img-inspector.js';
 import { openPostgresStore } from '../adapters/store/postgres-store.js';
@@ -73,6 +74,14 @@ export interface ServeConfig {
    * (API processes, conductors, computes) share it (shared storage, as Glance's file store).
    */
   readonly imageDir: string;
+  /**
+   * `vpmu compute` only: the root of a vpmu API the compute reaches (a balancer in front of the
+   * API processes). Set, the compute keeps its own image cache (`<instances>/_base`), filled from
+   * that API's image service as user admin (VPMU_ADMIN_PASSWORD); unset, it reads `imageDir`.
+   */
+  readonly imageApiUrl: string | undefined;
+  /** Seconds an image cache entry may stay unused before it is evicted. Default 86400. */
+  readonly imageCacheMaxAge: number;
   /** Nova's instance_build_timeout (seconds): a build older than this goes to ERROR; 0 never. */
   readonly buildTimeoutSeconds: number;
   /** oslo's control_exchange: the RabbitMQ exchange of vpmu's RPC. @default 'vpmu' */
@@ -164,7 +173,10 @@ every process shares (VPMU_IMAGE_DIR or imageDir; default the state dir's images
   vpmu api        the HTTP APIs, as vpmu serve; builds go to a conductor; no libvirt connection
   vpmu conductor  schedules and runs builds; sweeps builds past buildTimeout and leaked claims
   vpmu compute    owns one host (--host NAME, default this machine's name; --uri its libvirt):
-                  registers it, reports heartbeats every reportInterval, serves its guests
+                  registers it, reports heartbeats every reportInterval, serves its guests;
+                  with VPMU_IMAGE_API_URL or imageApiUrl (a vpmu API root) it fetches images
+                  into its own cache (instances/_base) as user admin (VPMU_ADMIN_PASSWORD)
+                  instead of reading imageDir; entries unused imageCacheMaxAge s (86400) go
 Other settings are vpmu serve's (vpmu serve --help, docs/operations.md).
 `;
 
@@ -270,6 +282,13 @@ export function loadServeConfig(
   }
   const sharedDatabase = databaseUrl(pick(undefined, 'VPMU_DATABASE_URL', 'databaseUrl'));
   const adminPassword = env.VPMU_ADMIN_PASSWORD === '' ? undefined : env.VPMU_ADMIN_PASSWORD;
+  const imageApi = imageApiUrl(pick(undefined, 'VPMU_IMAGE_API_URL', 'imageApiUrl'));
+  if (role === 'compute' && imageApi !== undefined && adminPassword === undefined) {
+    throw new ComputeError(
+      'input.invalid',
+      'Cannot use imageApiUrl without VPMU_ADMIN_PASSWORD: the compute fetches images from the image API as user "admin", so give it the password the API processes have',
+    );
+  }
   const seedsIdentity = role === 'all' || role === 'api';
   if (seedsIdentity && sharedDatabase !== undefined && adminPassword === undefined) {
     // Each API process sets admin's password at start: generated ones would undo each other's.
@@ -336,6 +355,8 @@ export function loadServeConfig(
     imageDir: path.resolve(
       pick(undefined, 'VPMU_IMAGE_DIR', 'imageDir') ?? path.join(absState, 'images'),
     ),
+    imageApiUrl: imageApi,
+    imageCacheMaxAge: fileNumber('imageCacheMaxAge', 1, true) ?? 86400,
     buildTimeoutSeconds: fileNumber('buildTimeout', 0, true) ?? 0,
     controlExchange: fileString(file, 'controlExchange', configFile) ?? 'vpmu',
     databaseUrl: sharedDatabase,
@@ -423,7 +444,11 @@ async function startRole(
   const changes = prepareStateDir(config.stateDir, qemu, process.getuid?.() ?? 0);
   if (typeof qemu === 'object') {
     const groups = supplementaryGroups(qemu.uid);
-    for (const dir of [config.compute.instanceDir, config.imageDir]) {
+    // A compute with its own image cache (under the instance directory) never reads imageDir.
+    const cached = role === 'compute' && config.imageApiUrl !== undefined;
+    for (const dir of cached
+      ? [config.compute.instanceDir]
+      : [config.compute.instanceDir, config.imageDir]) {
       const problem = qemuCannotReach(dir, qemu, groups, (d) => statSync(d));
       if (problem !== undefined) throw new StateDirError(problem);
     }
@@ -517,6 +542,19 @@ async function startRole(
       newUuid: () => randomUUID(),
     };
     const files = new FsImageFiles(config.imageDir);
+    const imageCache =
+      role === 'compute' && config.imageApiUrl !== undefined
+        ? new HttpImageCache({
+            dir: path.join(config.compute.instanceDir, '_base'),
+            apiUrl: config.imageApiUrl,
+            credentials: {
+              userName: 'admin',
+              password: config.adminPassword ?? '',
+              projectName: 'admin',
+            },
+            clock,
+          })
+        : undefined;
     const agent =
       local === undefined || hypervisor === undefined
         ? undefined
@@ -531,6 +569,7 @@ async function startRole(
             settings: local.settings,
             log,
             uptime: () => readHostUptime(),
+            images: imageCache,
           });
     const remote = rpc === undefined || role === 'compute' ? undefined : new RemoteComputes(rpc);
     const computes: ReadonlyMap<string, ComputeAgent> =
@@ -574,6 +613,7 @@ async function startRole(
         servers,
         host: local.record,
         agent,
+        imageCache,
         clock,
         log,
         opened,
@@ -887,6 +927,8 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'lockoutDurationSeconds',
     'databaseUrl',
     'imageDir',
+    'imageApiUrl',
+    'imageCacheMaxAge',
     'buildTimeout',
     'controlExchange',
   ]);
@@ -986,6 +1028,26 @@ function publicEndpoint(raw: unknown, file: string): string | undefined {
 
 function str(value: string | boolean | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;
+}
+
+/** The image API root of a compute's image cache: an http(s) URL, without its trailing slash. */
+function imageApiUrl(text: string | undefined): string | undefined {
+  if (text === undefined || text === '') return undefined;
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  if (
+    url === undefined ||
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.username !== '' ||
+    url.password !== '' ||
+    url.search !== '' ||
+    url.hash !== ''
+  ) {
+    throw new ComputeError(
+      'input.invalid',
+      `Cannot use imageApiUrl ${JSON.stringify(redactUrl(text))}: expected the http or https root of a vpmu API without credentials, query or fragment (e.g. "http://vpmu-api.example.com:8774")`,
+    );
+  }
+  return `${url.origin}${url.pathname}`.replace(/\/+$/u, '');
 }
 
 /** The store's database URL: a PostgreSQL one, or undefined (empty too) for the SQLite file. */

@@ -22,6 +22,8 @@ import type {
 import type { DomainListing, DomainState, Hypervisor } from '../ports/hypervisor.js';
 import type { InstanceDisks } from '../ports/instance-disks.js';
 import type { GuestFiles } from '../ports/guest-files.js';
+import type { ImageCache } from '../ports/image-cache.js';
+import { cachedFiles } from './cached-images.js';
 import { renderGuest, toPmuReport, type PmuReport } from './guest-config.js';
 import { guestUp } from './guest-lifecycle.js';
 import { verifyReadback } from './readback.js';
@@ -43,6 +45,11 @@ export interface LocalComputeAgentDeps {
   readonly log?: AgentLog | undefined;
   /** Reads the host's `uptime` output; absent, the agent cannot tell (Nova's 501). */
   readonly uptime?: (() => Promise<string>) | undefined;
+  /**
+   * The host's own image cache (`vpmu compute` with imageApiUrl): builds take their image,
+   * kernel and ramdisk files from it, by image id, instead of the paths the request names.
+   */
+  readonly images?: ImageCache | undefined;
 }
 
 /** A ComputeAgent over a hypervisor, its disks and its settings, in this process. */
@@ -67,6 +74,25 @@ export class LocalComputeAgent implements ComputeAgent {
 
   /** Disk, define, start, read back (guestUp() undoes on failure); then off when asked. */
   async build(request: BuildRequest): Promise<GuestOutcome> {
+    const images = this.#deps.images;
+    if (images === undefined) return this.#build(request);
+    // A root disk kept as it is needs no image data (guestUp() decides the same way).
+    const keepDisk =
+      request.reuseDisk === true &&
+      (await this.#deps.disks.exists(`${this.#serverDir(request.serverId)}/disk`));
+    const files = await cachedFiles(images, request, !keepDisk);
+    try {
+      return await this.#build({
+        ...request,
+        imageFile: files.imageFile,
+        bootFiles: files.bootFiles,
+      });
+    } finally {
+      files.release();
+    }
+  }
+
+  async #build(request: BuildRequest): Promise<GuestOutcome> {
     const { hypervisor, disks } = this.#deps;
     const up = await guestUp(
       {
@@ -211,6 +237,23 @@ export class LocalComputeAgent implements ComputeAgent {
   }
 
   async redefine(serverId: string, request: RedefineRequest): Promise<RedefineOutcome> {
+    const images = this.#deps.images;
+    if (images === undefined || !('guest' in request) || request.guest.bootFiles === undefined) {
+      return this.#redefine(serverId, request);
+    }
+    // A kernel boot designed anew names the cache's kernel and ramdisk.
+    const files = await cachedFiles(images, request.guest, false);
+    try {
+      return await this.#redefine(serverId, {
+        ...request,
+        guest: { ...request.guest, bootFiles: files.bootFiles },
+      });
+    } finally {
+      files.release();
+    }
+  }
+
+  async #redefine(serverId: string, request: RedefineRequest): Promise<RedefineOutcome> {
     const { hypervisor, settings } = this.#deps;
     if ('guest' in request) {
       const design = orThrow(renderGuest(designInput(request.guest, settings)));

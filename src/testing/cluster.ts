@@ -3,7 +3,8 @@
  * database, a RabbitMQ vhost of its own (scripts/rabbitmq.sh vhost: queues are named by topic, so
  * only a vhost keeps another deployment's conductors off its casts), and `vpmu api`,
  * `vpmu conductor` and `vpmu compute` children (each compute with its own libvirt URI and state
- * directory; one shared image directory). Every child is bounded and stopped by `stop()`, which the caller must reach.
+ * directory; one image directory the API processes share, which the computes share too, or, with
+ * `imageCache`, never see: each fetches images into its own cache from an API process). Every child is bounded and stopped by `stop()`, which the caller must reach.
  */
 import { execFile } from 'node:child_process';
 import {
@@ -14,6 +15,7 @@ import {
   readFileSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -46,6 +48,12 @@ export interface ClusterSpec {
   readonly env?: Readonly<Record<string, string>>;
   /** Node options for every process (`--cpu-prof`, ...), before the script. */
   readonly nodeArgs?: readonly string[];
+  /**
+   * Each compute keeps its own image cache, filled from an API process (`imageApiUrl`; compute i
+   * from API process i mod apis), and is given an image directory that does not exist, so a build
+   * that read the shared one would fail.
+   */
+  readonly imageCache?: boolean;
   /** Run every process as this user (`setpriv`), which then owns the cluster's directories. */
   readonly runAs?: { readonly uid: number; readonly gid: number };
 }
@@ -123,14 +131,25 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
     return child;
   };
   const startCompute = async (compute: ComputeSpec): Promise<TestChild> => {
+    const index = spec.computes.indexOf(compute);
+    const port = apiPorts[index % Math.max(1, apiPorts.length)];
+    const cache =
+      port === undefined
+        ? {}
+        : {
+            imageApiUrl: `http://127.0.0.1:${String(port)}`,
+            imageDir: path.join(spec.dir, 'no-shared-images-here'),
+          };
     const child = start(
       `compute-${compute.name}`,
       ['compute', '--host', compute.name, '--uri', compute.uri],
-      { ...compute.settings },
+      { ...cache, ...compute.settings },
     );
     await child.waitFor(/vpmu compute serving/u);
     return child;
   };
+  // The computes are told where the API processes will listen before those start.
+  const apiPorts = spec.imageCache === true ? await freePorts(spec.apis) : [];
   const computes = new Map<string, TestChild>();
   try {
     for (const compute of spec.computes) computes.set(compute.name, await startCompute(compute));
@@ -144,7 +163,9 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
     await Promise.all(conductors.map((c) => c.waitFor(/vpmu conductor serving/u)));
     // The API processes start together on a database no API process has used yet.
     const apis = Array.from({ length: spec.apis }, (_, i) =>
-      start(`api-${String(i + 1)}`, ['api', '--port', '0'], { ...spec.apiSettings }),
+      start(`api-${String(i + 1)}`, ['api', '--port', String(apiPorts[i] ?? 0)], {
+        ...spec.apiSettings,
+      }),
     );
     const apiUrls = await Promise.all(
       apis.map(
@@ -186,6 +207,29 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
     await deleteVhost(tag).catch(() => undefined);
     throw error;
   }
+}
+
+/** `n` TCP ports free now on 127.0.0.1 (asked of the kernel, then released). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => {
+            resolve(server);
+          });
+        }),
+    ),
+  );
+  const ports = servers.map((server) => {
+    const address = server.address();
+    return typeof address === 'object' && address !== null ? address.port : 0;
+  });
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
 }
 
 /** The last lines of every process's log file under `dir` (info level: what it did). */
