@@ -12,6 +12,7 @@ import type { ApiLogger } from '../api/app.js';
 import type { ComputeAgent } from '../ports/compute-agent.js';
 import type { ImageCache } from '../ports/image-cache.js';
 import { evictUnusedImages } from '../services/cached-images.js';
+import { serialPerServer } from '../services/serial-agent.js';
 import type { RpcTransport } from '../ports/rpc.js';
 import type { ComputeHostRecord, Store } from '../ports/store.js';
 import {
@@ -54,7 +55,8 @@ export async function startComputeRole(
   const consumer = await serveComputeAgent(
     rpc,
     host.name,
-    withBuildSlots(agent, config.maxConcurrentBuilds),
+    // A build waits for a slot before it takes its server's lock, so a delete need not wait.
+    withBuildSlots(serialPerServer(agent), config.maxConcurrentBuilds),
   );
   opened.push({ what: 'compute rpc', close: () => consumer.stop() });
   const heartbeat = heartbeatPeriodically(

@@ -49,6 +49,7 @@ import type { BuildOrder } from './server-create.js';
 import { refuseIfLocked } from './server-locks.js';
 import { stateOf } from './compute-services.js';
 import { HostCache, type HostCacheOptions } from './host-cache.js';
+import { KeyedQueue } from './keyed-queue.js';
 
 /** Structured logging (pino-style). */
 export interface ServerLog {
@@ -163,7 +164,7 @@ function userFieldsOf(server: ServerRecord): UserFields {
 /** The work under way on servers, and the steps every use case builds on. One per process. */
 export class ServerWork {
   readonly deps: ServerDeps;
-  readonly #pending = new Map<string, Promise<unknown>>();
+  readonly #queue = new KeyedQueue();
   /**
    * The user's fields of servers edited (update, metadata API) since this process started, so a
    * build or action that read the record before the edit saves over it without losing it, and
@@ -195,37 +196,27 @@ export class ServerWork {
 
   /** Resolves when no build or action is running (tests wait on it; shutdown too). */
   async idle(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending.values()]);
+    await this.#queue.idle();
   }
 
   /** Waits for the work on one server. */
   async settled(id: string): Promise<void> {
-    while (this.#pending.has(id)) await this.#pending.get(id)?.catch(() => undefined);
+    await this.#queue.settled(id);
   }
 
   /** Whether work on the server (or under the key) is under way in this process. */
   busy(key: string): boolean {
-    return this.#pending.has(key);
+    return this.#queue.busy(key);
   }
 
   /** Runs `work` after whatever already runs under `key` (a server id, or `group:<id>`). */
   async serial<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const before = this.#pending.get(key) ?? Promise.resolve();
-    const result = before.catch(() => undefined).then(work);
-    this.track(key, result);
-    return result;
+    return this.#queue.serial(key, work);
   }
 
   /** Counts `work` as under way on `key` until it settles. */
   track(key: string, work: Promise<unknown>): void {
-    const settled = work.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#pending.set(key, settled);
-    void settled.then(() => {
-      if (this.#pending.get(key) === settled) this.#pending.delete(key);
-    });
+    this.#queue.track(key, work);
   }
 
   /** One server the caller may see, or `server.not_found` (another project's servers are 404). */
