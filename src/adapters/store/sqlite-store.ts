@@ -1947,9 +1947,9 @@ export class SqliteStore implements Store {
       .selectFrom('compute_hosts')
       .select('name')
       .where('heartbeat_at', '<', before)
-      .orderBy('name')
       .execute();
-    return rows.map((row) => row.name);
+    // Sorted here: ORDER BY name would walk every host by its key instead of the few by the index.
+    return rows.map((row) => row.name).sort();
   }
 
   async getComputeHost(name: string): Promise<ComputeHostRecord | undefined> {
