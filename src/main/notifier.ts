@@ -27,15 +27,22 @@ export function notifierSettingsFrom(
   flags: {
     readonly stateDir: string;
     readonly transportUrl?: string | undefined;
+    /** Notifications' own broker (Nova's [oslo_messaging_notifications] transport_url). */
+    readonly notificationTransportUrl?: string | undefined;
     readonly exchange?: string | undefined;
     readonly bufferLimit?: number | undefined;
   },
   env: Readonly<Record<string, string | undefined>>,
 ): NotifierSettings {
-  const transportUrl = flags.transportUrl ?? env.VPMU_TRANSPORT_URL;
+  // As oslo.messaging: notifications go where RPC goes unless they have a broker of their own.
+  const transportUrl =
+    nonEmpty(env.VPMU_NOTIFICATION_TRANSPORT_URL) ??
+    flags.notificationTransportUrl ??
+    flags.transportUrl ??
+    env.VPMU_TRANSPORT_URL;
   return {
     stateDir: flags.stateDir,
-    transportUrl: transportUrl === '' ? undefined : transportUrl,
+    transportUrl: nonEmpty(transportUrl),
     exchange: flags.exchange ?? env.VPMU_NOTIFICATION_EXCHANGE ?? 'nova',
     ...(flags.bufferLimit === undefined ? {} : { bufferLimit: flags.bufferLimit }),
   };
@@ -62,4 +69,9 @@ export function createNotifier(settings: NotifierSettings, log: NotifierLog): No
     log,
     ...(settings.bufferLimit === undefined ? {} : { bufferLimit: settings.bufferLimit }),
   });
+}
+
+/** An empty setting means none. */
+export function nonEmpty(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
 }

@@ -143,6 +143,29 @@ describe('loadServeConfig()', () => {
         .notifier.transportUrl,
       'rabbit://x',
     );
+    // Notifications may have a broker of their own (Nova's [oslo_messaging_notifications]).
+    const own = (env: Record<string, string>, text: string) => {
+      const args = ['--transport-url', 'rabbit://rpc', '--config', 'c.json'];
+      const loaded = loadServeConfig(args, env, () => text);
+      return [loaded.transportUrl, loaded.notifier.transportUrl];
+    };
+    assert.deepEqual(own({}, '{}'), ['rabbit://rpc', 'rabbit://rpc']);
+    assert.deepEqual(own({ VPMU_NOTIFICATION_TRANSPORT_URL: 'rabbit://env' }, '{}'), [
+      'rabbit://rpc',
+      'rabbit://env',
+    ]);
+    assert.deepEqual(own({}, '{"notificationTransportUrl": "rabbit://file"}'), [
+      'rabbit://rpc',
+      'rabbit://file',
+    ]);
+    assert.deepEqual(
+      own(
+        { VPMU_NOTIFICATION_TRANSPORT_URL: 'rabbit://env' },
+        '{"notificationTransportUrl": "rabbit://file"}',
+      ),
+      ['rabbit://rpc', 'rabbit://env'],
+      'environment over the config file, as every setting',
+    );
     const bad: [Record<string, unknown>, RegExp][] = [
       [{ virtType: 'xen' }, /"virtType" must be one of kvm, qemu, lxc, not "xen"/u],
       [{ cpuMode: 'fast' }, /"cpuMode" must be one of/u],

@@ -59,7 +59,12 @@ import {
   type QemuUser,
 } from './state-dir.js';
 import { parseQemuDacLabel } from '../xml/index.js';
-import { createNotifier, notifierSettingsFrom, type NotifierSettings } from './notifier.js';
+import {
+  createNotifier,
+  nonEmpty,
+  notifierSettingsFrom,
+  type NotifierSettings,
+} from './notifier.js';
 import { AmqpRpcTransport } from '../adapters/rpc/amqp-rpc.js';
 import type { ComputeAgent } from '../ports/compute-agent.js';
 import { startComputeRole, startConductorRole } from './roles.js';
@@ -122,6 +127,8 @@ export interface ServeConfig {
   readonly serviceDownTime: number;
   /** Nova's [scheduler] max_attempts: hosts a build is tried on. */
   readonly schedulerMaxAttempts: number;
+  /** RabbitMQ for RPC between the processes (--transport-url, VPMU_TRANSPORT_URL). */
+  readonly transportUrl: string | undefined;
   readonly notifier: NotifierSettings;
   /** Glance's image_size_cap, user_storage_quota, image_property_quota, image_tag_quota and image_member_quota. */
   readonly imageLimits: ImageLimits;
@@ -147,7 +154,8 @@ Config file only (see docs/operations.md): virtType, cpuMode, cpuModel, vpmuPref
   forceConfigDrive, computeHostName, hostIp, vcpus, memoryMiB, diskGiB, cpuAllocationRatio, ramAllocationRatio,
   diskAllocationRatio, stopTimeoutSeconds, maxConcurrentBuilds, healIntervalSeconds,
   reportInterval, serviceDownTime, schedulerMaxAttempts,
-  shelvedOffloadTime, reclaimInstanceInterval, notificationExchange, notificationBufferLimit, imageSizeCap, userStorageQuota,
+  shelvedOffloadTime, reclaimInstanceInterval, notificationExchange, notificationBufferLimit,
+  notificationTransportUrl (or VPMU_NOTIFICATION_TRANSPORT_URL), imageSizeCap, userStorageQuota,
   imagePropertyQuota, imageTagQuota, imageMemberQuota, imageVirtualSizeCap
 Environment only:
   VPMU_ADMIN_PASSWORD      password of user "admin" (else generated once, kept in the state dir;
@@ -168,7 +176,8 @@ export const ROLE_USAGE = `Usage: vpmu api       [--host ADDR] [--port N] [--sta
 
 The processes of a deployment over many hosts (docs/distributed.md). Each needs the shared
 PostgreSQL store (VPMU_DATABASE_URL or databaseUrl) and RabbitMQ (--transport-url or
-VPMU_TRANSPORT_URL), which carries both RPC and notifications; image data lives in a directory
+VPMU_TRANSPORT_URL), which carries RPC, and notifications too unless notificationTransportUrl
+(VPMU_NOTIFICATION_TRANSPORT_URL) names their own; image data lives in a directory
 every process shares (VPMU_IMAGE_DIR or imageDir; default the state dir's images).
   vpmu api        the HTTP APIs, as vpmu serve; builds go to a conductor; no libvirt connection
   vpmu conductor  schedules and runs builds; sweeps builds past buildTimeout and leaked claims
@@ -327,10 +336,12 @@ export function loadServeConfig(
     reportInterval,
     serviceDownTime,
     schedulerMaxAttempts: fileNumber('schedulerMaxAttempts', 1, true) ?? 3,
+    transportUrl: nonEmpty(str(values['transport-url']) ?? env.VPMU_TRANSPORT_URL),
     notifier: notifierSettingsFrom(
       {
         stateDir: absState,
         transportUrl: str(values['transport-url']),
+        notificationTransportUrl: fileString(file, 'notificationTransportUrl', configFile),
         exchange: fileString(file, 'notificationExchange', configFile),
         bufferLimit: fileNumber('notificationBufferLimit', 1, true),
       },
@@ -420,10 +431,7 @@ async function startRole(
   closeAll: (ms?: number) => Promise<void>,
 ): Promise<RunningService> {
   const drivesHost = role === 'all' || role === 'compute';
-  if (
-    role !== 'all' &&
-    (config.databaseUrl === undefined || config.notifier.transportUrl === undefined)
-  ) {
+  if (role !== 'all' && (config.databaseUrl === undefined || config.transportUrl === undefined)) {
     throw new ComputeError(
       'cli.usage',
       `vpmu ${role} is one process of a deployment over many hosts: it needs the shared PostgreSQL store (VPMU_DATABASE_URL or databaseUrl) and the RabbitMQ transport (--transport-url or VPMU_TRANSPORT_URL); for one host, run vpmu serve`,
@@ -498,10 +506,10 @@ async function startRole(
     newSecret: () => randomBytes(32).toString('base64url'),
   };
   const rpc =
-    role === 'all' || config.notifier.transportUrl === undefined
+    role === 'all' || config.transportUrl === undefined
       ? undefined
       : await AmqpRpcTransport.connect({
-          transport: orThrow(parseTransportUrl(config.notifier.transportUrl)),
+          transport: orThrow(parseTransportUrl(config.transportUrl)),
           exchange: config.controlExchange,
           log: (level, event, fields) => {
             logger[level === 'error' ? 'error' : level === 'warn' ? 'warn' : 'info'](fields, event);
@@ -915,6 +923,7 @@ function readConfigFile(file: string, readText: (file: string) => string): Recor
     'shelvedOffloadTime',
     'reclaimInstanceInterval',
     'notificationExchange',
+    'notificationTransportUrl',
     'notificationBufferLimit',
     'imageSizeCap',
     'userStorageQuota',
