@@ -220,6 +220,21 @@ export function storeContract(
         assert.equal((await store.listInstanceActions('s1'))[0]?.action, 'create');
         await store.close();
       });
+
+      it('records a server with its create action in one write, or neither', async () => {
+        const store = await make();
+        const server = aServerRecord();
+        const created = { ...action('req-c', '2026-01-01T00:00:05.000Z'), serverId: server.id };
+        await store.createServer(server, created);
+        assert.equal((await store.getServer(server.id))?.id, server.id);
+        assert.deepEqual(await store.listInstanceActions(server.id), [created]);
+        await assert.rejects(
+          store.createServer(server, { ...created, requestId: 'req-d' }),
+          hasCode('server.exists'),
+        );
+        assert.deepEqual(await store.listInstanceActions(server.id), [created]);
+        await store.close();
+      });
     });
 
     describe('migrations', () => {

@@ -721,8 +721,11 @@ export interface Store {
   saveImage(image: ImageRecord): Promise<void>;
   deleteImage(id: string): Promise<boolean>;
 
-  /** Rejects with `server.exists` when the id is taken. */
-  createServer(server: ServerRecord): Promise<void>;
+  /**
+   * Rejects with `server.exists` when the id is taken. `action` (its create action) is recorded
+   * with it, in the same write: both or neither.
+   */
+  createServer(server: ServerRecord, action?: InstanceActionRecord): Promise<void>;
   getServer(id: string): Promise<ServerRecord | undefined>;
   /** Sorted by creation time, then id. */
   listServers(filter?: ServerFilter): Promise<ServerRecord[]>;

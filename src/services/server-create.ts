@@ -11,6 +11,7 @@ import type {
   FlavorRecord,
   HostHintRecord,
   ImageRecord,
+  InstanceActionRecord,
   ServerPmu,
   ServerRecord,
 } from '../ports/store.js';
@@ -34,7 +35,7 @@ import {
   checkServerQuota,
   withQuotaLock,
 } from './quotas.js';
-import { computeEventOf, type RecordedAction } from './server-instance-actions.js';
+import { computeEventOf, newAction, type RecordedAction } from './server-instance-actions.js';
 import { schedule, type Placement } from './server-scheduling.js';
 import type { ServerFields, ServerWork } from './server-work.js';
 import { Slots } from './slots.js';
@@ -70,6 +71,8 @@ export interface BuildOrder {
     | { readonly host: string; readonly claimId: string; readonly zone: string }
     | { readonly failure: string };
   readonly adminPass?: string;
+  /** The create action as recorded with the server, so the build need not read it back. */
+  readonly action?: InstanceActionRecord;
 }
 
 /** Creates servers and runs their builds. */
@@ -194,8 +197,9 @@ export class ServerCreation {
         placed === undefined || placed instanceof Error
           ? server
           : { ...server, claimId: placed.claimId };
-      await deps.store.createServer(record);
-      const recorded = await this.#work.record(record, context, 'create');
+      // The server and its create action in one write.
+      const recorded = newAction(deps, record, context, 'create');
+      await deps.store.createServer(record, recorded.current);
       if (deps.dispatchBuild === undefined) {
         this.#work.track(
           server.id,
@@ -206,6 +210,7 @@ export class ServerCreation {
       await this.#dispatch(deps.dispatchBuild, record, {
         serverId: record.id,
         context: { ...context, requestId: recorded.requestId },
+        action: recorded.current,
         ...(placed === undefined
           ? {}
           : {
@@ -250,9 +255,15 @@ export class ServerCreation {
       return;
     }
     deps.log.info({ server: server.id }, 'build order taken');
-    const action = (await deps.store.listInstanceActions(server.id)).find(
-      (a) => a.requestId === order.context.requestId && a.action === 'create',
-    );
+    // The order carries the action it was recorded with (older senders' orders do not).
+    const action =
+      order.action?.serverId === server.id &&
+      order.action.requestId === order.context.requestId &&
+      order.action.action === 'create'
+        ? order.action
+        : (await deps.store.listInstanceActions(server.id)).find(
+            (a) => a.requestId === order.context.requestId && a.action === 'create',
+          );
     const recorded =
       action === undefined
         ? await this.#work.record(server, order.context, 'create')

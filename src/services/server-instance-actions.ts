@@ -72,6 +72,11 @@ export class RecordedAction {
     return this.#record.requestId;
   }
 
+  /** The action as last recorded (or as it would have been, when recording failed). */
+  get current(): InstanceActionRecord {
+    return this.#record;
+  }
+
   /** Records the action, with no events yet. */
   async start(): Promise<void> {
     await this.#put(this.#record);
@@ -143,8 +148,23 @@ export async function beginAction(
   context: ActionContext,
   action: string,
 ): Promise<RecordedAction> {
+  const recorded = newAction(deps, server, context, action);
+  await recorded.start();
+  return recorded;
+}
+
+/**
+ * `action` on the server as beginAction() would record it, not written yet: for a write that
+ * records it along with something else (Store.createServer's action).
+ */
+export function newAction(
+  deps: InstanceActionDeps,
+  server: Pick<ServerRecord, 'id' | 'projectId'>,
+  context: ActionContext,
+  action: string,
+): RecordedAction {
   const now = deps.clock.now().toISOString();
-  const recorded = new RecordedAction(deps, {
+  return new RecordedAction(deps, {
     serverId: server.id,
     requestId: context.requestId ?? `req-${deps.ids.newUuid()}`,
     action,
@@ -156,8 +176,6 @@ export async function beginAction(
     message: null,
     events: [],
   });
-  await recorded.start();
-  return recorded;
 }
 
 /**

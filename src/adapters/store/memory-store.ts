@@ -576,9 +576,10 @@ export class MemoryStore implements Store {
     return this.#metadefs.delete(name);
   }
 
-  async createServer(server: ServerRecord): Promise<void> {
+  async createServer(server: ServerRecord, action?: InstanceActionRecord): Promise<void> {
     if (this.#servers.has(server.id)) throw serverExists(server.id);
     this.#servers.set(server.id, clone(server));
+    if (action !== undefined) await this.putInstanceAction(action);
   }
 
   async getServer(id: string): Promise<ServerRecord | undefined> {
