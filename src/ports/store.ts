@@ -341,6 +341,11 @@ export interface MigrationRecord {
 export interface SaveServerOptions {
   /** The `version` the saved record was read with (null: it had none). */
   readonly ifVersion: number | null;
+  /**
+   * An instance action of the server recorded (as putInstanceAction) in the same write, when the
+   * save lands; not when it is refused.
+   */
+  readonly action?: InstanceActionRecord;
 }
 
 export interface ServerRecord {
@@ -805,6 +810,8 @@ export interface Store {
 
   /** The quota limits set for one scope, by resource name (-1 is unlimited); {} when none are. */
   getQuotaLimits(scope: QuotaScope): Promise<Record<string, number>>;
+  /** getQuotaLimits() of each scope, in the order given, in one read. */
+  getQuotaLimitsOf(scopes: readonly QuotaScope[]): Promise<Record<string, number>[]>;
   /** Creates or replaces the given limits of a scope in one transaction; the others stay. */
   setQuotaLimits(scope: QuotaScope, limits: Readonly<Record<string, number>>): Promise<void>;
   /**

@@ -115,20 +115,15 @@ async function layeredQuotas(
   store: Store,
   owner: QuotaOwner,
 ): Promise<{ project: QuotaLimits; user?: QuotaLimits }> {
-  const project = overlay(
-    await defaultQuotas(store),
-    await store.getQuotaLimits({ kind: 'project', projectId: owner.projectId }),
-  );
-  if (owner.userId === undefined) return { project };
-  const user = overlay(
-    project,
-    await store.getQuotaLimits({
-      kind: 'user',
-      projectId: owner.projectId,
-      userId: owner.userId,
-    }),
-  );
-  return { project, user };
+  const [defaults = {}, own = {}, user] = await store.getQuotaLimitsOf([
+    classScope(DEFAULT_CLASS),
+    { kind: 'project', projectId: owner.projectId },
+    ...(owner.userId === undefined
+      ? []
+      : [{ kind: 'user' as const, projectId: owner.projectId, userId: owner.userId }]),
+  ]);
+  const project = overlay(overlay(NOVA_DEFAULT_QUOTAS, defaults), own);
+  return user === undefined ? { project } : { project, user: overlay(project, user) };
 }
 
 /** What a project (or a user in it) uses of each resource. */

@@ -394,6 +394,8 @@ export class ServerCreation {
     let current = server;
     try {
       // Nova's two steps: the conductor places the server, the compute host builds it.
+      // Fewer writes, the same records: the schedule's end is written with the compute step's
+      // start, and the compute step's end with the ACTIVE save.
       const placed = await recorded.event(
         'conductor_schedule_and_build_instances',
         () => null,
@@ -401,6 +403,7 @@ export class ServerCreation {
           if (preplaced instanceof Error) throw preplaced;
           return preplaced ?? (await schedule(work, current, context));
         },
+        { finishLater: true },
       );
       current = await work.save(current, {
         host: placed.host,
@@ -411,17 +414,20 @@ export class ServerCreation {
       current = await recorded.event(
         computeEventOf('create'),
         () => placed.host,
-        async () => {
+        async (along) => {
           const agent = work.agentOf(current);
           if (agent === undefined) throw new TypeError(`no agent for host ${placed.host}`);
           return work.save(
             current,
             await work.spawn(agent, current, adminPass === undefined ? {} : { adminPass }),
+            along,
           );
         },
       );
       work.notify('create', 'end', current, context);
     } catch (error) {
+      // A schedule that ended well before a failed save is recorded as before.
+      await recorded.flush();
       const agent = work.agentOf(current);
       if (agent !== undefined) await work.removeAfterFailure(agent, current);
       const failed = await work.fail(current, error, 'create').catch((saveError: unknown) => {

@@ -58,10 +58,22 @@ export interface InstanceActionDeps {
   readonly log: RecorderLog;
 }
 
+/**
+ * An event's success recorded along with the step's last save (ServerWork.save), so the save and
+ * the event's end are one write: `record()` is the action with the event finished now, and
+ * `written()` is told when a save wrote it.
+ */
+export interface ActionAlong {
+  record(): InstanceActionRecord;
+  written(record: InstanceActionRecord): void;
+}
+
 /** One action being recorded: its events are added as they start and finish. */
 export class RecordedAction {
   readonly #deps: InstanceActionDeps;
   #record: InstanceActionRecord;
+  /** The record holds an event's end not written yet (event()'s `finishLater`). */
+  #unwritten = false;
 
   constructor(deps: InstanceActionDeps, record: InstanceActionRecord) {
     this.#deps = deps;
@@ -85,9 +97,16 @@ export class RecordedAction {
   /**
    * Runs one step as an event: recorded started, then finished with Success, or with Error (and
    * the action's message `Error`) when `run` throws, which is rethrown. `host` is read when the
-   * step ends (a build learns its host on the way).
+   * step ends (a build learns its host on the way). `run` may write the Success with its last
+   * save (`along`); `finishLater` keeps a Success for the action's next write (the next event's
+   * start, or flush()).
    */
-  async event<T>(event: string, host: () => string | null, run: () => Promise<T>): Promise<T> {
+  async event<T>(
+    event: string,
+    host: () => string | null,
+    run: (along: ActionAlong) => Promise<T>,
+    options: { readonly finishLater?: boolean } = {},
+  ): Promise<T> {
     const started: InstanceActionEventRecord = {
       event,
       startTime: this.#now(),
@@ -99,9 +118,26 @@ export class RecordedAction {
     };
     const index = this.#record.events.length;
     await this.#put({ ...this.#record, events: [...this.#record.events, started] });
+    const along = { written: false };
+    const alongSave: ActionAlong = {
+      record: () =>
+        this.#finished(index, { ...started, result: 'Success', host: host() }, this.#now()),
+      written: (record) => {
+        this.#record = record;
+        this.#unwritten = false;
+        along.written = true;
+      },
+    };
     try {
-      const result = await run();
-      await this.#finish(index, { ...started, result: 'Success', host: host() });
+      const result = await run(alongSave);
+      if (along.written) return result;
+      const success: InstanceActionEventRecord = { ...started, result: 'Success', host: host() };
+      if (options.finishLater === true) {
+        this.#record = this.#finished(index, success, this.#now());
+        this.#unwritten = true;
+      } else {
+        await this.#finish(index, success);
+      }
       return result;
     } catch (error) {
       const fault = faultOf(error, this.#record.serverId, this.#record.action);
@@ -120,13 +156,35 @@ export class RecordedAction {
     }
   }
 
+  /** Writes an event's end kept by `finishLater`, if one is still unwritten. */
+  async flush(): Promise<void> {
+    if (this.#unwritten) await this.#put(this.#record);
+  }
+
   async #finish(index: number, event: InstanceActionEventRecord, message?: string): Promise<void> {
-    const finishTime = this.#now();
-    const events = this.#record.events.map((e, i) => (i === index ? { ...event, finishTime } : e));
-    await this.#put({ ...this.#record, events, ...(message === undefined ? {} : { message }) });
+    await this.#put(this.#finished(index, event, this.#now(), message));
+  }
+
+  /** The record with event `index` finished at `now` (and the action's `message`). */
+  #finished(
+    index: number,
+    event: InstanceActionEventRecord,
+    now: string,
+    message?: string,
+  ): InstanceActionRecord {
+    const events = this.#record.events.map((e, i) =>
+      i === index ? { ...event, finishTime: now } : e,
+    );
+    return {
+      ...this.#record,
+      events,
+      ...(message === undefined ? {} : { message }),
+      updatedAt: now,
+    };
   }
 
   async #put(record: InstanceActionRecord): Promise<void> {
+    this.#unwritten = false;
     this.#record = { ...record, updatedAt: this.#now() };
     await this.#deps.store.putInstanceAction(this.#record).catch((error: unknown) => {
       this.#deps.log.error(

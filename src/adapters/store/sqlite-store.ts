@@ -1574,17 +1574,57 @@ export class SqliteStore implements Store {
     // Only the document: a server's project and creation time never change, and setting the
     // indexed columns made SQLite rewrite their index entry on every save. The lock and tags have
     // their own columns and setters.
-    const result = await this.#db
-      .updateTable('servers')
-      .set({ doc: serverDoc(server) })
-      .where('id', '=', server.id)
-      .$if(options !== undefined, (q) => q.where(this.#storedVersionIs(options?.ifVersion ?? null)))
-      .executeTakeFirst();
-    if (result.numUpdatedRows > 0n) return;
+    if (await this.#saveServerDoc(server, options)) return;
     if (options !== undefined && (await this.getServer(server.id)) !== undefined) {
       throw serverConflict(server.id);
     }
     throw serverNotFound(server.id);
+  }
+
+  /** The save itself, with its action when it has one: true when it landed. */
+  async #saveServerDoc(server: ServerRecord, options?: SaveServerOptions): Promise<boolean> {
+    const update = (db: Kysely<Tables> | Transaction<Tables>) =>
+      db
+        .updateTable('servers')
+        .set({ doc: serverDoc(server) })
+        .where('id', '=', server.id)
+        .$if(options !== undefined, (q) =>
+          q.where(this.#storedVersionIs(options?.ifVersion ?? null)),
+        );
+    const action = options?.action;
+    if (action === undefined)
+      return (await update(this.#db).executeTakeFirst()).numUpdatedRows > 0n;
+    if (this.#dialect === 'postgres') {
+      // One statement: the action is inserted from the updated row, so only when the save lands;
+      // PostgreSQL counts an upsert's update as a row inserted.
+      const doc = JSON.stringify(action);
+      const result = await this.#db
+        .with('saved', () => update(this.#db).returning('id'))
+        .insertInto('instance_actions')
+        .columns(['server_id', 'request_id', 'start_time', 'doc'])
+        .expression((eb) =>
+          eb
+            .selectFrom('saved')
+            .select([
+              eb.val(action.serverId).as('server_id'),
+              eb.val(action.requestId).as('request_id'),
+              eb.val(action.startTime).as('start_time'),
+              eb.val(doc).as('doc'),
+            ]),
+        )
+        .onConflict((oc) =>
+          oc
+            .columns(['server_id', 'request_id'])
+            .doUpdateSet({ doc: (eb) => eb.ref('excluded.doc') }),
+        )
+        .executeTakeFirst();
+      return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+    }
+    return this.#db.transaction().execute(async (trx) => {
+      if ((await update(trx).executeTakeFirst()).numUpdatedRows === 0n) return false;
+      await putActionQuery(trx, action).execute();
+      return true;
+    });
   }
 
   /** The stored document's `version` is `version` (null: it has none), in each dialect's JSON. */
@@ -1811,6 +1851,33 @@ export class SqliteStore implements Store {
       .where('user_id', '=', userId)
       .execute();
     return Object.fromEntries(rows.map((r) => [r.resource, r.hard_limit]));
+  }
+
+  async getQuotaLimitsOf(scopes: readonly QuotaScope[]): Promise<Record<string, number>[]> {
+    if (scopes.length === 0) return [];
+    const keys = scopes.map(quotaRowKey);
+    const rows = await this.#db
+      .selectFrom('quota_limits')
+      .select(['kind', 'owner', 'user_id', 'resource', 'hard_limit'])
+      .where((eb) =>
+        eb.or(
+          keys.map((key) =>
+            eb.and([
+              eb('kind', '=', key.kind),
+              eb('owner', '=', key.owner),
+              eb('user_id', '=', key.userId),
+            ]),
+          ),
+        ),
+      )
+      .execute();
+    return keys.map((key) =>
+      Object.fromEntries(
+        rows
+          .filter((r) => r.kind === key.kind && r.owner === key.owner && r.user_id === key.userId)
+          .map((r) => [r.resource, r.hard_limit]),
+      ),
+    );
   }
 
   async setQuotaLimits(scope: QuotaScope, limits: Readonly<Record<string, number>>): Promise<void> {
