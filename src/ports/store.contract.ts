@@ -956,7 +956,7 @@ export function storeContract(
       await store.close();
     });
 
-    it('records an action with a save only when the save lands', async () => {
+    it('records an action with a save only when the save lands, and with a delete', async () => {
       const store = await make();
       const s = aServerRecord();
       await store.createServer(s);
@@ -989,6 +989,18 @@ export function storeContract(
       assert.deepEqual(await store.listInstanceActions(s.id), [action('r1', 'Error')]);
       assert.deepEqual(await store.listInstanceActions('c0000000-0000-4000-8000-000000000005'), []);
       assert.equal((await store.getServer(s.id))?.version, 2);
+      // A delete records its action in the same write, whether or not a record was there.
+      assert.equal(await store.deleteServer(s.id, action('r4', null)), true);
+      assert.equal(await store.deleteServer(s.id, action('r5', 'Error')), false);
+      assert.equal(await store.getServer(s.id), undefined);
+      assert.deepEqual(
+        (await store.listInstanceActions(s.id)).map((a) => [a.requestId, a.message]),
+        [
+          ['r1', 'Error'],
+          ['r4', null],
+          ['r5', 'Error'],
+        ],
+      );
       await store.close();
     });
 

@@ -741,7 +741,11 @@ export interface Store {
    * (null: it has none), else it rejects with `server.conflict` and changes nothing.
    */
   saveServer(server: ServerRecord, options?: SaveServerOptions): Promise<void>;
-  deleteServer(id: string): Promise<boolean>;
+  /**
+   * Deletes the server's record (false when there was none); `action`, an instance action of it,
+   * is recorded (as putInstanceAction) in the same write either way.
+   */
+  deleteServer(id: string, action?: InstanceActionRecord): Promise<boolean>;
   /** Sets or clears (null) a server's lock; rejects with `server.not_found`. */
   setServerLock(id: string, lock: ServerLock | null): Promise<void>;
   /**

@@ -93,11 +93,17 @@ export class ServerActions {
     const server = await work.get(id);
     const recorded = await work.record(server, context, 'delete');
     work.notify('delete', 'start', server, context);
-    const deleting = await work.save(server, { taskState: 'deleting' });
+    // The save to deleting writes the event's start, and the record's deletion its end.
+    let deleting = server;
     await recorded.event(
       computeEventOf('delete'),
       () => server.host,
-      async () => work.finishDelete(await work.agentIfUp(server), deleting),
+      async (along) => work.finishDelete(await work.agentIfUp(server), deleting, along),
+      {
+        startWith: async (along) => {
+          deleting = await work.save(server, { taskState: 'deleting' }, along);
+        },
+      },
     );
     work.notify(
       'delete',

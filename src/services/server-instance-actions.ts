@@ -99,13 +99,17 @@ export class RecordedAction {
    * the action's message `Error`) when `run` throws, which is rethrown. `host` is read when the
    * step ends (a build learns its host on the way). `run` may write the Success with its last
    * save (`along`); `finishLater` keeps a Success for the action's next write (the next event's
-   * start, or flush()).
+   * start, or flush()). `startWith` writes the start itself, with a save that comes just before
+   * the step (the action as started goes along it); when it fails, the event never started.
    */
   async event<T>(
     event: string,
     host: () => string | null,
     run: (along: ActionAlong) => Promise<T>,
-    options: { readonly finishLater?: boolean } = {},
+    options: {
+      readonly finishLater?: boolean;
+      readonly startWith?: (along: ActionAlong) => Promise<void>;
+    } = {},
   ): Promise<T> {
     const started: InstanceActionEventRecord = {
       event,
@@ -117,7 +121,21 @@ export class RecordedAction {
       host: host(),
     };
     const index = this.#record.events.length;
-    await this.#put({ ...this.#record, events: [...this.#record.events, started] });
+    const withStart = { ...this.#record, events: [...this.#record.events, started] };
+    if (options.startWith === undefined) {
+      await this.#put(withStart);
+    } else {
+      const record = { ...withStart, updatedAt: this.#now() };
+      await options.startWith({
+        record: () => record,
+        written: () => {
+          this.#record = record;
+          this.#unwritten = false;
+        },
+      });
+      // A save that landed without its action (a store that refused it) leaves it to write here.
+      if (this.#record !== record) await this.#put(withStart);
+    }
     const along = { written: false };
     const alongSave: ActionAlong = {
       record: () =>

@@ -521,7 +521,11 @@ export class ServerWork {
   }
 
   /** The end of every delete: the guest and its disks, the claims, then the record. */
-  async finishDelete(agent: ComputeAgent | undefined, server: ServerRecord): Promise<void> {
+  async finishDelete(
+    agent: ComputeAgent | undefined,
+    server: ServerRecord,
+    along?: ActionAlong,
+  ): Promise<void> {
     if (agent !== undefined) {
       await agent.remove(server.id, { ...this.stopOptions(), graceful: false });
     }
@@ -539,7 +543,10 @@ export class ServerWork {
     if (server.serverGroupId !== undefined) {
       await this.deps.store.removeServerGroupMember(server.id);
     }
-    await this.deps.store.deleteServer(server.id);
+    // `along`: the delete's event ends with the record, in the same write.
+    const action = along?.record();
+    await this.deps.store.deleteServer(server.id, action);
+    if (action !== undefined) along?.written(action);
   }
 
   /**

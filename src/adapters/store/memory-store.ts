@@ -621,7 +621,8 @@ export class MemoryStore implements Store {
     return [...tags];
   }
 
-  async deleteServer(id: string): Promise<boolean> {
+  async deleteServer(id: string, action?: InstanceActionRecord): Promise<boolean> {
+    if (action !== undefined) this.#putAction(action);
     return this.#servers.delete(id);
   }
 

@@ -1670,9 +1670,25 @@ export class SqliteStore implements Store {
     });
   }
 
-  async deleteServer(id: string): Promise<boolean> {
-    const result = await this.#db.deleteFrom('servers').where('id', '=', id).executeTakeFirst();
-    return result.numDeletedRows > 0n;
+  async deleteServer(id: string, action?: InstanceActionRecord): Promise<boolean> {
+    const remove = (db: Kysely<Tables> | Transaction<Tables>) =>
+      db.deleteFrom('servers').where('id', '=', id);
+    if (action === undefined)
+      return (await remove(this.#db).executeTakeFirst()).numDeletedRows > 0n;
+    if (this.#dialect === 'postgres') {
+      // One statement: the delete in a data-modifying WITH, counted by the select after the upsert.
+      const { rows } = await sql<{ deleted: number }>`with gone as (${remove(this.#db).returning(
+        'id',
+      )}), recorded as (${putActionQuery(this.#db, action)}) select count(*)::int as deleted from gone`.execute(
+        this.#db,
+      );
+      return (rows[0]?.deleted ?? 0) > 0;
+    }
+    return this.#db.transaction().execute(async (trx) => {
+      const deleted = (await remove(trx).executeTakeFirst()).numDeletedRows > 0n;
+      await putActionQuery(trx, action).execute();
+      return deleted;
+    });
   }
 
   async createServerGroup(group: ServerGroupRecord): Promise<void> {
