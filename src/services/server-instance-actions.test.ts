@@ -117,4 +117,45 @@ describe('RecordedAction writes', () => {
       ['second', 'Error', true],
     ]);
   });
+
+  it('writes a startWith start with the save before the step; a failed save starts nothing', async () => {
+    const { store, server, recorded } = await setUp();
+    await assert.rejects(
+      recorded.event(
+        'never',
+        () => null,
+        async () => 1,
+        {
+          startWith: async () => {
+            throw new Error('conflict');
+          },
+        },
+      ),
+      /conflict/u,
+    );
+    assert.deepEqual(await stored(store, server.id), []);
+    await recorded.event(
+      'delete',
+      () => 'host1',
+      async (along) => {
+        // Started with the save, not on its own.
+        assert.equal(store.puts, 1);
+        assert.deepEqual(await stored(store, server.id), [['delete', null, false]]);
+        const action = along.record();
+        await store.deleteServer(server.id, action);
+        along.written(action);
+      },
+      {
+        startWith: async (along) => {
+          const action = along.record();
+          await store.saveServer({ ...server, version: 1 }, { ifVersion: null, action });
+          along.written(action);
+        },
+      },
+    );
+    assert.equal(store.puts, 1);
+    assert.equal(store.savesWithAction, 1);
+    assert.deepEqual(await stored(store, server.id), [['delete', 'Success', true]]);
+    assert.equal(await store.getServer(server.id), undefined);
+  });
 });
