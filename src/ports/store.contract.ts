@@ -266,6 +266,21 @@ export function storeContract(
         assert.equal((await store.listInstanceActions('s1'))[0]?.action, 'create');
         await store.close();
       });
+
+      it('records a server with its create action in one write, or neither', async () => {
+        const store = await make();
+        const server = aServerRecord();
+        const created = { ...action('req-c', '2026-01-01T00:00:05.000Z'), serverId: server.id };
+        await store.createServer(server, created);
+        assert.equal((await store.getServer(server.id))?.id, server.id);
+        assert.deepEqual(await store.listInstanceActions(server.id), [created]);
+        await assert.rejects(
+          store.createServer(server, { ...created, requestId: 'req-d' }),
+          hasCode('server.exists'),
+        );
+        assert.deepEqual(await store.listInstanceActions(server.id), [created]);
+        await store.close();
+      });
     });
 
     describe('migrations', () => {
@@ -987,6 +1002,54 @@ export function storeContract(
       await store.close();
     });
 
+    it('records an action with a save only when the save lands, and with a delete', async () => {
+      const store = await make();
+      const s = aServerRecord();
+      await store.createServer(s);
+      const action = (requestId: string, message: string | null): InstanceActionRecord => ({
+        serverId: s.id,
+        requestId,
+        action: 'create',
+        projectId: s.projectId,
+        userId: 'u1',
+        startTime: '2026-01-01T00:00:01.000Z',
+        updatedAt: '2026-01-01T00:00:02.000Z',
+        message,
+        events: [],
+      });
+      await store.saveServer({ ...s, version: 1 }, { ifVersion: null, action: action('r1', null) });
+      // Refused saves, stale or of an unknown server, record nothing.
+      await assert.rejects(
+        store.saveServer({ ...s, version: 1 }, { ifVersion: null, action: action('r2', null) }),
+        hasCode('server.conflict'),
+      );
+      await assert.rejects(
+        store.saveServer(aServerRecord({ id: 'c0000000-0000-4000-8000-000000000005' }), {
+          ifVersion: null,
+          action: { ...action('r3', null), serverId: 'c0000000-0000-4000-8000-000000000005' },
+        }),
+        hasCode('server.not_found'),
+      );
+      // A landed save replaces the action recorded under its request id.
+      await store.saveServer({ ...s, version: 2 }, { ifVersion: 1, action: action('r1', 'Error') });
+      assert.deepEqual(await store.listInstanceActions(s.id), [action('r1', 'Error')]);
+      assert.deepEqual(await store.listInstanceActions('c0000000-0000-4000-8000-000000000005'), []);
+      assert.equal((await store.getServer(s.id))?.version, 2);
+      // A delete records its action in the same write, whether or not a record was there.
+      assert.equal(await store.deleteServer(s.id, action('r4', null)), true);
+      assert.equal(await store.deleteServer(s.id, action('r5', 'Error')), false);
+      assert.equal(await store.getServer(s.id), undefined);
+      assert.deepEqual(
+        (await store.listInstanceActions(s.id)).map((a) => [a.requestId, a.message]),
+        [
+          ['r1', 'Error'],
+          ['r4', null],
+          ['r5', 'Error'],
+        ],
+      );
+      await store.close();
+    });
+
     it('keeps server groups per project with their members in joining order', async () => {
       const store = await make();
       const group = (id: string, projectId: string, createdAt: string): ServerGroupRecord => ({
@@ -1070,6 +1133,12 @@ export function storeContract(
       assert.deepEqual(await store.getQuotaLimits(cls), { cores: 40 });
       assert.deepEqual(await store.getQuotaLimits(p1), { cores: 4, ram: -1 });
       assert.deepEqual(await store.getQuotaLimits(u1), { cores: 2 });
+      // Several scopes in one read, in the order asked, {} for one with none.
+      assert.deepEqual(
+        await store.getQuotaLimitsOf([u1, cls, { kind: 'project', projectId: 'p9' }, p1]),
+        [{ cores: 2 }, { cores: 40 }, {}, { cores: 4, ram: -1 }],
+      );
+      assert.deepEqual(await store.getQuotaLimitsOf([]), []);
       await store.deleteQuotaLimits(u1);
       assert.deepEqual(await store.getQuotaLimits(u1), {});
       assert.deepEqual(await store.getQuotaLimits(p1), { cores: 4, ram: -1 });

@@ -341,6 +341,11 @@ export interface MigrationRecord {
 export interface SaveServerOptions {
   /** The `version` the saved record was read with (null: it had none). */
   readonly ifVersion: number | null;
+  /**
+   * An instance action of the server recorded (as putInstanceAction) in the same write, when the
+   * save lands; not when it is refused.
+   */
+  readonly action?: InstanceActionRecord;
 }
 
 export interface ServerRecord {
@@ -739,8 +744,11 @@ export interface Store {
   saveImage(image: ImageRecord): Promise<void>;
   deleteImage(id: string): Promise<boolean>;
 
-  /** Rejects with `server.exists` when the id is taken. */
-  createServer(server: ServerRecord): Promise<void>;
+  /**
+   * Rejects with `server.exists` when the id is taken. `action` (its create action) is recorded
+   * with it, in the same write: both or neither.
+   */
+  createServer(server: ServerRecord, action?: InstanceActionRecord): Promise<void>;
   getServer(id: string): Promise<ServerRecord | undefined>;
   /** Sorted by creation time, then id. */
   listServers(filter?: ServerFilter): Promise<ServerRecord[]>;
@@ -751,7 +759,11 @@ export interface Store {
    * (null: it has none), else it rejects with `server.conflict` and changes nothing.
    */
   saveServer(server: ServerRecord, options?: SaveServerOptions): Promise<void>;
-  deleteServer(id: string): Promise<boolean>;
+  /**
+   * Deletes the server's record (false when there was none); `action`, an instance action of it,
+   * is recorded (as putInstanceAction) in the same write either way.
+   */
+  deleteServer(id: string, action?: InstanceActionRecord): Promise<boolean>;
   /** Sets or clears (null) a server's lock; rejects with `server.not_found`. */
   setServerLock(id: string, lock: ServerLock | null): Promise<void>;
   /**
@@ -820,6 +832,8 @@ export interface Store {
 
   /** The quota limits set for one scope, by resource name (-1 is unlimited); {} when none are. */
   getQuotaLimits(scope: QuotaScope): Promise<Record<string, number>>;
+  /** getQuotaLimits() of each scope, in the order given, in one read. */
+  getQuotaLimitsOf(scopes: readonly QuotaScope[]): Promise<Record<string, number>[]>;
   /** Creates or replaces the given limits of a scope in one transaction; the others stay. */
   setQuotaLimits(scope: QuotaScope, limits: Readonly<Record<string, number>>): Promise<void>;
   /**

@@ -103,27 +103,68 @@ export async function classQuotas(store: Store, name: string): Promise<QuotaLimi
 
 /** A project's limits, or a user's in it (the user's own over the project's). */
 export async function effectiveQuotas(store: Store, owner: QuotaOwner): Promise<QuotaLimits> {
-  const project = overlay(
-    await defaultQuotas(store),
-    await store.getQuotaLimits({ kind: 'project', projectId: owner.projectId }),
-  );
-  if (owner.userId === undefined) return project;
-  return overlay(
-    project,
-    await store.getQuotaLimits({
-      kind: 'user',
-      projectId: owner.projectId,
-      userId: owner.userId,
-    }),
-  );
+  const { project, user } = await layeredQuotas(store, owner);
+  return user ?? project;
+}
+
+/**
+ * A project's limits and, when `owner` names a user, that user's: each layer read once (the user's
+ * own over the project's over the defaults).
+ */
+async function layeredQuotas(
+  store: Store,
+  owner: QuotaOwner,
+): Promise<{ project: QuotaLimits; user?: QuotaLimits }> {
+  const [defaults = {}, own = {}, user] = await store.getQuotaLimitsOf([
+    classScope(DEFAULT_CLASS),
+    { kind: 'project', projectId: owner.projectId },
+    ...(owner.userId === undefined
+      ? []
+      : [{ kind: 'user' as const, projectId: owner.projectId, userId: owner.userId }]),
+  ]);
+  const project = overlay(overlay(NOVA_DEFAULT_QUOTAS, defaults), own);
+  return user === undefined ? { project } : { project, user: overlay(project, user) };
 }
 
 /** What a project (or a user in it) uses of each resource. */
 export async function quotaUsage(store: Store, owner: QuotaOwner): Promise<QuotaLimits> {
-  const servers = (await liveServers(store, owner.projectId)).filter(
+  return countUsage(owner, await usageRecords(store, owner, QUOTA_RESOURCES));
+}
+
+/** The records usage is counted from, for the project and its users. */
+interface UsageRecords {
+  readonly servers: readonly ServerRecord[];
+  readonly groups: readonly { readonly userId: string }[];
+  /** The owner's user's key pairs (only read for a user's key_pairs). */
+  readonly keypairs: number;
+}
+
+/**
+ * Reads what counting `resources` of the owner's project (and user) needs, and only that: the
+ * project's live servers, its server groups, the user's key pairs.
+ */
+async function usageRecords(
+  store: Store,
+  owner: QuotaOwner,
+  resources: readonly QuotaResource[],
+): Promise<UsageRecords> {
+  const wants = (...rs: QuotaResource[]) => rs.some((r) => resources.includes(r));
+  return {
+    servers: wants('instances', 'cores', 'ram') ? await liveServers(store, owner.projectId) : [],
+    groups: wants('server_groups') ? await store.listServerGroups(owner.projectId) : [],
+    keypairs:
+      owner.userId !== undefined && wants('key_pairs')
+        ? (await store.listKeypairs(owner.userId)).length
+        : 0,
+  };
+}
+
+/** What a project (or a user in it) uses, counted from its project's records. */
+function countUsage(owner: QuotaOwner, records: UsageRecords): QuotaLimits {
+  const servers = records.servers.filter(
     (s) => owner.userId === undefined || s.userId === owner.userId,
   );
-  const groups = (await store.listServerGroups(owner.projectId)).filter(
+  const groups = records.groups.filter(
     (g) => owner.userId === undefined || g.userId === owner.userId,
   );
   const used: Record<QuotaResource, number> = Object.fromEntries(
@@ -137,7 +178,7 @@ export async function quotaUsage(store: Store, owner: QuotaOwner): Promise<Quota
   used.ram = holding.reduce((n, s) => n + s.flavor.memoryMiB, 0);
   used.server_groups = groups.length;
   // NOTE: key pairs and group members are per user: Nova counts them only in a user's view.
-  if (owner.userId !== undefined) used.key_pairs = (await store.listKeypairs(owner.userId)).length;
+  if (owner.userId !== undefined) used.key_pairs = records.keypairs;
   return used;
 }
 
@@ -369,6 +410,8 @@ export async function checkMetadataQuota(
   ctx: QuotaOwner,
   metadata: Readonly<Record<string, string>>,
 ): Promise<void> {
+  // No items never exceed a limit: nothing to read.
+  if (Object.keys(metadata).length === 0) return;
   const allowed = (await effectiveQuotas(store, ctx)).metadata_items;
   if (allowed >= 0 && Object.keys(metadata).length > allowed) {
     // NOTE: Nova wording (nova/exception.py MetadataLimitExceeded).
@@ -443,13 +486,18 @@ async function headroom<R extends QuotaResource>(
   owner: QuotaOwner,
   resources: readonly R[],
 ): Promise<Record<R, { headroom: number; limit: number }>> {
-  const project = { projectId: owner.projectId };
+  // Each limit layer and each kind of record read once: the user's usage is its share of the
+  // project's records.
+  const layers = await layeredQuotas(store, owner);
+  // A resource unlimited at every layer has infinite headroom whatever is used: not counted.
+  const limited = resources.filter(
+    (r) => layers.project[r] >= 0 || (layers.user !== undefined && layers.user[r] >= 0),
+  );
+  const records = await usageRecords(store, owner, limited);
   const levels: [QuotaLimits, QuotaLimits][] = [
-    [await effectiveQuotas(store, project), await quotaUsage(store, project)],
+    [layers.project, countUsage({ projectId: owner.projectId }, records)],
   ];
-  if (owner.userId !== undefined) {
-    levels.push([await effectiveQuotas(store, owner), await quotaUsage(store, owner)]);
-  }
+  if (layers.user !== undefined) levels.push([layers.user, countUsage(owner, records)]);
   const room = {} as Record<R, { headroom: number; limit: number }>;
   for (const r of resources) {
     let best = { headroom: Number.POSITIVE_INFINITY, limit: -1 };

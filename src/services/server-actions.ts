@@ -49,11 +49,19 @@ export class ServerActions {
     this.#cancelQueued = cancelQueued;
   }
 
-  /** Deletes the server: stop, undefine, remove its disk, release its claims, forget it. */
-  async delete(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<void> {
+  /**
+   * Deletes the server: stop, undefine, remove its disk, release its claims, forget it. `shown`
+   * is the server as the caller just read it (ServerWork.show), when it was.
+   */
+  async delete(
+    ctx: RequestContext,
+    id: string,
+    call: CallInfo = {},
+    shown?: ServerRecord,
+  ): Promise<void> {
     const work = this.#work;
     // Visibility first: another project's server is 404 whatever the caller's role.
-    const visible = await work.show(ctx, id);
+    const visible = shown ?? (await work.show(ctx, id));
     requireWriter(ctx, 'delete a server');
     refuseIfLocked(ctx, visible);
     const remove = async () => this.#remove(id, actionContext(ctx, call));
@@ -85,11 +93,17 @@ export class ServerActions {
     const server = await work.get(id);
     const recorded = await work.record(server, context, 'delete');
     work.notify('delete', 'start', server, context);
-    const deleting = await work.save(server, { taskState: 'deleting' });
+    // The save to deleting writes the event's start, and the record's deletion its end.
+    let deleting = server;
     await recorded.event(
       computeEventOf('delete'),
       () => server.host,
-      async () => work.finishDelete(await work.agentIfUp(server), deleting),
+      async (along) => work.finishDelete(await work.agentIfUp(server), deleting, along),
+      {
+        startWith: async (along) => {
+          deleting = await work.save(server, { taskState: 'deleting' }, along);
+        },
+      },
     );
     work.notify(
       'delete',

@@ -12,6 +12,7 @@ import type {
   FlavorRecord,
   HostHintRecord,
   ImageRecord,
+  InstanceActionRecord,
   ServerPmu,
   ServerRecord,
 } from '../ports/store.js';
@@ -36,7 +37,7 @@ import {
   checkServerQuota,
   withQuotaLock,
 } from './quotas.js';
-import { computeEventOf, type RecordedAction } from './server-instance-actions.js';
+import { computeEventOf, newAction, type RecordedAction } from './server-instance-actions.js';
 import { schedule, type Placement } from './server-scheduling.js';
 import type { ServerFields, ServerWork } from './server-work.js';
 import { Slots } from './slots.js';
@@ -72,6 +73,8 @@ export interface BuildOrder {
     | { readonly host: string; readonly claimId: string; readonly zone: string }
     | { readonly failure: string };
   readonly adminPass?: string;
+  /** The create action as recorded with the server, so the build need not read it back. */
+  readonly action?: InstanceActionRecord;
 }
 
 /** Creates servers and runs their builds. */
@@ -196,8 +199,9 @@ export class ServerCreation {
         placed === undefined || placed instanceof Error
           ? server
           : { ...server, claimId: placed.claimId };
-      await deps.store.createServer(record);
-      const recorded = await this.#work.record(record, context, 'create');
+      // The server and its create action in one write.
+      const recorded = newAction(deps, record, context, 'create');
+      await deps.store.createServer(record, recorded.current);
       if (deps.dispatchBuild === undefined) {
         this.#work.track(
           server.id,
@@ -208,6 +212,7 @@ export class ServerCreation {
       await this.#dispatch(deps.dispatchBuild, record, {
         serverId: record.id,
         context: { ...context, requestId: recorded.requestId },
+        action: recorded.current,
         ...(placed === undefined
           ? {}
           : {
@@ -252,9 +257,15 @@ export class ServerCreation {
       return;
     }
     deps.log.info({ server: server.id }, 'build order taken');
-    const action = (await deps.store.listInstanceActions(server.id)).find(
-      (a) => a.requestId === order.context.requestId && a.action === 'create',
-    );
+    // The order carries the action it was recorded with (older senders' orders do not).
+    const action =
+      order.action?.serverId === server.id &&
+      order.action.requestId === order.context.requestId &&
+      order.action.action === 'create'
+        ? order.action
+        : (await deps.store.listInstanceActions(server.id)).find(
+            (a) => a.requestId === order.context.requestId && a.action === 'create',
+          );
     const recorded =
       action === undefined
         ? await this.#work.record(server, order.context, 'create')
@@ -405,6 +416,9 @@ export class ServerCreation {
               throw attempt === 2 ? lastFailure : exhausted(current, lastFailure);
             });
           },
+          // Fewer writes, the same records: the schedule's end is written with the compute
+          // step's start, and the compute step's end with the ACTIVE save.
+          { finishLater: true },
         );
         current = await work.save(current, {
           host: placed.host,
@@ -415,19 +429,22 @@ export class ServerCreation {
         current = await recorded.event(
           computeEventOf('create'),
           () => placed?.host ?? null,
-          async () => {
+          async (along) => {
             const agent = work.agentOf(current);
             if (agent === undefined)
               throw new TypeError(`no agent for host ${String(placed?.host)}`);
             return work.save(
               current,
               await work.spawn(agent, current, adminPass === undefined ? {} : { adminPass }),
+              along,
             );
           },
         );
         work.notify('create', 'end', current, context);
         return;
       } catch (error) {
+        // A schedule that ended well before a failed save is recorded as before.
+        await recorded.flush();
         const agent = work.agentOf(current);
         if (agent !== undefined) await work.removeAfterFailure(agent, current);
         let failure = error;

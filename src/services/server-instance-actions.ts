@@ -58,10 +58,22 @@ export interface InstanceActionDeps {
   readonly log: RecorderLog;
 }
 
+/**
+ * An event's success recorded along with the step's last save (ServerWork.save), so the save and
+ * the event's end are one write: `record()` is the action with the event finished now, and
+ * `written()` is told when a save wrote it.
+ */
+export interface ActionAlong {
+  record(): InstanceActionRecord;
+  written(record: InstanceActionRecord): void;
+}
+
 /** One action being recorded: its events are added as they start and finish. */
 export class RecordedAction {
   readonly #deps: InstanceActionDeps;
   #record: InstanceActionRecord;
+  /** The record holds an event's end not written yet (event()'s `finishLater`). */
+  #unwritten = false;
 
   constructor(deps: InstanceActionDeps, record: InstanceActionRecord) {
     this.#deps = deps;
@@ -72,6 +84,11 @@ export class RecordedAction {
     return this.#record.requestId;
   }
 
+  /** The action as last recorded (or as it would have been, when recording failed). */
+  get current(): InstanceActionRecord {
+    return this.#record;
+  }
+
   /** Records the action, with no events yet. */
   async start(): Promise<void> {
     await this.#put(this.#record);
@@ -80,9 +97,20 @@ export class RecordedAction {
   /**
    * Runs one step as an event: recorded started, then finished with Success, or with Error (and
    * the action's message `Error`) when `run` throws, which is rethrown. `host` is read when the
-   * step ends (a build learns its host on the way).
+   * step ends (a build learns its host on the way). `run` may write the Success with its last
+   * save (`along`); `finishLater` keeps a Success for the action's next write (the next event's
+   * start, or flush()). `startWith` writes the start itself, with a save that comes just before
+   * the step (the action as started goes along it); when it fails, the event never started.
    */
-  async event<T>(event: string, host: () => string | null, run: () => Promise<T>): Promise<T> {
+  async event<T>(
+    event: string,
+    host: () => string | null,
+    run: (along: ActionAlong) => Promise<T>,
+    options: {
+      readonly finishLater?: boolean;
+      readonly startWith?: (along: ActionAlong) => Promise<void>;
+    } = {},
+  ): Promise<T> {
     const started: InstanceActionEventRecord = {
       event,
       startTime: this.#now(),
@@ -93,10 +121,41 @@ export class RecordedAction {
       host: host(),
     };
     const index = this.#record.events.length;
-    await this.#put({ ...this.#record, events: [...this.#record.events, started] });
+    const withStart = { ...this.#record, events: [...this.#record.events, started] };
+    if (options.startWith === undefined) {
+      await this.#put(withStart);
+    } else {
+      const record = { ...withStart, updatedAt: this.#now() };
+      await options.startWith({
+        record: () => record,
+        written: () => {
+          this.#record = record;
+          this.#unwritten = false;
+        },
+      });
+      // A save that landed without its action (a store that refused it) leaves it to write here.
+      if (this.#record !== record) await this.#put(withStart);
+    }
+    const along = { written: false };
+    const alongSave: ActionAlong = {
+      record: () =>
+        this.#finished(index, { ...started, result: 'Success', host: host() }, this.#now()),
+      written: (record) => {
+        this.#record = record;
+        this.#unwritten = false;
+        along.written = true;
+      },
+    };
     try {
-      const result = await run();
-      await this.#finish(index, { ...started, result: 'Success', host: host() });
+      const result = await run(alongSave);
+      if (along.written) return result;
+      const success: InstanceActionEventRecord = { ...started, result: 'Success', host: host() };
+      if (options.finishLater === true) {
+        this.#record = this.#finished(index, success, this.#now());
+        this.#unwritten = true;
+      } else {
+        await this.#finish(index, success);
+      }
       return result;
     } catch (error) {
       const fault = faultOf(error, this.#record.serverId, this.#record.action);
@@ -115,13 +174,35 @@ export class RecordedAction {
     }
   }
 
+  /** Writes an event's end kept by `finishLater`, if one is still unwritten. */
+  async flush(): Promise<void> {
+    if (this.#unwritten) await this.#put(this.#record);
+  }
+
   async #finish(index: number, event: InstanceActionEventRecord, message?: string): Promise<void> {
-    const finishTime = this.#now();
-    const events = this.#record.events.map((e, i) => (i === index ? { ...event, finishTime } : e));
-    await this.#put({ ...this.#record, events, ...(message === undefined ? {} : { message }) });
+    await this.#put(this.#finished(index, event, this.#now(), message));
+  }
+
+  /** The record with event `index` finished at `now` (and the action's `message`). */
+  #finished(
+    index: number,
+    event: InstanceActionEventRecord,
+    now: string,
+    message?: string,
+  ): InstanceActionRecord {
+    const events = this.#record.events.map((e, i) =>
+      i === index ? { ...event, finishTime: now } : e,
+    );
+    return {
+      ...this.#record,
+      events,
+      ...(message === undefined ? {} : { message }),
+      updatedAt: now,
+    };
   }
 
   async #put(record: InstanceActionRecord): Promise<void> {
+    this.#unwritten = false;
     this.#record = { ...record, updatedAt: this.#now() };
     await this.#deps.store.putInstanceAction(this.#record).catch((error: unknown) => {
       this.#deps.log.error(
@@ -143,8 +224,23 @@ export async function beginAction(
   context: ActionContext,
   action: string,
 ): Promise<RecordedAction> {
+  const recorded = newAction(deps, server, context, action);
+  await recorded.start();
+  return recorded;
+}
+
+/**
+ * `action` on the server as beginAction() would record it, not written yet: for a write that
+ * records it along with something else (Store.createServer's action).
+ */
+export function newAction(
+  deps: InstanceActionDeps,
+  server: Pick<ServerRecord, 'id' | 'projectId'>,
+  context: ActionContext,
+  action: string,
+): RecordedAction {
   const now = deps.clock.now().toISOString();
-  const recorded = new RecordedAction(deps, {
+  return new RecordedAction(deps, {
     serverId: server.id,
     requestId: context.requestId ?? `req-${deps.ids.newUuid()}`,
     action,
@@ -156,8 +252,6 @@ export async function beginAction(
     message: null,
     events: [],
   });
-  await recorded.start();
-  return recorded;
 }
 
 /**

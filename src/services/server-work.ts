@@ -44,7 +44,12 @@ import {
 import { notifyInstance } from './server-events.js';
 import { bootFilesOf, configDriveDataOf } from './guest-data.js';
 import { precheckGuest, type DesignHost } from './server-design.js';
-import { beginAction, computeEventOf, RecordedAction } from './server-instance-actions.js';
+import {
+  beginAction,
+  computeEventOf,
+  RecordedAction,
+  type ActionAlong,
+} from './server-instance-actions.js';
 import type { BuildOrder } from './server-create.js';
 import { refuseIfLocked } from './server-locks.js';
 import { stateOf } from './compute-services.js';
@@ -241,7 +246,11 @@ export class ServerWork {
    * state this work read, the changes go onto the new record; when its state moved on, this work
    * is stale and the save fails with `server.conflict`.
    */
-  async save(server: ServerRecord, changes: ServerChanges): Promise<ServerRecord> {
+  async save(
+    server: ServerRecord,
+    changes: ServerChanges,
+    along?: ActionAlong,
+  ): Promise<ServerRecord> {
     let base = server;
     for (let attempt = 1; ; attempt++) {
       // The user's fields may have changed (update, metadata) while this work ran: keep theirs,
@@ -255,8 +264,14 @@ export class ServerWork {
         updatedAt: this.now(),
         version: (ifVersion ?? 0) + 1,
       };
+      // `along`: the step's event ends with this save, in the same write.
+      const action = along?.record();
       try {
-        await this.deps.store.saveServer(next, { ifVersion });
+        await this.deps.store.saveServer(
+          next,
+          action === undefined ? { ifVersion } : { ifVersion, action },
+        );
+        if (action !== undefined) along?.written(action);
       } catch (error) {
         if (!isConflict(error) || attempt >= SAVE_ATTEMPTS) throw error;
         const fresh = await this.get(server.id);
@@ -524,7 +539,11 @@ export class ServerWork {
   }
 
   /** The end of every delete: the guest and its disks, the claims, then the record. */
-  async finishDelete(agent: ComputeAgent | undefined, server: ServerRecord): Promise<void> {
+  async finishDelete(
+    agent: ComputeAgent | undefined,
+    server: ServerRecord,
+    along?: ActionAlong,
+  ): Promise<void> {
     if (agent !== undefined) {
       await agent.remove(server.id, { ...this.stopOptions(), graceful: false });
     }
@@ -542,7 +561,10 @@ export class ServerWork {
     if (server.serverGroupId !== undefined) {
       await this.deps.store.removeServerGroupMember(server.id);
     }
-    await this.deps.store.deleteServer(server.id);
+    // `along`: the delete's event ends with the record, in the same write.
+    const action = along?.record();
+    await this.deps.store.deleteServer(server.id, action);
+    if (action !== undefined) along?.written(action);
   }
 
   /**

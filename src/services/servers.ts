@@ -193,13 +193,13 @@ export class Servers {
 
   /** DELETE: soft delete when on and the server has a guest (server-soft-delete.ts), else delete. */
   async delete(ctx: RequestContext, id: string, call: CallInfo = {}): Promise<void> {
-    if (
-      this.#softDeletes.applies(await this.show(ctx, id)) &&
-      (await this.#softDeletes.softDelete(ctx, id, call)) !== undefined
-    ) {
-      return;
+    const shown = await this.show(ctx, id);
+    if (this.#softDeletes.applies(shown)) {
+      if ((await this.#softDeletes.softDelete(ctx, id, call)) !== undefined) return;
+      return this.#actions.delete(ctx, id, call);
     }
-    return this.#actions.delete(ctx, id, call);
+    // The record just read is the delete's visibility and lock check: not read again.
+    return this.#actions.delete(ctx, id, call, shown);
   }
 
   /** forceDelete: deleted now, soft delete or not. */

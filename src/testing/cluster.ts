@@ -117,7 +117,9 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
     const as = spec.runAs;
     const child =
       as === undefined
-        ? startChild(command[0] ?? '', command.slice(1), { env: { ...env, HOME: dir } })
+        ? startChild(command[0] ?? '', command.slice(1), {
+            env: { ...env, HOME: dir, PGAPPNAME: name },
+          })
         : startChild(
             'setpriv',
             [
@@ -125,7 +127,7 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
               // A change of user clears the parent-death signal startChild set: set it again.
               ...['setpriv', '--pdeathsig', 'KILL', ...command],
             ],
-            { env: { ...env, HOME: dir } },
+            { env: { ...env, HOME: dir, PGAPPNAME: name } },
           );
     children.push(child);
     return child;

@@ -581,9 +581,10 @@ export class MemoryStore implements Store {
     return this.#metadefs.delete(name);
   }
 
-  async createServer(server: ServerRecord): Promise<void> {
+  async createServer(server: ServerRecord, action?: InstanceActionRecord): Promise<void> {
     if (this.#servers.has(server.id)) throw serverExists(server.id);
     this.#servers.set(server.id, clone(server));
+    if (action !== undefined) this.#putAction(action);
   }
 
   async getServer(id: string): Promise<ServerRecord | undefined> {
@@ -605,6 +606,7 @@ export class MemoryStore implements Store {
       throw serverConflict(server.id);
     }
     this.#servers.set(server.id, clone({ ...server, lock: stored.lock, tags: stored.tags }));
+    if (options?.action !== undefined) this.#putAction(options.action);
   }
 
   async setServerLock(id: string, lock: ServerLock | null): Promise<void> {
@@ -624,7 +626,8 @@ export class MemoryStore implements Store {
     return [...tags];
   }
 
-  async deleteServer(id: string): Promise<boolean> {
+  async deleteServer(id: string, action?: InstanceActionRecord): Promise<boolean> {
+    if (action !== undefined) this.#putAction(action);
     return this.#servers.delete(id);
   }
 
@@ -700,6 +703,10 @@ export class MemoryStore implements Store {
     return Object.fromEntries(this.#quotas.get(quotaKey(scope)) ?? []);
   }
 
+  async getQuotaLimitsOf(scopes: readonly QuotaScope[]): Promise<Record<string, number>[]> {
+    return Promise.all(scopes.map((scope) => this.getQuotaLimits(scope)));
+  }
+
   async setQuotaLimits(scope: QuotaScope, limits: Readonly<Record<string, number>>): Promise<void> {
     const key = quotaKey(scope);
     const held = new Map(this.#quotas.get(key) ?? []);
@@ -734,6 +741,10 @@ export class MemoryStore implements Store {
   }
 
   async putInstanceAction(action: InstanceActionRecord): Promise<void> {
+    this.#putAction(action);
+  }
+
+  #putAction(action: InstanceActionRecord): void {
     const mine =
       this.#instanceActions.get(action.serverId) ?? new Map<string, InstanceActionRecord>();
     mine.set(action.requestId, structuredClone(action));

@@ -1380,7 +1380,21 @@ export class SqliteStore implements Store {
   }
 
   async getImage(id: string): Promise<ImageRecord | undefined> {
-    return (await this.#readImages({ id }))[0];
+    // One image with its properties, in one statement (a create reads it on every request).
+    const rows = await this.#db
+      .selectFrom('images')
+      .leftJoin('image_properties', 'image_properties.image_id', 'images.id')
+      .selectAll('images')
+      .select(['image_properties.key as prop_key', 'image_properties.value as prop_value'])
+      .where('images.id', '=', id)
+      .orderBy('image_properties.key')
+      .execute();
+    const [row] = rows;
+    if (row === undefined) return undefined;
+    return toImageRecord(
+      row,
+      joinedPairs(rows, (r) => [r.prop_key, r.prop_value]),
+    );
   }
 
   async listImages(filter: ImageFilter = {}): Promise<ImageRecord[]> {
@@ -1544,17 +1558,29 @@ export class SqliteStore implements Store {
     return result.numDeletedRows > 0n;
   }
 
-  async createServer(server: ServerRecord): Promise<void> {
-    const onClash = (): Error => serverExists(server.id);
-    await this.#transaction(onClash, async (trx) => {
-      const exists = await trx
-        .selectFrom('servers')
-        .select('id')
-        .where('id', '=', server.id)
-        .executeTakeFirst();
-      if (exists !== undefined) throw serverExists(server.id);
-      await trx.insertInto('servers').values(toServerRow(server)).execute();
-    });
+  async createServer(server: ServerRecord, action?: InstanceActionRecord): Promise<void> {
+    // The primary key refuses a second record with the id: no read first.
+    const row = toServerRow(server);
+    try {
+      if (action === undefined) {
+        await this.#db.insertInto('servers').values(row).execute();
+      } else if (this.#dialect === 'postgres') {
+        // One statement: PostgreSQL runs a data-modifying WITH and the insert after it, or
+        // neither when the server's insert fails.
+        await putActionQuery(
+          this.#db.with('created', (db) => db.insertInto('servers').values(row)),
+          action,
+        ).execute();
+      } else {
+        await this.#db.transaction().execute(async (trx) => {
+          await trx.insertInto('servers').values(row).execute();
+          await putActionQuery(trx, action).execute();
+        });
+      }
+    } catch (error) {
+      if (isUniqueViolation(error)) throw serverExists(server.id);
+      throw error;
+    }
   }
 
   async getServer(id: string): Promise<ServerRecord | undefined> {
@@ -1581,17 +1607,57 @@ export class SqliteStore implements Store {
     // Only the document: a server's project and creation time never change, and setting the
     // indexed columns made SQLite rewrite their index entry on every save. The lock and tags have
     // their own columns and setters.
-    const result = await this.#db
-      .updateTable('servers')
-      .set({ doc: serverDoc(server) })
-      .where('id', '=', server.id)
-      .$if(options !== undefined, (q) => q.where(this.#storedVersionIs(options?.ifVersion ?? null)))
-      .executeTakeFirst();
-    if (result.numUpdatedRows > 0n) return;
+    if (await this.#saveServerDoc(server, options)) return;
     if (options !== undefined && (await this.getServer(server.id)) !== undefined) {
       throw serverConflict(server.id);
     }
     throw serverNotFound(server.id);
+  }
+
+  /** The save itself, with its action when it has one: true when it landed. */
+  async #saveServerDoc(server: ServerRecord, options?: SaveServerOptions): Promise<boolean> {
+    const update = (db: Kysely<Tables> | Transaction<Tables>) =>
+      db
+        .updateTable('servers')
+        .set({ doc: serverDoc(server) })
+        .where('id', '=', server.id)
+        .$if(options !== undefined, (q) =>
+          q.where(this.#storedVersionIs(options?.ifVersion ?? null)),
+        );
+    const action = options?.action;
+    if (action === undefined)
+      return (await update(this.#db).executeTakeFirst()).numUpdatedRows > 0n;
+    if (this.#dialect === 'postgres') {
+      // One statement: the action is inserted from the updated row, so only when the save lands;
+      // PostgreSQL counts an upsert's update as a row inserted.
+      const doc = JSON.stringify(action);
+      const result = await this.#db
+        .with('saved', () => update(this.#db).returning('id'))
+        .insertInto('instance_actions')
+        .columns(['server_id', 'request_id', 'start_time', 'doc'])
+        .expression((eb) =>
+          eb
+            .selectFrom('saved')
+            .select([
+              eb.val(action.serverId).as('server_id'),
+              eb.val(action.requestId).as('request_id'),
+              eb.val(action.startTime).as('start_time'),
+              eb.val(doc).as('doc'),
+            ]),
+        )
+        .onConflict((oc) =>
+          oc
+            .columns(['server_id', 'request_id'])
+            .doUpdateSet({ doc: (eb) => eb.ref('excluded.doc') }),
+        )
+        .executeTakeFirst();
+      return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+    }
+    return this.#db.transaction().execute(async (trx) => {
+      if ((await update(trx).executeTakeFirst()).numUpdatedRows === 0n) return false;
+      await putActionQuery(trx, action).execute();
+      return true;
+    });
   }
 
   /** The stored document's `version` is `version` (null: it has none), in each dialect's JSON. */
@@ -1637,9 +1703,25 @@ export class SqliteStore implements Store {
     });
   }
 
-  async deleteServer(id: string): Promise<boolean> {
-    const result = await this.#db.deleteFrom('servers').where('id', '=', id).executeTakeFirst();
-    return result.numDeletedRows > 0n;
+  async deleteServer(id: string, action?: InstanceActionRecord): Promise<boolean> {
+    const remove = (db: Kysely<Tables> | Transaction<Tables>) =>
+      db.deleteFrom('servers').where('id', '=', id);
+    if (action === undefined)
+      return (await remove(this.#db).executeTakeFirst()).numDeletedRows > 0n;
+    if (this.#dialect === 'postgres') {
+      // One statement: the delete in a data-modifying WITH, counted by the select after the upsert.
+      const { rows } = await sql<{ deleted: number }>`with gone as (${remove(this.#db).returning(
+        'id',
+      )}), recorded as (${putActionQuery(this.#db, action)}) select count(*)::int as deleted from gone`.execute(
+        this.#db,
+      );
+      return (rows[0]?.deleted ?? 0) > 0;
+    }
+    return this.#db.transaction().execute(async (trx) => {
+      const deleted = (await remove(trx).executeTakeFirst()).numDeletedRows > 0n;
+      await putActionQuery(trx, action).execute();
+      return deleted;
+    });
   }
 
   async createServerGroup(group: ServerGroupRecord): Promise<void> {
@@ -1820,6 +1902,33 @@ export class SqliteStore implements Store {
     return Object.fromEntries(rows.map((r) => [r.resource, r.hard_limit]));
   }
 
+  async getQuotaLimitsOf(scopes: readonly QuotaScope[]): Promise<Record<string, number>[]> {
+    if (scopes.length === 0) return [];
+    const keys = scopes.map(quotaRowKey);
+    const rows = await this.#db
+      .selectFrom('quota_limits')
+      .select(['kind', 'owner', 'user_id', 'resource', 'hard_limit'])
+      .where((eb) =>
+        eb.or(
+          keys.map((key) =>
+            eb.and([
+              eb('kind', '=', key.kind),
+              eb('owner', '=', key.owner),
+              eb('user_id', '=', key.userId),
+            ]),
+          ),
+        ),
+      )
+      .execute();
+    return keys.map((key) =>
+      Object.fromEntries(
+        rows
+          .filter((r) => r.kind === key.kind && r.owner === key.owner && r.user_id === key.userId)
+          .map((r) => [r.resource, r.hard_limit]),
+      ),
+    );
+  }
+
   async setQuotaLimits(scope: QuotaScope, limits: Readonly<Record<string, number>>): Promise<void> {
     const { kind, owner, userId } = quotaRowKey(scope);
     const rows = Object.entries(limits).map(([resource, limit]) => ({
@@ -1852,17 +1961,7 @@ export class SqliteStore implements Store {
   }
 
   async putInstanceAction(action: InstanceActionRecord): Promise<void> {
-    const doc = JSON.stringify(action);
-    await this.#db
-      .insertInto('instance_actions')
-      .values({
-        server_id: action.serverId,
-        request_id: action.requestId,
-        start_time: action.startTime,
-        doc,
-      })
-      .onConflict((oc) => oc.columns(['server_id', 'request_id']).doUpdateSet({ doc }))
-      .execute();
+    await putActionQuery(this.#db, action).execute();
   }
 
   async listInstanceActions(serverId: string): Promise<InstanceActionRecord[]> {
@@ -2226,7 +2325,8 @@ export class SqliteStore implements Store {
     db: Kysely<Tables> | Transaction<Tables>,
     id?: string | readonly string[],
   ): Promise<FlavorRecord[]> {
-    const ids = typeof id === 'string' ? [id] : id;
+    if (typeof id === 'string') return this.#readFlavor(db, id);
+    const ids = id;
     let query = db.selectFrom('flavors').selectAll().orderBy('id');
     if (ids !== undefined) query = query.where('id', 'in', ids);
     const rows = await query.execute();
@@ -2234,20 +2334,32 @@ export class SqliteStore implements Store {
     let specQuery = db.selectFrom('flavor_extra_specs').selectAll().orderBy('key');
     if (ids !== undefined) specQuery = specQuery.where('flavor_id', 'in', ids);
     const specs = groupBy(await specQuery.execute(), (s) => s.flavor_id);
-    return rows.map((row) => ({
-      id: row.id,
-      name: row.name,
-      vcpus: row.vcpus,
-      memoryMiB: row.memory_mib,
-      diskGiB: row.disk_gib,
-      swapMiB: row.swap_mib,
-      ephemeralGiB: row.ephemeral_gib,
-      rxtxFactor: row.rxtx_factor,
-      isPublic: row.is_public === 1,
-      description: row.description,
-      extraSpecs: Object.fromEntries((specs.get(row.id) ?? []).map((s) => [s.key, s.value])),
-      createdAt: row.created_at,
-    }));
+    return rows.map((row) =>
+      toFlavorRecord(
+        row,
+        (specs.get(row.id) ?? []).map((s) => [s.key, s.value]),
+      ),
+    );
+  }
+
+  /** One flavor with its extra specs, in one statement (a create reads it on every request). */
+  async #readFlavor(db: Kysely<Tables> | Transaction<Tables>, id: string): Promise<FlavorRecord[]> {
+    const rows = await db
+      .selectFrom('flavors')
+      .leftJoin('flavor_extra_specs', 'flavor_extra_specs.flavor_id', 'flavors.id')
+      .selectAll('flavors')
+      .select(['flavor_extra_specs.key as spec_key', 'flavor_extra_specs.value as spec_value'])
+      .where('flavors.id', '=', id)
+      .orderBy('flavor_extra_specs.key')
+      .execute();
+    const [row] = rows;
+    if (row === undefined) return [];
+    return [
+      toFlavorRecord(
+        row,
+        joinedPairs(rows, (r) => [r.spec_key, r.spec_value]),
+      ),
+    ];
   }
 
   async #readImages(filter: ImageFilter & { id?: string }): Promise<ImageRecord[]> {
@@ -2271,28 +2383,12 @@ export class SqliteStore implements Store {
       );
     }
     const props = groupBy(propRows, (p) => p.image_id);
-    return rows.map((row) => ({
-      id: row.id,
-      name: row.name,
-      owner: row.owner,
-      visibility: row.visibility as Visibility,
-      status: row.status as ImageStatus,
-      protected: row.protected === 1,
-      osHidden: row.os_hidden === 1,
-      diskFormat: row.disk_format,
-      containerFormat: row.container_format,
-      minDiskGiB: row.min_disk_gib,
-      minRamMiB: row.min_ram_mib,
-      tags: JSON.parse(row.tags) as string[],
-      properties: Object.fromEntries((props.get(row.id) ?? []).map((p) => [p.key, p.value])),
-      size: row.size,
-      checksum: row.checksum,
-      osHashAlgo: row.os_hash_algo,
-      osHashValue: row.os_hash_value,
-      dataLocation: row.data_location,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    }));
+    return rows.map((row) =>
+      toImageRecord(
+        row,
+        (props.get(row.id) ?? []).map((p) => [p.key, p.value]),
+      ),
+    );
   }
 }
 
@@ -2441,6 +2537,81 @@ function toServer(
 }
 
 /** Whether the error is a unique or primary-key violation, on PostgreSQL (23505) or SQLite. */
+/** An images row and its properties (key, value, in key order) as an ImageRecord. */
+function toImageRecord(
+  row: Selectable<Tables['images']>,
+  properties: readonly (readonly [string, string])[],
+): ImageRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    owner: row.owner,
+    visibility: row.visibility as Visibility,
+    status: row.status as ImageStatus,
+    protected: row.protected === 1,
+    osHidden: row.os_hidden === 1,
+    diskFormat: row.disk_format,
+    containerFormat: row.container_format,
+    minDiskGiB: row.min_disk_gib,
+    minRamMiB: row.min_ram_mib,
+    tags: JSON.parse(row.tags) as string[],
+    properties: Object.fromEntries(properties),
+    size: row.size,
+    checksum: row.checksum,
+    osHashAlgo: row.os_hash_algo,
+    osHashValue: row.os_hash_value,
+    dataLocation: row.data_location,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** A flavors row and its extra specs (key, value, in key order) as a FlavorRecord. */
+function toFlavorRecord(
+  row: Selectable<Tables['flavors']>,
+  extraSpecs: readonly (readonly [string, string])[],
+): FlavorRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    vcpus: row.vcpus,
+    memoryMiB: row.memory_mib,
+    diskGiB: row.disk_gib,
+    swapMiB: row.swap_mib,
+    ephemeralGiB: row.ephemeral_gib,
+    rxtxFactor: row.rxtx_factor,
+    isPublic: row.is_public === 1,
+    description: row.description,
+    extraSpecs: Object.fromEntries(extraSpecs),
+    createdAt: row.created_at,
+  };
+}
+
+/** The (key, value) pairs of a left join's rows, without the null one a record with none has. */
+function joinedPairs<R>(
+  rows: readonly R[],
+  pair: (row: R) => readonly [string | null, string | null],
+): [string, string][] {
+  return rows.flatMap((row) => {
+    const [key, value] = pair(row);
+    return key === null || value === null ? [] : [[key, value] as [string, string]];
+  });
+}
+
+/** The upsert of an instance action (its request id within its server is the key). */
+function putActionQuery(db: Pick<Kysely<Tables>, 'insertInto'>, action: InstanceActionRecord) {
+  const doc = JSON.stringify(action);
+  return db
+    .insertInto('instance_actions')
+    .values({
+      server_id: action.serverId,
+      request_id: action.requestId,
+      start_time: action.startTime,
+      doc,
+    })
+    .onConflict((oc) => oc.columns(['server_id', 'request_id']).doUpdateSet({ doc }));
+}
+
 function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return (
