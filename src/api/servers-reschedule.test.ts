@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
+import { MemoryStore } from '../adapters/store/memory-store.js';
 import { HypervisorError } from '../errors/index.js';
 import type { Hypervisor } from '../ports/hypervisor.js';
 import { makeTestApi, type TestApi } from '../testing/api.js';
@@ -27,7 +28,7 @@ function failEveryStart(hypervisor: Hypervisor | undefined): void {
 /** compute1 (16 vCPUs) is the best host, then compute2 (8), then compute3 (4). */
 async function threeHosts(
   failing: readonly string[],
-  options: { schedulerMaxAttempts?: number } = {},
+  options: { schedulerMaxAttempts?: number; store?: MemoryStore } = {},
 ): Promise<TestApi> {
   const api = await makeTestApi({
     extraHosts: [
@@ -161,5 +162,24 @@ describe('servers: a failed build goes to another host', () => {
         'one attempt',
       );
     }
+  });
+
+  it('fails with what went wrong when a reschedule cannot schedule for another reason', async () => {
+    // The second decision (the reschedule) finds the database gone.
+    let decisions = 0;
+    const store = new (class extends MemoryStore {
+      override async silentHosts(before: string): Promise<string[]> {
+        if (++decisions === 2) throw new Error('database gone');
+        return super.silentHosts(before);
+      }
+    })();
+    const api = await threeHosts(['compute1'], { store });
+    const id = await bootOne(api);
+    const view = await show(api, id, 'admin');
+    assert.equal(view.status, 'ERROR');
+    const fault = view.fault as { message: string; details: string };
+    assert.match(fault.message, /^Unexpected error during create of server /u);
+    assert.match(fault.details, /database gone/u);
+    assert.deepEqual(await api.store.listAllocations(), []);
   });
 });

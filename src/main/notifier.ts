@@ -37,7 +37,7 @@ export function notifierSettingsFrom(
   // As oslo.messaging: notifications go where RPC goes unless they have a broker of their own.
   const transportUrl =
     nonEmpty(env.VPMU_NOTIFICATION_TRANSPORT_URL) ??
-    flags.notificationTransportUrl ??
+    nonEmpty(flags.notificationTransportUrl) ??
     flags.transportUrl ??
     env.VPMU_TRANSPORT_URL;
   return {

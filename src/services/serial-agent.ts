@@ -5,7 +5,7 @@
  * compare-and-swap refuses the record of the one that lost with a 409. Reads are not queued.
  */
 import type { ComputeAgent } from '../ports/compute-agent.js';
-import { KeyedQueue } from './keyed-queue.js';
+import { KeyedQueue } from '../domain/keyed-queue.js';
 
 type ServerOf = (args: readonly unknown[]) => unknown;
 
@@ -21,7 +21,8 @@ const CHANGES: Readonly<Partial<Record<keyof ComputeAgent, ServerOf>>> = {
   migrateOut: byId,
   power: byId,
   hold: byId,
-  snapshot: byId,
+  // Not snapshot: its data is read after the call returns, so the lock would end before the
+  // copy does, and holding it through the stream would let an abandoned one block the server.
   redefine: byId,
   restore: byId,
 };

@@ -411,7 +411,7 @@ export class ServerCreation {
               return preplaced;
             }
             return schedule(work, current, context, undefined, failedOn).catch((error: unknown) => {
-              if (attempt === 1) throw error;
+              if (attempt === 1 || !isNoValidHost(error)) throw error;
               // No other host can take it: the build's own failure says the most.
               throw attempt === 2 ? lastFailure : exhausted(current, lastFailure);
             });
@@ -445,6 +445,15 @@ export class ServerCreation {
       } catch (error) {
         // A schedule that ended well before a failed save is recorded as before.
         await recorded.flush();
+        if (placed !== undefined && current.claimId !== placed.claimId) {
+          // The save that was to record the claim failed: release it here, or it leaks.
+          await work.deps.store.releaseClaim(placed.claimId).catch((releaseError: unknown) => {
+            work.deps.log.error(
+              { server: server.id, claim: placed?.claimId, err: String(releaseError) },
+              'cannot release the claim of a failed build; the claim sweep will',
+            );
+          });
+        }
         const agent = work.agentOf(current);
         if (agent !== undefined) await work.removeAfterFailure(agent, current);
         let failure = error;
@@ -516,12 +525,18 @@ export const DEFAULT_MAX_ATTEMPTS = 3;
 /**
  * Whether a build that failed on its host may go to another, as Nova's RescheduledException: not
  * for a host named by the request (Nova keeps no alternates for a forced host), not when the host
- * may still be building (no answer in time), and not for image data, which every host reads alike.
+ * may still be building (no answer in time), not for image data, which every host reads alike,
+ * and not when the server changed or was deleted meanwhile.
  */
 function reschedulable(server: ServerRecord, error: unknown): boolean {
   if (server.forcedHost !== undefined) return false;
   if (error instanceof RpcTimeout) return false;
-  return !(error instanceof ComputeError && error.code.startsWith('image.'));
+  // The server itself changed or went (server.*), or the request is one no host can run.
+  return !(error instanceof ComputeError && /^(image|server|input)\./u.test(error.code));
+}
+
+function isNoValidHost(error: unknown): boolean {
+  return error instanceof ComputeError && error.code === 'scheduler.no_valid_host';
 }
 
 /** Every host a reschedule could take has failed this build (Nova's MaxRetriesExceeded). */

@@ -54,7 +54,7 @@ import type { BuildOrder } from './server-create.js';
 import { refuseIfLocked } from './server-locks.js';
 import { stateOf } from './compute-services.js';
 import { HostCache, type HostCacheOptions } from './host-cache.js';
-import { KeyedQueue } from './keyed-queue.js';
+import { KeyedQueue } from '../domain/keyed-queue.js';
 
 /** Structured logging (pino-style). */
 export interface ServerLog {

@@ -34,6 +34,8 @@ const api = {
   ttlMs: 3_600_000,
   /** Held downloads wait for this before sending their bytes. */
   gate: undefined as Promise<void> | undefined,
+  /** When set, a download sends its data a byte at a time, this many ms apart. */
+  dripMs: undefined as number | undefined,
   requests: [] as string[],
 };
 let server: Server;
@@ -107,6 +109,18 @@ before(async () => {
     api.downloads.set(id, (api.downloads.get(id) ?? 0) + 1);
     response.writeHead(200, { 'content-type': 'application/octet-stream' });
     response.write(found.data.subarray(0, 1));
+    const drip = api.dripMs;
+    if (drip !== undefined) {
+      let sent = 1;
+      const timer = setInterval(() => {
+        if (sent < found.data.length) response.write(found.data.subarray(sent, ++sent));
+        else {
+          clearInterval(timer);
+          response.end();
+        }
+      }, drip);
+      return;
+    }
     void (api.gate ?? Promise.resolve()).then(() => {
       response.end(found.data.subarray(1));
     });
@@ -122,7 +136,7 @@ after(async () => {
 
 let dirs = 0;
 /** A fresh cache (its own directory) on a clock the test moves. */
-function cache(password = PASSWORD) {
+function cache(password = PASSWORD, timeoutMs = 10_000) {
   dirs += 1;
   const dir = path.join(root, `cache-${String(dirs)}`);
   const clock = { at: Date.UTC(2030, 0, 1), now: () => new Date(clock.at) };
@@ -134,7 +148,7 @@ function cache(password = PASSWORD) {
       apiUrl: url,
       credentials: { userName: 'admin', password, projectName: 'admin' },
       clock,
-      timeoutMs: 10_000,
+      timeoutMs,
     }),
   };
 }
@@ -148,6 +162,7 @@ const ID = {
   md5: '66666666-6666-4666-8666-666666666666',
   none: '77777777-7777-4777-8777-777777777777',
   missing: '88888888-8888-4888-8888-888888888888',
+  slow: '99999999-9999-4999-8999-999999999999',
 };
 
 /** The files in `dir`; none when it was never made. */
@@ -184,6 +199,20 @@ describe('HttpImageCache', () => {
     assert.equal(api.downloads.get(ID.a), 1);
     second.release();
     assert.deepEqual(filesIn(dir), [ID.a]);
+  });
+
+  it('takes a download longer than its timeout while the data keeps coming', async () => {
+    const data = image(ID.slow, 'a slow image');
+    // 12 bytes, one every 150 ms: ~1.8 s in all, never 1 s without data.
+    api.dripMs = 150;
+    try {
+      const { cache: c } = cache(PASSWORD, 1000);
+      const entry = await c.acquire(ID.slow);
+      assert.deepEqual(readFileSync(entry.path), data);
+      entry.release();
+    } finally {
+      api.dripMs = undefined;
+    }
   });
 
   it('concurrent builds of one image download it once', async () => {

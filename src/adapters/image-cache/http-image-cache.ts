@@ -148,7 +148,10 @@ export class HttpImageCache implements ImageCache {
   async #download(imageId: string, file: string): Promise<void> {
     const recordUrl = `${this.#api}/image/v2/images/${imageId}`;
     const record = await this.#imageRequest(imageId, recordUrl);
-    const expected = imageData(imageId, recordUrl, await record.json());
+    const body: unknown = await record.json().catch((error: unknown) => {
+      throw downloadFailed(imageId, recordUrl, `its record is not JSON (${reasonOf(error)})`);
+    });
+    const expected = imageData(imageId, recordUrl, body);
     const check = verifier(imageId, expected);
     const dataUrl = `${recordUrl}/file`;
     const response = await this.#imageRequest(imageId, dataUrl);
@@ -195,13 +198,21 @@ export class HttpImageCache implements ImageCache {
     for (let attempt = 0; ; attempt += 1) {
       const token = await this.#currentToken(imageId);
       let response: Response;
+      // The timeout bounds the wait for the answer's head only: a large image's body may take
+      // longer, and its reads are bounded one by one (#withIdleTimeout).
+      const controller = new AbortController();
+      const timer = setTimeout(() => {
+        controller.abort(new Error(`no answer in ${String(this.#timeoutMs)} ms`));
+      }, this.#timeoutMs);
       try {
         response = await fetch(url, {
           headers: { 'x-auth-token': token },
-          signal: AbortSignal.timeout(this.#timeoutMs),
+          signal: controller.signal,
         });
       } catch (error) {
         throw downloadFailed(imageId, url, `the image API cannot be reached (${reasonOf(error)})`);
+      } finally {
+        clearTimeout(timer);
       }
       if (response.status === 401 && attempt === 0) {
         await response.body?.cancel();

@@ -1,31 +1,22 @@
 /**
- * Named locks inside one process: a promise chain per name, so holders run one after another.
+ * Named locks inside one process: a queue per name, so holders run one after another.
  * The stores use it for `Store.withLock`; PostgreSQL adds an advisory lock on top of it, so
  * processes sharing the database exclude each other too, with one waiter per name per process.
  */
+import { KeyedQueue } from '../../domain/keyed-queue.js';
 import type { LockOutcome } from '../../ports/store.js';
 
 export class ProcessLocks {
-  readonly #chains = new Map<string, Promise<unknown>>();
+  readonly #queue = new KeyedQueue();
 
   /** Whether some work holds (or waits for) `name` in this process. */
   held(name: string): boolean {
-    return this.#chains.has(name);
+    return this.#queue.busy(name);
   }
 
   /** Runs `work` once every earlier holder of `name` here has finished. */
   async run<T>(name: string, work: () => Promise<T>): Promise<T> {
-    const before = this.#chains.get(name) ?? Promise.resolve();
-    const result = before.then(work);
-    const settled = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#chains.set(name, settled);
-    void settled.then(() => {
-      if (this.#chains.get(name) === settled) this.#chains.delete(name);
-    });
-    return result;
+    return this.#queue.serial(name, work);
   }
 
   /** `withLock` for one process: 'skip' gives up when the lock is held here. */

@@ -2536,7 +2536,6 @@ function toServer(
   };
 }
 
-/** Whether the error is a unique or primary-key violation, on PostgreSQL (23505) or SQLite. */
 /** An images row and its properties (key, value, in key order) as an ImageRecord. */
 function toImageRecord(
   row: Selectable<Tables['images']>,
@@ -2612,6 +2611,7 @@ function putActionQuery(db: Pick<Kysely<Tables>, 'insertInto'>, action: Instance
     .onConflict((oc) => oc.columns(['server_id', 'request_id']).doUpdateSet({ doc }));
 }
 
+/** Whether the error is a unique or primary-key violation, on PostgreSQL (23505) or SQLite. */
 function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return (
