@@ -6,10 +6,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
-import { HypervisorError } from '../errors/index.js';
 import { MemoryStore } from '../adapters/store/memory-store.js';
 import type { ServerRecord } from '../ports/store.js';
-import { hypervisorFailingStarts, makeTestApi, type TestApi } from '../testing/api.js';
+import {
+  failEveryStart,
+  hypervisorFailingStarts,
+  makeTestApi,
+  type TestApi,
+} from '../testing/api.js';
 import { action, boot, flavor, image, message, show } from '../testing/server-calls.js';
 
 async function usedVcpus(api: TestApi): Promise<number> {
@@ -18,14 +22,7 @@ async function usedVcpus(api: TestApi): Promise<number> {
 
 /** Every start fails as libvirt fails it when QEMU cannot open a disk: with a host path. */
 function failStartsOnHostPath(hypervisor: FakeHypervisor): void {
-  hypervisor.start = (ref) =>
-    Promise.reject(
-      new HypervisorError('hypervisor.operation_failed', {
-        operation: 'start',
-        domain: typeof ref === 'string' ? ref : ref.uuid,
-        detail: "Cannot access storage file '/srv/vpmu/instances/x/disk'",
-      }),
-    );
+  failEveryStart(hypervisor, "Cannot access storage file '/srv/vpmu/instances/x/disk'");
 }
 
 async function recorded(store: MemoryStore, id: string): Promise<ServerRecord> {

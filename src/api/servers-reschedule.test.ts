@@ -7,22 +7,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
 import { MemoryStore } from '../adapters/store/memory-store.js';
-import { HypervisorError } from '../errors/index.js';
 import type { Hypervisor } from '../ports/hypervisor.js';
-import { makeTestApi, type TestApi } from '../testing/api.js';
+import { failEveryStart, makeTestApi, type TestApi } from '../testing/api.js';
 import { boot, flavor, image, show } from '../testing/server-calls.js';
 
-/** Every start on this hypervisor fails, as libvirt fails one when QEMU cannot start. */
-function failEveryStart(hypervisor: Hypervisor | undefined): void {
+/** Every start on this host fails, as libvirt fails one when QEMU cannot start. */
+function failStarts(hypervisor: Hypervisor | undefined): void {
   assert.ok(hypervisor instanceof FakeHypervisor);
-  hypervisor.start = (ref) =>
-    Promise.reject(
-      new HypervisorError('hypervisor.operation_failed', {
-        operation: 'start',
-        domain: typeof ref === 'string' ? ref : ref.uuid,
-        detail: 'internal error: qemu unexpectedly closed the monitor',
-      }),
-    );
+  failEveryStart(hypervisor, 'internal error: qemu unexpectedly closed the monitor');
 }
 
 /** compute1 (16 vCPUs) is the best host, then compute2 (8), then compute3 (4). */
@@ -37,7 +29,7 @@ async function threeHosts(
     ],
     ...options,
   });
-  for (const host of failing) failEveryStart(api.hypervisors.get(host));
+  for (const host of failing) failStarts(api.hypervisors.get(host));
   return api;
 }
 

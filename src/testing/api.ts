@@ -16,6 +16,7 @@ import { FakeHypervisor } from '../adapters/fake/fake-hypervisor.js';
 import { MemoryNotifier } from '../adapters/notifier/memory-notifier.js';
 import type { Hypervisor } from '../ports/hypervisor.js';
 import type { HostSettings } from '../domain/index.js';
+import { HypervisorError } from '../errors/index.js';
 import {
   GLANCE_IMAGE_LIMITS,
   publishEvent,
@@ -413,6 +414,18 @@ export function passwordAuth(
  * A FakeHypervisor whose first `count` guest starts fail with `boom: no emulator` (every one when
  * `count` is Infinity), as a host that cannot start a guest; later starts go through.
  */
+/** Every start on `hypervisor` fails as libvirt fails one, with `detail` as libvirt's words. */
+export function failEveryStart(hypervisor: FakeHypervisor, detail: string): void {
+  hypervisor.start = (ref) =>
+    Promise.reject(
+      new HypervisorError('hypervisor.operation_failed', {
+        operation: 'start',
+        domain: typeof ref === 'string' ? ref : ref.uuid,
+        detail,
+      }),
+    );
+}
+
 export function hypervisorFailingStarts(count: number): FakeHypervisor {
   const hypervisor = new FakeHypervisor();
   const start = hypervisor.start.bind(hypervisor);
