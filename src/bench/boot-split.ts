@@ -87,8 +87,8 @@ export async function benchBootSplit(): Promise<PartReport> {
       throw new Error('the cluster started without its three processes');
     const roles = { api, conductor, compute };
     const service = await connect(url, api.pid, ADMIN_PASSWORD, async () => undefined);
-    const statements = await statementCounter(env.databaseUrl, cluster.databaseUrl);
-    const statementsBefore = await statements.read();
+    const statements = await databaseCounters(env.databaseUrl, cluster.databaseUrl);
+    const statementsBefore = await statements.transactions();
     const cpuBefore = Object.fromEntries(
       Object.entries(roles).map(([role, child]) => [role, cpuSeconds(child.pid)]),
     );
@@ -101,7 +101,7 @@ export async function benchBootSplit(): Promise<PartReport> {
     } finally {
       await service.stop();
     }
-    const statementsPerCreation = ((await statements.read()) - statementsBefore) / SERVERS;
+    const statementsPerCreation = ((await statements.transactions()) - statementsBefore) / SERVERS;
     await statements.close();
     const perRole = Object.fromEntries(
       Object.entries(roles).flatMap(([role, child]) => [
@@ -173,25 +173,32 @@ export async function benchBootSplit(): Promise<PartReport> {
 }
 
 /**
- * The transactions PostgreSQL counted on the cluster's database (pg_stat_database: commits and
- * rollbacks; each statement outside a transaction is one).
+ * What PostgreSQL counts on one database (pg_stat_database): its transactions (commits and
+ * rollbacks; each statement outside a transaction is one), its commits alone, and its size.
  */
-async function statementCounter(
+export async function databaseCounters(
   serverUrl: string,
   databaseUrl: string,
-): Promise<{ read(): Promise<number>; close(): Promise<void> }> {
+): Promise<{
+  transactions(): Promise<number>;
+  commits(): Promise<number>;
+  sizeMiB(): Promise<number>;
+  close(): Promise<void>;
+}> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   const name = decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//u, ''));
+  const number = async (query: string, fresh: boolean): Promise<number> => {
+    if (fresh) await client.query('select pg_stat_clear_snapshot()');
+    const result = await client.query<{ n: string }>(query, [name]);
+    return Number(result.rows[0]?.n ?? Number.NaN);
+  };
+  const stat = (column: string) =>
+    number(`select (${column})::text as n from pg_stat_database where datname = $1`, true);
   return {
-    read: async () => {
-      await client.query('select pg_stat_clear_snapshot()');
-      const result = await client.query<{ n: string }>(
-        'select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = $1',
-        [name],
-      );
-      return Number(result.rows[0]?.n ?? Number.NaN);
-    },
+    transactions: () => stat('xact_commit + xact_rollback'),
+    commits: () => stat('xact_commit'),
+    sizeMiB: async () => (await number('select pg_database_size($1)::text as n', false)) / 2 ** 20,
     close: () => client.end(),
   };
 }

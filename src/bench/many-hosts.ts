@@ -12,13 +12,12 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { openPostgresStore } from '../adapters/store/postgres-store.js';
 import type { Store } from '../ports/store.js';
 import { startCluster, type Cluster } from '../testing/cluster.js';
 import { startChild, type TestChild } from '../testing/processes.js';
 import { ADMIN_PASSWORD } from '../testing/stock-clients.js';
-import { DISTRIBUTED_HOW, distributedEnv, notRun } from './boot-split.js';
+import { DISTRIBUTED_HOW, databaseCounters, distributedEnv, notRun } from './boot-split.js';
 import { createServer, seed } from './boot.js';
 import { quantile } from './measure.js';
 import type { PartReport } from './report.js';
@@ -66,7 +65,7 @@ export async function benchManyHosts(): Promise<PartReport> {
     // Opened now, while the machine is quiet: the check at the end reads the allocations.
     checker = await openPostgresStore(cluster.databaseUrl, { maxConnections: 3 });
     const port = new URL(env.databaseUrl).port;
-    const commits = await commitCounter(env.databaseUrl, new URL(cluster.databaseUrl).pathname);
+    const commits = await databaseCounters(env.databaseUrl, cluster.databaseUrl);
     const sizeBefore = await commits.sizeMiB();
     const beforeBroker = brokerRssMiB();
     const beforeDatabase = postgresPss(port);
@@ -97,9 +96,9 @@ export async function benchManyHosts(): Promise<PartReport> {
     await sleep((REPORT_INTERVAL_S + 1) * 1000);
     const beatsBefore = heartbeats(workers);
     const windowStarted = performance.now();
-    const commitsBefore = await commits.read();
+    const commitsBefore = await commits.commits();
     await sleep(REPORT_INTERVAL_S * 2 * 1000);
-    const commitsAfter = await commits.read();
+    const commitsAfter = await commits.commits();
     const windowS = (performance.now() - windowStarted) / 1000;
     const heartbeatRate = (heartbeats(workers) - beatsBefore) / windowS;
     const idleCommitRate = (commitsAfter - commitsBefore) / windowS;
@@ -270,33 +269,6 @@ function lastStats(worker: TestChild): WorkerStats | undefined {
 
 function heartbeats(workers: readonly TestChild[]): number {
   return workers.reduce((sum, w) => sum + (lastStats(w)?.heartbeats ?? 0), 0);
-}
-
-/** The commits PostgreSQL counted on one database (pg_stat_database.xact_commit). */
-async function commitCounter(
-  serverUrl: string,
-  databasePath: string,
-): Promise<{ read(): Promise<number>; sizeMiB(): Promise<number>; close(): Promise<void> }> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  const name = decodeURIComponent(databasePath.replace(/^\//u, ''));
-  return {
-    read: async () => {
-      await client.query('select pg_stat_clear_snapshot()');
-      const result = await client.query<{ n: string }>(
-        'select xact_commit::text as n from pg_stat_database where datname = $1',
-        [name],
-      );
-      return Number(result.rows[0]?.n ?? Number.NaN);
-    },
-    sizeMiB: async () => {
-      const result = await client.query<{ n: string }>('select pg_database_size($1)::text as n', [
-        name,
-      ]);
-      return Number(result.rows[0]?.n ?? Number.NaN) / 2 ** 20;
-    },
-    close: () => client.end(),
-  };
 }
 
 /** Allocations per host against each host's capacity, from the store. */

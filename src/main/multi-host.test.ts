@@ -91,6 +91,13 @@ describe(
     const clouds = [path.join(dir, 'clouds-a'), path.join(dir, 'clouds-b')];
     const openstack = (api: 0 | 1, ...args: string[]): ClientRun =>
       openstackIn(clouds[api] ?? '', 'admin', ...args);
+    /** A raw image of `data` through API process 0, with the client; returns its id. */
+    const rawImage = (name: string, data: Buffer, ...more: string[]): string => {
+      const disk = path.join(dir, `${name}.img`);
+      writeFileSync(disk, data);
+      const args = ['--disk-format', 'raw', '--file', disk, ...more, name, '-f', 'json'];
+      return String(jsonOf(openstack(0, 'image', 'create', ...args)).id);
+    };
     const up = () => {
       if (cluster === undefined) throw new Error('the cluster did not start');
       return cluster;
@@ -258,25 +265,7 @@ describe(
           ),
         ).id,
       );
-      const disk = path.join(dir, 'disk.img');
-      writeFileSync(disk, Buffer.alloc(64 * 1024));
-      imageId = String(
-        jsonOf(
-          openstack(
-            0,
-            'image',
-            'create',
-            '--disk-format',
-            'raw',
-            '--file',
-            disk,
-            '--public',
-            'plain',
-            '-f',
-            'json',
-          ),
-        ).id,
-      );
+      imageId = rawImage('plain', Buffer.alloc(64 * 1024), '--public');
       assert.equal(jsonOf(openstack(1, 'image', 'show', imageId, '-f', 'json')).status, 'active');
       assert.equal(jsonOf(openstack(1, 'flavor', 'show', 'vran', '-f', 'json')).id, pmuOffFlavorId);
       const quota = ['--instances', '100', '--cores', '100', '--ram', '1000000', 'admin'];
@@ -460,7 +449,7 @@ describe(
           );
           assert.deepEqual(
             readFileSync(path.join(base, '_base', imageId)),
-            readFileSync(path.join(dir, 'disk.img')),
+            readFileSync(path.join(dir, 'plain.img')),
           );
         }
       },
@@ -470,24 +459,8 @@ describe(
       'image data that does not match its checksum fails the build with a fault naming both hashes, and no host caches it',
       async (undo) => {
         const auth = await token(0);
-        const disk = path.join(dir, 'honest.img');
         const honest = Buffer.alloc(64 * 1024, 1);
-        writeFileSync(disk, honest);
-        const created = jsonOf(
-          openstack(
-            0,
-            'image',
-            'create',
-            '--disk-format',
-            'raw',
-            '--file',
-            disk,
-            'tampered',
-            '-f',
-            'json',
-          ),
-        );
-        const id = String(created.id);
+        const id = rawImage('tampered', honest);
         undo(() => openstack(0, 'image', 'delete', id));
         // The bytes change under the image API after the upload (same size, other content).
         const stored = path.join(dir, 'cluster', 'images', id);

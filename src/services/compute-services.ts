@@ -43,6 +43,15 @@ export interface ComputeServiceDeps {
   readonly serviceDownTime?: number;
 }
 
+/**
+ * The ISO time before which a heartbeat means down now: the same rule as serviceState, for a
+ * store's query of the silent hosts (Store.silentHosts).
+ */
+export function silentBefore(deps: Omit<ComputeServiceDeps, 'store'>): string {
+  const downTimeMs = (deps.serviceDownTime ?? DEFAULT_SERVICE_DOWN_TIME) * 1000;
+  return new Date(deps.clock.now().getTime() - downTimeMs).toISOString();
+}
+
 /** `serviceState` of a host now, with the deps' setting. */
 export function stateOf(
   deps: Omit<ComputeServiceDeps, 'store'>,

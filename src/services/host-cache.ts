@@ -6,11 +6,10 @@
  * host, and the next read of the cache brings in what that process claimed. Heartbeats move no
  * change: each decision asks the store which hosts have gone silent (the few, by an index).
  */
-import type { Clock } from '../ports/clock.js';
 import type { ComputeHostRecord, HostUsage, Store } from '../ports/store.js';
 import { HostIndex, type HostState } from '../scheduler/index.js';
 import { DEFAULT_AVAILABILITY_ZONE, zonesByHost } from './aggregates.js';
-import { DEFAULT_SERVICE_DOWN_TIME } from './compute-services.js';
+import { silentBefore, type ComputeServiceDeps } from './compute-services.js';
 
 const NOTHING_USED: HostUsage = { VCPU: 0, MEMORY_MB: 0, DISK_GB: 0 };
 
@@ -24,11 +23,8 @@ export interface HostView {
   zoneOf(host: string): string;
 }
 
-/** What telling a silent host needs: the time, and Nova's service_down_time (seconds). */
-export interface Liveness {
-  readonly clock: Clock;
-  readonly serviceDownTime?: number | undefined;
-}
+/** What telling a silent host needs: the time, and Nova's service_down_time. */
+type Liveness = Omit<ComputeServiceDeps, 'store'>;
 
 export interface HostCacheOptions {
   /**
@@ -105,9 +101,7 @@ export class HostCache {
 
   /** The hosts silent too long now; those whose state that changes are written to the index. */
   async #readSilent(): Promise<void> {
-    const { clock, serviceDownTime = DEFAULT_SERVICE_DOWN_TIME } = this.#liveness;
-    const cutoff = new Date(clock.now().getTime() - serviceDownTime * 1000).toISOString();
-    const silent = new Set(await this.#store.silentHosts(cutoff));
+    const silent = new Set(await this.#store.silentHosts(silentBefore(this.#liveness)));
     const before = this.#silent;
     this.#silent = silent;
     const index = this.#index;

@@ -413,7 +413,13 @@ export class ServerCreation {
             return schedule(work, current, context, undefined, failedOn).catch((error: unknown) => {
               if (attempt === 1 || !isNoValidHost(error)) throw error;
               // No other host can take it: the build's own failure says the most.
-              throw attempt === 2 ? lastFailure : exhausted(current, lastFailure);
+              throw attempt === 2
+                ? lastFailure
+                : maxRetries(
+                    current,
+                    `Exhausted all hosts available for retrying build failures for instance ${current.id}.`,
+                    lastFailure,
+                  );
             });
           },
           // Fewer writes, the same records: the schedule's end is written with the compute
@@ -475,7 +481,11 @@ export class ServerCreation {
               continue;
             }
           } else if (maxAttempts > 1) {
-            failure = tooManyAttempts(current, maxAttempts, error);
+            failure = maxRetries(
+              current,
+              `Exceeded max scheduling attempts ${maxAttempts} for instance ${current.id}.`,
+              error,
+            );
           }
         }
         // A build no other host could take ends on the host it last failed on, as one that was
@@ -539,23 +549,16 @@ function isNoValidHost(error: unknown): boolean {
   return error instanceof ComputeError && error.code === 'scheduler.no_valid_host';
 }
 
-/** Every host a reschedule could take has failed this build (Nova's MaxRetriesExceeded). */
-function exhausted(server: ServerRecord, last: unknown): ComputeError {
+/**
+ * Nova's MaxRetriesExceeded (nova/conductor/manager.py, nova/scheduler/utils.py): why the build
+ * stops being rescheduled, then the last host's failure as a tenant may see it; admins see its
+ * cause in the fault's details.
+ */
+function maxRetries(server: ServerRecord, why: string, last: unknown): ComputeError {
   return new ComputeError(
     'scheduler.no_valid_host',
-    // NOTE: Nova wording (nova/conductor/manager.py), then the last host's failure as a tenant
-    // may see it; admins see its cause in the fault's details.
-    `Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance ${server.id}. Last exception: ${faultOf(last, server.id, 'create').message}`,
-    { cause: last },
-  );
-}
-
-/** The build failed on as many hosts as max_attempts allows (Nova's MaxRetriesExceeded). */
-function tooManyAttempts(server: ServerRecord, attempts: number, last: unknown): ComputeError {
-  return new ComputeError(
-    'scheduler.no_valid_host',
-    // NOTE: Nova wording (nova/scheduler/utils.py populate_retry), then as exhausted().
-    `Exceeded maximum number of retries. Exceeded max scheduling attempts ${attempts} for instance ${server.id}. Last exception: ${faultOf(last, server.id, 'create').message}`,
+    // NOTE: Nova wording.
+    `Exceeded maximum number of retries. ${why} Last exception: ${faultOf(last, server.id, 'create').message}`,
     { cause: last },
   );
 }
